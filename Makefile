@@ -1,0 +1,36 @@
+# `make demo` and `make test` each set everything up on a fresh machine (a .venv here) and run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# pytest-xdist workers: most tests wait on processes and DDS discovery, not on the CPU,
+# so more workers than the 2 cores of our machines pay off.
+WORKERS ?= 4
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[ros,test,bench]'
+	# dora-rs node-hub packages, used to show that nodes written for dora-rs run unchanged.
+	# They pin numpy<2, which would break pyarrow 26: install them without their dependencies.
+	$(PY) -m pip install -q --no-deps pyarrow-sender==0.5.0 dora-echo==0.5.0 pyarrow-assert==0.5.0
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/ros2/run_demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(WORKERS) tests
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check dora_ros tests benchmarks examples
+	$(VENV)/bin/ruff format --check dora_ros tests benchmarks examples
+	$(VENV)/bin/mypy dora_ros
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,1 @@
+"""bridge subsystem of dora-ros."""

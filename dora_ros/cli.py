@@ -1,0 +1,70 @@
+"""The `dora-ros` command line: thin, lazy, and one line per user error.
+
+Each subcommand lives with its subsystem (``dora_ros.runtime.commands``, ``dora_ros.launch.command``)
+and is imported only when invoked, so ``dora-ros --help`` does not import pyarrow or rclpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import click
+
+# name -> (module, attribute, one-line help). The help is repeated here so --help needs no import.
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("dora_ros.runtime.commands", "run", "Run a dataflow graph until it ends or is stopped."),
+    "validate": ("dora_ros.runtime.commands", "validate", "Check a dataflow graph without running it."),
+    "build": ("dora_ros.runtime.commands", "build", "Run the `build` lines of each node of a graph."),
+    "launch": ("dora_ros.launch.command", "launch", "Start a ROS 2 launch file (XML, YAML, Python)."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr, _ = entry
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in sorted(_COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dora-ros")
+def cli() -> None:
+    """dora-ros: run dataflow graphs of Python and ROS 2 nodes."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: a DoraRosError becomes one line on stderr and exit status 1.
+
+    A command may return an int: it becomes the exit status.
+    """
+    from .errors import DoraRosError
+
+    try:
+        result = cli.main(args=argv, standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except DoraRosError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

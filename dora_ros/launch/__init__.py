@@ -1,0 +1,1 @@
+"""launch subsystem of dora-ros."""

@@ -1,0 +1,1 @@
+"""msgconv subsystem of dora-ros."""

@@ -1,0 +1,1 @@
+"""runtime subsystem of dora-ros."""
