@@ -1,0 +1,290 @@
+"""The interface between the bridge and a DDS implementation ("backend"), and backend selection.
+
+The bridge (the Python API in `context.py` and the YAML bridge node in `graph_node.py`) never
+talks to DDS directly: it asks a `Backend` for topic writers and readers that move *serialized*
+messages. Conversion between Arrow and CDR is msgconv's job, done by the bridge, so a backend only
+moves bytes. Two backends exist:
+
+- `rclpy` (default, `rclpy_backend.py`): an rclpy node spun in a background thread; topics,
+  services, actions and parameter services.
+- `cyclonedds` (`cyclone_backend.py`): a pure Cyclone DDS participant; topics only, including types
+  that were never built (no generated code), built from msgconv's definitions.
+
+Contract every backend implements (checked by `tests/bridge/test_topics.py`, parametrized over
+backends):
+
+Names
+    `topic` is a fully qualified ROS 2 topic name (`/turtle1/pose`); the bridge has already applied
+    the node namespace. `type_name` is canonical `pkg/msg/Type` (`std_msgs/msg/String`).
+
+Bytes
+    A sample is the full serialized message as ROS 2 puts it on the wire: the 4-byte encapsulation
+    header (`00 01 00 00` for little-endian plain CDR) followed by the CDR body; exactly what
+    `rclpy.serialization.serialize_message` returns and what msgconv's `encode` produces.
+    `TopicWriter.write` accepts any bytes-like object (bytes, bytearray, memoryview) and may not keep
+    a reference to it after returning. `TopicReader.take` returns `bytes` (or a read-only
+    memoryview) that the caller owns.
+
+Waiting
+    `TopicReader.fileno()` is a file descriptor that is readable (level-triggered) while at least
+    one sample is queued; the bridge node and `Node.merge_external_events` select() on it.
+    `take(timeout=0.0)` pops the oldest sample without blocking, or waits up to `timeout` seconds
+    (`None` = forever) and returns `None` when nothing came. Samples arrive in order; when the
+    reader's QoS history is full, the oldest queued sample is dropped (keep_last semantics).
+    `ReadyQueue` below implements both for a backend whose DDS library delivers samples on a
+    callback or a thread of its own.
+
+QoS
+    A `Ros2QosPolicies` (see `qos.py`); backends map every attribute to their DDS policy.
+
+Lifetime
+    `close()` on writers, readers and the backend is idempotent and releases the DDS entities;
+    `Backend.close()` closes everything the backend created. A backend is a context manager.
+
+Errors
+    Anything the user can fix raises `BridgeError` (or a subclass) with a message naming the topic
+    and the type. A backend that cannot do services or actions raises `UnsupportedRoleError`
+    (see `Backend.check_role`).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import select
+import threading
+import time
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from ..errors import BridgeError
+from .qos import Ros2QosPolicies
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "DEFAULT_BACKEND",
+    "Backend",
+    "ReadyQueue",
+    "TopicReader",
+    "TopicWriter",
+    "UnsupportedRoleError",
+    "open_backend",
+    "resolve_backend_name",
+]
+
+BACKEND_ENV = "DORA_ROS_BRIDGE_BACKEND"
+DEFAULT_BACKEND = "rclpy"
+BACKENDS = ("rclpy", "cyclonedds")
+
+# Why a pure Cyclone participant cannot serve or call rclpy services (said in every such error).
+CYCLONE_SERVICES_REASON = (
+    "Fast DDS pairs a service reply with its request through the RTPS inline QoS "
+    "'related_sample_identity', which the Cyclone DDS Python binding can neither write nor read "
+    "(and rmw_cyclonedds's in-payload request header is not understood by Fast DDS), so a pure "
+    "Cyclone DDS participant cannot serve or call rclpy services or actions reliably; "
+    "use backend 'rclpy' (the default) for services and actions"
+)
+
+
+class UnsupportedRoleError(BridgeError):
+    """A backend was asked for something it cannot do (a service or action on `cyclonedds`)."""
+
+
+@runtime_checkable
+class TopicWriter(Protocol):
+    """Publishes serialized samples on one topic."""
+
+    topic: str
+    type_name: str
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Publish one serialized sample (encapsulation header + CDR body)."""
+        ...
+
+    def matched_count(self) -> int:
+        """How many readers (subscriptions) currently match this writer."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TopicReader(Protocol):
+    """Receives serialized samples from one topic."""
+
+    topic: str
+    type_name: str
+
+    def fileno(self) -> int:
+        """A descriptor readable while at least one sample is queued."""
+        ...
+
+    def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
+        """The oldest queued sample, waiting up to `timeout` s (None = forever); None if none."""
+        ...
+
+    def matched_count(self) -> int:
+        """How many writers (publishers) currently match this reader."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One ROS 2 participant/node of the bridge on one DDS domain."""
+
+    name: str  # "rclpy" or "cyclonedds"
+    node_name: str
+    namespace: str  # absolute, "/" for the root
+    domain_id: int
+
+    def create_writer(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> TopicWriter: ...
+
+    def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> TopicReader: ...
+
+    def check_role(self, role: str) -> None:
+        """Raise `UnsupportedRoleError` if `role` (`"service"`, `"action"`, `"parameters"`) is
+        not available on this backend; return None otherwise."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Backend: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class ReadyQueue:
+    """A bounded FIFO of samples with a file descriptor readable while it is not empty.
+
+    Thread-safe: `put` is called from the DDS library's thread, `take`/`fileno` from the bridge's.
+    The pipe holds exactly one byte per queued sample, so select() on `fileno()` is level-triggered
+    and never misses a wake-up. `depth=None` means unbounded (keep_all).
+    """
+
+    def __init__(self, depth: int | None) -> None:
+        self._depth = depth
+        self._items: collections.deque[bytes | memoryview] = collections.deque()
+        self._lock = threading.Lock()
+        self._rfd, self._wfd = os.pipe()
+        os.set_blocking(self._rfd, False)
+        os.set_blocking(self._wfd, False)
+        self._closed = False
+        self.dropped = 0  # samples dropped because the history was full
+
+    def fileno(self) -> int:
+        return self._rfd
+
+    def put(self, sample: bytes | memoryview) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._depth is not None and len(self._items) >= self._depth:
+                self._items.popleft()  # the pipe keeps its byte: it now counts the new sample
+                self.dropped += 1
+            else:
+                os.write(self._wfd, b"\0")
+            self._items.append(sample)
+
+    def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._closed:
+                    return None
+                if self._items:
+                    os.read(self._rfd, 1)
+                    return self._items.popleft()
+            if timeout is not None and timeout <= 0:
+                return None
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if remaining == 0.0:
+                return None
+            select.select([self._rfd], [], [], remaining)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._items.clear()
+            os.close(self._rfd)
+            os.close(self._wfd)
+
+
+def resolve_backend_name(name: str | None = None) -> str:
+    """The backend to use: `name` if given, else `$DORA_ROS_BRIDGE_BACKEND`, else `rclpy`.
+
+    Raises:
+        BridgeError: the name is not one of `rclpy`, `cyclonedds`.
+    """
+    chosen = name if name is not None else os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+    chosen = chosen.strip().lower()
+    if chosen == "cyclone":
+        chosen = "cyclonedds"
+    if chosen not in BACKENDS:
+        source = "backend" if name is not None else f"${BACKEND_ENV}"
+        raise BridgeError(
+            f"{source}: unknown bridge backend {chosen!r} (use one of {', '.join(BACKENDS)})"
+        )
+    return chosen
+
+
+def open_backend(
+    name: str | None,
+    *,
+    node_name: str,
+    namespace: str = "/",
+    domain_id: int | None = None,
+    enable_rosout: bool = True,
+    parameters: dict[str, object] | None = None,
+) -> Backend:
+    """Open the backend called `name` (see `resolve_backend_name`) as one ROS 2 node.
+
+    `domain_id=None` means `$ROS_DOMAIN_ID`, else 0. The Cyclone backend must be importable as
+    `dora_ros.bridge.cyclone_backend.CycloneBackend` with the keyword arguments `node_name`,
+    `namespace`, `domain_id` (an int, already resolved).
+    """
+    chosen = resolve_backend_name(name)
+    if domain_id is None:
+        domain_id = domain_id_from_env()
+    if chosen == "rclpy":
+        from .rclpy_backend import RclpyBackend
+
+        return RclpyBackend(
+            node_name=node_name,
+            namespace=namespace,
+            domain_id=domain_id,
+            enable_rosout=enable_rosout,
+            parameters=parameters,
+        )
+    try:
+        from .cyclone_backend import CycloneBackend  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as err:
+        raise BridgeError(f"bridge backend 'cyclonedds' is not available: {err}") from err
+    backend: Backend = CycloneBackend(node_name=node_name, namespace=namespace, domain_id=domain_id)
+    return backend
+
+
+def domain_id_from_env() -> int:
+    """`$ROS_DOMAIN_ID` as an int (0 when unset or empty)."""
+    raw = os.environ.get("ROS_DOMAIN_ID", "").strip()
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise BridgeError(f"ROS_DOMAIN_ID={raw!r} is not an integer") from err
+    if not 0 <= value <= 232:
+        raise BridgeError(f"ROS_DOMAIN_ID={value} is out of range 0..232")
+    return value
