@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# A second venv with ROS 2 Jazzy wheels, for the Jazzy peers of tests/bridge/test_jazzy.py.
+JAZZY_VENV := .venv-jazzy
+JAZZY_STAMP := $(JAZZY_VENV)/.installed
 # pytest-xdist workers: most tests wait on processes and DDS discovery, not on the CPU,
 # so more workers than the 2 cores of our machines pay off.
 WORKERS ?= 4
@@ -18,10 +21,15 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps pyarrow-sender==0.5.0 dora-echo==0.5.0 pyarrow-assert==0.5.0
 	touch $(STAMP)
 
+$(JAZZY_STAMP): tests/bridge/jazzy/requirements.txt
+	test -x $(JAZZY_VENV)/bin/python || $(PYTHON) -m venv $(JAZZY_VENV)
+	$(JAZZY_VENV)/bin/python -m pip install -q -r tests/bridge/jazzy/requirements.txt
+	touch $(JAZZY_STAMP)
+
 demo: $(STAMP)
 	$(PY) examples/ros2/run_demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(JAZZY_STAMP)
 	$(PY) -m pytest -n $(WORKERS) tests
 
 bench: $(STAMP)
@@ -33,4 +41,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy dora_ros
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) $(JAZZY_VENV) out build *.egg-info
