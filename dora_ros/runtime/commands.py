@@ -1,0 +1,92 @@
+"""The `dora-ros run`, `validate` and `build` commands (click), thin wrappers over the runtime.
+
+A :class:`~dora_ros.errors.DoraRosError` raised here is printed by ``dora_ros.cli`` as one line
+(``error: graph.yml:14: node 'camera': ...``) with exit status 1.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from ..errors import DoraRosError
+from .descriptor import load_dataflow
+
+__all__ = ["build", "parse_duration", "run", "validate"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``10s``, ``500ms``, ``2m``, ``1h`` or ``1.5`` (plain seconds)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"invalid duration '{text}' (use e.g. 10s, 500ms, 2m or 1.5)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class _Duration(click.ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+_graph = click.argument("graph", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.command()
+@_graph
+@click.option(
+    "--stop-after",
+    type=_Duration(),
+    default=None,
+    help="Stop after a duration: 10s, 500ms, 2m, 1.5.",
+)
+@click.option("--name", default=None, help="Name of the dataflow (default: generated).")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for per-node logs (out/<dataflow-id>/log_<node>.txt).",
+)
+def run(graph: Path, stop_after: float | None, name: str | None, out_dir: Path) -> int:
+    """Run a dataflow graph until it ends or is stopped."""
+    from .supervisor import run_dataflow  # imported lazily: validate/build need none of it
+
+    dataflow = load_dataflow(graph)
+    return run_dataflow(dataflow, stop_after=stop_after, out_dir=out_dir, name=name)
+
+
+@click.command()
+@_graph
+def validate(graph: Path) -> int:
+    """Check a dataflow graph without running it."""
+    dataflow = load_dataflow(graph)
+    count = len(dataflow.nodes)
+    click.echo(f"{graph}: ok ({count} node{'s' if count != 1 else ''})")
+    return 0
+
+
+@click.command()
+@_graph
+def build(graph: Path) -> int:
+    """Run the `build` lines of each node of a graph."""
+    from .build import build_dataflow
+
+    try:
+        build_dataflow(load_dataflow(graph))
+    except DoraRosError:
+        raise
+    return 0

@@ -1,0 +1,93 @@
+"""Every key dora-rs knows in a dataflow file, and which of them dora-rs also implements.
+
+Taken from the serde structs of dora-rs (``libraries/message/src/descriptor.rs``: ``Descriptor``,
+``Node``; ``config.rs``: ``InputDef``) in 0.x (the last release before 1.0), 1.0 and 1.1. A key listed
+here always parses; one not in a ``SUPPORTED`` set is rejected with "not supported by dora-ros". A
+key in no table is a typo, and the error suggests the closest known key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "INPUT_KEYS",
+    "NODE_KEYS",
+    "SUPPORTED_INPUT_KEYS",
+    "SUPPORTED_NODE_KEYS",
+    "SUPPORTED_TOP_KEYS",
+    "TOP_KEYS",
+]
+
+# Node keys, with a note for the ones dora-ros does not implement (shown in the error message).
+NODE_KEYS: dict[str, str] = {
+    "id": "",
+    "name": "",
+    "description": "",
+    "path": "",
+    "args": "",
+    "env": "",
+    "build": "",
+    "inputs": "",
+    "outputs": "",
+    "send_stdout_as": "",
+    "restart_policy": "",
+    "max_restarts": "",
+    "restart_delay": "",
+    "deploy": "",
+    "ros2": "",
+    # Known to dora-rs, not implemented by dora-ros.
+    "path_sha256": "checksums of downloaded paths",
+    "operators": "operators: run the operator as a node with `path:`",
+    "operator": "operators: run the operator as a node with `path:`",
+    "custom": "the pre-1.0 `custom:` form: move its keys into the node itself",
+    "output_types": "type annotations",
+    "output_framing": "per-output framing",
+    "input_types": "type annotations",
+    "output_metadata": "required metadata keys",
+    "pattern": "communication patterns",
+    "send_logs_as": "log routing to outputs",
+    "min_log_level": "per-node log levels",
+    "max_log_size": "log rotation",
+    "max_rotated_files": "log rotation",
+    "git": "git sources: clone the repository and use `path:`",
+    "hub": "hub packages",
+    "branch": "git sources",
+    "tag": "git sources",
+    "rev": "git sources",
+    "shared_memory_pool_size": "zenoh shared-memory pools",
+    "max_restart_delay": "restart back-off caps",
+    "restart_window": "restart windows",
+    "health_check_timeout": "health checks",
+    "finish_grace_secs": "per-node drain grace periods",
+    "module": "modules: run `dora expand` and use the flat file",
+    "params": "module parameters",
+    "cpu_affinity": "CPU pinning",
+    "_unstable_deploy": "the pre-1.0 name of `deploy`",
+}
+
+SUPPORTED_NODE_KEYS: frozenset[str] = frozenset(key for key, note in NODE_KEYS.items() if not note)
+
+TOP_KEYS: dict[str, str] = {
+    "nodes": "",
+    "env": "",
+    "deploy": "",
+    "debug": "debug inspection",
+    "health_check_interval": "health checks",
+    "strict_types": "type checking",
+    "exit_when_nodes_finish": "`exit_when_nodes_finish`",
+    "type_rules": "type rules",
+    "communication": "the pre-1.0 `communication` settings",
+    "_unstable_deploy": "the pre-1.0 name of `deploy`",
+    "_unstable_debug": "the pre-1.0 name of `debug`",
+}
+
+SUPPORTED_TOP_KEYS: frozenset[str] = frozenset(key for key, note in TOP_KEYS.items() if not note)
+
+# Keys of an input written in its long form.
+INPUT_KEYS: dict[str, str] = {
+    "source": "",
+    "queue_size": "",
+    "input_timeout": "",
+    "queue_policy": "",
+}
+
+SUPPORTED_INPUT_KEYS: frozenset[str] = frozenset(INPUT_KEYS)
