@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import DoraRosError
 from .descriptor import load_dataflow
 
 __all__ = ["build", "parse_duration", "run", "validate"]
@@ -81,12 +80,11 @@ def validate(graph: Path) -> int:
 
 @click.command()
 @_graph
-def build(graph: Path) -> int:
+@click.option("--uv", is_flag=True, help="Run `pip` lines through `uv pip` (as `dora build --uv`).")
+def build(graph: Path, uv: bool) -> int:
     """Run the `build` lines of each node of a graph."""
     from .build import build_dataflow
 
-    try:
-        build_dataflow(load_dataflow(graph))
-    except DoraRosError:
-        raise
+    count = build_dataflow(load_dataflow(graph), uv=uv, echo=click.echo)
+    click.echo(f"{graph}: built ({count} command{'s' if count != 1 else ''})")
     return 0

@@ -1,7 +1,8 @@
 """Every key dora-rs knows in a dataflow file, and which of them dora-rs also implements.
 
 Taken from the serde structs of dora-rs (``libraries/message/src/descriptor.rs``: ``Descriptor``,
-``Node``; ``config.rs``: ``InputDef``) in 0.x (the last release before 1.0), 1.0 and 1.1. A key listed
+``Node``; ``config.rs``: ``InputDef``) in 0.x (the last release before 1.0), 1.0 and 1.1
+(``dora validate`` of dora-rs-cli 1.1 lists the same 41 node keys). A key listed
 here always parses; one not in a ``SUPPORTED`` set is rejected with "not supported by dora-ros". A
 key in no table is a typo, and the error suggests the closest known key.
 """
@@ -61,6 +62,7 @@ NODE_KEYS: dict[str, str] = {
     "module": "modules: run `dora expand` and use the flat file",
     "params": "module parameters",
     "cpu_affinity": "CPU pinning",
+    "startup_timeout": "start-up timeouts",
     "_unstable_deploy": "the pre-1.0 name of `deploy`",
 }
 

@@ -33,7 +33,7 @@ if _Parser is None:  # pragma: no cover - PyYAML built without libyaml
     _Parser = _PyParser
 
 
-class LineMap(dict):  # type: ignore[type-arg]
+class LineMap(dict):
     """A mapping from YAML that remembers its own line and the line of each key."""
 
     line: int
@@ -44,7 +44,7 @@ class LineMap(dict):  # type: ignore[type-arg]
         return self.key_lines.get(key, self.line)
 
 
-class LineSeq(list):  # type: ignore[type-arg]
+class LineSeq(list):
     """A sequence from YAML that remembers its own line and the line of each item."""
 
     line: int
@@ -85,7 +85,7 @@ _Resolver.add_implicit_resolver(
 _Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
-class _Loader(_Parser, yaml.constructor.SafeConstructor, _Resolver):  # type: ignore[misc,valid-type]
+class _Loader(_Parser, yaml.constructor.SafeConstructor, _Resolver):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         yaml.constructor.SafeConstructor.__init__(self)
