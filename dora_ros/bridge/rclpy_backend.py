@@ -1,0 +1,790 @@
+"""The default DDS backend: one rclpy node spun by a background executor thread.
+
+Topics move raw CDR: subscriptions are created with `raw=True` (rclpy hands the callback the
+serialized bytes, no message object is built) and publishers are given `bytes`, which rclpy
+publishes with `publish_raw`. Conversion to and from Arrow is msgconv's, done by the caller.
+
+Services and actions use rclpy's own machinery (it pairs replies with requests the way Fast DDS
+expects) and therefore rclpy message objects on their control path: a request arriving here is
+re-serialized with `serialize_message` and handed on as CDR, and CDR coming back is turned into a
+message object with `deserialize_message`. Both are C functions working on the type support, so
+this is the fastest correct path that keeps msgconv the only Arrow<->CDR converter; services and
+actions are not hot paths.
+
+Threading: one `SingleThreadedExecutor` thread runs every callback. Service and action handlers
+that wait for an answer from the user are coroutines awaiting an rclpy `Future` that the user's
+thread completes (`_complete`), followed by `executor.wake()`, so a pending request never holds
+the executor thread and any number can be in flight.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from ..errors import BridgeError
+from .backend import ReadyQueue
+from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RclpyBackend", "import_interface"]
+
+
+def import_interface(type_name: str) -> Any:
+    """The rclpy class of `pkg/msg/Type`, `pkg/srv/Type` or `pkg/action/Type`.
+
+    Raises:
+        BridgeError: no generated Python code for the type (the rclpy backend needs it).
+    """
+    parts = type_name.split("/")
+    if len(parts) != 3:
+        raise BridgeError(f"type name {type_name!r} is not of the form 'pkg/msg/Type'")
+    pkg, kind, name = parts
+    try:
+        module = importlib.import_module(f"{pkg}.{kind}")
+        return getattr(module, name)
+    except (ImportError, AttributeError) as err:
+        raise BridgeError(
+            f"{type_name}: no generated Python code for this type is installed, so the rclpy "
+            "backend cannot use it; for topics of a package that was never built use "
+            "backend 'cyclonedds'"
+        ) from err
+
+
+def to_qos_profile(qos: Ros2QosPolicies) -> Any:
+    """The rclpy `QoSProfile` equal to `qos`."""
+    from rclpy.duration import Duration
+    from rclpy.qos import (
+        DurabilityPolicy,
+        HistoryPolicy,
+        LivelinessPolicy,
+        QoSProfile,
+        ReliabilityPolicy,
+    )
+
+    durability = {
+        Ros2Durability.Volatile: DurabilityPolicy.VOLATILE,
+        Ros2Durability.TransientLocal: DurabilityPolicy.TRANSIENT_LOCAL,
+    }.get(qos.durability)
+    if durability is None:
+        raise BridgeError(
+            f"durability {qos.durability.name} is not supported by ROS 2 (use Volatile or TransientLocal)"
+        )
+    liveliness = {
+        Ros2Liveliness.Automatic: LivelinessPolicy.AUTOMATIC,
+        Ros2Liveliness.ManualByParticipant: LivelinessPolicy.MANUAL_BY_TOPIC,
+        Ros2Liveliness.ManualByTopic: LivelinessPolicy.MANUAL_BY_TOPIC,
+    }[qos.liveliness]
+    profile = QoSProfile(
+        history=HistoryPolicy.KEEP_ALL if qos.keep_all else HistoryPolicy.KEEP_LAST,
+        depth=qos.keep_last,
+        reliability=ReliabilityPolicy.RELIABLE if qos.reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=durability,
+        liveliness=liveliness,
+    )
+    if not math.isinf(qos.lease_duration):
+        profile.liveliness_lease_duration = Duration(seconds=qos.lease_duration)
+    return profile
+
+
+class RclpyWriter:
+    """A topic publisher taking serialized bytes."""
+
+    def __init__(self, backend: RclpyBackend, topic: str, type_name: str, qos: Ros2QosPolicies):
+        self.topic = topic
+        self.type_name = type_name
+        self._backend = backend
+        self._publisher: Any = backend.node.create_publisher(
+            import_interface(type_name), topic, to_qos_profile(qos)
+        )
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        # rclpy publishes `bytes` as an already serialized message (publish_raw); it accepts no
+        # other buffer type, so anything else costs one copy here.
+        self._publisher.publish(data if type(data) is bytes else bytes(data))
+
+    def matched_count(self) -> int:
+        return int(self._publisher.get_subscription_count())
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._backend._destroy(self._publisher)
+            self._publisher = None
+
+
+class RclpyReader:
+    """A raw topic subscription feeding a `ReadyQueue`."""
+
+    def __init__(self, backend: RclpyBackend, topic: str, type_name: str, qos: Ros2QosPolicies):
+        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+
+        self.topic = topic
+        self.type_name = type_name
+        self._backend = backend
+        self._queue = ReadyQueue(None if qos.keep_all else qos.keep_last)
+        self._subscription: Any = backend.node.create_subscription(
+            import_interface(type_name),
+            topic,
+            self._queue.put,
+            to_qos_profile(qos),
+            callback_group=MutuallyExclusiveCallbackGroup(),
+            raw=True,
+        )
+
+    def fileno(self) -> int:
+        return self._queue.fileno()
+
+    def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
+        return self._queue.take(timeout)
+
+    def matched_count(self) -> int:
+        return int(self._subscription.get_publisher_count())
+
+    def close(self) -> None:
+        if self._subscription is not None:
+            self._backend._destroy(self._subscription)
+            self._subscription = None
+            self._queue.close()
+
+
+class RclpyServiceClient:
+    """Calls a ROS 2 service with CDR requests, giving CDR responses."""
+
+    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
+        self.name = name
+        self.type_name = type_name
+        self._backend = backend
+        self._srv = import_interface(type_name)
+        self._client: Any = backend.node.create_client(
+            self._srv, name, qos_profile=to_qos_profile(qos), callback_group=backend.group
+        )
+        self._lock = threading.Lock()
+
+    def wait_for_service(self, timeout: float | None = None) -> bool:
+        return bool(self._client.wait_for_service(timeout_sec=timeout))
+
+    def call(self, request: bytes, timeout: float | None) -> bytes:
+        """Send one request and wait for its response (raises BridgeError on timeout)."""
+        from rclpy.serialization import deserialize_message, serialize_message
+
+        message = deserialize_message(request, self._srv.Request)
+        done = threading.Event()
+        future = self._client.call_async(message)
+        future.add_done_callback(lambda _f: done.set())
+        self._backend.executor.wake()
+        if not done.wait(timeout):
+            self._client.remove_pending_request(future)
+            ready = self._client.service_is_ready()
+            raise BridgeError(
+                f"service {self.name} ({self.type_name}): no response within {timeout:g} s"
+                + ("" if ready else " (no server is available)")
+            )
+        return bytes(serialize_message(future.result()))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._backend._destroy(self._client)
+            self._client = None
+
+
+class RclpyServiceServer:
+    """Serves a ROS 2 service: requests come out of `take()`, responses go in by request id."""
+
+    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
+        self.name = name
+        self.type_name = type_name
+        self._backend = backend
+        self._srv = import_interface(type_name)
+        self._queue = ReadyQueue(None)
+        self._pending: dict[int, Any] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._service: Any = backend.node.create_service(
+            self._srv,
+            name,
+            self._handle,
+            qos_profile=to_qos_profile(qos),
+            callback_group=backend.group,
+        )
+
+    async def _handle(self, request: Any, response: Any) -> Any:
+        from rclpy.serialization import deserialize_message, serialize_message
+
+        future = self._backend.executor.create_future()
+        with self._lock:
+            request_id = next(self._ids)
+            self._pending[request_id] = future
+        self._queue.put((request_id, bytes(serialize_message(request))))  # type: ignore[arg-type]
+        answer = await future
+        if answer is None:
+            return response  # the bridge gave up on this request (closed): default response
+        return deserialize_message(answer, self._srv.Response)
+
+    def fileno(self) -> int:
+        return self._queue.fileno()
+
+    def take(self, timeout: float | None = 0.0) -> tuple[int, bytes] | None:
+        item = self._queue.take(timeout)
+        return item  # type: ignore[return-value]
+
+    def send_response(self, request_id: int, response: bytes) -> None:
+        with self._lock:
+            future = self._pending.pop(request_id, None)
+        if future is None:
+            raise BridgeError(
+                f"service {self.name}: no pending request with id {request_id!r} "
+                "(already answered, or never taken)"
+            )
+        self._backend._complete(future, response)
+
+    def close(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            self._backend._complete(future, None)
+        if self._service is not None:
+            self._backend._destroy(self._service)
+            self._service = None
+            self._queue.close()
+
+
+GOAL_STATUS_NAMES = {
+    0: "unknown",
+    1: "accepted",
+    2: "executing",
+    3: "canceling",
+    4: "succeeded",
+    5: "canceled",
+    6: "aborted",
+}
+
+
+@dataclass
+class _ServerGoal:
+    goal_id: str
+    decision: Any = None  # rclpy Future: True (accept) / False (reject), when not auto-accepting
+    handle: Any = None  # rclpy ServerGoalHandle once accepted
+    result: Any = None  # rclpy Future: (status, result CDR)
+
+
+def uuid_str(raw: Any) -> str:
+    """The canonical string of a `unique_identifier_msgs/UUID` byte array."""
+    return str(uuid.UUID(bytes=bytes(bytearray(raw))))
+
+
+class RclpyActionServer:
+    """Serves a ROS 2 action; goals and cancel requests come out of queues, by goal id string."""
+
+    def __init__(
+        self,
+        backend: RclpyBackend,
+        name: str,
+        type_name: str,
+        qos: Ros2QosPolicies,
+        auto_accept: bool = True,
+        result_timeout: int = 900,
+    ):
+        from rclpy.action import ActionServer
+        from rclpy.qos import qos_profile_action_status_default
+
+        self.name = name
+        self.type_name = type_name
+        self._backend = backend
+        self._action = import_interface(type_name)
+        self._auto_accept = auto_accept
+        self.goals = ReadyQueue(None)  # (goal_id, goal CDR)
+        self.cancels = ReadyQueue(None)  # goal_id
+        self._goals: dict[str, _ServerGoal] = {}
+        self._lock = threading.Lock()
+        owner = self
+
+        class _Server(ActionServer):
+            # rclpy gives the goal callback only the goal message, not its UUID; remember the
+            # UUID of the request being decided so the user sees the real goal id before deciding.
+            async def _execute_goal_request(self, header_and_request: Any) -> None:
+                request = header_and_request[1]
+                owner._deciding[id(request.goal)] = uuid_str(request.goal_id.uuid)
+                try:
+                    await super()._execute_goal_request(header_and_request)
+                finally:
+                    owner._deciding.pop(id(request.goal), None)
+
+        self._deciding: dict[int, str] = {}
+        profile = to_qos_profile(qos)
+        self._server: Any = _Server(
+            backend.node,
+            self._action,
+            name,
+            self._execute,
+            callback_group=backend.group,
+            goal_callback=self._on_goal,  # type: ignore[arg-type]  # rclpy awaits coroutines
+            cancel_callback=self._on_cancel,
+            goal_service_qos_profile=profile,
+            result_service_qos_profile=profile,
+            cancel_service_qos_profile=profile,
+            feedback_pub_qos_profile=profile,
+            status_pub_qos_profile=qos_profile_action_status_default,
+            result_timeout=result_timeout,
+        )
+
+    async def _on_goal(self, goal: Any) -> Any:
+        from rclpy.action import GoalResponse
+        from rclpy.serialization import serialize_message
+
+        goal_id = self._deciding.get(id(goal), str(uuid.uuid4()))
+        entry = _ServerGoal(goal_id)
+        with self._lock:
+            self._goals[goal_id] = entry
+        if self._auto_accept:
+            return GoalResponse.ACCEPT
+        entry.decision = self._backend.executor.create_future()
+        self.goals.put((goal_id, bytes(serialize_message(goal))))  # type: ignore[arg-type]
+        accepted = await entry.decision
+        if not accepted:
+            with self._lock:
+                self._goals.pop(goal_id, None)
+        return GoalResponse.ACCEPT if accepted else GoalResponse.REJECT
+
+    async def _execute(self, goal_handle: Any) -> Any:
+        from rclpy.serialization import deserialize_message, serialize_message
+
+        goal_id = uuid_str(goal_handle.goal_id.uuid)
+        with self._lock:
+            entry = self._goals.setdefault(goal_id, _ServerGoal(goal_id))
+            entry.handle = goal_handle
+            entry.result = self._backend.executor.create_future()
+        if self._auto_accept:
+            self.goals.put((goal_id, bytes(serialize_message(goal_handle.request))))  # type: ignore[arg-type]
+        outcome = await entry.result
+        with self._lock:
+            self._goals.pop(goal_id, None)
+        status, result = outcome if outcome is not None else ("aborted", None)
+        if status == "succeeded":
+            goal_handle.succeed()
+        elif status == "canceled" and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        if result is None:
+            return self._action.Result()
+        return deserialize_message(result, self._action.Result)
+
+    def _on_cancel(self, goal_handle: Any) -> Any:
+        from rclpy.action import CancelResponse
+
+        self.cancels.put(uuid_str(goal_handle.goal_id.uuid))  # type: ignore[arg-type]
+        return CancelResponse.ACCEPT
+
+    def decide(self, goal_id: str, accept: bool) -> None:
+        """Accept or reject a goal taken with `auto_accept=False`."""
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is None or entry.decision is None or entry.decision.done():
+            raise BridgeError(f"action {self.name}: goal {goal_id} is not waiting for a decision")
+        self._backend._complete(entry.decision, accept)
+
+    def _entry(self, goal_id: str) -> _ServerGoal:
+        deadline = time.monotonic() + 2.0
+        while True:
+            with self._lock:
+                entry = self._goals.get(goal_id)
+                if entry is not None and entry.result is not None:
+                    return entry
+            # Just accepted: the executor is about to start it; give it a moment.
+            if entry is None or time.monotonic() > deadline:
+                raise BridgeError(
+                    f"action {self.name}: goal {goal_id} is not executing "
+                    "(unknown, rejected, or already finished)"
+                )
+            time.sleep(0.001)
+
+    def send_feedback(self, goal_id: str, feedback: bytes) -> None:
+        from rclpy.serialization import deserialize_message
+
+        entry = self._entry(goal_id)
+        entry.handle.publish_feedback(deserialize_message(feedback, self._action.Feedback))
+
+    def send_result(self, goal_id: str, result: bytes | None, status: str) -> None:
+        entry = self._entry(goal_id)
+        self._backend._complete(entry.result, (status, result))
+
+    def is_cancel_requested(self, goal_id: str) -> bool:
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        return bool(
+            entry is not None and entry.handle is not None and entry.handle.is_cancel_requested
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            goals, self._goals = self._goals, {}
+        for entry in goals.values():
+            if entry.decision is not None and not entry.decision.done():
+                self._backend._complete(entry.decision, False)
+            if entry.result is not None and not entry.result.done():
+                self._backend._complete(entry.result, ("aborted", None))
+        if self._server is not None:
+            self._backend._destroy(self._server)
+            self._server = None
+            self.goals.close()
+            self.cancels.close()
+
+
+@dataclass
+class _ClientGoal:
+    goal_id: str
+    handle: Any
+    feedback: ReadyQueue
+    result: Any = None  # rclpy Future of the GetResult response, once asked for
+
+
+class RclpyActionClient:
+    """Calls a ROS 2 action with CDR goals; feedback is queued per goal."""
+
+    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
+        from rclpy.action import ActionClient
+        from rclpy.qos import qos_profile_action_status_default
+
+        self.name = name
+        self.type_name = type_name
+        self._backend = backend
+        self._action = import_interface(type_name)
+        self._goals: dict[str, _ClientGoal] = {}
+        self._lock = threading.Lock()
+        profile = to_qos_profile(qos)
+        self._client: Any = ActionClient(
+            backend.node,
+            self._action,
+            name,
+            callback_group=backend.group,
+            goal_service_qos_profile=profile,
+            result_service_qos_profile=profile,
+            cancel_service_qos_profile=profile,
+            feedback_sub_qos_profile=profile,
+            status_sub_qos_profile=qos_profile_action_status_default,
+        )
+
+    def wait_for_server(self, timeout: float | None = None) -> bool:
+        return bool(self._client.wait_for_server(timeout_sec=timeout))
+
+    def _wait(self, future: Any, timeout: float | None) -> bool:
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        self._backend.executor.wake()
+        return done.wait(timeout)
+
+    def send_goal(self, goal: bytes, timeout: float | None) -> str | None:
+        """Send a goal; its id string if accepted, None if rejected; BridgeError on timeout."""
+        from rclpy.serialization import deserialize_message
+
+        message = deserialize_message(goal, self._action.Goal)
+        goal_uuid = uuid.uuid4()
+        feedback = ReadyQueue(None)
+        goal_id = str(goal_uuid)
+        entry = _ClientGoal(goal_id, None, feedback)
+        with self._lock:
+            self._goals[goal_id] = entry
+        from unique_identifier_msgs.msg import UUID
+
+        future = self._client.send_goal_async(
+            message,
+            feedback_callback=self._on_feedback,
+            goal_uuid=UUID(uuid=list(goal_uuid.bytes)),
+        )
+        if not self._wait(future, timeout):
+            with self._lock:
+                self._goals.pop(goal_id, None)
+            ready = self._client.server_is_ready()
+            raise BridgeError(
+                f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s"
+                + ("" if ready else " (no action server is available)")
+            )
+        handle: Any = future.result()
+        if not handle.accepted:
+            with self._lock:
+                self._goals.pop(goal_id, None)
+            return None
+        entry.handle = handle
+        return goal_id
+
+    def _on_feedback(self, message: Any) -> None:
+        from rclpy.serialization import serialize_message
+
+        goal_id = uuid_str(message.goal_id.uuid)
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is not None:
+            entry.feedback.put(bytes(serialize_message(message.feedback)))
+
+    def _goal(self, goal_id: str) -> _ClientGoal:
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is None or entry.handle is None:
+            raise BridgeError(f"action {self.name}: unknown goal id {goal_id!r}")
+        return entry
+
+    def feedback_queue(self, goal_id: str) -> ReadyQueue:
+        return self._goal(goal_id).feedback
+
+    def take_result(self, goal_id: str, timeout: float | None) -> tuple[str, bytes] | None:
+        from rclpy.serialization import serialize_message
+
+        entry = self._goal(goal_id)
+        if entry.result is None:
+            entry.result = entry.handle.get_result_async()
+        if not self._wait(entry.result, timeout):
+            return None
+        response = entry.result.result()
+        with self._lock:
+            self._goals.pop(goal_id, None)
+        entry.feedback.close()
+        status = GOAL_STATUS_NAMES.get(int(response.status), "unknown")
+        return status, bytes(serialize_message(response.result))
+
+    def cancel(self, goal_id: str | None, timeout: float | None) -> int:
+        """Cancel one goal (or every goal this client has in flight); the CancelGoal return code."""
+        with self._lock:
+            targets = list(self._goals.values()) if goal_id is None else []
+        if goal_id is not None:
+            targets = [self._goal(goal_id)]
+        code = 0
+        for entry in targets:
+            future = entry.handle.cancel_goal_async()
+            if not self._wait(future, timeout):
+                raise BridgeError(
+                    f"action {self.name}: cancel of goal {entry.goal_id} not answered within {timeout:g} s"
+                )
+            code = code or int(future.result().return_code)
+        return code
+
+    def close(self) -> None:
+        with self._lock:
+            goals, self._goals = self._goals, {}
+        for entry in goals.values():
+            entry.feedback.close()
+        if self._client is not None:
+            self._backend._destroy(self._client)
+            self._client = None
+
+
+class RclpyBackend:
+    """One rclpy node on its own rclpy context and domain, spun by a background thread."""
+
+    name = "rclpy"
+
+    def __init__(
+        self,
+        *,
+        node_name: str,
+        namespace: str = "/",
+        domain_id: int = 0,
+        enable_rosout: bool = True,
+        parameters: dict[str, object] | None = None,
+    ) -> None:
+        import rclpy
+        from rclpy.callback_groups import ReentrantCallbackGroup
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
+
+        self.node_name = node_name
+        self.namespace = namespace or "/"
+        self.domain_id = domain_id
+        self._closed = False
+        self._entities: list[Any] = []
+        self.context = Context()
+        # No signal handlers: SIGINT belongs to the dora node (or the user), not to rclpy.
+        rclpy.init(
+            args=[],
+            context=self.context,
+            domain_id=domain_id,
+            signal_handler_options=SignalHandlerOptions.NO,
+        )
+        try:
+            self.node = rclpy.create_node(
+                node_name,
+                namespace=self.namespace,
+                context=self.context,
+                enable_rosout=enable_rosout,
+                allow_undeclared_parameters=True,
+            )
+        except Exception as err:
+            rclpy.shutdown(context=self.context)
+            raise BridgeError(
+                f"cannot create ROS 2 node {node_name!r} in {namespace!r}: {err}"
+            ) from err
+        self.group = ReentrantCallbackGroup()
+        for key, value in (parameters or {}).items():
+            self.set_parameter(key, value)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name=f"rclpy-{node_name}", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.2)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("rclpy executor of %s", self.node_name)
+
+    def _complete(self, future: Any, value: Any) -> None:
+        """Complete `future` from a user thread and wake the executor to resume its awaiter."""
+        if not future.done():
+            future.set_result(value)
+        self.executor.wake()
+
+    def _destroy(self, entity: Any) -> None:
+        """Destroy an rclpy publisher, subscription, client, service or action endpoint."""
+        if self._closed:
+            return
+        from rclpy.client import Client
+        from rclpy.publisher import Publisher
+        from rclpy.service import Service
+        from rclpy.subscription import Subscription
+
+        try:
+            if isinstance(entity, Publisher):
+                self.node.destroy_publisher(entity)
+            elif isinstance(entity, Subscription):
+                self.node.destroy_subscription(entity)
+            elif isinstance(entity, Client):
+                self.node.destroy_client(entity)
+            elif isinstance(entity, Service):
+                self.node.destroy_service(entity)
+            else:
+                entity.destroy()  # rclpy ActionServer / ActionClient
+        except Exception:  # best effort on an entity whose node is going away
+            log.debug("destroying %r", entity, exc_info=True)
+
+    # --- topics (the Backend protocol) -----------------------------------------------------------
+
+    def create_writer(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> RclpyWriter:
+        return self._track(RclpyWriter(self, topic, type_name, qos))
+
+    def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> RclpyReader:
+        return self._track(RclpyReader(self, topic, type_name, qos))
+
+    def check_role(self, role: str) -> None:
+        return None
+
+    # --- services, actions -----------------------------------------------------------------------
+
+    def create_service_client(
+        self, name: str, type_name: str, qos: Ros2QosPolicies = SERVICE_QOS
+    ) -> RclpyServiceClient:
+        return self._track(RclpyServiceClient(self, name, type_name, qos))
+
+    def create_service_server(
+        self, name: str, type_name: str, qos: Ros2QosPolicies = SERVICE_QOS
+    ) -> RclpyServiceServer:
+        return self._track(RclpyServiceServer(self, name, type_name, qos))
+
+    def create_action_client(
+        self, name: str, type_name: str, qos: Ros2QosPolicies = SERVICE_QOS
+    ) -> RclpyActionClient:
+        return self._track(RclpyActionClient(self, name, type_name, qos))
+
+    def create_action_server(
+        self,
+        name: str,
+        type_name: str,
+        qos: Ros2QosPolicies = SERVICE_QOS,
+        auto_accept: bool = True,
+    ) -> RclpyActionServer:
+        return self._track(RclpyActionServer(self, name, type_name, qos, auto_accept=auto_accept))
+
+    def _track(self, entity: Any) -> Any:
+        self._entities.append(entity)
+        return entity
+
+    # --- parameters ------------------------------------------------------------------------------
+
+    def set_parameter(self, name: str, value: Any) -> None:
+        from rclpy.parameter import Parameter
+
+        converted = _parameter_value(name, value)
+        parameter = Parameter(name, value=converted)
+        if not self.node.has_parameter(name):
+            self.node.declare_parameter(name, converted)
+            return
+        result = self.node.set_parameters([parameter])[0]
+        if not result.successful:
+            raise BridgeError(f"parameter {name!r}: {result.reason}")
+
+    def get_parameter(self, name: str) -> Any:
+        if not self.node.has_parameter(name):
+            return None
+        value = self.node.get_parameter(name).value
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "array":
+            return list(value)
+        return value
+
+    def list_parameters(self) -> list[str]:
+        return sorted(self.node._parameters)
+
+    def has_parameter(self, name: str) -> bool:
+        return bool(self.node.has_parameter(name))
+
+    # --- lifetime --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        import rclpy
+
+        for entity in reversed(self._entities):
+            try:
+                entity.close()
+            except Exception:
+                log.debug("closing %r", entity, exc_info=True)
+        self._closed = True
+        self._stop.set()
+        self.executor.wake()
+        self._thread.join(timeout=5)
+        self.executor.shutdown(timeout_sec=1)
+        self.node.destroy_node()
+        if self.context.ok():
+            rclpy.shutdown(context=self.context)
+
+    def __enter__(self) -> RclpyBackend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _parameter_value(name: str, value: Any) -> Any:
+    """A Python value as rclpy's Parameter accepts it (bytes become a byte array)."""
+    if isinstance(value, (bytes, bytearray)):
+        return [bytes([b]) for b in value]
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        kinds = {type(v) for v in items}
+        if len(kinds) <= 1 and kinds <= {bool, int, float, str}:
+            return items
+        if kinds == {int, float}:
+            return [float(v) for v in items]
+    raise BridgeError(
+        f"parameter {name!r}: {value!r} is not a ROS 2 parameter value "
+        "(bool, int, float, str, bytes, or a list of one of bool/int/float/str)"
+    )
