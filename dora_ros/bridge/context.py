@@ -1,0 +1,668 @@
+"""The bridge's Python API: `Ros2Context` and friends, call-compatible with dora-rs 1.1's.
+
+Code written for `dora.Ros2Context` runs by changing its import to `dora_ros.bridge`: the classes,
+method names, signatures, defaults and return values are dora-rs 1.1's (checked against the
+installed `dora` with `inspect.signature` in `tests/bridge/test_python_api.py`). Differences:
+
+- QoS defaults are ROS 2's (reliable, volatile, keep_last 10), see `qos.py`.
+- Additions that do not break dora's calls: `Ros2Context(backend=...)`; `wait_for_service`,
+  `wait_for_action_server`; `create_action_server(..., auto_accept=False)` with
+  `accept_goal`/`reject_goal`; feedback queued per goal; `Ros2Subscription.next(timeout=...)`,
+  `fileno()`/`take()` for `Node.merge_external_events`; every object has `close()` and is a
+  context manager.
+
+Values are Arrow: each message crosses as a one-row `pa.StructArray` of msgconv's schema; anything
+msgconv can encode (a dict, a struct array with looser types, missing fields) is accepted going out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import BridgeError, MsgConvError
+from .backend import (
+    Backend,
+    UnsupportedRoleError,
+    domain_id_from_env,
+    open_backend,
+    resolve_backend_name,
+)
+from .names import canonical_type, part_type, resolve_name
+from .qos import SERVICE_QOS, Ros2QosPolicies
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Ros2ActionClient",
+    "Ros2ActionServer",
+    "Ros2Context",
+    "Ros2Node",
+    "Ros2NodeOptions",
+    "Ros2Publisher",
+    "Ros2ServiceClient",
+    "Ros2ServiceServer",
+    "Ros2Subscription",
+    "Ros2Topic",
+    "decode",
+    "encode",
+]
+
+
+# --- Arrow <-> CDR (msgconv) -------------------------------------------------------------------
+
+
+def encode(type_name: str, value: Any, what: str) -> bytes:
+    """Serialize `value` as `type_name` with msgconv; BridgeError naming `what` and the field."""
+    from .. import msgconv
+
+    try:
+        return bytes(msgconv.encode(type_name, value))
+    except MsgConvError as err:
+        raise BridgeError(f"{what}: {err}") from err
+
+
+def encode_rows(type_name: str, value: Any, what: str) -> list[bytes]:
+    """Serialize every row of a struct array (or one dict) as `type_name`."""
+    if isinstance(value, pa.ChunkedArray):
+        value = value.combine_chunks()
+    if isinstance(value, pa.StructArray) and len(value) != 1:
+        from .. import msgconv
+
+        try:
+            return [bytes(b) for b in msgconv.encode_many(type_name, value)]
+        except MsgConvError as err:
+            raise BridgeError(f"{what}: {err}") from err
+    return [encode(type_name, value, what)]
+
+
+def decode(type_name: str, data: bytes | memoryview) -> pa.StructArray:
+    """Deserialize one CDR message of `type_name` into a one-row struct array (MsgConvError)."""
+    from .. import msgconv
+
+    return msgconv.decode(type_name, data)
+
+
+def _timeout(value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    value = float(value)
+    return value if value >= 0 else default
+
+
+# --- context, node, options ----------------------------------------------------------------------
+
+
+class Ros2NodeOptions:
+    """Options of a bridge ROS 2 node (signature of `dora.Ros2NodeOptions`)."""
+
+    def __init__(self, rosout: bool | None = None) -> None:
+        self.rosout = bool(rosout) if rosout is not None else False
+
+    def __repr__(self) -> str:
+        return f"Ros2NodeOptions(rosout={self.rosout})"
+
+
+class Ros2Context:
+    """Where ROS 2 nodes of the bridge live: one DDS domain, one backend.
+
+    Args:
+        ros_paths: extra folders with interface packages (`<dir>/<pkg>/msg/*.msg` or a prefix with
+            `share/<pkg>/...`), searched by msgconv in addition to `AMENT_PREFIX_PATH`.
+        transport: only DDS (None, `"dds"`) is supported; anything else is a BridgeError.
+        domain_id: the ROS 2 domain; None = `$ROS_DOMAIN_ID`, else 0.
+        backend: `"rclpy"` (default) or `"cyclonedds"` (topics only); None = `$DORA_ROS_BRIDGE_BACKEND`.
+    """
+
+    def __init__(
+        self,
+        ros_paths: list[str] | None = None,
+        transport: Any = None,
+        domain_id: int | None = None,
+        backend: str | None = None,
+    ) -> None:
+        kind = _transport_kind(transport)
+        if kind != "dds":
+            raise BridgeError(
+                f"transport {kind!r} is not supported: dora-ros's bridge speaks DDS only for now "
+                "(leave `transport` unset)"
+            )
+        self.transport_kind = kind
+        self.backend = resolve_backend_name(backend)
+        self.domain_id = domain_id_from_env() if domain_id is None else int(domain_id)
+        if not 0 <= self.domain_id <= 232:
+            raise BridgeError(f"domain_id {self.domain_id} is out of range 0..232")
+        self.ros_paths = [os.fspath(p) for p in ros_paths or ()]
+        if self.ros_paths:
+            _add_msg_paths(self.ros_paths)
+        self._nodes: list[Ros2Node] = []
+
+    def new_node(
+        self,
+        name: str,
+        namespace: str,
+        options: Ros2NodeOptions,
+        parameters: dict[str, Any] | None = None,
+    ) -> Ros2Node:
+        """Create a ROS 2 node; `parameters` declares its initial ROS 2 parameters."""
+        if parameters and self.backend != "rclpy":
+            raise UnsupportedRoleError(
+                f"ROS 2 parameters need backend 'rclpy' (this context uses {self.backend!r})"
+            )
+        node = Ros2Node(self, name, namespace, options, parameters)
+        self._nodes.append(node)
+        return node
+
+    def close(self) -> None:
+        """Close every node of this context."""
+        for node in self._nodes:
+            node.close()
+        self._nodes.clear()
+
+    def __enter__(self) -> Ros2Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2Context(domain_id={self.domain_id}, backend={self.backend!r})"
+
+
+def _transport_kind(transport: Any) -> str:
+    if transport is None:
+        return "dds"
+    if isinstance(transport, str):
+        return transport.lower()
+    kind = getattr(transport, "kind", None)  # dora.Ros2Transport-like objects
+    return str(kind() if callable(kind) else kind or transport).lower()
+
+
+def _add_msg_paths(paths: list[str]) -> None:
+    from .. import msgconv
+
+    adder = getattr(msgconv, "add_search_path", None) or getattr(msgconv, "add_msg_path", None)
+    if adder is None:  # pragma: no cover - depends on msgconv's final API
+        os.environ["DORA_ROS_MSG_PATH"] = os.pathsep.join(
+            [*paths, *filter(None, os.environ.get("DORA_ROS_MSG_PATH", "").split(os.pathsep))]
+        )
+        return
+    for path in paths:
+        adder(path)
+
+
+class Ros2Topic:
+    """A topic name with its message type and QoS (made by `Ros2Node.create_topic`)."""
+
+    def __init__(self, name: str, message_type: str, qos: Ros2QosPolicies) -> None:
+        self.name = name
+        self.message_type = message_type
+        self.qos = qos
+
+    def __repr__(self) -> str:
+        return f"Ros2Topic({self.name!r}, {self.message_type!r})"
+
+
+class Ros2Node:
+    """One ROS 2 node of the bridge (made by `Ros2Context.new_node`)."""
+
+    def __init__(
+        self,
+        context: Ros2Context,
+        name: str,
+        namespace: str,
+        options: Ros2NodeOptions,
+        parameters: dict[str, Any] | None,
+    ) -> None:
+        self.name = name
+        self.namespace = "/" + namespace.strip("/") if namespace and namespace.strip("/") else "/"
+        self.context = context
+        self._backend: Backend = open_backend(
+            context.backend,
+            node_name=name,
+            namespace=self.namespace,
+            domain_id=context.domain_id,
+            enable_rosout=bool(options.rosout) if options is not None else False,
+            parameters=parameters,
+        )
+        self._closables: list[Any] = []
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def _name(self, name: str) -> str:
+        return resolve_name(name, self.namespace, self.name)
+
+    def _track(self, obj: Any) -> Any:
+        self._closables.append(obj)
+        return obj
+
+    # --- topics ----------------------------------------------------------------------------------
+
+    def create_topic(self, name: str, message_type: str, qos: Ros2QosPolicies) -> Ros2Topic:
+        """A topic to publish or subscribe to (the type is checked here)."""
+        canonical = canonical_type(message_type, "msg")
+        _check_type(canonical)
+        return Ros2Topic(self._name(name), canonical, qos if qos is not None else Ros2QosPolicies())
+
+    def create_publisher(
+        self, topic: Ros2Topic, qos: Ros2QosPolicies | None = None
+    ) -> Ros2Publisher:
+        """A publisher on `topic` (with `qos`, or the topic's)."""
+        writer = self._backend.create_writer(topic.name, topic.message_type, qos or topic.qos)
+        return self._track(Ros2Publisher(topic, writer))
+
+    def create_subscription(
+        self, topic: Ros2Topic, qos: Ros2QosPolicies | None = None
+    ) -> Ros2Subscription:
+        """A subscription to `topic` (with `qos`, or the topic's)."""
+        reader = self._backend.create_reader(topic.name, topic.message_type, qos or topic.qos)
+        return self._track(Ros2Subscription(topic, reader))
+
+    # --- services and actions --------------------------------------------------------------------
+
+    def _rclpy(self, role: str) -> Any:
+        self._backend.check_role(role)
+        if self._backend.name != "rclpy":
+            raise UnsupportedRoleError(f"{role}s need backend 'rclpy'")
+        return self._backend
+
+    def create_service_client(
+        self,
+        service_name: str,
+        service_type: str,
+        qos: Ros2QosPolicies | None = None,
+        wait_timeout_s: float = 20.0,
+    ) -> Ros2ServiceClient:
+        """A service client; waits up to `wait_timeout_s` (20 s, as dora) for a server."""
+        canonical = canonical_type(service_type, "srv")
+        _check_type(part_type(canonical, "Request"))
+        client = self._rclpy("service").create_service_client(
+            self._name(service_name), canonical, qos or SERVICE_QOS
+        )
+        wrapper = self._track(Ros2ServiceClient(canonical, client))
+        if wait_timeout_s and not client.wait_for_service(wait_timeout_s):
+            raise BridgeError(
+                f"service {client.name} ({canonical}) not available after {wait_timeout_s:g} s"
+            )
+        return wrapper
+
+    def create_service_server(
+        self, service_name: str, service_type: str, qos: Ros2QosPolicies | None = None
+    ) -> Ros2ServiceServer:
+        """A service server driven by `take_request` / `send_response`."""
+        canonical = canonical_type(service_type, "srv")
+        _check_type(part_type(canonical, "Request"))
+        server = self._rclpy("service").create_service_server(
+            self._name(service_name), canonical, qos or SERVICE_QOS
+        )
+        return self._track(Ros2ServiceServer(canonical, server))
+
+    def create_action_client(
+        self, action_name: str, action_type: str, qos: Ros2QosPolicies | None = None
+    ) -> Ros2ActionClient:
+        """An action client (see `Ros2ActionClient`)."""
+        canonical = canonical_type(action_type, "action")
+        _check_type(part_type(canonical, "Goal"))
+        client = self._rclpy("action").create_action_client(
+            self._name(action_name), canonical, qos or SERVICE_QOS
+        )
+        return self._track(Ros2ActionClient(canonical, client))
+
+    def create_action_server(
+        self,
+        action_name: str,
+        action_type: str,
+        qos: Ros2QosPolicies | None = None,
+        auto_accept: bool = True,
+    ) -> Ros2ActionServer:
+        """An action server; with `auto_accept=False` each goal waits for `accept_goal`/`reject_goal`."""
+        canonical = canonical_type(action_type, "action")
+        _check_type(part_type(canonical, "Goal"))
+        server = self._rclpy("action").create_action_server(
+            self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept=auto_accept
+        )
+        return self._track(Ros2ActionServer(canonical, server))
+
+    # --- parameters ------------------------------------------------------------------------------
+
+    def set_parameter(self, name: str, value: bool | int | float | str | bytes | list[Any]) -> None:
+        """Set (declaring if needed) a ROS 2 parameter; visible to `ros2 param` and rclpy clients."""
+        self._rclpy("parameters").set_parameter(name, value)
+
+    def get_parameter(self, name: str) -> bool | int | float | str | bytes | list[Any] | None:
+        """A parameter's value, or None if it is not set."""
+        return self._rclpy("parameters").get_parameter(name)
+
+    def list_parameters(self) -> list[str]:
+        """The names of all declared parameters."""
+        return self._rclpy("parameters").list_parameters()
+
+    def has_parameter(self, name: str) -> bool:
+        """Whether a parameter is declared."""
+        return bool(self._rclpy("parameters").has_parameter(name))
+
+    def close(self) -> None:
+        """Destroy the node and everything created on it."""
+        self._closables.clear()
+        self._backend.close()
+
+    def __enter__(self) -> Ros2Node:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Ros2Node({self.name!r}, namespace={self.namespace!r}, backend={self._backend.name!r})"
+        )
+
+
+def _check_type(type_name: str) -> None:
+    """Fail early, naming the type, if msgconv does not know `type_name`."""
+    from .. import msgconv
+
+    try:
+        msgconv.arrow_type(type_name)
+    except MsgConvError as err:
+        raise BridgeError(str(err)) from err
+
+
+# --- topics --------------------------------------------------------------------------------------
+
+
+class Ros2Publisher:
+    """Publishes Arrow values on a topic."""
+
+    def __init__(self, topic: Ros2Topic, writer: Any) -> None:
+        self.topic = topic
+        self._writer = writer
+
+    def publish(self, data: Any) -> None:
+        """Publish each row of a struct array (or one dict) as one message.
+
+        Raises:
+            BridgeError: the value does not fit the message type (names the field).
+        """
+        for sample in encode_rows(self.topic.message_type, data, f"publish on {self.topic.name}"):
+            self._writer.write(sample)
+
+    def matched_count(self) -> int:
+        """How many subscriptions currently match (extension)."""
+        return int(self._writer.matched_count())
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> Ros2Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2Publisher({self.topic.name!r})"
+
+
+class Ros2Subscription:
+    """Receives messages of a topic as one-row struct arrays.
+
+    `next()` returns the next message or None when none is queued (dora's behaviour); with
+    `timeout` it waits that long. For `Node.merge_external_events`, `fileno()` is readable while
+    a message is queued and `take()` gives `{"kind": "external", "value": array}`. A sample whose
+    bytes do not decode is logged and dropped.
+    """
+
+    def __init__(self, topic: Ros2Topic, reader: Any) -> None:
+        self.topic = topic
+        self._reader = reader
+        self.dropped = 0  # malformed samples dropped
+
+    def next(self, timeout: float | None = 0.0) -> pa.StructArray | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            sample = self._reader.take(remaining)
+            if sample is None:
+                return None
+            try:
+                return decode(self.topic.message_type, sample)
+            except MsgConvError as err:
+                self.dropped += 1
+                log.warning(
+                    "%s: dropped a malformed %s sample: %s",
+                    self.topic.name,
+                    self.topic.message_type,
+                    err,
+                )
+
+    def fileno(self) -> int:
+        return int(self._reader.fileno())
+
+    def take(self) -> dict[str, Any] | None:
+        value = self.next(0.0)
+        return None if value is None else {"kind": "external", "value": value}
+
+    def matched_count(self) -> int:
+        """How many publishers currently match (extension)."""
+        return int(self._reader.matched_count())
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __iter__(self) -> Ros2Subscription:
+        return self
+
+    def __next__(self) -> pa.StructArray:
+        value = self.next(None)
+        if value is None:
+            raise StopIteration
+        return value
+
+    def __enter__(self) -> Ros2Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2Subscription({self.topic.name!r})"
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+class Ros2ServiceClient:
+    """Calls a ROS 2 service with Arrow requests."""
+
+    def __init__(self, service_type: str, client: Any) -> None:
+        self.service_type = service_type
+        self._client = client
+
+    def wait_for_service(self, timeout_s: float | None = None) -> bool:
+        """Wait up to `timeout_s` (None = forever) for a server; whether one is there (extension)."""
+        return bool(self._client.wait_for_service(timeout_s))
+
+    def call(self, request: Any, timeout_s: float | None = None) -> pa.StructArray:
+        """Send `request` and block for the response (default timeout 30 s, then BridgeError)."""
+        data = encode(
+            part_type(self.service_type, "Request"), request, f"request to {self._client.name}"
+        )
+        answer = self._client.call(data, _timeout(timeout_s, 30.0))
+        return decode(part_type(self.service_type, "Response"), answer)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2ServiceClient({self._client.name!r}, {self.service_type!r})"
+
+
+class Ros2ServiceServer:
+    """Serves a ROS 2 service: `take_request` then `send_response` (any order between requests)."""
+
+    def __init__(self, service_type: str, server: Any) -> None:
+        self.service_type = service_type
+        self._server = server
+
+    def take_request(self, timeout_s: float | None = None) -> tuple[int, pa.StructArray] | None:
+        """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None."""
+        item = self._server.take(_timeout(timeout_s, 1.0))
+        if item is None:
+            return None
+        request_id, data = item
+        return request_id, decode(part_type(self.service_type, "Request"), data)
+
+    def send_response(self, request_id: int, response: Any) -> None:
+        """Answer the request `request_id` (BridgeError naming the field if it does not fit)."""
+        data = encode(
+            part_type(self.service_type, "Response"), response, f"response on {self._server.name}"
+        )
+        self._server.send_response(int(request_id), data)
+
+    def fileno(self) -> int:
+        return int(self._server.fileno())
+
+    def close(self) -> None:
+        self._server.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2ServiceServer({self._server.name!r}, {self.service_type!r})"
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+_END_STATUSES = ("succeeded", "aborted", "canceled")
+
+
+class Ros2ActionClient:
+    """Calls a ROS 2 action: `send_goal`, per-goal `take_feedback`, `take_result`, `cancel`."""
+
+    def __init__(self, action_type: str, client: Any) -> None:
+        self.action_type = action_type
+        self._client = client
+
+    def wait_for_action_server(self, timeout_s: float | None = None) -> bool:
+        """Wait up to `timeout_s` (None = forever) for the server; whether it is there (extension)."""
+        return bool(self._client.wait_for_server(timeout_s))
+
+    wait_for_server = wait_for_action_server
+
+    def send_goal(self, goal: Any, timeout_s: float | None = None) -> str | None:
+        """Send a goal; its goal id (UUID string) if accepted, None if rejected (timeout 30 s)."""
+        data = encode(part_type(self.action_type, "Goal"), goal, f"goal to {self._client.name}")
+        result: str | None = self._client.send_goal(data, _timeout(timeout_s, 30.0))
+        return result
+
+    def take_feedback(self, goal_id: str, timeout_s: float | None = None) -> pa.StructArray | None:
+        """One feedback message of `goal_id`, waiting up to `timeout_s` (default 1 s); else None."""
+        try:
+            queue = self._client.feedback_queue(goal_id)
+        except BridgeError:
+            return None  # finished goals have no more feedback
+        data = queue.take(_timeout(timeout_s, 1.0))
+        return None if data is None else decode(part_type(self.action_type, "Feedback"), data)
+
+    def take_result(
+        self, goal_id: str, timeout_s: float | None = None
+    ) -> tuple[str, pa.StructArray] | None:
+        """`(status, result)` of `goal_id` once it ends, or None on timeout (default 300 s)."""
+        outcome = self._client.take_result(goal_id, _timeout(timeout_s, 300.0))
+        if outcome is None:
+            return None
+        status, data = outcome
+        return status, decode(part_type(self.action_type, "Result"), data)
+
+    def cancel(self, goal_id: str | None = None, timeout_s: float | None = None) -> int:
+        """Cancel `goal_id` (all goals when None); the CancelGoal return code (0 = accepted)."""
+        return int(self._client.cancel(goal_id, _timeout(timeout_s, 10.0)))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2ActionClient({self._client.name!r}, {self.action_type!r})"
+
+
+class Ros2ActionServer:
+    """Serves a ROS 2 action: `take_goal`, `send_feedback`, `send_result`, `take_cancel`."""
+
+    def __init__(self, action_type: str, server: Any) -> None:
+        self.action_type = action_type
+        self._server = server
+
+    def take_goal(self, timeout_s: float | None = None) -> tuple[str, pa.StructArray] | None:
+        """The next `(goal_id, goal)`, waiting up to `timeout_s` (default 1 s); else None.
+
+        With auto-accept (the default) the goal is already accepted and executing; otherwise
+        answer it with `accept_goal` or `reject_goal`.
+        """
+        item = self._server.goals.take(_timeout(timeout_s, 1.0))
+        if item is None:
+            return None
+        goal_id, data = item
+        return goal_id, decode(part_type(self.action_type, "Goal"), data)
+
+    def accept_goal(self, goal_id: str) -> None:
+        """Accept a goal taken from a server made with `auto_accept=False` (extension)."""
+        self._server.decide(goal_id, True)
+
+    def reject_goal(self, goal_id: str) -> None:
+        """Reject a goal taken from a server made with `auto_accept=False` (extension)."""
+        self._server.decide(goal_id, False)
+
+    def send_feedback(self, goal_id: str, feedback: Any) -> None:
+        """Publish one feedback message for an executing goal."""
+        data = encode(
+            part_type(self.action_type, "Feedback"), feedback, f"feedback on {self._server.name}"
+        )
+        self._server.send_feedback(goal_id, data)
+
+    def send_result(
+        self,
+        goal_id: str,
+        result: Any,
+        status: str | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        """End `goal_id` with `result` and `status` (`succeeded` default, `aborted`, `canceled`;
+        anything else is aborted, with a warning). Returns at once: the server keeps the result
+        for clients that ask later (`timeout_s` is accepted for compatibility)."""
+        name = (status or "succeeded").lower()
+        if name not in _END_STATUSES:
+            warnings.warn(
+                f"goal status {status!r} is not one of {_END_STATUSES}: aborting", stacklevel=2
+            )
+            name = "aborted"
+        data = encode(
+            part_type(self.action_type, "Result"), result, f"result on {self._server.name}"
+        )
+        self._server.send_result(goal_id, data, name)
+
+    def take_cancel(self, timeout_s: float | None = None) -> list[str] | None:
+        """Goal ids a client asked to cancel (answer each with `send_result(status="canceled")`),
+        waiting up to `timeout_s` (default 1 s); None if none."""
+        first = self._server.cancels.take(_timeout(timeout_s, 1.0))
+        if first is None:
+            return None
+        ids = [first]
+        while (more := self._server.cancels.take(0.0)) is not None:
+            ids.append(more)
+        return ids
+
+    def is_cancel_requested(self, goal_id: str) -> bool:
+        """Whether a client asked to cancel `goal_id` (extension)."""
+        return bool(self._server.is_cancel_requested(goal_id))
+
+    def close(self) -> None:
+        self._server.close()
+
+    def __repr__(self) -> str:
+        return f"Ros2ActionServer({self._server.name!r}, {self.action_type!r})"
