@@ -217,6 +217,7 @@ class _Parser:
     def __init__(self, path: Path) -> None:
         self.file = path
         self.working_dir = path.resolve().parent
+        self.kinds = node_kind_keys()  # read the entry points once per file: it is slow
 
     # -- errors ---------------------------------------------------------------------------------
     def loc(self, line: int) -> SourceLocation:
@@ -232,30 +233,42 @@ class _Parser:
             doc = load_yaml(text)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
+            if err.context_mark is not None and "<stream end>" in (err.problem or ""):
+                mark = err.context_mark  # where the unclosed bracket or quote was opened
             line = mark.line + 1 if mark is not None else 1
             problem = err.problem or err.context or "invalid YAML"
             raise DescriptorError(f"{self.file}:{line}: invalid YAML: {problem}") from err
         except yaml.YAMLError as err:
             raise DescriptorError(f"{self.file}:1: invalid YAML: {err}") from err
         if not isinstance(doc, LineMap):
-            self.fail(1, "a dataflow file must be a mapping with a `nodes` list")
+            self.fail(
+                getattr(doc, "line", 1), "a dataflow file must be a mapping with a `nodes` list"
+            )
         self.check_keys(doc, keys.TOP_KEYS, keys.SUPPORTED_TOP_KEYS, "key", None)
         global_env = self.env(doc, None) if "env" in doc else {}
         nodes_raw = doc.get("nodes")
         if not isinstance(nodes_raw, LineSeq):
             self.fail(doc.line_of("nodes"), "`nodes` must be a list of nodes")
         nodes = self.nodes(nodes_raw, global_env)
-        deploy = doc.get("deploy")
-        if deploy is not None and not isinstance(deploy, dict):
-            self.fail(doc.line_of("deploy"), "`deploy` must be a mapping")
+        deploy = self.deploy(doc, None)
         return Dataflow(
             path=self.file.resolve(),
             working_dir=self.working_dir,
             nodes=nodes,
             env=global_env,
             raw=plain(doc),
-            deploy=plain(deploy) if deploy is not None else None,
+            deploy=deploy,
         )
+
+    def deploy(self, owner: LineMap, node: str | None) -> dict[str, Any] | None:
+        value = owner.get("deploy")
+        if value is None:
+            return None
+        if not isinstance(value, LineMap):
+            self.fail(owner.line_of("deploy"), "`deploy` must be a mapping", node)
+        self.check_keys(value, keys.DEPLOY_KEYS, keys.SUPPORTED_DEPLOY_KEYS, "deploy key", node)
+        result: dict[str, Any] = plain(value)
+        return result
 
     def check_keys(
         self,
@@ -352,10 +365,9 @@ class _Parser:
         return node_id
 
     def node(self, raw: LineMap, node_id: str, global_env: dict[str, str]) -> NodeSpec:
-        kinds = node_kind_keys()
-        self.check_keys(raw, keys.NODE_KEYS, keys.SUPPORTED_NODE_KEYS, "key", node_id, kinds)
+        self.check_keys(raw, keys.NODE_KEYS, keys.SUPPORTED_NODE_KEYS, "key", node_id, self.kinds)
         location = self.loc(raw.line_of("id"))
-        extension = self.extension(raw, node_id, kinds)
+        extension = self.extension(raw, node_id, self.kinds)
         path, kind, resolved = self.path(raw, node_id, extension)
         env = dict(global_env)
         if "env" in raw:
@@ -375,9 +387,8 @@ class _Parser:
                 f"{closest(stdout, outputs)}",
                 node_id,
             )
-        deploy = raw.get("deploy")
-        if deploy is not None and not isinstance(deploy, dict):
-            self.fail(raw.line_of("deploy"), "`deploy` must be a mapping", node_id)
+        for key in ("output_types", "input_types"):
+            self.type_annotations(raw, key, node_id)
         return NodeSpec(
             id=node_id,
             path=path,
@@ -390,7 +401,7 @@ class _Parser:
             outputs=tuple(outputs),
             send_stdout_as=stdout,
             restart_policy=self.restart_policy(raw, node_id),
-            deploy=plain(deploy) if deploy is not None else None,
+            deploy=self.deploy(raw, node_id),
             extension=extension,
             raw=plain(raw),
             location=location,
@@ -489,10 +500,19 @@ class _Parser:
                     f"output id {output!r} may only contain letters, digits, '_', '-', '.' and '/'",
                     node_id,
                 )
-            if output in outputs:
-                self.fail(line, f"output '{output}' is listed twice", node_id)
-            outputs.append(output)
+            if output not in outputs:  # dora-rs keeps a set: a repeated output is harmless
+                outputs.append(output)
         return outputs
+
+    def type_annotations(self, raw: LineMap, key: str, node_id: str) -> None:
+        """``output_types``/``input_types``: accepted and kept in ``raw``, not checked."""
+        value = raw.get(key)
+        if value is None:
+            return
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            self.fail(raw.line_of(key), f"`{key}` must map ids to type names", node_id)
 
     def restart_policy(self, raw: LineMap, node_id: str) -> RestartPolicy:
         mode = raw.get("restart_policy", "never")

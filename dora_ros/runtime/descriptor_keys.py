@@ -10,8 +10,10 @@ key in no table is a typo, and the error suggests the closest known key.
 from __future__ import annotations
 
 __all__ = [
+    "DEPLOY_KEYS",
     "INPUT_KEYS",
     "NODE_KEYS",
+    "SUPPORTED_DEPLOY_KEYS",
     "SUPPORTED_INPUT_KEYS",
     "SUPPORTED_NODE_KEYS",
     "SUPPORTED_TOP_KEYS",
@@ -40,9 +42,9 @@ NODE_KEYS: dict[str, str] = {
     "operators": "operators: run the operator as a node with `path:`",
     "operator": "operators: run the operator as a node with `path:`",
     "custom": "the pre-1.0 `custom:` form: move its keys into the node itself",
-    "output_types": "type annotations",
+    "output_types": "",  # type annotations: accepted, not checked (dora-rs only warns too)
     "output_framing": "per-output framing",
-    "input_types": "type annotations",
+    "input_types": "",
     "output_metadata": "required metadata keys",
     "pattern": "communication patterns",
     "send_logs_as": "log routing to outputs",
@@ -83,6 +85,16 @@ TOP_KEYS: dict[str, str] = {
 }
 
 SUPPORTED_TOP_KEYS: frozenset[str] = frozenset(key for key, note in TOP_KEYS.items() if not note)
+
+# Keys of a `deploy` mapping (node or top level), kept for the multi-machine work.
+DEPLOY_KEYS: dict[str, str] = {
+    "machine": "",
+    "working_dir": "",
+    "labels": "",
+    "distribute": "",
+}
+
+SUPPORTED_DEPLOY_KEYS: frozenset[str] = frozenset(DEPLOY_KEYS)
 
 # Keys of an input written in its long form.
 INPUT_KEYS: dict[str, str] = {

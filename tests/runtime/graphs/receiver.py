@@ -1,0 +1,1 @@
+"""Fixture node: never run by these tests, only found on disk."""
