@@ -1,0 +1,433 @@
+"""The process of a `ros2:` dataflow node: a ROS 2 node on one side, a dora-ros node on the other.
+
+Started by the runtime with the argv of `graph_node.Ros2NodeKind.command`. What crosses:
+
+- topics: each ROS message goes out as a one-row struct array on its output; each input value is
+  published (every row one message).
+- service client: each input value is a request; the response goes out on `response` with the
+  request's metadata; calls run concurrently. Server: each request goes out on `request` with a
+  `request_id` metadata parameter; a value on any input with that `request_id` answers it, in any
+  order.
+- action client: each input value is a goal (except input `cancel`, whose `goal_id` metadata or
+  string value cancels a goal); `feedback` and `result` go out with `goal_id` and, on the result,
+  `goal_status` metadata (`succeeded`, `aborted`, `canceled`; `rejected` for a refused goal).
+  Server: each goal goes out on `goal` with `goal_id`; inputs `feedback` and `result` (with
+  `goal_id`, optional `goal_status`) answer it; cancel requests go out on `cancel`.
+
+A value that does not fit the ROS type is logged as an error naming the input and the field, and
+the bridge goes on; so is a malformed sample from the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import BridgeError, DoraRosError, MsgConvError
+from .backend import ReadyQueue, open_backend
+from .context import decode, encode, encode_rows
+from .graph_config import BridgeSpec, parse_bridge_config
+from .names import part_type, resolve_name
+
+log = logging.getLogger("dora_ros.bridge")
+
+__all__ = ["BridgeNode", "main", "run"]
+
+
+class _Source:
+    """An external event source for `Node.merge_external_events`: a ReadyQueue of ready events."""
+
+    def __init__(self) -> None:
+        self.queue = ReadyQueue(None)
+
+    def fileno(self) -> int:
+        return self.queue.fileno()
+
+    def take(self) -> dict[str, Any] | None:
+        item = self.queue.take(0.0)
+        return item  # type: ignore[return-value]
+
+    def put(self, event: dict[str, Any]) -> None:
+        self.queue.put(event)  # type: ignore[arg-type]
+
+
+class _TopicSource:
+    """ROS samples of one subscribed topic, decoded into external events for its output."""
+
+    def __init__(self, reader: Any, type_name: str, output: str) -> None:
+        self.reader = reader
+        self.type_name = type_name
+        self.output = output
+
+    def fileno(self) -> int:
+        return int(self.reader.fileno())
+
+    def take(self) -> dict[str, Any] | None:
+        sample = self.reader.take(0.0)
+        if sample is None:
+            return None
+        try:
+            value = decode(self.type_name, sample)
+        except MsgConvError as err:
+            log.error(
+                "%s: dropped a malformed %s sample from the network: %s",
+                self.reader.topic,
+                self.type_name,
+                err,
+            )
+            return {"kind": "external", "drop": True}
+        return {"kind": "external", "output": self.output, "value": value, "metadata": {}}
+
+
+class BridgeNode:
+    """Runs one `ros2:` node: a ROS 2 node on one side, a dora-ros node on the other."""
+
+    def __init__(
+        self, spec: BridgeSpec, node_id: str, declared_outputs: list[str], inputs: list[str]
+    ):
+        self.spec = spec
+        self.node_id = node_id
+        self.declared_outputs = declared_outputs
+        self.inputs = inputs
+        self.events = _Source()  # results of worker threads (service/action clients)
+        self.backend: Any = None
+        self._publishers: dict[str, tuple[Any, str]] = {}  # input id -> (writer, type)
+        self._request_ids: dict[str, int] = {}
+        self._server: Any = None
+        self._client: Any = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # --- set-up ----------------------------------------------------------------------------------
+
+    def open(self, node: Any) -> None:
+        spec = self.spec
+        node_name = spec.node_name or self.node_id.replace("-", "_").replace(".", "_")
+        self.backend = open_backend(
+            spec.backend, node_name=node_name, namespace=spec.namespace, enable_rosout=False
+        )
+        namespace = self.backend.namespace
+
+        def full(name: str) -> str:
+            return resolve_name(name, namespace, node_name)
+
+        if spec.mode == "topics":
+            for topic in spec.topics:
+                if topic.direction == "subscribe":
+                    reader = self.backend.create_reader(
+                        full(topic.topic), topic.message_type, topic.qos
+                    )
+                    output = topic.dora_id
+                    if spec.single and self.declared_outputs:
+                        output = self.declared_outputs[0]
+                    node.merge_external_events(_TopicSource(reader, topic.message_type, output))
+                else:
+                    writer = self.backend.create_writer(
+                        full(topic.topic), topic.message_type, topic.qos
+                    )
+                    ids = self.inputs if spec.single and self.inputs else [topic.dora_id]
+                    for input_id in ids:
+                        self._publishers[input_id] = (writer, topic.message_type)
+        else:
+            self.backend.check_role(spec.mode)
+            assert spec.name is not None and spec.type_name is not None
+            name = full(spec.name)
+            if spec.mode == "service" and spec.role == "server":
+                self._server = self.backend.create_service_server(name, spec.type_name, spec.qos)
+                node.merge_external_events(
+                    _Adapter(self._server.take, self._server.fileno, self._on_request)
+                )
+            elif spec.mode == "service":
+                self._client = self.backend.create_service_client(name, spec.type_name, spec.qos)
+                self._start(self._wait_for_service)
+            elif spec.role == "server":
+                self._server = self.backend.create_action_server(name, spec.type_name, spec.qos)
+                node.merge_external_events(
+                    _Adapter(self._server.goals.take, self._server.goals.fileno, self._on_goal)
+                )
+                node.merge_external_events(
+                    _Adapter(
+                        self._server.cancels.take, self._server.cancels.fileno, self._on_cancel
+                    )
+                )
+            else:
+                self._client = self.backend.create_action_client(name, spec.type_name, spec.qos)
+        node.merge_external_events(self.events)
+
+    def _start(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+
+    def _wait_for_service(self) -> None:
+        if not self._client.wait_for_service(20.0):
+            log.warning(
+                "service %s is not available yet; requests will wait for it", self._client.name
+            )
+
+    # --- ROS -> dora -----------------------------------------------------------------------------
+
+    def _on_request(self, item: tuple[int, bytes]) -> dict[str, Any] | None:
+        rid, data = item
+        request_id = str(uuid.uuid4())
+        self._request_ids[request_id] = rid
+        assert self.spec.type_name is not None
+        try:
+            value = decode(part_type(self.spec.type_name, "Request"), data)
+        except MsgConvError as err:
+            log.error("service %s: dropped a malformed request: %s", self._server.name, err)
+            return None
+        return {"output": "request", "value": value, "metadata": {"request_id": request_id}}
+
+    def _on_goal(self, item: tuple[str, bytes]) -> dict[str, Any] | None:
+        goal_id, data = item
+        assert self.spec.type_name is not None
+        try:
+            value = decode(part_type(self.spec.type_name, "Goal"), data)
+        except MsgConvError as err:
+            log.error("action %s: aborting goal %s, malformed: %s", self._server.name, goal_id, err)
+            self._server.send_result(goal_id, None, "aborted")
+            return None
+        return {"output": "goal", "value": value, "metadata": {"goal_id": goal_id}}
+
+    def _on_cancel(self, goal_id: str) -> dict[str, Any]:
+        return {"output": "cancel", "value": pa.array([goal_id]), "metadata": {"goal_id": goal_id}}
+
+    # --- dora -> ROS -----------------------------------------------------------------------------
+
+    def on_input(self, input_id: str, value: Any, metadata: Mapping[str, Any]) -> None:
+        """Route one dora input; a value that does not fit the type raises BridgeError."""
+        spec = self.spec
+        where = f"input '{input_id}'"
+        if spec.mode == "topics":
+            target = self._publishers.get(input_id)
+            if target is None:
+                raise BridgeError(
+                    f"{where} is not bridged to any topic (known: {', '.join(self._publishers)})"
+                )
+            writer, type_name = target
+            for sample in encode_rows(type_name, value, f"{where} -> {writer.topic}"):
+                writer.write(sample)
+            return
+        assert spec.type_name is not None
+        params = dict(metadata or {})
+        if spec.mode == "service" and spec.role == "server":
+            request_id = str(params.get("request_id", ""))
+            rid = self._request_ids.pop(request_id, None)
+            if rid is None:
+                raise BridgeError(
+                    f"{where}: response without a known 'request_id' metadata parameter "
+                    f"({request_id!r}); pass the request's metadata back with the response"
+                )
+            try:
+                data = encode(part_type(spec.type_name, "Response"), value, f"{where} (response)")
+            except BridgeError:
+                self._request_ids[request_id] = rid  # let the handler send a fixed response
+                raise
+            self._server.send_response(rid, data)
+        elif spec.mode == "service":
+            data = encode(part_type(spec.type_name, "Request"), value, f"{where} (request)")
+            self._start(self._call, data, params)
+        elif spec.role == "server":
+            goal_id = str(params.get("goal_id", ""))
+            if not goal_id:
+                raise BridgeError(
+                    f"{where}: no 'goal_id' metadata parameter; pass the goal's metadata back"
+                )
+            if input_id == "feedback":
+                data = encode(part_type(spec.type_name, "Feedback"), value, f"{where} (feedback)")
+                self._server.send_feedback(goal_id, data)
+            elif input_id == "result":
+                status = str(params.get("goal_status") or "succeeded").lower()
+                if status not in ("succeeded", "aborted", "canceled"):
+                    log.warning(
+                        "%s: goal_status %r is not succeeded/aborted/canceled: aborting",
+                        where,
+                        status,
+                    )
+                    status = "aborted"
+                data = encode(part_type(spec.type_name, "Result"), value, f"{where} (result)")
+                self._server.send_result(goal_id, data, status)
+            else:
+                raise BridgeError(f"{where}: an action server takes inputs 'feedback' and 'result'")
+        elif input_id == "cancel":
+            self._start(self._cancel, params.get("goal_id") or _first_string(value))
+        else:
+            data = encode(part_type(spec.type_name, "Goal"), value, f"{where} (goal)")
+            self._start(self._run_goal, data, params)
+
+    def _call(self, data: bytes, params: dict[str, Any]) -> None:
+        assert self.spec.type_name is not None
+        try:
+            answer = self._client.call(data, 30.0)
+            value = decode(part_type(self.spec.type_name, "Response"), answer)
+        except DoraRosError as err:
+            log.error("%s", err)
+            return
+        self.events.put(
+            {"kind": "external", "output": "response", "value": value, "metadata": params}
+        )
+
+    def _run_goal(self, data: bytes, params: dict[str, Any]) -> None:
+        assert self.spec.type_name is not None
+        client = self._client
+        try:
+            if not client.wait_for_server(30.0):
+                raise BridgeError(
+                    f"action {client.name}: no action server after 30 s; goal dropped"
+                )
+            goal_id = client.send_goal(data, 30.0)
+            if goal_id is None:
+                self.events.put(
+                    {
+                        "kind": "external",
+                        "output": "result",
+                        "value": pa.array([{}], type=pa.struct([])),
+                        "metadata": {**params, "goal_status": "rejected"},
+                    }
+                )
+                return
+            meta = {**params, "goal_id": goal_id}
+            feedback = client.feedback_queue(goal_id)
+            feedback_type = part_type(self.spec.type_name, "Feedback")
+            while not self._stopping.is_set():
+                outcome = client.take_result(goal_id, 0.05)
+                while (sample := feedback.take(0.0)) is not None:
+                    self.events.put(
+                        {
+                            "kind": "external",
+                            "output": "feedback",
+                            "value": decode(feedback_type, sample),
+                            "metadata": meta,
+                        }
+                    )
+                if outcome is not None:
+                    status, result = outcome
+                    value = decode(part_type(self.spec.type_name, "Result"), result)
+                    self.events.put(
+                        {
+                            "kind": "external",
+                            "output": "result",
+                            "value": value,
+                            "metadata": {**meta, "goal_status": status},
+                        }
+                    )
+                    return
+        except DoraRosError as err:
+            log.error("%s", err)
+
+    def _cancel(self, goal_id: Any) -> None:
+        try:
+            code = self._client.cancel(str(goal_id) if goal_id else None, 10.0)
+            if code:
+                log.warning(
+                    "action %s: cancel of goal %s answered with code %d",
+                    self._client.name,
+                    goal_id,
+                    code,
+                )
+        except DoraRosError as err:
+            log.error("%s", err)
+
+    def close(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+        if self.backend is not None:
+            self.backend.close()
+        self.events.queue.close()
+
+
+class _Adapter:
+    """Turns a backend queue (`take`, `fileno`) into an external source through `convert`."""
+
+    def __init__(self, take: Any, fileno: Any, convert: Any) -> None:
+        self._take = take
+        self._fileno = fileno
+        self._convert = convert
+
+    def fileno(self) -> int:
+        return int(self._fileno())
+
+    def take(self) -> dict[str, Any] | None:
+        item = self._take(0.0)
+        if item is None:
+            return None
+        event = self._convert(item)
+        return (
+            {"kind": "external", "drop": True} if event is None else {"kind": "external", **event}
+        )
+
+
+def _first_string(value: Any) -> str | None:
+    try:
+        item = value[0].as_py() if len(value) else None
+    except Exception:
+        return None
+    return item if isinstance(item, str) else None
+
+
+def run(payload: Mapping[str, Any]) -> int:
+    """Run the bridge node described by `payload` (see `Ros2NodeKind.command`)."""
+    from .. import Node
+
+    node_id = str(payload.get("node_id", "ros2"))
+    spec = parse_bridge_config(payload.get("ros2") or {}, node_id)
+    node = Node()
+    bridge = BridgeNode(
+        spec, node_id, list(payload.get("declared_outputs", [])), list(payload.get("inputs", []))
+    )
+    try:
+        bridge.open(node)
+        for event in node:
+            if event is None:
+                break
+            if event.get("kind") == "external":
+                if event.get("drop"):
+                    continue
+                node.send_output(event["output"], event["value"], event.get("metadata") or None)
+                continue
+            kind = event.get("type")
+            if kind == "INPUT":
+                try:
+                    bridge.on_input(event["id"], event["value"], event.get("metadata") or {})
+                except DoraRosError as err:
+                    log.error("%s", err)
+            elif kind == "STOP":
+                break
+            elif kind == "ERROR":
+                log.error("dora error event: %s", event.get("error"))
+    finally:
+        bridge.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dora_ros.bridge.bridge_node", description=__doc__
+    )
+    parser.add_argument(
+        "--config", required=True, help="JSON: node_id, ros2, declared_outputs, inputs"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return run(json.loads(args.config))
+    except DoraRosError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
