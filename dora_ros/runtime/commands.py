@@ -62,9 +62,9 @@ _graph = click.argument("graph", type=click.Path(dir_okay=False, path_type=Path)
 )
 def run(graph: Path, stop_after: float | None, name: str | None, out_dir: Path) -> int:
     """Run a dataflow graph until it ends or is stopped."""
+    dataflow = load_dataflow(graph)
     from .supervisor import run_dataflow  # imported lazily: validate/build need none of it
 
-    dataflow = load_dataflow(graph)
     return run_dataflow(dataflow, stop_after=stop_after, out_dir=out_dir, name=name)
 
 

@@ -445,7 +445,11 @@ class _Parser:
         if extension is not None:
             return None, "extension", None
         if "path" not in raw:
-            self.fail(raw.line_of("id"), "node has no `path`", node_id)
+            self.fail(
+                raw.line_of("id"),
+                "`path` is missing (a .py file, an executable, or `dynamic`)",
+                node_id,
+            )
         path = raw["path"]
         line = raw.line_of("path")
         if not isinstance(path, str) or not path.strip():

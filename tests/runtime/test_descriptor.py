@@ -723,7 +723,7 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
           - id: a  # <-
             outputs: [x]
         """,
-        "node 'a': node has no `path`",
+        "node 'a': `path` is missing (a .py file, an executable, or `dynamic`)",
     ),
     "python path missing": (
         """
