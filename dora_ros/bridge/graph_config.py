@@ -150,10 +150,7 @@ def parse_bridge_config(
         else ("cyclonedds" if str(backend).lower() == "cyclone" else str(backend).lower())
     )
 
-    try:
-        qos = parse_qos(config.get("qos"), DEFAULT_QOS)
-    except BridgeError as err:
-        raise where.fail(config, "qos", str(err)) from err
+    qos = _qos(config, DEFAULT_QOS, where, "")
 
     namespace = config.get("namespace", "/")
     if not isinstance(namespace, str) or (namespace.strip("/") and _invalid_name(namespace)):
@@ -240,6 +237,21 @@ def parse_bridge_config(
     return BridgeSpec(mode, (), False, name, type_name, role, **common)  # type: ignore[arg-type]
 
 
+def _qos(mapping: Mapping[str, Any], base: Ros2QosPolicies, where: _Where, label: str) -> Ros2QosPolicies:
+    """Parse `mapping["qos"]`, pointing an error at the line of the bad QoS key."""
+    raw = mapping.get("qos")
+    try:
+        return parse_qos(raw, base)
+    except BridgeError as err:
+        if isinstance(raw, Mapping):
+            for key, value in raw.items():  # find the key at fault for its line number
+                try:
+                    parse_qos({key: value}, base)
+                except BridgeError:
+                    raise where.fail(raw, key, f"{label}{err}") from err
+        raise where.fail(mapping, "qos", f"{label}{err}") from err
+
+
 def _invalid_name(name: str) -> bool:
     try:
         resolve_name(name, "/", "n")
@@ -318,10 +330,7 @@ def _topic(
         raise where.fail(item, id_key, f"{label}'{id_key}' must be a dora id without '/'")
     qos = base_qos
     if not single and "qos" in item:
-        try:
-            qos = parse_qos(item["qos"], base_qos)
-        except BridgeError as err:
-            raise where.fail(item, "qos", f"{label}{err}") from err
+        qos = _qos(item, base_qos, where, label)
     return TopicSpec(
         topic=topic,
         message_type=message_type,

@@ -1,0 +1,92 @@
+"""rclpy action peer for test_msgs/action/Fibonacci (JSON config in argv[1]).
+
+server: {"role": "server", "name": "/fib", "step": 0.05} rejects a negative order, publishes the
+growing sequence as feedback every `step` s, honours cancel (result so far, CANCELED).
+client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null}]} prints
+"accepted"/"rejected", each feedback and the result with its status.
+"""
+
+from __future__ import annotations
+
+import time
+
+from _peer import config, emit, init, spin_in_thread
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from test_msgs.action import Fibonacci
+
+
+def main() -> None:
+    cfg = config()
+    node = init(cfg.get("node", "action_peer"))
+    if cfg["role"] == "server":
+
+        def on_goal(goal):
+            emit(event="goal", order=goal.order)
+            return GoalResponse.REJECT if goal.order < 0 else GoalResponse.ACCEPT
+
+        def execute(handle):
+            sequence = [0, 1]
+            for _ in range(1, handle.request.order):
+                if handle.is_cancel_requested:
+                    handle.canceled()
+                    emit(event="canceled")
+                    return Fibonacci.Result(sequence=sequence)
+                sequence.append(sequence[-1] + sequence[-2])
+                handle.publish_feedback(Fibonacci.Feedback(sequence=sequence))
+                time.sleep(cfg.get("step", 0.05))
+            handle.succeed()
+            return Fibonacci.Result(sequence=sequence)
+
+        from rclpy.callback_groups import ReentrantCallbackGroup
+
+        ActionServer(
+            node,
+            Fibonacci,
+            cfg["name"],
+            execute,
+            goal_callback=on_goal,
+            cancel_callback=lambda _h: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        spin_in_thread(node)
+        emit(event="ready")
+        while True:
+            time.sleep(1)
+    client = ActionClient(node, Fibonacci, cfg["name"])
+    spin_in_thread(node)
+    emit(event="ready")
+    if not client.wait_for_server(timeout_sec=cfg.get("wait", 20)):
+        emit(event="error", message="no action server")
+        return
+    for goal in cfg["goals"]:
+        feedbacks = []
+
+        def on_feedback(message, feedbacks=feedbacks):
+            feedbacks.append(list(message.feedback.sequence))
+            emit(event="feedback", sequence=list(message.feedback.sequence))
+
+        future = client.send_goal_async(Fibonacci.Goal(order=goal["order"]), feedback_callback=on_feedback)
+        while not future.done():
+            time.sleep(0.01)
+        handle = future.result()
+        if not handle.accepted:
+            emit(event="rejected")
+            continue
+        emit(event="accepted")
+        if goal.get("cancel_after") is not None:
+            while len(feedbacks) < goal["cancel_after"]:
+                time.sleep(0.01)
+            cancel = handle.cancel_goal_async()
+            while not cancel.done():
+                time.sleep(0.01)
+            emit(event="cancel_response", code=int(cancel.result().return_code))
+        result = handle.get_result_async()
+        while not result.done():
+            time.sleep(0.01)
+        emit(event="result", status=int(result.result().status), sequence=list(result.result().result.sequence))
+    emit(event="done")
+    time.sleep(cfg.get("linger", 1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""rclpy service peer for test_msgs/srv/BasicTypes (JSON config in argv[1]).
+
+server: {"role": "server", "name": "/svc", "delay": 0} answers int32_value + 1, string_value
+"echo:<s>", float64_value * 2 and prints each request.
+client: {"role": "client", "name": "/svc", "requests": [{...}, ...]} prints each response.
+"""
+
+from __future__ import annotations
+
+import time
+
+from _peer import config, emit, from_plain, init, spin_in_thread, to_plain
+from test_msgs.srv import BasicTypes
+
+
+def main() -> None:
+    cfg = config()
+    node = init(cfg.get("node", "service_peer"))
+    if cfg["role"] == "server":
+
+        def handle(request, response):
+            emit(event="request", value=to_plain(request))
+            time.sleep(cfg.get("delay", 0))
+            response.int32_value = request.int32_value + 1
+            response.string_value = "echo:" + request.string_value
+            response.float64_value = request.float64_value * 2
+            response.bool_value = not request.bool_value
+            return response
+
+        node.create_service(BasicTypes, cfg["name"], handle)
+        spin_in_thread(node)
+        emit(event="ready")
+        while True:
+            time.sleep(1)
+    client = node.create_client(BasicTypes, cfg["name"])
+    spin_in_thread(node)
+    emit(event="ready")
+    if not client.wait_for_service(timeout_sec=cfg.get("wait", 20)):
+        emit(event="error", message="no service")
+        return
+    for request in cfg["requests"]:
+        future = client.call_async(from_plain(BasicTypes.Request, request))
+        deadline = time.monotonic() + 10
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        emit(event="response", value=to_plain(future.result()) if future.done() else None)
+    emit(event="done")
+    time.sleep(cfg.get("linger", 1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""rclpy topic peer: echoes, publishes and listens, as told by a JSON config in argv[1].
+
+{"echo": [{"in": "/a", "out": "/b", "type": "std_msgs/msg/String", "qos": {...}}],
+ "publish": [{"topic": "/t", "type": "...", "value": {...}, "period": 0.05, "count": 0, "qos": {...}}],
+ "listen": [{"topic": "/t", "type": "...", "qos": {...}}]}
+
+Echo republishes the received bytes unchanged (raw) and prints the decoded message. Publish sends
+`value` every `period` s (`count` 0 = forever; `image` instead of `value` makes a 1920x1080 rgb8
+image whose bytes are `i % 251`). Listen prints each message.
+"""
+
+from __future__ import annotations
+
+import time
+
+from _peer import config, emit, from_plain, init, interface, qos, spin_in_thread, to_plain
+from rclpy.serialization import deserialize_message
+
+
+def image(cls):
+    import numpy as np
+
+    msg = cls()
+    msg.height, msg.width, msg.encoding, msg.step = 1080, 1920, "rgb8", 1920 * 3
+    msg.data = (np.arange(1920 * 1080 * 3, dtype=np.uint32) % 251).astype(np.uint8).tobytes()
+    msg.header.frame_id = "camera"
+    return msg
+
+
+def main() -> None:
+    cfg = config()
+    node = init(cfg.get("node", "topic_peer"))
+    keep = []
+    for echo in cfg.get("echo", []):
+        cls = interface(echo["type"])
+        pub = node.create_publisher(cls, echo["out"], qos(echo.get("qos")))
+
+        def on_echo(data, pub=pub, cls=cls, topic=echo["in"]):
+            pub.publish(data)
+            emit(event="recv", topic=topic, value=to_plain(deserialize_message(data, cls)))
+
+        keep.append(node.create_subscription(cls, echo["in"], on_echo, qos(echo.get("qos")), raw=True))
+    for listen in cfg.get("listen", []):
+        cls = interface(listen["type"])
+
+        def on_msg(msg, topic=listen["topic"]):
+            emit(event="recv", topic=topic, value=to_plain(msg))
+
+        keep.append(node.create_subscription(cls, listen["topic"], on_msg, qos(listen.get("qos"))))
+    publishers = []
+    for spec in cfg.get("publish", []):
+        cls = interface(spec["type"])
+        msg = image(cls) if spec.get("image") else from_plain(cls, spec.get("value", {}))
+        publishers.append((node.create_publisher(cls, spec["topic"], qos(spec.get("qos"))), msg, spec))
+    spin_in_thread(node)
+    emit(event="ready")
+    sent = 0
+    while True:
+        if publishers:
+            for pub, msg, spec in publishers:
+                if spec.get("count", 0) == 0 or sent < spec["count"]:
+                    if hasattr(msg, "data") and isinstance(getattr(msg, "data"), str) and spec.get("number"):
+                        msg.data = f"{spec['value']['data']} {sent}"
+                    pub.publish(msg)
+            sent += 1
+            time.sleep(min(spec.get("period", 0.1) for _, _, spec in publishers))
+        else:
+            time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
