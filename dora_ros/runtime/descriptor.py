@@ -233,10 +233,13 @@ class _Parser:
             doc = load_yaml(text)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
-            if err.context_mark is not None and "<stream end>" in (err.problem or ""):
+            context = err.context or ""
+            if err.context_mark is not None and ("flow" in context or "quoted" in context):
                 mark = err.context_mark  # where the unclosed bracket or quote was opened
             line = mark.line + 1 if mark is not None else 1
-            problem = err.problem or err.context or "invalid YAML"
+            problem = err.problem or context or "invalid YAML"
+            if context and err.problem:
+                problem = f"{problem} ({context})"
             raise DescriptorError(f"{self.file}:{line}: invalid YAML: {problem}") from err
         except yaml.YAMLError as err:
             raise DescriptorError(f"{self.file}:1: invalid YAML: {err}") from err

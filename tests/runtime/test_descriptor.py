@@ -19,6 +19,7 @@ import pytest
 
 from dora_ros.errors import DescriptorError
 from dora_ros.runtime import descriptor_keys as keys
+from dora_ros.runtime import extensions
 from dora_ros.runtime.descriptor import (
     Dataflow,
     NodeSpec,
@@ -313,8 +314,15 @@ def test_key_table_matches_dora_rs_1_1() -> None:
     assert set(NODE_KEY_VALUES) == set(keys.NODE_KEYS) - {"id", "path"}
 
 
+@pytest.fixture
+def no_installed_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide the node kinds installed as entry points (the bridge registers `ros2`)."""
+    monkeypatch.setattr(extensions, "_entry_points", dict)
+    monkeypatch.setattr(extensions, "_loaded", {})
+
+
 @pytest.mark.parametrize("key", sorted(NODE_KEY_VALUES))
-def test_every_dora_rs_node_key_parses(graph_dir: Path, key: str) -> None:
+def test_every_dora_rs_node_key_parses(graph_dir: Path, no_installed_kinds: None, key: str) -> None:
     lines = ["nodes:", "  - id: a"]
     if key != "ros2":
         lines.append("    path: node.py")
@@ -910,7 +918,24 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
           - id: a
             inputs: {x: a/b  # <-
         """,
-        "invalid YAML: expected ',' or '}', but got '<stream end>'",
+        "invalid YAML: did not find expected ',' or '}' (while parsing a flow mapping)",
+    ),
+    "unclosed quote": (
+        """
+        nodes:
+          - id: a
+            path: "node.py  # <-
+        """,
+        "invalid YAML: found unexpected end of stream (while scanning a quoted scalar)",
+    ),
+    "bad indentation": (
+        """
+        nodes:
+          - id: a
+            path: node.py
+           outputs: [x]  # <-
+        """,
+        "invalid YAML: did not find expected '-' indicator (while parsing a block collection)",
     ),
     "ros2 together with path": (
         """
