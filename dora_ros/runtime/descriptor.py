@@ -434,8 +434,9 @@ class _Parser:
                 f"(nothing registers '{key}' in the 'dora_ros.node_kinds' entry points)",
                 node_id,
             )
-        if "path" in raw:
-            self.fail(raw.line_of("path"), f"a '{key}' node has no `path`", node_id)
+        for own in ("path", "build"):  # the extension provides the process (as in dora-rs)
+            if own in raw:
+                self.fail(raw.line_of(own), f"a '{key}' node has no `{own}`", node_id)
         config = raw[key]
         if not isinstance(config, dict):
             self.fail(line, f"`{key}` must be a mapping", node_id)

@@ -9,6 +9,10 @@ entry point group ``dora_ros.node_kinds`` (name = the YAML key, value = the kind
     ros2 = "dora_ros.bridge.graph_node:NODE_KIND"
 
 or, in-process (tests, embedding), from :func:`register_node_kind`, which takes precedence.
+
+``validate`` and ``implied_*`` receive the key's mapping as parsed: a
+:class:`~.descriptor_yaml.LineMap` (a ``dict``) whose ``line_of(key)`` gives the line of a nested
+key, so a kind can point at the exact bad line. ``NodeSpec.extension`` keeps a plain copy.
 """
 
 from __future__ import annotations

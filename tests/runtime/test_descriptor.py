@@ -946,6 +946,15 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
         """,
         "node 'a': a 'fake_kind' node has no `path`",
     ),
+    "build for an extension node": (
+        """
+        nodes:
+          - id: a
+            fake_kind: {topic: /x}
+            build: make  # <-
+        """,
+        "node 'a': a 'fake_kind' node has no `build`",
+    ),
     "extension config not a mapping": (
         """
         nodes:
