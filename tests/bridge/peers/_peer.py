@@ -57,7 +57,9 @@ def to_plain(value: Any) -> Any:
         return digest(value) if len(value) > LONG else list(value)
     if isinstance(value, array.array) or type(value).__module__ == "numpy":
         if len(value) > LONG:
-            return digest(memoryview(value).cast("B") if isinstance(value, array.array) else value.tobytes())
+            return digest(
+                memoryview(value).cast("B") if isinstance(value, array.array) else value.tobytes()
+            )
         return [v.item() if hasattr(v, "item") else v for v in value]
     if isinstance(value, (list, tuple)):
         if len(value) > LONG and all(isinstance(v, bytes) for v in value[:4]):

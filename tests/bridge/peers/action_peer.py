@@ -65,7 +65,9 @@ def main() -> None:
             feedbacks.append(list(message.feedback.sequence))
             emit(event="feedback", sequence=list(message.feedback.sequence))
 
-        future = client.send_goal_async(Fibonacci.Goal(order=goal["order"]), feedback_callback=on_feedback)
+        future = client.send_goal_async(
+            Fibonacci.Goal(order=goal["order"]), feedback_callback=on_feedback
+        )
         while not future.done():
             time.sleep(0.01)
         handle = future.result()
@@ -83,7 +85,11 @@ def main() -> None:
         result = handle.get_result_async()
         while not result.done():
             time.sleep(0.01)
-        emit(event="result", status=int(result.result().status), sequence=list(result.result().result.sequence))
+        emit(
+            event="result",
+            status=int(result.result().status),
+            sequence=list(result.result().result.sequence),
+        )
     emit(event="done")
     time.sleep(cfg.get("linger", 1))
 

@@ -33,12 +33,26 @@ def main() -> None:
     names = wait(client.list_parameters([], 10)).result.names
     emit(event="list", names=sorted(names))
     got = wait(client.get_parameters(cfg.get("get", [])))
-    emit(event="get", values={n: Parameter.from_parameter_msg(_named(n, v)).value for n, v in zip(cfg.get("get", []), got.values)})
+    emit(
+        event="get",
+        values={
+            n: Parameter.from_parameter_msg(_named(n, v)).value
+            for n, v in zip(cfg.get("get", []), got.values)
+        },
+    )
     if cfg.get("set"):
-        results = wait(client.set_parameters([Parameter(k, value=v) for k, v in cfg["set"].items()]))
+        results = wait(
+            client.set_parameters([Parameter(k, value=v) for k, v in cfg["set"].items()])
+        )
         emit(event="set", ok=[r.successful for r in results.results])
         got = wait(client.get_parameters(list(cfg["set"])))
-        emit(event="get", values={n: Parameter.from_parameter_msg(_named(n, v)).value for n, v in zip(cfg["set"], got.values)})
+        emit(
+            event="get",
+            values={
+                n: Parameter.from_parameter_msg(_named(n, v)).value
+                for n, v in zip(cfg["set"], got.values)
+            },
+        )
     emit(event="done")
     time.sleep(0.5)
 

@@ -39,7 +39,9 @@ def main() -> None:
             pub.publish(data)
             emit(event="recv", topic=topic, value=to_plain(deserialize_message(data, cls)))
 
-        keep.append(node.create_subscription(cls, echo["in"], on_echo, qos(echo.get("qos")), raw=True))
+        keep.append(
+            node.create_subscription(cls, echo["in"], on_echo, qos(echo.get("qos")), raw=True)
+        )
     for listen in cfg.get("listen", []):
         cls = interface(listen["type"])
 
@@ -51,7 +53,9 @@ def main() -> None:
     for spec in cfg.get("publish", []):
         cls = interface(spec["type"])
         msg = image(cls) if spec.get("image") else from_plain(cls, spec.get("value", {}))
-        publishers.append((node.create_publisher(cls, spec["topic"], qos(spec.get("qos"))), msg, spec))
+        publishers.append(
+            (node.create_publisher(cls, spec["topic"], qos(spec.get("qos"))), msg, spec)
+        )
     spin_in_thread(node)
     emit(event="ready")
     sent = 0
@@ -59,7 +63,7 @@ def main() -> None:
         if publishers:
             for pub, msg, spec in publishers:
                 if spec.get("count", 0) == 0 or sent < spec["count"]:
-                    if hasattr(msg, "data") and isinstance(getattr(msg, "data"), str) and spec.get("number"):
+                    if hasattr(msg, "data") and isinstance(msg.data, str) and spec.get("number"):
                         msg.data = f"{spec['value']['data']} {sent}"
                     pub.publish(msg)
             sent += 1

@@ -1,0 +1,162 @@
+"""Test helpers: rclpy peers in their own processes, DDS isolation, polling with timeouts.
+
+Isolation: every test module uses its own ROS_DOMAIN_ID (the bridge tests own 1-60), discovery is
+limited to localhost, and every topic/service/action name is prefixed with the pytest-xdist worker
+id, so the same module running on two workers at once never sees the other's traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PEERS = Path(__file__).parent / "peers"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw")
+REPO = Path(__file__).resolve().parents[2]
+
+# Discovery over localhost only, for this process (in-process Ros2Context) and for peers.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+def name(base: str) -> str:
+    """A ROS name private to this xdist worker: `/chatter` -> `/gw0/chatter`."""
+    return f"/{WORKER}{base}"
+
+
+def ros_env(domain: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ROS_DOMAIN_ID=str(domain),
+        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DORA_ROS_BRIDGE_BACKEND", None)
+    return env
+
+
+class Peer:
+    """A peer script under `peers/` running as a subprocess; its JSON lines are collected."""
+
+    def __init__(self, script: str, config: dict[str, Any], domain: int) -> None:
+        self.script = script
+        self.config = config
+        self.domain = domain
+        self.lines: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(PEERS / script), json.dumps(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ros_env(domain),
+            cwd=PEERS,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = {"event": "text", "text": line.rstrip()}
+            with self._cond:
+                self.lines.append(event)
+                self._cond.notify_all()
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip())
+
+    def wait(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15.0, start: int = 0
+    ) -> dict[str, Any]:
+        """The first line (from index `start`) matching `pred`, waiting up to `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for event in self.lines[start:]:
+                    if pred(event):
+                        return event
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (
+                    self.proc.poll() is not None and not self._pending(pred, start)
+                ):
+                    raise AssertionError(
+                        f"{self.script}: no matching line within {timeout} s; got {self.lines[-10:]}; "
+                        f"stderr: {self.stderr[-10:]}"
+                    )
+                self._cond.wait(min(remaining, 0.2))
+
+    def _pending(self, pred: Callable[[dict[str, Any]], bool], start: int) -> bool:
+        return any(pred(e) for e in self.lines[start:])
+
+    def ready(self, timeout: float = 20.0) -> Peer:
+        self.wait(lambda e: e.get("event") == "ready", timeout)
+        return self
+
+    def events(self, pred: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e for e in self.lines if pred(e)]
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self.lines)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@contextmanager
+def peer(script: str, config: dict[str, Any], domain: int) -> Iterator[Peer]:
+    running = Peer(script, config, domain)
+    try:
+        yield running.ready()
+    finally:
+        running.stop()
+
+
+def poll(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Call `fn` until it returns something truthy (returned) or `timeout` s pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def backends() -> list[Any]:
+    """`rclpy`, and `cyclonedds` once its backend exists (skipped with the reason until then)."""
+    import pytest
+
+    cyclone = REPO / "dora_ros" / "bridge" / "cyclone_backend.py"
+    return [
+        "rclpy",
+        pytest.param(
+            "cyclonedds",
+            marks=pytest.mark.skipif(
+                not cyclone.exists(), reason="dora_ros/bridge/cyclone_backend.py is not written yet"
+            ),
+        ),
+    ]
