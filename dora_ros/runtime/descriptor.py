@@ -27,6 +27,7 @@ import yaml
 
 from ..errors import DescriptorError
 from . import descriptor_keys as keys
+from .descriptor_sources import split_source, timer_interval
 from .descriptor_yaml import LineMap, LineSeq, load_yaml, plain
 from .extensions import find_node_kind, node_kind_keys
 
@@ -207,7 +208,6 @@ def closest(word: str, choices: Iterable[str]) -> str:
 _NODE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _DATA_ID = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
 _ENV_REF = re.compile(r"\$(?:\{([A-Za-z0-9_]+)(?::-([^}]*))?\}|([A-Za-z0-9_]+))")
-_TIMER_UNITS = {"secs": 1.0, "millis": 1e-3, "micros": 1e-6, "nanos": 1e-9}
 _RESTART_MODES = ("never", "on-failure", "always")
 
 
@@ -541,7 +541,9 @@ class _Parser:
         delay = self.seconds(raw, "restart_delay", node_id, allow_zero=True)
         return RestartPolicy(mode, max_restarts or None, delay or 0.0)
 
-    def seconds(self, raw: LineMap, key: str, node_id: str, *, allow_zero: bool) -> float | None:
+    def seconds(
+        self, raw: LineMap, key: str, node_id: str, *, allow_zero: bool, prefix: str = ""
+    ) -> float | None:
         value = raw.get(key)
         if value is None:
             return None
@@ -556,7 +558,7 @@ class _Parser:
             bound = ">= 0" if allow_zero else "> 0"
             self.fail(
                 raw.line_of(key),
-                f"{key} must be a number of seconds {bound} (got {value!r})",
+                f"{prefix}{key} must be a number of seconds {bound} (got {value!r})",
                 node_id,
             )
         return float(value)
@@ -596,7 +598,9 @@ class _Parser:
                     node_id,
                 )
             queue_size = size
-            timeout = self.seconds(value, "input_timeout", node_id, allow_zero=False)
+            timeout = self.seconds(
+                value, "input_timeout", node_id, allow_zero=False, prefix=f"input '{input_id}': "
+            )
             policy = value.get("queue_policy", "drop_oldest")
             if policy != "drop_oldest":
                 known = ("drop_oldest", "backpressure")
@@ -613,61 +617,19 @@ class _Parser:
             self.fail(
                 line, f"input '{input_id}': source must be a string like 'node/output'", node_id
             )
-        node_part, sep, output = source.partition("/")
-        if not sep or not node_part or not output:
-            self.fail(
-                line,
-                f"input '{input_id}': source '{source}' must read '<node>/<output>' "
-                "or 'dora/timer/<unit>/<value>'",
-                node_id,
-            )
-        if node_part == "dora":
-            timer = self.timer(source, output, input_id, line, node_id)
+        try:
+            node_part, output = split_source(source)
+            interval = timer_interval(source) if node_part == "dora" else None
+        except ValueError as err:
+            self.fail(line, f"input '{input_id}': {err}", node_id)
+        if interval is not None:
+            timer = TimerSpec(interval, source)
             return InputSpec(
                 input_id, source, None, None, timer, queue_size, timeout, self.loc(line)
             )
         return InputSpec(
             input_id, source, node_part, output, None, queue_size, timeout, self.loc(line)
         )
-
-    def timer(self, source: str, rest: str, input_id: str, line: int, node_id: str) -> TimerSpec:
-        head, _, spec = rest.partition("/")
-        prefix = f"input '{input_id}': "
-        if head == "logs":
-            self.fail(line, f"{prefix}'dora/logs' inputs are not supported by dora-ros", node_id)
-        if head != "timer":
-            self.fail(
-                line,
-                f"{prefix}unknown dora input '{source}' (dora inputs are "
-                "dora/timer/secs|millis|micros|nanos|hz/<value>)",
-                node_id,
-            )
-        unit, slash, number = spec.partition("/")
-        if not slash or not number:
-            self.fail(
-                line,
-                f"{prefix}timer '{source}' must give a unit and a value "
-                "(e.g. dora/timer/millis/100, dora/timer/secs/5, dora/timer/hz/30)",
-                node_id,
-            )
-        if unit == "hz":
-            try:
-                hz = float(number)
-            except ValueError:
-                hz = float("nan")
-            if not (hz > 0 and hz != float("inf")):
-                self.fail(line, f"{prefix}timer '{source}': hz must be a positive number", node_id)
-            return TimerSpec(1.0 / hz, source)
-        if unit not in _TIMER_UNITS:
-            self.fail(
-                line,
-                f"{prefix}timer '{source}': unknown unit '{unit}' (use secs, millis, micros, "
-                f"nanos or hz){closest(unit, [*_TIMER_UNITS, 'hz'])}",
-                node_id,
-            )
-        if not number.isdigit() or int(number) == 0:
-            self.fail(line, f"{prefix}timer '{source}': {unit} must be a positive integer", node_id)
-        return TimerSpec(int(number) * _TIMER_UNITS[unit], source)
 
     def check_inputs(self, nodes: tuple[NodeSpec, ...]) -> None:
         """Every input names an existing node and one of its declared (or implied) outputs."""

@@ -511,6 +511,26 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
         """,
         "node 'a': input 'tick': timer 'dora/timer/secs/1.5': secs must be a positive integer",
     ),
+    "timer unicode digit": (
+        """
+        nodes:
+          - id: a
+            path: node.py
+            inputs:
+              tick: dora/timer/millis/²  # <-
+        """,
+        "node 'a': input 'tick': timer 'dora/timer/millis/²': millis must be a positive integer",
+    ),
+    "timer hz infinite": (
+        """
+        nodes:
+          - id: a
+            path: node.py
+            inputs:
+              tick: dora/timer/hz/1e400  # <-
+        """,
+        "node 'a': input 'tick': timer 'dora/timer/hz/1e400': hz must be a positive number",
+    ),
     "timer hz zero": (
         """
         nodes:
@@ -628,7 +648,7 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
                 source: dora/timer/secs/1
                 input_timeout: -1  # <-
         """,
-        "node 'a': input_timeout must be a number of seconds > 0 (got -1)",
+        "node 'a': input 'x': input_timeout must be a number of seconds > 0 (got -1)",
     ),
     "input_timeout text": (
         """
@@ -640,7 +660,7 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
                 source: dora/timer/secs/1
                 input_timeout: soon  # <-
         """,
-        "node 'a': input_timeout must be a number of seconds > 0 (got 'soon')",
+        "node 'a': input 'x': input_timeout must be a number of seconds > 0 (got 'soon')",
     ),
     "queue_policy backpressure": (
         """
