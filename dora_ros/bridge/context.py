@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from ..errors import BridgeError, MsgConvError
 from .backend import (
+    CYCLONE_SERVICES_REASON,
     Backend,
     UnsupportedRoleError,
     domain_id_from_env,
@@ -268,9 +269,11 @@ class Ros2Node:
     # --- services and actions --------------------------------------------------------------------
 
     def _rclpy(self, role: str) -> Any:
-        self._backend.check_role(role)
         if self._backend.name != "rclpy":
-            raise UnsupportedRoleError(f"{role}s need backend 'rclpy'")
+            self._backend.check_role(role)  # the backend's own explanation, if it has one
+            raise UnsupportedRoleError(
+                f"{role}s are not available on backend {self._backend.name!r}: {CYCLONE_SERVICES_REASON}"
+            )
         return self._backend
 
     def create_service_client(
