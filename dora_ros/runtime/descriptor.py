@@ -185,6 +185,10 @@ def resolve_executable(node: NodeSpec, dataflow: Dataflow) -> Path:
             f"{node.location}: node '{node.id}': executable '{node.path}' not found "
             f"(not in {dataflow.working_dir} and not on PATH)"
         )
+    if not os.access(found, os.X_OK):
+        raise DescriptorError(
+            f"{node.location}: node '{node.id}': '{found}' is not executable (chmod +x?)"
+        )
     return found
 
 

@@ -244,6 +244,11 @@ def test_executables_resolve_relative_then_on_path(graph_dir: Path) -> None:
     )
     tool.parent.mkdir()
     tool.write_text("#!/bin/sh\n")
+    with pytest.raises(DescriptorError) as info:
+        resolve_executable(later, flow)
+    assert str(info.value) == (
+        f"graph.yml:3: node 'later': '{graph_dir.resolve()}/bin/tool' is not executable (chmod +x?)"
+    )
     tool.chmod(0o755)
     assert resolve_executable(later, flow) == graph_dir.resolve() / "bin" / "tool"
     assert flow.node("on-path").resolved_path == resolve_executable(flow.node("on-path"), flow)
