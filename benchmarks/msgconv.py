@@ -1,0 +1,341 @@
+"""Benchmark of dora_ros.msgconv against rclpy and rosbags, with a plain copy as the floor.
+
+Cases (issue 4): encode and decode of geometry_msgs/Twist, sensor_msgs/Image 1920x1080 rgb8 and
+sensor_msgs/PointCloud2 with 100k points (x, y, z, intensity float32); `decode_many` of 10,000
+sensor_msgs/Imu (rclpy and rosbags decode them one by one), and `encode_many` of the same.
+
+All peers work on the same CDR bytes (made by rclpy). rclpy runs in this process (the ROS wheels
+re-exec the interpreter at start-up, so the import works). dora-ros decodes from a buffer whose
+CDR body is 8-byte aligned, as the runtime and the bridge hand it over; the others get `bytes`.
+Each figure is the median of N samples; small operations are looped inside a sample.
+
+Run: .venv/bin/python benchmarks/msgconv.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from dora_ros import msgconv
+
+
+def measure(fn: Callable[[], Any], samples: int, budget_s: float = 0.02) -> float:
+    """Median time of one call of `fn` in microseconds."""
+    fn()  # warm up (and build any per-type caches)
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    inner = max(1, min(10_000, int(budget_s / max(once, 1e-9))))
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter_ns()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter_ns() - start) / inner / 1000)
+    return statistics.median(times)
+
+
+def aligned_body(blob: bytes) -> memoryview:
+    """A copy of `blob` placed so that the CDR body (after the 4-byte header) is 8-aligned."""
+    raw = np.empty(len(blob) + 16, dtype=np.uint8)
+    start = (-(raw.ctypes.data + 4)) % 8
+    view = raw[start : start + len(blob)]
+    view[:] = np.frombuffer(blob, dtype=np.uint8)
+    return memoryview(view)
+
+
+def arrow_row(arrow_type: pa.DataType, value: Any) -> pa.Array:
+    """A one-row Arrow array of `value`; numpy arrays become list values without a copy."""
+    if pa.types.is_struct(arrow_type):
+        children = [arrow_row(f.type, value.get(f.name)) for f in arrow_type]
+        present = [(f.name, c) for f, c in zip(arrow_type, children, strict=True) if c is not None]
+        return pa.StructArray.from_arrays([c for _, c in present], names=[n for n, _ in present])
+    if value is None:
+        return None  # type: ignore[return-value]
+    if isinstance(value, np.ndarray) and pa.types.is_list(arrow_type):
+        values = pa.array(value, type=arrow_type.value_type)
+        return pa.ListArray.from_arrays(pa.array([0, len(value)], pa.int32()), values)
+    return pa.array([value], type=arrow_type)
+
+
+def get_message(type_name: str) -> Any:
+    """The rclpy message class of `pkg/msg/Type`."""
+    import importlib
+
+    pkg, kind, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+
+
+@dataclass
+class Case:
+    name: str
+    type_name: str
+    blob: bytes  # rclpy's CDR bytes
+    value: dict[str, Any]  # plain value for dora-ros encode (numpy for big arrays)
+
+
+def make_cases() -> list[Case]:
+    from geometry_msgs.msg import Twist
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Image, PointCloud2, PointField
+
+    rng = np.random.default_rng(1)
+    twist = Twist()
+    twist.linear.x, twist.linear.y, twist.angular.z = 1.0, -0.5, 0.25
+    twist_value = {
+        "linear": {"x": 1.0, "y": -0.5, "z": 0.0},
+        "angular": {"x": 0.0, "y": 0.0, "z": 0.25},
+    }
+
+    pixels = rng.integers(0, 256, 1920 * 1080 * 3, dtype=np.uint8)
+    image = Image(height=1080, width=1920, encoding="rgb8", is_bigendian=0, step=1920 * 3)
+    image.header.frame_id = "camera"
+    image.data = pixels.tobytes()
+    image_value = {
+        "header": {"stamp": {"sec": 0, "nanosec": 0}, "frame_id": "camera"},
+        "height": 1080,
+        "width": 1920,
+        "encoding": "rgb8",
+        "is_bigendian": 0,
+        "step": 1920 * 3,
+        "data": pixels,
+    }
+
+    points = rng.standard_normal((100_000, 4)).astype(np.float32)
+    fields = [PointField(name=n, offset=4 * i, datatype=7, count=1) for i, n in enumerate("xyz")]
+    fields.append(PointField(name="intensity", offset=12, datatype=7, count=1))
+    cloud = PointCloud2(height=1, width=100_000, fields=fields, is_bigendian=False)
+    cloud.header.frame_id = "lidar"
+    cloud.point_step, cloud.row_step, cloud.is_dense = 16, 16 * 100_000, True
+    cloud.data = points.tobytes()
+    cloud_value = {
+        "header": {"stamp": {"sec": 0, "nanosec": 0}, "frame_id": "lidar"},
+        "height": 1,
+        "width": 100_000,
+        "fields": [{"name": f.name, "offset": f.offset, "datatype": 7, "count": 1} for f in fields],
+        "is_bigendian": False,
+        "point_step": 16,
+        "row_step": 16 * 100_000,
+        "data": points.view(np.uint8).reshape(-1),
+        "is_dense": True,
+    }
+    return [
+        Case("Twist", "geometry_msgs/msg/Twist", serialize_message(twist), twist_value),
+        Case(
+            "Image 1920x1080 rgb8", "sensor_msgs/msg/Image", serialize_message(image), image_value
+        ),
+        Case(
+            "PointCloud2 100k pts",
+            "sensor_msgs/msg/PointCloud2",
+            serialize_message(cloud),
+            cloud_value,
+        ),
+    ]
+
+
+def imu_blobs(count: int) -> list[bytes]:
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Imu
+
+    rng = np.random.default_rng(2)
+    blobs = []
+    for i in range(count):
+        imu = Imu()
+        imu.header.stamp.sec, imu.header.stamp.nanosec = i // 100, (i % 100) * 10_000_000
+        imu.header.frame_id = "imu"
+        q = rng.standard_normal(4)
+        q /= np.linalg.norm(q)
+        imu.orientation.x, imu.orientation.y, imu.orientation.z, imu.orientation.w = map(float, q)
+        imu.angular_velocity.z = float(rng.standard_normal())
+        imu.linear_acceleration.z = 9.81 + float(rng.standard_normal()) * 0.01
+        imu.orientation_covariance = list(map(float, rng.standard_normal(9)))
+        blobs.append(serialize_message(imu))
+    return blobs
+
+
+@dataclass
+class Row:
+    op: str
+    case: str
+    copy: float
+    dora: float | None
+    rosbags: float
+    rclpy: float
+    target: str  # "", or a description whose check follows
+    met: bool | None
+    note: str = ""
+
+
+def fmt(us: float | None) -> str:
+    if us is None:
+        return "error"
+    return f"{us:,.1f}" if us < 1000 else f"{us:,.0f}"
+
+
+def ratio(a: float | None, b: float) -> str:
+    return "-" if a is None or b <= 0 else f"{a / b:.2f}x"
+
+
+def safe(fn: Callable[[], Any], samples: int, errors: list[str], what: str) -> float | None:
+    try:
+        return measure(fn, samples)
+    except Exception as err:  # a broken codec must not hide the other figures
+        errors.append(f"{what}: {type(err).__name__}: {err}")
+        return None
+
+
+def shares_memory(result: pa.StructArray, column: str, buffer: memoryview) -> bool:
+    data = result.field(column).flatten()
+    address = data.buffers()[1].address + data.offset
+    base = np.frombuffer(buffer, dtype=np.uint8).ctypes.data
+    return base <= address < base + len(buffer)
+
+
+def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
+    from rclpy.serialization import deserialize_message, serialize_message
+    from rosbags.typesys import Stores, get_typestore
+    store = get_typestore(Stores.ROS2_KILTED)
+    rows: list[Row] = []
+    errors: list[str] = []
+    for case in make_cases():
+        cls = get_message(case.type_name)
+        rclpy_msg = deserialize_message(case.blob, cls)
+        rb_msg = store.deserialize_cdr(case.blob, case.type_name)
+        aligned = aligned_body(case.blob)
+        big = len(case.blob) > 1_000_000
+        try:
+            row_value: Any = arrow_row(msgconv.arrow_type(case.type_name), case.value)
+        except Exception as err:
+            errors.append(f"{case.name}: building the Arrow value: {err}")
+            row_value = case.value
+
+        copy = measure(lambda b=case.blob: bytearray(b), samples)
+        dora = safe(
+            lambda c=case, a=aligned: msgconv.decode(c.type_name, a),
+            samples,
+            errors,
+            f"decode {case.name}",
+        )
+        rosbags = measure(lambda c=case: store.deserialize_cdr(c.blob, c.type_name), samples)
+        rcl = measure(lambda c=case, k=cls: deserialize_message(c.blob, k), samples)
+        if big:
+            zero_copy = False
+            if dora is not None:
+                zero_copy = shares_memory(msgconv.decode(case.type_name, aligned), "data", aligned)
+            met = dora is not None and zero_copy and dora < rosbags
+            target = "zero-copy and < rosbags"
+            note = "data shares the input buffer" if zero_copy else "data is copied"
+        else:
+            met = dora is not None and dora <= 20 * rosbags
+            target, note = "<= 20x rosbags", ""
+        rows.append(Row("decode", case.name, copy, dora, rosbags, rcl, target, met, note))
+
+        dora = safe(
+            lambda c=case, v=row_value: msgconv.encode(c.type_name, v),
+            samples,
+            errors,
+            f"encode {case.name}",
+        )
+        rosbags = measure(lambda c=case, m=rb_msg: store.serialize_cdr(m, c.type_name), samples)
+        rcl = measure(lambda m=rclpy_msg: serialize_message(m), samples)
+        if big:
+            met = dora is not None and dora <= 2 * copy and dora < rosbags
+            target = "<= 2x copy and < rosbags"
+        else:
+            met = dora is not None and dora <= 20 * rosbags
+            target = "<= 20x rosbags"
+        rows.append(Row("encode", case.name, copy, dora, rosbags, rcl, target, met))
+
+    blobs = imu_blobs(imu_count)
+    imu_cls = get_message("sensor_msgs/msg/Imu")
+    name = f"{imu_count:,} Imu"
+    copy = measure(lambda: [bytearray(b) for b in blobs], samples)
+    dora = safe(
+        lambda: msgconv.decode_many("sensor_msgs/msg/Imu", blobs),
+        samples,
+        errors,
+        "decode_many Imu",
+    )
+    rosbags = measure(
+        lambda: [store.deserialize_cdr(b, "sensor_msgs/msg/Imu") for b in blobs], samples
+    )
+    rcl = measure(lambda: [deserialize_message(b, imu_cls) for b in blobs], samples)
+    met = dora is not None and dora < rosbags
+    rows.append(Row("decode_many", name, copy, dora, rosbags, rcl, "< rosbags one by one", met))
+
+    try:
+        table = msgconv.decode_many("sensor_msgs/msg/Imu", blobs)
+    except Exception as err:
+        errors.append(f"encode_many Imu: no input, decode_many failed: {err}")
+        table = None
+    rb_msgs = [store.deserialize_cdr(b, "sensor_msgs/msg/Imu") for b in blobs]
+    rcl_msgs = [deserialize_message(b, imu_cls) for b in blobs]
+    dora = None
+    if table is not None:
+        dora = safe(
+            lambda: msgconv.encode_many("sensor_msgs/msg/Imu", table),
+            samples,
+            errors,
+            "encode_many Imu",
+        )
+    rosbags = measure(
+        lambda: [store.serialize_cdr(m, "sensor_msgs/msg/Imu") for m in rb_msgs], samples
+    )
+    rcl = measure(lambda: [serialize_message(m) for m in rcl_msgs], samples)
+    rows.append(Row("encode_many", name, copy, dora, rosbags, rcl, "", None))
+    return rows, errors
+
+
+def render(rows: list[Row]) -> str:
+    head = (
+        "| op | message | copy (floor) us | dora-ros us | rosbags us | rclpy us "
+        "| dora/copy | dora/rosbags | dora/rclpy | issue 4 target | met |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        met = "-" if r.met is None else ("yes" if r.met else "**no**")
+        target = r.target + (f" ({r.note})" if r.note else "")
+        lines.append(
+            f"| {r.op} | {r.case} | {fmt(r.copy)} | {fmt(r.dora)} | {fmt(r.rosbags)} | {fmt(r.rclpy)} "
+            f"| {ratio(r.dora, r.copy)} | {ratio(r.dora, r.rosbags)} | {ratio(r.dora, r.rclpy)} "
+            f"| {target or '-'} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer samples and 1,000 Imu (a smoke run)"
+    )
+    parser.add_argument("--samples", type=int, default=None, help="samples per figure (median)")
+    args = parser.parse_args(argv)
+    samples = args.samples or (5 if args.quick else 21)
+    imu_count = 1_000 if args.quick else 10_000
+    rows, errors = run(samples, imu_count)
+    print(
+        f"msgconv benchmark: median of {samples} samples, microseconds per operation; "
+        f"Python {platform.python_version()}, pyarrow {pa.__version__}, numpy {np.__version__}, "
+        f"{platform.machine()}"
+    )
+    print(render(rows))
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    missed = [f"{r.op} {r.case}" for r in rows if r.met is False]
+    if missed:
+        print(f"targets missed: {', '.join(missed)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
