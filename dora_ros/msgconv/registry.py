@@ -1,0 +1,302 @@
+"""The type store: resolves type names to parsed definitions and caches what is derived from them.
+
+A `TypeRegistry` owns an `InterfaceIndex` (where files are), the definitions parsed from them (each
+file parsed once), and per-type Arrow types and CDR codecs (generated once, on first use). The
+module-level functions of `dora_ros.msgconv` use one shared registry, `default_registry()`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .definitions import (
+    ActionDefinition,
+    Field,
+    FieldType,
+    MessageDefinition,
+    ServiceDefinition,
+    make_action,
+)
+from .discovery import InterfaceIndex
+from .errors import DefinitionError, UnknownTypeError
+from .msg_parser import parse_action, parse_message, parse_service
+from .names import candidates, split_type_name
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .cdr_codegen import Codec
+
+__all__ = ["Definition", "TypeRegistry", "add_search_path", "default_registry"]
+
+Definition = MessageDefinition | ServiceDefinition | ActionDefinition
+
+SERVICE_EVENT_INFO = "service_msgs/msg/ServiceEventInfo"
+
+
+def _service_event(service: ServiceDefinition) -> MessageDefinition:
+    """`pkg/srv/T_Event` as rosidl generates it (service introspection, ROS 2 Iron and later)."""
+    return MessageDefinition(
+        service.name + "_Event",
+        (
+            Field("info", FieldType(SERVICE_EVENT_INFO)),
+            Field("request", FieldType(service.request.name, None, "bounded", 1)),
+            Field("response", FieldType(service.response.name, None, "bounded", 1)),
+        ),
+    )
+
+
+class TypeRegistry:
+    """Resolves ROS 2 type names to definitions; caches Arrow types and codecs per type.
+
+    Args:
+        paths: extra folders to search first (see `discovery`).
+        use_default_roots: also search DORA_ROS_MSG_PATH, AMENT_PREFIX_PATH and sys.prefix.
+    """
+
+    def __init__(self, paths: Iterable[str | Path] = (), *, use_default_roots: bool = True) -> None:
+        self.index = InterfaceIndex(None if use_default_roots else [])
+        for path in reversed(list(paths)):
+            self.index.add_root(path)
+        self._interfaces: dict[str, Definition] = {}
+        self._messages: dict[str, MessageDefinition] = {}
+        self._aliases: dict[tuple[str, str | None], str] = {}
+        self._arrow: dict[str, pa.StructType] = {}
+        self._codecs: dict[str, Codec] = {}
+        self._lock = threading.RLock()
+
+    # --- sources -------------------------------------------------------------------------------
+
+    def add_search_path(self, path: str | Path) -> None:
+        """Search `path` (a prefix, a package or a folder of packages) before the others.
+
+        Types already resolved keep their definition; only types not yet seen are looked up anew.
+        """
+        with self._lock:
+            self.index.add_root(path)
+            self._aliases = {k: v for k, v in self._aliases.items() if v in self._messages}
+
+    def add_definition(self, type_name: str, text: str) -> Definition:
+        """Register an interface from text: `pkg/msg/T` (.msg), `pkg/srv/T` (.srv), `pkg/action/T`.
+
+        Handy for types that exist nowhere on disk (tests, generated types).
+        """
+        split = split_type_name(type_name)
+        if split is None or split[1] is None:
+            raise UnknownTypeError(f"'{type_name}' is not a full name like 'pkg/msg/Type'")
+        with self._lock:
+            definition = self._parse_text(type_name.strip("/"), split[1], text, None)
+            self._store(definition)
+            return definition
+
+    # --- resolution ----------------------------------------------------------------------------
+
+    def resolve(self, type_name: str, context: str | None = None) -> Definition:
+        """The definition `type_name` names (a message, a service or an action).
+
+        Args:
+            type_name: any form in `names` (`pkg/Type`, `pkg/msg/Type`, `pkg/srv/T_Request`, ...).
+            context: `message_type`, `service_type` or `action_type` (or msg/srv/action) to choose
+                where `pkg/Type` is ambiguous; messages without one.
+
+        Raises:
+            UnknownTypeError: no such type (with close matches).
+            DefinitionError: its file is malformed.
+        """
+        key = (type_name, context)
+        with self._lock:
+            canonical = self._aliases.get(key)
+            if canonical is not None:
+                return self._messages.get(canonical) or self._interfaces[canonical]
+            try:
+                readings = candidates(type_name, context)
+            except ValueError as err:
+                raise UnknownTypeError(str(err)) from None
+            for reading in readings:
+                definition = self._load(reading.package, reading.kind, reading.base)
+                if definition is None:
+                    continue
+                found = self._messages.get(reading.canonical) if reading.part else definition
+                if found is None:
+                    continue
+                self._aliases[key] = found.name
+                return found
+            raise UnknownTypeError(self._unknown_message(type_name))
+
+    def message(self, type_name: str, context: str | None = None) -> MessageDefinition:
+        """The message definition `type_name` names (a part, for services and actions).
+
+        Raises:
+            UnknownTypeError: unknown, or a whole service/action (the message names its parts).
+        """
+        definition = self.resolve(type_name, context)
+        if isinstance(definition, MessageDefinition):
+            return definition
+        if isinstance(definition, ServiceDefinition):
+            parts = f"'{definition.name}_Request' or '{definition.name}_Response'"
+        else:
+            parts = f"'{definition.name}_Goal', '{definition.name}_Result' or '{definition.name}_Feedback'"
+        kind = "service" if isinstance(definition, ServiceDefinition) else "action"
+        raise UnknownTypeError(f"'{type_name}' is a {kind}, not a message: use {parts}")
+
+    def messages_used(self, type_name: str) -> list[MessageDefinition]:
+        """`type_name`'s message and every message nested in it, dependencies first (DDS builders)."""
+        out: dict[str, MessageDefinition] = {}
+
+        def visit(definition: MessageDefinition) -> None:
+            if definition.name in out:
+                return
+            for f in definition.fields:
+                if f.type.is_nested:
+                    visit(self.message(f.type.name))
+            out[definition.name] = definition
+
+        visit(self.message(type_name))
+        return list(out.values())
+
+    def interfaces(self) -> list[str]:
+        """Every `pkg/kind/Type` file found on the search path (sorted)."""
+        return self.index.interfaces()
+
+    # --- caches for derived things -------------------------------------------------------------
+
+    def arrow_type(self, type_name: str) -> pa.StructType:
+        """The Arrow struct type of a message (cached)."""
+        definition = self.message(type_name)
+        cached = self._arrow.get(definition.name)
+        if cached is None:
+            from .arrow_schema import struct_type
+
+            cached = self._arrow[definition.name] = struct_type(definition, self)
+        return cached
+
+    def codec(self, type_name: str) -> Codec:
+        """The generated CDR codec of a message (generated on first use, then cached)."""
+        canonical = self._aliases.get((type_name, None))
+        if canonical is not None:
+            codec = self._codecs.get(canonical)
+            if codec is not None:
+                return codec
+        definition = self.message(type_name)
+        with self._lock:
+            codec = self._codecs.get(definition.name)
+            if codec is None:
+                from .cdr_codegen import Codec
+
+                codec = self._codecs[definition.name] = Codec(definition, self)
+        return codec
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def _load(self, package: str, kind: str, base: str) -> Definition | None:
+        interface = f"{package}/{kind}/{base}"
+        if interface in self._interfaces:
+            return self._interfaces[interface]
+        path = self.index.find(package, kind, base)
+        if path is None:
+            return None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise DefinitionError(f"{path}: cannot read: {err}") from err
+        if path.suffix == ".idl":
+            definition = self._parse_idl(interface, kind, text, str(path))
+        else:
+            definition = self._parse_text(interface, kind, text, str(path))
+        self._store(definition)
+        return definition
+
+    @staticmethod
+    def _parse_text(interface: str, kind: str, text: str, source: str | None) -> Definition:
+        if kind == "msg":
+            return parse_message(text, interface, source)
+        if kind == "srv":
+            return parse_service(text, interface, source)
+        return parse_action(text, interface, source)
+
+    @staticmethod
+    def _parse_idl(interface: str, kind: str, text: str, source: str) -> Definition:
+        from .idl_parser import parse_idl
+
+        structs = parse_idl(text, source)
+        try:
+            if kind == "msg":
+                return structs[interface]
+            if kind == "srv":
+                return ServiceDefinition(
+                    interface,
+                    structs[interface + "_Request"],
+                    structs[interface + "_Response"],
+                    source,
+                )
+            return make_action(
+                interface,
+                structs[interface + "_Goal"],
+                structs[interface + "_Result"],
+                structs[interface + "_Feedback"],
+                source,
+            )
+        except KeyError as err:
+            raise DefinitionError(f"{source}: defines no struct {err.args[0]!r}") from None
+
+    def _store(self, definition: Definition) -> None:
+        self._interfaces[definition.name] = definition
+        if isinstance(definition, MessageDefinition):
+            messages = [definition]
+        elif isinstance(definition, ServiceDefinition):
+            messages = [definition.request, definition.response, _service_event(definition)]
+        else:
+            messages = list(definition.messages)
+        for m in messages:
+            self._messages[m.name] = m
+            self._arrow.pop(m.name, None)
+            self._codecs.pop(m.name, None)
+
+    def _unknown_message(self, type_name: str) -> str:
+        split = split_type_name(type_name)
+        if split is None:
+            return (
+                f"'{type_name}' is not a ROS 2 type name (write 'pkg/Type', 'pkg/msg/Type', "
+                "'pkg/srv/Type_Request', 'pkg/action/Type_Goal', ...)"
+            )
+        known = self.interfaces()
+        forms: dict[str, str] = {}
+        for name in known:
+            pkg, _kind, base = name.split("/")
+            forms.setdefault(f"{pkg}/{base}", name)
+            forms[name] = name
+        for name in self._interfaces:
+            forms[name] = name
+        close = difflib.get_close_matches(type_name.strip("/"), list(forms), n=3, cutoff=0.6)
+        suggestions = list(dict.fromkeys(forms[c] for c in close))
+        message = f"unknown ROS 2 type '{type_name}'"
+        if split[0] not in self.index.packages() and not any(
+            n.startswith(split[0] + "/") for n in self._interfaces
+        ):
+            message += f" (no interface package '{split[0]}' found)"
+        if suggestions:
+            message += ": did you mean " + " or ".join(f"'{s}'" for s in suggestions) + "?"
+        return message
+
+
+_default: TypeRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> TypeRegistry:
+    """The registry the module-level functions use (created on first use)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = TypeRegistry()
+    return _default
+
+
+def add_search_path(path: str | Path) -> None:
+    """Search `path` for interface packages in the default registry (before the others)."""
+    default_registry().add_search_path(path)
