@@ -1,0 +1,171 @@
+"""Actions between the bridge's Python API and rclpy peers (test_msgs/action/Fibonacci), both roles."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pyarrow as pa
+import pytest
+from ros_peers import Peer, name, peer
+
+from dora_ros.bridge import Ros2Context, Ros2NodeOptions, Ros2QosPolicies
+from dora_ros.errors import BridgeError
+
+DOMAIN = 17
+ACTION = "test_msgs/action/Fibonacci"
+SUCCEEDED, CANCELED, ABORTED = 4, 5, 6  # action_msgs/GoalStatus
+
+
+@pytest.fixture(scope="module")
+def ros_server():
+    with peer(
+        "action_peer.py", {"role": "server", "name": name("/fib"), "step": 0.05}, DOMAIN
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ros_node():
+    with Ros2Context(domain_id=DOMAIN) as context:
+        yield context.new_node("action_bridge", "/", Ros2NodeOptions())
+
+
+@pytest.fixture(scope="module")
+def client(ros_server: Peer, ros_node):
+    client = ros_node.create_action_client(name("/fib"), "test_msgs/Fibonacci", Ros2QosPolicies())
+    assert client.wait_for_action_server(timeout_s=20)
+    return client
+
+
+def feedback_of(
+    client, goal_id: str, until_len: int | None = None, timeout: float = 10.0
+) -> list[list[int]]:
+    seen: list[list[int]] = []
+    while True:
+        value = client.take_feedback(goal_id, timeout_s=timeout)
+        if value is None:
+            return seen
+        seen.append(value[0].as_py()["sequence"])
+        if until_len is not None and len(seen[-1]) >= until_len:
+            return seen
+
+
+def test_goal_feedback_and_result(client) -> None:
+    goal_id = client.send_goal(pa.array([{"order": 5}]))
+    assert str(uuid.UUID(goal_id)) == goal_id
+    feedback = feedback_of(client, goal_id, until_len=6)
+    assert feedback[-1] == [0, 1, 1, 2, 3, 5]
+    assert [len(f) for f in feedback] == sorted(len(f) for f in feedback)
+    status, result = client.take_result(goal_id, timeout_s=15)
+    assert status == "succeeded"
+    assert result[0].as_py() == {"sequence": [0, 1, 1, 2, 3, 5]}
+
+
+def test_rejected_goal_gives_none(client, ros_server: Peer) -> None:
+    assert client.send_goal(pa.array([{"order": -1}]), timeout_s=15) is None
+    ros_server.wait(lambda e: e.get("event") == "goal" and e["order"] == -1)
+
+
+def test_cancel_a_running_goal(client) -> None:
+    goal_id = client.send_goal(pa.array([{"order": 200}]))
+    assert client.take_feedback(goal_id, timeout_s=10) is not None
+    assert client.cancel(goal_id) == 0
+    status, result = client.take_result(goal_id, timeout_s=15)
+    assert status == "canceled"
+    sequence = result[0].as_py()["sequence"]
+    assert 2 <= len(sequence) < 200
+
+
+def test_feedback_is_kept_per_goal(client) -> None:
+    goals = {order: client.send_goal(pa.array([{"order": order}])) for order in (6, 9)}
+    outcomes = {}
+
+    def finish(order: int) -> None:
+        outcomes[order] = client.take_result(goals[order], timeout_s=20)
+
+    threads = [threading.Thread(target=finish, args=(o,)) for o in goals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(25)
+    assert outcomes[6][1][0].as_py()["sequence"][-1] == 8
+    assert outcomes[9][1][0].as_py()["sequence"][-1] == 34
+    # Feedback queued while waiting was for its own goal only (taken after the result: none left).
+    assert client.take_feedback(goals[6], timeout_s=0.1) is None
+
+
+def test_unknown_goal_id_is_a_clear_error(client) -> None:
+    with pytest.raises(BridgeError, match="unknown goal id"):
+        client.take_result(str(uuid.uuid4()), timeout_s=0.1)
+
+
+def test_goal_not_fitting_the_type_names_the_field(client) -> None:
+    with pytest.raises(BridgeError) as err:
+        client.send_goal(pa.array([{"order": "five"}]))
+    assert "order" in str(err.value)
+
+
+def test_server_serves_an_rclpy_client(ros_node) -> None:
+    server = ros_node.create_action_server(name("/dora_fib"), ACTION, Ros2QosPolicies())
+    goals = [{"order": 3}, {"order": 100, "cancel_after": 1}, {"order": 2}]
+    with peer(
+        "action_peer.py", {"role": "client", "name": name("/dora_fib"), "goals": goals}, DOMAIN
+    ) as running:
+        # 1: feedback twice, then success.
+        goal_id, goal = server.take_goal(timeout_s=20)
+        assert goal[0].as_py() == {"order": 3}
+        server.send_feedback(goal_id, pa.array([{"sequence": [0, 1]}]))
+        server.send_feedback(goal_id, pa.array([{"sequence": [0, 1, 1]}]))
+        server.send_result(goal_id, pa.array([{"sequence": [0, 1, 1, 2]}]))
+        # 2: the client cancels after the first feedback.
+        goal_id, goal = server.take_goal(timeout_s=20)
+        server.send_feedback(goal_id, pa.array([{"sequence": [7]}]))
+        assert server.take_cancel(timeout_s=10) == [goal_id]
+        assert server.is_cancel_requested(goal_id)
+        server.send_result(goal_id, pa.array([{"sequence": [7]}]), status="canceled")
+        # 3: aborted.
+        goal_id, goal = server.take_goal(timeout_s=20)
+        server.send_result(goal_id, pa.array([{"sequence": []}]), status="aborted")
+        running.wait(lambda e: e.get("event") == "done", 20)
+        results = running.events(lambda e: e.get("event") == "result")
+        feedback = running.events(lambda e: e.get("event") == "feedback")
+        cancel = running.events(lambda e: e.get("event") == "cancel_response")
+    assert [(r["status"], r["sequence"]) for r in results] == [
+        (SUCCEEDED, [0, 1, 1, 2]),
+        (CANCELED, [7]),
+        (ABORTED, []),
+    ]
+    assert [f["sequence"] for f in feedback] == [[0, 1], [0, 1, 1], [7]]
+    assert cancel == [{"event": "cancel_response", "code": 0}]
+    # Status is published reliable + transient_local, as ROS 2 does (discovery does not carry
+    # the depth, so the graph reports 0 for it).
+    info = ros_node.backend.node.get_publishers_info_by_topic(name("/dora_fib") + "/_action/status")
+    assert [(i.qos_profile.durability.name, i.qos_profile.depth) for i in info] == [
+        ("TRANSIENT_LOCAL", 1)
+    ]
+    server.close()
+
+
+def test_server_can_reject_goals(ros_node) -> None:
+    server = ros_node.create_action_server(
+        name("/picky"), ACTION, Ros2QosPolicies(), auto_accept=False
+    )
+    goals = [{"order": 2}, {"order": 3}]
+    with peer(
+        "action_peer.py", {"role": "client", "name": name("/picky"), "goals": goals}, DOMAIN
+    ) as running:
+        goal_id, goal = server.take_goal(timeout_s=20)
+        assert goal[0].as_py() == {"order": 2}
+        server.reject_goal(goal_id)
+        goal_id, goal = server.take_goal(timeout_s=20)
+        server.accept_goal(goal_id)
+        server.send_result(goal_id, pa.array([{"sequence": [0, 1, 1, 2]}]))
+        running.wait(lambda e: e.get("event") == "done", 20)
+        events = [
+            e["event"]
+            for e in running.events(lambda e: e.get("event") in ("accepted", "rejected", "result"))
+        ]
+    assert events == ["rejected", "accepted", "result"]
+    with pytest.raises(BridgeError, match="not executing"):
+        server.send_feedback(goal_id, pa.array([{"sequence": [1]}]))
