@@ -141,8 +141,8 @@ def test_server_serves_an_rclpy_client(ros_node) -> None:
     # Status is published reliable + transient_local, as ROS 2 does (discovery does not carry
     # the depth, so the graph reports 0 for it).
     info = ros_node.backend.node.get_publishers_info_by_topic(name("/dora_fib") + "/_action/status")
-    assert [(i.qos_profile.durability.name, i.qos_profile.depth) for i in info] == [
-        ("TRANSIENT_LOCAL", 1)
+    assert [(i.qos_profile.durability.name, i.qos_profile.reliability.name) for i in info] == [
+        ("TRANSIENT_LOCAL", "RELIABLE")
     ]
     server.close()
 
