@@ -1,0 +1,119 @@
+"""The base of every action, the tag registry front ends parse with, and the visitor.
+
+Each action lives in its own module under :mod:`.actions` and registers its XML/YAML tag names with
+:func:`register`; its ``parse(entity, parser)`` classmethod reads the entity once for both front
+ends. Actions made from Python record the launch-file line that created them, so errors name it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .conditions import Condition, IfCondition, UnlessCondition
+from .errors import LaunchFileError, Location
+
+if TYPE_CHECKING:
+    from .context import LaunchContext
+    from .entity import Entity
+    from .frontend import FrontendParser
+
+__all__ = ["REGISTRY", "Action", "caller_location", "register", "visit"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+REGISTRY: dict[str, type[Action]] = {}
+A = TypeVar("A", bound="type[Action]")
+
+
+def register(*tags: str) -> Callable[[A], A]:
+    """Class decorator: the action parses XML/YAML tags `tags`."""
+
+    def decorate(cls: A) -> A:
+        for tag in tags:
+            REGISTRY[tag] = cls
+        return cls
+
+    return decorate
+
+
+def caller_location() -> Location | None:
+    """The first stack frame outside dora_ros.launch: the launch-file line making an action."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(_PACKAGE_DIR) and not path.startswith("<frozen"):
+            return Location(frame.f_code.co_filename, frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+class LaunchDescriptionEntity:
+    """Anything a launch description can hold."""
+
+    location: Location | None = None
+
+    def visit(self, context: LaunchContext) -> Iterable[Any] | None:
+        raise NotImplementedError
+
+
+class Action(LaunchDescriptionEntity):
+    """Something a launch does: start a process, set a variable, include a file."""
+
+    def __init__(self, *, condition: Condition | None = None, **unexpected: Any) -> None:
+        self.condition = condition
+        self.location = caller_location()
+        if unexpected:
+            name = next(iter(unexpected))
+            raise LaunchFileError(
+                f"{type(self).__name__}: unsupported argument '{name}' in dora-ros launch",
+                self.location,
+            )
+
+    @classmethod
+    def parse_common(cls, entity: Entity, parser: FrontendParser) -> dict[str, Any]:
+        """The `if`/`unless` attributes every action accepts."""
+        kwargs: dict[str, Any] = {}
+        if_ = entity.get_attr("if", optional=True)
+        unless = entity.get_attr("unless", optional=True)
+        if if_ is not None and unless is not None:
+            raise entity.error(f"<{entity.type_name}> cannot have both 'if' and 'unless'")
+        if if_ is not None:
+            kwargs["condition"] = IfCondition(parser.parse_substitution(if_))
+        if unless is not None:
+            kwargs["condition"] = UnlessCondition(parser.parse_substitution(unless))
+        return kwargs
+
+    @classmethod
+    def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
+        return cls(**cls.parse_common(entity, parser))
+
+    def execute(self, context: LaunchContext) -> Iterable[Any] | None:
+        """Do the action; return sub-entities to visit next."""
+        return None
+
+    def visit(self, context: LaunchContext) -> Iterable[Any] | None:
+        if self.condition is not None and not self.condition.evaluate(context):
+            return None
+        return self.execute(context)
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+def visit(entity: Any, context: LaunchContext) -> None:
+    """Visit `entity` and, depth first, what it returns; errors get the entity's location."""
+    from .errors import _LocatedError
+
+    if not isinstance(entity, LaunchDescriptionEntity):
+        raise LaunchFileError(
+            f"a launch description can only hold actions, got {type(entity).__name__}"
+        )
+    try:
+        children = entity.visit(context)
+    except _LocatedError as err:
+        raise err.at(entity.location) from None
+    for child in children or ():
+        visit(child, context)

@@ -1,0 +1,243 @@
+"""`<executable>` / `ExecuteProcess`: start a process; the base of `Node` and `DoraDataflow`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..action import Action, register
+from ..entity import ENTITIES, to_bool
+from ..errors import LaunchFileError
+from ..event_handlers import OnProcessExit
+from ..plan import ProcessSpec, RegisterHandler, StartProcess
+from ..substitutions import LaunchConfiguration, Substitution, normalize, perform
+
+if TYPE_CHECKING:
+    from ..context import LaunchContext
+    from ..entity import Entity
+    from ..frontend import FrontendParser
+
+_OUTPUTS = ("screen", "log", "both")
+
+
+class CommandLine:
+    """A command line as written in XML/YAML: one string, split into words once performed."""
+
+    def __init__(self, substitutions: list[Substitution]) -> None:
+        self.substitutions = substitutions
+
+    def perform(self, context: LaunchContext) -> list[str]:
+        return shlex.split(perform(context, self.substitutions))
+
+
+def perform_command(context: LaunchContext, cmd: Any) -> list[str]:
+    """Perform a Python-API command (each item one word) or a front-end CommandLine."""
+    if cmd is None:
+        return []
+    if isinstance(cmd, CommandLine):
+        return cmd.perform(context)
+    if isinstance(cmd, (str, Substitution)):
+        cmd = [cmd]
+    words: list[str] = []
+    for item in cmd:
+        if isinstance(item, CommandLine):
+            words.extend(item.perform(context))
+        else:
+            words.append(perform(context, item))
+    return words
+
+
+def _float(context: LaunchContext, value: Any, what: str) -> float:
+    text = perform(context, value) if not isinstance(value, (int, float)) else value
+    try:
+        number = float(text)
+    except ValueError:
+        raise LaunchFileError(f"{what} must be a number, got '{text}'") from None
+    if number < 0:
+        raise LaunchFileError(f"{what} must not be negative, got {number}")
+    return number
+
+
+@register("executable")
+class ExecuteProcess(Action):
+    def __init__(
+        self,
+        *,
+        cmd: Any = None,
+        name: Any = None,
+        cwd: Any = None,
+        env: Mapping[Any, Any] | None = None,
+        additional_env: Mapping[Any, Any] | None = None,
+        shell: bool = False,
+        output: Any = "log",
+        respawn: Any = False,
+        respawn_delay: float | None = None,
+        respawn_max_retries: int = -1,
+        on_exit: Any = None,
+        prefix: Any = None,
+        sigterm_timeout: Any = None,
+        sigkill_timeout: Any = None,
+        emulate_tty: bool = False,
+        log_cmd: bool = False,
+        cached_output: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cmd = cmd
+        self.name = name
+        self.cwd = cwd
+        self.env = env
+        self.additional_env = additional_env
+        self.shell = shell
+        self.output = output
+        self.respawn = respawn
+        self.respawn_delay = respawn_delay
+        self.respawn_max_retries = respawn_max_retries
+        self.on_exit = on_exit
+        self.prefix = prefix
+        self.sigterm_timeout = (
+            LaunchConfiguration("sigterm_timeout", default="5")
+            if sigterm_timeout is None
+            else sigterm_timeout
+        )
+        self.sigkill_timeout = (
+            LaunchConfiguration("sigkill_timeout", default="5")
+            if sigkill_timeout is None
+            else sigkill_timeout
+        )
+
+    # -- front ends --------------------------------------------------------------------------
+    @classmethod
+    def parse_process(cls, entity: Entity, parser: FrontendParser) -> dict[str, Any]:
+        """Attributes every process tag shares (`executable`, `node`, `dora`)."""
+        kwargs = cls.parse_common(entity, parser)
+        for attr in ("cwd", "name", "output", "respawn"):
+            value = entity.get_attr(attr, optional=True)
+            if value is not None:
+                kwargs[attr] = parser.parse_substitution(value)
+        prefix = entity.get_attr("launch-prefix", optional=True)
+        if prefix is not None:
+            kwargs["prefix"] = parser.parse_substitution(prefix)
+        on_exit = entity.get_attr("on_exit", optional=True)
+        required = entity.get_attr("required", data_type=bool, optional=True)
+        if on_exit is not None:
+            if on_exit != "shutdown":
+                raise entity.error(
+                    f"<{entity.type_name}> on_exit must be 'shutdown', got '{on_exit}'"
+                )
+            kwargs["on_exit"] = "shutdown"
+        if required:
+            kwargs["on_exit"] = "shutdown"
+        for attr, kind in (
+            ("respawn_delay", float),
+            ("respawn_max_retries", int),
+            ("sigterm_timeout", float),
+            ("sigkill_timeout", float),
+        ):
+            value = entity.get_attr(attr, data_type=kind, optional=True)
+            if value is not None:
+                kwargs[attr] = value
+        shell = entity.get_attr("shell", data_type=bool, optional=True)
+        if shell is not None:
+            kwargs["shell"] = shell
+        entity.get_attr("emulate_tty", data_type=bool, optional=True)  # accepted, no effect
+        env = entity.get_attr("env", data_type=ENTITIES, optional=True)
+        if env is not None:
+            kwargs["additional_env"] = {
+                tuple(parser.parse_substitution(e.get_attr("name"))): parser.finish(
+                    e, parser.parse_substitution(e.get_attr("value"))
+                )
+                for e in env
+            }
+        return kwargs
+
+    @classmethod
+    def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
+        kwargs = cls.parse_process(entity, parser)
+        kwargs["cmd"] = CommandLine(parser.parse_substitution(entity.get_attr("cmd")))
+        args = entity.get_attr("args", optional=True)
+        if args is not None:
+            kwargs["cmd"] = [kwargs["cmd"], CommandLine(parser.parse_substitution(args))]
+        return cls(**kwargs)
+
+    # -- resolution ----------------------------------------------------------------------------
+    def resolve_command(self, context: LaunchContext) -> list[str]:
+        words = perform_command(context, self.cmd)
+        if not words:
+            raise LaunchFileError("the command is empty")
+        return words
+
+    def process_base_name(self, context: LaunchContext, cmd: list[str]) -> str:
+        if self.name is not None:
+            return perform(context, self.name)
+        return os.path.basename(cmd[0])
+
+    def spec_extras(self, context: LaunchContext) -> dict[str, Any]:
+        """Fields a subclass adds to the ProcessSpec (ros_node, dora_nodes)."""
+        return {}
+
+    def execute(self, context: LaunchContext) -> Iterable[Any] | None:
+        cmd = self.resolve_command(context)
+        prefix = context.launch_configurations.get("launch-prefix")
+        prefix_text = perform(context, self.prefix) if self.prefix is not None else prefix
+        if prefix_text:
+            cmd = [*shlex.split(str(prefix_text)), *cmd]
+        if self.shell:
+            cmd = ["/bin/sh", "-c", " ".join(cmd)]
+        if self.env is not None:
+            env = {perform(context, k): perform(context, v) for k, v in self.env.items()}
+        else:
+            env = dict(context.environment)
+        additional = {
+            perform(context, k): perform(context, v) for k, v in (self.additional_env or {}).items()
+        }
+        env.update(additional)
+        env.setdefault("PYTHONUNBUFFERED", "1")  # so `output="screen"` shows lines as they come
+        output = perform(context, self.output)
+        if output not in _OUTPUTS:
+            raise LaunchFileError(f"output must be one of {', '.join(_OUTPUTS)}, got '{output}'")
+        respawn = self.respawn
+        if not isinstance(respawn, bool):
+            text = perform(context, respawn)
+            parsed = to_bool(text)
+            if parsed is None:
+                raise LaunchFileError(f"respawn must be true or false, got '{text}'")
+            respawn = parsed
+        shutdown_on_exit = False
+        on_exit = self.on_exit
+        if on_exit == "shutdown":
+            shutdown_on_exit = True
+        elif on_exit is not None:
+            from .shutdown_action import Shutdown
+
+            actions = on_exit if isinstance(on_exit, list) else None
+            if actions is not None and all(isinstance(a, Shutdown) for a in actions):
+                shutdown_on_exit = True
+            else:
+                handler = OnProcessExit(target_action=self, on_exit=on_exit)
+                context.emit(RegisterHandler(handler, context.snapshot()))
+        base = self.process_base_name(context, cmd)
+        spec = ProcessSpec(
+            name=context.shared.process_name(base),
+            cmd=tuple(cmd),
+            cwd=perform(context, self.cwd) if self.cwd is not None else None,
+            env=env,
+            additional_env=additional,
+            output=output,
+            respawn=respawn,
+            respawn_delay=_float(context, self.respawn_delay or 0.0, "respawn_delay"),
+            respawn_max_retries=int(self.respawn_max_retries),
+            shutdown_on_exit=shutdown_on_exit,
+            sigterm_timeout=_float(context, self.sigterm_timeout, "sigterm_timeout"),
+            sigkill_timeout=_float(context, self.sigkill_timeout, "sigkill_timeout"),
+            location=self.location,
+            origin=self,
+            **self.spec_extras(context),
+        )
+        context.emit(StartProcess(spec))
+        return None
+
+
+__all__ = ["CommandLine", "ExecuteProcess", "normalize", "perform_command"]

@@ -1,0 +1,30 @@
+"""`<let>` / `SetLaunchConfiguration`: set a launch configuration in the current scope."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..action import Action, register
+from ..substitutions import normalize, perform
+
+if TYPE_CHECKING:
+    from ..context import LaunchContext
+    from ..entity import Entity
+    from ..frontend import FrontendParser
+
+
+@register("let")
+class SetLaunchConfiguration(Action):
+    def __init__(self, name: Any, value: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = normalize(name)
+        self.value = normalize(value)
+
+    @classmethod
+    def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
+        kwargs = cls.parse_common(entity, parser)
+        name = parser.parse_substitution(entity.get_attr("name"))
+        return cls(name, parser.parse_substitution(entity.get_attr("value")), **kwargs)
+
+    def execute(self, context: LaunchContext) -> None:
+        context.launch_configurations[perform(context, self.name)] = perform(context, self.value)

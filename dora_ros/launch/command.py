@@ -1,0 +1,173 @@
+"""`dora-ros launch`: find a launch file, resolve it completely, then run or print it.
+
+Everything is resolved (files parsed, arguments checked, substitutions performed) before the
+first process starts, so a bad launch file starts nothing and fails with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .errors import LaunchFileError, NotFoundError
+
+__all__ = ["find_launch_file", "format_plan", "launch", "split_arguments"]
+
+
+def split_arguments(words: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Positional words and `name:=value` launch arguments."""
+    positional: list[str] = []
+    arguments: dict[str, str] = {}
+    for word in words:
+        name, sep, value = word.partition(":=")
+        if sep:
+            if not name:
+                raise LaunchFileError(f"launch argument '{word}' has no name")
+            arguments[name] = value
+        else:
+            positional.append(word)
+    return positional, arguments
+
+
+def find_launch_file(positional: Sequence[str]) -> str:
+    """`<path>` or `<package> <file>` (looked up in `share/<package>/launch/`, then below share)."""
+    if len(positional) == 1:
+        path = positional[0]
+        if not os.path.isfile(path):
+            raise NotFoundError(f"launch file '{path}' not found")
+        return path
+    if len(positional) != 2:
+        raise click.UsageError("expected <package> <launch file> or <path to launch file>")
+    package, name = positional
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    try:
+        share = get_package_share_directory(package)
+    except (PackageNotFoundError, LookupError, ValueError):
+        raise NotFoundError(
+            f"package '{package}' not found (AMENT_PREFIX_PATH="
+            f"{os.environ.get('AMENT_PREFIX_PATH') or '<unset>'})"
+        ) from None
+    candidate = os.path.join(share, "launch", name)
+    if os.path.isfile(candidate):
+        return candidate
+    for folder, _, files in os.walk(share):
+        if name in files:
+            return os.path.join(folder, name)
+    raise NotFoundError(f"launch file '{name}' not found in package '{package}' ({share})")
+
+
+def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
+    """The resolved description as text: every process with command line, env and namespace."""
+    from .plan import Log, RegisterHandler, RequestShutdown, StartProcess, StartTimer
+
+    lines: list[str] = []
+    for step in steps:
+        if isinstance(step, StartProcess):
+            spec = step.spec
+            title = f"{indent}process {spec.name}"
+            if spec.ros_node is not None:
+                node, namespace = spec.ros_node
+                title += f"  (ROS node {node or '<default name>'}, namespace {namespace})"
+            if spec.dora_nodes is not None:
+                title += f"  (dora graph, nodes: {', '.join(spec.dora_nodes)})"
+            lines.append(title)
+            lines.append(f"{indent}  cmd: {shlex.join(spec.cmd)}")
+            if spec.cwd:
+                lines.append(f"{indent}  cwd: {spec.cwd}")
+            for key, value in spec.additional_env.items():
+                lines.append(f"{indent}  env: {key}={value}")
+            extras = [f"output={spec.output}"]
+            if spec.respawn:
+                extras.append(
+                    f"respawn (delay {spec.respawn_delay} s, max retries {spec.respawn_max_retries})"
+                )
+            if spec.shutdown_on_exit:
+                extras.append("on_exit=shutdown")
+            extras.append(f"sigterm_timeout={spec.sigterm_timeout}")
+            extras.append(f"sigkill_timeout={spec.sigkill_timeout}")
+            lines.append(f"{indent}  {', '.join(extras)}")
+            if spec.location is not None:
+                lines.append(f"{indent}  from: {spec.location}")
+        elif isinstance(step, StartTimer):
+            lines.append(f"{indent}after {step.period} s:")
+            lines.extend(format_plan(step.steps, indent + "  "))
+        elif isinstance(step, RegisterHandler):
+            target = getattr(step.handler.target_action, "location", None)
+            lines.append(
+                f"{indent}event handler {type(step.handler).__name__}"
+                + (f" (target from {target})" if target else "")
+            )
+        elif isinstance(step, Log):
+            lines.append(f"{indent}log: {step.message}")
+        elif isinstance(step, RequestShutdown):
+            lines.append(f"{indent}shutdown: {step.reason}")
+    return lines
+
+
+def _show_arguments(description: Any) -> None:
+    declared = description.get_launch_arguments()
+    if not declared:
+        click.echo("No arguments.")
+        return
+    click.echo("Arguments (pass arguments as '<name>:=<value>'):\n")
+    for arg in declared:
+        click.echo(f"    '{arg.name}':")
+        click.echo(f"        {arg.description}")
+        if arg.choices is not None:
+            click.echo(f"        Valid choices are: {arg.choices}")
+        if arg.default_value is None:
+            click.echo("        (required)")
+        else:
+            text = "".join(s.describe() if not hasattr(s, "text") else s.text for s in arg.default_value)
+            click.echo(f"        (default: '{text}')")
+        click.echo("")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
+@click.option("-s", "--show-args", "--show-arguments", "show_args", is_flag=True,
+              help="List the launch file's arguments with defaults and descriptions.")
+@click.option("-p", "--print", "--print-description", "print_only", is_flag=True,
+              help="Show every process (command line, env, namespace) without starting any.")
+@click.option("-d", "--debug", is_flag=True, help="Show a traceback for errors.")
+def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: bool) -> int:
+    """Start a ROS 2 launch file (XML, YAML, Python): PACKAGE FILE or PATH, then name:=value."""
+    from .action import visit
+    from .context import LaunchContext
+    from .errors import LaunchError
+    from .executor import Launcher
+    from .frontend_python import python_launch_api
+    from .launch_description_sources import load_launch_file
+
+    positional, arguments = split_arguments(words)
+    path = find_launch_file(positional)
+    context = LaunchContext(launch_arguments=arguments)
+    try:
+        with python_launch_api():
+            try:
+                description = load_launch_file(path)
+                if show_args:
+                    _show_arguments(description)
+                    return 0
+                visit(description, context)
+            except LaunchError:
+                if debug:
+                    import traceback
+
+                    traceback.print_exc()
+                raise
+            if print_only:
+                for line in format_plan(context.steps):
+                    click.echo(line)
+                return 0
+            return Launcher(debug=debug).run(context.steps)
+    finally:
+        shutil.rmtree(context.shared.temp_dir, ignore_errors=True)
+        sys.stdout.flush()

@@ -1,0 +1,118 @@
+"""The state a launch description is visited in: launch configurations, environment, ROS scope.
+
+Scoped groups push and pop it. Visiting emits steps (:mod:`.plan`) into `context.steps`; a copy of
+the context is kept for timers and event handlers, whose actions are visited later.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .substitutions import normalize
+from .substitutions import perform as _perform
+
+__all__ = ["LaunchContext", "Shared"]
+
+
+@dataclass
+class Shared:
+    """State shared by every copy of a context during one launch."""
+
+    temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="dora_ros_launch_"))
+    name_counts: dict[str, int] = field(default_factory=dict)
+    declared_arguments: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def process_name(self, base: str) -> str:
+        """`base-N`, numbered across the launch as ROS 2 does."""
+        count = self.name_counts.get(base, 0) + 1
+        self.name_counts[base] = count
+        return f"{base}-{count}"
+
+
+class LaunchContext:
+    """Launch configurations, environment and ROS scope (namespace, global params, remaps)."""
+
+    def __init__(
+        self,
+        *,
+        launch_arguments: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        shared: Shared | None = None,
+    ) -> None:
+        self.launch_configurations: dict[str, Any] = dict(launch_arguments or {})
+        self.environment: dict[str, str] = dict(os.environ if environment is None else environment)
+        self.ros_namespace: str | None = None
+        self.global_params: list[Any] = []  # (name, value) tuples or parameter file paths
+        self.ros_remaps: list[tuple[str, str]] = []
+        self.current_file: str | None = None
+        self.shared = shared or Shared()
+        self.steps: list[Any] = []
+        self._stack: list[tuple[Any, ...]] = []
+
+    # -- ROS 2 API used by OpaqueFunction code ---------------------------------------------------
+    def perform_substitution(self, substitution: Any) -> str:
+        return _perform(self, substitution)
+
+    def get_locals_as_dict(self) -> dict[str, Any]:
+        if self.current_file is None:
+            return {}
+        return {
+            "current_launch_file_path": self.current_file,
+            "current_launch_file_directory": os.path.dirname(self.current_file),
+        }
+
+    # -- scoping ---------------------------------------------------------------------------------
+    def _state(self) -> tuple[Any, ...]:
+        return (
+            dict(self.launch_configurations),
+            dict(self.environment),
+            self.ros_namespace,
+            list(self.global_params),
+            list(self.ros_remaps),
+        )
+
+    def push_scope(self, *, forwarding: bool = True) -> None:
+        self._stack.append(self._state())
+        if not forwarding:
+            self.launch_configurations = {}
+
+    def pop_scope(self) -> None:
+        (
+            self.launch_configurations,
+            self.environment,
+            self.ros_namespace,
+            self.global_params,
+            self.ros_remaps,
+        ) = self._stack.pop()
+
+    def snapshot(self) -> LaunchContext:
+        """An independent copy (same shared state) for actions visited later."""
+        other = copy.copy(self)
+        other.launch_configurations = dict(self.launch_configurations)
+        other.environment = dict(self.environment)
+        other.global_params = list(self.global_params)
+        other.ros_remaps = list(self.ros_remaps)
+        other.steps = []
+        other._stack = []
+        return other
+
+    # -- helpers for actions ---------------------------------------------------------------------
+    def perform(self, value: Any) -> str:
+        return _perform(self, value)
+
+    def perform_optional(self, value: Any) -> str | None:
+        return None if value is None else _perform(self, normalize(value))
+
+    def emit(self, step: Any) -> None:
+        self.steps.append(step)
+
+    def log_warning(self, message: str) -> None:
+        self.shared.warnings.append(message)
+        print(f"[WARNING] [launch]: {message}", file=sys.stderr, flush=True)

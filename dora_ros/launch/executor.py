@@ -1,0 +1,339 @@
+"""Runs a resolved launch: starts processes, fires timers and event handlers, shuts down.
+
+One asyncio loop owns every child. Each child runs in its own process group with a parent-death
+signal (SIGKILL), and a small reaper process (:mod:`.reaper`) kills the groups if the launcher is
+killed, so nothing outlives a launch. Shutdown (Ctrl-C, SIGTERM, a required process exiting,
+`Shutdown()`) walks each process through its :class:`Escalation`: SIGINT, then SIGTERM after
+`sigterm_timeout`, then SIGKILL to the whole group after `sigkill_timeout`, warning at each step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .action import visit
+from .context import LaunchContext
+from .errors import LaunchError
+from .events import ProcessExited, ProcessStarted, Shutdown
+from .plan import Log, ProcessSpec, RegisterHandler, RequestShutdown, StartProcess, StartTimer
+
+__all__ = ["Escalation", "Launcher", "default_log_dir"]
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Signals to send a process on shutdown, each followed by how long to wait for it to exit."""
+
+    steps: tuple[tuple[signal.Signals, float], ...]
+
+    @classmethod
+    def of(cls, spec: ProcessSpec) -> Escalation:
+        return cls(
+            (
+                (signal.SIGINT, spec.sigterm_timeout),
+                (signal.SIGTERM, spec.sigkill_timeout),
+                (signal.SIGKILL, 5.0),
+            )
+        )
+
+
+def default_log_dir() -> Path:
+    """`$ROS_LOG_DIR` (or `$ROS_HOME/log`, `~/.ros/log`) / `<date>-<host>-<pid>`, as ROS 2."""
+    base = os.environ.get("ROS_LOG_DIR")
+    if not base:
+        home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
+        base = os.path.join(home, "log")
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
+    return Path(os.path.expanduser(base)) / f"{stamp}-{socket.gethostname()}-{os.getpid()}"
+
+
+class _Running:
+    def __init__(self, spec: ProcessSpec, process: asyncio.subprocess.Process) -> None:
+        self.spec = spec
+        self.process = process
+        self.exited = asyncio.Event()
+
+
+class Launcher:
+    """Executes steps from visiting a launch description until everything has ended."""
+
+    def __init__(self, log_dir: Path | None = None, *, debug: bool = False) -> None:
+        self.log_dir = log_dir or default_log_dir()
+        self.debug = debug
+        self.failures: list[str] = []
+        self.shutting_down = False
+        self._handlers: list[tuple[Any, LaunchContext]] = []
+        self._running: dict[int, _Running] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: set[asyncio.Task[Any]] = set()
+        self._shutdown_event = asyncio.Event()
+        self._launch_log: IO[str] | None = None
+        self._reaper: subprocess.Popen[bytes] | None = None
+
+    # -- logging -------------------------------------------------------------------------------
+    def _log(self, level: str, who: str, message: str) -> None:
+        line = f"[{level}] [{who}]: {message}"
+        stream = sys.stderr if level in ("WARNING", "ERROR") else sys.stdout
+        print(line, file=stream, flush=True)
+        self._write_log(line)
+
+    def _write_log(self, line: str) -> None:
+        if self._launch_log is not None:
+            stamp = datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3]
+            self._launch_log.write(f"{stamp} {line}\n")
+            self._launch_log.flush()
+
+    # -- entry point ---------------------------------------------------------------------------
+    def run(self, steps: list[Any]) -> int:
+        """Run to the end; the exit status is 1 if a process failed on its own or a step did."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / "launch.log", "a", encoding="utf-8") as launch_log:
+            self._launch_log = launch_log
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-I", str(Path(__file__).with_name("reaper.py"))],
+                stdin=subprocess.PIPE,
+                start_new_session=True,
+            )
+            try:
+                asyncio.run(self._main(steps))
+            finally:
+                self._tell_reaper("exit")
+                assert self._reaper.stdin is not None
+                self._reaper.stdin.close()
+                self._reaper.wait()
+                self._launch_log = None
+        return 1 if self.failures else 0
+
+    def _tell_reaper(self, word: str) -> None:
+        if self._reaper is not None and self._reaper.stdin is not None:
+            try:
+                self._reaper.stdin.write(word.encode() + b"\n")
+                self._reaper.stdin.flush()
+            except OSError:
+                pass  # the reaper died: nothing better to do than go on
+
+    async def _main(self, steps: list[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, self._on_signal, "SIGINT")
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
+        self._log("INFO", "launch", f"All log files can be found below {self.log_dir}")
+        await self._run_steps(steps)
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def _on_signal(self, name: str) -> None:
+        if self.shutting_down:
+            self._log("WARNING", "launch", f"{name} again: already shutting down")
+            return
+        self.request_shutdown(f"{name} received")
+
+    def _track(self, coro: Any, *, timer: bool = False) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        if timer:
+            self._timers.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            self._timers.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                err = t.exception()
+                self._log("ERROR", "launch", f"{err}")
+                self.failures.append(str(err))
+
+        task.add_done_callback(done)
+
+    # -- steps -----------------------------------------------------------------------------------
+    async def _run_steps(self, steps: Any) -> None:
+        for step in steps:
+            if isinstance(step, StartProcess):
+                if not self.shutting_down:
+                    self._track(self._supervise(step.spec))
+            elif isinstance(step, StartTimer):
+                if not self.shutting_down:
+                    self._track(self._timer(step), timer=True)
+            elif isinstance(step, RegisterHandler):
+                self._handlers.append((step.handler, step.context))
+            elif isinstance(step, Log):
+                self._log("INFO", "launch.user", step.message)
+            elif isinstance(step, RequestShutdown):
+                self.request_shutdown(step.reason)
+
+    async def _timer(self, step: StartTimer) -> None:
+        await asyncio.sleep(step.period)
+        await self._run_steps(step.steps)
+
+    async def _emit(self, event: Any) -> None:
+        """Fire the matching handlers in the order they were registered."""
+        for handler, context in list(self._handlers):
+            if not handler.matches(event):
+                continue
+            later = context.snapshot()
+            try:
+                for entity in handler.handle(event, later):
+                    visit(entity, later)
+            except LaunchError as err:
+                self._log("ERROR", "launch", str(err))
+                self.failures.append(str(err))
+                self.request_shutdown("an event handler failed")
+                return
+            await self._run_steps(later.steps)
+
+    def request_shutdown(self, reason: str) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        self._shutdown_event.set()
+        self._log("INFO", "launch", f"shutting down: {reason}")
+        for task in list(self._timers):
+            task.cancel()
+        self._track(self._emit(Shutdown(reason=reason, due_to_sigint="SIGINT" in reason)))
+        for running in list(self._running.values()):
+            self._track(self._escalate(running))
+
+    # -- processes -------------------------------------------------------------------------------
+    async def _spawn(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
+        launcher_pid = os.getpid()
+
+        def child_setup() -> None:
+            # Die with the launcher, even if it is killed with SIGKILL.
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != launcher_pid:
+                os._exit(1)
+
+        return await asyncio.create_subprocess_exec(
+            *spec.cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.cwd,
+            env=dict(spec.env),
+            start_new_session=True,
+            preexec_fn=child_setup,
+            limit=1 << 20,
+        )
+
+    async def _supervise(self, spec: ProcessSpec) -> None:
+        attempts = 0
+        while not self.shutting_down:
+            try:
+                process = await self._spawn(spec)
+            except OSError as err:
+                self._log("ERROR", spec.name, f"cannot start {spec.cmd[0]}: {err.strerror}")
+                self.failures.append(spec.name)
+                return
+            self._tell_reaper(f"+{process.pid}")
+            running = _Running(spec, process)
+            self._running[process.pid] = running
+            self._log("INFO", spec.name, f"process started with pid [{process.pid}]")
+            log_path = self.log_dir / f"{spec.name}-{process.pid}-stdout_stderr.log"
+            with open(log_path, "w", encoding="utf-8") as own_log:
+                readers = [
+                    self._pump(process.stdout, spec, own_log, is_stderr=False),
+                    self._pump(process.stderr, spec, own_log, is_stderr=True),
+                ]
+                pumps = asyncio.gather(*readers)
+                await self._emit(ProcessStarted(spec.origin, spec.name, process.pid, [*spec.cmd]))
+                if self.shutting_down:  # a handler asked to stop before we were registered
+                    self._track(self._escalate(running))
+                returncode = await process.wait()
+                await pumps
+            self._cleanup_group(process.pid)
+            del self._running[process.pid]
+            running.exited.set()
+            stopped = self.shutting_down
+            if returncode == 0:
+                self._log("INFO", spec.name, f"process has finished cleanly [pid {process.pid}]")
+            else:
+                level = "INFO" if stopped else "ERROR"
+                self._log(
+                    level,
+                    spec.name,
+                    f"process has died [pid {process.pid}, exit code {returncode}, "
+                    f"cmd '{' '.join(spec.cmd)}']",
+                )
+                if not stopped:
+                    self.failures.append(spec.name)
+            await self._emit(
+                ProcessExited(spec.origin, spec.name, process.pid, returncode, [*spec.cmd])
+            )
+            if spec.shutdown_on_exit:
+                self.request_shutdown(f"process {spec.name} exited (on_exit shutdown)")
+            if not spec.respawn or self.shutting_down:
+                return
+            if 0 <= spec.respawn_max_retries <= attempts:
+                self._log("INFO", spec.name, f"not respawning: {attempts} retries used")
+                return
+            attempts += 1
+            try:
+                await asyncio.wait_for(self._shutdown_event.wait(), timeout=spec.respawn_delay)
+            except asyncio.TimeoutError:
+                pass
+            if not self.shutting_down:
+                self._log("INFO", spec.name, f"respawning (retry {attempts})")
+
+    def _cleanup_group(self, pgid: int) -> None:
+        """Children of the process left in its group die with it: no orphans."""
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass  # nothing left in the group
+        self._tell_reaper(f"-{pgid}")
+
+    async def _pump(
+        self, stream: asyncio.StreamReader | None, spec: ProcessSpec, own: IO[str], *, is_stderr: bool
+    ) -> None:
+        if stream is None:
+            return
+        to_screen = spec.output in ("screen", "both") or is_stderr
+        screen = sys.stderr if is_stderr else sys.stdout
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line longer than the limit: take what is there
+                raw = await stream.read(1 << 20)
+            if not raw:
+                return
+            text = raw.decode("utf-8", errors="replace").rstrip("\n")
+            own.write(text + "\n")
+            own.flush()
+            self._write_log(f"[{spec.name}] {text}")
+            if to_screen:
+                print(f"[{spec.name}] {text}", file=screen, flush=True)
+
+    async def _escalate(self, running: _Running) -> None:
+        process = running.process
+        for sig, wait in Escalation.of(running.spec).steps:
+            if running.exited.is_set():
+                return
+            try:
+                if sig == signal.SIGKILL:
+                    os.killpg(process.pid, sig)
+                else:
+                    process.send_signal(sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            if sig != signal.SIGINT:
+                self._log(
+                    "WARNING",
+                    running.spec.name,
+                    f"still running: sent {sig.name}",
+                )
+            try:
+                await asyncio.wait_for(running.exited.wait(), timeout=wait)
+                return
+            except asyncio.TimeoutError:
+                continue

@@ -1,0 +1,201 @@
+"""The Python front end: `*.launch.py` files written for ROS 2 run unchanged.
+
+While a launch runs, `launch`, `launch.actions`, `launch.substitutions`, `launch.conditions`,
+`launch.event_handlers`, `launch.events`, `launch.launch_description_sources`, `launch_ros.actions`,
+`launch_ros.substitutions`, `launch_ros.parameter_descriptions` (and a few neighbours) are entries
+in `sys.modules` pointing at dora-ros's classes. A name we do not implement is an error naming the
+launch file, the line and the class, raised by the module's `__getattr__`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import traceback
+import types
+from collections.abc import Iterator
+from typing import Any
+
+from . import actions as A
+from . import conditions as C
+from . import event_handlers as H
+from . import events as E
+from . import launch_description_sources as S
+from . import substitutions as T
+from .action import Action, LaunchDescriptionEntity, caller_location
+from .context import LaunchContext
+from .dora_action import DoraDataflow
+from .errors import LaunchError, LaunchFileError, Location
+from .launch_description import LaunchDescription
+from .ros_args import ParameterFile, ParameterValue
+
+__all__ = ["load_python_launch_file", "python_launch_api"]
+
+
+def _names(module: Any, names: str) -> dict[str, Any]:
+    return {name: getattr(module, name) for name in names.split()}
+
+
+_SUBSTITUTIONS = _names(
+    T,
+    "LaunchConfiguration TextSubstitution EnvironmentVariable PythonExpression "
+    "PathJoinSubstitution Command FindExecutable AnonName ThisLaunchFile ThisLaunchFileDir "
+    "NotSubstitution AndSubstitution OrSubstitution EqualsSubstitution NotEqualsSubstitution "
+    "Substitution",
+)
+
+# module name -> its contents (other modules are filled in as attributes below).
+_MODULES: dict[str, dict[str, Any]] = {
+    "launch": {
+        "LaunchDescription": LaunchDescription,
+        "LaunchContext": LaunchContext,
+        "Action": Action,
+        "LaunchDescriptionEntity": LaunchDescriptionEntity,
+        "Substitution": T.Substitution,
+        "SomeSubstitutionsType": T.SomeSubstitutionsType,
+        "Condition": C.Condition,
+    },
+    "launch.actions": {
+        **_names(
+            A,
+            "DeclareLaunchArgument EmitEvent ExecuteProcess GroupAction IncludeLaunchDescription "
+            "LogInfo OpaqueFunction RegisterEventHandler SetEnvironmentVariable "
+            "SetLaunchConfiguration Shutdown TimerAction UnsetEnvironmentVariable",
+        ),
+    },
+    "launch.substitutions": _SUBSTITUTIONS,
+    "launch.conditions": _names(
+        C, "IfCondition UnlessCondition LaunchConfigurationEquals LaunchConfigurationNotEquals"
+    ),
+    "launch.event_handlers": _names(H, "OnProcessExit OnProcessStart OnShutdown"),
+    "launch.events": {"Shutdown": E.Shutdown},
+    "launch.events.process": _names(E, "ProcessExited ProcessStarted"),
+    "launch.launch_description_sources": _names(
+        S,
+        "AnyLaunchDescriptionSource PythonLaunchDescriptionSource FrontendLaunchDescriptionSource",
+    ),
+    "launch_xml": {},
+    "launch_xml.launch_description_sources": {
+        "XMLLaunchDescriptionSource": S.XMLLaunchDescriptionSource
+    },
+    "launch_yaml": {},
+    "launch_yaml.launch_description_sources": {
+        "YAMLLaunchDescriptionSource": S.YAMLLaunchDescriptionSource
+    },
+    "launch_ros": {},
+    "launch_ros.actions": {
+        **_names(
+            A,
+            "Node PushRosNamespace SetParameter SetRemap ComposableNodeContainer "
+            "LoadComposableNodes LifecycleNode",
+        ),
+    },
+    "launch_ros.substitutions": _names(T, "FindPackageShare FindPackagePrefix"),
+    "launch_ros.parameter_descriptions": {
+        "ParameterValue": ParameterValue,
+        "ParameterFile": ParameterFile,
+    },
+    "launch_ros.descriptions": {
+        "ParameterValue": ParameterValue,
+        "ParameterFile": ParameterFile,
+        "ComposableNode": A.unsupported.ComposableNode,  # type: ignore[attr-defined]
+    },
+}
+
+
+def _unsupported_getattr(module_name: str) -> Any:
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise LaunchFileError(
+            f"{module_name}.{name} is not supported by dora-ros launch", caller_location()
+        )
+
+    return __getattr__
+
+
+def _build_modules() -> dict[str, types.ModuleType]:
+    modules: dict[str, types.ModuleType] = {}
+    for name, contents in _MODULES.items():
+        module = types.ModuleType(name, f"dora-ros's implementation of ROS 2's {name}")
+        module.__dict__.update(contents)
+        module.__path__ = []  # a package: submodules resolve through sys.modules
+        module.__getattr__ = _unsupported_getattr(name)  # type: ignore[method-assign]
+        modules[name] = module
+    for name, module in modules.items():
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(modules[parent], child, module)
+    return modules
+
+
+_depth = 0
+_saved: dict[str, types.ModuleType | None] = {}
+
+
+@contextlib.contextmanager
+def python_launch_api() -> Iterator[None]:
+    """Make `import launch`, `import launch_ros` etc. resolve to dora-ros while inside."""
+    global _depth
+    if _depth == 0:
+        for name, module in _build_modules().items():
+            _saved[name] = sys.modules.get(name)
+            sys.modules[name] = module
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            for name, previous in _saved.items():
+                if previous is None:
+                    sys.modules.pop(name, None)
+                else:
+                    sys.modules[name] = previous
+            _saved.clear()
+
+
+def _user_error(err: BaseException, path: str) -> LaunchFileError:
+    """Turn an exception raised by launch-file code into one line naming its file and line."""
+    line = 0
+    if isinstance(err, SyntaxError) and err.filename and os.path.samefile(err.filename, path):
+        line = err.lineno or 0
+    for frame in traceback.extract_tb(err.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(path):
+            line = frame.lineno or line
+    text = str(err)
+    if isinstance(err, ModuleNotFoundError) and (err.name or "").startswith(("launch", "launch_ros")):
+        text = f"module '{err.name}' is not supported by dora-ros launch"
+    return LaunchFileError(f"{type(err).__name__}: {text}", Location(path, line))
+
+
+def load_python_launch_file(path: str) -> LaunchDescription:
+    """Run `generate_launch_description()` of a Python launch file."""
+    module_name = "dora_ros_launch_file_" + str(abs(hash(os.path.abspath(path))))
+    with python_launch_api():
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise LaunchFileError("cannot load as Python", Location(path))
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            generate = getattr(module, "generate_launch_description", None)
+            if generate is None:
+                raise LaunchFileError("has no generate_launch_description()", Location(path))
+            description = generate()
+        except LaunchError:
+            raise
+        except Exception as err:
+            raise _user_error(err, path) from None
+    if not isinstance(description, LaunchDescription):
+        raise LaunchFileError(
+            "generate_launch_description() must return a LaunchDescription, "
+            f"got {type(description).__name__}",
+            Location(path),
+        )
+    return description
+
+
+_ = DoraDataflow

@@ -1,0 +1,34 @@
+"""Kills what a launcher leaves behind if the launcher itself is killed (even with SIGKILL).
+
+Run as a separate process (by path, so no package import slows it down). The launcher writes
+``+<pgid>`` when it starts a process group and ``-<pgid>`` when the group is gone; on ``exit`` the
+reaper leaves quietly. If its standard input reaches end-of-file first, the launcher died without
+cleaning up: every group still listed gets SIGKILL, grandchildren included.
+"""
+
+import os
+import signal
+import sys
+
+
+def main() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    groups: set[int] = set()
+    for line in sys.stdin:
+        word = line.strip()
+        if word == "exit":
+            return
+        if word[:1] == "+":
+            groups.add(int(word[1:]))
+        elif word[:1] == "-":
+            groups.discard(int(word[1:]))
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass  # already gone
+
+
+if __name__ == "__main__":
+    main()
