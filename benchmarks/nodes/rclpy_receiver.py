@@ -40,6 +40,7 @@ def main() -> None:
 
     def on_done(_msg: UInt8MultiArray) -> None:
         state["done"] = True
+        ack_pub.publish(ack)
 
     node.create_subscription(UInt8MultiArray, "bench_data", on_data, 10)
     node.create_subscription(UInt8MultiArray, "bench_rate", on_rate, 10)

@@ -74,12 +74,17 @@ def main() -> None:
         rate_pub.publish(msg)
         sent += 1
     result = {"lost": lost, "rate_sent": sent, "rate_start": start, "rate_end": clock()}
-    done = UInt8MultiArray()
-    done.data = array.array("B", json.dumps(result).encode())
-    done_pub.publish(done)
     with open(os.path.join(os.environ["BENCH_OUT"], "sender.json"), "w") as file:
         json.dump(result, file)
-    time.sleep(0.5)  # let the reliable `done` message go out
+    # Tell the receiver we are done until it acks: with a backlog of rate messages in its queues,
+    # one `done` can come late, and this process must not exit before it went out.
+    done = UInt8MultiArray()
+    done.data = array.array("B", b"done")
+    want = acks[0] + 1
+    limit = time.monotonic() + 20
+    while acks[0] < want and time.monotonic() < limit:
+        done_pub.publish(done)
+        executor.spin_once(timeout_sec=0.2)
     node.destroy_node()
     rclpy.shutdown()
 
