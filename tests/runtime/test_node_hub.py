@@ -116,3 +116,34 @@ def test_same_graph_runs_on_dora_rs(tmp_path: Path) -> None:
     record = run["record"]
     assert record["seen"] == [{"id": "data", "value": [1, 2, 3]}]
     assert "site-packages" in record["dora_file"]
+
+
+@pytest.mark.parametrize(("expected", "ok"), [("[1, 2, 3]", True), ("[7, 7]", False)])
+def test_dora_run_of_the_compat_module(tmp_path: Path, expected: str, ok: bool) -> None:
+    """`dora.run(path)` (dora-rs's Python way to run a graph) runs it on dora-ros; failure raises."""
+    graph = tmp_path / "graph.yml"
+    graph.write_text(
+        GRAPH.format(sent="[1, 2, 3]", expected=expected, check=HERE / "node_hub" / "check.py")
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(COMPAT),
+        "CHECK_OUT": str(tmp_path / "check.json"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+    code = f"import dora; dora.run({str(graph)!r}, stop_after=20.0); print('RUN OK')"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    if ok:
+        assert result.returncode == 0 and "RUN OK" in result.stdout, result.stdout + result.stderr
+    else:
+        assert result.returncode != 0
+        assert "CompatError" in result.stderr and "failed (exit status" in result.stderr, (
+            result.stderr
+        )
