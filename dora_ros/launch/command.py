@@ -142,13 +142,15 @@ def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: boo
     from .action import visit
     from .context import LaunchContext
     from .errors import LaunchError
-    from .executor import Launcher
+    from .executor import Launcher, default_log_dir
     from .frontend_python import python_launch_api
     from .launch_description_sources import load_launch_file
 
     positional, arguments = split_arguments(words)
     path = find_launch_file(positional)
     context = LaunchContext(launch_arguments=arguments)
+    log_dir = default_log_dir()
+    context.shared.log_dir = str(log_dir)
     try:
         with python_launch_api():
             try:
@@ -167,7 +169,7 @@ def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: boo
                 for line in format_plan(context.steps):
                     click.echo(line)
                 return 0
-            return Launcher(debug=debug).run(context.steps)
+            return Launcher(log_dir, debug=debug).run(context.steps)
     finally:
         shutil.rmtree(context.shared.temp_dir, ignore_errors=True)
         sys.stdout.flush()

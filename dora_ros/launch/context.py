@@ -28,6 +28,7 @@ class Shared:
     name_counts: dict[str, int] = field(default_factory=dict)
     declared_arguments: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    log_dir: str | None = None  # the launch's log folder (dora graphs write their node logs there)
 
     def process_name(self, base: str) -> str:
         """`base-N`, numbered across the launch as ROS 2 does."""

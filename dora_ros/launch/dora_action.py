@@ -59,7 +59,10 @@ class DoraDataflow(ExecuteProcess):
         except DoraRosError as err:
             raise LaunchFileError(f"dora graph: {err}") from None
         self._node_ids = tuple(node.id for node in dataflow.nodes)
-        return [sys.executable, "-m", "dora_ros.cli", "run", path]
+        cmd = [sys.executable, "-m", "dora_ros.cli", "run", path]
+        if context.shared.log_dir is not None:
+            cmd += ["--out-dir", os.path.join(context.shared.log_dir, "dora")]
+        return cmd
 
     def process_base_name(self, context: LaunchContext, cmd: list[str]) -> str:
         return perform(context, self.name) if self.name is not None else "dora"

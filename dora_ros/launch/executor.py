@@ -316,9 +316,16 @@ class Launcher:
 
     async def _escalate(self, running: _Running) -> None:
         process = running.process
+        previous: tuple[signal.Signals, float] | None = None
         for sig, wait in Escalation.of(running.spec).steps:
             if running.exited.is_set():
                 return
+            if previous is not None:
+                self._log(
+                    "WARNING",
+                    running.spec.name,
+                    f"still running {previous[1]:g} s after {previous[0].name}: sending {sig.name}",
+                )
             try:
                 if sig == signal.SIGKILL:
                     os.killpg(process.pid, sig)
@@ -326,12 +333,7 @@ class Launcher:
                     process.send_signal(sig)
             except (ProcessLookupError, PermissionError):
                 return
-            if sig != signal.SIGINT:
-                self._log(
-                    "WARNING",
-                    running.spec.name,
-                    f"still running: sent {sig.name}",
-                )
+            previous = (sig, wait)
             try:
                 await asyncio.wait_for(running.exited.wait(), timeout=wait)
                 return

@@ -35,8 +35,11 @@ def find_executable_in_package(package: str, executable: str) -> str:
     return path
 
 
-def _parse_params(entities: list[Entity], parser: FrontendParser) -> dict[Any, Any] | list[Any]:
-    """`<param name= value=/>`, nested `<param name=><param .../></param>`, `<param from=/>`."""
+def _parse_params(entities: list[Entity], parser: FrontendParser) -> tuple[dict[Any, Any], list[Any]]:
+    """`<param name= value=/>`, nested `<param name=><param .../></param>`, `<param from=/>`.
+
+    Returns the values (a nested mapping) and the parameter files, in order.
+    """
     out: list[Any] = []
     values: dict[Any, Any] = {}
     for entity in entities:
@@ -47,7 +50,7 @@ def _parse_params(entities: list[Entity], parser: FrontendParser) -> dict[Any, A
         name = entity.get_attr("name")
         nested = entity.get_attr("param", data_type=ENTITIES, optional=True)
         if nested is not None:
-            values[name] = _parse_params(nested, parser)
+            values[name] = _parse_params(nested, parser)[0]
             parser.finish(entity, None)
             continue
         raw = entity.get_attr("value", data_type=None)
@@ -60,9 +63,7 @@ def _parse_params(entities: list[Entity], parser: FrontendParser) -> dict[Any, A
                 raw = ParameterValue(subs)
         values[name] = raw
         parser.finish(entity, None)
-    if values:
-        out.insert(0, values)
-    return out if out else values
+    return values, out
 
 
 @register("node")
@@ -96,8 +97,7 @@ class Node(ExecuteProcess):
     @classmethod
     def parse(cls, entity: Entity, parser: FrontendParser) -> ExecuteProcess:
         kwargs = cls.parse_process(entity, parser)
-        # In <node>, `name` is the ROS node name; the process name is `exec_name`.
-        kwargs["name"] = kwargs.pop("name", None)
+        # In <node>, `name` (read above) is the ROS node name; the process name is `exec_name`.
         exec_name = entity.get_attr("exec_name", optional=True)
         if exec_name is not None:
             kwargs["exec_name"] = parser.parse_substitution(exec_name)
@@ -125,8 +125,8 @@ class Node(ExecuteProcess):
             ]
         params = entity.get_attr("param", data_type=ENTITIES, optional=True)
         if params is not None:
-            parsed = _parse_params(params, parser)
-            kwargs["parameters"] = parsed if isinstance(parsed, list) else [parsed]
+            values, files = _parse_params(params, parser)
+            kwargs["parameters"] = ([values] if values else []) + files
         return cls(**kwargs)
 
     def _ros(self, context: LaunchContext) -> RosArguments:
@@ -164,5 +164,3 @@ class Node(ExecuteProcess):
     def spec_extras(self, context: LaunchContext) -> dict[str, Any]:
         return {"ros_node": (self._resolved.name, self._resolved.namespace or "/")}
 
-
-_ = (normalize, Substitution)

@@ -1,0 +1,150 @@
+"""Helpers for launch tests (fixtures in conftest.py): a temporary ament package with an rclpy reporter node.
+
+`ament_ws` builds `<tmp>/prefix` with the index marker, `lib/demo_pkg/reporter` (an rclpy node
+that writes its name, namespace, resolved topic names and parameters to `$REPORT_DIR`) and
+`share/demo_pkg/launch/`; `launch()` runs `dora-ros launch` as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PYTHON = sys.executable
+VENV_PREFIX = str(Path(sys.executable).resolve().parent.parent)
+if not (Path(VENV_PREFIX) / "share" / "ament_index").exists():  # sys.executable may be a symlink
+    VENV_PREFIX = str(Path(sys.prefix))
+
+REPORTER = f"""#!{PYTHON}
+import json, os, sys, time
+import rclpy
+from rclpy.node import Node
+from std_msgs.msg import String
+
+rclpy.init(args=sys.argv)
+node = Node("reporter", automatically_declare_parameters_from_overrides=True)
+pub = node.create_publisher(String, "chatter", 1)
+sub = node.create_subscription(String, "input", lambda m: None, 1)
+params = {{k: p.value for k, p in node.get_parameters_by_prefix("").items()}}
+params.pop("use_sim_time", None)
+params.pop("start_type_description_service", None)
+info = dict(name=node.get_name(), namespace=node.get_namespace(),
+            fqn=node.get_fully_qualified_name(), chatter=pub.topic_name,
+            input=sub.topic_name, params=params, env=os.environ.get("DEMO_ENV"))
+out = os.environ.get("REPORT_DIR")
+if out:
+    path = os.path.join(out, info["fqn"].strip("/").replace("/", "__") + ".json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(info, f)
+    os.replace(path + ".tmp", path)
+print("reported", info["fqn"], flush=True)
+if "--stay" in sys.argv:
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+node.destroy_node()
+rclpy.try_shutdown()
+"""
+
+
+class Workspace:
+    """A temporary ament prefix holding package `demo_pkg`."""
+
+    def __init__(self, root: Path, domain_id: int) -> None:
+        self.root = root
+        self.prefix = root / "prefix"
+        self.launch_dir = self.prefix / "share" / "demo_pkg" / "launch"
+        self.reports = root / "reports"
+        self.log_dir = root / "log"
+        for folder in (self.launch_dir, self.prefix / "lib" / "demo_pkg", self.reports):
+            folder.mkdir(parents=True, exist_ok=True)
+        marker = self.prefix / "share" / "ament_index" / "resource_index" / "packages"
+        marker.mkdir(parents=True)
+        (marker / "demo_pkg").write_text("")
+        self.add_executable("reporter", REPORTER)
+        self.env = dict(os.environ)
+        self.env.update(
+            AMENT_PREFIX_PATH=f"{self.prefix}:{VENV_PREFIX}",
+            ROS_DOMAIN_ID=str(domain_id),
+            ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+            ROS_LOG_DIR=str(self.log_dir),
+            REPORT_DIR=str(self.reports),
+            PYTHONUNBUFFERED="1",
+        )
+
+    def add_executable(self, name: str, text: str) -> Path:
+        path = self.prefix / "lib" / "demo_pkg" / name
+        path.write_text(text)
+        path.chmod(0o755)
+        return path
+
+    def add_launch(self, name: str, text: str) -> Path:
+        path = self.launch_dir / name
+        path.write_text(text)
+        return path
+
+    def report(self, fqn: str) -> dict:
+        path = self.reports / (fqn.strip("/").replace("/", "__") + ".json")
+        return json.loads(path.read_text())
+
+    def launch(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run `dora-ros launch ARGS` to its end."""
+        return subprocess.run(
+            [PYTHON, "-m", "dora_ros.cli", "launch", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start `dora-ros launch ARGS` in the background (the caller stops it)."""
+        return subprocess.Popen(
+            [PYTHON, "-m", "dora_ros.cli", "launch", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.root,
+        )
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT, timeout: float = 30) -> tuple[str, str]:
+    """Signal a launcher and collect its output."""
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=timeout)
+    return out, err
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
