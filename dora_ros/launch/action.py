@@ -43,8 +43,9 @@ def caller_location() -> Location | None:
     """The first stack frame outside dora_ros.launch: the launch-file line making an action."""
     frame = sys._getframe(1)
     while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(_PACKAGE_DIR) and not path.startswith("<frozen"):
+        name = frame.f_code.co_filename
+        path = os.path.abspath(name)
+        if not path.startswith(_PACKAGE_DIR) and not name.startswith("<"):
             return Location(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None

@@ -238,7 +238,7 @@ class PythonExpression(Substitution):
             scope[name] = module
         expression = perform(context, self.expression)
         try:
-            return _plain(eval(expression, {}, scope))
+            return str(eval(expression, {}, scope))
         except Exception as err:
             raise SubstitutionError(
                 f"eval: '{expression}' failed: {type(err).__name__}: {err}"
