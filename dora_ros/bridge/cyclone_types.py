@@ -1,0 +1,174 @@
+"""DDS types for the Cyclone DDS backend, built at run time from message definitions.
+
+A DDS reader and writer match only if their types match. Cyclone DDS and Fast DDS (Kilted) both
+send XTypes type information (a hash of the type's structure) in discovery and compare it, so a type
+with ROS 2's *name* but another structure never matches an rclpy peer. Each type is therefore built
+exactly as rosidl builds it for DDS:
+
+- names ``pkg::msg::dds_::T_`` (nested types too: ``builtin_interfaces::msg::dds_::Time_``);
+- ``@final`` structs, members in definition order with their .msg names;
+- ``string<=N`` -> ``string<N>``, ``T[N]`` -> array, ``T[]`` / ``T[<=N]`` -> (bounded) sequence;
+- ``char`` -> ``uint8`` and ``byte`` -> ``octet``, as rosidl maps them;
+- ``@key`` members (.idl definitions) keep their key flag;
+- an empty message gets rosidl's ``uint8 structure_needs_at_least_one_member``.
+
+Type *information* is another matter: Fast DDS (Kilted) announces type objects whose plain
+collections (``sequence<uint8>``, ``uint8[16]``) carry no element flags, which Cyclone's XTypes
+validation rejects as invalid; Cyclone then cannot resolve the peer's type and never matches any
+Fast DDS endpoint whose type has a sequence or an array (``sensor_msgs/Image``,
+``rmw_dds_common``'s discovery types). Nor can we announce Fast DDS's hashes ourselves: Cyclone
+checks that a type object hashes to its identifier and validates it. So the backend tells Cyclone
+to ignore type information from eProsima participants (``Compatibility/IgnoreTypeInformation``,
+see ``cyclone_config.py``): against Fast DDS, endpoints match on the type *name* as rmw_fastrtps
+does itself (Fast DDS does not check type information either), and against Cyclone peers (other
+bridges, rmw_cyclonedds) the full XTypes check still applies, which is why the structure matters.
+
+The classes built here are never instantiated: samples are written and taken as serialized bytes
+(see ``cyclone_backend.py``); cyclonedds-python only needs the type for its name, XTypes type
+information and key extraction.
+"""
+
+# No `from __future__ import annotations`: cyclonedds-python evaluates IDL field annotations.
+import keyword
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cyclonedds.idl import IdlStruct, make_idl_struct
+from cyclonedds.idl import types as idl
+
+from ..errors import BridgeError
+
+__all__ = [
+    "PRIMITIVES",
+    "FieldSpec",
+    "TypeSpec",
+    "build_type",
+    "dds_type_name",
+]
+
+# ROS 2 primitive type names (.msg spelling) -> cyclonedds-python IDL types (rosidl's mapping).
+PRIMITIVES: dict[str, Any] = {
+    "bool": bool,
+    "byte": idl.byte,
+    "octet": idl.byte,
+    "char": idl.uint8,
+    "int8": idl.int8,
+    "uint8": idl.uint8,
+    "int16": idl.int16,
+    "uint16": idl.uint16,
+    "int32": idl.int32,
+    "uint32": idl.uint32,
+    "int64": idl.int64,
+    "uint64": idl.uint64,
+    "float32": idl.float32,
+    "float64": idl.float64,
+    "float": idl.float32,
+    "double": idl.float64,
+    "string": str,
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One member as the DDS type needs it (taken from a msgconv field).
+
+    `base` is a primitive name (see `PRIMITIVES`) or a nested type name ``pkg/msg/T``.
+    `array_size` is set for ``T[N]``; `is_sequence` for ``T[]`` and ``T[<=N]`` (then
+    `sequence_bound`); `string_bound` for ``string<=N``.
+    """
+
+    name: str
+    base: str
+    array_size: int | None = None
+    is_sequence: bool = False
+    sequence_bound: int | None = None
+    string_bound: int | None = None
+    is_key: bool = False
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A message type's members, in definition order."""
+
+    type_name: str  # pkg/msg/T
+    fields: tuple[FieldSpec, ...]
+
+
+def dds_type_name(type_name: str) -> str:
+    """``pkg/msg/T`` -> ``pkg::msg::dds_::T_``, the name rmw implementations register."""
+    parts = type_name.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise BridgeError(f"{type_name!r} is not a ROS 2 type name like 'std_msgs/msg/String'")
+    pkg, kind, name = parts
+    return f"{pkg}::{kind}::dds_::{name}_"
+
+
+# Built classes, by structure: two bridges in one process share them (cyclonedds-python keeps one
+# class per type for its XTypes data), and a structurally different definition gets its own.
+_built: dict[tuple[str, tuple[FieldSpec, ...]], type[IdlStruct]] = {}
+_build_lock = threading.RLock()
+
+
+def build_type(type_name: str, resolve: Callable[[str], TypeSpec]) -> type[IdlStruct]:
+    """The cyclonedds-python struct for `type_name`.
+
+    `resolve` gives the `TypeSpec` of a type name (the message itself and each nested type).
+
+    Raises:
+        BridgeError: a member type DDS (or cyclonedds-python) cannot express (``wstring``).
+    """
+    with _build_lock:
+        return _build(type_name, resolve, ())
+
+
+def _build(type_name: str, resolve: Callable[[str], TypeSpec], stack: tuple[str, ...]) -> Any:
+    if type_name in stack:
+        raise BridgeError(f"{type_name}: recursive message definition ({' -> '.join(stack)})")
+    spec = resolve(type_name)
+    fields = spec.fields or (FieldSpec("structure_needs_at_least_one_member", "uint8"),)
+    key = (type_name, fields)
+    cached = _built.get(key)
+    if cached is not None:
+        return cached
+    members: dict[str, Any] = {}
+    annotations: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        members[f.name] = _member_type(type_name, f, resolve, (*stack, type_name))
+        if f.is_key:
+            annotations[f.name] = {"key": True}
+    class_name = type_name.replace("/", "_")
+    # dataclassify=False: members may be Python keywords (`from`), and we never build instances.
+    cls = make_idl_struct(
+        class_name,
+        dds_type_name(type_name),
+        members,
+        dataclassify=not any(keyword.iskeyword(n) for n in members),
+        field_annotations=annotations or None,
+    )
+    _built[key] = cls
+    return cls
+
+
+def _member_type(
+    owner: str, f: FieldSpec, resolve: Callable[[str], TypeSpec], stack: tuple[str, ...]
+) -> Any:
+    if f.base in ("wstring", "wchar"):
+        raise BridgeError(
+            f"{owner}: field '{f.name}': {f.base} is not supported by the cyclonedds backend "
+            "(cyclonedds-python has no wide strings); use backend 'rclpy'"
+        )
+    if f.base == "string" and f.string_bound is not None:
+        element: Any = idl.bounded_str[f.string_bound]
+    elif f.base in PRIMITIVES:
+        element = PRIMITIVES[f.base]
+    else:
+        element = _build(f.base, resolve, stack)
+    if f.array_size is not None:
+        return idl.array[element, f.array_size]
+    if f.is_sequence:
+        if f.sequence_bound is not None:
+            return idl.sequence[element, f.sequence_bound]
+        return idl.sequence[element]
+    return element
