@@ -55,6 +55,46 @@ node.destroy_node()
 rclpy.try_shutdown()
 """
 
+# A plain process (no rclpy, starts fast) for lifecycle tests: it can ignore signals, exit after
+# a while with a given status, start a grandchild, and appends what happens to `--record FILE`.
+STUB = f"""#!{PYTHON}
+import argparse, os, signal, subprocess, sys, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--ignore", default="")
+parser.add_argument("--exit-after", type=float)
+parser.add_argument("--code", type=int, default=0)
+parser.add_argument("--spawn-child", action="store_true")
+parser.add_argument("--record")
+args, _ = parser.parse_known_args()
+
+def record(text):
+    print(text, flush=True)
+    if args.record:
+        with open(args.record, "a") as f:
+            f.write(text + "\\n")
+
+def handler(sig, frame):
+    name = signal.Signals(sig).name
+    if name[3:] in args.ignore.split(","):
+        record(f"ignored {{name}}")
+        return
+    record(f"got {{name}}")
+    sys.exit(0)
+
+for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, handler)
+record(f"start {{os.getpid()}}")
+if args.spawn_child:
+    child = subprocess.Popen(["sleep", "300"])
+    record(f"child {{child.pid}}")
+if args.exit_after is not None:
+    time.sleep(args.exit_after)
+    record(f"exit {{args.code}}")
+    sys.exit(args.code)
+while True:
+    time.sleep(0.05)
+"""
+
 
 class Workspace:
     """A temporary ament prefix holding package `demo_pkg`."""
@@ -71,6 +111,7 @@ class Workspace:
         marker.mkdir(parents=True)
         (marker / "demo_pkg").write_text("")
         self.add_executable("reporter", REPORTER)
+        self.add_executable("stub", STUB)
         self.env = dict(os.environ)
         self.env.update(
             AMENT_PREFIX_PATH=f"{self.prefix}:{VENV_PREFIX}",
