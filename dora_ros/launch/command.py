@@ -125,17 +125,31 @@ def _show_arguments(description: Any) -> None:
         if arg.default_value is None:
             click.echo("        (required)")
         else:
-            text = "".join(s.describe() if not hasattr(s, "text") else s.text for s in arg.default_value)
+            text = "".join(
+                s.describe() if not hasattr(s, "text") else s.text for s in arg.default_value
+            )
             click.echo(f"        (default: '{text}')")
         click.echo("")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, type=click.UNPROCESSED)
-@click.option("-s", "--show-args", "--show-arguments", "show_args", is_flag=True,
-              help="List the launch file's arguments with defaults and descriptions.")
-@click.option("-p", "--print", "--print-description", "print_only", is_flag=True,
-              help="Show every process (command line, env, namespace) without starting any.")
+@click.option(
+    "-s",
+    "--show-args",
+    "--show-arguments",
+    "show_args",
+    is_flag=True,
+    help="List the launch file's arguments with defaults and descriptions.",
+)
+@click.option(
+    "-p",
+    "--print",
+    "--print-description",
+    "print_only",
+    is_flag=True,
+    help="Show every process (command line, env, namespace) without starting any.",
+)
 @click.option("-d", "--debug", is_flag=True, help="Show a traceback for errors.")
 def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: bool) -> int:
     """Start a ROS 2 launch file (XML, YAML, Python): PACKAGE FILE or PATH, then name:=value."""

@@ -25,9 +25,10 @@ class EventHandler:
             return False
         if self.target_action is None:
             return True
+        action = getattr(event, "action", None)
         if callable(self.target_action) and not hasattr(self.target_action, "visit"):
-            return bool(self.target_action(event.action))
-        return event.action is self.target_action
+            return bool(self.target_action(action))
+        return action is self.target_action
 
     def handle(self, event: Any, context: Any) -> list[Any]:
         """The entities to visit for `event`."""

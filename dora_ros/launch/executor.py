@@ -294,7 +294,12 @@ class Launcher:
         self._tell_reaper(f"-{pgid}")
 
     async def _pump(
-        self, stream: asyncio.StreamReader | None, spec: ProcessSpec, own: IO[str], *, is_stderr: bool
+        self,
+        stream: asyncio.StreamReader | None,
+        spec: ProcessSpec,
+        own: IO[str],
+        *,
+        is_stderr: bool,
     ) -> None:
         if stream is None:
             return

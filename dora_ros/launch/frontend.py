@@ -38,7 +38,9 @@ class FrontendParser:
 
         cls = REGISTRY.get(entity.type_name)
         if cls is None:
-            known = ", ".join(sorted(t for t in REGISTRY if "-" not in t or t == "push-ros-namespace"))
+            known = ", ".join(
+                sorted(t for t in REGISTRY if "-" not in t or t == "push-ros-namespace")
+            )
             raise entity.error(f"unknown tag <{entity.type_name}> (supported: {known})")
         outer, self._entity = self._entity, entity
         try:

@@ -100,7 +100,7 @@ _MODULES: dict[str, dict[str, Any]] = {
     "launch_ros.descriptions": {
         "ParameterValue": ParameterValue,
         "ParameterFile": ParameterFile,
-        "ComposableNode": A.unsupported.ComposableNode,  # type: ignore[attr-defined]
+        "ComposableNode": A.unsupported.ComposableNode,
     },
 }
 
@@ -122,7 +122,7 @@ def _build_modules() -> dict[str, types.ModuleType]:
         module = types.ModuleType(name, f"dora-ros's implementation of ROS 2's {name}")
         module.__dict__.update(contents)
         module.__path__ = []  # a package: submodules resolve through sys.modules
-        module.__getattr__ = _unsupported_getattr(name)  # type: ignore[method-assign]
+        setattr(module, "__getattr__", _unsupported_getattr(name))  # noqa: B010
         modules[name] = module
     for name, module in modules.items():
         parent, _, child = name.rpartition(".")
@@ -166,7 +166,9 @@ def _user_error(err: BaseException, path: str) -> LaunchFileError:
         if os.path.abspath(frame.filename) == os.path.abspath(path):
             line = frame.lineno or line
     text = str(err)
-    if isinstance(err, ModuleNotFoundError) and (err.name or "").startswith(("launch", "launch_ros")):
+    if isinstance(err, ModuleNotFoundError) and (err.name or "").startswith(
+        ("launch", "launch_ros")
+    ):
         text = f"module '{err.name}' is not supported by dora-ros launch"
     return LaunchFileError(f"{type(err).__name__}: {text}", Location(path, line))
 

@@ -17,7 +17,7 @@ from .launch_description import LaunchDescription
 __all__ = ["YamlEntity", "load_yaml_launch_file"]
 
 
-class _LineDict(dict):  # type: ignore[type-arg]
+class _LineDict(dict[str, Any]):
     line = 0
 
 
@@ -101,11 +101,13 @@ def load_yaml_launch_file(path: str) -> LaunchDescription:
     """Parse a YAML launch file into a LaunchDescription (nothing is performed yet)."""
     with open(path, encoding="utf-8") as f:
         try:
-            data = yaml.load(f, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+            data = yaml.load(f, Loader=_Loader)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 0
-            raise LaunchFileError(f"not valid YAML: {err}".splitlines()[0], Location(path, line)) from None
+            raise LaunchFileError(
+                f"not valid YAML: {err}".splitlines()[0], Location(path, line)
+            ) from None
     if not isinstance(data, dict) or len(data) != 1:
         raise LaunchFileError("a YAML launch file must be one mapping `launch:`", Location(path, 1))
     ((name, body),) = data.items()

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .entity import to_bool
 from .errors import NotFoundError, SubstitutionError
@@ -58,7 +58,7 @@ class Substitution:
         return type(self).__name__
 
 
-SomeSubstitutionsType = Union[str, Substitution, Sequence[Union[str, Substitution]]]
+SomeSubstitutionsType = str | Substitution | Sequence[str | Substitution]
 
 
 def normalize(value: Any) -> list[Substitution]:

@@ -13,10 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 PYTHON = sys.executable
 VENV_PREFIX = str(Path(sys.executable).resolve().parent.parent)
@@ -171,7 +168,9 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type:
     raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
 
 
-def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT, timeout: float = 30) -> tuple[str, str]:
+def stop(
+    process: subprocess.Popen[str], sig: int = signal.SIGINT, timeout: float = 30
+) -> tuple[str, str]:
     """Signal a launcher and collect its output."""
     process.send_signal(sig)
     out, err = process.communicate(timeout=timeout)

@@ -152,7 +152,10 @@ def test_error_is_one_line_with_file_and_line(ws: Workspace, case: str) -> None:
     ("args", "message"),
     [
         (("no_such_pkg", "x.launch.xml"), "error: package 'no_such_pkg' not found"),
-        (("demo_pkg", "gone.launch.xml"), "error: launch file 'gone.launch.xml' not found in package 'demo_pkg'"),
+        (
+            ("demo_pkg", "gone.launch.xml"),
+            "error: launch file 'gone.launch.xml' not found in package 'demo_pkg'",
+        ),
         (("/nowhere/x.launch.xml",), "error: launch file '/nowhere/x.launch.xml' not found"),
     ],
 )

@@ -110,7 +110,9 @@ def test_no_orphans_when_launcher_is_sigkilled(ws: Workspace) -> None:
 
 def test_no_orphans_after_normal_shutdown(ws: Workspace) -> None:
     ws.add_launch("orphans.launch.xml", ORPHANS)
-    launcher = ws.start("demo_pkg", "orphans.launch.xml", "sigterm_timeout:=0.3", "sigkill_timeout:=0.3")
+    launcher = ws.start(
+        "demo_pkg", "orphans.launch.xml", "sigterm_timeout:=0.3", "sigkill_timeout:=0.3"
+    )
     lines = _read_until(launcher, _process_tree_started)
     tree = _tree(lines)
     stop(launcher, signal.SIGINT)
@@ -184,7 +186,7 @@ def test_output_screen_log_and_log_folder(ws: Workspace) -> None:
     assert "only-in-log" not in result.stdout + result.stderr
     assert "[errs-1] to-stderr" in result.stderr  # output="log" still shows stderr, as ROS 2
     (folder,) = [p for p in ws.log_dir.iterdir() if p.is_dir()]
-    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d-\d\d-\d\d-\d\d-\d+-.+-\d+", folder.name)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-\d+-.+-\d+", folder.name)
     launch_log = (folder / "launch.log").read_text()
     assert "[quiet-1] only-in-log" in launch_log and "[loud-1] shown-on-screen" in launch_log
     (quiet,) = folder.glob("quiet-1-*-stdout_stderr.log")
@@ -226,7 +228,9 @@ def test_event_handlers_timer_and_shutdown_in_order(ws: Workspace) -> None:
     ws.add_launch("handlers.launch.py", HANDLERS_PY)
     result = ws.launch("demo_pkg", "handlers.launch.py", "who:=me")
     assert result.returncode == 0, result.stderr
-    user = [line.split("]: ", 1)[1] for line in result.stdout.splitlines() if "[launch.user]" in line]
+    user = [
+        line.split("]: ", 1)[1] for line in result.stdout.splitlines() if "[launch.user]" in line
+    ]
     assert user == [
         "opaque me",
         "first started",
@@ -242,7 +246,9 @@ def test_event_handlers_timer_and_shutdown_in_order(ws: Workspace) -> None:
 
 def test_pdeathsig_child_dies_with_launcher_even_without_reaper(ws: Workspace) -> None:
     # The parent-death signal alone (the reaper is for grandchildren) ends a direct child.
-    ws.add_launch("one.launch.xml", '<launch><node pkg="demo_pkg" exec="stub" output="screen"/></launch>')
+    ws.add_launch(
+        "one.launch.xml", '<launch><node pkg="demo_pkg" exec="stub" output="screen"/></launch>'
+    )
     launcher = ws.start("demo_pkg", "one.launch.xml")
     lines = _read_until(launcher, lambda ls: any("] start " in line for line in ls))
     (pid,) = pids("\n".join(lines), "start")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from ament_workspace import Workspace, stop, wait_for
 
 XML = """<launch>
@@ -91,7 +90,11 @@ def generate_launch_description():
     ])
 """
 
-FILES = {"xml": ("demo.launch.xml", XML), "yaml": ("demo.launch.yaml", YAML), "py": ("demo.launch.py", PYTHON)}
+FILES = {
+    "xml": ("demo.launch.xml", XML),
+    "yaml": ("demo.launch.yaml", YAML),
+    "py": ("demo.launch.py", PYTHON),
+}
 
 
 @pytest.mark.parametrize("front_end", sorted(FILES))

@@ -125,14 +125,24 @@ def test_malformed_substitutions(text: str, message: str) -> None:
     ],
 )
 def test_substitution_failures(text: str, message: str) -> None:
-    with pytest.raises((SubstitutionError, NotFoundError), match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        (SubstitutionError, NotFoundError), match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
         resolve(text)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("true", True), ("TRUE", True), ("True", True), ("1", True), (" 1 ", True),
-     ("false", False), ("FaLsE", False), ("0", False)],
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        ("1", True),
+        (" 1 ", True),
+        ("false", False),
+        ("FaLsE", False),
+        ("0", False),
+    ],
 )
 def test_conditions_accept_ros_booleans(value: str, expected: bool) -> None:
     context = LaunchContext(launch_arguments={"v": value})

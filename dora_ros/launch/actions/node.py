@@ -14,7 +14,7 @@ from ..action import register
 from ..entity import ENTITIES, coerce_scalar
 from ..errors import NotFoundError
 from ..ros_args import ParameterFile, ParameterValue, RosArguments, evaluate_parameter_value
-from ..substitutions import Substitution, _package_prefix, normalize, perform
+from ..substitutions import _package_prefix, perform
 from .execute_process import CommandLine, ExecuteProcess, perform_command
 from .push_ros_namespace import join_namespace
 
@@ -31,11 +31,15 @@ def find_executable_in_package(package: str, executable: str) -> str:
     folder = os.path.join(_package_prefix(package), "lib", package)
     path = os.path.join(folder, executable)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        raise NotFoundError(f"executable '{executable}' not found in package '{package}' ({folder})")
+        raise NotFoundError(
+            f"executable '{executable}' not found in package '{package}' ({folder})"
+        )
     return path
 
 
-def _parse_params(entities: list[Entity], parser: FrontendParser) -> tuple[dict[Any, Any], list[Any]]:
+def _parse_params(
+    entities: list[Entity], parser: FrontendParser
+) -> tuple[dict[Any, Any], list[Any]]:
     """`<param name= value=/>`, nested `<param name=><param .../></param>`, `<param from=/>`.
 
     Returns the values (a nested mapping) and the parameter files, in order.
@@ -163,4 +167,3 @@ class Node(ExecuteProcess):
 
     def spec_extras(self, context: LaunchContext) -> dict[str, Any]:
         return {"ros_node": (self._resolved.name, self._resolved.namespace or "/")}
-

@@ -33,7 +33,5 @@ class OpaqueFunction(Action):
             raise
         except Exception as err:
             name = getattr(self.function, "__name__", "function")
-            raise LaunchFileError(
-                f"OpaqueFunction {name}: {type(err).__name__}: {err}"
-            ) from err
+            raise LaunchFileError(f"OpaqueFunction {name}: {type(err).__name__}: {err}") from err
         return list(result) if result else None

@@ -37,4 +37,6 @@ class PushRosNamespace(Action):
         return cls(parser.parse_substitution(entity.get_attr("namespace")), **kwargs)
 
     def execute(self, context: LaunchContext) -> None:
-        context.ros_namespace = join_namespace(context.ros_namespace, perform(context, self.namespace))
+        context.ros_namespace = join_namespace(
+            context.ros_namespace, perform(context, self.namespace)
+        )

@@ -35,7 +35,9 @@ class TimerAction(Action):
         return cls(period=period, actions=actions, **kwargs)
 
     def execute(self, context: LaunchContext) -> None:
-        text = self.period if isinstance(self.period, (int, float)) else perform(context, self.period)
+        text = (
+            self.period if isinstance(self.period, (int, float)) else perform(context, self.period)
+        )
         try:
             period = float(text)
         except ValueError:
