@@ -28,22 +28,24 @@ The classes built here are never instantiated: samples are written and taken as 
 information and key extraction.
 """
 
-# No `from __future__ import annotations`: cyclonedds-python evaluates IDL field annotations.
+from __future__ import annotations
+
 import keyword
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cyclonedds.idl import IdlStruct, make_idl_struct
-from cyclonedds.idl import types as idl
+from cyclonedds.idl import types as _idl_types
 
 from ..errors import BridgeError
+from ..msgconv import Field, FieldType, MessageDefinition
+
+# cyclonedds-python's IDL type constructors (`sequence[T, N]`) are not typed as generics.
+idl: Any = _idl_types
 
 __all__ = [
     "PRIMITIVES",
-    "FieldSpec",
-    "TypeSpec",
     "build_type",
     "dds_type_name",
 ]
@@ -70,32 +72,6 @@ PRIMITIVES: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One member as the DDS type needs it (taken from a msgconv field).
-
-    `base` is a primitive name (see `PRIMITIVES`) or a nested type name ``pkg/msg/T``.
-    `array_size` is set for ``T[N]``; `is_sequence` for ``T[]`` and ``T[<=N]`` (then
-    `sequence_bound`); `string_bound` for ``string<=N``.
-    """
-
-    name: str
-    base: str
-    array_size: int | None = None
-    is_sequence: bool = False
-    sequence_bound: int | None = None
-    string_bound: int | None = None
-    is_key: bool = False
-
-
-@dataclass(frozen=True)
-class TypeSpec:
-    """A message type's members, in definition order."""
-
-    type_name: str  # pkg/msg/T
-    fields: tuple[FieldSpec, ...]
-
-
 def dds_type_name(type_name: str) -> str:
     """``pkg/msg/T`` -> ``pkg::msg::dds_::T_``, the name rmw implementations register."""
     parts = type_name.split("/")
@@ -105,16 +81,20 @@ def dds_type_name(type_name: str) -> str:
     return f"{pkg}::{kind}::dds_::{name}_"
 
 
+# rosidl's member for messages without fields (DDS structs need one).
+EMPTY_MEMBER = Field("structure_needs_at_least_one_member", FieldType("uint8"))
+
 # Built classes, by structure: two bridges in one process share them (cyclonedds-python keeps one
 # class per type for its XTypes data), and a structurally different definition gets its own.
-_built: dict[tuple[str, tuple[FieldSpec, ...]], type[IdlStruct]] = {}
+_built: dict[tuple[str, tuple[Field, ...]], type[IdlStruct]] = {}
 _build_lock = threading.RLock()
 
 
-def build_type(type_name: str, resolve: Callable[[str], TypeSpec]) -> type[IdlStruct]:
-    """The cyclonedds-python struct for `type_name`.
+def build_type(type_name: str, resolve: Callable[[str], MessageDefinition]) -> type[IdlStruct]:
+    """The cyclonedds-python struct for the message `type_name` (canonical ``pkg/msg/T``).
 
-    `resolve` gives the `TypeSpec` of a type name (the message itself and each nested type).
+    `resolve` gives msgconv's definition of a message (the message itself and each nested type),
+    e.g. `dora_ros.msgconv.message_definition`.
 
     Raises:
         BridgeError: a member type DDS (or cyclonedds-python) cannot express (``wstring``).
@@ -123,11 +103,14 @@ def build_type(type_name: str, resolve: Callable[[str], TypeSpec]) -> type[IdlSt
         return _build(type_name, resolve, ())
 
 
-def _build(type_name: str, resolve: Callable[[str], TypeSpec], stack: tuple[str, ...]) -> Any:
+def _build(
+    type_name: str, resolve: Callable[[str], MessageDefinition], stack: tuple[str, ...]
+) -> Any:
     if type_name in stack:
         raise BridgeError(f"{type_name}: recursive message definition ({' -> '.join(stack)})")
-    spec = resolve(type_name)
-    fields = spec.fields or (FieldSpec("structure_needs_at_least_one_member", "uint8"),)
+    definition = resolve(type_name)
+    type_name = definition.name  # canonical
+    fields = definition.fields or (EMPTY_MEMBER,)
     key = (type_name, fields)
     cached = _built.get(key)
     if cached is not None:
@@ -136,7 +119,7 @@ def _build(type_name: str, resolve: Callable[[str], TypeSpec], stack: tuple[str,
     annotations: dict[str, dict[str, Any]] = {}
     for f in fields:
         members[f.name] = _member_type(type_name, f, resolve, (*stack, type_name))
-        if f.is_key:
+        if f.key:
             annotations[f.name] = {"key": True}
     class_name = type_name.replace("/", "_")
     # dataclassify=False: members may be Python keywords (`from`), and we never build instances.
@@ -152,23 +135,24 @@ def _build(type_name: str, resolve: Callable[[str], TypeSpec], stack: tuple[str,
 
 
 def _member_type(
-    owner: str, f: FieldSpec, resolve: Callable[[str], TypeSpec], stack: tuple[str, ...]
+    owner: str, f: Field, resolve: Callable[[str], MessageDefinition], stack: tuple[str, ...]
 ) -> Any:
-    if f.base in ("wstring", "wchar"):
+    t = f.type
+    if t.name in ("wstring", "wchar"):
         raise BridgeError(
-            f"{owner}: field '{f.name}': {f.base} is not supported by the cyclonedds backend "
+            f"{owner}: field '{f.name}': {t.name} is not supported by the cyclonedds backend "
             "(cyclonedds-python has no wide strings); use backend 'rclpy'"
         )
-    if f.base == "string" and f.string_bound is not None:
-        element: Any = idl.bounded_str[f.string_bound]
-    elif f.base in PRIMITIVES:
-        element = PRIMITIVES[f.base]
+    if t.name == "string" and t.string_bound is not None:
+        element: Any = idl.bounded_str[t.string_bound]
+    elif t.name in PRIMITIVES:
+        element = PRIMITIVES[t.name]
     else:
-        element = _build(f.base, resolve, stack)
-    if f.array_size is not None:
-        return idl.array[element, f.array_size]
-    if f.is_sequence:
-        if f.sequence_bound is not None:
-            return idl.sequence[element, f.sequence_bound]
+        element = _build(t.name, resolve, stack)
+    if t.array == "fixed":
+        return idl.array[element, t.length]
+    if t.array == "bounded":
+        return idl.sequence[element, t.length]
+    if t.array == "sequence":
         return idl.sequence[element]
     return element

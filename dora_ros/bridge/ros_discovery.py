@@ -15,8 +15,8 @@ it. Types that were never built have no such file and go without one (rmw does t
 without a description).
 """
 
-# No `from __future__ import annotations` here: cyclonedds-python reads the IDL structs' field
-# annotations as real types, and string annotations of `sequence[Gid]` do not resolve.
+from __future__ import annotations
+
 import json
 import logging
 import os
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cyclonedds.idl import IdlStruct
-from cyclonedds.idl.types import array, bounded_str, sequence, uint8
+from cyclonedds.idl import make_idl_struct
+from cyclonedds.idl import types as idl_types
 
 __all__ = [
     "DISCOVERY_TOPIC",
@@ -49,33 +49,27 @@ ENCLAVE_USER_DATA = b"enclave=/;"
 
 
 # The DDS types of rmw_dds_common/msg/{Gid,NodeEntitiesInfo,ParticipantEntitiesInfo} (identical in
-# Jazzy and Kilted). Written by hand: they are fixed, and built-in so the graph works even before
-# any message path is configured. XTypes matching with Fast DDS needs exactly these names/members.
-@dataclass
-class Gid(IdlStruct, typename="rmw_dds_common::msg::dds_::Gid_"):
-    """A DDS GUID as rmw_dds_common carries it."""
-
-    data: array[uint8, 16]
-
-
-@dataclass
-class NodeEntitiesInfo(IdlStruct, typename="rmw_dds_common::msg::dds_::NodeEntitiesInfo_"):
-    """One ROS 2 node of a participant, with its readers and writers."""
-
-    node_namespace: bounded_str[256]
-    node_name: bounded_str[256]
-    reader_gid_seq: sequence[Gid]
-    writer_gid_seq: sequence[Gid]
-
-
-@dataclass
-class ParticipantEntitiesInfo(
-    IdlStruct, typename="rmw_dds_common::msg::dds_::ParticipantEntitiesInfo_"
-):
-    """The sample a participant publishes on ``ros_discovery_info``."""
-
-    gid: Gid
-    node_entities_info_seq: sequence[NodeEntitiesInfo]
+# Jazzy and Kilted). Built here rather than from the installed .msg files so the graph works with
+# any message path; the names and members are what rmw implementations register.
+_idl: Any = idl_types
+Gid: Any = make_idl_struct(
+    "Gid", "rmw_dds_common::msg::dds_::Gid_", {"data": _idl.array[_idl.uint8, 16]}
+)
+NodeEntitiesInfo: Any = make_idl_struct(
+    "NodeEntitiesInfo",
+    "rmw_dds_common::msg::dds_::NodeEntitiesInfo_",
+    {
+        "node_namespace": _idl.bounded_str[256],
+        "node_name": _idl.bounded_str[256],
+        "reader_gid_seq": _idl.sequence[Gid],
+        "writer_gid_seq": _idl.sequence[Gid],
+    },
+)
+ParticipantEntitiesInfo: Any = make_idl_struct(
+    "ParticipantEntitiesInfo",
+    "rmw_dds_common::msg::dds_::ParticipantEntitiesInfo_",
+    {"gid": Gid, "node_entities_info_seq": _idl.sequence[NodeEntitiesInfo]},
+)
 
 
 def gid_bytes(guid: uuid.UUID) -> bytes:
@@ -113,7 +107,7 @@ class NodeAnnouncer:
             Policy.History.KeepLast(1),
         )
         self._writer: Any = DataWriter(participant, topic, qos=qos)
-        self._topic = topic
+        self._topic: Any = topic
 
     @property
     def participant_gid(self) -> bytes:
@@ -145,7 +139,7 @@ class NodeAnnouncer:
                     seq.remove(gid)
         self.publish()
 
-    def message(self) -> ParticipantEntitiesInfo:
+    def message(self) -> Any:
         """The sample describing the current state."""
         with self._lock:
             nodes = [

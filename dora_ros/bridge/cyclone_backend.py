@@ -1,0 +1,402 @@
+"""The Cyclone DDS backend: a pure Cyclone DDS participant that acts as one ROS 2 node, for topics.
+
+Why it exists: rclpy can only publish types whose Python code was generated and built. Cyclone DDS
+needs none: each DDS type is built at run time from msgconv's definition (`cyclone_types.py`), so a
+user's own package of .msg files works as soon as its folder is on the message path.
+
+Samples are written and taken *serialized*. cyclonedds-python's public `DataWriter.write` and
+`DataReader.take` serialize and deserialize in Python (about 200 ms for a 1080p `sensor_msgs/Image`),
+so this module calls the C layer underneath them directly:
+
+- ``cyclonedds._clayer.ddspy_write(writer_handle, buffer)`` hands any contiguous buffer (bytes,
+  bytearray, memoryview: the encapsulation header + CDR body that msgconv produces) to
+  ``dds_write``; the Python sertype's ``serdata_from_sample`` copies it once into Cyclone's sample.
+- ``cyclonedds._clayer.ddspy_take(reader_handle, mask, n)`` returns ``[(bytes, SampleInfo), ...]``:
+  each sample's serialized bytes as received (header + body), copied once into a Python `bytes`.
+
+So a message costs one copy on each side and no Python-level field work; decoding is msgconv's job
+(measured in ``benchmarks/bridge.py``). Arriving samples are taken on Cyclone's listener thread
+(``on_data_available``) into a `ReadyQueue`, whose file descriptor the bridge select()s on.
+
+The node is made visible in the ROS graph by `ros_discovery.NodeAnnouncer`. Services, actions and
+parameter services are refused (`check_role`): see `backend.CYCLONE_SERVICES_REASON`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cyclonedds import _clayer
+from cyclonedds.core import DDSException, InstanceState, Listener, SampleState, ViewState
+from cyclonedds.domain import Domain, DomainParticipant
+from cyclonedds.pub import DataWriter, Publisher
+from cyclonedds.qos import Policy, Qos
+from cyclonedds.sub import DataReader, Subscriber
+from cyclonedds.topic import Topic
+
+from .. import msgconv
+from ..errors import BridgeError, MsgConvError
+from .backend import CYCLONE_SERVICES_REASON, ReadyQueue, UnsupportedRoleError
+from .cyclone_config import DiscoverySettings, cyclone_config
+from .cyclone_types import build_type
+from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies
+from .ros_discovery import ENCLAVE_USER_DATA, NodeAnnouncer, gid_bytes, type_hash_user_data
+
+__all__ = ["CycloneBackend", "CycloneTopicReader", "CycloneTopicWriter", "dds_topic_name"]
+
+log = logging.getLogger(__name__)
+
+_ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
+_TAKE_BATCH = 64
+
+
+def dds_topic_name(topic: str) -> str:
+    """The DDS topic of a ROS 2 topic: ``/ns/chatter`` -> ``rt/ns/chatter`` (rmw's mangling)."""
+    return "rt/" + topic.lstrip("/")
+
+
+def _ns(seconds: float) -> int:
+    """Seconds as a Cyclone duration (math.inf -> DDS_INFINITY)."""
+    return _clayer.DDS_INFINITY if math.isinf(seconds) else int(seconds * 1e9)
+
+
+def _qos(qos: Ros2QosPolicies, user_data: bytes) -> Qos:
+    policies: list[Any] = [
+        Policy.Reliability.Reliable(_ns(qos.max_blocking_time))
+        if qos.reliable
+        else Policy.Reliability.BestEffort,
+        {
+            Ros2Durability.Volatile: Policy.Durability.Volatile,
+            Ros2Durability.TransientLocal: Policy.Durability.TransientLocal,
+            Ros2Durability.Transient: Policy.Durability.Transient,
+            Ros2Durability.Persistent: Policy.Durability.Persistent,
+        }[qos.durability],
+        Policy.History.KeepAll if qos.keep_all else Policy.History.KeepLast(qos.keep_last),
+        {
+            Ros2Liveliness.Automatic: Policy.Liveliness.Automatic,
+            Ros2Liveliness.ManualByParticipant: Policy.Liveliness.ManualByParticipant,
+            Ros2Liveliness.ManualByTopic: Policy.Liveliness.ManualByTopic,
+        }[qos.liveliness](_ns(qos.lease_duration)),
+        # Plain CDR (XCDR1), the representation of the bytes msgconv and rclpy produce.
+        Policy.DataRepresentation(use_cdrv0_representation=True),
+    ]
+    if user_data:
+        policies.append(Policy.Userdata(user_data))
+    return Qos(*policies)
+
+
+# --- domains ----------------------------------------------------------------------------------
+
+# Cyclone allows one configured domain per id and process, shared by every participant on it; a
+# backend takes a reference and the last one out deletes it.
+_domains: dict[int, tuple[Domain, int]] = {}
+_domains_lock = threading.Lock()
+
+
+def _acquire_domain(domain_id: int) -> Domain:
+    with _domains_lock:
+        entry = _domains.get(domain_id)
+        if entry is not None:
+            _domains[domain_id] = (entry[0], entry[1] + 1)
+            return entry[0]
+        settings = DiscoverySettings.from_env()
+        try:
+            domain = Domain(domain_id, cyclone_config(settings))
+        except DDSException:
+            # Cyclone DDS older than 0.11 knows no Compatibility/IgnoreTypeInformation.
+            log.warning("Cyclone DDS rejected IgnoreTypeInformation; Fast DDS types may not match")
+            domain = Domain(domain_id, cyclone_config(settings, ignore_fastdds_types=False))
+        _domains[domain_id] = (domain, 1)
+        return domain
+
+
+def _release_domain(domain_id: int) -> None:
+    with _domains_lock:
+        entry = _domains.get(domain_id)
+        if entry is None:
+            return
+        if entry[1] > 1:
+            _domains[domain_id] = (entry[0], entry[1] - 1)
+            return
+        del _domains[domain_id]
+    _delete(entry[0])
+
+
+def _delete(entity: Any) -> None:
+    """Delete a cyclonedds-python entity now (it otherwise waits for garbage collection)."""
+    try:
+        entity.__del__()
+    except DDSException as err:  # already gone with its parent
+        log.debug("deleting %r: %s", entity, err)
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+class CycloneTopicWriter:
+    """Publishes serialized samples on one topic (see `backend.TopicWriter`)."""
+
+    def __init__(self, backend: CycloneBackend, topic: str, type_name: str, writer: Any) -> None:
+        self.topic = topic
+        self.type_name = type_name
+        self._backend = backend
+        self._writer = writer
+        self._handle: int = writer._ref
+        self.gid = gid_bytes(writer.guid)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._writer is None:
+            raise BridgeError(f"{self.topic}: publisher is closed")
+        # The C-level write: no Python serializer (see the module docstring).
+        ret = _clayer.ddspy_write(self._handle, data)
+        if ret < 0:
+            raise BridgeError(
+                f"{self.topic} ({self.type_name}): Cyclone DDS write failed: {DDSException(ret)}"
+            )
+
+    def matched_count(self) -> int:
+        if self._writer is None:
+            return 0
+        return int(self._writer.get_publication_matched_status().current_count)
+
+    def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        self._backend._forget(self, writer)
+
+
+class CycloneTopicReader:
+    """Receives serialized samples from one topic (see `backend.TopicReader`)."""
+
+    def __init__(self, backend: CycloneBackend, topic: str, type_name: str, depth: int | None):
+        self.topic = topic
+        self.type_name = type_name
+        self._backend = backend
+        self._queue = ReadyQueue(depth)
+        self._reader: Any = None
+        self._handle = 0
+        self.gid = b""
+
+    def _attach(self, reader: Any) -> None:
+        self._reader = reader
+        self._handle = reader._ref
+        self.gid = gid_bytes(reader.guid)
+        self._drain()  # samples that came (transient_local) before the listener was set
+
+    def _on_data_available(self, _reader: Any) -> None:
+        # Cyclone's listener thread. Exceptions here would be lost in C: log them.
+        try:
+            self._drain()
+        except Exception:
+            log.exception("%s: taking samples failed", self.topic)
+
+    def _drain(self) -> None:
+        handle = self._handle
+        if not handle:
+            return
+        while True:
+            samples = _clayer.ddspy_take(handle, _ANY_STATE, _TAKE_BATCH)
+            if isinstance(samples, int):  # an error code: the reader is being deleted
+                return
+            for data, info in samples:
+                if info.valid_data:
+                    self._queue.put(data)
+            if len(samples) < _TAKE_BATCH:
+                return
+
+    @property
+    def dropped(self) -> int:
+        """Samples dropped because the reader's history was full."""
+        return self._queue.dropped
+
+    def fileno(self) -> int:
+        return self._queue.fileno()
+
+    def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
+        return self._queue.take(timeout)
+
+    def matched_count(self) -> int:
+        if self._reader is None:
+            return 0
+        return int(self._reader.get_subscription_matched_status().current_count)
+
+    def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        self._handle = 0
+        self._backend._forget(self, reader)
+        self._queue.close()
+
+
+# --- the backend ------------------------------------------------------------------------------
+
+
+class CycloneBackend:
+    """One ROS 2 node as a Cyclone DDS participant on `domain_id` (see `backend.Backend`).
+
+    Args:
+        node_name: the ROS 2 node name shown in the graph.
+        namespace: absolute namespace (``/`` for the root).
+        domain_id: the DDS domain (``ROS_DOMAIN_ID``, already resolved by the caller).
+        msg_paths: extra folders of .msg packages for this backend's types (and their type hashes).
+
+    Raises:
+        BridgeError: the participant cannot be created (bad ``ROS_AUTOMATIC_DISCOVERY_RANGE``,
+            Cyclone configuration errors).
+    """
+
+    name = "cyclonedds"
+
+    def __init__(
+        self,
+        *,
+        node_name: str,
+        namespace: str = "/",
+        domain_id: int = 0,
+        msg_paths: tuple[str | Path, ...] = (),
+    ) -> None:
+        self.node_name = node_name
+        self.namespace = namespace if namespace.startswith("/") else "/" + namespace
+        self.domain_id = domain_id
+        self._msg_dirs = tuple(Path(p) for p in msg_paths)
+        for path in self._msg_dirs:
+            msgconv.add_search_path(path)
+        self._lock = threading.Lock()
+        self._topics: dict[str, Any] = {}
+        self._endpoints: list[CycloneTopicWriter | CycloneTopicReader] = []
+        self._closed = False
+        self._domain = _acquire_domain(domain_id)
+        try:
+            self._participant: Any = DomainParticipant(
+                domain_id, qos=Qos(Policy.Userdata(ENCLAVE_USER_DATA))
+            )
+            self._publisher: Any = Publisher(self._participant)
+            self._subscriber: Any = Subscriber(self._participant)
+            self._announcer = NodeAnnouncer(self._participant)
+            self._announcer.add_node(node_name, self.namespace)
+        except DDSException as err:
+            _release_domain(domain_id)
+            raise BridgeError(
+                f"cyclonedds backend: cannot create a participant on domain {domain_id}: {err}"
+            ) from err
+
+    # --- Backend protocol ---
+
+    def check_role(self, role: str) -> None:
+        if role in ("service", "action", "parameters"):
+            raise UnsupportedRoleError(
+                f"backend 'cyclonedds' cannot do {role}s: {CYCLONE_SERVICES_REASON}"
+            )
+
+    def create_writer(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> CycloneTopicWriter:
+        dds_topic, canonical = self._topic(topic, type_name)
+        user_data = type_hash_user_data(canonical, self._msg_dirs)
+        try:
+            writer = DataWriter(self._publisher, dds_topic, qos=_qos(qos, user_data))
+        except DDSException as err:
+            raise BridgeError(f"{topic} ({canonical}): cannot create a writer: {err}") from err
+        endpoint = CycloneTopicWriter(self, topic, canonical, writer)
+        self._register(endpoint, is_writer=True)
+        return endpoint
+
+    def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> CycloneTopicReader:
+        dds_topic, canonical = self._topic(topic, type_name)
+        user_data = type_hash_user_data(canonical, self._msg_dirs)
+        endpoint = CycloneTopicReader(self, topic, canonical, None if qos.keep_all else qos.depth)
+        listener = Listener(on_data_available=endpoint._on_data_available)
+        try:
+            reader = DataReader(
+                self._subscriber,
+                dds_topic,
+                qos=_qos(qos, user_data),
+                listener=listener,
+            )
+        except DDSException as err:
+            raise BridgeError(f"{topic} ({canonical}): cannot create a reader: {err}") from err
+        endpoint._attach(reader)
+        self._register(endpoint, is_writer=False)
+        return endpoint
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            endpoints, self._endpoints = self._endpoints, []
+        for endpoint in endpoints:
+            endpoint.close()
+        self._announcer.close()
+        # Deleting the participant deletes every entity in it (topics, publisher, subscriber).
+        self._topics.clear()
+        _delete(self._participant)
+        _release_domain(self.domain_id)
+
+    def __enter__(self) -> CycloneBackend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- internals ---
+
+    @property
+    def participant_gid(self) -> bytes:
+        """The participant's GID (its GUID), as announced on ``ros_discovery_info``."""
+        return self._announcer.participant_gid
+
+    def _topic(self, topic: str, type_name: str) -> tuple[Any, str]:
+        if self._closed:
+            raise BridgeError(f"{topic}: the cyclonedds backend is closed")
+        try:
+            definition = msgconv.message_definition(type_name, "message_type")
+            data_type = build_type(definition.name, msgconv.message_definition)
+        except MsgConvError as err:
+            raise BridgeError(f"{topic}: {err}") from err
+        except BridgeError as err:
+            raise BridgeError(f"{topic}: {err}") from err
+        with self._lock:
+            existing = self._topics.get(topic)
+            if existing is not None:
+                if existing[1] != definition.name:
+                    raise BridgeError(
+                        f"{topic}: already used with type {existing[1]}, not {definition.name}"
+                    )
+                return existing[0], definition.name
+            try:
+                dds_topic = Topic(self._participant, dds_topic_name(topic), data_type)
+            except DDSException as err:
+                raise BridgeError(
+                    f"{topic} ({definition.name}): cannot create topic: {err}"
+                ) from err
+            self._topics[topic] = (dds_topic, definition.name)
+            return dds_topic, definition.name
+
+    def _register(
+        self, endpoint: CycloneTopicWriter | CycloneTopicReader, *, is_writer: bool
+    ) -> None:
+        with self._lock:
+            self._endpoints.append(endpoint)
+        self._announcer.add_endpoint(
+            self.node_name, self.namespace, endpoint.gid, is_writer=is_writer
+        )
+
+    def _forget(self, endpoint: CycloneTopicWriter | CycloneTopicReader, entity: Any) -> None:
+        with self._lock:
+            if endpoint in self._endpoints:
+                self._endpoints.remove(endpoint)
+            closed = self._closed
+        if not closed:
+            self._announcer.remove_endpoint(self.node_name, self.namespace, endpoint.gid)
+        _delete(entity)
