@@ -188,3 +188,8 @@ def pid_alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def lines_of(path: Path) -> list[str]:
+    """The lines of a file, or [] while it does not exist."""
+    return path.read_text().splitlines() if path.exists() else []

@@ -10,17 +10,12 @@ import os
 import re
 import signal
 import time
-from pathlib import Path
 
-from ament_workspace import Workspace, pid_alive, stop, wait_for
+from ament_workspace import Workspace, lines_of, pid_alive, stop, wait_for
 
 
 def pids(text: str, word: str) -> list[int]:
     return [int(p) for p in re.findall(rf"\] {word} (\d+)", text)]
-
-
-def lines_of(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
 
 
 ESCALATION = """<launch>
