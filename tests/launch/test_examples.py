@@ -70,7 +70,7 @@ def test_example_runs_talker_dora_listener(name: str, tmp_path: Path) -> None:
                 heard.append(line.split("heard ", 1)[1].strip())
     finally:
         launcher.send_signal(signal.SIGINT)
-        out, err = launcher.communicate(timeout=40)
+        _, err = launcher.communicate(timeout=40)
     assert len(heard) == 3, err[-3000:]
     assert all(text.startswith("HELLO ") for text in heard), heard
     assert launcher.returncode == 0, err[-3000:]
