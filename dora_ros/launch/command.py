@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -185,5 +184,5 @@ def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: boo
                 return 0
             return Launcher(log_dir, debug=debug).run(context.steps)
     finally:
-        shutil.rmtree(context.shared.temp_dir, ignore_errors=True)
+        context.shared.remove_temp_dir()
         sys.stdout.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -24,11 +25,23 @@ __all__ = ["LaunchContext", "Shared"]
 class Shared:
     """State shared by every copy of a context during one launch."""
 
-    temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="dora_ros_launch_"))
     name_counts: dict[str, int] = field(default_factory=dict)
     declared_arguments: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     log_dir: str | None = None  # the launch's log folder (dora graphs write their node logs there)
+    _temp_dir: str | None = None
+
+    @property
+    def temp_dir(self) -> str:
+        """A folder for generated parameter files, made on first use; the command removes it."""
+        if self._temp_dir is None:
+            self._temp_dir = tempfile.mkdtemp(prefix="dora_ros_launch_")
+        return self._temp_dir
+
+    def remove_temp_dir(self) -> None:
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
 
     def process_name(self, base: str) -> str:
         """`base-N`, numbered across the launch as ROS 2 does."""

@@ -90,7 +90,7 @@ class Entity(ABC):
             raise self.error(f"<{self.type_name}> needs attribute '{name}'")
         self._read.add(present)
         raw = self._raw_attr(present)
-        if isinstance(raw, (list, dict)) and data_type is not list:
+        if isinstance(raw, dict) or (isinstance(raw, list) and data_type not in (list, None)):
             raise self.error(f"<{self.type_name}> attribute '{name}' must be a scalar")
         if data_type is None:
             return coerce_scalar(raw) if isinstance(raw, str) else raw

@@ -60,8 +60,9 @@ class LaunchDescriptionSource:
 
     def get_launch_description(self, context: LaunchContext) -> LaunchDescription:
         path = perform(context, self.location)
-        if context.current_file and not os.path.isabs(path):
-            path = os.path.join(os.path.dirname(context.current_file), path)
+        if context.current_file and not os.path.isabs(path) and not os.path.exists(path):
+            beside = os.path.join(os.path.dirname(context.current_file), path)
+            path = beside if os.path.exists(beside) else path
         return load_launch_file(path)
 
 

@@ -143,6 +143,7 @@ def test_parameter_files_both_formats_and_python_parameter_values(ws: Workspace)
     <param from="$(find-pkg-share demo_pkg)/config/all.yaml"/>
     <param from="$(find-pkg-share demo_pkg)/config/named.yaml"/>
     <param name="inline" value="[1, 2, 3]"/>
+    <param name="names" value="left;right" value-sep=";"/>
   </node>
 </launch>""",
     )
@@ -174,6 +175,7 @@ def generate_launch_description():
         "from_wildcard": 11,
         "from_named": "named",
         "inline": [1, 2, 3],
+        "names": ["left", "right"],
     }
     assert ws.report("/robot/py")["params"] == {"from_wildcard": 11, "as_text": "42", "as_int": 42}
 

@@ -27,6 +27,7 @@ XML = """<launch>
       <param name="enabled" value="true"/>
       <param name="label" value="$(var label)"/>
       <param name="nested"><param name="depth" value="2"/></param>
+      <param name="gains" value="[0.5, 1.5]"/>
       <remap from="chatter" to="talk"/>
     </node>
   </group>
@@ -55,6 +56,7 @@ YAML = """launch:
         - {name: enabled, value: true}
         - {name: label, value: "$(var label)"}
         - {name: nested, param: [{name: depth, value: 2}]}
+        - {name: gains, value: [0.5, 1.5]}
         remap:
         - {from: chatter, to: talk}
 - node: {pkg: demo_pkg, exec: reporter, name: plain, unless: "$(var skip_plain false)"}
@@ -82,7 +84,8 @@ def generate_launch_description():
             Node(package="demo_pkg", executable="reporter", name="talker", namespace="arm",
                  output="screen",
                  parameters=[{"speed": 1.5, "count": 3, "enabled": True,
-                              "label": LaunchConfiguration("label"), "nested": {"depth": 2}}],
+                              "label": LaunchConfiguration("label"), "nested": {"depth": 2},
+                              "gains": [0.5, 1.5]}],
                  remappings=[("chatter", "talk")]),
         ]),
         Node(package="demo_pkg", executable="reporter", name="plain",
@@ -114,6 +117,7 @@ def test_node_sees_name_namespace_remaps_parameters(ws: Workspace, front_end: st
         "enabled": True,
         "label": "r7-label",
         "nested.depth": 2,
+        "gains": [0.5, 1.5],
         "global_gain": 7,
     }
     assert report["env"] == "r7-label"

@@ -212,7 +212,9 @@ class ExecuteProcess(Action):
         elif on_exit is not None:
             from .shutdown_action import Shutdown
 
-            actions = on_exit if isinstance(on_exit, list) else None
+            actions = list(on_exit) if isinstance(on_exit, (list, tuple)) else None
+            if isinstance(on_exit, Shutdown):
+                actions = [on_exit]
             if actions is not None and all(isinstance(a, Shutdown) for a in actions):
                 shutdown_on_exit = True
             else:

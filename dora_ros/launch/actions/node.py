@@ -59,6 +59,10 @@ def _parse_params(
             continue
         raw = entity.get_attr("value", data_type=None)
         entity.get_attr("type", optional=True)  # ROS 1 spelling; the value's own type wins
+        separator = entity.get_attr("value-sep", optional=True)
+        if separator is not None and isinstance(raw, str):
+            text = entity.get_attr("value")  # the untyped text, split as ROS 2 does
+            raw = [coerce_scalar(item.strip()) for item in text.split(separator)]
         if isinstance(raw, str):
             subs = parser.parse_substitution(raw)
             if all(type(s).__name__ == "TextSubstitution" for s in subs):
