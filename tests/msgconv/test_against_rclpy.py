@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -156,6 +157,16 @@ def test_default_value_is_rclpys_default(reference: RclpyReference, type_name: s
 # Decoding rclpy's bytes
 
 
+def placed(blob: bytes, shift: int) -> memoryview:
+    """A copy of `blob` in memory whose CDR body (after the 4-byte header) is at 8k + shift."""
+    raw = bytearray(len(blob) + 16)
+    base = memoryview(raw)
+    address = np.frombuffer(raw, dtype=np.uint8).ctypes.data
+    start = (shift - (address + 4)) % 8
+    base[start : start + len(blob)] = blob
+    return base[start : start + len(blob)]
+
+
 @pytest.mark.parametrize("type_name", TYPES)
 def test_decode_reads_rclpy_bytes(samples: Any, type_name: str) -> None:
     values, blobs = samples(type_name)
@@ -165,9 +176,13 @@ def test_decode_reads_rclpy_bytes(samples: Any, type_name: str) -> None:
         assert isinstance(got, pa.StructArray) and len(got) == 1, f"{type_name} sample {i}"
         assert got.type == arrow_type
         ref_cdr.assert_same(got.to_pylist()[0], value, f"{type_name} sample {i} ({blob.hex()})")
-    # memoryview input, and all at once
-    one = msgconv.decode(type_name, memoryview(blobs[0]))
-    ref_cdr.assert_same(one.to_pylist()[0], values[0], f"{type_name} from a memoryview")
+    # memoryviews whose CDR body starts 8-aligned (zero-copy path), 4-aligned and at an odd address
+    for shift in (0, 4, 1):
+        for i, (value, blob) in enumerate(zip(values, blobs, strict=True)):
+            view = placed(blob, shift)
+            got = msgconv.decode(type_name, view)
+            context = f"{type_name} sample {i} from a memoryview, body at 8k+{shift}"
+            ref_cdr.assert_same(got.to_pylist()[0], value, context)
     many = msgconv.decode_many(type_name, blobs)
     assert isinstance(many, pa.StructArray) and len(many) == len(values)
     assert many.type == arrow_type
