@@ -9,14 +9,23 @@ Attribute names match with ``-`` and ``_`` interchangeably (ROS 2 spells both).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import LaunchFileError, Location
 
-__all__ = ["ENTITIES", "Entity", "coerce_scalar", "to_bool"]
+__all__ = ["ENTITIES", "Entity", "coerce_scalar", "did_you_mean", "to_bool"]
 
 # `get_attr(name, data_type=ENTITIES)`: the attribute is a list of sub-entities (`param`, `remap`).
 ENTITIES = "entities"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` when one of `choices` is close to `word`, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(dict.fromkeys(choices)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def to_bool(text: str) -> bool | None:
@@ -53,6 +62,7 @@ class Entity(ABC):
         self.type_name = type_name
         self.location = location
         self._read: set[str] = set()
+        self._asked: list[str] = []  # every name an action looked for, to suggest a fix
 
     @property
     @abstractmethod
@@ -81,6 +91,7 @@ class Entity(ABC):
 
     def get_attr(self, name: str, *, data_type: Any = str, optional: bool = False) -> Any:
         """Read attribute `name` as `data_type` (str, bool, int, float, None = typed, ENTITIES)."""
+        self._asked.append(name)
         if data_type == ENTITIES:
             return self._entity_list(name, optional)
         present = self._find(name)
@@ -126,4 +137,7 @@ class Entity(ABC):
         """Raise naming the first attribute no action read."""
         unread = [n for n in self._attr_names() if n not in self._read]
         if unread:
-            raise self.error(f"<{self.type_name}> has unknown attribute '{unread[0]}'")
+            raise self.error(
+                f"<{self.type_name}> has unknown attribute '{unread[0]}'"
+                + did_you_mean(unread[0], self._asked)
+            )

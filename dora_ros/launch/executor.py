@@ -239,6 +239,10 @@ class Launcher:
             running = _Running(spec, process)
             self._running[process.pid] = running
             self._log("INFO", spec.name, f"process started with pid [{process.pid}]")
+            if self.debug:
+                self._log("DEBUG", spec.name, f"cmd: {' '.join(spec.cmd)}")
+                for key, value in spec.additional_env.items():
+                    self._log("DEBUG", spec.name, f"env: {key}={value}")
             log_path = self.log_dir / f"{spec.name}-{process.pid}-stdout_stderr.log"
             with open(log_path, "w", encoding="utf-8") as own_log:
                 readers = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from .action import REGISTRY, Action
-from .entity import Entity
+from .entity import Entity, did_you_mean
 from .errors import LaunchFileError, SubstitutionError
 from .launch_description import LaunchDescription
 from .substitutions import Substitution, parse_substitution
@@ -41,7 +41,8 @@ class FrontendParser:
             known = ", ".join(
                 sorted(t for t in REGISTRY if "-" not in t or t == "push-ros-namespace")
             )
-            raise entity.error(f"unknown tag <{entity.type_name}> (supported: {known})")
+            hint = did_you_mean(entity.type_name, REGISTRY)
+            raise entity.error(f"unknown tag <{entity.type_name}>{hint} (supported: {known})")
         outer, self._entity = self._entity, entity
         try:
             action = cls.parse(entity, self)

@@ -30,12 +30,12 @@ CASES = {
     "unknown-tag": (
         "bad.launch.xml",
         "<launch>\n{touch}\n<group>\n  <nod pkg='demo_pkg' exec='reporter'/>\n</group>\n</launch>",
-        r"bad.launch.xml:4: unknown tag <nod> \(supported: .*node.*\)",
+        r"bad.launch.xml:4: unknown tag <nod> \(did you mean 'node'\?\) \(supported: .*node.*\)",
     ),
     "unknown-attribute": (
         "bad.launch.xml",
         "<launch>\n{touch}\n<node pkg='demo_pkg' exec='reporter' nmae='x'/>\n</launch>",
-        r"bad.launch.xml:3: <node> has unknown attribute 'nmae'",
+        r"bad.launch.xml:3: <node> has unknown attribute 'nmae' \(did you mean 'name'\?\)",
     ),
     "unknown-child": (
         "bad.launch.xml",
