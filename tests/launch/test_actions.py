@@ -195,3 +195,41 @@ def test_show_args_for_python_and_yaml(ws: Workspace) -> None:
         "    'speed':\n        how fast\n        (default: '1.0')\n\n"
         "    'mode':\n        which mode\n        Valid choices are: ['a', 'b']\n        (required)\n\n"
     )
+
+
+def test_python_shutdown_action_in_timer_and_python_source(ws: Workspace) -> None:
+    ws.add_launch(
+        "inner.launch.py",
+        """from launch import LaunchDescription
+from launch.actions import LogInfo
+
+
+def generate_launch_description():
+    return LaunchDescription([LogInfo(msg="inner loaded")])
+""",
+    )
+    ws.add_launch(
+        "stopper.launch.py",
+        """from launch import LaunchDescription
+from launch.actions import ExecuteProcess, IncludeLaunchDescription, LogInfo, Shutdown, TimerAction
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import TextSubstitution, ThisLaunchFileDir
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        IncludeLaunchDescription(PythonLaunchDescriptionSource([ThisLaunchFileDir(), "/inner.launch.py"])),
+        ExecuteProcess(cmd=["sleep", "30"], name="sleeper"),
+        TimerAction(period=0.3, actions=[LogInfo(msg=TextSubstitution(text="stopping")),
+                                         Shutdown(reason="timer said so")]),
+    ])
+""",
+    )
+    result = ws.launch("demo_pkg", "stopper.launch.py", timeout=20)
+    assert result.returncode == 0, result.stderr
+    user = [
+        line.split("]: ", 1)[1] for line in result.stdout.splitlines() if "[launch.user]" in line
+    ]
+    assert user == ["inner loaded", "stopping"]
+    assert "shutting down: timer said so" in result.stdout
+    assert "[INFO] [sleeper-1]: process has died" in result.stdout  # stopped by SIGINT
