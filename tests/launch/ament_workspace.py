@@ -109,6 +109,7 @@ class Workspace:
         (marker / "demo_pkg").write_text("")
         self.add_executable("reporter", REPORTER)
         self.add_executable("stub", STUB)
+        self._started: list[subprocess.Popen[str]] = []
         self.env = dict(os.environ)
         self.env.update(
             AMENT_PREFIX_PATH=f"{self.prefix}:{VENV_PREFIX}",
@@ -146,8 +147,8 @@ class Workspace:
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start `dora-ros launch ARGS` in the background (the caller stops it)."""
-        return subprocess.Popen(
+        """Start `dora-ros launch ARGS` in the background (the caller stops it; close() kills it)."""
+        process = subprocess.Popen(
             [PYTHON, "-m", "dora_ros.cli", "launch", *args],
             env=self.env,
             stdout=subprocess.PIPE,
@@ -155,6 +156,15 @@ class Workspace:
             text=True,
             cwd=self.root,
         )
+        self._started.append(process)
+        return process
+
+    def close(self) -> None:
+        """Kill launchers a failed test left running (their children die with them)."""
+        for process in self._started:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=10)
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

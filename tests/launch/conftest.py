@@ -15,4 +15,6 @@ _domain = iter(range(100, 150))
 def ws(tmp_path: Path, worker_id: str) -> Iterator[Workspace]:
     # Domain ids 100-149 by worker and test (150-160 are left for tests that need their own).
     worker = int(worker_id[2:]) if worker_id.startswith("gw") else 0
-    yield Workspace(tmp_path, 100 + (worker * 7 + next(_domain)) % 50)
+    workspace = Workspace(tmp_path, 100 + (worker * 7 + next(_domain)) % 50)
+    yield workspace
+    workspace.close()
