@@ -29,7 +29,7 @@ from .names import candidates, split_type_name
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .cdr_codegen import Codec
+    from .codec import Codec
 
 __all__ = ["Definition", "TypeRegistry", "add_search_path", "default_registry"]
 
@@ -185,7 +185,7 @@ class TypeRegistry:
         with self._lock:
             codec = self._codecs.get(definition.name)
             if codec is None:
-                from .cdr_codegen import Codec
+                from .codec import Codec
 
                 codec = self._codecs[definition.name] = Codec(definition, self)
         return codec

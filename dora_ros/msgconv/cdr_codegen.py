@@ -1,0 +1,552 @@
+"""Generated CDR encoders and decoders, one straight-line Python function per message type.
+
+For each type we write Python source that does only what the type needs, compile it once and keep
+it on the type's `Codec` (cached by the `TypeRegistry`):
+
+- consecutive fixed-size fields (also inside nested structs, which are inlined) become one
+  `struct.Struct.pack` / `unpack_from` call whose format already holds the alignment padding, as
+  long as the offset modulo the alignment is known while generating; only after a string or a
+  sequence is the padding computed at run time (`p = -pos & 7`);
+- primitive sequences go through numpy in one piece (`b"".join` copies them once when encoding;
+  `np.frombuffer` views them when decoding, see `arrow_values` for the zero-copy rules);
+- arrays of nested messages loop over a generated function of the element type.
+
+Encoders are fast paths: they rely on `struct` to reject what does not fit (`'B' format requires
+0 <= number <= 255`, `float too large to pack with f format`) and fall back to the slow, precise
+`cdr_reference.encode_reference` on any failure, which raises the `MsgConvError` naming the field,
+or encodes what needs a lenient conversion (an integral float for an int field). Both write zero
+padding, so encoding is canonical. Offsets count from the end of the 4-byte encapsulation header.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .definitions import PRIMITIVES, Field, FieldType, MessageDefinition
+
+if TYPE_CHECKING:
+    from .registry import TypeRegistry
+
+__all__ = ["Fallback", "generate_decoder", "generate_encoder"]
+
+
+class Fallback(Exception):
+    """Raised inside a generated encoder: let the reference encoder decide (error or lenient)."""
+
+
+_ZEROS = tuple(b"\x00" * i for i in range(8))
+_BOOL = {True: 1, False: 0}
+_U32 = struct.Struct("<I")
+
+
+def _prim_array(prim_name: str) -> Callable[[Any], Any]:
+    """A converter of one primitive array value to a little-endian contiguous buffer (or Fallback)."""
+    prim = PRIMITIVES[prim_name]
+    dtype = np.dtype("<" + prim.dtype) if prim.size > 1 else np.dtype(prim.dtype)
+    kind = dtype.kind
+    code = prim.code if prim.name != "bool" else "?"
+    low, high = prim.low, prim.high
+
+    def convert(x: Any) -> Any:
+        if type(x) is np.ndarray:
+            if x.dtype == dtype and x.ndim == 1:
+                return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+            if x.ndim != 1:
+                raise Fallback
+            src = x.dtype.kind
+            if kind == "b":
+                raise Fallback
+            if kind == "f":
+                if src not in "biuf":
+                    raise Fallback
+                y = x.astype(dtype)
+                if prim.size == 4 and src == "f" and np.any(np.isinf(y) & np.isfinite(x)):
+                    raise Fallback
+                return y
+            if src in "biu" or (src == "f" and np.all(np.mod(x, 1) == 0)):
+                if len(x) and (x.min() < low or x.max() > high):
+                    raise Fallback
+                return x.astype(dtype)
+            raise Fallback
+        if prim.size == 1 and kind == "u" and type(x) in (bytes, bytearray):
+            return x
+        if type(x) in (list, tuple):
+            if kind == "b":
+                for item in x:
+                    if item is not True and item is not False:
+                        raise Fallback
+            return struct.pack(f"<{len(x)}{code}", *x)
+        raise Fallback
+
+    return convert
+
+
+class _Source:
+    """Lines of one generated function; names it refers to go in a namespace shared per module."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.lines: list[str] = []
+        self.ns = namespace
+
+    def name(self, prefix: str, value: Any = None) -> str:
+        self.ns["__counter__"] = counter = self.ns.get("__counter__", 0) + 1
+        key = f"{prefix}{counter}"
+        if value is not None:
+            self.ns[key] = value
+        return key
+
+    def const(self, value: Any) -> str:
+        """A module-level name holding `value` (reused if equal, for small literals)."""
+        if isinstance(value, (bool, int)) or (isinstance(value, float) and value == value):
+            if isinstance(value, bool) or abs(value) != float("inf"):
+                return repr(value)
+        return self.name("C", value)
+
+
+def _fn_name(type_name: str) -> str:
+    return "_" + "".join(c if c.isalnum() else "_" for c in type_name)
+
+
+# --- encoder ------------------------------------------------------------------------------------
+
+
+class _EncoderGen:
+    """Writes `def E(v, parts, pos) -> pos` for one type (see the module docstring)."""
+
+    def __init__(
+        self,
+        definition: MessageDefinition,
+        registry: TypeRegistry,
+        top: bool,
+        namespace: dict[str, Any],
+    ) -> None:
+        self.registry = registry
+        self.src = _Source(namespace)
+        self.kal, self.mod = (8, 0) if top else (1, 0)
+        self.fmt = ""
+        self.vals: list[str] = []
+        self.ind = "    "
+        self.needs: set[str] = set()  # element types whose encoders the function calls
+        self.definition = definition
+
+    def emit(self, line: str) -> None:
+        self.src.lines.append(self.ind + line)
+
+    def flush(self) -> None:
+        if not self.fmt:
+            return
+        s = struct.Struct("<" + self.fmt)
+        name = self.src.name("S", s)
+        self.emit(f"parts.append({name}.pack({', '.join(self.vals)}))")
+        self.emit(f"pos += {s.size}")
+        self.fmt, self.vals = "", []
+
+    def align(self, n: int) -> None:
+        if n <= self.kal:
+            pad = -self.mod % n
+            self.fmt += "x" * pad
+            self.mod = (self.mod + pad) % self.kal
+        else:
+            self.flush()
+            self.emit(f"p = -pos & {n - 1}")
+            self.emit("parts.append(ZEROS[p])")
+            self.emit("pos += p")
+            self.kal, self.mod = n, 0
+
+    def advance(self, size: int) -> None:
+        self.mod = (self.mod + size) % self.kal
+
+    def scalar(self, prim_name: str, expr: str) -> None:
+        prim = PRIMITIVES[prim_name]
+        self.align(prim.size)
+        self.fmt += "B" if prim.name == "bool" else prim.code
+        self.vals.append(f"BOOL[{expr}]" if prim.name == "bool" else expr)
+        self.advance(prim.size)
+
+    def unknown(self) -> None:
+        self.kal, self.mod = 1, 0
+
+    def struct_body(self, definition: MessageDefinition, var: str) -> None:
+        keys = self.src.name("K", frozenset(definition.field_names))
+        self.flush()
+        self.emit(f"if not {var}.keys() <= {keys}: raise Fallback")
+        if not definition.fields:
+            self.scalar("uint8", "0")
+            return
+        for f in definition.fields:
+            self.field(f, var)
+
+    def default_expr(self, f: Field) -> str:
+        from .arrow_schema import zero_value
+
+        if f.default is not None:
+            return self.src.const(f.default)
+        if f.type.array == "fixed":
+            assert f.type.length is not None
+            return self.src.const(
+                tuple([zero_value(f.type.element, self.registry)] * f.type.length)
+            )
+        if f.type.array:
+            return "()"
+        if f.type.is_nested:
+            return "EMPTY"
+        return self.src.const(zero_value(f.type, self.registry))
+
+    def field(self, f: Field, var: str) -> None:
+        t = f.type
+        expr = f"{var}.get({f.name!r}, {self.default_expr(f)})"
+        if not t.array:
+            if t.is_nested:
+                sub = self.src.name("v")
+                self.flush()
+                self.emit(f"{sub} = {var}.get({f.name!r})")
+                self.emit(f"if {sub} is None: {sub} = EMPTY")
+                self.struct_body(self.registry.message(t.name), sub)
+            elif t.is_string:
+                self.string(t, expr)
+            else:
+                self.scalar(t.name, expr)
+            return
+        x = self.src.name("x")
+        self.flush()
+        self.emit(f"{x} = {expr}")
+        if t.is_primitive:
+            self.prim_array(t, x)
+        else:
+            self.emit(f"n = len({x})")
+            self.length_check(t, "n")
+            if t.array != "fixed":
+                self.align(4)
+                self.flush()
+                self.emit("parts.append(U32.pack(n))")
+                self.emit("pos += 4")
+                self.advance(4)
+            it = self.src.name("it")
+            self.emit(f"for {it} in {x}:")
+            self.ind += "    "
+            if t.is_string:
+                self.unknown()
+                self.string(t.element, it)
+            else:
+                fn = _fn_name(t.name)
+                self.needs.add(t.name)
+                self.emit(f"if {it} is None: {it} = EMPTY")
+                self.emit(f"pos = {fn}({it}, parts, pos)")
+            self.ind = self.ind[:-4]
+            self.unknown()
+
+    def length_check(self, t: FieldType, n: str) -> None:
+        if t.array == "fixed":
+            self.emit(f"if {n} != {t.length}: raise Fallback")
+        elif t.array == "bounded":
+            self.emit(f"if {n} > {t.length}: raise Fallback")
+
+    def string(self, t: FieldType, expr: str) -> None:
+        self.align(4)
+        self.flush()
+        s = self.src.name("s")
+        self.emit(f"{s} = {expr}")
+        if t.string_bound is not None:
+            self.emit(f"if len({s}) > {t.string_bound}: raise Fallback")
+        if t.name == "string":
+            self.emit(f"{s} = {s}.encode()")
+            self.emit(f"parts += (U32.pack(len({s}) + 1), {s}, NUL)")
+            self.emit(f"pos += len({s}) + 5")
+        else:
+            self.emit(f"{s} = {s}.encode('utf-16-le')")
+            self.emit(f"{s} = np.frombuffer({s}, '<u2').astype('<u4')")
+            self.emit(f"parts += (U32.pack(len({s})), {s})")
+            self.emit(f"pos += 4 * len({s}) + 4")
+        self.unknown()
+
+    def prim_array(self, t: FieldType, x: str) -> None:
+        prim = PRIMITIVES[t.name]
+        conv = self.src.name("A", _prim_array(t.name))
+        self.emit(f"{x} = {conv}({x})")
+        self.emit(f"n = len({x})")
+        self.length_check(t, "n")
+        if t.array != "fixed":
+            self.align(4)
+            self.flush()
+            self.emit("parts.append(U32.pack(n))")
+            self.emit("pos += 4")
+            self.advance(4)
+            if prim.size > 1:
+                if prim.size > self.kal:
+                    self.emit(f"if n: p = -pos & {prim.size - 1}; parts.append(ZEROS[p]); pos += p")
+                # else: aligned already, as 4-byte count leaves pos % 4 == 0
+            self.emit(f"parts.append({x})")
+            self.emit(f"pos += n * {prim.size}")
+            self.kal, self.mod = min(4, prim.size), 0
+        else:
+            assert t.length is not None
+            self.align(prim.size)
+            self.flush()
+            self.emit(f"parts.append({x})")
+            self.emit(f"pos += {t.length * prim.size}")
+            self.advance(t.length * prim.size)
+
+    def build(self, fn: str) -> str:
+        self.struct_body(self.definition, "v")
+        self.flush()
+        return "\n".join([f"def {fn}(v, parts, pos):", *self.src.lines, "    return pos"])
+
+
+def generate_encoder(
+    definition: MessageDefinition, registry: TypeRegistry
+) -> tuple[Callable[[Any], bytes], str]:
+    """A fast `encode(dict_tree) -> bytes` for `definition` (raises Fallback) and its source."""
+    namespace: dict[str, Any] = {
+        "ZEROS": _ZEROS,
+        "BOOL": _BOOL,
+        "U32": _U32,
+        "NUL": b"\x00",
+        "EMPTY": {},
+        "Fallback": Fallback,
+        "np": np,
+    }
+    sources: list[str] = []
+    done: set[str] = set()
+    todo: list[tuple[MessageDefinition, bool]] = [(definition, True)]
+    while todo:
+        d, top = todo.pop()
+        key = d.name if not top else "<top>"
+        if key in done:
+            continue
+        done.add(key)
+        gen = _EncoderGen(d, registry, top, namespace)
+        sources.append(gen.build("_top" if top else _fn_name(d.name)))
+        todo += [(registry.message(n), False) for n in gen.needs]
+    sources.append(
+        "def encode(v):\n    parts = [HEADER]\n    _top(v, parts, 0)\n    return b''.join(parts)\n"
+    )
+    namespace["HEADER"] = b"\x00\x01\x00\x00"
+    source = "\n\n".join(sources)
+    exec(compile(source, f"<msgconv encoder {definition.name}>", "exec"), namespace)
+    return namespace["encode"], source
+
+
+# --- decoder ------------------------------------------------------------------------------------
+
+
+class Truncated(Exception):
+    """Raised inside a generated decoder: a length points past the end of the data."""
+
+
+def _array_view(dtype_name: str, order: str) -> Callable[[Any, int, int], Any]:
+    """`view(body, n, pos)`: n primitives at pos as a native little-endian numpy array.
+
+    A view into `body` (zero copy) when the byte order is little-endian and the address is aligned
+    for the element; a single copy otherwise (numpy and Arrow want aligned memory).
+    """
+    if dtype_name == "?":
+        u1 = np.dtype("u1")
+
+        def bools(body: Any, n: int, pos: int) -> Any:
+            return np.frombuffer(body, u1, n, pos) != 0
+
+        return bools
+    dtype = np.dtype(order + dtype_name)
+    if dtype.itemsize == 1:
+
+        def bytes_view(body: Any, n: int, pos: int) -> Any:
+            return np.frombuffer(body, dtype, n, pos)
+
+        return bytes_view
+    native = np.dtype("<" + dtype_name)
+    if order == ">":
+
+        def swapped(body: Any, n: int, pos: int) -> Any:
+            return np.frombuffer(body, dtype, n, pos).astype(native)
+
+        return swapped
+
+    def view(body: Any, n: int, pos: int) -> Any:
+        a = np.frombuffer(body, dtype, n, pos)
+        return a if a.flags.aligned else a.copy()
+
+    return view
+
+
+class _DecoderGen:
+    """Writes `def D(body, pos) -> (dict, pos)` for one type and one byte order."""
+
+    def __init__(
+        self,
+        definition: MessageDefinition,
+        registry: TypeRegistry,
+        top: bool,
+        namespace: dict[str, Any],
+        order: str,
+    ) -> None:
+        self.registry = registry
+        self.definition = definition
+        self.order = order
+        self.src = _Source(namespace)
+        self.kal, self.mod = (8, 0) if top else (1, 0)
+        self.fmt = ""
+        self.targets: list[str] = []
+        self.ind = "    "
+        self.needs: set[str] = set()
+
+    def emit(self, line: str) -> None:
+        self.src.lines.append(self.ind + line)
+
+    def flush(self) -> None:
+        if not self.fmt:
+            return
+        s = struct.Struct(self.order + self.fmt)
+        name = self.src.name("S", s)
+        if self.targets:
+            self.emit(f"{', '.join(self.targets)}, = {name}.unpack_from(body, pos)")
+        else:
+            self.emit(f"if pos + {s.size} > len(body): raise Truncated")
+        self.emit(f"pos += {s.size}")
+        self.fmt, self.targets = "", []
+
+    def align(self, n: int) -> None:
+        if n <= self.kal:
+            pad = -self.mod % n
+            self.fmt += "x" * pad
+            self.mod = (self.mod + pad) % self.kal
+        else:
+            self.flush()
+            self.emit(f"pos += -pos & {n - 1}")
+            self.kal, self.mod = n, 0
+
+    def advance(self, size: int) -> None:
+        self.mod = (self.mod + size) % self.kal
+
+    def unknown(self) -> None:
+        self.kal, self.mod = 1, 0
+
+    def scalar(self, prim_name: str) -> str:
+        prim = PRIMITIVES[prim_name]
+        self.align(prim.size)
+        var = self.src.name("f")
+        self.fmt += prim.code
+        self.targets.append(var)
+        self.advance(prim.size)
+        return var
+
+    def count(self) -> str:
+        """Read a uint32 sequence length into a fresh variable (checked against the data left)."""
+        n = self.scalar("uint32")
+        self.flush()
+        self.emit(f"if {n} > len(body) - pos: raise Truncated")
+        return n
+
+    def struct_body(self, definition: MessageDefinition) -> str:
+        """Emit code for the fields; return the dict expression that holds them."""
+        if not definition.fields:
+            self.align(1)
+            self.fmt += "x"
+            self.advance(1)
+            return "{}"
+        items = [f"{f.name!r}: {self.field(f)}" for f in definition.fields]
+        return "{" + ", ".join(items) + "}"
+
+    def field(self, f: Field) -> str:
+        t = f.type
+        if not t.array:
+            if t.is_nested:
+                return self.struct_body(self.registry.message(t.name))
+            if t.is_string:
+                return self.string(t)
+            return self.scalar(t.name)
+        if t.is_primitive:
+            return self.prim_array(t)
+        n = str(t.length) if t.array == "fixed" else self.count()
+        self.flush()
+        out = self.src.name("L")
+        self.emit(f"{out} = []")
+        self.emit(f"for _ in range({n}):")
+        self.ind += "    "
+        self.unknown()
+        if t.is_string:
+            var = self.string(t.element)
+            self.emit(f"{out}.append({var})")
+        else:
+            self.needs.add(t.name)
+            self.emit(f"d, pos = {_fn_name(t.name)}(body, pos)")
+            self.emit(f"{out}.append(d)")
+        self.ind = self.ind[:-4]
+        self.unknown()
+        return out
+
+    def string(self, t: FieldType) -> str:
+        n = self.scalar("uint32")
+        self.flush()
+        var = self.src.name("s")
+        if t.name == "string":
+            self.emit(f"e = pos + {n}")
+            self.emit("if e > len(body): raise Truncated")
+            self.emit(f"{var} = str(body[pos:e - 1], 'utf-8')")
+            self.emit("pos = e")
+        else:
+            view = self.src.name("W", _array_view("u4", self.order))
+            self.emit(f"{var} = wstring({view}(body, {n}, pos))")
+            self.emit(f"pos += 4 * {n}")
+        self.unknown()
+        return var
+
+    def prim_array(self, t: FieldType) -> str:
+        prim = PRIMITIVES[t.name]
+        view = self.src.name("V", _array_view(prim.dtype, self.order))
+        var = self.src.name("a")
+        if t.array == "fixed":
+            self.align(prim.size)
+            self.flush()
+            self.emit(f"{var} = {view}(body, {t.length}, pos)")
+            self.emit(f"pos += {t.length * prim.size}")
+            assert t.length is not None
+            self.advance(t.length * prim.size)
+            return var
+        n = self.count()
+        if prim.size > self.kal:
+            self.emit(f"if {n}: pos += -pos & {prim.size - 1}")
+        self.emit(f"{var} = {view}(body, {n}, pos)")
+        self.emit(f"pos += {n} * {prim.size}")
+        self.kal, self.mod = min(4, prim.size), 0
+        return var
+
+    def build(self, fn: str) -> str:
+        expr = self.struct_body(self.definition)
+        self.flush()
+        return "\n".join([f"def {fn}(body, pos):", *self.src.lines, f"    return {expr}, pos"])
+
+
+def _wstring(units: Any) -> str:
+    if len(units) and int(units.max()) > 0xFFFF:
+        raise ValueError("wstring unit above 0xFFFF")
+    return units.astype("<u2").tobytes().decode("utf-16-le")
+
+
+def generate_decoder(
+    definition: MessageDefinition, registry: TypeRegistry, order: str
+) -> tuple[Callable[[Any, int], tuple[dict[str, Any], int]], str]:
+    """A fast `decode(body, pos) -> (dict_tree, pos)` for one byte order ('<' or '>').
+
+    `body` is the data after the encapsulation header. Raises Truncated, struct.error, ValueError
+    or UnicodeDecodeError on bad data; the `Codec` turns them into CdrError.
+    """
+    namespace: dict[str, Any] = {"Truncated": Truncated, "wstring": _wstring, "np": np}
+    sources: list[str] = []
+    done: set[str] = set()
+    todo: list[tuple[MessageDefinition, bool]] = [(definition, True)]
+    while todo:
+        d, top = todo.pop()
+        key = d.name if not top else "<top>"
+        if key in done:
+            continue
+        done.add(key)
+        gen = _DecoderGen(d, registry, top, namespace, order)
+        sources.append(gen.build("decode" if top else _fn_name(d.name)))
+        todo += [(registry.message(n), False) for n in gen.needs]
+    source = "\n\n".join(sources)
+    exec(compile(source, f"<msgconv decoder {definition.name} {order}>", "exec"), namespace)
+    return namespace["decode"], source

@@ -1,0 +1,287 @@
+"""A message type's codec: Arrow (or dicts) -> CDR bytes and CDR bytes -> Arrow.
+
+`Codec` glues the parts: Arrow values become dict trees (primitive arrays as numpy views of the
+Arrow buffers, so no per-element Python objects), the generated encoder writes CDR (falling back to
+the reference encoder for precise errors), the generated decoder reads dict trees (primitive
+sequences as numpy views of the input), and `to_arrow` builds the struct array.
+
+Zero-copy rule on decode: a primitive sequence (`uint8[]`, `float32[]`, `float64[]`, ...) that sits
+at the top level or inside nested (non-array) structs becomes an Arrow array whose buffer points
+into the input bytes when the data is little-endian and its address is aligned for the element;
+otherwise it is copied once. Other values are copied (they are small).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
+from .cdr_reference import encode_reference
+from .definitions import MessageDefinition
+from .errors import CdrError, MsgConvError, ValueKindError
+
+if TYPE_CHECKING:
+    from .registry import TypeRegistry
+
+__all__ = ["Codec"]
+
+_DECODE_ERRORS = (Truncated, struct.error, ValueError, UnicodeDecodeError, OverflowError)
+
+
+def _zero_copy_field(f: Any) -> bool:
+    """A primitive sequence other than bool: built by hand so its buffer can stay shared."""
+    return f.type.is_primitive and f.type.array in ("sequence", "bounded") and f.type.name != "bool"
+
+
+class Codec:
+    """Encoder, decoder and Arrow type of one message type (made and cached by a TypeRegistry)."""
+
+    def __init__(self, definition: MessageDefinition, registry: TypeRegistry) -> None:
+        self.definition = definition
+        self.registry = registry
+        self.arrow_type = registry.arrow_type(definition.name)
+        self._encode, self.encoder_source = generate_encoder(definition, registry)
+        self._decode_le, self.decoder_source = generate_decoder(definition, registry, "<")
+        self._decode_be: Any = None
+        self._manual: dict[str, bool] = {}
+        self._has_arrays = self._any_prim_array(definition)
+
+    # --- plans ---------------------------------------------------------------------------------
+
+    def _any_prim_array(self, definition: MessageDefinition) -> bool:
+        for f in definition.fields:
+            if f.type.is_primitive and f.type.array:
+                return True
+            if f.type.is_nested and self._any_prim_array(self.registry.message(f.type.name)):
+                return True
+        return False
+
+    def _needs_manual(self, definition: MessageDefinition) -> bool:
+        cached = self._manual.get(definition.name)
+        if cached is None:
+            cached = any(
+                _zero_copy_field(f)
+                or (
+                    f.type.is_nested
+                    and not f.type.array
+                    and self._needs_manual(self.registry.message(f.type.name))
+                )
+                for f in definition.fields
+            )
+            self._manual[definition.name] = cached
+        return cached
+
+    # --- encode --------------------------------------------------------------------------------
+
+    def encode_tree(self, tree: Any) -> bytes:
+        """CDR of one message given as a dict tree (the fast path, else the reference)."""
+        try:
+            return self._encode(tree)
+        except (
+            Fallback,
+            struct.error,
+            TypeError,
+            ValueError,
+            AttributeError,
+            OverflowError,
+            KeyError,
+        ):
+            pass  # the reference encoder says precisely what is wrong, or converts leniently
+        return encode_reference(self.definition, tree, self.registry)
+
+    def encode(self, value: Any) -> bytes:
+        """One message from a dict, a one-row struct array, a StructScalar or `pa.array([{...}])`."""
+        rows = self.rows(value)
+        if len(rows) != 1:
+            raise ValueKindError(
+                f"{self.definition.name}: encode takes one message, got {len(rows)} rows "
+                "(use encode_many)"
+            )
+        return self.encode_tree(rows[0])
+
+    def encode_many(self, value: Any) -> list[bytes]:
+        """One CDR message per row of a struct array (or per dict of a list)."""
+        return [self.encode_tree(row) for row in self.rows(value)]
+
+    def rows(self, value: Any) -> list[Any]:
+        """Dict trees of the messages in `value` (see `encode`)."""
+        if isinstance(value, Mapping):
+            return [value]
+        if isinstance(value, pa.StructScalar):
+            value = pa.repeat(value, 1)
+        elif isinstance(value, pa.ChunkedArray):
+            value = value.combine_chunks()
+        elif isinstance(value, (pa.RecordBatch, pa.Table)):
+            value = value.to_struct_array()
+            if isinstance(value, pa.ChunkedArray):
+                value = value.combine_chunks()
+        if isinstance(value, pa.StructArray):
+            return self._arrow_rows(value, self.definition)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, Mapping) for v in value):
+            return list(value)
+        raise ValueKindError(
+            f"{self.definition.name}: cannot encode a {type(value).__name__}; give a dict, a "
+            "pa.StructArray, a pa.StructScalar or pa.array([{...}])"
+        )
+
+    def _arrow_rows(self, array: pa.StructArray, definition: MessageDefinition) -> list[Any]:
+        if not self._has_arrays:
+            return array.to_pylist()
+        return _struct_rows(array, definition, self.registry)
+
+    # --- decode --------------------------------------------------------------------------------
+
+    def decode_tree(self, data: Any) -> dict[str, Any]:
+        """The dict tree of one CDR message (primitive arrays as numpy views where possible)."""
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise CdrError(
+                f"{self.definition.name}: expected bytes-like CDR data, got {type(data).__name__}"
+            ) from None
+        if view.ndim != 1 or view.itemsize != 1 or view.format not in ("B", "b", "c"):
+            try:
+                view = view.cast("B")
+            except TypeError:
+                raise CdrError(f"{self.definition.name}: CDR data must be contiguous") from None
+        if len(view) < 4:
+            raise CdrError(
+                f"{self.definition.name}: {len(view)} bytes are too few for a CDR message"
+            )
+        kind = (view[0], view[1])
+        if kind == (0, 1):
+            decode = self._decode_le
+        elif kind == (0, 0):
+            decode = self._decode_be
+            if decode is None:
+                decode = self._decode_be = generate_decoder(self.definition, self.registry, ">")[0]
+        else:
+            raise CdrError(
+                f"{self.definition.name}: encapsulation header {bytes(view[:2]).hex()} is not "
+                "CDR_LE (0001) or CDR_BE (0000)"
+            )
+        try:
+            tree, _end = decode(view[4:], 0)
+        except _DECODE_ERRORS as err:
+            detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
+            raise CdrError(f"{self.definition.name}: malformed CDR ({detail})") from None
+        except MemoryError:
+            raise CdrError(f"{self.definition.name}: malformed CDR (a length is absurd)") from None
+        return tree
+
+    def decode(self, data: Any) -> pa.StructArray:
+        """One CDR message as a one-row struct array."""
+        return self.to_arrow([self.decode_tree(data)])
+
+    def decode_many(self, buffers: Iterable[Any]) -> pa.StructArray:
+        """Many CDR messages as one struct array (numeric sequences concatenated in one piece)."""
+        return self.to_arrow([self.decode_tree(b) for b in buffers])
+
+    def to_arrow(self, rows: Sequence[dict[str, Any]]) -> pa.StructArray:
+        """A struct array of dict trees (as the decoder makes them)."""
+        try:
+            return self._build(rows, self.definition, self.arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as err:
+            raise MsgConvError(f"{self.definition.name}: cannot build Arrow value: {err}") from err
+
+    def _build(
+        self, rows: Sequence[dict[str, Any]], definition: MessageDefinition, arrow: pa.StructType
+    ) -> pa.StructArray:
+        if not self._needs_manual(definition):
+            return pa.array(rows, type=arrow)
+        children = []
+        for f, af in zip(definition.fields, arrow, strict=True):
+            column = [r[f.name] for r in rows]
+            if _zero_copy_field(f):
+                children.append(_list_array(column, af.type))
+            elif (
+                f.type.is_nested
+                and not f.type.array
+                and self._needs_manual(self.registry.message(f.type.name))
+            ):
+                children.append(self._build(column, self.registry.message(f.type.name), af.type))
+            else:
+                children.append(pa.array(column, type=af.type))
+        return pa.StructArray.from_arrays(children, fields=list(arrow))
+
+
+def _list_array(column: list[Any], list_type: pa.ListType) -> pa.Array:
+    """A list array of numpy arrays; with one row its values buffer is that array's memory."""
+    if len(column) == 1:
+        values = column[0]
+        offsets = np.array([0, len(values)], dtype=np.int32)
+    else:
+        lengths = np.fromiter((len(c) for c in column), dtype=np.int64, count=len(column))
+        offsets = np.zeros(len(column) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if offsets[-1] >= 2**31:
+            raise ValueError("more than 2**31 elements in one list column")
+        offsets = offsets.astype(np.int32)
+        values = (
+            np.concatenate(column)
+            if column
+            else np.empty(0, list_type.value_type.to_pandas_dtype())
+        )
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=list_type.value_type))
+
+
+def _struct_rows(
+    array: pa.StructArray, definition: MessageDefinition, registry: TypeRegistry
+) -> list[Any]:
+    """Dict trees of a struct array; numeric lists become numpy views of the Arrow buffers."""
+    n = len(array)
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    fields = {f.name: f for f in definition.fields}
+    for af, child in zip(array.type, array.flatten(), strict=True):
+        f = fields.get(af.name)
+        values: list[Any]
+        if (
+            f is not None
+            and f.type.is_primitive
+            and f.type.array
+            and (
+                pa.types.is_list(child.type)
+                or pa.types.is_large_list(child.type)
+                or pa.types.is_fixed_size_list(child.type)
+            )
+            and child.type.value_type.num_fields == 0
+            and not pa.types.is_dictionary(child.type.value_type)
+        ):
+            values = _list_rows(child)
+        elif (
+            f is not None
+            and f.type.is_nested
+            and not f.type.array
+            and pa.types.is_struct(child.type)
+        ):
+            values = _struct_rows(child, registry.message(f.type.name), registry)
+        else:
+            values = child.to_pylist()
+        if child.null_count:
+            valid = child.is_valid().to_pylist()
+            values = [v if ok else None for v, ok in zip(values, valid, strict=True)]
+        for row, v in zip(rows, values, strict=True):
+            row[af.name] = v
+    return rows
+
+
+def _list_rows(child: Any) -> list[Any]:
+    flat = child.flatten()
+    if (
+        flat.null_count
+        or pa.types.is_boolean(flat.type)
+        or not (pa.types.is_integer(flat.type) or pa.types.is_floating(flat.type))
+    ):
+        return child.to_pylist()
+    values = flat.to_numpy(zero_copy_only=False)
+    if pa.types.is_fixed_size_list(child.type):
+        size = child.type.list_size
+        return [values[i * size : (i + 1) * size] for i in range(len(child))]
+    offsets = child.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    return [values[offsets[i] : offsets[i + 1]] for i in range(len(child))]
