@@ -149,7 +149,9 @@ def _show_arguments(description: Any) -> None:
     is_flag=True,
     help="Show every process (command line, env, namespace) without starting any.",
 )
-@click.option("-d", "--debug", is_flag=True, help="Show a traceback for errors.")
+@click.option(
+    "-d", "--debug", is_flag=True, help="Show tracebacks for errors and each command as it starts."
+)
 def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: bool) -> int:
     """Start a ROS 2 launch file (XML, YAML, Python): PACKAGE FILE or PATH, then name:=value."""
     from .action import visit

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from .action import REGISTRY, Action
 from .entity import Entity, did_you_mean
-from .errors import LaunchFileError, SubstitutionError
+from .errors import SubstitutionError
 from .launch_description import LaunchDescription
 from .substitutions import Substitution, parse_substitution
 
@@ -61,6 +61,3 @@ class FrontendParser:
         root.assert_entity_completely_parsed()
         description.location = root.location
         return description
-
-
-_ = LaunchFileError

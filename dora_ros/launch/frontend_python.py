@@ -26,7 +26,6 @@ from . import launch_description_sources as S
 from . import substitutions as T
 from .action import Action, LaunchDescriptionEntity, caller_location
 from .context import LaunchContext
-from .dora_action import DoraDataflow
 from .errors import LaunchError, LaunchFileError, Location
 from .launch_description import LaunchDescription
 from .ros_args import ParameterFile, ParameterValue
@@ -198,6 +197,3 @@ def load_python_launch_file(path: str) -> LaunchDescription:
             Location(path),
         )
     return description
-
-
-_ = DoraDataflow

@@ -12,7 +12,7 @@ from ..entity import ENTITIES, to_bool
 from ..errors import LaunchFileError
 from ..event_handlers import OnProcessExit
 from ..plan import ProcessSpec, RegisterHandler, StartProcess
-from ..substitutions import LaunchConfiguration, Substitution, normalize, perform
+from ..substitutions import LaunchConfiguration, Substitution, perform
 
 if TYPE_CHECKING:
     from ..context import LaunchContext
@@ -242,4 +242,4 @@ class ExecuteProcess(Action):
         return None
 
 
-__all__ = ["CommandLine", "ExecuteProcess", "normalize", "perform_command"]
+__all__ = ["CommandLine", "ExecuteProcess", "perform_command"]
