@@ -2,7 +2,7 @@
 
 The folder holding this file contains one package, `dora`, which mirrors the module of dora-rs 1.1
 (`dora.Node`, `dora.Ros2Context` & co., `dora.DoraStatus`, `dora.run`, `dora.build`,
-`dora.builder`). The runtime puts this folder (see :func:`compat_path`) first on every spawned
+`dora.builder`, `dora.testing`). The runtime puts this folder (see :func:`compat_path`) first on every spawned
 node's `PYTHONPATH`, so inside a dora-ros dataflow `import dora` resolves here even where the real
 `dora-rs` package is installed. Nothing else may live next to `dora/` in this folder: every module
 here becomes importable by top-level name inside the nodes.

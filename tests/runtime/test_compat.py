@@ -343,3 +343,69 @@ def test_reference_is_current(tmp_path: Path) -> None:
     for node in ("closer", "waiter"):
         assert fresh[node]["events"] == REFERENCE[node]["events"]
     assert fresh["sender"] == REFERENCE["sender"]
+
+
+SUBMODULE_CLASSES = [
+    ("builder", "DataflowBuilder"),
+    ("builder", "Node"),
+    ("builder", "Operator"),
+    ("builder", "Output"),
+    ("testing", "MockNode"),
+]
+
+API_SCRIPT = """
+import importlib, inspect, json, sys
+out = {}
+for module_name, class_name in json.loads(sys.argv[1]):
+    cls = getattr(importlib.import_module("dora." + module_name), class_name)
+    methods = {}
+    for name, member in inspect.getmembers(cls, callable):
+        if name.startswith("_") and name not in ("__init__", "__iter__", "__next__", "__str__"):
+            continue
+        sig = inspect.signature(member)
+        methods[name] = [[p.name, p.kind.name, repr(p.default)] for p in sig.parameters.values()]
+    out[module_name + "." + class_name] = methods
+print(json.dumps(out))
+"""
+
+
+def _api(python_path: str | None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if python_path:
+        env["PYTHONPATH"] = python_path
+    result = subprocess.run(
+        [sys.executable, "-c", API_SCRIPT, json.dumps(SUBMODULE_CLASSES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_builder_and_testing_submodules_match_dora_rs() -> None:
+    """`dora.builder` and `dora.testing` have dora-rs's classes, methods and parameters."""
+    assert _api(str(COMPAT)) == _api(None)
+
+
+def test_mock_node_replays_and_records() -> None:
+    code = """
+import pyarrow as pa
+from dora.testing import MockNode
+node = MockNode([("tick", pa.array([0]))], {"k": 1}, service_responses={"ask": [pa.array([5])]})
+seen = []
+for event in node:
+    seen.append((event["type"], event.get("id"), event.get("metadata")))
+    if event["type"] == "INPUT" and event["id"] == "tick":
+        node.send_output("out", pa.array([42]))
+        rid = node.send_service_request("ask", pa.array([1]))
+print(seen[0], seen[1][:2], seen[1][2] == {"request_id": rid}, seen[2][:2])
+print(node.outputs["out"][0].to_pylist(), node.next(), node.is_empty())
+"""
+    result = _compat_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "('INPUT', 'tick', {'k': 1}) ('INPUT', 'ask') True ('STOP', 'ALL_INPUTS_CLOSED')",
+        "[42] None True",
+    ]

@@ -7,7 +7,7 @@ written for dora-rs run unchanged. It exports every public name of dora-rs 1.1's
 - `Ros2Context`, `Ros2Node`, ... : the classes of `dora_ros.bridge`, imported on first use.
 - `DoraStatus`, `run`, `build`: equivalents running on dora-ros.
 - `start_runtime`: present, but dora-rs operators are not supported: calling it raises.
-- submodule `dora.builder` (`DataflowBuilder`).
+- submodules `dora.builder` (`DataflowBuilder`) and `dora.testing` (`MockNode`).
 
 A name that dora-ros cannot provide yet still imports (so `from dora import *` works) but raises
 :class:`CompatError` naming what is missing as soon as it is used.
