@@ -109,6 +109,20 @@ CASES = {
         "    return launch.LaunchDescription([launch_ros.actions.LifecycleNode(package='p', executable='e', name='n', namespace='')])\n",
         r"bad.launch.py:5: LifecycleNode is not supported yet by dora-ros launch",
     ),
+    "python-unknown-keyword": (
+        "bad.launch.py",
+        "from launch import LaunchDescription\nfrom launch.actions import ExecuteProcess\n"
+        "from launch_ros.actions import Node\n\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([ExecuteProcess(cmd=['touch', '{marker}']),\n"
+        "        Node(package='demo_pkg', executable='reporter', bogus=1)])\n",
+        r"bad.launch.py:7: Node: unsupported argument 'bogus' in dora-ros launch",
+    ),
+    "python-unknown-module": (
+        "bad.launch.py",
+        "import launch\nimport launch.frontend.parser\n",
+        r"bad.launch.py:2: ModuleNotFoundError: module 'launch.frontend' is not supported by dora-ros launch",
+    ),
     "python-user-error": (
         "bad.launch.py",
         "from launch import LaunchDescription\n\ndef generate_launch_description():\n"
