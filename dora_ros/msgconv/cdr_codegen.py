@@ -266,9 +266,9 @@ class _EncoderGen:
     def prim_array(self, t: FieldType, x: str) -> None:
         prim = PRIMITIVES[t.name]
         conv = self.src.name("A", _prim_array(t.name))
-        self.emit(f"{x} = {conv}({x})")
-        self.emit(f"n = len({x})")
+        self.emit(f"n = len({x})")  # elements (the converted value may be bytes)
         self.length_check(t, "n")
+        self.emit(f"{x} = {conv}({x})")
         if t.array != "fixed":
             self.align(4)
             self.flush()

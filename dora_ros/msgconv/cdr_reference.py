@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from .definitions import PRIMITIVES, FieldType, MessageDefinition, Primitive
 from .errors import (
@@ -172,6 +173,8 @@ class _Writer:
 def _element(
     w: _Writer, ftype: FieldType, value: Any, registry: TypeRegistry, type_name: str, path: str
 ) -> None:
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
     if ftype.is_nested:
         _struct(w, registry.message(ftype.name), value, registry, type_name, path)
     elif ftype.name == "string":
@@ -202,6 +205,8 @@ def _struct(
 ) -> None:
     from .arrow_schema import zero_value
 
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -240,6 +245,8 @@ def _struct(
         if not f.type.array:
             _element(w, f.type, v, registry, type_name, sub)
             continue
+        if isinstance(v, pa.Scalar):
+            v = v.as_py()
         items = check_array(v, f.type, type_name, sub)
         if f.type.array != "fixed":
             w.prim("I", 4, len(items))

@@ -110,10 +110,10 @@ class Codec:
 
     def rows(self, value: Any) -> list[Any]:
         """Dict trees of the messages in `value` (see `encode`)."""
-        if isinstance(value, Mapping):
-            return [value]
-        if isinstance(value, pa.StructScalar):
+        if isinstance(value, pa.StructScalar):  # before Mapping: a StructScalar is one
             value = pa.repeat(value, 1)
+        elif isinstance(value, Mapping):
+            return [value]
         elif isinstance(value, pa.ChunkedArray):
             value = value.combine_chunks()
         elif isinstance(value, (pa.RecordBatch, pa.Table)):
