@@ -110,7 +110,8 @@ class Launcher:
             try:
                 asyncio.run(self._main(steps))
             finally:
-                self._tell_reaper("exit")
+                # Closing its input makes the reaper kill every group still listed: none after
+                # a normal end, all of them if the loop above failed.
                 assert self._reaper.stdin is not None
                 self._reaper.stdin.close()
                 self._reaper.wait()
@@ -253,9 +254,14 @@ class Launcher:
                 await self._emit(ProcessStarted(spec.origin, spec.name, process.pid, [*spec.cmd]))
                 if self.shutting_down:  # a handler asked to stop before we were registered
                     self._track(self._escalate(running))
-                returncode = await process.wait()
-                await pumps
-            self._cleanup_group(process.pid)
+                returncode = await self._exit_of(process)
+                # Kill what it left in its group first: a leftover child holding its pipes
+                # would keep the readers waiting forever.
+                self._cleanup_group(process.pid)
+                try:
+                    await asyncio.wait_for(pumps, timeout=2.0)
+                except asyncio.TimeoutError:
+                    pumps.cancel()  # a grandchild that left the group still holds the pipe
             del self._running[process.pid]
             running.exited.set()
             stopped = self.shutting_down
@@ -288,6 +294,29 @@ class Launcher:
                 pass
             if not self.shutting_down:
                 self._log("INFO", spec.name, f"respawning (retry {attempts})")
+
+    async def _exit_of(self, process: asyncio.subprocess.Process) -> int:
+        """The exit status, as soon as the process ends.
+
+        `process.wait()` would also wait for its pipes to close, which a child it left behind
+        can delay forever; a pidfd becomes readable when the process itself has ended.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            fd = os.pidfd_open(process.pid)
+        except ProcessLookupError:
+            fd = -1  # already ended and reaped
+        if fd >= 0:
+            ended = loop.create_future()
+            loop.add_reader(fd, lambda: ended.done() or ended.set_result(None))
+            try:
+                await ended
+            finally:
+                loop.remove_reader(fd)
+                os.close(fd)
+        while process.returncode is None:  # the child watcher reaps it in a moment
+            await asyncio.sleep(0.005)
+        return process.returncode
 
     def _cleanup_group(self, pgid: int) -> None:
         """Children of the process left in its group die with it: no orphans."""

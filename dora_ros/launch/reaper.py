@@ -1,9 +1,9 @@
 """Kills what a launcher leaves behind if the launcher itself is killed (even with SIGKILL).
 
 Run as a separate process (by path, so no package import slows it down). The launcher writes
-``+<pgid>`` when it starts a process group and ``-<pgid>`` when the group is gone; on ``exit`` the
-reaper leaves quietly. If its standard input reaches end-of-file first, the launcher died without
-cleaning up: every group still listed gets SIGKILL, grandchildren included.
+``+<pgid>`` when it starts a process group and ``-<pgid>`` when the group is gone. At end-of-file
+(the launcher ended, or died) every group still listed gets SIGKILL, grandchildren included; after
+a normal end none is listed. ``exit`` makes it leave without killing anything.
 """
 
 import os

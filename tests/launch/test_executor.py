@@ -251,3 +251,19 @@ def test_pdeathsig_child_dies_with_launcher_even_without_reaper(ws: Workspace) -
     launcher.kill()
     launcher.communicate(timeout=10)
     wait_for(lambda: not pid_alive(pid), timeout=5)
+
+
+def test_process_exiting_with_a_child_left_behind(ws: Workspace) -> None:
+    # The child keeps the pipes open; the launch must still see the exit at once and kill it.
+    ws.add_launch(
+        "leak.launch.xml",
+        """<launch>
+  <executable cmd="sh -c 'sleep 303 &amp; echo left $!'" name="leaker" output="screen"/>
+</launch>""",
+    )
+    started = time.monotonic()
+    result = ws.launch("demo_pkg", "leak.launch.xml", timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 5
+    (child,) = pids(result.stdout, "left")
+    wait_for(lambda: not pid_alive(child), timeout=2)
