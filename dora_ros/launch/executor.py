@@ -307,8 +307,13 @@ class Launcher:
         except ProcessLookupError:
             fd = -1  # already ended and reaped
         if fd >= 0:
-            ended = loop.create_future()
-            loop.add_reader(fd, lambda: ended.done() or ended.set_result(None))
+            ended: asyncio.Future[None] = loop.create_future()
+
+            def readable() -> None:
+                if not ended.done():
+                    ended.set_result(None)
+
+            loop.add_reader(fd, readable)
             try:
                 await ended
             finally:
