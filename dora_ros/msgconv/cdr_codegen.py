@@ -433,10 +433,15 @@ class _DecoderGen:
         self.advance(prim.size)
         return var
 
-    def count(self) -> str:
-        """Read a uint32 sequence length into a fresh variable (checked against the data left)."""
+    def length(self) -> str:
+        """Read a uint32 length (of a string or sequence) into a fresh variable; flushes the run."""
         n = self.scalar("uint32")
         self.flush()
+        return n
+
+    def count(self) -> str:
+        """Read a uint32 sequence length into a fresh variable (checked against the data left)."""
+        n = self.length()
         self.emit(f"if {n} > len(body) - pos: raise Truncated")
         return n
 
@@ -479,8 +484,7 @@ class _DecoderGen:
         return out
 
     def string(self, t: FieldType) -> str:
-        n = self.scalar("uint32")
-        self.flush()
+        n = self.length()
         var = self.src.name("s")
         if t.name == "string":
             self.emit(f"e = pos + {n}")

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
+from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_reference import encode_reference
 from .definitions import MessageDefinition
 from .errors import CdrError, MsgConvError, ValueKindError
@@ -50,6 +51,8 @@ class Codec:
         self._decode_be: Any = None
         self._manual: dict[str, bool] = {}
         self._has_arrays = self._any_prim_array(definition)
+        self._columnar = columnar_ok(definition, registry)
+        self._columns: dict[str, ColumnDecoder] = {}
 
     # --- plans ---------------------------------------------------------------------------------
 
@@ -136,8 +139,8 @@ class Codec:
 
     # --- decode --------------------------------------------------------------------------------
 
-    def decode_tree(self, data: Any) -> dict[str, Any]:
-        """The dict tree of one CDR message (primitive arrays as numpy views where possible)."""
+    def _view(self, data: Any) -> memoryview:
+        """`data` as a flat byte memoryview with at least the 4-byte header (else CdrError)."""
         try:
             view = memoryview(data)
         except TypeError:
@@ -153,6 +156,11 @@ class Codec:
             raise CdrError(
                 f"{self.definition.name}: {len(view)} bytes are too few for a CDR message"
             )
+        return view
+
+    def decode_tree(self, data: Any) -> dict[str, Any]:
+        """The dict tree of one CDR message (primitive arrays as numpy views where possible)."""
+        view = self._view(data)
         kind = (view[0], view[1])
         if kind == (0, 1):
             decode = self._decode_le
@@ -179,8 +187,45 @@ class Codec:
         return self.to_arrow([self.decode_tree(data)])
 
     def decode_many(self, buffers: Iterable[Any]) -> pa.StructArray:
-        """Many CDR messages as one struct array (numeric sequences concatenated in one piece)."""
-        return self.to_arrow([self.decode_tree(b) for b in buffers])
+        """Many CDR messages as one struct array (numeric sequences concatenated in one piece).
+
+        Column by column (`cdr_columns`) when the type allows and all messages share one byte
+        order; else one dict tree per message.
+        """
+        views = [self._view(b) for b in buffers]
+        orders = {bytes(v[:2]) for v in views}
+        if self._columnar and len(orders) == 1 and orders <= {b"\x00\x01", b"\x00\x00"}:
+            order = "<" if orders == {b"\x00\x01"} else ">"
+            decoder = self._columns.get(order)
+            if decoder is None:
+                decoder = self._columns[order] = ColumnDecoder(
+                    self.definition, self.registry, self.arrow_type, order
+                )
+            columns: list[list[Any]] = [[] for _ in range(decoder.width)]
+            decode = decoder.decode
+            for i, view in enumerate(views):
+                try:
+                    decode(view[4:], 0, columns)
+                except _DECODE_ERRORS as err:
+                    detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
+                    raise CdrError(
+                        f"{self.definition.name}: message {i}: malformed CDR ({detail})"
+                    ) from None
+                except MemoryError:
+                    raise CdrError(
+                        f"{self.definition.name}: message {i}: malformed CDR (a length is absurd)"
+                    ) from None
+            try:
+                return decoder.finish(columns, len(views))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as err:
+                raise CdrError(f"{self.definition.name}: malformed CDR ({err})") from None
+        rows = []
+        for i, view in enumerate(views):
+            try:
+                rows.append(self.decode_tree(view))
+            except CdrError as err:
+                raise CdrError(f"message {i}: {err}") from None
+        return self.to_arrow(rows)
 
     def to_arrow(self, rows: Sequence[dict[str, Any]]) -> pa.StructArray:
         """A struct array of dict trees (as the decoder makes them)."""
