@@ -22,6 +22,16 @@ CASES = {
         '<launch>\n{touch}\n\n<node pkg="demo_pkg" exec="nope"/>\n</launch>',
         r"bad.launch.xml:4: executable 'nope' not found in package 'demo_pkg'",
     ),
+    "missing-program": (
+        "bad.launch.xml",
+        '<launch>\n{touch}\n<executable cmd="no-such-program-xyz --flag"/>\n</launch>',
+        r"bad.launch.xml:3: executable 'no-such-program-xyz' not found on the PATH",
+    ),
+    "missing-cwd": (
+        "bad.launch.xml",
+        '<launch>\n{touch}\n<executable cmd="true" cwd="/no/such/dir"/>\n</launch>',
+        r"bad.launch.xml:3: working directory '/no/such/dir' does not exist",
+    ),
     "missing-include": (
         "bad.launch.xml",
         '<launch>\n{touch}\n<include file="$(dirname)/gone.launch.py"/>\n</launch>',

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..action import Action, register
 from ..entity import ENTITIES, to_bool
-from ..errors import LaunchFileError
+from ..errors import LaunchFileError, NotFoundError
 from ..event_handlers import OnProcessExit
 from ..plan import ProcessSpec, RegisterHandler, StartProcess
 from ..substitutions import LaunchConfiguration, Substitution, perform
@@ -47,6 +48,16 @@ def perform_command(context: LaunchContext, cmd: Any) -> list[str]:
         else:
             words.append(perform(context, item))
     return words
+
+
+def _check_executable(program: str, path: str | None, cwd: str | None) -> None:
+    """Fail before anything starts if `program` cannot be run."""
+    if os.sep in program:
+        full = os.path.join(cwd or os.getcwd(), program)
+        if not (os.path.isfile(full) and os.access(full, os.X_OK)):
+            raise NotFoundError(f"executable '{program}' not found or not executable")
+    elif shutil.which(program, path=path) is None:
+        raise NotFoundError(f"executable '{program}' not found on the PATH")
 
 
 def _float(context: LaunchContext, value: Any, what: str) -> float:
@@ -180,6 +191,11 @@ class ExecuteProcess(Action):
 
     def execute(self, context: LaunchContext) -> Iterable[Any] | None:
         cmd = self.resolve_command(context)
+        cwd = perform(context, self.cwd) if self.cwd is not None else None
+        if cwd is not None and not os.path.isdir(cwd):
+            raise NotFoundError(f"working directory '{cwd}' does not exist")
+        if not self.shell:
+            _check_executable(cmd[0], context.environment.get("PATH"), cwd)
         prefix = context.launch_configurations.get("launch-prefix")
         prefix_text = perform(context, self.prefix) if self.prefix is not None else prefix
         if prefix_text:
@@ -224,7 +240,7 @@ class ExecuteProcess(Action):
         spec = ProcessSpec(
             name=context.shared.process_name(base),
             cmd=tuple(cmd),
-            cwd=perform(context, self.cwd) if self.cwd is not None else None,
+            cwd=cwd,
             env=env,
             additional_env=additional,
             output=output,
