@@ -239,20 +239,30 @@ class Codec:
     ) -> pa.StructArray:
         if not self._needs_manual(definition):
             return pa.array(rows, type=arrow)
+        # One pa.array call for all plain fields (pyarrow ignores the other keys of the dicts):
+        # each pyarrow call costs ~4-10 us, so Image decode is ~35 us instead of ~100 us.
+        plain = [
+            af for f, af in zip(definition.fields, arrow, strict=True) if not self._manual_field(f)
+        ]
+        plain_children = iter(pa.array(rows, type=pa.struct(plain)).flatten() if plain else ())
         children = []
         for f, af in zip(definition.fields, arrow, strict=True):
+            if not self._manual_field(f):
+                children.append(next(plain_children))
+                continue
             column = [r[f.name] for r in rows]
             if _zero_copy_field(f):
                 children.append(_list_array(column, af.type))
-            elif (
-                f.type.is_nested
-                and not f.type.array
-                and self._needs_manual(self.registry.message(f.type.name))
-            ):
-                children.append(self._build(column, self.registry.message(f.type.name), af.type))
             else:
-                children.append(pa.array(column, type=af.type))
+                children.append(self._build(column, self.registry.message(f.type.name), af.type))
         return pa.StructArray.from_arrays(children, fields=list(arrow))
+
+    def _manual_field(self, f: Any) -> bool:
+        return _zero_copy_field(f) or (
+            f.type.is_nested
+            and not f.type.array
+            and self._needs_manual(self.registry.message(f.type.name))
+        )
 
 
 def _list_array(column: list[Any], list_type: pa.ListType) -> pa.Array:
@@ -278,13 +288,16 @@ def _list_array(column: list[Any], list_type: pa.ListType) -> pa.Array:
 def _struct_rows(
     array: pa.StructArray, definition: MessageDefinition, registry: TypeRegistry
 ) -> list[Any]:
-    """Dict trees of a struct array; numeric lists become numpy views of the Arrow buffers."""
-    n = len(array)
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    """Dict trees of a struct array; numeric lists become numpy views of the Arrow buffers.
+
+    Plain columns go through one `to_pylist` (one pyarrow call instead of one per column).
+    """
     fields = {f.name: f for f in definition.fields}
+    plain_names: list[str] = []
+    plain: list[Any] = []
+    special: list[tuple[str, list[Any], Any]] = []
     for af, child in zip(array.type, array.flatten(), strict=True):
         f = fields.get(af.name)
-        values: list[Any]
         if (
             f is not None
             and f.type.is_primitive
@@ -294,31 +307,62 @@ def _struct_rows(
                 or pa.types.is_large_list(child.type)
                 or pa.types.is_fixed_size_list(child.type)
             )
-            and child.type.value_type.num_fields == 0
-            and not pa.types.is_dictionary(child.type.value_type)
         ):
-            values = _list_rows(child)
+            special.append((af.name, _list_rows(child), child))
         elif (
             f is not None
             and f.type.is_nested
             and not f.type.array
             and pa.types.is_struct(child.type)
+            and _has_prim_array(registry.message(f.type.name), registry)
         ):
-            values = _struct_rows(child, registry.message(f.type.name), registry)
+            special.append(
+                (af.name, _struct_rows(child, registry.message(f.type.name), registry), child)
+            )
         else:
-            values = child.to_pylist()
+            plain_names.append(af.name)
+            plain.append(child)
+    if plain:
+        rows: list[dict[str, Any]] = pa.StructArray.from_arrays(
+            plain, names=plain_names
+        ).to_pylist()
+    else:
+        rows = [{} for _ in range(len(array))]
+    for name, values, child in special:
         if child.null_count:
             valid = child.is_valid().to_pylist()
             values = [v if ok else None for v, ok in zip(values, valid, strict=True)]
         for row, v in zip(rows, values, strict=True):
-            row[af.name] = v
+            row[name] = v
     return rows
+
+
+_HAS_PRIM_ARRAY: dict[tuple[int, str], bool] = {}
+
+
+def _has_prim_array(definition: MessageDefinition, registry: TypeRegistry) -> bool:
+    """Whether a numeric array is reachable through non-array nested fields (cached)."""
+    key = (id(registry), definition.name)
+    found = _HAS_PRIM_ARRAY.get(key)
+    if found is None:
+        found = any(
+            (f.type.is_primitive and bool(f.type.array))
+            or (
+                f.type.is_nested
+                and not f.type.array
+                and _has_prim_array(registry.message(f.type.name), registry)
+            )
+            for f in definition.fields
+        )
+        _HAS_PRIM_ARRAY[key] = found
+    return found
 
 
 def _list_rows(child: Any) -> list[Any]:
     flat = child.flatten()
     if (
-        flat.null_count
+        pa.types.is_dictionary(flat.type)
+        or flat.null_count
         or pa.types.is_boolean(flat.type)
         or not (pa.types.is_integer(flat.type) or pa.types.is_floating(flat.type))
     ):
