@@ -30,6 +30,7 @@ from .plan import Log, ProcessSpec, RegisterHandler, RequestShutdown, StartProce
 __all__ = ["Escalation", "Launcher", "default_log_dir"]
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -58,6 +59,17 @@ def default_log_dir() -> Path:
         base = os.path.join(home, "log")
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
     return Path(os.path.expanduser(base)) / f"{stamp}-{socket.gethostname()}-{os.getpid()}"
+
+
+def _children_of_self() -> list[int]:
+    pids: list[int] = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids.extend(int(p) for p in f.read().split())
+        except OSError:
+            continue  # the thread ended
+    return pids
 
 
 class _Running:
@@ -100,6 +112,9 @@ class Launcher:
     def run(self, steps: list[Any]) -> int:
         """Run to the end; the exit status is 1 if a process failed on its own or a step did."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Orphans of our children (even those that left their process group) become ours, so
+        # the launch can end them too.
+        _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         with open(self.log_dir / "launch.log", "a", encoding="utf-8") as launch_log:
             self._launch_log = launch_log
             self._reaper = subprocess.Popen(
@@ -115,8 +130,19 @@ class Launcher:
                 assert self._reaper.stdin is not None
                 self._reaper.stdin.close()
                 self._reaper.wait()
+                self._end_adopted()
                 self._launch_log = None
         return 1 if self.failures else 0
+
+    def _end_adopted(self) -> None:
+        """Kill and reap descendants that were orphaned to us and are still running."""
+        for pid in _children_of_self():
+            self._log("WARNING", "launch", f"killing leftover process [pid {pid}]")
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass  # ended meanwhile
 
     def _tell_reaper(self, word: str) -> None:
         if self._reaper is not None and self._reaper.stdin is not None:

@@ -267,3 +267,18 @@ def test_process_exiting_with_a_child_left_behind(ws: Workspace) -> None:
     assert time.monotonic() - started < 5
     (child,) = pids(result.stdout, "left")
     wait_for(lambda: not pid_alive(child), timeout=2)
+
+
+def test_descendant_that_left_its_group_is_ended_with_the_launch(ws: Workspace) -> None:
+    ws.add_launch(
+        "setsid.launch.xml",
+        """<launch>
+  <executable cmd="sh -c 'setsid sleep 304 > /dev/null 2>&amp;1 &amp; echo escaped $!'"
+              name="escaper" output="screen"/>
+</launch>""",
+    )
+    result = ws.launch("demo_pkg", "setsid.launch.xml", timeout=20)
+    assert result.returncode == 0, result.stderr
+    (pid,) = pids(result.stdout, "escaped")
+    assert f"killing leftover process [pid {pid}]" in result.stderr
+    assert not pid_alive(pid)
