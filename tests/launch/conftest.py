@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ament_workspace import Workspace
 
-_domain = iter(range(100, 150))
+_domain = itertools.count()
 
 
 @pytest.fixture
