@@ -75,12 +75,22 @@ def check_decode(type_name: str, data: bytes) -> None:
 
 
 def check_decode_many(type_name: str, blobs: list[bytes]) -> None:
+    """decode_many agrees with decode: it fails iff one buffer fails, else row i == decode(i)."""
     try:
         result = msgconv.decode_many(type_name, blobs)
-    except MsgConvError:
+    except MsgConvError as err:
+        singles_fail = []
+        for blob in blobs:
+            try:
+                msgconv.decode(type_name, blob)
+            except MsgConvError:
+                singles_fail.append(blob)
+        assert singles_fail, f"decode_many raised {err} but every buffer decodes on its own"
         return
     assert isinstance(result, pa.StructArray) and len(result) == len(blobs)
     result.validate(full=True)
+    rows = [msgconv.decode(type_name, blob).to_pylist()[0] for blob in blobs]
+    ref_cdr.assert_same(result.to_pylist(), rows, f"{type_name}: decode_many vs decode")
 
 
 # A mutation is (kind, position fraction, payload).
