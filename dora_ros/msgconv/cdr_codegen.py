@@ -63,7 +63,8 @@ def _prim_array(prim_name: str) -> Callable[[Any], Any]:
             if kind == "f":
                 if src not in "biuf":
                     raise Fallback
-                y = x.astype(dtype)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    y = x.astype(dtype)  # overflow to inf is checked just below
                 if prim.size == 4 and src == "f" and np.any(np.isinf(y) & np.isfinite(x)):
                     raise Fallback
                 return y
@@ -171,8 +172,9 @@ class _EncoderGen:
         self.kal, self.mod = 1, 0
 
     def struct_body(self, definition: MessageDefinition, var: str) -> None:
+        # Checks and lookups only read the dict, so they may sit before the pending run's pack:
+        # a nested struct does not break a run (Twist encodes with one pack call).
         keys = self.src.name("K", frozenset(definition.field_names))
-        self.flush()
         self.emit(f"if not {var}.keys() <= {keys}: raise Fallback")
         if not definition.fields:
             self.scalar("uint8", "0")
@@ -202,7 +204,6 @@ class _EncoderGen:
         if not t.array:
             if t.is_nested:
                 sub = self.src.name("v")
-                self.flush()
                 self.emit(f"{sub} = {var}.get({f.name!r})")
                 self.emit(f"if {sub} is None: {sub} = EMPTY")
                 self.struct_body(self.registry.message(t.name), sub)

@@ -177,12 +177,19 @@ def _element(
         value = value.as_py()
     if ftype.is_nested:
         _struct(w, registry.message(ftype.name), value, registry, type_name, path)
-    elif ftype.name == "string":
-        data = check_string(value, ftype, type_name, path).encode("utf-8", "surrogatepass")
-        w.prim("I", 4, len(data) + 1)
-        w.buf += data + b"\x00"
-    elif ftype.name == "wstring":
-        units = check_string(value, ftype, type_name, path).encode("utf-16-le", "surrogatepass")
+    elif ftype.is_string:
+        text = check_string(value, ftype, type_name, path)
+        try:
+            data = text.encode("utf-8" if ftype.name == "string" else "utf-16-le")
+        except UnicodeEncodeError as err:
+            raise field_error(
+                ValueKindError, type_name, path, f"string is not valid Unicode ({err.reason})"
+            ) from None
+        if ftype.name == "string":
+            w.prim("I", 4, len(data) + 1)
+            w.buf += data + b"\x00"
+            return
+        units = data
         w.prim("I", 4, len(units) // 2)
         w.buf += np.frombuffer(units, "<u2").astype("<u4").tobytes()
     else:

@@ -29,7 +29,7 @@ _TOKEN = re.compile(
   | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?[dDfF]?|0[xX][0-9a-fA-F]+)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<scope>::)
-  | (?P<op>[{}();,<>\[\]=@\-+])
+  | (?P<op>[{}();,<>\[\]=@\-+:])
     """,
     re.VERBOSE | re.DOTALL,
 )

@@ -38,6 +38,7 @@ _TYPE = re.compile(
 )
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONSTANT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_MESSAGE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
 def parse_field_type(text: str, package: str) -> FieldType:
@@ -57,6 +58,8 @@ def parse_field_type(text: str, package: str) -> FieldType:
     elif m["pkg"] is None and base == "Header":
         name = "std_msgs/msg/Header"
     else:
+        if not _MESSAGE_NAME.match(base):
+            raise ValueError(f"'{text}' is neither a primitive type nor a message (CamelCase) name")
         name = f"{m['pkg'] or package}/msg/{base}"
     sbound = None
     if m["sbound"] is not None:
