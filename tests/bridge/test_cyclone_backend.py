@@ -1,0 +1,310 @@
+"""The Cyclone DDS backend on its own: configuration, DDS types, raw CDR both ways, QoS, errors.
+
+The topic tests of the Python API (`test_topics.py`) run over this backend too; here the backend
+is driven directly with bytes written by a plain CDR reference (`cyclone_helpers.py`), against one
+rclpy peer process (B1's `peers/topic_peer.py`) that echoes what it understood.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pytest
+from cyclone_helpers import cdr_image, cdr_string, parse_image, parse_string, python_peer
+from ros_peers import name, poll
+
+from dora_ros.bridge.backend import UnsupportedRoleError
+from dora_ros.bridge.cyclone_backend import CycloneBackend, dds_topic_name
+from dora_ros.bridge.cyclone_config import DiscoveryRange, DiscoverySettings, cyclone_config
+from dora_ros.bridge.cyclone_types import build_type, dds_type_name
+from dora_ros.bridge.qos import Ros2Durability, Ros2QosPolicies
+from dora_ros.errors import BridgeError
+from dora_ros.msgconv import Field, FieldType, MessageDefinition, message_definition
+
+DOMAIN = 61
+PIXELS = (np.arange(1920 * 1080 * 3, dtype=np.uint32) % 251).astype(np.uint8).tobytes()
+
+# --- configuration from ROS 2's environment variables -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "expected", "absent"),
+    [
+        (
+            {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"},
+            [
+                '<NetworkInterface address="127.0.0.1"/>',
+                "<AllowMulticast>false</AllowMulticast>",
+                '<Peer address="127.0.0.1"/>',
+                "<ParticipantIndex>auto</ParticipantIndex>",
+            ],
+            [],
+        ),
+        ({"ROS_LOCALHOST_ONLY": "1"}, ['<Peer address="127.0.0.1"/>'], []),
+        ({}, [], ["<Discovery>", "AllowMulticast"]),  # SUBNET: Cyclone's own defaults
+        (
+            {
+                "ROS_AUTOMATIC_DISCOVERY_RANGE": "subnet",
+                "ROS_STATIC_PEERS": "10.0.0.7; robot.local",
+            },
+            ['<Peer address="10.0.0.7"/>', '<Peer address="robot.local"/>'],
+            ["AllowMulticast"],
+        ),
+        (
+            {"ROS_AUTOMATIC_DISCOVERY_RANGE": "OFF"},
+            ["<AllowMulticast>false</AllowMulticast>", "<ParticipantIndex>none</ParticipantIndex>"],
+            ["<Peer "],
+        ),
+        ({"ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT"}, [], ["<Discovery>"]),
+    ],
+)
+def test_discovery_env_maps_to_cyclone_xml(
+    env: dict[str, str], expected: list[str], absent: list[str]
+) -> None:
+    xml = cyclone_config(DiscoverySettings.from_env(env), env) or ""
+    # Always: ignore Fast DDS's type objects (Cyclone cannot validate them).
+    assert "<IgnoreTypeInformation>1.15</IgnoreTypeInformation>" in xml
+    for piece in expected:
+        assert piece in xml
+    for piece in absent:
+        assert piece not in xml
+
+
+def test_user_cyclonedds_uri_comes_first() -> None:
+    env = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "CYCLONEDDS_URI": "file:///etc/my.xml"}
+    xml = cyclone_config(DiscoverySettings.from_env(env), env) or ""
+    assert xml.startswith("file:///etc/my.xml,<CycloneDDS>")
+
+
+def test_bad_discovery_range_is_named() -> None:
+    with pytest.raises(BridgeError) as err:
+        DiscoverySettings.from_env({"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCAL"})
+    assert str(err.value) == (
+        "ROS_AUTOMATIC_DISCOVERY_RANGE='LOCAL' is not one of SYSTEM_DEFAULT, SUBNET, LOCALHOST, OFF"
+    )
+    assert DiscoverySettings.from_env({}).range is DiscoveryRange.SUBNET
+
+
+# --- DDS types built from msgconv definitions ----------------------------------------------------
+
+
+def test_types_have_ros2_names_and_structure() -> None:
+    image = build_type("sensor_msgs/msg/Image", message_definition)
+    assert image.__idl_typename__ == "sensor_msgs::msg::dds_::Image_"
+    hints = image.__annotations__
+    assert list(hints) == [
+        "header",
+        "height",
+        "width",
+        "encoding",
+        "is_bigendian",
+        "step",
+        "data",
+    ]
+    assert hints["header"].__idl_typename__ == "std_msgs::msg::dds_::Header_"
+    stamp = hints["header"].__annotations__["stamp"]
+    assert stamp.__idl_typename__ == "builtin_interfaces::msg::dds_::Time_"
+    assert "sequence[uint8]" in repr(hints["data"])
+    bounded = build_type("test_msgs/msg/BoundedSequences", message_definition).__annotations__
+    assert "sequence[int32, 3]" in repr(bounded["int32_values"])
+    arrays = build_type("test_msgs/msg/Arrays", message_definition).__annotations__
+    assert "array[float64, 3]" in repr(arrays["float64_values"])
+    assert "array[str, 3]" in repr(arrays["string_values"])
+    strings = build_type("test_msgs/msg/Strings", message_definition).__annotations__
+    assert "bounded_str[22]" in repr(strings["bounded_string_value"])
+    empty = build_type("std_msgs/msg/Empty", message_definition)
+    assert list(empty.__annotations__) == ["structure_needs_at_least_one_member"]
+    # Two bridges in one process share the class (cyclonedds-python keeps one per type name).
+    assert build_type("sensor_msgs/msg/Image", message_definition) is image
+    assert dds_type_name("my_robot_msgs/msg/Status") == "my_robot_msgs::msg::dds_::Status_"
+    assert dds_topic_name("/ns/chatter") == "rt/ns/chatter"
+
+
+def test_key_fields_are_dds_keys() -> None:
+    defs = {
+        "my_msgs/msg/Sensor": MessageDefinition(
+            "my_msgs/msg/Sensor",
+            (Field("id", FieldType("uint32"), key=True), Field("value", FieldType("float64"))),
+        )
+    }
+    keyed = build_type("my_msgs/msg/Sensor", defs.__getitem__)
+    keyed.__idl__.populate()
+    assert keyed.__idl__.keyless is False
+    assert keyed.__idl_field_annotations__["id"] == {"key": True}
+
+
+def test_wide_strings_are_refused_with_the_reason() -> None:
+    with pytest.raises(BridgeError) as err:
+        build_type("test_msgs/msg/WStrings", message_definition)
+    assert "test_msgs/msg/WStrings: field 'wstring_value': wstring is not supported" in str(
+        err.value
+    )
+    assert "use backend 'rclpy'" in str(err.value)
+
+
+# --- against a real rclpy peer ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backend():
+    with CycloneBackend(node_name="cyclone_test", namespace="/", domain_id=DOMAIN) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def echo_peer():
+    config = {
+        "node": "cyclone_echo",
+        "echo": [
+            {
+                "in": name("/cy/string_in"),
+                "out": name("/cy/string_out"),
+                "type": "std_msgs/msg/String",
+            },
+            {
+                "in": name("/cy/image_in"),
+                "out": name("/cy/image_out"),
+                "type": "sensor_msgs/msg/Image",
+            },
+        ],
+        "publish": [
+            {
+                "topic": name("/cy/image_from_ros"),
+                "type": "sensor_msgs/msg/Image",
+                "image": True,
+                "period": 0.2,
+            }
+        ],
+    }
+    with python_peer("topic_peer.py", config, DOMAIN) as peer:
+        yield peer
+
+
+def roundtrip(backend, peer, kind: str, type_name: str, data: bytes, timeout: float = 20.0):
+    writer = backend.create_writer(name(f"/cy/{kind}_in"), type_name, Ros2QosPolicies())
+    reader = backend.create_reader(name(f"/cy/{kind}_out"), type_name, Ros2QosPolicies())
+    try:
+        poll(lambda: writer.matched_count() and reader.matched_count(), timeout=timeout)
+        mark = peer.mark()
+        deadline = time.monotonic() + timeout
+        back = None
+        while back is None and time.monotonic() < deadline:
+            writer.write(memoryview(data))  # any buffer: no copy into bytes first
+            back = reader.take(timeout=1.0)
+        assert back is not None, f"{kind}: nothing came back; peer said {peer.lines[-3:]}"
+        got = peer.wait(lambda e: e.get("event") == "recv", start=mark)
+        return bytes(back), got["value"]
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_pre_encoded_string_reaches_rclpy_and_back(backend, echo_peer) -> None:
+    sent = cdr_string("héllo from cyclone")
+    back, value = roundtrip(backend, echo_peer, "string", "std_msgs/msg/String", sent)
+    assert value == {"data": "héllo from cyclone"}  # rclpy deserialized our bytes
+    assert parse_string(back) == "héllo from cyclone"
+
+
+def test_1080p_image_reaches_rclpy_and_back(backend, echo_peer) -> None:
+    sent = cdr_image(1920, 1080, "rgb8", PIXELS, frame_id="cam", sec=7)
+    back, value = roundtrip(backend, echo_peer, "image", "sensor_msgs/msg/Image", sent)
+    assert (value["height"], value["width"], value["encoding"], value["step"]) == (
+        1080,
+        1920,
+        "rgb8",
+        5760,
+    )
+    assert value["header"]["frame_id"] == "cam" and value["header"]["stamp"]["sec"] == 7
+    assert value["data"] == {"len": len(PIXELS), "sha256": hashlib.sha256(PIXELS).hexdigest()}
+    image = parse_image(back)
+    assert (image["width"], image["height"], image["frame_id"]) == (1920, 1080, "cam")
+    assert image["data"] == PIXELS
+
+
+def test_rclpy_image_arrives_as_its_cdr_bytes(backend, echo_peer) -> None:
+    reader = backend.create_reader(
+        name("/cy/image_from_ros"), "sensor_msgs/msg/Image", Ros2QosPolicies()
+    )
+    try:
+        data = reader.take(timeout=20)
+        assert isinstance(data, bytes)
+        image = parse_image(data)
+        assert (image["width"], image["height"], image["encoding"], image["frame_id"]) == (
+            1920,
+            1080,
+            "rgb8",
+            "camera",
+        )
+        assert image["data"] == PIXELS
+        assert reader.matched_count() == 1
+    finally:
+        reader.close()
+
+
+def test_transient_local_sample_reaches_a_late_rclpy_subscriber(backend) -> None:
+    qos = Ros2QosPolicies(durability=Ros2Durability.TransientLocal, keep_last=1)
+    topic = name("/cy/latched")
+    writer = backend.create_writer(topic, "std_msgs/msg/String", qos)
+    try:
+        writer.write(cdr_string("old news"))
+        writer.write(cdr_string("latest"))
+        listen = {
+            "node": "late_joiner",
+            "listen": [
+                {
+                    "topic": topic,
+                    "type": "std_msgs/msg/String",
+                    "qos": {"durability": "transient_local", "depth": 1},
+                }
+            ],
+        }
+        with python_peer("topic_peer.py", listen, DOMAIN) as late:
+            got = late.wait(lambda e: e.get("event") == "recv", timeout=20)
+            assert got["value"] == {"data": "latest"}
+    finally:
+        writer.close()
+
+
+def test_two_backends_share_one_domain_in_a_process(backend) -> None:
+    topic = name("/cy/local")
+    with CycloneBackend(node_name="second", namespace="/other", domain_id=DOMAIN) as second:
+        reader = second.create_reader(topic, "std_msgs/msg/String", Ros2QosPolicies())
+        writer = backend.create_writer(topic, "std_msgs/msg/String", Ros2QosPolicies())
+        poll(lambda: writer.matched_count() and reader.matched_count())
+        writer.write(cdr_string("in-process"))
+        assert parse_string(reader.take(timeout=5)) == "in-process"  # type: ignore[arg-type]
+        writer.close()
+        writer.close()  # idempotent
+    # The first backend's participant survives the second's close (shared Cyclone domain).
+    again = backend.create_writer(topic, "std_msgs/msg/String", Ros2QosPolicies())
+    again.close()
+
+
+def test_services_and_actions_are_refused_with_the_reason(backend) -> None:
+    for role in ("service", "action", "parameters"):
+        with pytest.raises(UnsupportedRoleError) as err:
+            backend.check_role(role)
+        assert f"backend 'cyclonedds' cannot do {role}s" in str(err.value)
+        assert "related_sample_identity" in str(err.value)
+    assert backend.check_role("topic") is None
+
+
+def test_unknown_type_names_the_topic(backend) -> None:
+    with pytest.raises(BridgeError) as err:
+        backend.create_writer("/x", "std_msgs/msg/Strng", Ros2QosPolicies())
+    assert str(err.value).startswith("/x: ")
+    assert "std_msgs/msg/Strng" in str(err.value)
+
+
+def test_one_topic_one_type(backend) -> None:
+    topic = name("/cy/typed")
+    writer = backend.create_writer(topic, "std_msgs/msg/String", Ros2QosPolicies())
+    try:
+        with pytest.raises(BridgeError) as err:
+            backend.create_reader(topic, "geometry_msgs/msg/Twist", Ros2QosPolicies())
+        assert "already used with type std_msgs/msg/String" in str(err.value)
+    finally:
+        writer.close()
