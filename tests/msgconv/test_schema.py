@@ -49,10 +49,8 @@ def test_array_string_and_nested_mapping() -> None:
     assert msgconv.arrow_type("test_msgs/Strings").field("bounded_string_value").type == pa.utf8()
     assert msgconv.arrow_type("test_msgs/WStrings").field("wstring_value").type == pa.utf8()
     twist = msgconv.arrow_type("geometry_msgs/Twist")
-    assert twist == pa.struct(
-        [("linear", pa.struct([(c, pa.float64()) for c in "xyz"]))]
-        + [("angular", pa.struct([(c, pa.float64()) for c in "xyz"]))]
-    )
+    vector = pa.struct([(c, pa.float64()) for c in "xyz"])
+    assert twist == pa.struct([("linear", vector), ("angular", vector)])
     assert msgconv.arrow_type("std_msgs/Empty") == pa.struct([])
 
 
