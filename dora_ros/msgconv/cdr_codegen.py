@@ -504,11 +504,11 @@ class _DecoderGen:
         view = self.src.name("V", _array_view(prim.dtype, self.order))
         var = self.src.name("a")
         if t.array == "fixed":
+            assert t.length is not None
             self.align(prim.size)
             self.flush()
             self.emit(f"{var} = {view}(body, {t.length}, pos)")
             self.emit(f"pos += {t.length * prim.size}")
-            assert t.length is not None
             self.advance(t.length * prim.size)
             return var
         n = self.count()
