@@ -78,6 +78,9 @@ class RclpyReference:
     def __init__(self) -> None:
         env = dict(os.environ)
         env.setdefault("ROS_DOMAIN_ID", "229")  # never used for DDS here, but keep to our range
+        # rclpy checks field values (ranges, bounds, kinds) only when asked; unchecked, it wraps
+        # int8 = 128 to -128 and writes garbage for a str in a float64 field.
+        env["ROS_PYTHON_CHECK_FIELDS"] = "1"
         self._proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--serve"],
             stdin=subprocess.PIPE,

@@ -14,6 +14,7 @@ rclpy runs in one child process per pytest worker (`rclpy_reference`); values tr
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -27,10 +28,14 @@ from dora_ros.errors import MsgConvError
 
 try:
     from . import cdr_reference as ref_cdr
-    from .rclpy_reference import RclpyReference, installed_type_names
+    from .rclpy_reference import RclpyReference, ReferenceError, installed_type_names
 except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
     import cdr_reference as ref_cdr  # type: ignore[no-redef]
-    from rclpy_reference import RclpyReference, installed_type_names  # type: ignore[no-redef]
+    from rclpy_reference import (  # type: ignore[no-redef]
+        RclpyReference,
+        ReferenceError,
+        installed_type_names,
+    )
 
 TYPES = installed_type_names()
 VALUES_PER_TYPE = 8
@@ -425,3 +430,69 @@ def test_constants_of_every_primitive_type(reference: RclpyReference) -> None:
 )
 def test_idl_keys(type_name: str, keys: tuple[str, ...]) -> None:
     assert msgconv.message_definition(type_name).keys == keys
+
+
+_LIMITS = {
+    "int8_value": (-(2**7), 2**7 - 1),
+    "uint8_value": (0, 2**8 - 1),
+    "byte_value": (0, 255),
+    "char_value": (0, 255),
+    "int16_value": (-(2**15), 2**15 - 1),
+    "uint16_value": (0, 2**16 - 1),
+    "int32_value": (-(2**31), 2**31 - 1),
+    "uint32_value": (0, 2**32 - 1),
+    "int64_value": (-(2**63), 2**63 - 1),
+    "uint64_value": (0, 2**64 - 1),
+}
+_EDGES = [
+    *((f, v, True) for f, (lo, hi) in _LIMITS.items() for v in (lo, hi)),
+    *((f, v, False) for f, (lo, hi) in _LIMITS.items() for v in (lo - 1, hi + 1)),
+    # FLT_MAX itself (3.4028234663852886e38) is above rclpy's check (3.402823466e38): one below
+    ("float32_value", 3.4028232635611926e38, True),
+    ("float32_value", -math.inf, True),
+    ("float32_value", math.nan, True),
+    ("float32_value", 0.1, True),  # rounds to the nearest float32, as rclpy does
+    ("float32_value", 1e40, False),
+    ("float64_value", 1.7976931348623157e308, True),
+    ("int32_value", "1", False),
+    ("int32_value", 1.5, False),
+    ("float64_value", "1.0", False),
+    ("uint8_value", [1], False),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "accepted"), _EDGES, ids=[f"{f}={v!r}" for f, v, _ in _EDGES]
+)
+def test_encode_accepts_and_rejects_as_rclpy_does(
+    reference: RclpyReference, field: str, value: Any, accepted: bool
+) -> None:
+    """At and just past each primitive's limits (inside a nested field, to check the path)."""
+    name = "test_msgs/msg/Nested"
+    message = reference.default(name)
+    message["basic_types_value"][field] = value
+    try:
+        (rclpy_blob,) = reference.serialize(name, [message])
+    except ReferenceError:
+        rclpy_blob = None
+    assert (rclpy_blob is not None) == accepted, "the expectation disagrees with rclpy itself"
+    if not accepted:
+        with pytest.raises(MsgConvError) as info:
+            msgconv.encode(name, message)
+        assert f"basic_types_value.{field}" in str(info.value)
+        assert "Nested" in str(info.value)
+        return
+    ours = msgconv.encode(name, message)
+    assert reference.deserialize(name, [ours]) == reference.deserialize(name, [rclpy_blob]) or (
+        math.isnan(value)
+        and math.isnan(reference.deserialize(name, [ours])[0]["basic_types_value"][field])
+    )
+
+
+def test_float32_max_encodes() -> None:
+    """FLT_MAX is a float32 (rclpy's range check is a little short of it; we are exact)."""
+    flt_max = 3.4028234663852886e38
+    blob = msgconv.encode("test_msgs/msg/BasicTypes", {"float32_value": flt_max})
+    assert (
+        msgconv.decode("test_msgs/msg/BasicTypes", blob).to_pylist()[0]["float32_value"] == flt_max
+    )
