@@ -25,7 +25,7 @@ __all__ = ["LaunchContext", "Shared"]
 class Shared:
     """State shared by every copy of a context during one launch."""
 
-    name_counts: dict[str, int] = field(default_factory=dict)
+    process_count: int = 0
     declared_arguments: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     log_dir: str | None = None  # the launch's log folder (dora graphs write their node logs there)
@@ -44,10 +44,9 @@ class Shared:
             self._temp_dir = None
 
     def process_name(self, base: str) -> str:
-        """`base-N`, numbered across the launch as ROS 2 does."""
-        count = self.name_counts.get(base, 0) + 1
-        self.name_counts[base] = count
-        return f"{base}-{count}"
+        """`base-N` with N counting every process of the launch, as ROS 2 numbers them."""
+        self.process_count += 1
+        return f"{base}-{self.process_count}"
 
 
 class LaunchContext:

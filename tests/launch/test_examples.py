@@ -40,8 +40,8 @@ def test_example_resolves(name: str, tmp_path: Path) -> None:
     titles = [line for line in result.stdout.splitlines() if line.startswith("process ")]
     assert titles == [
         "process talker-1  (ROS node talker, namespace /)",
-        "process listener-1  (ROS node listener, namespace /)",
-        "process dora-1  (dora graph, nodes: ros_in, shout, ros_out)",
+        "process listener-2  (ROS node listener, namespace /)",
+        "process dora-3  (dora graph, nodes: ros_in, shout, ros_out)",
     ]
 
 
@@ -66,7 +66,7 @@ def test_example_runs_talker_dora_listener(name: str, tmp_path: Path) -> None:
             line = launcher.stdout.readline()
             if not line:
                 break
-            if line.startswith("[listener-1] heard "):
+            if line.startswith("[listener-2] heard "):
                 heard.append(line.split("heard ", 1)[1].strip())
     finally:
         launcher.send_signal(signal.SIGINT)

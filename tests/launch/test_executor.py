@@ -39,9 +39,9 @@ def test_shutdown_escalates_sigint_sigterm_sigkill(ws: Workspace) -> None:
     assert lines_of(ws.root / "polite")[1:] == ["got SIGINT"]
     assert lines_of(ws.root / "noint")[1:] == ["ignored SIGINT", "got SIGTERM"]
     assert lines_of(ws.root / "deaf")[1:] == ["ignored SIGINT", "ignored SIGTERM"]  # then SIGKILL
-    assert "[WARNING] [noint-1]: still running 0.5 s after SIGINT: sending SIGTERM" in err
-    assert "[WARNING] [deaf-1]: still running 0.5 s after SIGTERM: sending SIGKILL" in err
-    assert "[INFO] [deaf-1]: process has died" in out and "exit code -9" in out
+    assert "[WARNING] [noint-2]: still running 0.5 s after SIGINT: sending SIGTERM" in err
+    assert "[WARNING] [deaf-3]: still running 0.5 s after SIGTERM: sending SIGKILL" in err
+    assert "[INFO] [deaf-3]: process has died" in out and "exit code -9" in out
     assert 0.9 < elapsed < 5, elapsed
     for pid in pids(out, "start"):
         assert not pid_alive(pid)
@@ -163,7 +163,7 @@ def test_required_alias_and_clean_exit_status(ws: Workspace) -> None:
     result = ws.launch("demo_pkg", "required.launch.xml")
     assert result.returncode == 0, result.stderr
     assert "shutting down: process brain-1 exited" in result.stdout
-    assert "[INFO] [body-1]: process has finished cleanly" in result.stdout  # got SIGINT, exit 0
+    assert "[INFO] [body-2]: process has finished cleanly" in result.stdout  # got SIGINT, exit 0
 
 
 def test_output_screen_log_and_log_folder(ws: Workspace) -> None:
@@ -179,12 +179,12 @@ def test_output_screen_log_and_log_folder(ws: Workspace) -> None:
     assert result.returncode == 0, result.stderr
     assert "[loud-1] shown-on-screen" in result.stdout
     assert "only-in-log" not in result.stdout + result.stderr
-    assert "[errs-1] to-stderr" in result.stderr  # output="log" still shows stderr, as ROS 2
+    assert "[errs-3] to-stderr" in result.stderr  # output="log" still shows stderr, as ROS 2
     (folder,) = [p for p in ws.log_dir.iterdir() if p.is_dir()]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-\d+-.+-\d+", folder.name)
     launch_log = (folder / "launch.log").read_text()
-    assert "[quiet-1] only-in-log" in launch_log and "[loud-1] shown-on-screen" in launch_log
-    (quiet,) = folder.glob("quiet-1-*-stdout_stderr.log")
+    assert "[quiet-2] only-in-log" in launch_log and "[loud-1] shown-on-screen" in launch_log
+    (quiet,) = folder.glob("quiet-2-*-stdout_stderr.log")
     assert quiet.read_text() == "only-in-log\n"
 
 
@@ -234,9 +234,9 @@ def test_event_handlers_timer_and_shutdown_in_order(ws: Workspace) -> None:
         "handler two",
         "bye",
     ]
-    assert "[second-1] second ran" in result.stdout
+    assert "[second-3] second ran" in result.stdout
     assert "shutting down: all done" in result.stdout
-    assert "[INFO] [idle-1]: process has finished cleanly" in result.stdout
+    assert "[INFO] [idle-2]: process has finished cleanly" in result.stdout
 
 
 def test_pdeathsig_child_dies_with_launcher_even_without_reaper(ws: Workspace) -> None:
