@@ -177,9 +177,12 @@ class Launcher:
             self._tasks.discard(t)
             self._timers.discard(t)
             if not t.cancelled() and t.exception() is not None:
+                # A bug in the launcher: say what it was and stop everything rather than leave
+                # a process unsupervised.
                 err = t.exception()
-                self._log("ERROR", "launch", f"{err}")
+                self._log("ERROR", "launch", f"internal error: {type(err).__name__}: {err}")
                 self.failures.append(str(err))
+                self.request_shutdown("internal error")
 
         task.add_done_callback(done)
 
