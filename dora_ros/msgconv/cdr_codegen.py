@@ -16,6 +16,11 @@ Encoders are fast paths: they rely on `struct` to reject what does not fit (`'B'
 `cdr_reference.encode_reference` on any failure, which raises the `MsgConvError` naming the field,
 or encodes what needs a lenient conversion (an integral float for an int field). Both write zero
 padding, so encoding is canonical. Offsets count from the end of the 4-byte encapsulation header.
+
+Measured with benchmarks/msgconv.py on the 2-core test machine: Twist encode ~3-6 us (rosbags
+~2.6 us; one `pack` of 6 doubles is 0.15 us, the rest is dict lookups and `b"".join`), Twist row
+decode ~2.5 us before Arrow (building the one-row StructArray with `pa.array` is another ~20 us and
+dominates `decode`), 1080p Image encode = one copy of the pixels (`b"".join`) + ~20 us.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ def _prim_array(prim_name: str) -> Callable[[Any], Any]:
     code = prim.code if prim.name != "bool" else "?"
     low, high = prim.low, prim.high
 
+    # The common case (a numpy array of the exact dtype, or bytes for uint8[]) is returned as is
+    # and `b"".join` copies it once into the message; lists go through one `struct.pack`, which
+    # also range-checks every element. Anything needing a check numpy cannot do cheaply falls back.
     def convert(x: Any) -> Any:
         if type(x) is np.ndarray:
             if x.dtype == dtype and x.ndim == 1:
