@@ -155,7 +155,11 @@ def test_default_value_is_rclpys_default(reference: RclpyReference, type_name: s
     got = msgconv.default_value(type_name)
     assert isinstance(got, pa.StructArray) and len(got) == 1
     assert got.type == msgconv.arrow_type(type_name)
-    ref_cdr.assert_same(got.to_pylist()[0], reference.default(type_name), type_name)
+    default = reference.default(type_name)
+    ref_cdr.assert_same(got.to_pylist()[0], default, type_name)
+    # missing fields get their defaults
+    (back,) = reference.deserialize(type_name, [msgconv.encode(type_name, {})])
+    ref_cdr.assert_same(back, default, f"{type_name}: encode({{}}) read by rclpy")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,8 +204,17 @@ def test_decode_big_endian_garbage_padding_and_trailing_bytes(
     schema: dict[str, Any], samples: Any, type_name: str
 ) -> None:
     values, _ = samples(type_name)
+    bigs = [ref_cdr.serialize(schema, type_name, v, big_endian=True)[0] for v in values]
+    got_many = msgconv.decode_many(type_name, bigs)
+    ref_cdr.assert_same(got_many.to_pylist(), values, f"{type_name} decode_many big-endian")
+    mixed = [
+        b if i % 2 else ref_cdr.serialize(schema, type_name, v)[0]
+        for i, (v, b) in enumerate(zip(values, bigs, strict=True))
+    ]
+    got_many = msgconv.decode_many(type_name, mixed)
+    ref_cdr.assert_same(got_many.to_pylist(), values, f"{type_name} decode_many, endianness mixed")
     for i, value in enumerate(values):
-        big, _ = ref_cdr.serialize(schema, type_name, value, big_endian=True)
+        big = bigs[i]
         got = msgconv.decode(type_name, big)
         ref_cdr.assert_same(got.to_pylist()[0], value, f"{type_name} sample {i} big-endian")
 
