@@ -509,3 +509,30 @@ def test_float32_max_encodes() -> None:
     assert (
         msgconv.decode("test_msgs/msg/BasicTypes", blob).to_pylist()[0]["float32_value"] == flt_max
     )
+
+
+def test_encode_refuses_nul_inside_a_string(reference: RclpyReference) -> None:
+    """ROS strings are C strings: rclpy (and every C/C++ peer) cuts 'a\\x00b' to 'a'. Sending it
+    would be silent truncation, which issue 4 forbids: encode must raise, naming the field."""
+    (rclpy_reads,) = reference.deserialize(
+        "std_msgs/msg/String", [b"\x00\x01\x00\x00\x04\x00\x00\x00a\x00b\x00"]
+    )
+    assert rclpy_reads == {"data": "a"}  # what a peer would see
+    with pytest.raises(MsgConvError) as info:
+        msgconv.encode("std_msgs/msg/String", {"data": "a\x00b"})
+    assert "data" in str(info.value)
+
+
+def test_decode_string_whose_count_leaves_out_the_terminator(reference: RclpyReference) -> None:
+    """A peer writing count 3 + 'abc' (no NUL): rclpy reads 'abc'. msgconv may read the same or
+    refuse the message, but never drop the last character."""
+    blob = b"\x00\x01\x00\x00\x03\x00\x00\x00abc"
+    (want,) = reference.deserialize("std_msgs/msg/String", [blob])
+    assert want == {"data": "abc"}
+    try:
+        got = msgconv.decode("std_msgs/msg/String", blob).to_pylist()[0]
+    except MsgConvError:
+        return
+    assert got == want, (
+        f"decoded {got!r}: the last character was dropped instead of read or refused"
+    )
