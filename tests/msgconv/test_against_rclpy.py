@@ -536,3 +536,32 @@ def test_decode_string_whose_count_leaves_out_the_terminator(reference: RclpyRef
     assert got == want, (
         f"decoded {got!r}: the last character was dropped instead of read or refused"
     )
+
+
+@pytest.mark.parametrize(
+    ("type_name", "value", "cut_inside", "path"),
+    [
+        ("geometry_msgs/msg/Twist", {}, 4 + 3 * 8 + 4, "angular.x"),
+        ("std_msgs/msg/String", {"data": "hello"}, 4 + 4 + 2, "data"),
+        ("sensor_msgs/msg/Imu", {}, 4 + 16 + 4 * 8 + 8 * 4 + 4, "orientation_covariance"),
+    ],
+)
+def test_truncated_cdr_error_names_the_field(
+    type_name: str, value: dict[str, Any], cut_inside: int, path: str
+) -> None:
+    """Issue 4: every MsgConvError names the type and the field path, truncated CDR included."""
+    blob = msgconv.encode(type_name, value)
+    with pytest.raises(MsgConvError) as info:
+        msgconv.decode(type_name, blob[:cut_inside])
+    message = str(info.value)
+    assert type_name in message or type_name.split("/")[-1] in message
+    assert path in message, f"{message!r} does not name the field {path!r} being read"
+
+
+def test_huge_sequence_count_error_names_the_field() -> None:
+    image = bytearray(msgconv.encode("sensor_msgs/msg/Image", {"height": 1}))
+    # the data count is the last 4 bytes (empty data)
+    image[-4:] = (0xFFFFFFF0).to_bytes(4, "little")
+    with pytest.raises(MsgConvError) as info:
+        msgconv.decode("sensor_msgs/msg/Image", bytes(image))
+    assert "data" in str(info.value).replace("sensor_msgs", ""), str(info.value)
