@@ -46,7 +46,7 @@ def _prefixes() -> Iterator[Path]:
 
 
 def installed_type_names() -> list[str]:
-    """Every msg, srv Request/Response and action (and derived action) type in the ament index
+    """Every msg, srv Request/Response/Event and action (and derived action) type in the ament index
     of this interpreter's prefix and AMENT_PREFIX_PATH, as `pkg/kind/Name`."""
     names: set[str] = set()
     for prefix in _prefixes():
@@ -62,7 +62,9 @@ def installed_type_names() -> list[str]:
                 if kind == "msg":
                     names.add(f"{resource.name}/msg/{base}")
                 elif kind == "srv":
-                    names.update(f"{resource.name}/srv/{base}_{s}" for s in ("Request", "Response"))
+                    names.update(
+                        f"{resource.name}/srv/{base}_{s}" for s in ("Request", "Response", "Event")
+                    )
                 elif kind == "action":
                     names.update(f"{resource.name}/action/{base}_{s}" for s in ACTION_SUFFIXES)
     return sorted(names)
