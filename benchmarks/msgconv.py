@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,17 +52,17 @@ def aligned_body(blob: bytes) -> memoryview:
     start = (-(raw.ctypes.data + 4)) % 8
     view = raw[start : start + len(blob)]
     view[:] = np.frombuffer(blob, dtype=np.uint8)
-    return memoryview(view)
+    return memoryview(view.data)
 
 
-def arrow_row(arrow_type: pa.DataType, value: Any) -> pa.Array:
+def arrow_row(arrow_type: pa.DataType, value: Any) -> Any:
     """A one-row Arrow array of `value`; numpy arrays become list values without a copy."""
     if pa.types.is_struct(arrow_type):
         children = [arrow_row(f.type, value.get(f.name)) for f in arrow_type]
         present = [(f.name, c) for f, c in zip(arrow_type, children, strict=True) if c is not None]
         return pa.StructArray.from_arrays([c for _, c in present], names=[n for n, _ in present])
     if value is None:
-        return None  # type: ignore[return-value]
+        return None
     if isinstance(value, np.ndarray) and pa.types.is_list(arrow_type):
         values = pa.array(value, type=arrow_type.value_type)
         return pa.ListArray.from_arrays(pa.array([0, len(value)], pa.int32()), values)
@@ -223,15 +224,15 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
             errors.append(f"{case.name}: building the Arrow value: {err}")
             row_value = case.value
 
-        copy = measure(lambda b=case.blob: bytearray(b), samples)
+        copy = measure(partial(bytearray, case.blob), samples)
         dora = safe(
-            lambda c=case, a=aligned: msgconv.decode(c.type_name, a),
+            partial(msgconv.decode, case.type_name, aligned),
             samples,
             errors,
             f"decode {case.name}",
         )
-        rosbags = measure(lambda c=case: store.deserialize_cdr(c.blob, c.type_name), samples)
-        rcl = measure(lambda c=case, k=cls: deserialize_message(c.blob, k), samples)
+        rosbags = measure(partial(store.deserialize_cdr, case.blob, case.type_name), samples)
+        rcl = measure(partial(deserialize_message, case.blob, cls), samples)
         if big:
             zero_copy = False
             if dora is not None:
@@ -239,7 +240,7 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
             small = small_cases[case.name]
             small_view = aligned_body(small.blob)
             dora_small = safe(
-                lambda c=small, a=small_view: msgconv.decode(c.type_name, a),
+                partial(msgconv.decode, small.type_name, small_view),
                 samples,
                 errors,
                 f"decode small {case.name}",
@@ -259,13 +260,13 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
         rows.append(Row("decode", case.name, copy, dora, rosbags, rcl, target, met, note))
 
         dora = safe(
-            lambda c=case, v=row_value: msgconv.encode(c.type_name, v),
+            partial(msgconv.encode, case.type_name, row_value),
             samples,
             errors,
             f"encode {case.name}",
         )
-        rosbags = measure(lambda c=case, m=rb_msg: store.serialize_cdr(m, c.type_name), samples)
-        rcl = measure(lambda m=rclpy_msg: serialize_message(m), samples)
+        rosbags = measure(partial(store.serialize_cdr, rb_msg, case.type_name), samples)
+        rcl = measure(partial(serialize_message, rclpy_msg), samples)
         if big:
             met = dora is not None and dora <= 2 * copy and dora < rosbags
             target = "<= 2x copy and < rosbags"
@@ -277,7 +278,7 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
         )
         if big:  # the other everyday input: a dict holding a numpy array
             dora = safe(
-                lambda c=case: msgconv.encode(c.type_name, c.value),
+                partial(msgconv.encode, case.type_name, case.value),
                 samples,
                 errors,
                 f"encode dict {case.name}",
