@@ -272,6 +272,12 @@ def test_encode_is_canonical_and_read_by_rclpy(
             f"rclpy rejects sample {i}: {got[1]}"
         )
         ref_cdr.assert_same(got, value, f"{type_name} sample {i} read back by rclpy")
+    # slices (offsets into every child), chunked arrays and decoded arrays give the same bytes
+    assert msgconv.encode_many(type_name, array.slice(2)) == ours[2:], "sliced StructArray"
+    chunked = pa.chunked_array([array.slice(0, 3), array.slice(3)])
+    assert msgconv.encode_many(type_name, chunked) == ours, "ChunkedArray"
+    decoded = msgconv.decode_many(type_name, rclpy_blobs)
+    assert msgconv.encode_many(type_name, decoded.slice(1)) == ours[1:], "decode_many output"
     # the other accepted forms of a value give the same bytes
     assert msgconv.encode(type_name, array.slice(1, 1)) == ours[1], "one-row StructArray"
     assert msgconv.encode(type_name, array[2]) == ours[2], "StructScalar"
