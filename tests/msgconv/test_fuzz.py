@@ -3,8 +3,10 @@ type, or a `MsgConvError`, never another exception (nor a hang or a huge allocat
 
 Seeds are rclpy's own encodings (with its uninitialised padding) of random values of a few types
 with strings, sequences, nesting and wide primitives; mutations flip, overwrite, cut, extend and
-splice them, and plant huge counts where sequence and string lengths live. Hypothesis runs
-derandomized and without its example database, so CI runs are reproducible.
+splice them, and plant huge counts where sequence and string lengths live. `encode` gets values
+of every kind (None, huge ints, NaN, bytes, numpy arrays of any shape, nested junk) in any field and
+must give bytes that decode again, or a `MsgConvError`. Hypothesis runs derandomized and without
+its example database, so CI runs are reproducible.
 """
 
 from __future__ import annotations
