@@ -261,6 +261,7 @@ class _EncoderGen:
         self.emit(f"{s} = {expr}")
         if t.string_bound is not None:
             self.emit(f"if len({s}) > {t.string_bound}: raise Fallback")
+        self.emit(f"if NULCHAR in {s}: raise Fallback")
         if t.name == "string":
             self.emit(f"{s} = {s}.encode()")
             self.emit(f"parts += (U32.pack(len({s}) + 1), {s}, NUL)")
@@ -314,6 +315,7 @@ def generate_encoder(
         "BOOL": _BOOL,
         "U32": _U32,
         "NUL": b"\x00",
+        "NULCHAR": "\x00",
         "EMPTY": {},
         "Fallback": Fallback,
         "np": np,
@@ -498,7 +500,9 @@ class _DecoderGen:
         if t.name == "string":
             self.emit(f"e = pos + {n}")
             self.emit("if e > len(body): raise Truncated")
-            self.emit(f"{var} = str(body[pos:e - 1], 'utf-8')")
+            # ROS strings are C strings: read up to the first NUL (a peer may omit the
+            # terminator from the count; rclpy then still reads every character)
+            self.emit(f"{var} = str(body[pos:e], 'utf-8').partition(NULCHAR)[0]")
             self.emit("pos = e")
         else:
             view = self.src.name("W", _array_view("u4", self.order))
@@ -536,7 +540,7 @@ class _DecoderGen:
 def _wstring(units: Any) -> str:
     if len(units) and int(units.max()) > 0xFFFF:
         raise ValueError("wstring unit above 0xFFFF")
-    return units.astype("<u2").tobytes().decode("utf-16-le")
+    return units.astype("<u2").tobytes().decode("utf-16-le").partition("\x00")[0]
 
 
 def generate_decoder(
@@ -547,7 +551,12 @@ def generate_decoder(
     `body` is the data after the encapsulation header. Raises Truncated, struct.error, ValueError
     or UnicodeDecodeError on bad data; the `Codec` turns them into CdrError.
     """
-    namespace: dict[str, Any] = {"Truncated": Truncated, "wstring": _wstring, "np": np}
+    namespace: dict[str, Any] = {
+        "Truncated": Truncated,
+        "wstring": _wstring,
+        "np": np,
+        "NULCHAR": "\x00",
+    }
     sources: list[str] = []
     done: set[str] = set()
     todo: list[tuple[MessageDefinition, bool]] = [(definition, True)]

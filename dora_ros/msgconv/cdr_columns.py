@@ -143,7 +143,12 @@ class ColumnDecoder:
         arrow: pa.StructType,
         order: str,
     ) -> None:
-        namespace: dict[str, Any] = {"Truncated": Truncated, "np": np, "wstring": _wstring}
+        namespace: dict[str, Any] = {
+            "Truncated": Truncated,
+            "np": np,
+            "wstring": _wstring,
+            "NULCHAR": "\x00",
+        }
         gen = _ColumnGen(definition, registry, namespace, order)
         self.source = gen.build("decode_columns")
         exec(

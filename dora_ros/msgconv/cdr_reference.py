@@ -21,6 +21,7 @@ from .definitions import PRIMITIVES, FieldType, MessageDefinition, Primitive
 from .errors import (
     ArrayLengthError,
     BoundError,
+    CdrError,
     OutOfRangeError,
     UnknownFieldError,
     ValueKindError,
@@ -30,7 +31,15 @@ from .errors import (
 if TYPE_CHECKING:
     from .registry import TypeRegistry
 
-__all__ = ["HEADER_LE", "check_array", "encode_reference", "to_bool", "to_float", "to_int"]
+__all__ = [
+    "HEADER_LE",
+    "check_array",
+    "decode_reference",
+    "encode_reference",
+    "to_bool",
+    "to_float",
+    "to_int",
+]
 
 HEADER_LE = b"\x00\x01\x00\x00"
 FLT_MAX = 3.4028234663852886e38
@@ -118,6 +127,14 @@ def check_string(value: Any, ftype: FieldType, type_name: str, path: str) -> str
             raise field_error(ValueKindError, type_name, path, "bytes are not UTF-8") from None
     if not isinstance(value, str):
         raise field_error(ValueKindError, type_name, path, f"expected a string, got {_kind(value)}")
+    if "\x00" in value:
+        raise field_error(
+            ValueKindError,
+            type_name,
+            path,
+            f"{value!r} contains a NUL character; ROS strings are C strings and every peer "
+            "would cut it there",
+        )
     if ftype.string_bound is not None and len(value) > ftype.string_bound:
         raise field_error(
             BoundError,
@@ -267,3 +284,110 @@ def encode_reference(definition: MessageDefinition, value: Any, registry: TypeRe
     w = _Writer()
     _struct(w, definition, value, registry, definition.name, "")
     return bytes(w.buf)
+
+
+class _Reader:
+    """Reads aligned values from a CDR body; errors name the type and the field path."""
+
+    def __init__(self, body: memoryview, order: str, type_name: str) -> None:
+        self.body = body
+        self.order = order
+        self.pos = 0
+        self.type_name = type_name
+
+    def fail(self, path: str, message: str) -> CdrError:
+        where = f"{self.type_name}: field '{path}': " if path else f"{self.type_name}: "
+        return CdrError(f"{where}malformed CDR: {message}")
+
+    def take(self, size: int, align: int, path: str, what: str) -> memoryview:
+        self.pos += -self.pos % align
+        end = self.pos + size
+        if end > len(self.body):
+            raise self.fail(
+                path,
+                f"truncated: {what} needs {size} bytes at offset {self.pos}, "
+                f"{max(0, len(self.body) - self.pos)} left",
+            )
+        chunk = self.body[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def prim(self, code: str, size: int, path: str, what: str) -> Any:
+        return struct.unpack(self.order + code, self.take(size, size, path, what))[0]
+
+    def count(self, path: str, element_size: int) -> int:
+        n = int(self.prim("I", 4, path, "a length"))
+        if n * element_size > len(self.body) - self.pos:
+            raise self.fail(path, f"length {n} runs past the end of the data")
+        return n
+
+
+def _read_element(r: _Reader, ftype: FieldType, registry: TypeRegistry, path: str) -> Any:
+    if ftype.is_nested:
+        return _read_struct(r, registry.message(ftype.name), registry, path)
+    if ftype.name == "string":
+        n = r.count(path, 1)
+        raw = bytes(r.take(n, 1, path, "a string"))
+        try:
+            return raw.decode("utf-8").partition("\x00")[0]
+        except UnicodeDecodeError:
+            raise r.fail(path, "string is not UTF-8") from None
+    if ftype.name == "wstring":
+        n = r.count(path, 4)
+        units = np.frombuffer(r.take(4 * n, 4, path, "a wstring"), r.order + "u4")
+        if n and int(units.max()) > 0xFFFF:
+            raise r.fail(path, "wstring unit above 0xFFFF")
+        try:
+            return units.astype("<u2").tobytes().decode("utf-16-le").partition("\x00")[0]
+        except UnicodeDecodeError:
+            raise r.fail(path, "wstring is not UTF-16") from None
+    prim = PRIMITIVES[ftype.name]
+    return r.prim(prim.code, prim.size, path, ftype.name)
+
+
+def _read_struct(
+    r: _Reader, definition: MessageDefinition, registry: TypeRegistry, path: str
+) -> dict[str, Any]:
+    if not definition.fields:
+        r.take(1, 1, path, "an empty struct's byte")
+        return {}
+    out: dict[str, Any] = {}
+    for f in definition.fields:
+        sub = f"{path}.{f.name}" if path else f.name
+        if not f.type.array:
+            out[f.name] = _read_element(r, f.type, registry, sub)
+            continue
+        prim = PRIMITIVES.get(f.type.name)
+        if f.type.array == "fixed":
+            n = f.type.length or 0
+        else:
+            n = r.count(sub, prim.size if prim else 1)
+        if prim is not None:  # in one piece; a sequence aligns only when it has elements
+            chunk = r.take(n * prim.size, prim.size if n else 1, sub, f"{n} x {f.type.name}")
+            values = np.frombuffer(chunk, r.order + prim.dtype if prim.size > 1 else prim.dtype)
+            out[f.name] = (values != 0).tolist() if prim.name == "bool" else values.tolist()
+            continue
+        element = f.type.element
+        out[f.name] = [_read_element(r, element, registry, f"{sub}[{i}]") for i in range(n)]
+    return out
+
+
+def decode_reference(
+    definition: MessageDefinition, data: bytes | memoryview, registry: TypeRegistry
+) -> dict[str, Any]:
+    """One message as plain Python (lists for arrays); the slow reference of the fast decoders.
+
+    Raises:
+        CdrError: naming the field being read where the data is truncated or malformed.
+    """
+    view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data
+    name = definition.name
+    if len(view) < 4:
+        raise CdrError(f"{name}: {len(view)} bytes are too few for a CDR message")
+    if view[0] != 0 or view[1] not in (0, 1):
+        raise CdrError(
+            f"{name}: encapsulation header {bytes(view[:2]).hex()} is not CDR_LE (0001) or "
+            "CDR_BE (0000)"
+        )
+    reader = _Reader(view[4:], "<" if view[1] == 1 else ">", name)
+    return _read_struct(reader, definition, registry, "")

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
-from .cdr_reference import encode_reference
+from .cdr_reference import decode_reference, encode_reference
 from .definitions import MessageDefinition
 from .errors import CdrError, MsgConvError, ValueKindError
 
@@ -181,12 +181,20 @@ class Codec:
             )
         try:
             tree, _end = decode(view[4:], 0)
-        except _DECODE_ERRORS as err:
-            detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
-            raise CdrError(f"{self.definition.name}: malformed CDR ({detail})") from None
-        except MemoryError:
-            raise CdrError(f"{self.definition.name}: malformed CDR (a length is absurd)") from None
+        except (*_DECODE_ERRORS, MemoryError) as err:
+            raise self._precise_error(view, err) from None
         return tree
+
+    def _precise_error(self, view: memoryview, err: BaseException, prefix: str = "") -> CdrError:
+        """The CdrError naming the field: the reference decoder finds where the data went wrong."""
+        try:
+            decode_reference(self.definition, view, self.registry)
+        except CdrError as precise:
+            return CdrError(prefix + str(precise))
+        except Exception as other:  # the reference must never crash; say what the fast path saw
+            del other
+        detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
+        return CdrError(f"{prefix}{self.definition.name}: malformed CDR ({detail})")
 
     def decode(self, data: Any) -> pa.StructArray:
         """One CDR message as a one-row struct array."""
@@ -212,15 +220,8 @@ class Codec:
             for i, view in enumerate(views):
                 try:
                     decode(view[4:], 0, columns)
-                except _DECODE_ERRORS as err:
-                    detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
-                    raise CdrError(
-                        f"{self.definition.name}: message {i}: malformed CDR ({detail})"
-                    ) from None
-                except MemoryError:
-                    raise CdrError(
-                        f"{self.definition.name}: message {i}: malformed CDR (a length is absurd)"
-                    ) from None
+                except (*_DECODE_ERRORS, MemoryError) as err:
+                    raise self._precise_error(view, err, f"message {i}: ") from None
             try:
                 return decoder.finish(columns, len(views))
             except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as err:

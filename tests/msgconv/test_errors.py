@@ -104,6 +104,12 @@ CASES: list[tuple[str, Any, type[MsgConvError], str]] = [
         ValueKindError,
         "field 'data': string is not valid Unicode",
     ),
+    (
+        "std_msgs/String",
+        {"data": "a\x00b"},
+        ValueKindError,
+        "field 'data': 'a\\x00b' contains a NUL character",
+    ),
     # out of range: never a wrap-around
     (
         "sensor_msgs/Image",
@@ -216,8 +222,10 @@ def test_encode_takes_one_row() -> None:
 def test_truncated_cdr_is_a_cdr_error(type_name: str, value: dict[str, Any]) -> None:
     blob = msgconv.encode(type_name, value)
     for end in range(len(blob)):
-        with pytest.raises(CdrError, match=type_name.split("/")[-1]):
+        with pytest.raises(CdrError, match=type_name.split("/")[-1]) as err:
             msgconv.decode(type_name, blob[:end])
+        if end >= 4:  # past the header, the error names the field being read
+            assert "field '" in str(err.value), str(err.value)
         with pytest.raises(CdrError):
             msgconv.decode_many(type_name, [blob, blob[:end]])
 
@@ -227,13 +235,16 @@ def test_malformed_cdr_messages() -> None:
         CdrError, match=r"encapsulation header 0007 is not CDR_LE \(0001\) or CDR_BE"
     ):
         msgconv.decode("std_msgs/String", b"\x00\x07\x00\x00\x01\x00\x00\x00\x00")
-    with pytest.raises(CdrError, match="truncated"):  # a sequence count far past the end
+    # a sequence count far past the end
+    with pytest.raises(CdrError, match="field 'data': malformed CDR: length 2147483647 runs past"):
         msgconv.decode(
             "sensor_msgs/Image", msgconv.encode("sensor_msgs/Image", {})[:-4] + b"\xff\xff\xff\x7f"
         )
     with pytest.raises(CdrError, match="malformed CDR"):  # invalid UTF-8
         msgconv.decode("std_msgs/String", b"\x00\x01\x00\x00\x03\x00\x00\x00\xff\xfe\x00")
-    with pytest.raises(CdrError, match="message 1: malformed CDR"):
+    with pytest.raises(
+        CdrError, match="message 1: std_msgs/msg/String: field 'data': malformed CDR: truncated"
+    ):
         msgconv.decode_many(
             "std_msgs/String", [b"\x00\x01\x00\x00\x01\x00\x00\x00\x00", b"\x00\x01\x00\x00\x09"]
         )
