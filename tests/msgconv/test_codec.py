@@ -18,7 +18,7 @@ import pytest
 
 from dora_ros import msgconv
 from dora_ros.msgconv import PRIMITIVES, FieldType, MessageDefinition, TypeRegistry
-from dora_ros.msgconv.cdr_reference import encode_reference
+from dora_ros.msgconv.cdr_reference import decode_reference, encode_reference
 
 # geometry_msgs/Twist{linear: {x: 1.0}, angular: {z: -2.0}}: header, then six float64 (the body
 # starts 8-aligned, so no padding).
@@ -286,6 +286,7 @@ def test_generated_codecs_agree_with_the_reference_for_every_type() -> None:
             assert fast == encode_reference(definition, value, registry), name
             back = msgconv.decode(name, fast)
             assert msgconv.encode(name, back) == fast, name  # Arrow round trip
+            assert back.to_pylist()[0] == decode_reference(definition, fast, registry), name
         blobs = [codec.encode_tree(v) for v in values]
         many = msgconv.decode_many(name, blobs)
         assert many.to_pylist() == [msgconv.decode(name, b).to_pylist()[0] for b in blobs], name
