@@ -188,3 +188,15 @@ def test_command_line_errors(ws: Workspace, args: tuple[str, ...], message: str)
     assert result.returncode == 1
     assert result.stderr.strip().startswith(message), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_debug_adds_the_traceback(ws: Workspace) -> None:
+    path = ws.add_launch(
+        "bad.launch.xml", "<launch>\n<let name='a' value='$(var nobody)'/>\n</launch>"
+    )
+    result = ws.launch(str(path), "--debug", timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {path}:2: launch configuration 'nobody' does not exist"
+    )
