@@ -1,0 +1,69 @@
+"""The control channel between ``dora-ros run`` (the coordinator) and each node.
+
+One SOCK_SEQPACKET connection per node, one JSON object per record. Only lifecycle travels here
+(register, init, start, ready, closed, stop, stats); data never does.
+
+Node -> coordinator: ``register`` {node, pid, dynamic}, ``stats`` {dropped: {input: n},
+send_dropped: {receiver: n}}.
+Coordinator -> node: ``init`` (what the node needs to know, see ``Coordinator._init_message``),
+``error`` {message}, ``start`` (every node is up), ``ready`` {node} (a late or restarted node is
+listening), ``closed`` {node} (a node ended for good: its outputs are closed), ``stop``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+# Environment variables the coordinator sets for the processes it starts.
+ENV_DATAFLOW_ID = "DORA_ROS_DATAFLOW_ID"
+ENV_NODE_ID = "DORA_ROS_NODE_ID"
+ENV_RESTART_COUNT = "DORA_ROS_RESTART_COUNT"
+
+RECORD_LIMIT = 4 * 1024 * 1024
+
+
+def send(sock: socket.socket, message: dict[str, Any]) -> None:
+    data = json.dumps(message, separators=(",", ":"), default=str).encode()
+    if len(data) > RECORD_LIMIT:
+        raise ValueError(f"control record of {len(data)} bytes is too large")
+    sock.sendall(data) if sock.type != socket.SOCK_SEQPACKET else sock.send(data)
+
+
+def recv(sock: socket.socket) -> dict[str, Any] | None:
+    """One record, or None once the other side closed the connection."""
+    try:
+        data = sock.recv(RECORD_LIMIT)
+    except (ConnectionResetError, BrokenPipeError):
+        return None
+    if not data:
+        return None
+    message: dict[str, Any] = json.loads(data)
+    return message
+
+
+def new_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, RECORD_LIMIT + 65536)
+        except OSError:
+            pass
+    return sock
+
+
+def running_dataflows() -> list[str]:
+    """Ids of the dataflows of this user whose coordinator is listening (for dynamic nodes)."""
+    prefix = f"@dora-ros/{os.getuid()}/"
+    found = []
+    try:
+        with open("/proc/net/unix") as table:
+            for line in table:
+                path = line.rsplit(None, 1)[-1] if line.count(" ") >= 7 else ""
+                if path.startswith(prefix) and path.endswith("/ctl"):
+                    found.append(path[len(prefix) : -len("/ctl")])
+    except OSError:
+        pass
+    return sorted(set(found))

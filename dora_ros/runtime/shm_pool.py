@@ -1,0 +1,129 @@
+"""Shared memory for payloads of 4 KiB and more: anonymous memfd regions, reused.
+
+A sender owns a pool of regions. Each region is a ``memfd`` (no name in /dev/shm, not openable
+by other users), mapped once, pre-faulted, and handed to each receiver once over the Unix socket
+(SCM_RIGHTS). The kernel frees a region when the last process holding it dies, so nothing can leak
+when any process is SIGKILLed.
+
+A region is busy while any receiver still references a message in it; receivers send RELEASE
+records when their last Python reference dies (see ``transport.InboundLink``). Reusing regions
+matters: writing to fresh pages runs at ~4 GB/s here (page faults), to faulted ones at ~15 GB/s.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+_PAGE = mmap.PAGESIZE
+# Free regions kept for reuse; older ones beyond this are unmapped.
+MAX_FREE_REGIONS = 8
+
+
+@dataclass(eq=False)
+class Region:
+    """One memfd mapping owned by a sender."""
+
+    id: int
+    size: int
+    fd: int
+    mm: mmap.mmap
+    buffer: pa.Buffer  # writable view over the whole mapping
+    generation: int = 0
+    busy: int = 0  # receivers that still reference the current message
+    sent_to: set[int] = field(default_factory=set)  # link ids that already have the fd
+
+    def close(self) -> None:
+        del self.buffer
+        try:
+            self.mm.close()
+        except BufferError:  # a caller still holds a view; the kernel frees it later
+            pass
+        os.close(self.fd)
+
+
+def _round_size(nbytes: int) -> int:
+    # Round up to a power of two above 64 KiB granularity, so similar sizes share regions.
+    size = max(nbytes, 64 * 1024)
+    return 1 << (size - 1).bit_length()
+
+
+class ShmPool:
+    """The regions of one sending node."""
+
+    def __init__(self) -> None:
+        self._regions: dict[int, Region] = {}
+        self._free: list[Region] = []
+        self._next_id = 1
+
+    def acquire(self, nbytes: int) -> Region:
+        """A region of at least ``nbytes`` that no receiver references."""
+        best = None
+        for region in self._free:
+            if region.size >= nbytes and region.size <= 4 * max(nbytes, 64 * 1024):
+                if best is None or region.size < best.size:
+                    best = region
+        if best is not None:
+            self._free.remove(best)
+            best.generation += 1
+            return best
+        return self._create(_round_size(nbytes))
+
+    def _create(self, size: int) -> Region:
+        fd = os.memfd_create("dora-ros", os.MFD_CLOEXEC)
+        os.ftruncate(fd, size)
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        mm = mmap.mmap(fd, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        region = Region(self._next_id, size, fd, mm, pa.py_buffer(mm))
+        self._next_id += 1
+        self._regions[region.id] = region
+        return region
+
+    def release(self, region_id: int, generation: int) -> None:
+        """One receiver no longer references the message it got in region ``region_id``."""
+        region = self._regions.get(region_id)
+        if region is None or region.generation != generation or region.busy <= 0:
+            return
+        region.busy -= 1
+        if region.busy == 0:
+            self._make_free(region)
+
+    def settle(self, region: Region) -> None:
+        """Called after a send: a region nobody received goes back to the free list."""
+        if region.busy == 0:
+            self._make_free(region)
+
+    def forget_link(self, link_id: int) -> None:
+        for region in self._regions.values():
+            region.sent_to.discard(link_id)
+
+    def _make_free(self, region: Region) -> None:
+        self._free.append(region)
+        if len(self._free) > MAX_FREE_REGIONS:
+            old = self._free.pop(0)
+            del self._regions[old.id]
+            old.close()
+
+    def close(self) -> None:
+        for region in self._regions.values():
+            region.close()
+        self._regions.clear()
+        self._free.clear()
+
+
+class Mapping:
+    """A receiver's read-only mapping of one region of one sender."""
+
+    __slots__ = ("address", "array", "mm", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        import numpy as np
+
+        self.mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+        os.close(fd)
+        self.size = size
+        self.array = np.frombuffer(self.mm, dtype=np.uint8)
+        self.address = int(self.array.ctypes.data)

@@ -1,0 +1,500 @@
+"""``dora-ros run``: start every node of a dataflow, watch them, stop them in order.
+
+The coordinator owns the node processes and the control channel (``control``); it never touches
+data, which flows directly between nodes (``transport``). It:
+
+- starts each node as its own process in its own process group, with a parent-death signal so no
+  node outlives it, even when the coordinator is SIGKILLed;
+- releases the start barrier once every (non-dynamic) node listens, tells nodes when a sender has
+  ended for good (``closed``: INPUT_CLOSED downstream), restarts nodes per ``restart_policy``;
+- prefixes each node's output with its id and writes ``out/<dataflow-id>/log_<node>.txt``;
+- on Ctrl-C, SIGTERM or ``--stop-after`` sends STOP, then escalates per ``STOP_ESCALATION``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import DescriptorError, DoraRosError
+from . import control
+from .descriptor import Dataflow, NodeSpec, resolve_executable
+from .transport import peer_uid, socket_name
+
+# What happens after STOP, as data: (seconds to wait, then the signal to send). The last step's
+# wait bounds how long a SIGKILLed node may take to be reaped.
+STOP_ESCALATION: tuple[tuple[float, signal.Signals], ...] = (
+    (5.0, signal.SIGTERM),
+    (2.0, signal.SIGKILL),
+)
+STDERR_TAIL = 10
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:  # runs in the child between fork and exec
+    os.setpgid(0, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+@dataclass(eq=False)
+class _NodeState:
+    spec: NodeSpec
+    proc: subprocess.Popen[bytes] | None = None
+    pidfd: int | None = None
+    conn: socket.socket | None = None
+    registered: bool = False
+    finished: bool = False
+    restarts: int = 0
+    restart_at: float | None = None
+    failure: str | None = None
+    signalled: bool = False  # we sent it a signal while stopping
+    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
+    dropped: dict[str, int] = field(default_factory=dict)
+    send_dropped: dict[str, int] = field(default_factory=dict)
+
+
+class Coordinator:
+    """Runs one dataflow from start to end; see the module docstring."""
+
+    def __init__(
+        self, dataflow: Dataflow, *, out_dir: Path | None, name: str | None,
+        stop_after: float | None,
+    ) -> None:  # fmt: skip
+        self.dataflow = dataflow
+        self.id = str(uuid.uuid4())
+        self.name = name
+        self.stop_after = stop_after
+        self.log_dir = (out_dir or Path("out")) / self.id
+        self.nodes = {spec.id: _NodeState(spec) for spec in dataflow.nodes}
+        self.selector = selectors.DefaultSelector()
+        self.print_lock = threading.Lock()
+        self.started = False
+        self.stopping_since: float | None = None
+        self.escalation_step = 0
+        self.threads: list[threading.Thread] = []
+
+    # --- messages to nodes ----------------------------------------------------------------
+
+    def _init_message(self, state: _NodeState) -> dict[str, Any]:
+        spec = state.spec
+        dataflow = self.dataflow
+        inbound: dict[str, dict[str, list[str]]] = {}
+        inputs = []
+        for inp in spec.inputs:
+            inputs.append(
+                {
+                    "id": inp.id,
+                    "source_node": inp.source_node,
+                    "timer": inp.timer.interval if inp.timer else None,
+                    "queue_size": inp.queue_size,
+                }
+            )
+            if inp.source_node is not None and inp.source_output is not None:
+                sender = dataflow.node(inp.source_node)
+                index = str(list(sender.outputs).index(inp.source_output))
+                inbound.setdefault(inp.source_node, {}).setdefault(index, []).append(inp.id)
+        routes: dict[str, list[str]] = {}
+        limits: dict[str, int] = {}
+        for output in spec.outputs:
+            receivers: list[str] = []
+            for receiver, input_id in dataflow.subscribers(spec.id, output):
+                if receiver not in receivers:
+                    receivers.append(receiver)
+                queue = dataflow.node(receiver).input(input_id).queue_size
+                limits[receiver] = max(limits.get(receiver, 0), queue)
+            routes[output] = receivers
+        raw_inputs = spec.raw.get("inputs") or {}
+        return {
+            "op": "init",
+            "restart_count": state.restarts,
+            "inputs": inputs,
+            "inbound": inbound,
+            "outputs": list(spec.outputs),
+            "routes": routes,
+            "receiver_limits": limits,
+            "ready": [n for n, s in self.nodes.items() if s.registered],
+            "node_config": {"inputs": dict(raw_inputs), "outputs": sorted(spec.outputs)},
+            "descriptor": dict(self.dataflow.raw),
+        }
+
+    def _broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
+        for node_id, state in self.nodes.items():
+            if state.conn is not None and node_id != exclude:
+                with contextlib.suppress(OSError):
+                    control.send(state.conn, message)
+
+    # --- processes ----------------------------------------------------------------------------
+
+    def _command(self, spec: NodeSpec) -> list[str]:
+        if spec.kind == "python":
+            assert spec.resolved_path is not None
+            return [sys.executable, "-u", str(spec.resolved_path), *spec.args]
+        if spec.kind == "extension":
+            from .extensions import find_node_kind
+
+            assert spec.extension is not None
+            kind = find_node_kind(spec.extension[0])
+            if kind is None:
+                raise DescriptorError(
+                    f"{spec.location}: node {spec.id!r}: nothing handles key {spec.extension[0]!r}"
+                )
+            return [*kind.command(spec, self.dataflow), *spec.args]
+        return [str(resolve_executable(spec, self.dataflow)), *spec.args]
+
+    def _env(self, state: _NodeState) -> dict[str, str]:
+        from ..compat import compat_path
+
+        env = dict(os.environ)
+        env.update(state.spec.env)
+        env[control.ENV_DATAFLOW_ID] = self.id
+        env[control.ENV_NODE_ID] = state.spec.id
+        env[control.ENV_RESTART_COUNT] = str(state.restarts)
+        # `from dora import Node` gives dora-ros inside our nodes, even where dora-rs is installed.
+        paths = [str(compat_path()), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        # Console scripts of the venv running dora-ros (node-hub packages) are found without
+        # activating it.
+        env["PATH"] = os.pathsep.join([env.get("PATH", ""), str(Path(sys.executable).parent)])
+        return env
+
+    def _spawn(self, state: _NodeState) -> None:
+        spec = state.spec
+        command = self._command(spec)
+        log = open(self.log_dir / f"log_{spec.id}.txt", "ab")  # noqa: SIM115 (closed by reader)
+        proc = subprocess.Popen(
+            command,
+            cwd=self.dataflow.working_dir,
+            env=self._env(state),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_child_setup,  # noqa: PLW1509 (only async-signal-safe calls)
+        )
+        state.proc = proc
+        state.registered = False
+        state.pidfd = os.pidfd_open(proc.pid)
+        self.selector.register(state.pidfd, selectors.EVENT_READ, ("exit", state))
+        both = threading.Lock()
+        for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
+            assert stream is not None
+            thread = threading.Thread(
+                target=self._relay, args=(state, stream, is_err, log, both), daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def _relay(
+        self, state: _NodeState, stream: IO[bytes], is_err: bool, log: IO[bytes],
+        log_lock: threading.Lock,
+    ) -> None:  # fmt: skip
+        node_id = state.spec.id
+        out = sys.stderr if is_err else sys.stdout
+        for raw in iter(stream.readline, b""):
+            with log_lock:
+                log.write(raw)
+                log.flush()
+            line = raw.decode(errors="replace").rstrip("\n")
+            if is_err:
+                state.stderr_tail.append(line)
+            with self.print_lock:
+                out.write(f"{node_id}: {line}\n")
+                out.flush()
+        stream.close()
+        with log_lock:
+            if is_err:
+                log.close()
+
+    def _signal(self, state: _NodeState, sig: signal.Signals) -> None:
+        if state.proc is not None and state.proc.returncode is None:
+            state.signalled = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(state.proc.pid, sig)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _on_connect(self, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        if peer_uid(conn) != os.getuid():
+            conn.close()
+            return
+        message = control.recv(conn)
+        if message is None or message.get("op") != "register":
+            conn.close()
+            return
+        node_id = message.get("node")
+        state = self.nodes.get(node_id)  # type: ignore[arg-type]
+        problem = None
+        if state is None:
+            problem = f"the dataflow has no node {node_id!r}"
+        elif message.get("dynamic") and state.spec.kind != "dynamic":
+            problem = f"node {node_id!r} is not a dynamic node (`path: dynamic`)"
+        elif state.conn is not None:
+            problem = f"node {node_id!r} is already running"
+        elif self.stopping_since is not None:
+            problem = "the dataflow is stopping"
+        if problem is not None or state is None:
+            with contextlib.suppress(OSError):
+                control.send(conn, {"op": "error", "message": problem})
+            conn.close()
+            return
+        control.send(conn, self._init_message(state))
+        state.conn = conn
+        state.registered = True
+        state.finished = False
+        self.selector.register(conn, selectors.EVENT_READ, ("conn", state))
+        if self.started:
+            control.send(conn, {"op": "start"})
+            self._broadcast({"op": "ready", "node": node_id}, exclude=node_id)
+        else:
+            self._maybe_start()
+
+    def _maybe_start(self) -> None:
+        waiting = [
+            s for s in self.nodes.values()
+            if s.spec.kind != "dynamic" and not s.registered and not s.finished
+        ]  # fmt: skip
+        if not waiting:
+            self.started = True
+            self._broadcast({"op": "start"})
+
+    def _on_conn(self, state: _NodeState) -> None:
+        assert state.conn is not None
+        message = control.recv(state.conn)
+        if message is None:
+            self.selector.unregister(state.conn)
+            state.conn.close()
+            state.conn = None
+            if state.spec.kind == "dynamic":
+                self._finish(state)
+            return
+        if message.get("op") == "stats":
+            for key, target in (("dropped", state.dropped), ("send_dropped", state.send_dropped)):
+                for name, count in message.get(key, {}).items():
+                    target[name] = target.get(name, 0) + int(count)
+
+    def _on_exit(self, state: _NodeState) -> None:
+        assert state.proc is not None and state.pidfd is not None
+        self.selector.unregister(state.pidfd)
+        os.close(state.pidfd)
+        state.pidfd = None
+        code = state.proc.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(state.proc.pid, signal.SIGKILL)  # children it left behind
+        if state.conn is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(state.conn)
+            # Stats the node sent just before exiting are still in the socket.
+            while (message := _recv_nowait(state.conn)) is not None:
+                if message.get("op") == "stats":
+                    for name, count in message.get("dropped", {}).items():
+                        state.dropped[name] = state.dropped.get(name, 0) + int(count)
+            state.conn.close()
+            state.conn = None
+        policy = state.spec.restart_policy
+        failed = code != 0
+        wants = policy.mode == "always" or (policy.mode == "on-failure" and failed)
+        allowed = policy.max_restarts is None or state.restarts < policy.max_restarts
+        if wants and allowed and self.stopping_since is None:
+            delay = policy.restart_delay * (2**state.restarts)
+            state.restarts += 1
+            state.restart_at = time.monotonic() + delay
+            self._say(f"node {state.spec.id!r} exited with {_status(code)}; restarting it"
+                      f" (restart {state.restarts})")  # fmt: skip
+            return
+        if failed:
+            tail = "\n".join(f"    {line}" for line in state.stderr_tail)
+            how = "was stopped" if state.signalled else "failed"
+            state.failure = f"node {state.spec.id!r} {how} with {_status(code)}"
+            self._say(f"error: {state.failure}" + (f"; last stderr lines:\n{tail}" if tail else ""))
+        self._finish(state)
+
+    def _finish(self, state: _NodeState) -> None:
+        state.finished = True
+        state.registered = False
+        self._broadcast({"op": "closed", "node": state.spec.id})
+        if not self.started:
+            self._maybe_start()
+
+    def _say(self, text: str) -> None:
+        with self.print_lock:
+            sys.stderr.write(f"dora-ros: {text}\n")
+            sys.stderr.flush()
+
+    # --- stop ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+            self._broadcast({"op": "stop"})
+            for state in self.nodes.values():
+                state.restart_at = None
+        else:  # asked twice: no more patience
+            self.escalation_step = len(STOP_ESCALATION) - 1
+            for state in self.nodes.values():
+                self._signal(state, signal.SIGKILL)
+
+    def _escalate(self, now: float) -> None:
+        assert self.stopping_since is not None
+        waited = 0.0
+        for step, (wait, sig) in enumerate(STOP_ESCALATION):
+            waited += wait
+            if step < self.escalation_step:
+                continue
+            if now - self.stopping_since < waited:
+                return
+            alive = [s for s in self.nodes.values() if s.proc and s.proc.returncode is None
+                     and s.pidfd is not None]  # fmt: skip
+            if alive:
+                names = ", ".join(repr(s.spec.id) for s in alive)
+                self._say(f"warning: {names} still running {waited:.0f} s after STOP; sending {sig.name}")
+            for state in alive:
+                self._signal(state, sig)
+            self.escalation_step = step + 1
+
+    # --- main loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        listener = control.new_socket()
+        listener.bind(socket_name(self.id, "ctl"))
+        listener.listen(256)
+        self.selector.register(listener, selectors.EVENT_READ, ("listen", None))
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        self.selector.register(wake_r, selectors.EVENT_READ, ("signal", None))
+        old_wakeup = signal.set_wakeup_fd(wake_w.fileno())
+        old_handlers = {
+            sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        deadline = None if self.stop_after is None else time.monotonic() + self.stop_after
+        try:
+            for state in self.nodes.values():
+                if state.spec.kind != "dynamic":
+                    self._spawn(state)
+            self._maybe_start()
+            while not self._done():
+                now = time.monotonic()
+                timeout = 0.2
+                if deadline is not None and self.stopping_since is None:
+                    if now >= deadline:
+                        self._say(f"stopping after {self.stop_after:g} s (--stop-after)")
+                        self.stop()
+                    timeout = min(timeout, max(0.0, deadline - now))
+                for key, _ in self.selector.select(timeout):
+                    what, state = key.data
+                    if what == "listen":
+                        self._on_connect(listener)
+                    elif what == "conn":
+                        self._on_conn(state)
+                    elif what == "exit":
+                        self._on_exit(state)
+                    elif what == "signal":
+                        with contextlib.suppress(OSError):
+                            wake_r.recv(64)
+                        self.stop()
+                now = time.monotonic()
+                for state in self.nodes.values():
+                    if state.restart_at is not None and now >= state.restart_at:
+                        state.restart_at = None
+                        self._spawn(state)
+                if self.stopping_since is not None:
+                    self._escalate(now)
+        finally:
+            for state in self.nodes.values():
+                self._signal(state, signal.SIGKILL)
+                if state.proc is not None:
+                    with contextlib.suppress(Exception):
+                        state.proc.wait(timeout=5)
+            for thread in self.threads:
+                thread.join(timeout=2)
+            signal.set_wakeup_fd(old_wakeup)
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+            listener.close()
+            wake_r.close()
+            wake_w.close()
+        return self._report()
+
+    def _done(self) -> bool:
+        for state in self.nodes.values():
+            if state.spec.kind == "dynamic":
+                if state.conn is not None:
+                    return False
+            elif not state.finished:
+                return False
+        return True
+
+    def _report(self) -> int:
+        for state in self.nodes.values():
+            for input_id, count in sorted(state.dropped.items()):
+                queue = state.spec.input(input_id).queue_size
+                self._say(
+                    f"node {state.spec.id!r} input {input_id!r}: dropped {count} message(s)"
+                    f" (queue_size {queue}, oldest dropped first)"
+                )
+            for receiver, count in sorted(state.send_dropped.items()):
+                self._say(
+                    f"node {state.spec.id!r}: {count} message(s) for {receiver!r} were dropped"
+                    " (receiver not running or too slow)"
+                )
+        failures = [s.failure for s in self.nodes.values() if s.failure]
+        if failures:
+            self._say(f"dataflow {self.id} failed: " + "; ".join(failures))
+            return 1
+        return 0
+
+
+def _recv_nowait(sock: socket.socket) -> dict[str, Any] | None:
+    sock.setblocking(False)
+    try:
+        return control.recv(sock)
+    except (BlockingIOError, OSError, ValueError):
+        return None
+
+
+def _status(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
+
+
+def run_dataflow(
+    dataflow: Dataflow,
+    *,
+    stop_after: float | None = None,
+    out_dir: Path | None = None,
+    name: str | None = None,
+) -> int:
+    """Run ``dataflow`` until every node ended or it is stopped; returns the exit status."""
+    # Resolve every command first: a missing executable is an error before anything starts.
+    coordinator = Coordinator(dataflow, out_dir=out_dir, name=name, stop_after=stop_after)
+    for spec in dataflow.nodes:
+        if spec.kind == "executable":
+            resolve_executable(spec, dataflow)
+    try:
+        return coordinator.run()
+    except DoraRosError:
+        raise
+    except OSError as err:
+        raise DoraRosError(f"dataflow {dataflow.path}: {err}") from err

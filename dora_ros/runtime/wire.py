@@ -1,0 +1,183 @@
+"""Bytes on the runtime's sockets: data frames, Arrow payloads and metadata.
+
+Every message between two nodes is one SOCK_SEQPACKET record (so no length framing and no
+partial reads): a fixed header, the metadata, a type descriptor, then the payload inline (below
+4 KiB) or a reference to a shared-memory region (see ``shm_pool``).
+
+Why not Arrow IPC for everything: an IPC stream of one 8-byte uint8 array is ~600 bytes and costs
+~25 us to write and read back in Python, while the header below plus ``pa.Array.from_buffers``
+costs ~3 us. So flat arrays (bytes, and primitive arrays without nulls) take a raw path, and
+everything else (nested, strings, nulls, slices) takes IPC, which round-trips any Arrow type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import struct
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import NodeError
+
+# Frame kinds.
+KIND_INLINE = 1  # payload follows the descriptor in the same record
+KIND_SHM = 2  # payload is in a shared-memory region (fd passed once per link)
+KIND_RELEASE = 3  # receiver -> sender: regions no longer referenced
+KIND_HELLO = 4  # sender -> receiver, first record of a link: the sender's node id
+
+# Payload encodings.
+ENC_BYTES = 0  # raw bytes, delivered as pa.UInt8Array (as dora-rs does for `bytes`)
+ENC_FLAT = 1  # primitive fixed-width array without nulls: one type code + the values buffer
+ENC_IPC = 2  # Arrow IPC stream of a one-column record batch
+
+# kind, encoding, output index, type-code, metadata length, timestamp (ns, UTC), payload length
+HEADER = struct.Struct("<BBHBxxxIQQ")
+# region id, region generation, region size (the payload starts at offset 0)
+SHM_REF = struct.Struct("<IIQ")
+RELEASE_ITEM = struct.Struct("<II")
+
+INLINE_LIMIT = 4096
+
+_FLAT_TYPES: tuple[pa.DataType, ...] = (
+    pa.uint8(),
+    pa.int8(),
+    pa.uint16(),
+    pa.int16(),
+    pa.uint32(),
+    pa.int32(),
+    pa.uint64(),
+    pa.int64(),
+    pa.float16(),
+    pa.float32(),
+    pa.float64(),
+)
+_FLAT_CODE = {t: i for i, t in enumerate(_FLAT_TYPES)}
+_FLAT_WIDTH = tuple(t.bit_width // 8 for t in _FLAT_TYPES)
+
+
+class Payload:
+    """What a sender puts on the wire for one array: encoding, type code and the bytes to copy."""
+
+    __slots__ = ("encoding", "length", "type_code", "view")
+
+    def __init__(self, encoding: int, type_code: int, view: Any, length: int) -> None:
+        self.encoding = encoding
+        self.type_code = type_code
+        self.view = view  # buffer-protocol object (memoryview/pa.Buffer) or None for IPC
+        self.length = length  # bytes on the wire
+
+
+def encode_payload(data: Any) -> tuple[Payload, pa.Array | None]:
+    """Classify ``data`` (a pyarrow array or bytes-like) for the wire.
+
+    Returns the payload description and, for IPC, the array to write with :func:`write_ipc`.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data).cast("B")
+        return Payload(ENC_BYTES, 0, view, view.nbytes), None
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks()
+    if not isinstance(data, pa.Array):
+        raise NodeError(
+            f"send_output: data must be a pyarrow array or bytes, not {type(data).__name__}"
+            " (wrap Python values with pa.array([...]))"
+        )
+    code = _FLAT_CODE.get(data.type)
+    if code is not None and data.null_count == 0:
+        width = _FLAT_WIDTH[code]
+        buf = data.buffers()[1]
+        start = data.offset * width
+        nbytes = len(data) * width
+        view = buf.slice(start, nbytes) if buf is not None else pa.py_buffer(b"")
+        return Payload(ENC_FLAT, code, view, nbytes), None
+    size = ipc_size(data)
+    return Payload(ENC_IPC, 0, None, size), data
+
+
+def _batch(array: pa.Array) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([array], names=["v"])
+
+
+def ipc_size(array: pa.Array) -> int:
+    """Bytes an IPC stream of ``array`` takes (measured without copying the data)."""
+    sink = pa.MockOutputStream()
+    batch = _batch(array)
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return int(sink.size())
+
+
+def write_ipc(array: pa.Array, target: pa.Buffer) -> None:
+    """Write the IPC stream of ``array`` into the writable buffer ``target``."""
+    stream = pa.FixedSizeBufferWriter(target)
+    batch = _batch(array)
+    with pa.ipc.new_stream(stream, batch.schema) as writer:
+        writer.write_batch(batch)
+
+
+def ipc_bytes(array: pa.Array) -> bytes:
+    batch = _batch(array)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def decode_payload(encoding: int, type_code: int, buf: pa.Buffer) -> pa.Array:
+    """Turn received bytes back into an Arrow array, without copying ``buf``."""
+    if encoding == ENC_BYTES:
+        return pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])
+    if encoding == ENC_FLAT:
+        return pa.Array.from_buffers(
+            _FLAT_TYPES[type_code], buf.size // _FLAT_WIDTH[type_code], [None, buf]
+        )
+    reader = pa.ipc.open_stream(buf)
+    batch = reader.read_next_batch()
+    return batch.column(0)
+
+
+# --- metadata ---------------------------------------------------------------------------------
+# JSON keeps bool/int/float/str and lists apart exactly; datetimes travel as {"$dt": ns}.
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_param(v) for v in value]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        delta = value - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return {"$dt": micros}
+    # dora-rs turns anything else into its str() (with a warning); so do we, for portability.
+    return str(value)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def encode_metadata(metadata: dict[str, Any] | None) -> bytes:
+    if not metadata:
+        return b""
+    if not isinstance(metadata, dict):
+        raise NodeError(f"metadata must be a dict, not {type(metadata).__name__}")
+    params = {str(k): _param(v) for k, v in metadata.items() if k != "timestamp"}
+    if not params:
+        return b""
+    return json.dumps(params, separators=(",", ":")).encode()
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$dt" in obj:
+        return _EPOCH + dt.timedelta(microseconds=obj["$dt"])
+    return obj
+
+
+def decode_metadata(raw: bytes | memoryview, timestamp_ns: int) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(bytes(raw), object_hook=_hook) if len(raw) else {}
+    metadata["timestamp"] = _EPOCH + dt.timedelta(microseconds=timestamp_ns // 1000)
+    return metadata
