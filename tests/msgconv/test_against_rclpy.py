@@ -15,6 +15,7 @@ rclpy runs in one child process per pytest worker (`rclpy_reference`); values tr
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -571,3 +572,36 @@ def test_huge_sequence_count_error_names_the_field() -> None:
     with pytest.raises(MsgConvError) as info:
         msgconv.decode("sensor_msgs/msg/Image", bytes(image))
     assert "data" in str(info.value).replace("sensor_msgs", ""), str(info.value)
+
+
+# Types whose unbounded sequences take the numpy paths: primitive arrays, strings, structs.
+SEQUENCE_TYPES = [
+    "std_msgs/msg/Float32MultiArray",
+    "std_msgs/msg/Float64MultiArray",
+    "std_msgs/msg/Int8MultiArray",
+    "std_msgs/msg/UInt16MultiArray",
+    "std_msgs/msg/Int64MultiArray",
+    "std_msgs/msg/ByteMultiArray",
+    "sensor_msgs/msg/Image",
+    "sensor_msgs/msg/PointCloud2",
+    "sensor_msgs/msg/PointCloud",
+    "sensor_msgs/msg/LaserScan",
+    "sensor_msgs/msg/JointState",
+    "geometry_msgs/msg/Polygon",
+    "nav_msgs/msg/Path",
+    "test_msgs/msg/UnboundedSequences",
+]
+
+
+@pytest.mark.parametrize("type_name", SEQUENCE_TYPES)
+def test_long_sequences(reference: RclpyReference, schema: dict[str, Any], type_name: str) -> None:
+    """Sequences of hundreds of elements (the numpy fast paths), little- and big-endian."""
+    rng = random.Random(type_name)
+    value = ref_cdr.random_value(schema, ("struct", type_name), rng, max_seq=600)
+    (rclpy_blob,) = reference.serialize(type_name, [value])
+    ref_cdr.assert_same(msgconv.decode(type_name, rclpy_blob).to_pylist()[0], value, type_name)
+    big, _ = ref_cdr.serialize(schema, type_name, value, big_endian=True)
+    ref_cdr.assert_same(msgconv.decode(type_name, big).to_pylist()[0], value, f"{type_name} BE")
+    ours = msgconv.encode(type_name, pa.array([value], type=msgconv.arrow_type(type_name)))
+    assert_canonical(ours, ref_cdr.serialize(schema, type_name, value)[0], type_name)
+    ref_cdr.assert_same(reference.deserialize(type_name, [ours])[0], value, f"{type_name} by rclpy")
