@@ -206,7 +206,7 @@ class Codec:
         Column by column (`cdr_columns`) when the type allows and all messages share one byte
         order; else one dict tree per message.
         """
-        views = [self._view(b) for b in buffers]
+        views = [self._view(b) for b in _buffers(buffers)]
         orders = {bytes(v[:2]) for v in views}
         if self._columnar and len(orders) == 1 and orders <= {b"\x00\x01", b"\x00\x00"}:
             order = "<" if orders == {b"\x00\x01"} else ">"
@@ -290,6 +290,27 @@ class Codec:
             and not f.type.array
             and self._needs_manual(self.registry.message(f.type.name))
         )
+
+
+def _buffers(buffers: Any) -> Iterable[Any]:
+    """The messages of `buffers`; a pa.BinaryArray is sliced without copying its data."""
+    if isinstance(buffers, pa.ChunkedArray):
+        return [view for chunk in buffers.chunks for view in _buffers(chunk)]
+    if isinstance(buffers, (pa.BinaryArray, pa.LargeBinaryArray)):
+        if buffers.null_count:
+            raise CdrError("decode_many: a null where CDR bytes were expected")
+        data = buffers.buffers()[2]
+        if data is None:
+            return [b""] * len(buffers)
+        memory = memoryview(data)
+        offsets = np.frombuffer(
+            buffers.buffers()[1],
+            np.int64 if isinstance(buffers, pa.LargeBinaryArray) else np.int32,
+            len(buffers) + 1,
+            buffers.offset * (8 if isinstance(buffers, pa.LargeBinaryArray) else 4),
+        ).tolist()
+        return [memory[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+    return buffers
 
 
 def _list_array(column: list[Any], list_type: pa.ListType) -> pa.Array:

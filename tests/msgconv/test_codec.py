@@ -292,3 +292,23 @@ def test_generated_codecs_agree_with_the_reference_for_every_type() -> None:
         assert many.to_pylist() == [msgconv.decode(name, b).to_pylist()[0] for b in blobs], name
         checked += 1
     assert checked > 150
+
+
+def test_decode_many_from_a_binary_array_without_copies() -> None:
+    blobs = [
+        msgconv.encode("std_msgs/UInt8MultiArray", {"data": list(range(i, i + 40))})
+        for i in range(5)
+    ]
+    column = pa.array(blobs, pa.binary()).slice(1, 4)
+    many = msgconv.decode_many("std_msgs/UInt8MultiArray", column)
+    assert many.to_pylist() == [
+        msgconv.decode("std_msgs/UInt8MultiArray", b).to_pylist()[0] for b in blobs[1:]
+    ]
+    # the uint8 values point into the binary array's data buffer (decode_many of one message)
+    one = (
+        msgconv.decode_many("std_msgs/UInt8MultiArray", column.slice(0, 1)).field("data").flatten()
+    )
+    data = column.buffers()[2]
+    assert data.address <= one.buffers()[1].address < data.address + data.size
+    chunked = pa.chunked_array([column.slice(0, 2), column.slice(2, 2)])
+    assert msgconv.decode_many("std_msgs/UInt8MultiArray", chunked).equals(many)
