@@ -309,7 +309,7 @@ def _buffers(buffers: Any) -> Iterable[Any]:
             len(buffers) + 1,
             buffers.offset * (8 if isinstance(buffers, pa.LargeBinaryArray) else 4),
         ).tolist()
-        return [memory[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+        return [memory[offsets[i] : offsets[i + 1]] for i in range(len(buffers))]
     return buffers
 
 
