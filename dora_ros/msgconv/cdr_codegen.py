@@ -25,6 +25,7 @@ dominates `decode`), 1080p Image encode = one copy of the pixels (`b"".join`) + 
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -109,10 +110,11 @@ class _Source:
         return key
 
     def const(self, value: Any) -> str:
-        """A module-level name holding `value` (reused if equal, for small literals)."""
-        if isinstance(value, (bool, int)) or (isinstance(value, float) and value == value):
-            if isinstance(value, bool) or abs(value) != float("inf"):
-                return repr(value)
+        """Source text for `value`: a literal for bools, ints and finite floats, else a name."""
+        if isinstance(value, (bool, int)):
+            return repr(value)
+        if isinstance(value, float) and math.isfinite(value):
+            return repr(value)
         return self.name("C", value)
 
 
