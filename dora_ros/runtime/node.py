@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import os
 import select
-import socket
 import sys
 import time
 import uuid
@@ -264,6 +263,7 @@ class Node:
     def _on_control(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == "start":
+            self._ready.update(message.get("ready", ()))
             self._started = True
         elif op == "ready":
             node = message["node"]
@@ -390,10 +390,10 @@ class Node:
     def _has_events(self) -> bool:
         return bool(self._control_events) or any(i.queue for i in self._inputs.values())
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self, /) -> Iterator[dict[str, Any]]:
         return self
 
-    def __next__(self) -> dict[str, Any]:
+    def __next__(self, /) -> dict[str, Any]:
         event = self.next()
         if event is None:
             raise StopIteration

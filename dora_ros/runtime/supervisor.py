@@ -177,7 +177,7 @@ class Coordinator:
     def _spawn(self, state: _NodeState) -> None:
         spec = state.spec
         command = self._command(spec)
-        log = open(self.log_dir / f"log_{spec.id}.txt", "ab")  # noqa: SIM115 (closed by reader)
+        log = open(self.log_dir / f"log_{spec.id}.txt", "ab")
         proc = subprocess.Popen(
             command,
             cwd=self.dataflow.working_dir,
@@ -185,7 +185,7 @@ class Coordinator:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_child_setup,  # noqa: PLW1509 (only async-signal-safe calls)
+            preexec_fn=_child_setup,
         )
         state.proc = proc
         state.registered = False
@@ -247,8 +247,6 @@ class Coordinator:
             problem = f"node {node_id!r} is not a dynamic node (`path: dynamic`)"
         elif state.conn is not None:
             problem = f"node {node_id!r} is already running"
-        elif self.stopping_since is not None:
-            problem = "the dataflow is stopping"
         if problem is not None or state is None:
             with contextlib.suppress(OSError):
                 control.send(conn, {"op": "error", "message": problem})
@@ -260,10 +258,13 @@ class Coordinator:
         state.finished = False
         self.selector.register(conn, selectors.EVENT_READ, ("conn", state))
         if self.started:
-            control.send(conn, {"op": "start"})
+            ready = [n for n, s in self.nodes.items() if s.registered]
+            control.send(conn, {"op": "start", "ready": ready})
             self._broadcast({"op": "ready", "node": node_id}, exclude=node_id)
         else:
             self._maybe_start()
+        if self.stopping_since is not None:  # came up late: it starts and stops at once
+            control.send(conn, {"op": "stop"})
 
     def _maybe_start(self) -> None:
         waiting = [
@@ -272,7 +273,8 @@ class Coordinator:
         ]  # fmt: skip
         if not waiting:
             self.started = True
-            self._broadcast({"op": "start"})
+            ready = [n for n, s in self.nodes.items() if s.registered]
+            self._broadcast({"op": "start", "ready": ready})
 
     def _on_conn(self, state: _NodeState) -> None:
         assert state.conn is not None

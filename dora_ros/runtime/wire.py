@@ -146,6 +146,7 @@ def _param(value: Any) -> Any:
     if isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
+        # Mixed lists ([1, 2.5]) round-trip as they are; dora-rs raises TypeError for them.
         return [_param(v) for v in value]
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
