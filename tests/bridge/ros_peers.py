@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -116,13 +117,15 @@ class Peer:
             return len(self.lines)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        """SIGINT (rclpy shuts down cleanly, so DDS peers see it leave), then SIGTERM, SIGKILL."""
+        for sig, wait in ((signal.SIGINT, 5), (signal.SIGTERM, 3), (signal.SIGKILL, 3)):
+            if self.proc.poll() is not None:
+                return
+            self.proc.send_signal(sig)
             try:
-                self.proc.wait(5)
+                self.proc.wait(wait)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                continue
 
 
 @contextmanager

@@ -17,7 +17,13 @@ from ros_peers import name, poll
 
 from dora_ros.bridge.backend import UnsupportedRoleError
 from dora_ros.bridge.cyclone_backend import CycloneBackend, dds_topic_name
-from dora_ros.bridge.cyclone_config import DiscoveryRange, DiscoverySettings, cyclone_config
+from dora_ros.bridge.cyclone_config import (
+    BUFFERS_XML,
+    COMPATIBILITY_XML,
+    DiscoveryRange,
+    DiscoverySettings,
+    cyclone_config,
+)
 from dora_ros.bridge.cyclone_types import build_type, dds_type_name
 from dora_ros.bridge.qos import Ros2Durability, Ros2QosPolicies
 from dora_ros.errors import BridgeError
@@ -75,7 +81,8 @@ def test_discovery_env_maps_to_cyclone_xml(
 def test_user_cyclonedds_uri_comes_first() -> None:
     env = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "CYCLONEDDS_URI": "file:///etc/my.xml"}
     xml = cyclone_config(DiscoverySettings.from_env(env), env) or ""
-    assert xml.startswith("file:///etc/my.xml,<CycloneDDS>")
+    assert xml.split(",")[1:3] == ["file:///etc/my.xml", COMPATIBILITY_XML]
+    assert xml.startswith(BUFFERS_XML)  # our defaults, then the user's, then what ROS env says
 
 
 def test_bad_discovery_range_is_named() -> None:

@@ -103,6 +103,18 @@ def config() -> dict[str, Any]:
     return json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 
 
+def _exit_with_parent() -> None:
+    # The tests start peers in their own session; make sure none outlives a killed test run.
+    import os
+    import time
+
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def init(name: str) -> Any:
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     rclpy.init()
     return rclpy.create_node(name)

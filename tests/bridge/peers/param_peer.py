@@ -37,7 +37,7 @@ def main() -> None:
         event="get",
         values={
             n: Parameter.from_parameter_msg(_named(n, v)).value
-            for n, v in zip(cfg.get("get", []), got.values)
+            for n, v in zip(cfg.get("get", []), got.values, strict=False)
         },
     )
     if cfg.get("set"):
@@ -50,7 +50,7 @@ def main() -> None:
             event="get",
             values={
                 n: Parameter.from_parameter_msg(_named(n, v)).value
-                for n, v in zip(cfg["set"], got.values)
+                for n, v in zip(cfg["set"], got.values, strict=False)
             },
         )
     emit(event="done")
