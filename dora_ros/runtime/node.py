@@ -356,7 +356,7 @@ class Node:
         if best is None:
             return None
         event = best.popleft()[1]
-        if event.get("type") == "STOP"  # external events have no type:
+        if event.get("type") == "STOP":  # external events have no type
             self._finished = True
         return event
 
