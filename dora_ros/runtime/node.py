@@ -44,12 +44,20 @@ from .transport import (
 )
 
 _POLL_IN = select.POLLIN | select.POLLHUP | select.POLLERR
+_unpack_header = wire.HEADER.unpack_from
+_unpack_ref = wire.SHM_REF.unpack_from
+_HEADER_SIZE = wire.HEADER.size
+_SHM_META = wire.HEADER.size + wire.SHM_REF.size
 _TIMER_VALUE = pa.nulls(0)
 _LEVELS = {"error": 40, "warn": 30, "warning": 30, "info": 20, "debug": 10, "trace": 5}
 
 
 def _timeout_event() -> dict[str, Any]:
-    return {"type": "ERROR", "kind": "dora", "error": "Timeout event stream error: Receiver timed out"}
+    return {
+        "type": "ERROR",
+        "kind": "dora",
+        "error": "Timeout event stream error: Receiver timed out",
+    }
 
 
 class _Input:
@@ -114,7 +122,9 @@ class Node:
             raise NodeError(f"cannot reach dataflow {dataflow_id}: {err}") from err
         # Listen before registering, so senders can connect as soon as the dataflow starts.
         self._listener = listen(socket_name(dataflow_id, f"n/{node_id}"))
-        control.send(ctl, {"op": "register", "node": node_id, "pid": os.getpid(), "dynamic": dynamic})
+        control.send(
+            ctl, {"op": "register", "node": node_id, "pid": os.getpid(), "dynamic": dynamic}
+        )
         init = control.recv(ctl)
         if init is None or init.get("op") != "init":
             ctl.close()
@@ -209,20 +219,22 @@ class Node:
         self._control_events.append((self._seq, event))
 
     def _on_frame(self, link: InboundLink, data: bytes, _: Any) -> None:
-        kind, encoding, out_idx, type_code, meta_len, ts, nbytes = wire.HEADER.unpack_from(data)
-        targets = self._inbound_routes.get(link.sender or "", {}).get(out_idx)
+        # Hot path (one call per received message): header, payload view, event; nothing else.
+        kind, encoding, out_idx, type_code, meta_len, ts, nbytes = _unpack_header(data)
+        routes = link.routes
+        if routes is None:
+            routes = link.routes = self._inbound_routes.get(link.sender or "", {})
+        targets = routes.get(out_idx)
         if not targets:
             return
-        offset = wire.HEADER.size
         if kind == wire.KIND_SHM:
-            region_id, generation, _ = wire.SHM_REF.unpack_from(data, offset)
-            offset += wire.SHM_REF.size
-            meta = data[offset : offset + meta_len]
+            region_id, generation, _ = _unpack_ref(data, _HEADER_SIZE)
+            meta = data[_SHM_META : _SHM_META + meta_len] if meta_len else b""
             buf = link.shm_buffer(region_id, generation, nbytes)
         else:
-            meta = data[offset : offset + meta_len]
-            start = offset + meta_len
-            buf = pa.py_buffer(data)[start : start + nbytes] if nbytes else pa.py_buffer(b"")
+            start = _HEADER_SIZE + meta_len
+            meta = data[_HEADER_SIZE:start] if meta_len else b""
+            buf = pa.py_buffer(data).slice(start, nbytes)
         value = wire.decode_payload(encoding, type_code, buf)
         metadata = wire.decode_metadata(meta, ts)
         for target in targets:
@@ -230,14 +242,21 @@ class Node:
                 continue
             self._seq += 1
             md = metadata if len(targets) == 1 else dict(metadata)
-            target.queue.append(
+            queue = target.queue
+            queue.append(
                 (
                     self._seq,
-                    {"type": "INPUT", "id": target.id, "kind": "dora", "value": value, "metadata": md},
+                    {
+                        "type": "INPUT",
+                        "id": target.id,
+                        "kind": "dora",
+                        "value": value,
+                        "metadata": md,
+                    },
                 )
             )
-            if len(target.queue) > target.queue_size:
-                target.queue.popleft()
+            if len(queue) > target.queue_size:
+                queue.popleft()
                 target.dropped += 1
 
     def _accept(self) -> None:
@@ -480,7 +499,9 @@ class Node:
             region.mm[: payload.length] = payload.view
         else:
             wire.write_ipc(ipc_array, region.buffer.slice(0, payload.length))
-        self._send_region(index, region, payload.encoding, payload.type_code, payload.length, meta, ts, links)
+        self._send_region(
+            index, region, payload.encoding, payload.type_code, payload.length, meta, ts, links
+        )
 
     def _links_for(self, receivers: tuple[str, ...]) -> list[OutboundLink]:
         links = []
@@ -551,9 +572,7 @@ class Node:
         self.send_output(output_id, data, {**(metadata or {}), "request_id": request_id})
         return request_id
 
-    def send_service_response(
-        self, /, output_id: str, data: Any, metadata: dict[str, Any]
-    ) -> None:
+    def send_service_response(self, /, output_id: str, data: Any, metadata: dict[str, Any]) -> None:
         """Answer a request: ``metadata`` must carry the request's ``request_id``."""
         if not metadata or "request_id" not in metadata:
             raise NodeError(
@@ -642,7 +661,8 @@ class Node:
         with contextlib.suppress(OSError):
             if dropped or self._send_dropped:
                 control.send(
-                    self._ctl, {"op": "stats", "dropped": dropped, "send_dropped": self._send_dropped}
+                    self._ctl,
+                    {"op": "stats", "dropped": dropped, "send_dropped": self._send_dropped},
                 )
         for link in self._inbound.values():
             link.close()

@@ -365,7 +365,9 @@ class Coordinator:
                      and s.pidfd is not None]  # fmt: skip
             if alive:
                 names = ", ".join(repr(s.spec.id) for s in alive)
-                self._say(f"warning: {names} still running {waited:.0f} s after STOP; sending {sig.name}")
+                self._say(
+                    f"warning: {names} still running {waited:.0f} s after STOP; sending {sig.name}"
+                )
             for state in alive:
                 self._signal(state, sig)
             self.escalation_step = step + 1

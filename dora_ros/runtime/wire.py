@@ -53,7 +53,8 @@ _FLAT_TYPES: tuple[pa.DataType, ...] = (
     pa.float32(),
     pa.float64(),
 )
-_FLAT_CODE = {t: i for i, t in enumerate(_FLAT_TYPES)}
+# Keyed by Arrow's type id: hashing a DataType costs ~1 us, reading `.id` ~0.1 us.
+_FLAT_CODE = {t.id: i for i, t in enumerate(_FLAT_TYPES)}
 _FLAT_WIDTH = tuple(t.bit_width // 8 for t in _FLAT_TYPES)
 
 
@@ -84,14 +85,16 @@ def encode_payload(data: Any) -> tuple[Payload, pa.Array | None]:
             f"send_output: data must be a pyarrow array or bytes, not {type(data).__name__}"
             " (wrap Python values with pa.array([...]))"
         )
-    code = _FLAT_CODE.get(data.type)
+    code = _FLAT_CODE.get(data.type.id)
     if code is not None and data.null_count == 0:
         width = _FLAT_WIDTH[code]
         buf = data.buffers()[1]
-        start = data.offset * width
         nbytes = len(data) * width
-        view = buf.slice(start, nbytes) if buf is not None else pa.py_buffer(b"")
-        return Payload(ENC_FLAT, code, view, nbytes), None
+        if buf is None:
+            return Payload(ENC_FLAT, code, b"", 0), None
+        if data.offset or buf.size != nbytes:
+            buf = buf.slice(data.offset * width, nbytes)
+        return Payload(ENC_FLAT, code, buf, nbytes), None
     size = ipc_size(data)
     return Payload(ENC_IPC, 0, None, size), data
 
@@ -178,7 +181,13 @@ def _hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_UTC = dt.timezone.utc
+_from_timestamp = dt.datetime.fromtimestamp
+
+
 def decode_metadata(raw: bytes | memoryview, timestamp_ns: int) -> dict[str, Any]:
     metadata: dict[str, Any] = json.loads(bytes(raw), object_hook=_hook) if len(raw) else {}
-    metadata["timestamp"] = _EPOCH + dt.timedelta(microseconds=timestamp_ns // 1000)
+    # Float seconds keep microseconds here (the float's step is ~0.2 us) at a third of the cost
+    # of exact timedelta arithmetic; dora-rs itself rounds to microseconds.
+    metadata["timestamp"] = _from_timestamp(timestamp_ns / 1e9, _UTC)
     return metadata
