@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import signal
 import sys
 from pathlib import Path
 
 import pytest
-from ament_workspace import Workspace, lines_of, stop, wait_for
+from ament_workspace import Workspace, lines_of, pid_alive, stop, wait_for
 
 SENDER = """
 import pyarrow as pa
@@ -31,6 +32,7 @@ from dora import Node
 node = Node()
 with open(os.environ["RECORD"], "a") as f:
     f.write("greeting " + os.environ.get("GREETING", "?") + "\\n")
+    f.write(f"pid {os.getpid()}\\n")
     f.flush()
     for event in node:
         if event["type"] == "INPUT":
@@ -144,3 +146,21 @@ def test_graph_runs_and_stops_with_the_launch(ws: Workspace) -> None:
     lines = lines_of(record)
     assert lines[0] == "greeting bonjour"
     assert lines[-1] == "stop"  # the runtime stopped its nodes in order
+    assert not pid_alive(int(lines[1].split()[1]))
+
+
+@pytest.mark.skipif(
+    not RUNTIME_READY, reason="dora-ros run (dora_ros.runtime.supervisor) not there yet"
+)
+def test_graph_dies_with_a_killed_launcher(ws: Workspace) -> None:
+    path = _setup(ws, "yaml")
+    launcher = ws.start(str(path))
+    record = ws.root / "record"
+    wait_for(lambda: "input" in lines_of(record), timeout=30)
+    launcher.kill()
+    out, _ = launcher.communicate(timeout=10)
+    (runtime,) = [
+        int(p) for p in re.findall(r"\[dora-1\]: process started with pid \[(\d+)\]", out)
+    ]
+    receiver = int(lines_of(record)[1].split()[1])
+    wait_for(lambda: not pid_alive(runtime) and not pid_alive(receiver), timeout=5)
