@@ -1,0 +1,210 @@
+"""`dora-ros run` end to end: routing between real node processes, terminal output and log files.
+
+Each test writes a small graph and its Python nodes into `tmp_path` and runs the real command line.
+"""
+
+from __future__ import annotations
+
+from runflow import run_flow, write_flow
+
+# A sender: five values on `data` (one per tick of a fast timer), then it exits.
+SENDER = """
+import sys
+import pyarrow as pa
+from dora_ros import Node
+
+base = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+node = Node()
+sent = 0
+for event in node:
+    if event["type"] == "INPUT":
+        node.send_output("data", pa.array([base + sent], pa.int64()))
+        sent += 1
+        if sent == 5:
+            break
+print(f"{node.dataflow_id()} sent {sent}")
+"""
+
+# A sink: records every event (type, id, value as a list) until the node is told to stop.
+SINK = """
+import os
+from _rec import record
+from dora_ros import Node
+
+node = Node()
+seen = []
+for event in node:
+    value = event.get("value")
+    seen.append((event["type"], event.get("id"), None if value is None else value.to_pylist()))
+    print("got", event["type"], event.get("id"))
+record(os.environ["DORA_ROS_NODE_ID"], seen)
+"""
+
+
+def _inputs(seen: list, input_id: str) -> list[int]:
+    return [v[0] for t, i, v in seen if t == "INPUT" and i == input_id]
+
+
+def test_fan_out_reaches_both_subscribers_then_closes(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: src
+            path: sender.py
+            inputs: {tick: dora/timer/millis/20}
+            outputs: [data]
+          - id: a
+            path: sink.py
+            inputs: {x: src/data}
+          - id: b
+            path: sink.py
+            inputs: {x: src/data}
+        """,
+        sender=SENDER,
+        sink=SINK,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    for node in ("a", "b"):
+        seen = flow.result(node)
+        assert _inputs(seen, "x") == [0, 1, 2, 3, 4]
+        # Every input comes before INPUT_CLOSED, which comes before STOP.
+        assert seen[-2:] == [("INPUT_CLOSED", "x", None), ("STOP", "ALL_INPUTS_CLOSED", None)]
+
+
+def test_fan_in_from_two_senders(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: s1
+            path: sender.py
+            args: "100"
+            inputs: {tick: dora/timer/millis/20}
+            outputs: [data]
+          - id: s2
+            path: sender.py
+            args: "200"
+            inputs: {tick: dora/timer/millis/20}
+            outputs: [data]
+          - id: sink
+            path: sink.py
+            inputs:
+              one: s1/data
+              two: s2/data
+        """,
+        sender=SENDER,
+        sink=SINK,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    seen = flow.result("sink")
+    assert _inputs(seen, "one") == [100, 101, 102, 103, 104]
+    assert _inputs(seen, "two") == [200, 201, 202, 203, 204]
+    closed = [i for t, i, _ in seen if t == "INPUT_CLOSED"]
+    assert sorted(closed) == ["one", "two"]
+    # STOP comes only once both inputs are closed.
+    assert seen[-1] == ("STOP", "ALL_INPUTS_CLOSED", None)
+    assert [t for t, _, _ in seen].count("STOP") == 1
+
+
+def test_one_output_into_two_inputs_of_one_node(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: src
+            path: sender.py
+            inputs: {tick: dora/timer/millis/20}
+            outputs: [data]
+          - id: sink
+            path: sink.py
+            inputs:
+              x: src/data
+              y: {source: src/data, queue_size: 100}
+        """,
+        sender=SENDER,
+        sink=SINK,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    seen = flow.result("sink")
+    assert _inputs(seen, "x") == [0, 1, 2, 3, 4]
+    assert _inputs(seen, "y") == [0, 1, 2, 3, 4]
+    assert sorted(i for t, i, _ in seen if t == "INPUT_CLOSED") == ["x", "y"]
+    assert seen[-1] == ("STOP", "ALL_INPUTS_CLOSED", None)
+
+
+def test_output_is_prefixed_with_node_id_and_logged_per_node(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: talker
+            path: talker.py
+          - id: other-talker
+            path: talker.py
+        """,
+        talker="""
+        import os, sys
+        name = os.environ["DORA_ROS_NODE_ID"]
+        print(f"hello from {name}")
+        print(f"warning from {name}", file=sys.stderr)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    for node in ("talker", "other-talker"):
+        assert f"{node}: hello from {node}\n" in result.stdout
+        assert f"{node}: warning from {node}\n" in result.stderr
+    logs = flow.logs()
+    assert sorted(logs) == ["other-talker", "talker"]
+    for node, text in logs.items():
+        assert f"hello from {node}\n" in text
+        assert f"warning from {node}\n" in text
+        # The log file holds the node's own lines, without the terminal prefix.
+        assert f"{node}: " not in text
+
+
+def test_log_folder_is_named_after_the_dataflow_id(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: src
+            path: sender.py
+            inputs: {tick: dora/timer/millis/10}
+            outputs: [data]
+        """,
+        sender=SENDER,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "out").iterdir()
+    dataflow_id = run_dir.name
+    assert f"src: {dataflow_id} sent 5" in result.stdout
+    assert (run_dir / "log_src.txt").read_text() == f"{dataflow_id} sent 5\n"
+
+
+def test_python_node_runs_with_the_python_running_dora_ros(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: which
+            path: which.py
+            env: {PATH: /nonexistent}
+        """,
+        which="""
+        import sys
+        from _rec import record
+        import pyarrow
+        record("which", sys.executable)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    import sys
+
+    assert flow.result("which") == sys.executable
