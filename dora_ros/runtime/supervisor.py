@@ -32,7 +32,7 @@ from typing import IO, Any
 from ..errors import DescriptorError, DoraRosError
 from . import control
 from .descriptor import Dataflow, NodeSpec, resolve_executable
-from .transport import peer_uid, socket_name
+from .transport import MAX_INLINE_RECORD, connect, peer_uid, socket_name
 
 # What happens after STOP, as data: (seconds to wait, then the signal to send). The last step's
 # wait bounds how long a SIGKILLed node may take to be reaped.
@@ -65,8 +65,57 @@ class _NodeState:
     failure: str | None = None
     signalled: bool = False  # we sent it a signal while stopping
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
+    relays: list[threading.Thread] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     send_dropped: dict[str, int] = field(default_factory=dict)
+
+
+class _LineSender:
+    """Sends a node's output lines on its ``send_stdout_as`` output, on the node's behalf.
+
+    The coordinator opens its own links to the subscribers, introducing itself as the node, so
+    receivers see the lines as that node's output (as in dora-rs: stdout and stderr, one
+    ``pa.StringArray`` of one line per message).
+    """
+
+    def __init__(self, coordinator: Coordinator, state: _NodeState, output: str) -> None:
+        self.coordinator = coordinator
+        self.node = state.spec.id
+        self.index = list(state.spec.outputs).index(output)
+        self.receivers = sorted({r for r, _ in coordinator.dataflow.subscribers(self.node, output)})
+        self.links: dict[str, socket.socket] = {}
+        self.lock = threading.Lock()
+
+    def send(self, line: str) -> None:
+        import pyarrow as pa  # only when a graph uses send_stdout_as
+
+        from . import wire
+
+        # A line longer than one record is cut (a log line of 50 kB is a bug in the node).
+        body = wire.ipc_bytes(pa.array([line[: MAX_INLINE_RECORD // 2]]))
+        header = wire.HEADER.pack(
+            wire.KIND_INLINE, wire.ENC_IPC, self.index, 0, 0, time.time_ns(), len(body)
+        )
+        with self.lock:
+            if not self.coordinator.started:
+                return
+            for receiver in self.receivers:
+                sock = self.links.get(receiver)
+                try:
+                    if sock is None:
+                        address = socket_name(self.coordinator.id, f"n/{receiver}")
+                        sock = self.links[receiver] = connect(address, self.node)
+                    sock.sendmsg([header, body])
+                except OSError:
+                    dropped = self.links.pop(receiver, None)
+                    if dropped is not None:
+                        dropped.close()
+
+    def close(self) -> None:
+        with self.lock:
+            for sock in self.links.values():
+                sock.close()
+            self.links.clear()
 
 
 class Coordinator:
@@ -192,33 +241,42 @@ class Coordinator:
         state.pidfd = os.pidfd_open(proc.pid)
         self.selector.register(state.pidfd, selectors.EVENT_READ, ("exit", state))
         both = threading.Lock()
+        output = spec.send_stdout_as
+        lines = _LineSender(self, state, output) if output else None
         for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
             assert stream is not None
             thread = threading.Thread(
-                target=self._relay, args=(state, stream, is_err, log, both), daemon=True
+                target=self._relay, args=(state, stream, is_err, log, both, lines), daemon=True
             )
             thread.start()
             self.threads.append(thread)
+            state.relays.append(thread)
 
     def _relay(
         self, state: _NodeState, stream: IO[bytes], is_err: bool, log: IO[bytes],
-        log_lock: threading.Lock,
+        log_lock: threading.Lock, lines: _LineSender | None,
     ) -> None:  # fmt: skip
         node_id = state.spec.id
         out = sys.stderr if is_err else sys.stdout
         for raw in iter(stream.readline, b""):
             with log_lock:
-                log.write(raw)
-                log.flush()
+                if not log.closed:
+                    log.write(raw)
+                    log.flush()
             line = raw.decode(errors="replace").rstrip("\n")
             if is_err:
                 state.stderr_tail.append(line)
             with self.print_lock:
                 out.write(f"{node_id}: {line}\n")
                 out.flush()
+            if lines is not None:
+                lines.send(line)
         stream.close()
         with log_lock:
-            if is_err:
+            if log.closed:  # the other stream of this process already ended
+                if lines is not None:
+                    lines.close()
+            else:
                 log.close()
 
     def _signal(self, state: _NodeState, sig: signal.Signals) -> None:
@@ -299,6 +357,10 @@ class Coordinator:
         code = state.proc.wait()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(state.proc.pid, signal.SIGKILL)  # children it left behind
+        # Its last output lines (and send_stdout_as messages) go out before `closed` does.
+        for thread in state.relays:
+            thread.join(timeout=1.0)
+        state.relays.clear()
         if state.conn is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(state.conn)
