@@ -61,13 +61,21 @@ def _timeout_event() -> dict[str, Any]:
 
 
 class _Input:
-    __slots__ = ("closed", "dropped", "id", "queue", "queue_size", "source_node", "timer")
+    __slots__ = (
+        "closed", "dropped", "id", "last", "queue", "queue_size", "source_node", "timed_out",
+        "timeout", "timer",
+    )  # fmt: skip
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.id: str = spec["id"]
         self.source_node: str | None = spec["source_node"]
         self.timer: float | None = spec["timer"]
         self.queue_size: int = spec["queue_size"]
+        # input_timeout (dora-rs's circuit breaker): INPUT_CLOSED after `timeout` s without
+        # data, INPUT_RECOVERED when data comes again.
+        self.timeout: float | None = spec.get("input_timeout")
+        self.last = 0.0
+        self.timed_out = False
         self.queue: deque[tuple[int, dict[str, Any]]] = deque()
         self.dropped = 0
         self.closed = False
@@ -176,6 +184,7 @@ class Node:
         self._send_dropped: dict[str, int] = {}
         self._external: dict[int, Any] = {}
         self._timers = [[0.0, spec.timer, spec] for spec in self._inputs.values() if spec.timer]
+        self._watched = [spec for spec in self._inputs.values() if spec.timeout]
         self._poller = select.poll()
         self._poller.register(self._ctl.fileno(), _POLL_IN)
         self._poller.register(self._listener.fileno(), _POLL_IN)
@@ -187,6 +196,8 @@ class Node:
         now = time.monotonic()
         for timer in self._timers:
             timer[0] = now  # dora-rs fires the first tick at once
+        for inp in self._watched:
+            inp.last = now
 
     def _open_link(self, receiver: str) -> None:
         old = self._links.pop(receiver, None)
@@ -240,6 +251,14 @@ class Node:
         for target in targets:
             if target.closed:
                 continue
+            if target.timeout:
+                target.last = time.monotonic()
+                if target.timed_out:
+                    target.timed_out = False
+                    self._seq += 1
+                    target.queue.append(
+                        (self._seq, {"type": "INPUT_RECOVERED", "id": target.id, "kind": "dora"})
+                    )
             self._seq += 1
             md = metadata if len(targets) == 1 else dict(metadata)
             queue = target.queue
@@ -317,7 +336,7 @@ class Node:
         for link in self._inbound.values():
             if link.releases:
                 link.flush_releases()
-        if self._timers:
+        if self._timers or self._watched:
             self._fire_timers()
         ready = self._poller.poll(0 if wait == 0 else (None if wait < 0 else int(wait * 1000) + 1))
         for fd, _ in ready:
@@ -345,11 +364,18 @@ class Node:
                         if link.closed:
                             self._drop_link(link)
                             self._links.pop(link.receiver, None)
-        if self._timers:
+        if self._timers or self._watched:
             self._fire_timers()
 
     def _fire_timers(self) -> None:
         now = time.monotonic()
+        for inp in self._watched:
+            if not inp.timed_out and not inp.closed and now - inp.last >= inp.timeout:  # type: ignore[operator]
+                inp.timed_out = True
+                self._seq += 1
+                inp.queue.append(
+                    (self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"})
+                )
         for timer in self._timers:
             if now >= timer[0]:
                 interval = timer[1]
@@ -380,9 +406,9 @@ class Node:
         return event
 
     def _next_deadline(self) -> float | None:
-        if not self._timers:
-            return None
-        return min(t[0] for t in self._timers)
+        deadlines = [t[0] for t in self._timers]
+        deadlines += [i.last + i.timeout for i in self._watched if not i.timed_out and not i.closed]  # type: ignore[operator]
+        return min(deadlines) if deadlines else None
 
     # --- receiving: public ----------------------------------------------------------------
 

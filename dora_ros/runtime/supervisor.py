@@ -152,6 +152,7 @@ class Coordinator:
                     "source_node": inp.source_node,
                     "timer": inp.timer.interval if inp.timer else None,
                     "queue_size": inp.queue_size,
+                    "input_timeout": inp.input_timeout,
                 }
             )
             if inp.source_node is not None and inp.source_output is not None:
