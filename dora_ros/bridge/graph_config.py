@@ -231,13 +231,15 @@ def parse_bridge_config(
         raise where.fail(
             config,
             "backend",
-            f"a {mode} needs backend 'rclpy': the Cyclone DDS backend cannot pair service "
+            f"{'a service' if mode == 'service' else 'an action'} needs backend 'rclpy': the Cyclone DDS backend cannot pair service "
             "replies with requests the way Fast DDS does",
         )
     return BridgeSpec(mode, (), False, name, type_name, role, **common)  # type: ignore[arg-type]
 
 
-def _qos(mapping: Mapping[str, Any], base: Ros2QosPolicies, where: _Where, label: str) -> Ros2QosPolicies:
+def _qos(
+    mapping: Mapping[str, Any], base: Ros2QosPolicies, where: _Where, label: str
+) -> Ros2QosPolicies:
     """Parse `mapping["qos"]`, pointing an error at the line of the bad QoS key."""
     raw = mapping.get("qos")
     try:

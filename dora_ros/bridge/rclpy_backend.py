@@ -177,6 +177,13 @@ class RclpyServiceClient:
         from rclpy.serialization import deserialize_message, serialize_message
 
         message = deserialize_message(request, self._srv.Request)
+        started, total = time.monotonic(), timeout
+        if not self._client.service_is_ready():
+            # A request sent before the server is matched is lost (volatile): wait for it first,
+            # within the same timeout.
+            self._client.wait_for_service(timeout_sec=timeout)
+        if timeout is not None:
+            timeout = max(0.0, timeout - (time.monotonic() - started))
         done = threading.Event()
         future = self._client.call_async(message)
         future.add_done_callback(lambda _f: done.set())
@@ -185,7 +192,7 @@ class RclpyServiceClient:
             self._client.remove_pending_request(future)
             ready = self._client.service_is_ready()
             raise BridgeError(
-                f"service {self.name} ({self.type_name}): no response within {timeout:g} s"
+                f"service {self.name} ({self.type_name}): no response within {total:g} s"
                 + ("" if ready else " (no server is available)")
             )
         return bytes(serialize_message(future.result()))

@@ -1,0 +1,444 @@
+"""The `ros2:` node of a YAML graph run by `dora-ros run`, against rclpy peers in other processes.
+
+Each test writes a graph and its dora nodes into a temporary folder, starts the rclpy peer(s), runs
+`dora-ros run --stop-after N` and checks what the peer saw and what the nodes logged.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from ros_peers import Peer, name, peer, ros_env
+
+from dora_ros.errors import DescriptorError
+from dora_ros.runtime.descriptor import parse_dataflow
+
+
+def run_graph(folder: Path, graph: str, nodes: dict[str, str], domain: int, seconds: float) -> str:
+    """Run `graph` for `seconds`; the text of every node's log, keyed lines `node: text`."""
+    (folder / "graph.yml").write_text(textwrap.dedent(graph))
+    for file, source in nodes.items():
+        (folder / file).write_text(textwrap.dedent(source))
+    result = subprocess.run(
+        [sys.executable, "-m", "dora_ros.cli", "run", "graph.yml", "--stop-after", f"{seconds}s"],
+        cwd=folder,
+        env=ros_env(domain),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 40,
+    )
+    logs = "\n".join(
+        f"{p.stem.removeprefix('log_')}: {line}"
+        for p in sorted(folder.glob("out/*/log_*.txt"))
+        for line in p.read_text().splitlines()
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{logs}"
+    return logs
+
+
+RELAY = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    sent_bad = False
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] == "chatter":
+            text = event["value"][0].as_py()["data"]
+            print("relay got", text, flush=True)
+            if not sent_bad:  # one value that does not fit std_msgs/String first
+                node.send_output("back", pa.array([{"data": 5}]))
+                sent_bad = True
+            node.send_output("back", pa.array([{"data": text.upper()}]))
+        elif event["id"] == "pose":
+            twist = event["value"][0].as_py()
+            print("relay twist", twist["linear"]["x"], flush=True)
+            node.send_output("cmd", pa.array([{"angular": {"z": twist["linear"]["x"] * 2}}]))
+"""
+
+
+def test_topics_both_directions_and_a_bad_value(tmp_path: Path) -> None:
+    domain = 23
+    graph = f"""
+        nodes:
+          - id: bridge
+            ros2:
+              topics:
+                - topic: {name("/chatter")}
+                  message_type: std_msgs/String
+                - topic: {name("/chatter_back")}
+                  message_type: std_msgs/String
+                  direction: publish
+                  input: back
+                - topic: {name("/pose")}
+                  message_type: geometry_msgs/Twist
+                  output: pose
+                  qos:
+                    reliable: false
+                - topic: {name("/cmd")}
+                  message_type: geometry_msgs/Twist
+                  direction: publish
+              qos:
+                reliable: true
+                keep_last: 5
+            inputs:
+              back: relay/back
+              {name("/cmd").strip("/").replace("/", "_")}: relay/cmd
+          - id: relay
+            path: relay.py
+            inputs:
+              chatter: bridge/{name("/chatter").strip("/").replace("/", "_")}
+              pose: bridge/pose
+            outputs:
+              - back
+              - cmd
+    """
+    config = {
+        "publish": [
+            {
+                "topic": name("/chatter"),
+                "type": "std_msgs/msg/String",
+                "value": {"data": "hi"},
+                "period": 0.3,
+            },
+            {
+                "topic": name("/pose"),
+                "type": "geometry_msgs/msg/Twist",
+                "value": {"linear": {"x": 1.5}},
+                "period": 0.3,
+                "qos": {"reliable": False},
+            },
+        ],
+        "listen": [
+            {"topic": name("/chatter_back"), "type": "std_msgs/msg/String"},
+            {"topic": name("/cmd"), "type": "geometry_msgs/msg/Twist"},
+        ],
+    }
+    with peer("topic_peer.py", config, domain) as running:
+        logs = run_graph(tmp_path, graph, {"relay.py": RELAY}, domain, 6)
+        back = running.events(lambda e: e.get("topic") == name("/chatter_back"))
+        cmd = running.events(lambda e: e.get("topic") == name("/cmd"))
+    assert "relay got hi" in logs and "relay twist 1.5" in logs
+    assert back and all(e["value"] == {"data": "HI"} for e in back)
+    assert cmd and cmd[0]["value"]["angular"]["z"] == 3.0
+    # The bad value: an error naming the input and the field, once; the bridge went on.
+    errors = [line for line in logs.splitlines() if line.startswith("bridge:") and "ERROR" in line]
+    assert len(errors) == 1, logs
+    assert ("input 'back'" in errors[0] and "'data'" in errors[0]) or "data" in errors[0]
+
+
+SERVICE_HANDLER = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    waiting = []
+    for event in node:
+        if event["type"] == "INPUT" and event["id"] == "request":
+            waiting.append(event)
+            if len(waiting) == 2:  # answer the second request first
+                for request in reversed(waiting):
+                    value = request["value"][0].as_py()["int32_value"]
+                    print("handler answers", value, flush=True)
+                    node.send_output("response", pa.array([{"int32_value": value * 100}]), request["metadata"])
+                waiting = []
+"""
+
+
+def test_service_server_answers_in_any_order(tmp_path: Path) -> None:
+    domain = 24
+    graph = f"""
+        nodes:
+          - id: server
+            ros2:
+              service: {name("/times100")}
+              service_type: test_msgs/BasicTypes
+              role: server
+            inputs:
+              response: handler/response
+          - id: handler
+            path: handler.py
+            inputs:
+              request: server/request
+            outputs:
+              - response
+    """
+    clients = [
+        Peer(
+            "service_peer.py",
+            {
+                "role": "client",
+                "name": name("/times100"),
+                "requests": [{"int32_value": i}],
+                "node": f"c{i}",
+                "linger": 8,
+            },
+            domain,
+        )
+        for i in (1, 2)
+    ]
+    try:
+        logs = run_graph(tmp_path, graph, {"handler.py": SERVICE_HANDLER}, domain, 7)
+        answers = [
+            c.wait(lambda e: e.get("event") == "response", 1)["value"]["int32_value"]
+            for c in clients
+        ]
+    finally:
+        for client in clients:
+            client.stop()
+    assert answers == [100, 200]
+    assert logs.count("handler answers") == 2
+
+
+SERVICE_CALLER = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    sent = 0
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] == "tick" and sent < 3:
+            sent += 1
+            node.send_output("request", pa.array([{"int32_value": sent, "string_value": f"n{sent}"}]), {"n": sent})
+        elif event["id"] == "response":
+            row = event["value"][0].as_py()
+            print("response", event["metadata"].get("n"), row["int32_value"], row["string_value"], flush=True)
+"""
+
+
+def test_service_client_calls_an_rclpy_server(tmp_path: Path) -> None:
+    domain = 25
+    graph = f"""
+        nodes:
+          - id: caller
+            path: caller.py
+            inputs:
+              tick: dora/timer/millis/300
+              response: client/response
+            outputs:
+              - request
+          - id: client
+            ros2:
+              service: {name("/add_one")}
+              service_type: test_msgs/BasicTypes
+              role: client
+            inputs:
+              request: caller/request
+    """
+    with peer("service_peer.py", {"role": "server", "name": name("/add_one")}, domain) as server:
+        logs = run_graph(tmp_path, graph, {"caller.py": SERVICE_CALLER}, domain, 8)
+        requests = server.events(lambda e: e.get("event") == "request")
+    assert [r["value"]["string_value"] for r in requests] == ["n1", "n2", "n3"]
+    for n in (1, 2, 3):
+        assert f"response {n} {n + 1} echo:n{n}" in logs
+
+
+ACTION_HANDLER = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    goals = {}  # goal_id -> [order, sequence, metadata]
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] == "goal":
+            goal_id = event["metadata"]["goal_id"]
+            goals[goal_id] = [event["value"][0].as_py()["order"], [0, 1], event["metadata"]]
+        elif event["id"] == "cancel":
+            goal_id = event["metadata"]["goal_id"]
+            order, sequence, meta = goals.pop(goal_id)
+            node.send_output("result", pa.array([{"sequence": sequence}]), {**meta, "goal_status": "canceled"})
+            print("handler canceled", goal_id, flush=True)
+        elif event["id"] == "tick":
+            for goal_id, (order, sequence, meta) in list(goals.items()):
+                if len(sequence) > order:
+                    node.send_output("result", pa.array([{"sequence": sequence}]), meta)
+                    del goals[goal_id]
+                else:
+                    sequence.append(sequence[-1] + sequence[-2])
+                    node.send_output("feedback", pa.array([{"sequence": sequence}]), meta)
+"""
+
+
+def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
+    domain = 26
+    graph = f"""
+        nodes:
+          - id: fib
+            ros2:
+              action: {name("/fib")}
+              action_type: test_msgs/Fibonacci
+              role: server
+            inputs:
+              feedback: handler/feedback
+              result: handler/result
+          - id: handler
+            path: handler.py
+            inputs:
+              goal: fib/goal
+              cancel: fib/cancel
+              tick: dora/timer/millis/50
+            outputs:
+              - feedback
+              - result
+    """
+    goals = [{"order": 4}, {"order": 500, "cancel_after": 2}]
+    client = Peer(
+        "action_peer.py",
+        {"role": "client", "name": name("/fib"), "goals": goals, "linger": 10},
+        domain,
+    )
+    try:
+        logs = run_graph(tmp_path, graph, {"handler.py": ACTION_HANDLER}, domain, 8)
+        client.wait(lambda e: e.get("event") == "done", 1)
+        results = client.events(lambda e: e.get("event") == "result")
+        feedback = client.events(lambda e: e.get("event") == "feedback")
+        cancel = client.events(lambda e: e.get("event") == "cancel_response")
+    finally:
+        client.stop()
+    assert results[0] == {"event": "result", "status": 4, "sequence": [0, 1, 1, 2, 3]}
+    assert results[1]["status"] == 5 and len(results[1]["sequence"]) >= 4
+    assert [f["sequence"] for f in feedback[:3]] == [[0, 1, 1], [0, 1, 1, 2], [0, 1, 1, 2, 3]]
+    assert cancel == [{"event": "cancel_response", "code": 0}]
+    assert "handler canceled" in logs
+
+
+GOAL_SENDER = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    sent = False
+    canceled = set()
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        meta = event["metadata"]
+        if event["id"] == "tick" and not sent:
+            sent = True
+            node.send_output("goal", pa.array([{"order": 5}]), {"tag": "short"})
+            node.send_output("goal", pa.array([{"order": 300}]), {"tag": "long"})
+        elif event["id"] == "feedback":
+            print("feedback", meta["tag"], event["value"][0].as_py()["sequence"][-1], flush=True)
+            if meta["tag"] == "long" and meta["goal_id"] not in canceled:
+                canceled.add(meta["goal_id"])
+                node.send_output("cancel", pa.array([meta["goal_id"]]), {"goal_id": meta["goal_id"]})
+        elif event["id"] == "result":
+            print("result", meta["tag"], meta["goal_status"], event["value"][0].as_py()["sequence"][-1], flush=True)
+"""
+
+
+def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
+    domain = 27
+    graph = f"""
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs:
+              tick: dora/timer/millis/200
+              feedback: fib/feedback
+              result: fib/result
+            outputs:
+              - goal
+              - cancel
+          - id: fib
+            ros2:
+              action: {name("/fib")}
+              action_type: test_msgs/action/Fibonacci
+              role: client
+            inputs:
+              goal: sender/goal
+              cancel: sender/cancel
+    """
+    with peer("action_peer.py", {"role": "server", "name": name("/fib"), "step": 0.05}, domain):
+        logs = run_graph(tmp_path, graph, {"sender.py": GOAL_SENDER}, domain, 10)
+    assert "result short succeeded 5" in logs
+    assert "feedback short 5" in logs
+    assert "result long canceled" in logs
+
+
+@pytest.mark.parametrize(
+    ("ros2", "message"),
+    [
+        (
+            "topic: /a\n      message_type: std_msgs/String\n      direction: sideways",
+            "graph.yml:6: node 'b': ros2: direction 'sideways'",
+        ),
+        (
+            "topic: /a\n      message_type: std_msgs/Strin",
+            "graph.yml:5: node 'b': ros2: 'message_type'",
+        ),
+        ("topic: /a", "graph.yml:4: node 'b': ros2: 'topic' needs 'message_type'"),
+        ("topic: /a\n      service: /b", "needs exactly one of"),
+        (
+            "service: /s\n      service_type: test_msgs/BasicTypes",
+            "needs 'role: client' or 'role: server'",
+        ),
+        (
+            "action: /f\n      action_type: test_msgs/Fibonacci\n      role: server\n      backend: cyclonedds",
+            "graph.yml:7: node 'b': ros2: an action needs backend 'rclpy'",
+        ),
+        (
+            "topic: /a\n      message_type: std_msgs/String\n      qos:\n        keep_last: 0",
+            "graph.yml:7: node 'b': ros2: qos 'keep_last': 0",
+        ),
+        (
+            "topic: /a\n      message_type: std_msgs/String\n      qos:\n        durability: forever",
+            "graph.yml:7: node 'b': ros2: qos 'durability': 'forever' is not one of",
+        ),
+        (
+            "topics:\n        - topic: /a\n          message_type: std_msgs/String\n          ouput: x",
+            "graph.yml:7: node 'b': ros2: topics[0]: unknown key 'ouput'; did you mean 'output'?",
+        ),
+        (
+            "topic: 'bad name'\n      message_type: std_msgs/String",
+            "is not a valid ROS 2 topic name",
+        ),
+        (
+            "topic: /a\n      message_type: std_msgs/String\n      transport:\n        kind: zenoh",
+            "transport 'zenoh' is not supported",
+        ),
+    ],
+)
+def test_config_mistakes_name_file_line_and_key(ros2: str, message: str) -> None:
+    text = f"nodes:\n  - id: b\n    ros2:\n      {ros2}\n"
+    text = text.replace("    ros2:\n      ", "    ros2:\n      ", 1)
+    with pytest.raises(DescriptorError) as err:
+        parse_dataflow(text, Path("graph.yml"))
+    assert message in str(err.value)
+
+
+def test_implied_outputs_use_topic_names() -> None:
+    text = textwrap.dedent(
+        """
+        nodes:
+          - id: b
+            ros2:
+              topics:
+                - topic: /turtle1/pose
+                  message_type: geometry_msgs/Pose
+                - topic: /camera/image_raw
+                  message_type: sensor_msgs/Image
+                  output: image
+                - topic: /turtle1/cmd_vel
+                  message_type: geometry_msgs/Twist
+                  direction: publish
+          - id: s
+            ros2:
+              service: /add
+              service_type: test_msgs/BasicTypes
+              role: server
+        """
+    )
+    flow = parse_dataflow(text, Path("graph.yml"))
+    assert flow.node("b").outputs == ("turtle1_pose", "image")
+    assert flow.node("s").outputs == ("request",)
