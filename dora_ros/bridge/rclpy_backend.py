@@ -734,7 +734,10 @@ class RclpyBackend:
     def get_parameter(self, name: str) -> Any:
         if not self.node.has_parameter(name):
             return None
-        value = self.node.get_parameter(name).value
+        parameter = self.node.get_parameter(name)
+        value = parameter.value
+        if parameter.type_ == parameter.Type.BYTE_ARRAY:
+            return b"".join(value)
         if isinstance(value, (list, tuple)) or type(value).__name__ == "array":
             return list(value)
         return value

@@ -36,7 +36,7 @@ def main() -> None:
     emit(
         event="get",
         values={
-            n: Parameter.from_parameter_msg(_named(n, v)).value
+            n: _plain(Parameter.from_parameter_msg(_named(n, v)).value)
             for n, v in zip(cfg.get("get", []), got.values, strict=False)
         },
     )
@@ -49,12 +49,16 @@ def main() -> None:
         emit(
             event="get",
             values={
-                n: Parameter.from_parameter_msg(_named(n, v)).value
+                n: _plain(Parameter.from_parameter_msg(_named(n, v)).value)
                 for n, v in zip(cfg["set"], got.values, strict=False)
             },
         )
     emit(event="done")
     time.sleep(0.5)
+
+
+def _plain(value):
+    return list(value) if hasattr(value, "__len__") and not isinstance(value, str) else value
 
 
 def _named(name, value):
