@@ -110,6 +110,7 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str
             os.killpg(proc.pid, signal.SIGKILL)
             output, _ = proc.communicate()
             return f"timed out after {timeout:.0f} s: {output[-1500:]}"
+    (cwd / "output.txt").write_text(output)
     if proc.returncode != 0:
         return f"exit status {proc.returncode}: {output[-1500:]}"
     return None
@@ -198,6 +199,10 @@ def _collect(target: str, out: Path, error: str | None) -> Result:
     except (OSError, ValueError) as err:
         return Result(target, {}, 0, 0, 0.0, 0, error or f"no results ({err})")
     latency = {int(size): values[WARMUP:] for size, values in received["latency_ns"].items()}
+    log = out / "output.txt"
+    if not error and log.exists():  # what the runtime itself said about drops
+        reports = [line for line in log.read_text().splitlines() if "drop" in line.lower()]
+        error = "; ".join(reports[-3:])[:500] or None
     span = (received["rate_last_received"] - received["rate_first_sent"]) / 1e9
     return Result(
         target,
