@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import contextlib
 import datetime as dt
+import errno
 import logging
 import os
 import select
@@ -129,7 +130,15 @@ class Node:
             ctl.close()
             raise NodeError(f"cannot reach dataflow {dataflow_id}: {err}") from err
         # Listen before registering, so senders can connect as soon as the dataflow starts.
-        self._listener = listen(socket_name(dataflow_id, f"n/{node_id}"))
+        try:
+            self._listener = listen(socket_name(dataflow_id, f"n/{node_id}"))
+        except OSError as err:
+            ctl.close()
+            if err.errno == errno.EADDRINUSE:  # the address lives as long as its node
+                raise NodeError(
+                    f"node {node_id!r} is already running in dataflow {dataflow_id}"
+                ) from err
+            raise NodeError(f"node {node_id!r}: cannot listen for inputs: {err}") from err
         control.send(
             ctl, {"op": "register", "node": node_id, "pid": os.getpid(), "dynamic": dynamic}
         )
@@ -524,7 +533,8 @@ class Node:
         if ipc_array is None:
             region.mm[: payload.length] = payload.view
         else:
-            wire.write_ipc(ipc_array, region.buffer.slice(0, payload.length))
+            # The whole (mutable) region: pyarrow's slices of a mutable buffer are read-only.
+            wire.write_ipc(ipc_array, region.buffer)
         self._send_region(
             index, region, payload.encoding, payload.type_code, payload.length, meta, ts, links
         )
