@@ -198,6 +198,10 @@ def test_decode_reads_rclpy_bytes(samples: Any, type_name: str) -> None:
     assert many.type == arrow_type
     many.validate(full=True)
     ref_cdr.assert_same(many.to_pylist(), values, f"{type_name} decode_many")
+    # a binary column of messages (as the runtime receives them), sliced
+    column = pa.array([b"", *blobs], type=pa.binary()).slice(1)
+    many = msgconv.decode_many(type_name, column)
+    ref_cdr.assert_same(many.to_pylist(), values, f"{type_name} decode_many of a pa.BinaryArray")
 
 
 @pytest.mark.parametrize("type_name", TYPES)
