@@ -220,7 +220,7 @@ def generate_launch_description():
     return LaunchDescription([
         IncludeLaunchDescription(PythonLaunchDescriptionSource([ThisLaunchFileDir(), "/inner.launch.py"])),
         ExecuteProcess(cmd=["sleep", "30"], name="sleeper"),
-        TimerAction(period=0.3, actions=[LogInfo(msg=TextSubstitution(text="stopping")),
+        TimerAction(period=1.0, actions=[LogInfo(msg=TextSubstitution(text="stopping")),
                                          Shutdown(reason="timer said so")]),
     ])
 """,

@@ -142,7 +142,7 @@ def test_required_process_ends_the_launch(ws: Workspace) -> None:
     ws.add_launch(
         "required.launch.xml",
         f"""<launch>
-  <node pkg="demo_pkg" exec="stub" exec_name="brain" args="--exit-after 0.3 --code 3" on_exit="shutdown"/>
+  <node pkg="demo_pkg" exec="stub" exec_name="brain" args="--exit-after 1.5 --code 3" on_exit="shutdown"/>
   <node pkg="demo_pkg" exec="stub" exec_name="body" args="--record {ws.root}/body"/>
 </launch>""",
     )
@@ -156,7 +156,7 @@ def test_required_alias_and_clean_exit_status(ws: Workspace) -> None:
     ws.add_launch(
         "required.launch.xml",
         """<launch>
-  <node pkg="demo_pkg" exec="stub" exec_name="brain" args="--exit-after 0.2" required="true"/>
+  <node pkg="demo_pkg" exec="stub" exec_name="brain" args="--exit-after 1.5" required="true"/>
   <node pkg="demo_pkg" exec="stub" exec_name="body"/>
 </launch>""",
     )
@@ -199,7 +199,7 @@ from launch_ros.actions import Node
 
 def generate_launch_description():
     first = Node(package="demo_pkg", executable="stub", exec_name="first",
-                 arguments=["--exit-after", "0.2"])
+                 arguments=["--exit-after", "1.0"])
     second = ExecuteProcess(cmd=["echo", "second ran"], name="second", output="screen")
     return LaunchDescription([
         RegisterEventHandler(OnProcessStart(target_action=first,
