@@ -19,6 +19,7 @@ the executor thread and any number can be in flight.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import itertools
 import logging
@@ -26,6 +27,7 @@ import math
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -637,6 +639,9 @@ class RclpyBackend:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name=f"rclpy-{node_name}", daemon=True)
         self._thread.start()
+        # Code written for dora-rs never closes its context: close at exit, or the executor thread
+        # still inside rcl makes the C++ runtime abort the interpreter ("terminate called ...").
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def _spin(self) -> None:
         while not self._stop.is_set() and self.context.ok():
@@ -779,6 +784,12 @@ class RclpyBackend:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _close_at_exit(ref: weakref.ref[RclpyBackend]) -> None:
+    backend = ref()
+    if backend is not None:
+        backend.close()
 
 
 def _parameter_value(name: str, value: Any) -> Any:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -163,3 +164,25 @@ def backends() -> list[Any]:
             ),
         ),
     ]
+
+
+def run_graph(folder: Path, graph: str, nodes: dict[str, str], domain: int, seconds: float) -> str:
+    """Run `graph` for `seconds`; the text of every node's log, keyed lines `node: text`."""
+    (folder / "graph.yml").write_text(textwrap.dedent(graph))
+    for file, source in nodes.items():
+        (folder / file).write_text(textwrap.dedent(source))
+    result = subprocess.run(
+        [sys.executable, "-m", "dora_ros.cli", "run", "graph.yml", "--stop-after", f"{seconds}s"],
+        cwd=folder,
+        env=ros_env(domain),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 40,
+    )
+    logs = "\n".join(
+        f"{p.stem.removeprefix('log_')}: {line}"
+        for p in sorted(folder.glob("out/*/log_*.txt"))
+        for line in p.read_text().splitlines()
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{logs}"
+    return logs

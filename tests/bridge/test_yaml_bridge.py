@@ -6,39 +6,14 @@ Each test writes a graph and its dora nodes into a temporary folder, starts the 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from ros_peers import Peer, name, peer, ros_env
+from ros_peers import Peer, name, peer, run_graph
 
 from dora_ros.errors import DescriptorError
 from dora_ros.runtime.descriptor import parse_dataflow
-
-
-def run_graph(folder: Path, graph: str, nodes: dict[str, str], domain: int, seconds: float) -> str:
-    """Run `graph` for `seconds`; the text of every node's log, keyed lines `node: text`."""
-    (folder / "graph.yml").write_text(textwrap.dedent(graph))
-    for file, source in nodes.items():
-        (folder / file).write_text(textwrap.dedent(source))
-    result = subprocess.run(
-        [sys.executable, "-m", "dora_ros.cli", "run", "graph.yml", "--stop-after", f"{seconds}s"],
-        cwd=folder,
-        env=ros_env(domain),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 40,
-    )
-    logs = "\n".join(
-        f"{p.stem.removeprefix('log_')}: {line}"
-        for p in sorted(folder.glob("out/*/log_*.txt"))
-        for line in p.read_text().splitlines()
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{logs}"
-    return logs
-
 
 RELAY = """
     import pyarrow as pa
