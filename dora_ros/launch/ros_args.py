@@ -1,8 +1,9 @@
 """The ROS arguments a node gets, built as ROS 2's launch builds them.
 
 ``--ros-args -r __node:=<name> -r __ns:=<ns> [-p n:=v | --params-file f]... -r <from>:=<to>...``.
-Parameters given as a mapping go to a YAML file in the launch's temporary folder, in the
-``/**: ros__parameters:`` format rcl reads; parameter files are passed on as they are.
+Parameters given as a mapping go to a YAML file in the launch's temporary folder, keyed as ROS 2
+keys them: ``/<ns>/<name>: ros__parameters:`` when the launch file gives both the node's name and
+namespace, else ``/**: ros__parameters:``; parameter files are passed on as they are.
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ class RosArguments:
                 words += ["--params-file", _existing(str(item))]
         for item in parameters:
             if isinstance(item, Mapping):
-                words += ["--params-file", _write_params(context, item)]
+                # As ROS 2: the node's full name when both name and namespace are known.
+                key = f"{namespace.rstrip('/')}/{name}" if name and namespace else "/**"
+                words += ["--params-file", _write_params(context, item, key)]
             elif isinstance(item, ParameterFile):
                 words += ["--params-file", _existing(item.evaluate(context))]
             else:
@@ -143,10 +146,10 @@ def _existing(path: str) -> str:
     return os.path.abspath(path)
 
 
-def _write_params(context: LaunchContext, params: Mapping[Any, Any]) -> str:
+def _write_params(context: LaunchContext, params: Mapping[Any, Any], key: str) -> str:
     values = evaluate_parameter_value(context, params)
     count = len(os.listdir(context.shared.temp_dir))
     path = os.path.join(context.shared.temp_dir, f"params_{count}.yaml")
     with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump({"/**": {"ros__parameters": values}}, f, default_flow_style=False)
+        yaml.safe_dump({key: {"ros__parameters": values}}, f, default_flow_style=False)
     return path
