@@ -1,0 +1,269 @@
+"""The transport between real nodes: shared memory from 4 KiB, zero copy on receive, region reuse,
+`send_output_raw`, and bounded input queues (oldest dropped first, drops reported).
+
+Zero copy is checked where it happens: inside the receiving node, the address of the received
+value's data buffer must lie in a `memfd:dora-ros` mapping of that process (`/proc/self/maps`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from runflow import run_flow, write_flow
+
+# Imported by node scripts: which mapping of this process holds an address.
+MAPS = """
+def mapping_of(address):
+    \"\"\"(start, end, perms, name) of the mapping of this process holding `address`, or None.\"\"\"
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if start <= address < end:
+                name = fields[5].strip() if len(fields) > 5 else ""
+                return start, end, fields[1], name
+    return None
+"""
+
+
+def test_large_payloads_arrive_zero_copy_in_reused_memfd_regions(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs: {ack: receiver/ack}
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: sender/data}
+            outputs: [ack]
+        """,
+        maps=MAPS,
+        sender="""
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        # Ping-pong, so the receiver has dropped message k before message k+1 is sent.
+        rounds = 0
+        def send(k):
+            if k % 2:  # the IPC path: strings
+                node.send_output("data", pa.array([f"{k}:{i:06d}" for i in range(8000)]), {"k": k})
+            else:  # the flat path: 64 KiB of uint8
+                node.send_output("data", pa.array([k % 256] * 65536, pa.uint8()), {"k": k})
+        send(0)
+        for event in node:
+            if event["type"] == "INPUT":
+                rounds += 1
+                if rounds == 20:
+                    break
+                send(rounds)
+        """,
+        receiver="""
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+        from maps import mapping_of
+
+        node = Node()
+        seen = []
+        while (event := node.next()) is not None:
+            if event["type"] != "INPUT":
+                continue
+            value, k = event["value"], event["metadata"]["k"]
+            ok = value.to_pylist()[:2] == (
+                [f"{k}:000000", f"{k}:000001"] if k % 2 else [k % 256] * 2
+            )
+            # The data buffer (values of uint8; characters of strings) and, for strings, the
+            # offsets buffer all lie in shared memory.
+            addresses = [b.address for b in value.buffers() if b is not None]
+            seen.append((k, ok, len(value), [mapping_of(a) for a in addresses]))
+            node.send_output("ack", pa.array([k]))
+            del event, value  # drop the message: its region may go back to the sender
+        record("seen", seen)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    seen = flow.result("seen")
+    assert [k for k, *_ in seen] == list(range(20))
+    starts = []
+    for k, ok, length, mappings in seen:
+        assert ok, k
+        assert length == (8000 if k % 2 else 65536)
+        for mapping in mappings:
+            assert mapping is not None, (k, mappings)
+            _, _, perms, name = mapping
+            assert name.startswith("/memfd:dora-ros"), (k, mapping)
+            assert perms.startswith("r-"), perms  # receivers map it read-only
+        starts.append(mappings[-1][0])
+    # Regions are reused: 20 messages, a handful of mappings, the same one seen again and again.
+    assert len(set(starts)) <= 4, starts
+    assert max(starts.count(s) for s in set(starts)) >= 5, starts
+
+
+def test_small_payloads_do_not_use_shared_memory(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: sender/data}
+        """,
+        maps=MAPS,
+        sender="""
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        node.send_output("data", pa.array(range(511), pa.int64()))  # 4088 bytes: inline
+        node.send_output("data", pa.array(range(512), pa.int64()))  # 4096 bytes: shared memory
+        """,
+        receiver="""
+        from _rec import record
+        from dora_ros import Node
+        from maps import mapping_of
+
+        node = Node()
+        got = []
+        for event in node:
+            if event["type"] == "INPUT":
+                value = event["value"]
+                mapping = mapping_of(value.buffers()[1].address)
+                got.append((value.to_pylist(), mapping[3] if mapping else None))
+        record("got", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    (small, small_map), (large, large_map) = flow.result("got")
+    assert small == list(range(511)) and large == list(range(512))
+    assert not (small_map or "").startswith("/memfd:dora-ros"), small_map
+    assert large_map.startswith("/memfd:dora-ros"), large_map
+
+
+def test_send_output_raw_small_and_large(tmp_path):
+    sizes = [0, 16, 4095, 4096, 1 << 20, 3 * (1 << 20) + 5]
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: {source: sender/data, queue_size: 100}}
+        """,
+        maps=MAPS,
+        sender=f"""
+        import numpy as np
+        from _rec import record
+        from dora_ros import Node
+        from maps import mapping_of
+
+        node = Node()
+        where = {{}}
+        for n in {sizes!r}:
+            with node.send_output_raw("data", n, {{"n": n}}) as buf:
+                array = np.frombuffer(buf, np.uint8)
+                array[:] = np.arange(n) % 251
+                mapping = mapping_of(array.ctypes.data) if n else None
+                where[n] = mapping[3] if mapping else None
+        record("sender", where)
+        """,
+        receiver="""
+        import numpy as np
+        from _rec import record
+        from dora_ros import Node
+        from maps import mapping_of
+
+        node = Node()
+        got = {}
+        for event in node:
+            if event["type"] == "INPUT":
+                value, n = event["value"], event["metadata"]["n"]
+                data = value.to_numpy(zero_copy_only=True)
+                mapping = mapping_of(value.buffers()[1].address) if n else None
+                got[n] = (
+                    str(value.type),
+                    len(value),
+                    bool((data == np.arange(n) % 251).all()),
+                    mapping[3] if mapping else None,
+                )
+        record("receiver", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    sender, receiver = flow.result("sender"), flow.result("receiver")
+    assert sorted(receiver) == sizes
+    for n in sizes:
+        value_type, length, equal, mapping = receiver[n]
+        assert (value_type, length, equal) == ("uint8", n, True), n
+        in_shm = n >= 4096
+        # Large buffers are written straight into shared memory and read from it.
+        assert (sender[n] or "").startswith("/memfd:dora-ros") == in_shm, (n, sender[n])
+        assert (mapping or "").startswith("/memfd:dora-ros") == in_shm, (n, mapping)
+
+
+def test_slow_receiver_keeps_the_newest_and_the_run_reports_drops(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [small, large]
+          - id: receiver
+            path: receiver.py
+            inputs:
+              small: {source: sender/small, queue_size: 2}
+              large: {source: sender/large, queue_size: 2}
+        """,
+        sender="""
+        import numpy as np
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        for i in range(30):
+            node.send_output("small", pa.array([i]))
+            node.send_output("large", pa.array(np.full(100_000, i, np.int32)))
+        """,
+        receiver="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(1.5)  # slow: all 30 messages of each input arrive while it sleeps
+        got = []
+        for event in node:
+            value = event.get("value")
+            got.append(
+                (event["type"], event["id"], None if value is None else (value[0].as_py(), len(value)))
+            )
+        record("got", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    got = flow.result("got")
+    inputs = [(i, v) for t, i, v in got if t == "INPUT"]
+    assert [v for i, v in inputs if i == "small"] == [(28, 1), (29, 1)]
+    assert [v for i, v in inputs if i == "large"] == [(28, 100_000), (29, 100_000)]
+    # Queued inputs come before INPUT_CLOSED, which comes before STOP.
+    assert [t for t, _, _ in got][-3:] == ["INPUT_CLOSED", "INPUT_CLOSED", "STOP"]
+    for input_id in ("small", "large"):
+        line = re.search(
+            rf"node 'receiver' input '{input_id}': dropped (\d+) message", result.stderr
+        )
+        assert line is not None, result.stderr
+        assert int(line.group(1)) == 28
