@@ -229,7 +229,7 @@ def probe_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("probe_out")
     env = {**os.environ, "PROBE_OUT": str(out), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(
-        [*_dora_ros(), "run", str(PROBE / "graph.yml"), "--stop-after", "5s"],
+        [*_dora_ros(), "run", str(PROBE / "graph.yml"), "--stop-after", "12s"],
         env=env,
         capture_output=True,
         text=True,
@@ -359,7 +359,7 @@ def test_reference_is_current(tmp_path: Path) -> None:
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
     }
     subprocess.run(
-        [str(BIN / "dora"), "run", str(PROBE / "graph.yml"), "--stop-after", "5s"],
+        [str(BIN / "dora"), "run", str(PROBE / "graph.yml"), "--stop-after", "12s"],
         env=env,
         capture_output=True,
         timeout=90,
