@@ -183,6 +183,10 @@ class InboundLink:
                 data, anc, _flags, _ = self.sock.recvmsg(RECV_SIZE, _FD_SPACE, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return True
+            except ConnectionResetError:
+                # The sender exited with RELEASE records of ours unread: the kernel reports that
+                # once, then still hands out every record the sender sent before it closed.
+                continue
             except OSError:
                 data = b""
             if not data:
