@@ -36,7 +36,14 @@ def recv(sock: socket.socket) -> dict[str, Any] | None:
     """One record, or None once the other side closed the connection."""
     try:
         data = sock.recv(RECORD_LIMIT)
-    except (ConnectionResetError, BrokenPipeError):
+    except ConnectionResetError:
+        # The peer closed with records of ours unread. The kernel reports that once and then
+        # still hands out what the peer sent before closing (e.g. a node's last `stats`).
+        try:
+            data = sock.recv(RECORD_LIMIT)
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+    except BrokenPipeError:
         return None
     if not data:
         return None
