@@ -346,9 +346,7 @@ class Coordinator:
                 self._finish(state)
             return
         if message.get("op") == "stats":
-            for key, target in (("dropped", state.dropped), ("send_dropped", state.send_dropped)):
-                for name, count in message.get(key, {}).items():
-                    target[name] = target.get(name, 0) + int(count)
+            _add_stats(state, message)
 
     def _on_exit(self, state: _NodeState) -> None:
         assert state.proc is not None and state.pidfd is not None
@@ -368,8 +366,7 @@ class Coordinator:
             # Stats the node sent just before exiting are still in the socket.
             while (message := _recv_nowait(state.conn)) is not None:
                 if message.get("op") == "stats":
-                    for name, count in message.get("dropped", {}).items():
-                        state.dropped[name] = state.dropped.get(name, 0) + int(count)
+                    _add_stats(state, message)
             state.conn.close()
             state.conn = None
         policy = state.spec.restart_policy
@@ -527,6 +524,12 @@ class Coordinator:
             self._say(f"dataflow {self.id} failed: " + "; ".join(failures))
             return 1
         return 0
+
+
+def _add_stats(state: _NodeState, message: dict[str, Any]) -> None:
+    for key, target in (("dropped", state.dropped), ("send_dropped", state.send_dropped)):
+        for name, count in message.get(key, {}).items():
+            target[name] = target.get(name, 0) + int(count)
 
 
 def _recv_nowait(sock: socket.socket) -> dict[str, Any] | None:
