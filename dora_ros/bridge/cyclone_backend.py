@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -108,9 +109,16 @@ def _acquire_domain(domain_id: int) -> Domain:
         try:
             domain = Domain(domain_id, cyclone_config(settings))
         except DDSException:
-            # Cyclone DDS older than 0.11 knows no Compatibility/IgnoreTypeInformation.
-            log.warning("Cyclone DDS rejected IgnoreTypeInformation; Fast DDS types may not match")
-            domain = Domain(domain_id, cyclone_config(settings, ignore_fastdds_types=False))
+            # Cyclone DDS older than 0.11 knows no Compatibility/IgnoreTypeInformation: try
+            # without it before blaming the configuration.
+            try:
+                domain = Domain(domain_id, cyclone_config(settings, ignore_fastdds_types=False))
+            except DDSException as err:
+                raise BridgeError(
+                    f"Cyclone DDS rejected its configuration for domain {domain_id} (its own "
+                    f"messages above say why; CYCLONEDDS_URI={os.environ.get('CYCLONEDDS_URI', '')!r})"
+                ) from err
+            log.warning("Cyclone DDS ignored IgnoreTypeInformation: Fast DDS types may not match")
         _domains[domain_id] = (domain, 1)
         return domain
 

@@ -32,6 +32,7 @@ from xml.sax.saxutils import quoteattr
 from ..errors import BridgeError
 
 __all__ = [
+    "BUFFERS_XML",
     "COMPATIBILITY_XML",
     "FASTDDS_VENDOR_ID",
     "MAX_AUTO_PARTICIPANT_INDEX",
@@ -47,6 +48,14 @@ COMPATIBILITY_XML = (
     '<CycloneDDS><Domain id="any"><Compatibility>'
     f"<IgnoreTypeInformation>{FASTDDS_VENDOR_ID}</IgnoreTypeInformation>"
     "</Compatibility></Domain></CycloneDDS>"
+)
+# A 1080p image is ~6 MB of UDP fragments sent in one burst; with the OS's default receive buffer
+# (~200 kB) most are dropped and repaired one heartbeat (Fast DDS 2: 3 s) at a time. Ask for more;
+# the kernel caps it at net.core.rmem_max without failing.
+BUFFERS_XML = (
+    '<CycloneDDS><Domain id="any"><Internal>'
+    '<SocketReceiveBufferSize min="default" max="16MB"/>'
+    "</Internal></Domain></CycloneDDS>"
 )
 
 # Unicast discovery sends to the ports of participant indices 0..N on each peer. ROS 2's rmw
@@ -108,7 +117,7 @@ def cyclone_config(
     `ignore_fastdds_types` adds `COMPATIBILITY_XML` (Cyclone DDS 0.11 and later understand it).
     """
     env = os.environ if env is None else env
-    parts = [env.get("CYCLONEDDS_URI", "").strip()]
+    parts = [BUFFERS_XML, env.get("CYCLONEDDS_URI", "").strip()]
     if ignore_fastdds_types:
         parts.append(COMPATIBILITY_XML)
     parts.append(_discovery_xml(settings) or "")
