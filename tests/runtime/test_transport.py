@@ -267,3 +267,48 @@ def test_slow_receiver_keeps_the_newest_and_the_run_reports_drops(tmp_path):
         )
         assert line is not None, result.stderr
         assert int(line.group(1)) == 28
+
+
+def test_messages_sent_just_before_the_sender_exits_arrive(tmp_path):
+    # Regression: the sender exits with the receiver's RELEASE record unread in its socket, so the
+    # kernel reports ECONNRESET to the receiver once before handing out the last records.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: sender/data}
+        """,
+        sender="""
+        import time
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        node.send_output("data", pa.array(range(10_000)))  # shared memory: released later
+        time.sleep(0.7)  # the receiver has released it by now; we never read that
+        node.send_output("data", pa.array([1]))  # inline: nothing reads the RELEASE
+        node.send_output("data", pa.array([1, 2]))
+        """,
+        receiver="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        event = node.next()
+        got = [len(event["value"])]
+        del event
+        node.is_empty()  # sends the RELEASE
+        time.sleep(1.5)  # the sender exits meanwhile
+        got += [len(e["value"]) if e["type"] == "INPUT" else e["type"] for e in node]
+        record("got", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    assert flow.result("got") == [10_000, 1, 2, "INPUT_CLOSED", "STOP"]
