@@ -40,8 +40,24 @@ STOP_ESCALATION: tuple[tuple[float, signal.Signals], ...] = (
     (5.0, signal.SIGTERM),
     (2.0, signal.SIGKILL),
 )
+# `DORA_ROS_STOP_GRACE=<seconds>` replaces the wait before SIGTERM (e.g. shorter in tests).
+ENV_STOP_GRACE = "DORA_ROS_STOP_GRACE"
 STDERR_TAIL = 10
 _PR_SET_PDEATHSIG = 1
+
+
+def stop_escalation() -> tuple[tuple[float, signal.Signals], ...]:
+    """``STOP_ESCALATION``, with the wait before SIGTERM from ``DORA_ROS_STOP_GRACE`` if set."""
+    text = os.environ.get(ENV_STOP_GRACE)
+    if text is None:
+        return STOP_ESCALATION
+    try:
+        grace = float(text)
+    except ValueError:
+        grace = -1.0
+    if not grace >= 0:
+        raise DoraRosError(f"{ENV_STOP_GRACE}={text!r}: expected a number of seconds >= 0")
+    return ((grace, STOP_ESCALATION[0][1]), *STOP_ESCALATION[1:])
 
 
 def _child_setup() -> None:  # runs in the child between fork and exec
@@ -136,6 +152,7 @@ class Coordinator:
         self.started = False
         self.stopping_since: float | None = None
         self.escalation_step = 0
+        self.escalation = stop_escalation()
         self.threads: list[threading.Thread] = []
 
     # --- messages to nodes ----------------------------------------------------------------
@@ -408,14 +425,14 @@ class Coordinator:
             for state in self.nodes.values():
                 state.restart_at = None
         else:  # asked twice: no more patience
-            self.escalation_step = len(STOP_ESCALATION) - 1
+            self.escalation_step = len(self.escalation) - 1
             for state in self.nodes.values():
                 self._signal(state, signal.SIGKILL)
 
     def _escalate(self, now: float) -> None:
         assert self.stopping_since is not None
         waited = 0.0
-        for step, (wait, sig) in enumerate(STOP_ESCALATION):
+        for step, (wait, sig) in enumerate(self.escalation):
             waited += wait
             if step < self.escalation_step:
                 continue
