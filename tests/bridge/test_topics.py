@@ -286,8 +286,18 @@ def test_peer_that_goes_away_and_comes_back(ros_node) -> None:
         }
         with peer("topic_peer.py", config, DOMAIN) as running:
             poll(lambda: (m := sub.next(0.2)) is not None and m[0].as_py()["data"] == round_, 15)  # noqa: B023
-            poll(lambda: pub.matched_count() == 1, 15)
-            pub.publish(pa.array([{"data": f"to {round_}"}]))
-            running.wait(lambda e: e.get("value") == {"data": f"to {round_}"}, 10)  # noqa: B023
+
+            # Publish until the new peer hears it (a stopped peer may still count as matched
+            # until its DDS lease runs out, so matched_count alone does not say the new one is in).
+            def heard(running: Peer = running, text: str = f"to {round_}") -> bool:
+                mark = running.mark()
+                pub.publish(pa.array([{"data": text}]))
+                try:
+                    running.wait(lambda e: e.get("value") == {"data": text}, 0.5, start=mark)
+                except AssertionError:
+                    return False
+                return True
+
+            poll(heard, 20)
     sub.close()
     pub.close()
