@@ -46,6 +46,31 @@ STDERR_TAIL = 10
 _PR_SET_PDEATHSIG = 1
 
 
+# Runs as its own process (`python -S -c`: no imports, ~20 ms) beside `dora-ros run`. It keeps the
+# process groups of the running nodes (`+pgid`, `-pgid` lines) and SIGKILLs those still listed
+# when its stdin ends, that is when `dora-ros run` ended or died, even by SIGKILL. The nodes'
+# parent-death signal does not reach the children *they* start; this does. `exit`: leave quietly.
+_REAPER = """
+import os, signal, sys
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    word = line.strip()
+    if word == "exit":
+        sys.exit(0)
+    if word[:1] == "+":
+        groups.add(int(word[1:]))
+    elif word[:1] == "-":
+        groups.discard(int(word[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
 def stop_escalation() -> tuple[tuple[float, signal.Signals], ...]:
     """``STOP_ESCALATION``, with the wait before SIGTERM from ``DORA_ROS_STOP_GRACE`` if set."""
     text = os.environ.get(ENV_STOP_GRACE)
@@ -153,6 +178,7 @@ class Coordinator:
         self.stopping_since: float | None = None
         self.escalation_step = 0
         self.escalation = stop_escalation()
+        self.reaper: subprocess.Popen[str] | None = None
         self.threads: list[threading.Thread] = []
 
     # --- messages to nodes ----------------------------------------------------------------
@@ -255,6 +281,7 @@ class Coordinator:
             preexec_fn=_child_setup,
         )
         state.proc = proc
+        self._tell_reaper(f"+{proc.pid}")
         state.registered = False
         state.pidfd = os.pidfd_open(proc.pid)
         self.selector.register(state.pidfd, selectors.EVENT_READ, ("exit", state))
@@ -296,6 +323,12 @@ class Coordinator:
                     lines.close()
             else:
                 log.close()
+
+    def _tell_reaper(self, line: str) -> None:
+        if self.reaper is not None and self.reaper.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.reaper.stdin.write(line + "\n")
+                self.reaper.stdin.flush()
 
     def _signal(self, state: _NodeState, sig: signal.Signals) -> None:
         if state.proc is not None and state.proc.returncode is None:
@@ -373,6 +406,7 @@ class Coordinator:
         code = state.proc.wait()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(state.proc.pid, signal.SIGKILL)  # children it left behind
+        self._tell_reaper(f"-{state.proc.pid}")
         # Its last output lines (and send_stdout_as messages) go out before `closed` does.
         for thread in state.relays:
             thread.join(timeout=1.0)
@@ -467,6 +501,14 @@ class Coordinator:
         }
         deadline = None if self.stop_after is None else time.monotonic() + self.stop_after
         try:
+            self.reaper = subprocess.Popen(
+                [sys.executable, "-S", "-c", _REAPER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,  # Ctrl-C in the terminal must not end it early
+            )
             for state in self.nodes.values():
                 if state.spec.kind != "dynamic":
                     self._spawn(state)
@@ -506,6 +548,11 @@ class Coordinator:
                         state.proc.wait(timeout=5)
             for thread in self.threads:
                 thread.join(timeout=2)
+            if self.reaper is not None:
+                self._tell_reaper("exit")
+                with contextlib.suppress(Exception):
+                    self.reaper.stdin.close()  # type: ignore[union-attr]
+                    self.reaper.wait(timeout=2)
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
