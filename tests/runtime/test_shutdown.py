@@ -393,6 +393,11 @@ def _start_leak_flow(tmp_path):
              "b to map a's shared memory")  # fmt: skip
     for node_pid, _ in pids.values():
         assert not [m for m in _shared_mappings(node_pid) if m.startswith("/dev/shm")]
+        # No file of ours in /tmp or /dev/shm either: sockets are abstract, memory is memfd.
+        files = [
+            os.readlink(f"/proc/{node_pid}/fd/{fd}") for fd in os.listdir(f"/proc/{node_pid}/fd")
+        ]
+        assert not [f for f in files if f.startswith(("/tmp/", "/dev/shm/"))], files
     assert _our_sockets(run_dir.name)
     return flow, proc, run_dir.name, pids, before
 
@@ -403,7 +408,7 @@ def _assert_nothing_left(dataflow_id, pids, before, timeout=5.0):
     wait_for(lambda: not _our_sockets(dataflow_id), timeout, "the dataflow's sockets to close")
     new = {n for n in _dev_shm() - before if "dora" in n.lower()}
     assert not new, new
-    assert not [p for p in Path("/tmp").iterdir() if "dora-ros" in p.name or dataflow_id in p.name]
+    assert not [p for p in Path("/tmp").iterdir() if dataflow_id in p.name]
 
 
 def test_sigkill_of_a_node_leaves_nothing_behind(tmp_path):
@@ -417,14 +422,13 @@ def test_sigkill_of_a_node_leaves_nothing_behind(tmp_path):
 
 
 def test_sigkill_of_dora_ros_run_leaves_nothing_behind(tmp_path):
-    _flow, proc, dataflow_id, pids, before = _start_leak_flow(tmp_path)
+    _, proc, dataflow_id, pids, before = _start_leak_flow(tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
-    # The nodes die with it (parent-death signal); the children they started are in their
-    # process group, which nobody is left to kill: only the nodes themselves are checked here.
-    node_pids = [(pair[0],) for pair in pids.values()]
+    # The nodes die with it (parent-death signal), and the children they started (which that
+    # signal does not reach) are killed by the reaper process of `dora-ros run`.
     try:
-        _assert_nothing_left(dataflow_id, node_pids, before)
+        _assert_nothing_left(dataflow_id, pids.values(), before)
     finally:
         for _, child in pids.values():
             if pid_alive(child):
