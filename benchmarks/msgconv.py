@@ -7,7 +7,8 @@ sensor_msgs/Imu (rclpy and rosbags decode them one by one), and `encode_many` of
 All peers work on the same CDR bytes (made by rclpy). rclpy runs in this process (the ROS wheels
 re-exec the interpreter at start-up, so the import works). dora-ros decodes from a buffer whose
 CDR body is 8-byte aligned, as the runtime and the bridge hand it over; the others get `bytes`.
-Each figure is the median of N samples; small operations are looped inside a sample.
+Each figure is the median of N samples; within a sample the peers of a row take turns (so load
+on the shared machine hits them alike), and small operations loop inside a sample.
 
 Run: .venv/bin/python benchmarks/msgconv.py [--quick]
 """
@@ -30,20 +31,34 @@ import pyarrow as pa
 from dora_ros import msgconv
 
 
-def measure(fn: Callable[[], Any], samples: int, budget_s: float = 0.02) -> float:
-    """Median time of one call of `fn` in microseconds."""
-    fn()  # warm up (and build any per-type caches)
-    start = time.perf_counter()
-    fn()
-    once = time.perf_counter() - start
-    inner = max(1, min(10_000, int(budget_s / max(once, 1e-9))))
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter_ns()
-        for _ in range(inner):
+def measure_group(
+    fns: dict[str, Callable[[], Any]], samples: int, errors: list[str], label: str
+) -> dict[str, float | None]:
+    """Median time of one call of each fn in microseconds (None if it raised).
+
+    The functions take turns within every sample, so a load spike on the shared machine hits all
+    peers of a row alike and the ratios stay meaningful. Small operations loop inside a sample.
+    """
+    inner: dict[str, int] = {}
+    for name, fn in fns.items():
+        try:
+            fn()  # warm up (and build any per-type caches)
+            start = time.perf_counter()
             fn()
-        times.append((time.perf_counter_ns() - start) / inner / 1000)
-    return statistics.median(times)
+            once = time.perf_counter() - start
+        except Exception as err:  # a broken codec must not hide the other figures
+            errors.append(f"{label} ({name}): {type(err).__name__}: {err}")
+            continue
+        inner[name] = max(1, min(10_000, int(0.02 / max(once, 1e-9))))
+    times: dict[str, list[float]] = {name: [] for name in inner}
+    for _ in range(samples):
+        for name, count in inner.items():
+            fn = fns[name]
+            start = time.perf_counter_ns()
+            for _ in range(count):
+                fn()
+            times[name].append((time.perf_counter_ns() - start) / count / 1000)
+    return {name: statistics.median(times[name]) if name in times else None for name in fns}
 
 
 def aligned_body(blob: bytes) -> memoryview:
@@ -189,14 +204,6 @@ def ratio(a: float | None, b: float) -> str:
     return "-" if a is None or b <= 0 else f"{a / b:.2f}x"
 
 
-def safe(fn: Callable[[], Any], samples: int, errors: list[str], what: str) -> float | None:
-    try:
-        return measure(fn, samples)
-    except Exception as err:  # a broken codec must not hide the other figures
-        errors.append(f"{what}: {type(err).__name__}: {err}")
-        return None
-
-
 def shares_memory(result: pa.StructArray, column: str, buffer: memoryview) -> bool:
     data = result.field(column).flatten()
     address = data.buffers()[1].address + data.offset
@@ -224,49 +231,55 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
             errors.append(f"{case.name}: building the Arrow value: {err}")
             row_value = case.value
 
-        copy = measure(partial(bytearray, case.blob), samples)
-        dora = safe(
-            partial(msgconv.decode, case.type_name, aligned),
-            samples,
-            errors,
-            f"decode {case.name}",
+        fns: dict[str, Callable[[], Any]] = {
+            "copy": partial(bytearray, case.blob),
+            "dora": partial(msgconv.decode, case.type_name, aligned),
+            "rosbags": partial(store.deserialize_cdr, case.blob, case.type_name),
+            "rclpy": partial(deserialize_message, case.blob, cls),
+        }
+        if big:
+            small = small_cases[case.name]
+            fns["dora small"] = partial(msgconv.decode, small.type_name, aligned_body(small.blob))
+        t = measure_group(fns, samples, errors, f"decode {case.name}")
+        copy, dora, rosbags, rcl = (
+            t["copy"] or 0.0,
+            t["dora"],
+            t["rosbags"] or 0.0,
+            t["rclpy"] or 0.0,
         )
-        rosbags = measure(partial(store.deserialize_cdr, case.blob, case.type_name), samples)
-        rcl = measure(partial(deserialize_message, case.blob, cls), samples)
         if big:
             zero_copy = False
             if dora is not None:
                 zero_copy = shares_memory(msgconv.decode(case.type_name, aligned), "data", aligned)
-            small = small_cases[case.name]
-            small_view = aligned_body(small.blob)
-            dora_small = safe(
-                partial(msgconv.decode, small.type_name, small_view),
-                samples,
-                errors,
-                f"decode small {case.name}",
-            )
-            growth = None if dora is None or dora_small is None else dora / dora_small
+            small_time = t["dora small"]
+            growth = None if dora is None or small_time is None else dora / small_time
             constant = growth is not None and growth < 2.0
             met = dora is not None and zero_copy and constant and dora < rosbags
             target = "constant time, zero-copy, < rosbags"
+            fraction = "1/10000" if "Image" in case.name else "1/100"
             note = ("data shares the input buffer" if zero_copy else "data is copied") + (
-                f"; {growth:.1f}x the time for 1/{100 * (100 if 'Image' in case.name else 1)} of the data"
-                if growth is not None
-                else ""
+                f"; {growth:.1f}x the time for {fraction} of the data" if growth is not None else ""
             )
         else:
             met = dora is not None and dora <= 20 * rosbags
             target, note = "<= 20x rosbags", ""
         rows.append(Row("decode", case.name, copy, dora, rosbags, rcl, target, met, note))
 
-        dora = safe(
-            partial(msgconv.encode, case.type_name, row_value),
-            samples,
-            errors,
-            f"encode {case.name}",
+        fns = {
+            "copy": partial(bytearray, case.blob),
+            "dora": partial(msgconv.encode, case.type_name, row_value),
+            "rosbags": partial(store.serialize_cdr, rb_msg, case.type_name),
+            "rclpy": partial(serialize_message, rclpy_msg),
+        }
+        if big:  # the other everyday input: a dict holding a numpy array
+            fns["dora dict"] = partial(msgconv.encode, case.type_name, case.value)
+        t = measure_group(fns, samples, errors, f"encode {case.name}")
+        copy, dora, rosbags, rcl = (
+            t["copy"] or 0.0,
+            t["dora"],
+            t["rosbags"] or 0.0,
+            t["rclpy"] or 0.0,
         )
-        rosbags = measure(partial(store.serialize_cdr, rb_msg, case.type_name), samples)
-        rcl = measure(partial(serialize_message, rclpy_msg), samples)
         if big:
             met = dora is not None and dora <= 2 * copy and dora < rosbags
             target = "<= 2x copy and < rosbags"
@@ -276,54 +289,75 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
         rows.append(
             Row("encode", case.name, copy, dora, rosbags, rcl, target, met, "one-row StructArray")
         )
-        if big:  # the other everyday input: a dict holding a numpy array
-            dora = safe(
-                partial(msgconv.encode, case.type_name, case.value),
-                samples,
-                errors,
-                f"encode dict {case.name}",
-            )
+        if big:
             rows.append(
-                Row("encode", case.name, copy, dora, rosbags, rcl, "", None, "dict with numpy data")
+                Row(
+                    "encode",
+                    case.name,
+                    copy,
+                    t["dora dict"],
+                    rosbags,
+                    rcl,
+                    "",
+                    None,
+                    "dict with numpy data",
+                )
             )
 
     blobs = imu_blobs(imu_count)
     imu_cls = get_message("sensor_msgs/msg/Imu")
+    imu = "sensor_msgs/msg/Imu"
     name = f"{imu_count:,} Imu"
-    copy = measure(lambda: [bytearray(b) for b in blobs], samples)
-    dora = safe(
-        lambda: msgconv.decode_many("sensor_msgs/msg/Imu", blobs),
+    t = measure_group(
+        {
+            "copy": lambda: [bytearray(b) for b in blobs],
+            "dora": partial(msgconv.decode_many, imu, blobs),
+            "rosbags": lambda: [store.deserialize_cdr(b, imu) for b in blobs],
+            "rclpy": lambda: [deserialize_message(b, imu_cls) for b in blobs],
+        },
         samples,
         errors,
         "decode_many Imu",
     )
-    rosbags = measure(
-        lambda: [store.deserialize_cdr(b, "sensor_msgs/msg/Imu") for b in blobs], samples
-    )
-    rcl = measure(lambda: [deserialize_message(b, imu_cls) for b in blobs], samples)
+    dora, rosbags = t["dora"], t["rosbags"] or 0.0
     met = dora is not None and dora < rosbags
-    rows.append(Row("decode_many", name, copy, dora, rosbags, rcl, "< rosbags one by one", met))
+    rows.append(
+        Row(
+            "decode_many",
+            name,
+            t["copy"] or 0.0,
+            dora,
+            rosbags,
+            t["rclpy"] or 0.0,
+            "< rosbags one by one",
+            met,
+        )
+    )
 
+    rb_msgs = [store.deserialize_cdr(b, imu) for b in blobs]
+    rcl_msgs = [deserialize_message(b, imu_cls) for b in blobs]
+    fns = {
+        "copy": lambda: [bytearray(b) for b in blobs],
+        "rosbags": lambda: [store.serialize_cdr(m, imu) for m in rb_msgs],
+        "rclpy": lambda: [serialize_message(m) for m in rcl_msgs],
+    }
     try:
-        table = msgconv.decode_many("sensor_msgs/msg/Imu", blobs)
+        fns["dora"] = partial(msgconv.encode_many, imu, msgconv.decode_many(imu, blobs))
     except Exception as err:
         errors.append(f"encode_many Imu: no input, decode_many failed: {err}")
-        table = None
-    rb_msgs = [store.deserialize_cdr(b, "sensor_msgs/msg/Imu") for b in blobs]
-    rcl_msgs = [deserialize_message(b, imu_cls) for b in blobs]
-    dora = None
-    if table is not None:
-        dora = safe(
-            lambda: msgconv.encode_many("sensor_msgs/msg/Imu", table),
-            samples,
-            errors,
-            "encode_many Imu",
+    t = measure_group(fns, samples, errors, "encode_many Imu")
+    rows.append(
+        Row(
+            "encode_many",
+            name,
+            t["copy"] or 0.0,
+            t.get("dora"),
+            t["rosbags"] or 0.0,
+            t["rclpy"] or 0.0,
+            "",
+            None,
         )
-    rosbags = measure(
-        lambda: [store.serialize_cdr(m, "sensor_msgs/msg/Imu") for m in rb_msgs], samples
     )
-    rcl = measure(lambda: [serialize_message(m) for m in rcl_msgs], samples)
-    rows.append(Row("encode_many", name, copy, dora, rosbags, rcl, "", None))
     return rows, errors
 
 
