@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -590,6 +591,12 @@ def test_dynamic_node_joins_a_running_dataflow(tmp_path):
         """,
     )
     run = start_flow(flow)
+    # A dynamic node finds the dataflow by its control socket: wait until it listens.
+    out = tmp_path / "out"
+    wait_for(lambda: out.is_dir() and any(out.iterdir()), 20, "the dataflow's log folder")
+    (run_dir,) = out.iterdir()
+    control = f"@dora-ros/{os.getuid()}/{run_dir.name}/ctl"
+    wait_for(lambda: control in Path("/proc/net/unix").read_text(), 20, "the control socket")
     dynamic = subprocess.run(
         [sys.executable, str(tmp_path / "dyn.py"), "dyn"],
         cwd=tmp_path,
