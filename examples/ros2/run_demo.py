@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -22,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="how long the dataflow runs")
+    parser.add_argument("--seconds", type=float, default=4.0, help="how long the planner drives")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "42")))
     args = parser.parse_args()
     env = dict(
@@ -32,8 +34,11 @@ def main() -> int:
         [sys.executable, str(HERE / "robot_node.py")], env=env, stdout=subprocess.PIPE, text=True
     )
     logs = tempfile.mkdtemp(prefix="dora-ros-demo-")
+    lines: list[str] = []
     try:
-        run = subprocess.run(
+        # Run until the planner has been driving for `--seconds` (start-up and DDS discovery take
+        # a few seconds of their own, more on a busy machine), at most a minute.
+        dataflow = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -41,7 +46,7 @@ def main() -> int:
                 "run",
                 "dataflow.yml",
                 "--stop-after",
-                f"{args.seconds}s",
+                "60s",
                 "--out-dir",
                 logs,
             ],
@@ -51,10 +56,19 @@ def main() -> int:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        assert dataflow.stdout is not None
+        stop_at = None
+        for line in dataflow.stdout:
+            lines.append(line.rstrip())
+            if stop_at is None and "planner: pose" in line:
+                stop_at = time.monotonic() + args.seconds
+                threading.Timer(args.seconds, dataflow.send_signal, (signal.SIGINT,)).start()
+        dataflow.wait()
     finally:
         robot.send_signal(signal.SIGINT)
         out, _ = robot.communicate(timeout=10)
         shutil.rmtree(logs, ignore_errors=True)
+    run = subprocess.CompletedProcess(dataflow.args, dataflow.returncode, "\n".join(lines))
     for line in run.stdout.splitlines():
         if line.startswith("planner: planner:"):
             print(line.removeprefix("planner: "))

@@ -166,23 +166,62 @@ def backends() -> list[Any]:
     ]
 
 
-def run_graph(folder: Path, graph: str, nodes: dict[str, str], domain: int, seconds: float) -> str:
-    """Run `graph` for `seconds`; the text of every node's log, keyed lines `node: text`."""
+def run_graph(
+    folder: Path,
+    graph: str,
+    nodes: dict[str, str],
+    domain: int,
+    until: Callable[[str], Any],
+    timeout: float = 45.0,
+) -> str:
+    """Run `graph` with `dora-ros run` until `until(logs)` holds (or `timeout` s), then stop it
+    with SIGINT; the text of every node's log, each line as `node: text`.
+
+    Waiting for a condition rather than a fixed time keeps the tests fast on an idle machine and
+    correct on a loaded one (node start-up and DDS discovery can take seconds under `-n 4`).
+    """
     (folder / "graph.yml").write_text(textwrap.dedent(graph))
     for file, source in nodes.items():
         (folder / file).write_text(textwrap.dedent(source))
-    result = subprocess.run(
-        [sys.executable, "-m", "dora_ros.cli", "run", "graph.yml", "--stop-after", f"{seconds}s"],
-        cwd=folder,
-        env=ros_env(domain),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 40,
-    )
-    logs = "\n".join(
+    output = folder / "run.out"
+    with output.open("w") as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dora_ros.cli",
+                "run",
+                "graph.yml",
+                "--stop-after",
+                f"{timeout + 10}s",
+            ],
+            cwd=folder,
+            env=ros_env(domain),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if until(_logs(folder)):
+                    break
+                time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+    logs = _logs(folder)
+    assert proc.returncode == 0, f"{output.read_text()}\n{logs}"
+    return logs
+
+
+def _logs(folder: Path) -> str:
+    return "\n".join(
         f"{p.stem.removeprefix('log_')}: {line}"
         for p in sorted(folder.glob("out/*/log_*.txt"))
-        for line in p.read_text().splitlines()
+        for line in p.read_text(errors="replace").splitlines()
     )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{logs}"
-    return logs

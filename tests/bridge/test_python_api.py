@@ -182,7 +182,15 @@ def test_a_dora_rs_style_node_with_merged_ros_events(tmp_path: Path) -> None:
     node = DORA_STYLE_NODE.replace("{pose}", name("/pose")).replace("{cmd}", name("/cmd"))
     node = node.replace("{{", "{").replace("}}", "}")
     with peer("topic_peer.py", config, DOMAIN) as running:
-        logs = run_graph(tmp_path, graph, {"control.py": node, "printer.py": PRINTER}, DOMAIN, 6)
+        logs = run_graph(
+            tmp_path,
+            graph,
+            {"control.py": node, "printer.py": PRINTER},
+            DOMAIN,
+            lambda logs: (
+                "printer got" in logs and running.events(lambda e: e.get("topic") == name("/cmd"))
+            ),
+        )
         commands = running.events(lambda e: e.get("topic") == name("/cmd"))
     assert "control: external 4.5" in logs
     assert "printer: printer got 4.5" in logs
