@@ -16,9 +16,10 @@ the same peers an rclpy node finds:
     The deprecated predecessor: ``1`` means ``LOCALHOST`` when the range is not set.
 
 The result is a Cyclone XML fragment given to `cyclonedds.domain.Domain`; a ``CYCLONEDDS_URI`` set
-by the user comes first, so our fragment only overrides the discovery settings. One more setting is
-always added: Cyclone ignores the XTypes type information of Fast DDS participants, which it cannot
-use (see ``cyclone_types.py``).
+by the user is kept and our discovery fragment only overrides the discovery settings. Two more are
+always added: larger socket receive buffers (before the user's settings, which may override them),
+and, after them, that Cyclone ignores the XTypes type information of Fast DDS participants, which it
+cannot use (see ``cyclone_types.py``).
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ def cyclone_config(
 ) -> str | None:
     """The configuration string for `cyclonedds.domain.Domain`, or None for Cyclone's own.
 
-    A user's ``CYCLONEDDS_URI`` (files or XML) is kept and comes first: Cyclone applies the sources
-    of a comma-separated list in order, so only the settings written here override it.
+    Cyclone applies the sources of a comma-separated list in order, later ones overriding: our
+    buffer sizes, then a user's ``CYCLONEDDS_URI`` (files or XML), then the Fast DDS compatibility
+    setting and the discovery settings, which override only what they name.
     `ignore_fastdds_types` adds `COMPATIBILITY_XML` (Cyclone DDS 0.11 and later understand it).
     """
     env = os.environ if env is None else env
