@@ -58,18 +58,17 @@ def main() -> None:
         )
     spin_in_thread(node)
     emit(event="ready")
-    sent = 0
+    # Each publisher keeps its own period (a 1080p image every 0.5 s, small messages faster).
+    schedule = [[time.monotonic(), 0, pub, msg, spec] for pub, msg, spec in publishers]
     while True:
-        if publishers:
-            for pub, msg, spec in publishers:
-                if spec.get("count", 0) == 0 or sent < spec["count"]:
-                    if hasattr(msg, "data") and isinstance(msg.data, str) and spec.get("number"):
-                        msg.data = f"{spec['value']['data']} {sent}"
-                    pub.publish(msg)
-            sent += 1
-            time.sleep(min(spec.get("period", 0.1) for _, _, spec in publishers))
-        else:
-            time.sleep(1)
+        now = time.monotonic()
+        for entry in schedule:
+            due, sent, pub, msg, spec = entry
+            if now >= due and (spec.get("count", 0) == 0 or sent < spec["count"]):
+                pub.publish(msg)
+                entry[0], entry[1] = due + spec.get("period", 0.1), sent + 1
+        waits = [e[0] for e in schedule if e[4].get("count", 0) == 0 or e[1] < e[4]["count"]]
+        time.sleep(max(0.0, min(waits) - time.monotonic()) if waits else 1.0)
 
 
 if __name__ == "__main__":
