@@ -312,3 +312,65 @@ def test_messages_sent_just_before_the_sender_exits_arrive(tmp_path):
     result = run_flow(flow)
     assert result.returncode == 0, result.stderr
     assert flow.result("got") == [10_000, 1, 2, "INPUT_CLOSED", "STOP"]
+
+
+def test_regions_are_not_reused_while_any_receiver_holds_a_message(tmp_path):
+    # Two receivers; one keeps every message alive to the end, the other drops each at once.
+    # If a region were reused while the first still references it, its old arrays would change.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs: {tick: dora/timer/millis/10}
+            outputs: [data]
+          - id: keeper
+            path: receiver.py
+            args: keep
+            inputs: {data: {source: sender/data, queue_size: 100}}
+          - id: dropper
+            path: receiver.py
+            args: drop
+            inputs: {data: {source: sender/data, queue_size: 100}}
+        """,
+        sender="""
+        import numpy as np
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        k = 0
+        for event in node:
+            if event["type"] == "INPUT":
+                node.send_output("data", pa.array(np.full(50_000, k, np.int32)), {"k": k})
+                k += 1
+                if k == 40:
+                    break
+        """,
+        receiver="""
+        import sys
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        kept, bad = [], []
+        for event in node:
+            if event["type"] == "INPUT":
+                value, k = event["value"], event["metadata"]["k"]
+                if value[0].as_py() != k or value[-1].as_py() != k:
+                    bad.append(k)
+                if sys.argv[1] == "keep":
+                    kept.append((k, value))
+            del event
+        changed = [k for k, v in kept if v[0].as_py() != k or v[len(v) // 2].as_py() != k]
+        record(sys.argv[1], (bad, [k for k, _ in kept], changed))
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    bad, kept, changed = flow.result("keep")
+    assert bad == [] and changed == []
+    assert kept == list(range(40))
+    bad, _, _ = flow.result("drop")
+    assert bad == []
