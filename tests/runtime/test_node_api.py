@@ -620,3 +620,95 @@ def test_dynamic_node_joins_a_running_dataflow(tmp_path):
     _, err = run.communicate(timeout=30)
     assert run.returncode == 0, err
     assert flow.result("sink") == [[v] for v in values]
+
+
+def test_input_timeout_closes_and_recovers(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs:
+              data: {source: sender/data, input_timeout: 0.3}
+        """,
+        sender="""
+        import time
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        node.send_output("data", pa.array([1]))
+        time.sleep(1.2)  # quiet for longer than the input's timeout
+        node.send_output("data", pa.array([2]))
+        time.sleep(0.1)
+        """,
+        receiver="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        start = time.monotonic()
+        seen = []
+        for event in node:
+            value = event.get("value")
+            seen.append(
+                (event["type"], event["id"], value.to_pylist() if value is not None else None,
+                 round(time.monotonic() - start, 2))
+            )
+        record("seen", seen)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    seen = flow.result("seen")
+    kinds = [(t, i, v) for t, i, v, _ in seen]
+    assert kinds[:4] == [
+        ("INPUT", "data", [1]),
+        ("INPUT_CLOSED", "data", None),
+        ("INPUT_RECOVERED", "data", None),
+        ("INPUT", "data", [2]),
+    ], seen
+    closed_at = seen[1][3]
+    assert 0.25 <= closed_at - seen[0][3] < 1.0, seen
+
+
+def test_send_stdout_as_sends_each_line(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: talker
+            path: talker.py
+            outputs: [lines]
+            send_stdout_as: lines
+          - id: listener
+            path: listener.py
+            inputs: {lines: talker/lines}
+        """,
+        talker="""
+        import time
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(0.3)
+        for i in range(3):
+            print(f"line {i}", flush=True)
+        """,
+        listener="""
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        got = [(str(e["value"].type), e["value"].to_pylist()) for e in node if e["type"] == "INPUT"]
+        record("got", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    assert flow.result("got") == [("string", [f"line {i}"]) for i in range(3)]
+    assert "talker: line 2" in result.stdout
