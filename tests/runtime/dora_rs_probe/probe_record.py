@@ -67,7 +67,7 @@ def main() -> None:
     record["descriptor_keys"] = sorted(node.dataflow_descriptor())
     events: list[object] = record["events"]  # type: ignore[assignment]
     slow = float(os.environ.get("PROBE_SLOW", "0"))
-    deadline = time.monotonic() + 8
+    deadline = time.monotonic() + 30  # beyond the --stop-after of the runs
     while time.monotonic() < deadline:
         event = node.next(timeout=2.0)
         events.append(describe_event(event))
