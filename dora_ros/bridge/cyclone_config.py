@@ -50,13 +50,16 @@ COMPATIBILITY_XML = (
     f"<IgnoreTypeInformation>{FASTDDS_VENDOR_ID}</IgnoreTypeInformation>"
     "</Compatibility></Domain></CycloneDDS>"
 )
-# A 1080p image is ~6 MB of UDP fragments sent in one burst; with the OS's default receive buffer
-# (~200 kB) most are dropped and repaired one heartbeat (Fast DDS 2: 3 s) at a time. Ask for more;
-# the kernel caps it at net.core.rmem_max without failing.
+# Large samples (a 1080p image is ~6 MB) go out as one burst of UDP datagrams. Cyclone's default
+# 14.7 kB datagrams of 1.3 kB fragments overflow a Fast DDS receiver's socket buffer (the OS default,
+# ~200 kB) so badly that the reliable repair took 2-4 s per image; 64 kB datagrams of 62 kB fragments
+# (what Fast DDS itself sends) bring it to ~100-200 ms (benchmarks/bridge.py, dora -> ROS). Our own
+# receive buffer is raised too; the kernel caps it at net.core.rmem_max without failing.
 BUFFERS_XML = (
-    '<CycloneDDS><Domain id="any"><Internal>'
-    '<SocketReceiveBufferSize min="default" max="16MB"/>'
-    "</Internal></Domain></CycloneDDS>"
+    '<CycloneDDS><Domain id="any">'
+    "<General><MaxMessageSize>65500B</MaxMessageSize><FragmentSize>62000B</FragmentSize></General>"
+    '<Internal><SocketReceiveBufferSize min="default" max="16MB"/></Internal>'
+    "</Domain></CycloneDDS>"
 )
 
 # Unicast discovery sends to the ports of participant indices 0..N on each peer. ROS 2's rmw
