@@ -365,6 +365,11 @@ class Coordinator:
         state.conn = conn
         state.registered = True
         state.finished = False
+        # Senders that ended for good before this node registered (e.g. failed at start-up):
+        # their outputs are closed for it from the start.
+        for other_id, other in self.nodes.items():
+            if other.finished and other_id != node_id:
+                control.send(conn, {"op": "closed", "node": other_id})
         self.selector.register(conn, selectors.EVENT_READ, ("conn", state))
         if self.started:
             ready = [n for n, s in self.nodes.items() if s.registered]
