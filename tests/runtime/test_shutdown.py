@@ -456,3 +456,31 @@ def test_missing_executable_is_a_one_line_error(tmp_path):
     assert "Traceback" not in result.stderr
     assert "should not start" not in result.stdout
     assert re.search(r"graph\.yml:\d+", lines[0]), lines[0]
+
+
+def test_a_sender_failing_before_its_receiver_starts_closes_its_inputs(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: broken
+            path: broken.py
+            outputs: [data]
+          - id: late
+            path: late.py
+            inputs: {data: broken/data}
+        """,
+        broken="raise SystemExit(2)",
+        late="""
+        import time
+        from _rec import record
+        time.sleep(1.0)  # registers after `broken` has already failed
+        from dora_ros import Node
+
+        record("late", [(e["type"], e["id"]) for e in Node()])
+        """,
+    )
+    result = run_flow(flow)
+    assert flow.result("late") == [("INPUT_CLOSED", "data"), ("STOP", "ALL_INPUTS_CLOSED")]
+    assert result.returncode == 1
+    assert "node 'broken' failed with exit status 2" in result.stderr
