@@ -11,6 +11,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from runflow import pid_alive, run_flow, start_flow, wait_for, write_flow
 
 # Records its pid, then reacts to events until STOP (recording which STOP it got).
@@ -55,12 +56,13 @@ def _wait_ready(proc, nodes, timeout=30.0):
     assert not waiting, f"nodes not ready: {waiting}; output so far: {lines}"
 
 
-def test_sigint_sends_stop_manual_and_the_run_ends_cleanly(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_sends_stop_manual_and_the_run_ends_cleanly(tmp_path, sig):
     flow = write_flow(tmp_path, TWO_TICKING, stoppable=STOPPABLE)
     proc = start_flow(flow)
     _wait_ready(proc, ["a", "b"])
     started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert time.monotonic() - started < 4  # nodes stop on STOP: no escalation needed
