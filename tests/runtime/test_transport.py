@@ -374,3 +374,47 @@ def test_regions_are_not_reused_while_any_receiver_holds_a_message(tmp_path):
     assert kept == list(range(40))
     bad, _, _ = flow.result("drop")
     assert bad == []
+
+
+def test_messages_for_a_receiver_that_ended_are_reported(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs: {tick: dora/timer/millis/20}
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: sender/data}
+        """,
+        sender="""
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        sent = 0
+        for event in node:
+            if event["type"] == "INPUT":
+                node.send_output("data", pa.array([sent]))
+                sent += 1
+                if sent == 40:
+                    break
+        """,
+        receiver="""
+        from dora_ros import Node
+
+        node = Node()
+        for event in node:
+            if event["type"] == "INPUT" and event["value"][0].as_py() == 1:
+                break  # leaves early; the sender goes on
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    line = re.search(
+        r"node 'sender': (\d+) message\(s\) for 'receiver' were dropped", result.stderr
+    )
+    assert line is not None, result.stderr
+    assert 30 <= int(line.group(1)) <= 38, line.group(0)
