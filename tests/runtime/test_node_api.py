@@ -304,12 +304,13 @@ def test_timers_first_tick_at_once_hz_and_secs(tmp_path):
         name: [at for i, at, _, _ in ticks if i == name] for name in ("slow", "fast", "millis")
     }
     # The first tick of every timer fires at once.
-    assert all(ts and ts[0] < 0.15 for ts in times.values()), times
+    assert all(ts and ts[0] < 0.25 for ts in times.values()), times
     assert len(times["slow"]) == 1
-    assert 4 <= len(times["millis"]) <= 6, times["millis"]  # 0, .2, .4, .6, .8 s
-    assert 12 <= len(times["fast"]) <= 20, times["fast"]  # 20 Hz over ~0.9 s
+    assert 3 <= len(times["millis"]) <= 6, times["millis"]  # 0, .2, .4, .6, .8 s
+    # 20 Hz over ~0.9 s; a loaded machine (tests run 4 at a time on 2 cores) may miss a few.
+    assert 9 <= len(times["fast"]) <= 20, times["fast"]
     gaps = [b - a for a, b in zip(times["fast"], times["fast"][1:], strict=False)]
-    assert sorted(gaps)[len(gaps) // 2] == pytest.approx(0.05, abs=0.015)
+    assert sorted(gaps)[len(gaps) // 2] == pytest.approx(0.05, abs=0.02)
 
 
 SENT_METADATA = {
