@@ -65,7 +65,8 @@ def test_sigint_sends_stop_manual_and_the_run_ends_cleanly(tmp_path, sig):
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert time.monotonic() - started < 4  # nodes stop on STOP: no escalation needed
+    assert time.monotonic() - started < 30
+    assert "still running" not in err  # nodes stop on STOP: no escalation needed
     for node in ("a", "b"):
         assert flow.result(f"stop_{node}") == {"type": "STOP", "id": "MANUAL", "kind": "dora"}
         assert f"{node}: {node} ends" in out

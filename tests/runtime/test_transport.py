@@ -417,4 +417,5 @@ def test_messages_for_a_receiver_that_ended_are_reported(tmp_path):
         r"node 'sender': (\d+) message\(s\) for 'receiver' were dropped", result.stderr
     )
     assert line is not None, result.stderr
-    assert 30 <= int(line.group(1)) <= 38, line.group(0)
+    # Messages already in the receiver's socket when it exits are gone with it, uncounted.
+    assert 20 <= int(line.group(1)) <= 38, line.group(0)
