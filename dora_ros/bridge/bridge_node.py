@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import BridgeError, DoraRosError, MsgConvError
+from ..msgconv import default_value
 from .backend import ReadyQueue, open_backend
 from .context import decode, encode, encode_rows
 from .graph_config import BridgeSpec, parse_bridge_config
@@ -291,7 +292,7 @@ class BridgeNode:
                     {
                         "kind": "external",
                         "output": "result",
-                        "value": pa.array([{}], type=pa.struct([])),
+                        "value": default_value(part_type(self.spec.type_name, "Result")),
                         "metadata": {**params, "goal_status": "rejected"},
                     }
                 )

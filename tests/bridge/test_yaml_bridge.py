@@ -330,13 +330,14 @@ GOAL_SENDER = """
             sent = True
             node.send_output("goal", pa.array([{"order": 5}]), {"tag": "short"})
             node.send_output("goal", pa.array([{"order": 300}]), {"tag": "long"})
+            node.send_output("goal", pa.array([{"order": -1}]), {"tag": "refused"})
         elif event["id"] == "feedback":
             print("feedback", meta["tag"], event["value"][0].as_py()["sequence"][-1], flush=True)
             if meta["tag"] == "long" and meta["goal_id"] not in canceled:
                 canceled.add(meta["goal_id"])
                 node.send_output("cancel", pa.array([meta["goal_id"]]), {"goal_id": meta["goal_id"]})
         elif event["id"] == "result":
-            print("result", meta["tag"], meta["goal_status"], event["value"][0].as_py()["sequence"][-1], flush=True)
+            print("result", meta["tag"], meta["goal_status"], (event["value"][0].as_py()["sequence"] or [None])[-1], flush=True)
 """
 
 
@@ -368,11 +369,12 @@ def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
             graph,
             {"sender.py": GOAL_SENDER},
             domain,
-            lambda logs: "result short" in logs and "result long" in logs,
+            lambda logs: all(f"result {tag}" in logs for tag in ("short", "long", "refused")),
         )
     assert "result short succeeded 5" in logs
     assert "feedback short 5" in logs
     assert "result long canceled" in logs
+    assert "result refused rejected" in logs  # the server refused a negative order
 
 
 @pytest.mark.parametrize(
