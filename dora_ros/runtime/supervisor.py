@@ -4,7 +4,8 @@ The coordinator owns the node processes and the control channel (``control``); i
 data, which flows directly between nodes (``transport``). It:
 
 - starts each node as its own process in its own process group, with a parent-death signal so no
-  node outlives it, even when the coordinator is SIGKILLed;
+  node outlives it, even when the coordinator is SIGKILLed (a reaper process, ``_REAPER``, then
+  kills the nodes' process groups, so their own children go too);
 - releases the start barrier once every (non-dynamic) node listens, tells nodes when a sender has
   ended for good (``closed``: INPUT_CLOSED downstream), restarts nodes per ``restart_policy``;
 - prefixes each node's output with its id and writes ``out/<dataflow-id>/log_<node>.txt``;
