@@ -11,12 +11,14 @@ joiners get the last one. A GID is the 16-byte DDS GUID (prefix + entity id), th
 rmw implementations also put ``enclave=/;`` in the participant's USER_DATA and
 ``typehash=RIHS01_<hex>;`` in each endpoint's USER_DATA, read from the type description that
 rosidl installs next to each interface (``share/<pkg>/msg/<T>.json``); ``ros2 topic info -v`` shows
-it. Types that were never built have no such file and go without one (rmw does the same for types
-without a description).
+it. Types that were never built have no such file: their hash is computed from msgconv's definition
+as rosidl computes it (REP 2016: SHA-256 of the type description's JSON), which
+``tests/bridge/test_cyclone_backend.py`` checks against the installed files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -37,6 +39,7 @@ __all__ = [
     "NodeAnnouncer",
     "NodeEntitiesInfo",
     "ParticipantEntitiesInfo",
+    "computed_type_hash",
     "gid_bytes",
     "type_hash",
     "type_hash_user_data",
@@ -223,6 +226,76 @@ def type_hash(type_name: str, extra_dirs: tuple[Path, ...] = ()) -> str | None:
 
 
 def type_hash_user_data(type_name: str, extra_dirs: tuple[Path, ...] = ()) -> bytes:
-    """The endpoint USER_DATA rmw writes (``typehash=RIHS01_...;``), or b"" when unknown."""
+    """The endpoint USER_DATA rmw writes (``typehash=RIHS01_...;``), or b"" when unknown.
+
+    The installed type description's hash if there is one, else one computed from msgconv's
+    definition (a user's package that was never built).
+    """
     found = type_hash(type_name, extra_dirs)
+    if found is None:
+        try:
+            from .. import msgconv
+
+            found = computed_type_hash(type_name, msgconv.message_definition)
+        except Exception as err:  # msgconv errors, or a type we cannot describe
+            log.debug("%s: no type hash: %s", type_name, err)
     return f"typehash={found};".encode() if found else b""
+
+
+# rosidl's type_description_interfaces/msg/FieldType ids; +48 for T[N], +96 for T[<=N], +144 T[].
+_FIELD_TYPE_IDS = {
+    "int8": 2, "uint8": 3, "int16": 4, "uint16": 5, "int32": 6, "uint32": 7, "int64": 8,
+    "uint64": 9, "float32": 10, "float64": 11, "char": 3, "wchar": 14, "bool": 15, "byte": 16,
+    "string": 17, "wstring": 18,
+}  # fmt: skip
+_NESTED, _BOUNDED_STRING, _BOUNDED_WSTRING = 1, 21, 22
+_ARRAY_OFFSETS = {None: 0, "fixed": 48, "bounded": 96, "sequence": 144}
+
+
+def computed_type_hash(type_name: str, resolve: Any) -> str:
+    """``RIHS01_<hex>`` of a message as rosidl computes it, from `resolve(name)` definitions."""
+    main = resolve(type_name)
+    referenced: dict[str, Any] = {}
+
+    def visit(definition: Any) -> None:
+        for f in definition.fields:
+            if "/" in f.type.name and f.type.name not in referenced:
+                nested = resolve(f.type.name)
+                referenced[nested.name] = nested
+                visit(nested)
+
+    visit(main)
+    description = {
+        "type_description": _description(main),
+        "referenced_type_descriptions": [_description(referenced[n]) for n in sorted(referenced)],
+    }
+    text = json.dumps(description, ensure_ascii=True, allow_nan=False, separators=(", ", ": "))
+    return "RIHS01_" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _description(definition: Any) -> dict[str, Any]:
+    fields = []
+    for f in definition.fields or ():
+        t = f.type
+        if "/" in t.name:
+            base, nested = _NESTED, t.name
+        elif t.string_bound is not None:
+            base = _BOUNDED_WSTRING if t.name == "wstring" else _BOUNDED_STRING
+            nested = ""
+        else:
+            base, nested = _FIELD_TYPE_IDS[t.name], ""
+        field_type = {
+            "type_id": base + _ARRAY_OFFSETS[t.array],
+            "capacity": t.length or 0,
+            "string_capacity": t.string_bound or 0,
+            "nested_type_name": nested,
+        }
+        fields.append({"name": f.name, "type": field_type})
+    if not fields:  # rosidl's member of empty messages
+        fields.append(
+            {
+                "name": "structure_needs_at_least_one_member",
+                "type": {"type_id": 3, "capacity": 0, "string_capacity": 0, "nested_type_name": ""},
+            }
+        )
+    return {"type_name": definition.name, "fields": fields}

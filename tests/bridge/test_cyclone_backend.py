@@ -8,7 +8,10 @@ rclpy peer process (B1's `peers/topic_peer.py`) that echoes what it understood.
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ from dora_ros.bridge.cyclone_config import (
 )
 from dora_ros.bridge.cyclone_types import build_type, dds_type_name
 from dora_ros.bridge.qos import Ros2Durability, Ros2QosPolicies
+from dora_ros.bridge.ros_discovery import computed_type_hash
 from dora_ros.errors import BridgeError
 from dora_ros.msgconv import Field, FieldType, MessageDefinition, message_definition
 
@@ -315,3 +319,17 @@ def test_one_topic_one_type(backend) -> None:
         assert "already used with type std_msgs/msg/String" in str(err.value)
     finally:
         writer.close()
+
+
+def test_computed_type_hashes_match_rosidl() -> None:
+    """The hash a never-built type announces is computed as rosidl computes it: checked against
+    every message type description installed in the venv (share/<pkg>/msg/<T>.json)."""
+    share = Path(sys.prefix) / "share"
+    checked = 0
+    for path in sorted(share.glob("*/msg/*.json")):
+        type_name = f"{path.parent.parent.name}/msg/{path.stem}"
+        doc = json.loads(path.read_text())
+        (expected,) = [h["hash_string"] for h in doc["type_hashes"] if h["type_name"] == type_name]
+        assert computed_type_hash(type_name, message_definition) == expected, type_name
+        checked += 1
+    assert checked > 100  # std, geometry, sensor, test_msgs, ...

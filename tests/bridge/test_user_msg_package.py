@@ -24,6 +24,7 @@ from ros_peers import name, poll
 from dora_ros import msgconv
 from dora_ros.bridge.cyclone_backend import CycloneBackend
 from dora_ros.bridge.qos import Ros2QosPolicies
+from dora_ros.bridge.ros_discovery import type_hash_user_data
 
 DOMAIN = 63
 TYPE = "my_robot_msgs/msg/Status"
@@ -93,3 +94,6 @@ def test_unbuilt_package_travels_between_bridges_and_a_raw_cyclone_app(msg_root:
         final = msgconv.decode(TYPE, back).to_pylist()[0]
         assert final == {**STATUS, "name": "ROVER-7", "level": 2}
         assert msgconv.constants(TYPE) == {"LEVEL_OK": 0, "LEVEL_WARN": 1}
+        # No type description was installed: the USER_DATA type hash is computed as rosidl would.
+        user_data = type_hash_user_data(TYPE)
+        assert user_data.startswith(b"typehash=RIHS01_") and len(user_data) == 81
