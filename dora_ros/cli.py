@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+
 import click
 
 # name -> (module, attribute, one-line help). The help is repeated here so --help needs no import.

@@ -82,6 +82,16 @@ class _Input:
         self.closed = False
 
 
+class _Timer:
+    __slots__ = ("due", "input", "interval")
+
+    def __init__(self, inp: _Input) -> None:
+        assert inp.timer is not None
+        self.input = inp
+        self.interval: float = inp.timer
+        self.due = 0.0
+
+
 class Node:
     """A dora-ros node: receive events from inputs, send outputs.
 
@@ -160,8 +170,7 @@ class Node:
                 raise NodeError(f"node {node_id!r}: the dataflow ended before it started")
             self._on_control(message)
         self._connect_outputs()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (node := ref()) is not None and node.close())
+        atexit.register(_close_at_exit, weakref.ref(self))
         _install_logging(node_id)
 
     def _setup(self, init: dict[str, Any]) -> None:
@@ -192,7 +201,7 @@ class Node:
         self._finished = False
         self._send_dropped: dict[str, int] = {}
         self._external: dict[int, Any] = {}
-        self._timers = [[0.0, spec.timer, spec] for spec in self._inputs.values() if spec.timer]
+        self._timers = [_Timer(spec) for spec in self._inputs.values() if spec.timer]
         self._watched = [spec for spec in self._inputs.values() if spec.timeout]
         self._poller = select.poll()
         self._poller.register(self._ctl.fileno(), _POLL_IN)
@@ -204,7 +213,7 @@ class Node:
             self._open_link(receiver)
         now = time.monotonic()
         for timer in self._timers:
-            timer[0] = now  # dora-rs fires the first tick at once
+            timer.due = now  # dora-rs fires the first tick at once
         for inp in self._watched:
             inp.last = now
 
@@ -366,13 +375,13 @@ class Node:
                 while (event := source.take()) is not None:
                     self._enqueue_control(event)
             else:
-                for link in list(self._links.values()):
-                    if link.fd == fd:
-                        link.read_releases(self._pool)
-                        link.flush(self._pool)
-                        if link.closed:
-                            self._drop_link(link)
-                            self._links.pop(link.receiver, None)
+                for out_link in list(self._links.values()):
+                    if out_link.fd == fd:
+                        out_link.read_releases(self._pool)
+                        out_link.flush(self._pool)
+                        if out_link.closed:
+                            self._drop_link(out_link)
+                            self._links.pop(out_link.receiver, None)
         if self._timers or self._watched:
             self._fire_timers()
 
@@ -386,10 +395,11 @@ class Node:
                     (self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"})
                 )
         for timer in self._timers:
-            if now >= timer[0]:
-                interval = timer[1]
-                timer[0] = timer[0] + interval if now - timer[0] < interval else now + interval
-                inp = timer[2]
+            if now >= timer.due:
+                interval = timer.interval
+                late = now - timer.due >= interval  # fell behind: skip ticks, don't burst
+                timer.due = now + interval if late else timer.due + interval
+                inp = timer.input
                 self._seq += 1
                 metadata = wire.decode_metadata(b"", time.time_ns())
                 event = {"type": "INPUT", "id": inp.id, "kind": "dora", "value": _TIMER_VALUE}
@@ -415,7 +425,7 @@ class Node:
         return event
 
     def _next_deadline(self) -> float | None:
-        deadlines = [t[0] for t in self._timers]
+        deadlines = [t.due for t in self._timers]
         deadlines += [i.last + i.timeout for i in self._watched if not i.timed_out and not i.closed]  # type: ignore[operator]
         return min(deadlines) if deadlines else None
 
@@ -690,7 +700,9 @@ class Node:
             while link.pending and not link.closed and time.monotonic() < deadline:
                 link.flush(self._pool)
                 if link.pending:
-                    select.select([], [link.fd], [], 0.05)
+                    # Not select() for writing: a link held back for a receiver's unread
+                    # backlog (transport) is writable, and select() would spin.
+                    time.sleep(0.01)
         for link in list(self._links.values()):
             self._drop_link(link)
         dropped = {i.id: i.dropped for i in self._inputs.values() if i.dropped}
@@ -700,8 +712,8 @@ class Node:
                     self._ctl,
                     {"op": "stats", "dropped": dropped, "send_dropped": self._send_dropped},
                 )
-        for link in self._inbound.values():
-            link.close()
+        for in_link in self._inbound.values():
+            in_link.close()
         self._listener.close()
         self._ctl.close()
         self._pool.close()
@@ -709,6 +721,12 @@ class Node:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+def _close_at_exit(ref: weakref.ref[Node]) -> None:
+    node = ref()
+    if node is not None:
+        node.close()
 
 
 def _install_logging(node_id: str) -> None:
