@@ -182,7 +182,9 @@ class CycloneTopicWriter:
 class CycloneTopicReader:
     """Receives serialized samples from one topic (see `backend.TopicReader`)."""
 
-    def __init__(self, backend: CycloneBackend, topic: str, type_name: str, depth: int | None):
+    def __init__(
+        self, backend: CycloneBackend, topic: str, type_name: str, depth: int | None
+    ) -> None:
         self.topic = topic
         self.type_name = type_name
         self._backend = backend
@@ -327,6 +329,7 @@ class CycloneBackend:
                 listener=listener,
             )
         except DDSException as err:
+            endpoint._queue.close()
             raise BridgeError(f"{topic} ({canonical}): cannot create a reader: {err}") from err
         endpoint._attach(reader)
         self._register(endpoint, is_writer=False)
