@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import array
 import errno
+import fcntl
 import os
 import socket
 import struct
+import termios
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +30,13 @@ from .shm_pool import Mapping, Region, ShmPool
 RECV_SIZE = 65536
 MAX_INLINE_RECORD = 60000
 _FD_SPACE = socket.CMSG_SPACE(struct.calcsize("i"))
+# Every record a receiver has not read yet holds socket memory (768 bytes for a small record
+# here) and, for a shared-memory record, a whole region. So that a receiver busy in its own code
+# does not make the sender's shared memory grow with the message rate, shared-memory records wait
+# in `pending` (bounded by queue_size, oldest dropped and counted) once the receiver has more than
+# this many unread bytes per queue slot (+2).
+_UNREAD_BYTES_PER_SLOT = 1024
+_INT = struct.Struct("i")
 
 
 def socket_name(dataflow_id: str, what: str) -> str:
@@ -38,6 +47,11 @@ def socket_name(dataflow_id: str, what: str) -> str:
 
         name = name[:60] + hashlib.sha1(name.encode()).hexdigest()
     return name
+
+
+def _unread_bytes(fd: int) -> int:
+    """Socket memory of the records sent on ``fd`` that the peer has not read yet (SIOCOUTQ)."""
+    return int(_INT.unpack(fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0])
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -63,6 +77,7 @@ class OutboundLink:
         self.dropped = 0
         self.closed = False
         self.outstanding: dict[int, int] = {}  # region id -> generation held by the receiver
+        self.backlog_limit = (pending_limit + 2) * _UNREAD_BYTES_PER_SLOT
 
     def send(self, parts: list[Any], fds: list[int], region: Region | None, pool: ShmPool) -> None:
         if self.closed:
@@ -86,6 +101,8 @@ class OutboundLink:
     def _try_send(
         self, parts: list[Any], fds: list[int], region: Region | None, pool: ShmPool
     ) -> bool:
+        if region is not None and _unread_bytes(self.fd) > self.backlog_limit:
+            return False  # as if the socket were full: it waits in `pending`
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
         try:
             self.sock.sendmsg(parts, anc, socket.MSG_DONTWAIT)
