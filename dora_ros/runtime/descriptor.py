@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -183,7 +184,7 @@ def resolve_executable(node: NodeSpec, dataflow: Dataflow) -> Path:
     if found is None:
         raise DescriptorError(
             f"{node.location}: node '{node.id}': executable '{node.path}' not found "
-            f"(not in {dataflow.working_dir} and not on PATH)"
+            f"(not in {dataflow.working_dir}, not on PATH, not next to {sys.executable})"
         )
     if not os.access(found, os.X_OK):
         raise DescriptorError(
@@ -197,7 +198,9 @@ def _find_executable(path: str, working_dir: Path) -> Path | None:
     if candidate.is_file():
         return candidate
     if "/" not in path:
-        found = shutil.which(path)
+        # PATH first, then the folder of the Python running dora-ros: console scripts of its venv
+        # (node-hub packages) work without activating it, as the nodes' PATH includes it too.
+        found = shutil.which(path) or shutil.which(path, path=str(Path(sys.executable).parent))
         if found is not None:
             return Path(found)
     return None

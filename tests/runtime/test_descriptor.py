@@ -240,7 +240,7 @@ def test_executables_resolve_relative_then_on_path(graph_dir: Path) -> None:
         resolve_executable(later, flow)
     assert str(info.value) == (
         f"graph.yml:3: node 'later': executable 'bin/tool' not found "
-        f"(not in {graph_dir.resolve()} and not on PATH)"
+        f"(not in {graph_dir.resolve()}, not on PATH, not next to {sys.executable})"
     )
     tool.parent.mkdir()
     tool.write_text("#!/bin/sh\n")
@@ -1190,3 +1190,14 @@ def test_dora_rs_examples_load_or_say_what_is_unsupported(
         assert loaded >= 50 and unsupported >= 10
     finally:
         unregister_node_kind("ros2")
+
+
+def test_console_scripts_of_the_running_venv_are_found_without_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Node-hub packages install console scripts next to the venv's python; `dora-ros run` from
+    # that venv finds them even when the venv is not activated (its bin/ not on PATH).
+    monkeypatch.setenv("PATH", str(tmp_path))
+    flow = parse_dataflow("nodes:\n  - id: tool\n    path: dora-ros\n", tmp_path / "graph.yml")
+    found = resolve_executable(flow.node("tool"), flow)
+    assert found == Path(sys.executable).parent / "dora-ros"
