@@ -1,7 +1,7 @@
 """Runs a resolved launch: starts processes, fires timers and event handlers, shuts down.
 
 One asyncio loop owns every child. Each child runs in its own process group with a parent-death
-signal (SIGKILL), and a small reaper process (:mod:`.reaper`) kills the groups if the launcher is
+signal (SIGKILL), and a small reaper process (:mod:`dora_ros.runtime.reaper`) kills the groups if the launcher is
 killed, so nothing outlives a launch. Shutdown (Ctrl-C, SIGTERM, a required process exiting,
 `Shutdown()`) walks each process through its :class:`Escalation`: SIGINT, then SIGTERM after
 `sigterm_timeout`, then SIGKILL to the whole group after `sigkill_timeout`, warning at each step.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..runtime import reaper
 from .action import visit
 from .context import LaunchContext
 from .errors import LaunchError
@@ -118,7 +119,7 @@ class Launcher:
         with open(self.log_dir / "launch.log", "a", encoding="utf-8") as launch_log:
             self._launch_log = launch_log
             self._reaper = subprocess.Popen(
-                [sys.executable, "-I", str(Path(__file__).with_name("reaper.py"))],
+                [sys.executable, "-I", "-S", reaper.__file__],
                 stdin=subprocess.PIPE,
                 start_new_session=True,
             )

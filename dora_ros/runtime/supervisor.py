@@ -4,7 +4,7 @@ The coordinator owns the node processes and the control channel (``control``); i
 data, which flows directly between nodes (``transport``). It:
 
 - starts each node as its own process in its own process group, with a parent-death signal so no
-  node outlives it, even when the coordinator is SIGKILLed (a reaper process, ``_REAPER``, then
+  node outlives it, even when the coordinator is SIGKILLed (a reaper process, ``reaper.py``, then
   kills the nodes' process groups, so their own children go too);
 - releases the start barrier once every (non-dynamic) node listens, tells nodes when a sender has
   ended for good (``closed``: INPUT_CLOSED downstream), restarts nodes per ``restart_policy``;
@@ -45,31 +45,6 @@ STOP_ESCALATION: tuple[tuple[float, signal.Signals], ...] = (
 ENV_STOP_GRACE = "DORA_ROS_STOP_GRACE"
 STDERR_TAIL = 10
 _PR_SET_PDEATHSIG = 1
-
-
-# Runs as its own process (`python -S -c`: no imports, ~20 ms) beside `dora-ros run`. It keeps the
-# process groups of the running nodes (`+pgid`, `-pgid` lines) and SIGKILLs those still listed
-# when its stdin ends, that is when `dora-ros run` ended or died, even by SIGKILL. The nodes'
-# parent-death signal does not reach the children *they* start; this does. `exit`: leave quietly.
-_REAPER = """
-import os, signal, sys
-for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(sig, signal.SIG_IGN)
-groups = set()
-for line in sys.stdin:
-    word = line.strip()
-    if word == "exit":
-        sys.exit(0)
-    if word[:1] == "+":
-        groups.add(int(word[1:]))
-    elif word[:1] == "-":
-        groups.discard(int(word[1:]))
-for group in groups:
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except OSError:
-        pass
-"""
 
 
 def stop_escalation() -> tuple[tuple[float, signal.Signals], ...]:
@@ -508,7 +483,7 @@ class Coordinator:
         deadline = None if self.stop_after is None else time.monotonic() + self.stop_after
         try:
             self.reaper = subprocess.Popen(
-                [sys.executable, "-S", "-c", _REAPER],
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("reaper.py"))],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
