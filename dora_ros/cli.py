@@ -13,10 +13,26 @@ import click
 
 # name -> (module, attribute, one-line help). The help is repeated here so --help needs no import.
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("dora_ros.runtime.commands", "run", "Run a dataflow graph until it ends or is stopped."),
-    "validate": ("dora_ros.runtime.commands", "validate", "Check a dataflow graph without running it."),
-    "build": ("dora_ros.runtime.commands", "build", "Run the `build` lines of each node of a graph."),
-    "launch": ("dora_ros.launch.command", "launch", "Start a ROS 2 launch file (XML, YAML, Python)."),
+    "run": (
+        "dora_ros.runtime.commands",
+        "run",
+        "Run a dataflow graph until it ends or is stopped.",
+    ),
+    "validate": (
+        "dora_ros.runtime.commands",
+        "validate",
+        "Check a dataflow graph without running it.",
+    ),
+    "build": (
+        "dora_ros.runtime.commands",
+        "build",
+        "Run the `build` lines of each node of a graph.",
+    ),
+    "launch": (
+        "dora_ros.launch.command",
+        "launch",
+        "Start a ROS 2 launch file (XML, YAML, Python).",
+    ),
 }
 
 
