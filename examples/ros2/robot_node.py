@@ -12,6 +12,7 @@ import math
 
 import rclpy
 from geometry_msgs.msg import Pose, Twist
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 PERIOD = 0.05  # s
@@ -51,8 +52,8 @@ def main() -> None:
     robot = Robot()
     try:
         rclpy.spin(robot)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C: rclpy raises either, depending on when the signal lands
     summary = {
         "commands": robot.commands,
         "poses": robot.poses,
