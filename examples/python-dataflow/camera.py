@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+
 from dora_ros import Node
 
 HEIGHT, WIDTH = 480, 640

@@ -18,7 +18,9 @@ def test_python_dataflow_example_runs(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    frames = [int(m) for m in re.findall(r"^printer: frame (\d+): mean brightness", result.stdout, re.M)]
+    frames = [
+        int(m) for m in re.findall(r"^printer: frame (\d+): mean brightness", result.stdout, re.M)
+    ]
     # queue_size 2 on the filter may drop frames under load, never reorder them; the last arrives.
     assert frames == sorted(frames) and frames[-1] == 59, result.stdout
     for frame in frames:
