@@ -42,7 +42,12 @@ from cyclonedds.topic import Topic
 
 from .. import msgconv
 from ..errors import BridgeError, MsgConvError
-from .backend import CYCLONE_SERVICES_REASON, ReadyQueue, UnsupportedRoleError
+from .backend import (
+    CYCLONE_SERVICES_REASON,
+    ReadyQueue,
+    UnsupportedRoleError,
+    keep_large_buffers_mapped,
+)
 from .cyclone_config import DiscoverySettings, cyclone_config
 from .cyclone_types import build_type
 from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies
@@ -282,6 +287,7 @@ class CycloneBackend:
         self._topics: dict[str, Any] = {}
         self._endpoints: list[CycloneTopicWriter | CycloneTopicReader] = []
         self._closed = False
+        keep_large_buffers_mapped()  # fresh 6 MB buffers fault in at 3.5 ms each (backend.py)
         self._domain = _acquire_domain(domain_id)
         try:
             self._participant: Any = DomainParticipant(

@@ -20,6 +20,7 @@ the executor thread and any number can be in flight.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import importlib
 import itertools
 import logging
@@ -32,8 +33,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import numpy
+
 from ..errors import BridgeError
-from .backend import ReadyQueue
+from .backend import ReadyQueue, keep_large_buffers_mapped
 from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,55 @@ def to_qos_profile(qos: Ros2QosPolicies) -> Any:
     return profile
 
 
+class _SerializedMessage(ctypes.Structure):
+    """rcl's `rcl_serialized_message_t` (`rcutils_uint8_array_t`: buffer, length, capacity and
+    an allocator of four function pointers and a state pointer, which publishing never uses)."""
+
+    _fields_ = [
+        ("buffer", ctypes.c_void_p),
+        ("buffer_length", ctypes.c_size_t),
+        ("buffer_capacity", ctypes.c_size_t),
+        ("allocator", ctypes.c_void_p * 5),
+    ]
+
+
+_rcl_functions: list[Any] | None = None
+
+
+def _rcl_publish_serialized() -> Any:
+    """`rcl_publish_serialized_message` from the librcl that rclpy loaded, or None.
+
+    rclpy's `publish(bytes)` (publish_raw) takes the message as a C++ `std::string`, i.e. one more
+    copy of a 6 MB image into freshly allocated memory, with the GIL held. Calling rcl's C function
+    (a stable public API) through ctypes publishes the caller's buffer in place, and ctypes releases
+    the GIL while rmw copies it into Fast DDS. The publisher's address is rclpy's own
+    `Publisher.handle.pointer`. When any of this is missing we fall back to publish_raw.
+    """
+    global _rcl_functions
+    if _rcl_functions is None:
+        _rcl_functions = [None, None]
+        try:
+            rcl = ctypes.CDLL("librcl.so")  # already loaded by rclpy: found by its soname
+            publish = rcl.rcl_publish_serialized_message
+            publish.argtypes = [
+                ctypes.c_void_p,
+                ctypes.POINTER(_SerializedMessage),
+                ctypes.c_void_p,
+            ]
+            publish.restype = ctypes.c_int
+            reset = rcl.rcutils_reset_error
+            reset.argtypes, reset.restype = [], None
+            _rcl_functions = [publish, reset]
+        except (OSError, AttributeError) as err:
+            log.debug("rcl_publish_serialized_message unavailable (%s): using publish_raw", err)
+    return _rcl_functions[0]
+
+
+def _rcl_reset_error() -> None:
+    if _rcl_functions and _rcl_functions[1] is not None:
+        _rcl_functions[1]()
+
+
 class RclpyWriter:
     """A topic publisher taking serialized bytes."""
 
@@ -110,9 +162,26 @@ class RclpyWriter:
         )
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        # rclpy publishes `bytes` as an already serialized message (publish_raw); it accepts no
-        # other buffer type, so anything else costs one copy here.
-        self._publisher.publish(data if type(data) is bytes else bytes(data))
+        publisher = self._publisher
+        if publisher is None:
+            raise BridgeError(f"{self.topic}: publisher is closed")
+        publish = _rcl_publish_serialized()
+        if publish is None:
+            # rclpy's publish_raw accepts only `bytes`, and copies them into a std::string.
+            publisher.publish(data if type(data) is bytes else bytes(data))
+            return
+        # The message is handed to rcl in place (see _rcl_publish_serialized): 6.2 MB (1080p)
+        # publish 3.7 -> 3.1 ms against publish_raw, any buffer type, and the GIL is released.
+        array = numpy.frombuffer(data, numpy.uint8)  # a view (~1 us): any buffer, read-only too
+        message = _SerializedMessage(array.ctypes.data, array.nbytes, array.nbytes)
+        with publisher.handle:
+            ret = publish(publisher.handle.pointer, ctypes.byref(message), None)
+        if ret != 0:
+            _rcl_reset_error()
+            raise BridgeError(
+                f"{self.topic} ({self.type_name}): rcl_publish_serialized_message failed "
+                f"(rcl return code {ret})"
+            )
 
     def matched_count(self) -> int:
         return int(self._publisher.get_subscription_count())
@@ -609,6 +678,7 @@ class RclpyBackend:
         self.namespace = namespace or "/"
         self.domain_id = domain_id
         self._closed = False
+        keep_large_buffers_mapped()  # fresh 6 MB buffers fault in at 3.5 ms each (backend.py)
         self._entities: list[Any] = []
         self.context = Context()
         # No signal handlers: SIGINT belongs to the dora node (or the user), not to rclpy.
