@@ -6,12 +6,12 @@ clock for every process) into `header.stamp` and the round number into `header.f
 subscriber subtracts the stamp from its own clock once the message is usable in Python:
 
 - rclpy -> rclpy: the peer figure. An rclpy subscription's callback gets the deserialized message.
-- ROS -> dora (API, backend): an rclpy publisher; the dora side is `dora_ros.bridge.Ros2Context`
+- ROS -> dora (backend API): an rclpy publisher; the dora side is `dora_ros.bridge.Ros2Context`
   with that backend, and the clock is read when `Ros2Subscription.next()` returns the one-row
   Arrow struct array (msgconv decode included, image bytes zero-copy).
-- dora -> ROS (API, backend): `Ros2Publisher.publish()` of an Arrow struct array (msgconv encode
+- dora -> ROS (backend API): `Ros2Publisher.publish()` of an Arrow struct array (msgconv encode
   included) to an rclpy subscription, clock read in its callback.
-- ROS -> dora (YAML, backend) and dora -> ROS (YAML, backend): the `ros2:` bridge node of a
+- ROS -> dora (backend YAML) and dora -> ROS (backend YAML): the `ros2:` bridge node of a
   `dora-ros run` dataflow, between a dora node and rclpy: the image also crosses dora's shared
   memory between the dora node and the bridge process (one more hop than the API scenarios).
 
@@ -23,7 +23,7 @@ divides each median by rclpy -> rclpy's; the target is within 1.2x.
 
     python benchmarks/bridge.py              # 30 images per scenario, about 2 minutes
     python benchmarks/bridge.py --count 10   # smoke run
-    python benchmarks/bridge.py --only API   # subset (rclpy -> rclpy always runs)
+    python benchmarks/bridge.py --only "rclpy API,YAML"  # subsets (rclpy -> rclpy always runs)
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("rclpy -> rclpy", "ros_pub", "ros_sub"),
-    Scenario("ROS -> dora (API, rclpy)", "ros_pub", "dora_sub:rclpy"),
-    Scenario("dora -> ROS (API, rclpy)", "dora_pub:rclpy", "ros_sub"),
-    Scenario("ROS -> dora (API, cyclonedds)", "ros_pub", "dora_sub:cyclonedds"),
-    Scenario("dora -> ROS (API, cyclonedds)", "dora_pub:cyclonedds", "ros_sub"),
-    Scenario("ROS -> dora (YAML, rclpy)", "ros_pub", "yaml:rclpy"),
-    Scenario("dora -> ROS (YAML, rclpy)", "yaml:rclpy", "ros_sub"),
-    Scenario("ROS -> dora (YAML, cyclonedds)", "ros_pub", "yaml:cyclonedds"),
-    Scenario("dora -> ROS (YAML, cyclonedds)", "yaml:cyclonedds", "ros_sub"),
+    Scenario("ROS -> dora (rclpy API)", "ros_pub", "dora_sub:rclpy"),
+    Scenario("dora -> ROS (rclpy API)", "dora_pub:rclpy", "ros_sub"),
+    Scenario("ROS -> dora (cyclonedds API)", "ros_pub", "dora_sub:cyclonedds"),
+    Scenario("dora -> ROS (cyclonedds API)", "dora_pub:cyclonedds", "ros_sub"),
+    Scenario("ROS -> dora (rclpy YAML)", "ros_pub", "yaml:rclpy"),
+    Scenario("dora -> ROS (rclpy YAML)", "yaml:rclpy", "ros_sub"),
+    Scenario("ROS -> dora (cyclonedds YAML)", "ros_pub", "yaml:cyclonedds"),
+    Scenario("dora -> ROS (cyclonedds YAML)", "yaml:cyclonedds", "ros_sub"),
 )
 
 
@@ -129,12 +129,19 @@ def schedule(plan: Plan) -> list[tuple[int, int, int]]:
 
 
 def image_value(sec: int, nanosec: int, frame_id: str, data: object) -> object:
-    """The one-row struct array a camera node sends (pixels: a list<uint8> over numpy, no copy)."""
+    """The one-row struct array a camera node sends (pixels: a list<uint8> over numpy, no copy).
+
+    Built from typed arrays (0.16 ms; inferring the header from a dict took 0.4 ms warm, 1.6 ms
+    between images), as a camera node that cares would: the clock runs from before this call.
+    """
     import pyarrow as pa
 
+    stamp = pa.StructArray.from_arrays(
+        [pa.array([sec], pa.int32()), pa.array([nanosec], pa.uint32())], names=["sec", "nanosec"]
+    )
     return pa.StructArray.from_arrays(
         [
-            pa.array([{"stamp": {"sec": sec, "nanosec": nanosec}, "frame_id": frame_id}]),
+            pa.StructArray.from_arrays([stamp, pa.array([frame_id])], names=["stamp", "frame_id"]),
             pa.array([HEIGHT], pa.uint32()),
             pa.array([WIDTH], pa.uint32()),
             pa.array(["rgb8"]),
