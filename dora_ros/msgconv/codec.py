@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from .arrow_build import build_struct_array
 from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_reference import decode_reference, encode_reference
@@ -235,61 +236,11 @@ class Codec:
         return self.to_arrow(rows)
 
     def to_arrow(self, rows: Sequence[dict[str, Any]]) -> pa.StructArray:
-        """A struct array of dict trees (as the decoder makes them)."""
+        """A struct array of dict trees (as the decoder makes them), see `arrow_build`."""
         try:
-            return self._build(rows, self.definition, self.arrow_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as err:
+            return build_struct_array(self.arrow_type, list(rows))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError, struct.error) as err:
             raise MsgConvError(f"{self.definition.name}: cannot build Arrow value: {err}") from err
-
-    def _build(
-        self, rows: Sequence[dict[str, Any]], definition: MessageDefinition, arrow: pa.StructType
-    ) -> pa.StructArray:
-        if not self._needs_manual(definition):
-            # One pa.array call for the whole tree: ~10-20 us for Twist, cheaper than any
-            # combination of from_buffers/from_arrays calls (each ~2-5 us), measured.
-            return pa.array(rows, type=arrow)
-        plan = self._build_plans.get(definition.name)
-        if plan is None:
-            plain = [
-                af
-                for f, af in zip(definition.fields, arrow, strict=True)
-                if not self._manual_field(f)
-            ]
-            kinds = [
-                ("list" if _zero_copy_field(f) else "struct") if self._manual_field(f) else "plain"
-                for f in definition.fields
-            ]
-            plan = self._build_plans[definition.name] = (
-                pa.struct(plain) if plain else None,
-                kinds,
-                [f.name for f in definition.fields],
-                list(arrow),
-            )
-        plain_type, kinds, names, arrow_fields = plan
-        # One pa.array call for all plain fields (pyarrow ignores the other keys of the dicts),
-        # then `field(i)` of that fresh array (`flatten()` costs ~10x more): 1080p Image decode
-        # is ~60 us instead of ~130 us.
-        plain_array = pa.array(rows, type=plain_type) if plain_type is not None else None
-        k = 0
-        children = []
-        for kind, name, af in zip(kinds, names, arrow_fields, strict=True):
-            if kind == "plain":
-                assert plain_array is not None
-                children.append(plain_array.field(k))
-                k += 1
-            elif kind == "list":
-                children.append(_list_array([r[name] for r in rows], af.type))
-            else:
-                sub = self.registry.message(definition.field(name).type.name)
-                children.append(self._build([r[name] for r in rows], sub, af.type))
-        return pa.StructArray.from_arrays(children, fields=arrow_fields)
-
-    def _manual_field(self, f: Any) -> bool:
-        return _zero_copy_field(f) or (
-            f.type.is_nested
-            and not f.type.array
-            and self._needs_manual(self.registry.message(f.type.name))
-        )
 
 
 def _buffers(buffers: Any) -> Iterable[Any]:

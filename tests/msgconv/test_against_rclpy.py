@@ -185,6 +185,7 @@ def test_decode_reads_rclpy_bytes(samples: Any, type_name: str) -> None:
         got = msgconv.decode(type_name, blob)
         assert isinstance(got, pa.StructArray) and len(got) == 1, f"{type_name} sample {i}"
         assert got.type == arrow_type
+        got.validate(full=True)
         ref_cdr.assert_same(got.to_pylist()[0], value, f"{type_name} sample {i} ({blob.hex()})")
     # memoryviews whose CDR body starts 8-aligned (zero-copy path), 4-aligned and at an odd address
     for shift in (0, 4, 1):
