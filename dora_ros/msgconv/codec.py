@@ -3,7 +3,7 @@
 `Codec` glues the parts: Arrow values become dict trees (primitive arrays as numpy views of the
 Arrow buffers, so no per-element Python objects), the generated encoder writes CDR (falling back to
 the reference encoder for precise errors), the generated decoder reads dict trees (primitive
-sequences as numpy views of the input), and `to_arrow` builds the struct array.
+sequences as numpy views of the input), and `to_arrow` builds the struct array (`arrow_build`).
 
 Zero-copy rule on decode: a primitive sequence (`uint8[]`, `float32[]`, `float64[]`, ...) that sits
 at the top level or inside nested (non-array) structs becomes an Arrow array whose buffer points
@@ -35,11 +35,6 @@ __all__ = ["Codec"]
 _DECODE_ERRORS = (Truncated, struct.error, ValueError, UnicodeDecodeError, OverflowError)
 
 
-def _zero_copy_field(f: Any) -> bool:
-    """A primitive sequence other than bool: built by hand so its buffer can stay shared."""
-    return f.type.is_primitive and f.type.array in ("sequence", "bounded") and f.type.name != "bool"
-
-
 class Codec:
     """Encoder, decoder and Arrow type of one message type (made and cached by a TypeRegistry)."""
 
@@ -50,8 +45,6 @@ class Codec:
         self._encode, self.encoder_source = generate_encoder(definition, registry)
         self._decode_le, self.decoder_source = generate_decoder(definition, registry, "<")
         self._decode_be: Any = None
-        self._manual: dict[str, bool] = {}
-        self._build_plans: dict[str, Any] = {}
         self._has_arrays = self._any_prim_array(definition)
         self._columnar = columnar_ok(definition, registry)
         self._columns: dict[str, ColumnDecoder] = {}
@@ -65,21 +58,6 @@ class Codec:
             if f.type.is_nested and self._any_prim_array(self.registry.message(f.type.name)):
                 return True
         return False
-
-    def _needs_manual(self, definition: MessageDefinition) -> bool:
-        cached = self._manual.get(definition.name)
-        if cached is None:
-            cached = any(
-                _zero_copy_field(f)
-                or (
-                    f.type.is_nested
-                    and not f.type.array
-                    and self._needs_manual(self.registry.message(f.type.name))
-                )
-                for f in definition.fields
-            )
-            self._manual[definition.name] = cached
-        return cached
 
     # --- encode --------------------------------------------------------------------------------
 
