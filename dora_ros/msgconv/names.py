@@ -7,7 +7,7 @@ Accepted forms (all resolve to one canonical name):
 | `pkg/Type`, `pkg/msg/Type`           | `pkg/msg/Type`                         |
 | `pkg/srv/Type_Request` / `_Response` | same (a part of service `pkg/srv/Type`)|
 | `pkg/action/Type_Goal` / `_Result` / `_Feedback` | same                       |
-| `pkg/action/Type_SendGoal_Request`, `_SendGoal_Response`, `_GetResult_Request`, `_GetResult_Response`, `_FeedbackMessage` | same (derived action types) |
+| `pkg/action/Type_SendGoal_Request`, `_SendGoal_Response`, `_GetResult_Request`, `_GetResult_Response`, `_FeedbackMessage`, `_SendGoal_Event`, `_GetResult_Event` | same (derived action types) |
 | `pkg/Type_Request`, `pkg/Type_Goal`, ... | the part, when `pkg` has no message of that name |
 
 `pkg/Type` is ambiguous where a package has a message and a service of one name (test_msgs has
@@ -33,6 +33,8 @@ __all__ = [
 SERVICE_PARTS = ("Request", "Response", "Event")
 #: Suffixes of the message types of an action (longest first so `_SendGoal_Request` wins).
 ACTION_PARTS = (
+    "SendGoal_Event",
+    "GetResult_Event",
     "SendGoal_Request",
     "SendGoal_Response",
     "GetResult_Request",

@@ -38,14 +38,17 @@ Definition = MessageDefinition | ServiceDefinition | ActionDefinition
 SERVICE_EVENT_INFO = "service_msgs/msg/ServiceEventInfo"
 
 
-def _service_event(service: ServiceDefinition) -> MessageDefinition:
-    """`pkg/srv/T_Event` as rosidl generates it (service introspection, ROS 2 Iron and later)."""
+def _service_event(
+    name: str, request: MessageDefinition, response: MessageDefinition
+) -> MessageDefinition:
+    """`pkg/srv/T_Event` as rosidl generates it (service introspection, ROS 2 Iron and later);
+    also for the services of an action (`pkg/action/T_SendGoal_Event`, `_GetResult_Event`)."""
     return MessageDefinition(
-        service.name + "_Event",
+        name + "_Event",
         (
             Field("info", FieldType(SERVICE_EVENT_INFO)),
-            Field("request", FieldType(service.request.name, None, "bounded", 1)),
-            Field("response", FieldType(service.response.name, None, "bounded", 1)),
+            Field("request", FieldType(request.name, None, "bounded", 1)),
+            Field("response", FieldType(response.name, None, "bounded", 1)),
         ),
     )
 
@@ -248,9 +251,22 @@ class TypeRegistry:
         if isinstance(definition, MessageDefinition):
             messages = [definition]
         elif isinstance(definition, ServiceDefinition):
-            messages = [definition.request, definition.response, _service_event(definition)]
+            event = _service_event(definition.name, definition.request, definition.response)
+            messages = [definition.request, definition.response, event]
         else:
-            messages = list(definition.messages)
+            messages = [
+                *definition.messages,
+                _service_event(
+                    definition.name + "_SendGoal",
+                    definition.send_goal_request,
+                    definition.send_goal_response,
+                ),
+                _service_event(
+                    definition.name + "_GetResult",
+                    definition.get_result_request,
+                    definition.get_result_response,
+                ),
+            ]
         for m in messages:
             self._messages[m.name] = m
             self._arrow.pop(m.name, None)

@@ -35,6 +35,8 @@ ACTION_SUFFIXES = (
     "GetResult_Request",
     "GetResult_Response",
     "FeedbackMessage",
+    "SendGoal_Event",
+    "GetResult_Event",
 )
 
 
@@ -172,7 +174,7 @@ def _class(type_name: str) -> Any:
                 action = getattr(module, name[: -len(suffix) - 1])
                 if suffix == "FeedbackMessage":
                     return action.Impl.FeedbackMessage
-                if "_" in suffix:
+                if "_" in suffix:  # SendGoal_Request -> Impl.SendGoalService.Request
                     service, part = suffix.split("_")
                     return getattr(getattr(action.Impl, service + "Service"), part)
                 return getattr(action, suffix)

@@ -51,6 +51,8 @@ def test_the_index_lists_the_required_packages() -> None:
         "test_msgs/srv/Arrays_Request",
         "test_msgs/action/Fibonacci_SendGoal_Request",
         "test_msgs/action/Fibonacci_FeedbackMessage",
+        "test_msgs/action/Fibonacci_SendGoal_Event",  # introspection of an action's services
+        "test_msgs/action/Fibonacci_GetResult_Event",
     ):
         assert name in TYPES
 
