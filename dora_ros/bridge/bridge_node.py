@@ -7,7 +7,8 @@ Started by the runtime with the argv of `graph_node.Ros2NodeKind.command`. What 
 - service client: each input value is a request; the response goes out on `response` with the
   request's metadata; calls run concurrently. Server: each request goes out on `request` with a
   `request_id` metadata parameter; a value on any input with that `request_id` answers it, in any
-  order.
+  order. A request left unanswered for `response_timeout` seconds (30) is dropped with a warning:
+  its ROS client gets no response and times out on its own; a late response is logged as an error.
 - action client: each input value is a goal (except input `cancel`, whose `goal_id` metadata or
   string value cancels a goal); `feedback` and `result` go out with `goal_id` and, on the result,
   `goal_status` metadata (`succeeded`, `aborted`, `canceled`; `rejected` for a refused goal).
@@ -25,6 +26,7 @@ import json
 import logging
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -88,6 +90,79 @@ class _TopicSource:
         return {"kind": "external", "output": self.output, "value": value, "metadata": {}}
 
 
+class _PendingRequests:
+    """Requests of a service server waiting for the dora handler's response, dropped after a timeout.
+
+    One thread sleeps until the oldest request's deadline and drops what has expired (every request
+    gets the same timeout, so insertion order is deadline order): the backend answers nothing, so
+    the ROS client times out on its own, as with dora-rs. Without this a request the handler never
+    answers would stay pending for the bridge's lifetime. The ids of the last `REMEMBERED` dropped
+    requests are kept so that a late response gets an error saying what happened.
+    """
+
+    REMEMBERED = 1024
+
+    def __init__(self, server: Any, timeout: float) -> None:
+        self.timeout = timeout
+        self._server = server
+        self._waiting: dict[str, tuple[int, float]] = {}  # request_id -> (backend id, deadline)
+        self._dropped: dict[str, None] = {}  # insertion-ordered set of dropped request_ids
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._evict, name="service-timeouts", daemon=True)
+        self._thread.start()
+
+    def add(self, request_id: str, rid: int) -> None:
+        with self._cond:
+            self._waiting[request_id] = (rid, time.monotonic() + self.timeout)
+            if len(self._waiting) == 1:
+                self._cond.notify()
+
+    def get(self, request_id: str) -> int | None:
+        with self._cond:
+            entry = self._waiting.get(request_id)
+        return None if entry is None else entry[0]
+
+    def pop(self, request_id: str) -> int | None:
+        with self._cond:
+            entry = self._waiting.pop(request_id, None)
+        return None if entry is None else entry[0]
+
+    def was_dropped(self, request_id: str) -> bool:
+        with self._cond:
+            return request_id in self._dropped
+
+    def _evict(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if not self._waiting:
+                    self._cond.wait()
+                    continue
+                request_id, (rid, deadline) = next(iter(self._waiting.items()))
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                del self._waiting[request_id]
+                self._dropped[request_id] = None
+                if len(self._dropped) > self.REMEMBERED:
+                    del self._dropped[next(iter(self._dropped))]
+                log.warning(
+                    "service %s: no response to request_id %s within %g s; request dropped "
+                    "(its ROS client gets no response)",
+                    self._server.name,
+                    request_id,
+                    self.timeout,
+                )
+                self._server.drop(rid)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=1.0)
+
+
 class BridgeNode:
     """Runs one `ros2:` node: a ROS 2 node on one side, a dora-ros node on the other."""
 
@@ -101,7 +176,7 @@ class BridgeNode:
         self.events = _Source()  # results of worker threads (service/action clients)
         self.backend: Any = None
         self._publishers: dict[str, tuple[Any, str]] = {}  # input id -> (writer, type)
-        self._request_ids: dict[str, int] = {}
+        self._requests: _PendingRequests | None = None  # service server only
         self._server: Any = None
         self._client: Any = None
         self._threads: list[threading.Thread] = []
@@ -143,6 +218,7 @@ class BridgeNode:
             name = full(spec.name)
             if spec.mode == "service" and spec.role == "server":
                 self._server = self.backend.create_service_server(name, spec.type_name, spec.qos)
+                self._requests = _PendingRequests(self._server, spec.response_timeout)
                 node.merge_external_events(
                     _Adapter(self._server.take, self._server.fileno, self._on_request)
                 )
@@ -179,14 +255,15 @@ class BridgeNode:
 
     def _on_request(self, item: tuple[int, bytes]) -> dict[str, Any] | None:
         rid, data = item
-        request_id = str(uuid.uuid4())
-        self._request_ids[request_id] = rid
-        assert self.spec.type_name is not None
+        assert self.spec.type_name is not None and self._requests is not None
         try:
             value = decode(part_type(self.spec.type_name, "Request"), data)
         except MsgConvError as err:
             log.error("service %s: dropped a malformed request: %s", self._server.name, err)
+            self._server.drop(rid)
             return None
+        request_id = str(uuid.uuid4())
+        self._requests.add(request_id, rid)
         return {"output": "request", "value": value, "metadata": {"request_id": request_id}}
 
     def _on_goal(self, item: tuple[str, bytes]) -> dict[str, Any] | None:
@@ -227,18 +304,16 @@ class BridgeNode:
         assert spec.type_name is not None
         params = dict(metadata or {})
         if spec.mode == "service" and spec.role == "server":
+            assert self._requests is not None
             request_id = str(params.get("request_id", ""))
-            rid = self._request_ids.pop(request_id, None)
-            if rid is None:
-                raise BridgeError(
-                    f"{where}: response without a known 'request_id' metadata parameter "
-                    f"({request_id!r}); pass the request's metadata back with the response"
-                )
-            try:
-                data = encode(part_type(spec.type_name, "Response"), value, f"{where} (response)")
-            except BridgeError:
-                self._request_ids[request_id] = rid  # let the handler send a fixed response
-                raise
+            if self._requests.get(request_id) is None:
+                raise self._no_request(where, request_id)
+            # Encoded before the request leaves the table: a handler whose response does not fit
+            # the type can still send a fixed one.
+            data = encode(part_type(spec.type_name, "Response"), value, f"{where} (response)")
+            rid = self._requests.pop(request_id)
+            if rid is None:  # dropped by the timeout in the meantime
+                raise self._no_request(where, request_id)
             self._server.send_response(rid, data)
         elif spec.mode == "service":
             data = encode(part_type(spec.type_name, "Request"), value, f"{where} (request)")
@@ -271,10 +346,23 @@ class BridgeNode:
             data = encode(part_type(spec.type_name, "Goal"), value, f"{where} (goal)")
             self._start(self._run_goal, data, params)
 
+    def _no_request(self, where: str, request_id: str) -> BridgeError:
+        assert self._requests is not None
+        if self._requests.was_dropped(request_id):
+            return BridgeError(
+                f"{where}: late response to request_id {request_id!r} on service "
+                f"{self._server.name}: the request was dropped after {self._requests.timeout:g} s "
+                "without a response (ros2 key 'response_timeout'); response ignored"
+            )
+        return BridgeError(
+            f"{where}: response without a known 'request_id' metadata parameter "
+            f"({request_id!r}); pass the request's metadata back with the response"
+        )
+
     def _call(self, data: bytes, params: dict[str, Any]) -> None:
         assert self.spec.type_name is not None
         try:
-            answer = self._client.call(data, 30.0)
+            answer = self._client.call(data, self.spec.response_timeout)
             value = decode(part_type(self.spec.type_name, "Response"), answer)
         except DoraRosError as err:
             log.error("%s", err)
@@ -346,6 +434,8 @@ class BridgeNode:
 
     def close(self) -> None:
         self._stopping.set()
+        if self._requests is not None:
+            self._requests.close()
         for thread in self._threads:
             thread.join(timeout=1.0)
         if self.backend is not None:

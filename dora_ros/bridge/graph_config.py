@@ -3,7 +3,8 @@
 Keys are dora-rs's (`docs/ros2-bridge.md`): exactly one of `topic` (+ `message_type`,
 `direction`), `topics` (a list of those, each with optional `output`/`input`/`qos`), `service`
 (+ `service_type`, `role`) or `action` (+ `action_type`, `role`); and `qos`, `namespace`,
-`node_name`, `transport` (DDS only). Ours: `backend` (`rclpy`, `cyclonedds`).
+`node_name`, `transport` (DDS only). Ours: `backend` (`rclpy`, `cyclonedds`) and, for a service,
+`response_timeout` (seconds; dora-rs fixes it at 30).
 
 Every mistake raises `DescriptorError` naming `file:line`, the node and the key, with a suggestion
 when one is clear.
@@ -12,6 +13,7 @@ when one is clear.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,9 +40,13 @@ BRIDGE_KEYS = (
     "node_name",
     "transport",
     "backend",
+    "response_timeout",
 )
 TOPIC_KEYS = ("topic", "message_type", "direction", "output", "input", "qos")
 MAX_TOPICS = 64
+# How long a service waits for its response (s): a server for the dora handler's, after which the
+# request is dropped; a client for the ROS server's. dora-rs's SERVICE_RESPONSE_TIMEOUT.
+DEFAULT_RESPONSE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class BridgeSpec:
     namespace: str
     node_name: str | None
     backend: str | None
+    # Services only; see DEFAULT_RESPONSE_TIMEOUT.
+    response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
 
     def implied_outputs(self) -> tuple[str, ...]:
         if self.mode == "topics":
@@ -171,6 +179,10 @@ def parse_bridge_config(
         "node_name": node_name,
         "backend": backend,
     }
+    if mode != "service" and "response_timeout" in config:
+        raise where.fail(
+            config, "response_timeout", f"'response_timeout' belongs to a service, not to '{mode}'"
+        )
     if mode in ("topic", "topics"):
         for key in ("service_type", "action_type", "role"):
             if key in config:
@@ -234,7 +246,25 @@ def parse_bridge_config(
             f"{'a service' if mode == 'service' else 'an action'} needs backend 'rclpy': the Cyclone DDS backend cannot pair service "
             "replies with requests the way Fast DDS does",
         )
+    if mode == "service":
+        common["response_timeout"] = _response_timeout(config, where)
     return BridgeSpec(mode, (), False, name, type_name, role, **common)  # type: ignore[arg-type]
+
+
+def _response_timeout(config: Mapping[str, Any], where: _Where) -> float:
+    value = config.get("response_timeout", DEFAULT_RESPONSE_TIMEOUT)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise where.fail(
+            config,
+            "response_timeout",
+            f"response_timeout {value!r} must be a positive number of seconds",
+        )
+    return float(value)
 
 
 def _qos(
@@ -343,4 +373,4 @@ def _topic(
     )
 
 
-__all__ += ["BRIDGE_KEYS", "QOS_KEYS", "TOPIC_KEYS"]
+__all__ += ["BRIDGE_KEYS", "DEFAULT_RESPONSE_TIMEOUT", "QOS_KEYS", "TOPIC_KEYS"]

@@ -14,7 +14,9 @@ actions are not hot paths.
 Threading: one `SingleThreadedExecutor` thread runs every callback. Service and action handlers
 that wait for an answer from the user are coroutines awaiting an rclpy `Future` that the user's
 thread completes (`_complete`), followed by `executor.wake()`, so a pending request never holds
-the executor thread and any number can be in flight.
+the executor thread and any number can be in flight. A service request can also be dropped
+(`RclpyServiceServer.drop`): its coroutine raises `_Unanswered`, so rclpy sends no response and
+the client times out on its own.
 """
 
 from __future__ import annotations
@@ -274,6 +276,16 @@ class RclpyServiceClient:
             self._client = None
 
 
+class _Unanswered(Exception):
+    """Raised by a service handler whose request was dropped: rclpy then sends no response.
+
+    It propagates out of `executor.spin_once`, where `RclpyBackend._spin` expects it.
+    """
+
+
+_DROPPED = object()  # completes a dropped request's future
+
+
 class RclpyServiceServer:
     """Serves a ROS 2 service: requests come out of `take()`, responses go in by request id."""
 
@@ -303,6 +315,8 @@ class RclpyServiceServer:
             self._pending[request_id] = future
         self._queue.put((request_id, bytes(serialize_message(request))))  # type: ignore[arg-type]
         answer = await future
+        if answer is _DROPPED:
+            raise _Unanswered(f"service {self.name}: request {request_id} dropped")
         if answer is None:
             return response  # the bridge gave up on this request (closed): default response
         return deserialize_message(answer, self._srv.Response)
@@ -323,6 +337,18 @@ class RclpyServiceServer:
                 "(already answered, or never taken)"
             )
         self._backend._complete(future, response)
+
+    def drop(self, request_id: int) -> bool:
+        """Give up on a pending request without answering it (its client gets no response).
+
+        False if `request_id` is not pending (answered, dropped, or never taken).
+        """
+        with self._lock:
+            future = self._pending.pop(request_id, None)
+        if future is None:
+            return False
+        self._backend._complete(future, _DROPPED)
+        return True
 
     def close(self) -> None:
         with self._lock:
@@ -717,6 +743,8 @@ class RclpyBackend:
         while not self._stop.is_set() and self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.2)
+            except _Unanswered as dropped:  # on purpose: RclpyServiceServer.drop
+                log.debug("%s", dropped)
             except Exception:
                 if self._stop.is_set():
                     return

@@ -6,7 +6,9 @@ Each test writes a graph and its dora nodes into a temporary folder, starts the 
 
 from __future__ import annotations
 
+import re
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,95 @@ def test_service_server_answers_in_any_order(tmp_path: Path) -> None:
     assert logs.count("handler answers") == 2
 
 
+FORGETFUL_HANDLER = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    unanswered = None
+    for event in node:
+        if event["type"] != "INPUT" or event["id"] != "request":
+            continue
+        value = event["value"][0].as_py()["int32_value"]
+        print("handler got", value, event["metadata"]["request_id"], flush=True)
+        if value == 2:
+            unanswered = event  # answered only once request 3 comes, long after the timeout
+            continue
+        if unanswered is not None:
+            node.send_output("response", pa.array([{"int32_value": 200}]), unanswered["metadata"])
+            unanswered = None
+        node.send_output("response", pa.array([{"int32_value": value * 100}]), event["metadata"])
+"""
+
+
+def test_service_server_drops_an_unanswered_request_after_response_timeout(
+    tmp_path: Path,
+) -> None:
+    domain = 44
+    graph = f"""
+        nodes:
+          - id: server
+            ros2:
+              service: {name("/forgetful")}
+              service_type: test_msgs/BasicTypes
+              role: server
+              response_timeout: 1
+            inputs:
+              response: handler/response
+          - id: handler
+            path: handler.py
+            inputs:
+              request: server/request
+            outputs:
+              - response
+    """
+    # The client waits 4 s per request: request 2 is dropped by the bridge after 1 s and the
+    # client then times out on its own, before it sends request 3.
+    client = Peer(
+        "service_peer.py",
+        {
+            "role": "client",
+            "name": name("/forgetful"),
+            "requests": [{"int32_value": i} for i in (1, 2, 3)],
+            "timeout": 4,
+            "linger": 8,
+        },
+        domain,
+    )
+    seen: dict[str, float] = {}
+
+    def done(logs: str) -> bool:
+        now = time.monotonic()
+        if "no response to request_id" in logs:
+            seen.setdefault("dropped", now)
+        if len(client.events(lambda e: e.get("event") == "response")) >= 2:
+            seen.setdefault("client timed out", now)
+        return "late response" in logs and bool(client.events(lambda e: e.get("event") == "done"))
+
+    try:
+        logs = run_graph(tmp_path, graph, {"handler.py": FORGETFUL_HANDLER}, domain, done)
+        responses = [e["value"] for e in client.events(lambda e: e.get("event") == "response")]
+    finally:
+        client.stop()
+    assert [r and r["int32_value"] for r in responses] == [100, None, 300]
+    # Dropped at the timeout (while the client still waited), not when the next request came.
+    assert seen["dropped"] < seen["client timed out"], seen
+    request_id = re.search(r"handler got 2 (\S+)", logs)
+    assert request_id, logs
+    bridge = [line for line in logs.splitlines() if line.startswith("server:")]
+    dropped = [line for line in bridge if "WARNING" in line]
+    assert dropped == [
+        f"server: WARNING dora_ros.bridge: service {name('/forgetful')}: no response to "
+        f"request_id {request_id[1]} within 1 s; request dropped (its ROS client gets no response)"
+    ], logs
+    late = [line for line in bridge if "ERROR" in line]
+    assert len(late) == 1, logs
+    assert (
+        f"late response to request_id '{request_id[1]}' on service {name('/forgetful')}" in late[0]
+    )
+    assert "after 1 s" in late[0] and "response_timeout" in late[0]
+
+
 SERVICE_CALLER = """
     import pyarrow as pa
     from dora import Node
@@ -236,6 +327,44 @@ def test_service_client_calls_an_rclpy_server(tmp_path: Path) -> None:
     assert sorted(r["value"]["string_value"] for r in requests) == ["n1", "n2", "n3"]
     for n in (1, 2, 3):
         assert f"response {n} {n + 1} echo:n{n}" in logs
+
+
+def test_service_client_response_timeout(tmp_path: Path) -> None:
+    domain = 45
+    graph = f"""
+        nodes:
+          - id: caller
+            path: caller.py
+            inputs:
+              tick: dora/timer/millis/300
+              response: client/response
+            outputs:
+              - request
+          - id: client
+            ros2:
+              service: {name("/slow")}
+              service_type: test_msgs/BasicTypes
+              role: client
+              response_timeout: 0.5
+            inputs:
+              request: caller/request
+    """
+    config = {"role": "server", "name": name("/slow"), "delay": 2}
+    with peer("service_peer.py", config, domain) as server:
+        logs = run_graph(
+            tmp_path,
+            graph,
+            {"caller.py": SERVICE_CALLER},
+            domain,
+            lambda logs: "no response within" in logs,
+        )
+        requests = server.events(lambda e: e.get("event") == "request")
+    assert requests
+    assert "caller: response" not in logs  # the server answers after 2 s, too late
+    assert (
+        f"client: ERROR dora_ros.bridge: service {name('/slow')} (test_msgs/srv/BasicTypes): "
+        "no response within 0.5 s" in logs
+    ), logs
 
 
 ACTION_HANDLER = """
@@ -417,6 +546,15 @@ def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
         (
             "topic: /a\n      message_type: std_msgs/String\n      transport:\n        kind: zenoh",
             "transport 'zenoh' is not supported",
+        ),
+        (
+            "service: /s\n      service_type: test_msgs/BasicTypes\n      role: server\n"
+            "      response_timeout: 0",
+            "graph.yml:7: node 'b': ros2: response_timeout 0 must be a positive number of seconds",
+        ),
+        (
+            "topic: /a\n      message_type: std_msgs/String\n      response_timeout: 5",
+            "graph.yml:6: node 'b': ros2: 'response_timeout' belongs to a service, not to 'topic'",
         ),
     ],
 )

@@ -2,7 +2,9 @@
 
 server: {"role": "server", "name": "/svc", "delay": 0} answers int32_value + 1, string_value
 "echo:<s>", float64_value * 2 and prints each request.
-client: {"role": "client", "name": "/svc", "requests": [{...}, ...]} prints each response.
+client: {"role": "client", "name": "/svc", "requests": [{...}, ...], "timeout": 10} sends them one
+after the other and prints each response, or a response with value null when none came within
+`timeout` s (the request is then forgotten, as `rclpy`'s own `call(timeout_sec=...)` does).
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ def main() -> None:
         return
     for request in cfg["requests"]:
         future = client.call_async(from_plain(BasicTypes.Request, request))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + cfg.get("timeout", 10)
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.01)
+        if not future.done():
+            client.remove_pending_request(future)
         emit(event="response", value=to_plain(future.result()) if future.done() else None)
     emit(event="done")
     time.sleep(cfg.get("linger", 1))
