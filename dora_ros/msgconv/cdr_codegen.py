@@ -503,8 +503,9 @@ class _DecoderGen:
             self.emit(f"e = pos + {n}")
             self.emit("if e > len(body): raise Truncated")
             # ROS strings are C strings: read up to the first NUL (a peer may omit the
-            # terminator from the count; rclpy then still reads every character)
-            self.emit(f"{var} = str(body[pos:e], 'utf-8').partition(NULCHAR)[0]")
+            # terminator from the count; rclpy then still reads every character). Invalid UTF-8
+            # becomes U+FFFD, as rclpy's generated code decodes it.
+            self.emit(f"{var} = str(body[pos:e], 'utf-8', 'replace').partition(NULCHAR)[0]")
             self.emit("pos = e")
         else:
             view = self.src.name("W", _array_view("u4", self.order))

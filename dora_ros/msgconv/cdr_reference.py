@@ -329,7 +329,7 @@ def _read_element(r: _Reader, ftype: FieldType, registry: TypeRegistry, path: st
         n = r.count(path, 1)
         raw = bytes(r.take(n, 1, path, "a string"))
         try:
-            return raw.decode("utf-8").partition("\x00")[0]
+            return raw.decode("utf-8", "replace").partition("\x00")[0]
         except UnicodeDecodeError:
             raise r.fail(path, "string is not UTF-8") from None
     if ftype.name == "wstring":

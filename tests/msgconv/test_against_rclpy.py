@@ -301,6 +301,16 @@ def test_encode_is_canonical_and_read_by_rclpy(
 # Targeted cases
 
 
+def test_invalid_utf8_reads_as_rclpy_reads_it(reference: RclpyReference) -> None:
+    # A C++ peer can send any bytes; rclpy substitutes U+FFFD, so do we (never an error)
+    text = b"a\xffb\xc3"
+    blob = b"\x00\x01\x00\x00" + (len(text) + 1).to_bytes(4, "little") + text + b"\x00"
+    (rclpy_value,) = reference.deserialize("std_msgs/msg/String", [blob])
+    assert rclpy_value == {"data": "a\ufffdb\ufffd"}
+    assert msgconv.decode("std_msgs/msg/String", blob).to_pylist() == [rclpy_value]
+    assert msgconv.decode_many("std_msgs/msg/String", [blob]).to_pylist() == [rclpy_value]
+
+
 def test_wstrings_non_ascii_as_rclpy_writes_them(
     reference: RclpyReference, schema: dict[str, Any]
 ) -> None:
