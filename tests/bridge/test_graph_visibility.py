@@ -2,9 +2,11 @@
 
 A real rclpy node (`graph_observer.py`, its own process) must list the bridge's node in
 `get_node_names_and_namespaces()`, its topics in `get_topic_names_and_types()` and
-`get_{publisher,subscriber}_names_and_types_by_node()`, and its endpoints with their type hash in
-`get_publishers_info_by_topic()`; the node must leave the graph when the bridge closes. For the
-Cyclone backend this exercises `ros_discovery.py` (ros_discovery_info and USER_DATA typehash).
+`get_{publisher,subscriber}_names_and_types_by_node()`, and its endpoints with their type hash and
+node name/namespace in `get_{publishers,subscriptions}_info_by_topic()`; the node must leave the
+graph when the bridge closes. For the Cyclone backend this exercises `ros_discovery.py`
+(ros_discovery_info and USER_DATA typehash); there a Kilted observer cannot name the node of an
+endpoint (a Fast DDS 3.2 limitation, see docs/bridge.md), a Jazzy one can.
 """
 
 from __future__ import annotations
@@ -60,12 +62,15 @@ def observe(backend_name: str, python: Path | str) -> None:
             (sub,) = graph["endpoints"][sub_topic]
             assert (pub["kind"], pub["type"]) == ("publisher", "std_msgs/msg/String")
             assert (sub["kind"], sub["type"]) == ("subscription", "sensor_msgs/msg/Image")
-            if backend_name == "rclpy":
-                assert (pub["node"], pub["namespace"]) == (node_name, namespace)
-            # With Cyclone, rmw_fastrtps pairs an endpoint with its participant through the SEDP
-            # participant key, which Cyclone does not send: `ros2 topic info -v` then names the
-            # node `_CREATED_BY_BARE_DDS_APP_`, while the by-node queries above (which go through
-            # ros_discovery_info) do name it. See docs/bridge.md.
+            named = [(e["node"], e["namespace"]) for e in (pub, sub)]
+            if backend_name == "cyclonedds" and Path(python) != JAZZY_PYTHON:
+                # Kilted only: Fast DDS 3 leaves the endpoint's participant GUID unknown when
+                # SEDP carries no PID_PARTICIPANT_GUID, which Cyclone never sends, so rmw_fastrtps
+                # cannot find the participant's ros_discovery_info (docs/bridge.md, "In the ROS
+                # graph"). Should this fail, Fast DDS fixed it: update the docs.
+                assert named == [("_CREATED_BY_BARE_DDS_APP_", "_CREATED_BY_BARE_DDS_APP_")] * 2
+            else:
+                assert named == [(node_name, namespace)] * 2
             # USER_DATA typehash, read from share/<pkg>/msg/<T>.json as rmw does.
             assert type_hash("std_msgs/msg/String") in pub["type_hash"]
             assert type_hash("sensor_msgs/msg/Image") in sub["type_hash"]
