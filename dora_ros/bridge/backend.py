@@ -55,7 +55,7 @@ import select
 import threading
 import time
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..errors import BridgeError
 from .qos import Ros2QosPolicies
@@ -65,6 +65,7 @@ __all__ = [
     "BACKEND_ENV",
     "DEFAULT_BACKEND",
     "Backend",
+    "Closeable",
     "ReadyQueue",
     "TopicReader",
     "TopicWriter",
@@ -86,6 +87,30 @@ CYCLONE_SERVICES_REASON = (
     "Cyclone DDS participant cannot serve or call rclpy services or actions reliably; "
     "use backend 'rclpy' (the default) for services and actions"
 )
+
+
+_C = TypeVar("_C", bound="Closeable")
+
+
+class Closeable:
+    """Base of the bridge's objects that own DDS entities: `with obj:` calls `obj.close()`.
+
+    The backends and the Python API's contexts, nodes, publishers and subscriptions share it.
+    """
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class UnsupportedRoleError(BridgeError):

@@ -29,6 +29,7 @@ from ..errors import BridgeError, MsgConvError
 from .backend import (
     CYCLONE_SERVICES_REASON,
     Backend,
+    Closeable,
     UnsupportedRoleError,
     domain_id_from_env,
     open_backend,
@@ -109,7 +110,7 @@ class Ros2NodeOptions:
         return f"Ros2NodeOptions(rosout={self.rosout})"
 
 
-class Ros2Context:
+class Ros2Context(Closeable):
     """Where ROS 2 nodes of the bridge live: one DDS domain, one backend.
 
     Args:
@@ -165,12 +166,6 @@ class Ros2Context:
             node.close()
         self._nodes.clear()
 
-    def __enter__(self) -> Ros2Context:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"Ros2Context(domain_id={self.domain_id}, backend={self.backend!r})"
 
@@ -209,7 +204,7 @@ class Ros2Topic:
         return f"Ros2Topic({self.name!r}, {self.message_type!r})"
 
 
-class Ros2Node:
+class Ros2Node(Closeable):
     """One ROS 2 node of the bridge (made by `Ros2Context.new_node`)."""
 
     def __init__(
@@ -356,12 +351,6 @@ class Ros2Node:
         self._closables.clear()
         self._backend.close()
 
-    def __enter__(self) -> Ros2Node:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return (
             f"Ros2Node({self.name!r}, namespace={self.namespace!r}, backend={self._backend.name!r})"
@@ -381,7 +370,7 @@ def _check_type(type_name: str) -> None:
 # --- topics --------------------------------------------------------------------------------------
 
 
-class Ros2Publisher:
+class Ros2Publisher(Closeable):
     """Publishes Arrow values on a topic."""
 
     def __init__(self, topic: Ros2Topic, writer: Any) -> None:
@@ -404,17 +393,11 @@ class Ros2Publisher:
     def close(self) -> None:
         self._writer.close()
 
-    def __enter__(self) -> Ros2Publisher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"Ros2Publisher({self.topic.name!r})"
 
 
-class Ros2Subscription:
+class Ros2Subscription(Closeable):
     """Receives messages of a topic as one-row struct arrays.
 
     `next()` returns the next message or None when none is queued (dora's behaviour); with
@@ -468,12 +451,6 @@ class Ros2Subscription:
         if value is None:
             raise StopIteration
         return value
-
-    def __enter__(self) -> Ros2Subscription:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Ros2Subscription({self.topic.name!r})"

@@ -29,7 +29,6 @@ import math
 import os
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from cyclonedds import _clayer
@@ -44,6 +43,7 @@ from .. import msgconv
 from ..errors import BridgeError, MsgConvError
 from .backend import (
     CYCLONE_SERVICES_REASON,
+    Closeable,
     ReadyQueue,
     UnsupportedRoleError,
     keep_large_buffers_mapped,
@@ -256,7 +256,7 @@ class CycloneTopicReader:
 # --- the backend ------------------------------------------------------------------------------
 
 
-class CycloneBackend:
+class CycloneBackend(Closeable):
     """One ROS 2 node as a Cyclone DDS participant on `domain_id` (see `backend.Backend`).
 
     Args:
@@ -357,17 +357,6 @@ class CycloneBackend:
         self._topics.clear()
         _delete(self._participant)
         _release_domain(self.domain_id)
-
-    def __enter__(self) -> CycloneBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- internals ---
 

@@ -48,7 +48,16 @@ class QosError(BridgeError):
     """A QoS setting is invalid (unknown `qos:` key, bad value, out-of-range depth)."""
 
 
-class Ros2Durability(enum.IntEnum):
+class _DoraEnum(enum.IntEnum):
+    """An IntEnum shown as dora shows its enums, `Ros2Durability.Volatile`, by repr and str."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    __str__ = __repr__
+
+
+class Ros2Durability(_DoraEnum):
     """DDS 2.2.3.4 DURABILITY (same members and integer values as `dora.Ros2Durability`)."""
 
     Volatile = 0
@@ -56,23 +65,13 @@ class Ros2Durability(enum.IntEnum):
     Transient = 2
     Persistent = 3
 
-    def __repr__(self) -> str:
-        return f"Ros2Durability.{self.name}"
 
-    __str__ = __repr__
-
-
-class Ros2Liveliness(enum.IntEnum):
+class Ros2Liveliness(_DoraEnum):
     """DDS 2.2.3.11 LIVELINESS (same members and integer values as `dora.Ros2Liveliness`)."""
 
     Automatic = 0
     ManualByParticipant = 1
     ManualByTopic = 2
-
-    def __repr__(self) -> str:
-        return f"Ros2Liveliness.{self.name}"
-
-    __str__ = __repr__
 
 
 # ROS 2's rmw_qos_profile_default (reliable, volatile, keep_last 10); DDS's 100 ms blocking time.

@@ -32,13 +32,12 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import numpy
 
 from ..errors import BridgeError
-from .backend import ReadyQueue, keep_large_buffers_mapped
+from .backend import Closeable, ReadyQueue, keep_large_buffers_mapped
 from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies
 
 log = logging.getLogger(__name__)
@@ -680,7 +679,7 @@ class RclpyActionClient:
             self._client = None
 
 
-class RclpyBackend:
+class RclpyBackend(Closeable):
     """One rclpy node on its own rclpy context and domain, spun by a background thread."""
 
     name = "rclpy"
@@ -871,17 +870,6 @@ class RclpyBackend:
         self.node.destroy_node()
         if self.context.ok():
             rclpy.shutdown(context=self.context)
-
-    def __enter__(self) -> RclpyBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _close_at_exit(ref: weakref.ref[RclpyBackend]) -> None:
