@@ -151,6 +151,38 @@ def _delete(entity: Any) -> None:
 # --- endpoints --------------------------------------------------------------------------------
 
 
+def _udp_receive_buffer() -> int:
+    try:
+        return int(Path("/proc/sys/net/core/rmem_default").read_text())
+    except (OSError, ValueError):
+        return 1 << 62  # not Linux: say nothing
+
+
+# What a peer's UDP socket holds unless it asks for more (Fast DDS and rclpy do not).
+_UDP_RECEIVE_BUFFER = _udp_receive_buffer()
+_warned_large = False
+
+
+def _warn_large_sample(topic: str, size: int) -> None:
+    """Once per process: a sample larger than the OS's default UDP receive buffer.
+
+    Non-Cyclone subscribers (Fast DDS: rclpy's default) get it over UDP, and a burst larger than
+    their socket's buffer loses datagrams that the reliable protocol must repair: a 1080p image
+    took ~1.5x rclpy -> rclpy, and 0.4x with rmem_default raised to 4 MB (docs/benchmarks.md).
+    """
+    global _warned_large
+    _warned_large = True
+    log.warning(
+        "%s: a %d-byte sample is larger than net.core.rmem_default (%d bytes), the UDP receive "
+        "buffer of DDS subscribers on this host; samples this large reach Fast DDS (rclpy) "
+        "subscribers slowly unless it is raised (sysctl -w net.core.rmem_default=4194304) or "
+        "the rclpy backend is used (docs/bridge.md, Performance)",
+        topic,
+        size,
+        _UDP_RECEIVE_BUFFER,
+    )
+
+
 class CycloneTopicWriter:
     """Publishes serialized samples on one topic (see `backend.TopicWriter`)."""
 
@@ -169,6 +201,8 @@ class CycloneTopicWriter:
         # buffer into a fresh serdata per write: 7.2 ms for a 1080p image while glibc unmapped
         # it after every message, 3.9 ms with backend.keep_large_buffers_mapped. What is left of
         # dora -> ROS over Cyclone is the UDP hop into Fast DDS (docs/bridge.md, Performance).
+        if len(data) > _UDP_RECEIVE_BUFFER and not _warned_large:
+            _warn_large_sample(self.topic, len(data))
         ret = _clayer.ddspy_write(self._handle, data)
         if ret < 0:
             raise BridgeError(

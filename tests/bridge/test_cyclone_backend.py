@@ -333,3 +333,26 @@ def test_computed_type_hashes_match_rosidl() -> None:
         assert computed_type_hash(type_name, message_definition) == expected, type_name
         checked += 1
     assert checked > 100  # std, geometry, sensor, test_msgs, ...
+
+
+def test_a_sample_beyond_the_udp_receive_buffer_is_warned_about_once(
+    backend, monkeypatch, caplog
+) -> None:
+    from dora_ros.bridge import cyclone_backend
+
+    monkeypatch.setattr(cyclone_backend, "_warned_large", False)
+    limit = cyclone_backend._UDP_RECEIVE_BUFFER  # /proc/sys/net/core/rmem_default
+    writer = backend.create_writer(name("/cy/big"), "std_msgs/msg/String", Ros2QosPolicies())
+    try:
+        with caplog.at_level("WARNING", logger="dora_ros.bridge.cyclone_backend"):
+            writer.write(cdr_string("small"))
+            assert not caplog.records
+            big = cdr_string("x" * (limit + 1))
+            writer.write(big)
+            writer.write(big)
+        (record,) = caplog.records
+        assert name("/cy/big") in record.getMessage()
+        assert f"larger than net.core.rmem_default ({limit} bytes)" in record.getMessage()
+        assert "sysctl -w net.core.rmem_default" in record.getMessage()
+    finally:
+        writer.close()
