@@ -107,3 +107,25 @@ def test_process_exits_cleanly_with_arrays_alive() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
     assert done.stderr == ""
+
+
+def test_repeated_small_arrays_of_messages_are_shared_and_stay_right() -> None:
+    # PointCloud2's `fields` repeat from message to message: built once, shared by the arrays
+    gc.collect()
+    first = msgconv.decode(CLOUD, _cloud_bytes(4))
+    second = msgconv.decode(CLOUD, _cloud_bytes(5))
+    one, two = first.field("fields").flatten(), second.field("fields").flatten()
+    same = one.field("offset").buffers()[1].address == two.field("offset").buffers()[1].address
+    assert same  # the same nodes and values
+    del first, one
+    gc.collect()
+    assert second.field("fields").to_pylist()[0] == [
+        {"name": axis, "offset": 4 * i, "datatype": 7, "count": 1} for i, axis in enumerate("xyz")
+    ]
+    other = msgconv.encode(
+        CLOUD, {"fields": [{"name": "rgb", "offset": 12, "datatype": 6, "count": 1}]}
+    )
+    assert msgconv.decode(CLOUD, other).field("fields").to_pylist() == [
+        [{"name": "rgb", "offset": 12, "datatype": 6, "count": 1}]
+    ]
+    assert second.field("width").to_pylist() == [5]
