@@ -101,6 +101,8 @@ class _PendingRequests:
     """
 
     REMEMBERED = 1024
+    #: Requests waiting at once; more are dropped (dora-rs's bridge has the same bound, 64).
+    LIMIT = 64
 
     def __init__(self, server: Any, timeout: float) -> None:
         self.timeout = timeout
@@ -117,6 +119,10 @@ class _PendingRequests:
             self._waiting[request_id] = (rid, time.monotonic() + self.timeout)
             if len(self._waiting) == 1:
                 self._cond.notify()
+
+    def full(self) -> bool:
+        with self._cond:
+            return len(self._waiting) >= self.LIMIT
 
     def get(self, request_id: str) -> int | None:
         with self._cond:
@@ -260,6 +266,15 @@ class BridgeNode:
             value = decode(part_type(self.spec.type_name, "Request"), data)
         except MsgConvError as err:
             log.error("service %s: dropped a malformed request: %s", self._server.name, err)
+            self._server.drop(rid)
+            return None
+        if self._requests.full():
+            log.warning(
+                "service %s: %d requests are waiting for a response already; request dropped "
+                "(its ROS client gets no response)",
+                self._server.name,
+                self._requests.LIMIT,
+            )
             self._server.drop(rid)
             return None
         request_id = str(uuid.uuid4())

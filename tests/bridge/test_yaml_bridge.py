@@ -277,6 +277,67 @@ def test_service_server_drops_an_unanswered_request_after_response_timeout(
     assert "after 1 s" in late[0] and "response_timeout" in late[0]
 
 
+SILENT_HANDLER = """
+    from dora import Node
+
+    for event in Node():
+        if event["type"] == "INPUT" and event["id"] == "request":
+            print("handler got", event["value"][0].as_py()["int32_value"], flush=True)
+"""
+
+
+def test_service_server_keeps_at_most_64_requests_waiting(tmp_path: Path) -> None:
+    # As dora-rs: past 64 unanswered requests, new ones are dropped (and logged), not queued.
+    domain = 46
+    graph = f"""
+        nodes:
+          - id: server
+            ros2:
+              service: {name("/silent")}
+              service_type: test_msgs/BasicTypes
+              role: server
+            inputs:
+              response: handler/response
+          - id: handler
+            path: handler.py
+            inputs:
+              request: server/request
+            outputs:
+              - response
+    """
+    client = Peer(
+        "service_peer.py",
+        {
+            "role": "client",
+            "name": name("/silent"),
+            "requests": [{"int32_value": i} for i in range(70)],
+            "burst": 5,
+            "timeout": 3,
+        },
+        domain,
+    )
+    try:
+        logs = run_graph(
+            tmp_path,
+            graph,
+            {"handler.py": SILENT_HANDLER},
+            domain,
+            lambda logs: (
+                logs.count("waiting for a response already") >= 6
+                and logs.count("handler got") >= 64
+            ),
+        )
+    finally:
+        client.stop()
+    got = sorted(int(line.split()[-1]) for line in logs.splitlines() if "handler got" in line)
+    assert got == list(range(64)), logs
+    dropped = [line for line in logs.splitlines() if line.startswith("server:") and "WARN" in line]
+    assert len(dropped) == 6, logs
+    assert (
+        f"service {name('/silent')}: 64 requests are waiting for a response already" in (dropped[0])
+    )
+
+
 SERVICE_CALLER = """
     import pyarrow as pa
     from dora import Node

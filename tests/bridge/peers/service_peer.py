@@ -5,6 +5,8 @@ server: {"role": "server", "name": "/svc", "delay": 0} answers int32_value + 1, 
 client: {"role": "client", "name": "/svc", "requests": [{...}, ...], "timeout": 10} sends them one
 after the other and prints each response, or a response with value null when none came within
 `timeout` s (the request is then forgotten, as `rclpy`'s own `call(timeout_sec=...)` does).
+With "burst": N it sends them N at a time, 0.5 s apart (a service reader keeps the last 10 by
+default), then waits for each.
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ def main() -> None:
     emit(event="ready")
     if not client.wait_for_service(timeout_sec=cfg.get("wait", 20)):
         emit(event="error", message="no service")
+        return
+    if cfg.get("burst"):
+        futures = []
+        for i, request in enumerate(cfg["requests"]):
+            if i and i % cfg["burst"] == 0:
+                time.sleep(0.5)
+            futures.append(client.call_async(from_plain(BasicTypes.Request, request)))
+        deadline = time.monotonic() + cfg.get("timeout", 10)
+        for future in futures:
+            while not future.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            emit(event="response", value=to_plain(future.result()) if future.done() else None)
+        emit(event="done")
+        time.sleep(cfg.get("linger", 1))
         return
     for request in cfg["requests"]:
         future = client.call_async(from_plain(BasicTypes.Request, request))
