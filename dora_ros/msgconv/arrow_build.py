@@ -18,10 +18,8 @@ Zero copy is kept: a primitive list whose values are a numpy array (a view into 
 bytes, see `cdr_codegen._array_view`) is imported as a pointer to that memory when it is aligned.
 
 Lifetime: the memory (an `_Arena` of bytearrays) and the buffers of the numpy arrays pointed into
-are held in `_HELD` under a key that the root node carries as its `private_data`; Arrow calls the
-root's `release` callback when the last buffer of the imported tree is freed (in any thread; ctypes
-takes the GIL), and the callback drops the key. The callbacks are never freed (a freed ctypes thunk
-that Arrow still calls would crash the process).
+belong to a pyarrow buffer whose exported release the root node takes over (`_adopt`); Arrow's
+release of the imported tree is then pyarrow's own C++ code, and no Python runs when an array dies.
 
 A node (struct ArrowArray, 80 bytes, all fields 8 bytes): length, null_count, offset, n_buffers,
 n_children, buffers, children, dictionary, release, private_data. Decoded ROS values have no nulls,
@@ -32,6 +30,8 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import mmap
+import platform
 import struct
 from typing import Any
 
@@ -40,38 +40,82 @@ import pyarrow as pa
 
 __all__ = ["build_struct_array"]
 
-_HELD: dict[int, Any] = {}
-_KEYS = itertools.count(1)
 _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
-def _release_root(address: int | None) -> None:
-    if address is None:
-        return
-    key = ctypes.c_uint64.from_address(address + 72).value
-    _HELD.pop(key, None)
-    ctypes.c_void_p.from_address(address + 64).value = None  # marks it released, as Arrow checks
-
-
 def _release_child(address: int | None) -> None:
-    # Children are released with their root; Arrow wants their callback set, and never calls it.
-    if address is not None:
-        ctypes.c_void_p.from_address(address + 64).value = None
+    """Release of our child nodes where no native one can be made (see `_native_mark_released`).
+    Arrow calls it only when a root is released before our import finished (see `_adopt`)."""
+    try:
+        if address is not None:
+            ctypes.c_void_p.from_address(address + 64).value = None
+    except BaseException:  # nothing can be reported from here
+        pass
 
 
-_ROOT_THUNK = _CALLBACK(_release_root)
+def _native_mark_released() -> int | None:
+    """Address of a machine-code function `void f(struct ArrowArray *a) { a->release = NULL; }`.
+
+    Child nodes need a release callback that Arrow calls only when the root is released between
+    the C++ import and the moment we detach the children (an exception a signal handler raises
+    in that window drops the new array). A Python callback run then, with that exception set,
+    makes CPython fail ("SystemError: error return without exception set") and Arrow abort. So the
+    callback is these 9 bytes of x86-64 (`mov qword [rdi+64], 0; ret`) on an executable page;
+    elsewhere, or where the system forbids executable memory, the Python one is used.
+    """
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return None
+    code = bytes.fromhex("48c7474000000000c3")
+    try:
+        page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        page.write(code)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        if libc.mprotect(address, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    _KEPT.append(page)  # never unmapped
+    return address
+
+
+_KEPT: list[Any] = []
 _CHILD_THUNK = _CALLBACK(_release_child)
-# Kept for the life of the process, also through interpreter shutdown (see the module docstring).
-ctypes.pythonapi.Py_IncRef(ctypes.py_object(_ROOT_THUNK))
+# A freed ctypes thunk that Arrow still called would crash: keep it for the life of the process.
 ctypes.pythonapi.Py_IncRef(ctypes.py_object(_CHILD_THUNK))
-_ROOT_RELEASE = ctypes.cast(_ROOT_THUNK, ctypes.c_void_p).value or 0
-_CHILD_RELEASE = ctypes.cast(_CHILD_THUNK, ctypes.c_void_p).value or 0
+_CHILD_RELEASE = _native_mark_released() or ctypes.cast(_CHILD_THUNK, ctypes.c_void_p).value or 0
+
+# A node marked released (all zeros): after the import, the root's children point here, so that
+# releasing the root (pyarrow's C code, see `_adopt`) skips our child nodes. Never freed.
+_RELEASED = ctypes.create_string_buffer(80)
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_RELEASED))
+_RELEASED_NODE = ctypes.addressof(_RELEASED)
+_EXPORTED = struct.Struct("<QQ")  # release, private_data of an exported node (at offset 64)
+_HOLDER_TYPE = pa.uint8()
+
+
+def _adopt(memory: bytearray, offset: int, keep: Any, address: int) -> None:
+    """Make the root node at `offset` in `memory` (at `address`) own `keep` (our memory, and the
+    input that numeric lists point into).
+
+    The root gets the `release` and `private_data` of a pyarrow-exported empty array whose
+    buffer holds `keep`. When Arrow drops the imported tree, pyarrow's own C++ release frees
+    that private data, which drops `keep`: no Python code runs, so releasing works in any thread,
+    during interpreter exit and while a signal handler would raise (a Python release callback
+    failed in all three; an exception there leaves `release` set and Arrow aborts). Costs ~6 us.
+    """
+    buffer = pa.foreign_buffer(address, 0, base=keep)
+    holder = pa.Array.from_buffers(_HOLDER_TYPE, 0, [None, buffer])
+    exported = ctypes.create_string_buffer(80)
+    holder._export_to_c(ctypes.addressof(exported))
+    memory[offset + 64 : offset + 80] = exported.raw[64:80]
 
 
 class _Arena:
     """Memory for one array tree: bytearrays that never move, so addresses are known at once."""
 
-    __slots__ = ("base", "capacity", "memory", "segments", "used")
+    __slots__ = ("base", "capacity", "memory", "segments", "used", "view")
 
     def __init__(self, capacity: int) -> None:
         self.segments: list[Any] = []
@@ -79,10 +123,22 @@ class _Arena:
 
     def _segment(self, capacity: int) -> None:
         self.memory = bytearray(capacity)
+        # Writes go through this view: it never resizes the bytearray (whose address the tree
+        # holds) and refuses data of another length than announced; while it lives the
+        # bytearray cannot be resized by anyone.
+        self.view = memoryview(self.memory)
         self.base = ctypes.addressof(ctypes.c_char.from_buffer(self.memory))
         self.capacity = capacity
         self.used = 0
         self.segments.append(self.memory)
+
+    def holding(self, address: int) -> tuple[bytearray, int]:
+        """The segment that holds `address`, and the offset of the address in it."""
+        for memory in self.segments:
+            base = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+            if base <= address < base + len(memory):
+                return memory, address - base
+        raise ValueError(f"address {address:#x} is not in this arena")
 
     def reserve(self, nbytes: int) -> tuple[bytearray, int, int]:
         """Room for `nbytes`, 8-aligned: (bytearray, offset in it, address)."""
@@ -99,7 +155,7 @@ class _Arena:
         if at + nbytes > self.capacity:
             self._segment(max(4096, nbytes + 8))
             at = 0
-        self.memory[at : at + nbytes] = data
+        self.view[at : at + nbytes] = data
         self.used = (at + nbytes + 7) & -8
         return self.base + at
 
@@ -191,7 +247,8 @@ def _cached_column(
     values are never written again and live in their own arena, which each tree that points at
     them holds (`held`); Arrow reads a child's `struct ArrowArray` only while importing.
     """
-    key = tuple(tuple(row.values()) for row in values)
+    names = [name for name, _ in plan[1]]
+    key = tuple(tuple([row[name] for name in names]) for row in values)
     hit = cache.get(key)
     if hit is None:
         arena = _Arena(1024)
@@ -284,25 +341,27 @@ class _OneRow(_Writer):
     def __init__(self, dtype: pa.StructType) -> None:
         super().__init__("1")
         self.ns.update(
-            Arena=_Arena, HELD=_HELD, KEYS=_KEYS, DTYPE=dtype, import_array=pa.Array._import_from_c
+            Arena=_Arena,
+            DTYPE=dtype,
+            import_array=pa.Array._import_from_c,
+            adopt=_adopt,
         )
-        root = self.struct(_plan(dtype)[1], "v", "RR")
+        fields = _plan(dtype)[1]
+        root = self.struct(fields, "v")
         assert root == 0
-        self.ns["RR"] = _ROOT_RELEASE
+        # the root's children list: a struct node with its one (validity) buffer is 88 bytes
+        self.ns["RELEASED"] = (_RELEASED_NODE,) * len(fields)
+        self.ns["CHILDREN"] = struct.Struct(f"<{len(fields)}Q")
         body = [
             f"    arena = Arena({self.size + 1024})",
             f"    m, _, F = arena.reserve({self.size})",
             "    held = []",
             *self.pre,
             f"    FIXED.pack_into(m, 0, {', '.join(self.args)})",
-            "    key = next(KEYS)",
-            "    m[72:80] = key.to_bytes(8, 'little')",
-            "    HELD[key] = (arena.segments, held)",
-            "    try:",
-            "        return import_array(F, DTYPE)",
-            "    except BaseException:",
-            "        HELD.pop(key, None)",
-            "        raise",
+            "    adopt(m, 0, (arena.segments, held), F)",
+            "    array = import_array(F, DTYPE)",
+            "    CHILDREN.pack_into(m, 88, *RELEASED)",
+            "    return array",
         ]
         self.build = self.compile("def build(v):\n" + "\n".join(body) + "\n", "build")
 
@@ -341,6 +400,8 @@ class _OneRow(_Writer):
                 f"    if type({a}) is not ndarray or ({a}.dtype is not {dtype} and "
                 f"{a}.dtype != {dtype}):",
                 f"        {a} = asarray({a}, {dtype})",
+                f"    if {a}.ndim != 1: raise ValueError('a sequence of numbers, not ' + "
+                f"str({a}.ndim) + '-D')",
                 f"    {n} = len({a})",
                 "    try:",  # pyarrow gives the address in ~0.6 us, numpy in ~1.6 us
                 f"        {k} = py_buffer({a})",
@@ -517,12 +578,9 @@ def build_struct_array(dtype: pa.StructType, rows: list[dict[str, Any]]) -> pa.S
         held = _PLANS[id(dtype)] = (dtype, _plan(dtype))
     arena = _Arena(4096)
     root = _column(held[1], rows, arena)
-    key = next(_KEYS)
-    ctypes.c_uint64.from_address(root + 64).value = _ROOT_RELEASE
-    ctypes.c_uint64.from_address(root + 72).value = key
-    _HELD[key] = (arena.segments, [])
-    try:
-        return pa.Array._import_from_c(root, dtype)
-    except BaseException:
-        _HELD.pop(key, None)
-        raise
+    memory, offset = arena.holding(root)
+    _adopt(memory, offset, arena.segments, root)
+    array = pa.Array._import_from_c(root, dtype)
+    k = len(held[1][1])
+    struct.pack_into(f"<{k}Q", memory, offset + 88, *((_RELEASED_NODE,) * k))
+    return array

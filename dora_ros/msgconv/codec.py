@@ -217,7 +217,14 @@ class Codec:
         """A struct array of dict trees (as the decoder makes them), see `arrow_build`."""
         try:
             return build_struct_array(self.arrow_type, list(rows))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError, struct.error) as err:
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            ValueError,
+            TypeError,
+            OverflowError,
+            struct.error,
+        ) as err:
             raise MsgConvError(f"{self.definition.name}: cannot build Arrow value: {err}") from err
 
 

@@ -11,12 +11,12 @@ import gc
 import subprocess
 import sys
 import threading
+import weakref
 
 import numpy as np
 import pyarrow as pa
 
 from dora_ros import msgconv
-from dora_ros.msgconv import arrow_build
 
 CLOUD = "sensor_msgs/msg/PointCloud2"
 
@@ -39,32 +39,38 @@ def _cloud_bytes(points: int = 1000) -> bytes:
     )
 
 
+def _received(blob: bytes) -> np.ndarray:
+    """`blob` in memory we can watch: a numpy array (weakly referenceable) holding the bytes."""
+    return np.frombuffer(blob, np.uint8).copy()
+
+
 def test_a_child_outlives_its_parent_and_the_received_bytes() -> None:
-    gc.collect()
-    before = len(arrow_build._HELD)
-    received = bytearray(_cloud_bytes())
+    received = _received(_cloud_bytes())
+    alive = weakref.ref(received)
     cloud = msgconv.decode(CLOUD, memoryview(received))
-    assert len(arrow_build._HELD) == before + 1
     data = cloud.field("data").flatten()
     names = cloud.field("fields").flatten().field("name")
-    del cloud
+    del cloud, received  # the data points into the received bytes: they must stay alive
     gc.collect()
-    assert len(arrow_build._HELD) == before + 1, "released while a child was alive"
+    assert alive() is not None, "released while a child was alive"
     expected = np.arange(12000, dtype=np.uint32).astype(np.uint8)
-    del received  # the data still points into it: it must stay alive
-    gc.collect()
     assert np.array_equal(data.to_numpy(), expected)
     assert names.to_pylist() == ["x", "y", "z"]
-    del data, names
+    del data
     gc.collect()
-    assert len(arrow_build._HELD) == before, "memory not released with the last buffer"
+    assert alive() is not None, "released while a child was alive"
+    del names
+    gc.collect()
+    assert alive() is None, "memory not released with the last buffer"
 
 
 def test_release_from_another_thread() -> None:
+    inputs = [_received(_cloud_bytes(10)) for _ in range(50)]
+    watches = [weakref.ref(x) for x in inputs]
+    clouds = [msgconv.decode(CLOUD, memoryview(x)) for x in inputs]
+    del inputs
     gc.collect()
-    before = len(arrow_build._HELD)
-    clouds = [msgconv.decode(CLOUD, _cloud_bytes(10)) for _ in range(50)]
-    assert len(arrow_build._HELD) == before + 50
+    assert all(w() is not None for w in watches)
 
     def drop() -> None:
         clouds.clear()
@@ -73,7 +79,42 @@ def test_release_from_another_thread() -> None:
     thread.start()
     thread.join()
     gc.collect()
-    assert len(arrow_build._HELD) == before
+    assert all(w() is None for w in watches)
+
+
+def test_release_while_a_signal_handler_raises() -> None:
+    # Releasing runs no Python code (pyarrow's own release owns the memory), so an exception a
+    # signal handler raises can never land inside it: a Python release callback made Arrow abort.
+    script = (
+        "import os, signal, threading, time\n"
+        "from dora_ros import msgconv\n"
+        "blob = msgconv.encode('geometry_msgs/msg/Twist', {})\n"
+        "class Tick(Exception): pass\n"
+        "def tick(signum, frame): raise Tick()\n"
+        "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+        "stop = False\n"
+        "def pester():\n"
+        "    while not stop:\n"
+        "        os.kill(os.getpid(), signal.SIGUSR1); time.sleep(0.0005)\n"
+        "threading.Thread(target=pester, daemon=True).start()\n"
+        "time.sleep(0.1)\n"
+        "signal.signal(signal.SIGUSR1, tick)\n"
+        "ticks, end = 0, time.monotonic() + 3\n"
+        "while time.monotonic() < end:\n"
+        "    try:\n"
+        "        for _ in range(1000):\n"
+        "            array = msgconv.decode('geometry_msgs/msg/Twist', blob)\n"
+        "            del array\n"
+        "    except Tick:\n"
+        "        ticks += 1\n"
+        "stop = True\n"
+        "print('ok', ticks > 100)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok True\n"
 
 
 def test_many_rows_and_nested_arrays_validate() -> None:
@@ -93,12 +134,18 @@ def test_many_rows_and_nested_arrays_validate() -> None:
 
 
 def test_process_exits_cleanly_with_arrays_alive() -> None:
+    # also arrays that objects of other modules hold, which Python frees after wiping ours
     script = (
-        "import numpy as np\n"
+        "import logging, sys\n"
         "from dora_ros import msgconv\n"
         "kept = [msgconv.decode('sensor_msgs/msg/Imu', msgconv.encode('sensor_msgs/msg/Imu', {}))"
         " for _ in range(100)]\n"
         "child = kept[0].field('orientation')\n"
+        "sys.kept = kept[:10]\n"
+        "class Keeper(logging.Handler):\n"
+        "    def emit(self, record): self.last = record.msg\n"
+        "logging.getLogger('x').addHandler(Keeper())\n"
+        "logging.getLogger('x').warning(kept[1])\n"
         "print('ok')\n"
     )
     done = subprocess.run(
