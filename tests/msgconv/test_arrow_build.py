@@ -15,6 +15,7 @@ import weakref
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from dora_ros import msgconv
 
@@ -176,3 +177,19 @@ def test_repeated_small_arrays_of_messages_are_shared_and_stay_right() -> None:
         [{"name": "rgb", "offset": 12, "datatype": 6, "count": 1}]
     ]
     assert second.field("width").to_pylist() == [5]
+
+
+def test_hand_made_rows_are_checked() -> None:
+    # Codec.to_arrow takes dict trees; one of the wrong shape is an error, never bad memory
+    codec = msgconv.default_registry().codec("sensor_msgs/msg/JointState")
+    row = codec.decode_tree(msgconv.encode("sensor_msgs/msg/JointState", {}))
+    row["position"] = np.zeros(8 * 600 + 1, np.uint8)[1:].view(np.float64).reshape(300, 2)
+    with pytest.raises(msgconv.MsgConvError, match="not 2-D"):
+        codec.to_arrow([row])
+    # the shared small columns are found by field name, whatever the dicts' key order
+    clouds = msgconv.default_registry().codec(CLOUD)
+    base = clouds.decode_tree(msgconv.encode(CLOUD, {}))
+    first = dict(base, fields=[{"name": "x", "offset": 4, "datatype": 7, "count": 1}])
+    other = dict(base, fields=[{"name": "x", "count": 4, "datatype": 7, "offset": 1}])
+    assert clouds.to_arrow([first]).field("fields").to_pylist()[0][0]["offset"] == 4
+    assert clouds.to_arrow([other]).field("fields").to_pylist()[0][0]["offset"] == 1
