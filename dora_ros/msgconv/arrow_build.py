@@ -96,15 +96,14 @@ _HOLDER_TYPE = pa.uint8()
 
 
 def _adopt(address: int, keep: Any) -> None:
-    """Write at `address` (the root's place, its own node written over it just after but for
-    `release` and `private_data`, bytes 64-80) the node of an array that owns `keep` (our
-    memory, and the input that numeric lists point into).
+    """Export at `address` a pyarrow empty array whose buffer holds `keep` (our memory, and the
+    input that numeric lists point into); the root node is then written over it but for its
+    `release` and `private_data` (bytes 64-80), which the root takes over.
 
-    They are those of a pyarrow-exported empty array whose buffer holds `keep`. When Arrow drops
-    the imported tree, pyarrow's own C++ release frees that private data, which drops `keep`: no
-    Python code runs, so releasing works in any thread, during interpreter exit and while a signal
-    handler would raise (a Python release callback failed in all three; an exception there
-    leaves `release` set and Arrow aborts). Costs ~4 us: the export is written where the root goes, so nothing is copied.
+    When Arrow drops the imported tree, pyarrow's own C++ release frees that private data, which
+    drops `keep`: no Python code runs, so releasing works in any thread, during interpreter exit
+    and while a signal handler would raise (a Python release callback failed in all three; an
+    exception there leaves `release` set and Arrow aborts). Costs ~4 us.
     """
     buffer = pa.foreign_buffer(address, 0, base=keep)
     pa.Array.from_buffers(_HOLDER_TYPE, 0, [None, buffer])._export_to_c(address)
