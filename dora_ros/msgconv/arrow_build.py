@@ -91,14 +91,20 @@ _CHILD_RELEASE = _native_mark_released() or ctypes.cast(_CHILD_THUNK, ctypes.c_v
 _RELEASED = ctypes.create_string_buffer(80)
 ctypes.pythonapi.Py_IncRef(ctypes.py_object(_RELEASED))
 _RELEASED_NODE = ctypes.addressof(_RELEASED)
-_EXPORTED = struct.Struct("<QQ")  # release, private_data of an exported node (at offset 64)
 _HOLDER_TYPE = pa.uint8()
 
 
+def _disown(root: int) -> None:
+    """After a failed import: release the root if Arrow did not (pyarrow's release, in C)."""
+    release = ctypes.c_void_p.from_address(root + 64).value
+    if release:
+        _CALLBACK(release)(root)
+
+
 def _adopt(address: int, keep: Any) -> None:
-    """Export at `address` a pyarrow empty array whose buffer holds `keep` (our memory, and the
-    input that numeric lists point into); the root node is then written over it but for its
-    `release` and `private_data` (bytes 64-80), which the root takes over.
+    """Export at `address` (scratch) a pyarrow empty array whose buffer holds `keep` (our memory,
+    and the input that numeric lists point into); the root node takes over its `release` and
+    `private_data` (bytes 64-80).
 
     When Arrow drops the imported tree, pyarrow's own C++ release frees that private data, which
     drops `keep`: no Python code runs, so releasing works in any thread, during interpreter exit
@@ -344,23 +350,30 @@ class _OneRow(_Writer):
             DTYPE=dtype,
             import_array=pa.Array._import_from_c,
             adopt=_adopt,
-            OWNER=_EXPORTED.unpack_from,
+            disown=_disown,
         )
         fields = _plan(dtype)[1]
-        root = self.struct(fields, "v", ("release", "private"))
+        root = self.struct(fields, "v")
         assert root == 0
         # the root's children list: a struct node with its one (validity) buffer is 88 bytes
         self.ns["RELEASED"] = (_RELEASED_NODE,) * len(fields)
         self.ns["CHILDREN"] = struct.Struct(f"<{len(fields)}Q")
+        scratch = self.size  # 80 more bytes, where the owner is exported
+        # Ownership is taken last, once nothing can fail but the import: a value that does not
+        # fit (hand-made rows) raises from the pack with nothing to release.
         body = [
-            f"    arena = Arena({self.size + 1024})",
-            f"    m, _, F = arena.reserve({self.size})",
+            f"    arena = Arena({self.size + 80 + 1024})",
+            f"    m, _, F = arena.reserve({self.size + 80})",
             "    held = []",
             *self.pre,
-            "    adopt(F, (arena.segments, held))",
-            "    release, private = OWNER(m, 64)",
             f"    FIXED.pack_into(m, 0, {', '.join(self.args)})",
-            "    array = import_array(F, DTYPE)",
+            f"    adopt(F + {scratch}, (arena.segments, held))",
+            f"    m[64:80] = m[{scratch + 64}:{scratch + 80}]",
+            "    try:",
+            "        array = import_array(F, DTYPE)",
+            "    except BaseException:",
+            "        disown(F)",
+            "        raise",
             "    CHILDREN.pack_into(m, 88, *RELEASED)",
             "    return array",
         ]
@@ -580,10 +593,14 @@ def build_struct_array(dtype: pa.StructType, rows: list[dict[str, Any]]) -> pa.S
     arena = _Arena(4096)
     root = _column(held[1], rows, arena)
     memory, offset = arena.holding(root)
-    node = bytes(memory[offset : offset + 64])
-    _adopt(root, arena.segments)  # the holder's node over ours: put ours back but for its owner
-    memory[offset : offset + 64] = node
-    array = pa.Array._import_from_c(root, dtype)
+    scratch, at, address = arena.reserve(80)
+    _adopt(address, arena.segments)
+    memory[offset + 64 : offset + 80] = scratch[at + 64 : at + 80]
+    try:
+        array = pa.Array._import_from_c(root, dtype)
+    except BaseException:
+        _disown(root)
+        raise
     k = len(held[1][1])
     struct.pack_into(f"<{k}Q", memory, offset + 88, *((_RELEASED_NODE,) * k))
     return array

@@ -193,3 +193,17 @@ def test_hand_made_rows_are_checked() -> None:
     other = dict(base, fields=[{"name": "x", "count": 4, "datatype": 7, "offset": 1}])
     assert clouds.to_arrow([first]).field("fields").to_pylist()[0][0]["offset"] == 4
     assert clouds.to_arrow([other]).field("fields").to_pylist()[0][0]["offset"] == 1
+
+
+def test_a_value_that_does_not_fit_leaks_nothing() -> None:
+    # the tree takes ownership of its memory and input only once nothing but the import can fail
+    codec = msgconv.default_registry().codec(CLOUD)
+    received = _received(_cloud_bytes(100))
+    alive = weakref.ref(received)
+    row = codec.decode_tree(memoryview(received))
+    row["height"] = "not a number"
+    with pytest.raises(msgconv.MsgConvError, match="cannot build Arrow value"):
+        codec.to_arrow([row])
+    del row, received
+    gc.collect()
+    assert alive() is None
