@@ -137,15 +137,16 @@ SERVICE_HANDLER = """
 """
 
 
-def test_service_server_answers_in_any_order(tmp_path: Path) -> None:
-    domain = 24
-    graph = f"""
+def server_graph(service: str, response_timeout: float | None = None) -> str:
+    """A YAML service server bridge for test_msgs/BasicTypes and its dora handler (handler.py)."""
+    timeout = f"\n              response_timeout: {response_timeout}" if response_timeout else ""
+    return f"""
         nodes:
           - id: server
             ros2:
-              service: {name("/times100")}
+              service: {name(service)}
               service_type: test_msgs/BasicTypes
-              role: server
+              role: server{timeout}
             inputs:
               response: handler/response
           - id: handler
@@ -155,6 +156,11 @@ def test_service_server_answers_in_any_order(tmp_path: Path) -> None:
             outputs:
               - response
     """
+
+
+def test_service_server_answers_in_any_order(tmp_path: Path) -> None:
+    domain = 24
+    graph = server_graph("/times100")
     clients = [
         Peer(
             "service_peer.py",
@@ -213,23 +219,7 @@ def test_service_server_drops_an_unanswered_request_after_response_timeout(
     tmp_path: Path,
 ) -> None:
     domain = 44
-    graph = f"""
-        nodes:
-          - id: server
-            ros2:
-              service: {name("/forgetful")}
-              service_type: test_msgs/BasicTypes
-              role: server
-              response_timeout: 1
-            inputs:
-              response: handler/response
-          - id: handler
-            path: handler.py
-            inputs:
-              request: server/request
-            outputs:
-              - response
-    """
+    graph = server_graph("/forgetful", response_timeout=1)
     # The client waits 4 s per request: request 2 is dropped by the bridge after 1 s and the
     # client then times out on its own, before it sends request 3.
     client = Peer(
@@ -289,22 +279,7 @@ SILENT_HANDLER = """
 def test_service_server_keeps_at_most_64_requests_waiting(tmp_path: Path) -> None:
     # As dora-rs: past 64 unanswered requests, new ones are dropped (and logged), not queued.
     domain = 46
-    graph = f"""
-        nodes:
-          - id: server
-            ros2:
-              service: {name("/silent")}
-              service_type: test_msgs/BasicTypes
-              role: server
-            inputs:
-              response: handler/response
-          - id: handler
-            path: handler.py
-            inputs:
-              request: server/request
-            outputs:
-              - response
-    """
+    graph = server_graph("/silent")
     client = Peer(
         "service_peer.py",
         {

@@ -40,6 +40,16 @@ def _cloud_bytes(points: int = 1000) -> bytes:
     )
 
 
+def _python(script: str) -> str:
+    """What a fresh interpreter running `script` prints; it must exit 0 and print no error."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return done.stdout
+
+
 def _received(blob: bytes) -> np.ndarray:
     """`blob` in memory we can watch: a numpy array (weakly referenceable) holding the bytes."""
     return np.frombuffer(blob, np.uint8).copy()
@@ -111,11 +121,7 @@ def test_release_while_a_signal_handler_raises() -> None:
         "stop = True\n"
         "print('ok', ticks > 100)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "ok True\n"
+    assert _python(script) == "ok True\n"
 
 
 def test_many_rows_and_nested_arrays_validate() -> None:
@@ -149,12 +155,7 @@ def test_process_exits_cleanly_with_arrays_alive() -> None:
         "logging.getLogger('x').warning(kept[1])\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "ok\n"
-    assert done.stderr == ""
+    assert _python(script) == "ok\n"
 
 
 def test_repeated_small_arrays_of_messages_are_shared_and_stay_right() -> None:
