@@ -5,7 +5,7 @@ call, and `Array.from_buffers` costs ~2.5 us per node; a decoded PointCloud2 (20
 ~110 us either way on the test machine, more than rosbags needs to decode the whole message with a
 copy of its 1.6 MB. Here the node descriptions of the Arrow C data interface (`struct ArrowArray`)
 and the values they point to are written into memory we own, and `pa.Array._import_from_c` turns
-the whole tree into Arrow arrays in one call: ~35 us for that PointCloud2, ~8 us for a Twist
+the whole tree into Arrow arrays in one call: ~30-45 us for that PointCloud2, ~12 us for a Twist
 (`benchmarks/msgconv.py`).
 
 Per type, Python source is generated and compiled once (as for the CDR codecs):
