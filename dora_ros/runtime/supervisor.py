@@ -262,12 +262,15 @@ class Coordinator:
         state.pidfd = os.pidfd_open(proc.pid)
         self.selector.register(state.pidfd, selectors.EVENT_READ, ("exit", state))
         both = threading.Lock()
+        open_streams = [2]  # the log closes when both streams have ended, under `both`
         output = spec.send_stdout_as
         lines = _LineSender(self, state, output) if output else None
         for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
             assert stream is not None
             thread = threading.Thread(
-                target=self._relay, args=(state, stream, is_err, log, both, lines), daemon=True
+                target=self._relay,
+                args=(state, stream, is_err, log, both, open_streams, lines),
+                daemon=True,
             )
             thread.start()
             self.threads.append(thread)
@@ -275,7 +278,7 @@ class Coordinator:
 
     def _relay(
         self, state: _NodeState, stream: IO[bytes], is_err: bool, log: IO[bytes],
-        log_lock: threading.Lock, lines: _LineSender | None,
+        log_lock: threading.Lock, open_streams: list[int], lines: _LineSender | None,
     ) -> None:  # fmt: skip
         node_id = state.spec.id
         out = sys.stderr if is_err else sys.stdout
@@ -294,11 +297,13 @@ class Coordinator:
                 lines.send(line)
         stream.close()
         with log_lock:
-            if log.closed:  # the other stream of this process already ended
+            # The last stream of the process to end closes the log: closing it with the first
+            # lost the other stream's final lines (a node's last stderr line, printed as it exits).
+            open_streams[0] -= 1
+            if open_streams[0] == 0:
+                log.close()
                 if lines is not None:
                     lines.close()
-            else:
-                log.close()
 
     def _tell_reaper(self, line: str) -> None:
         if self.reaper is not None and self.reaper.stdin is not None:

@@ -167,6 +167,38 @@ def test_output_is_prefixed_with_node_id_and_logged_per_node(tmp_path):
         assert f"{node}: " not in text
 
 
+def test_the_log_keeps_the_last_lines_of_both_streams(tmp_path):
+    # Both pipes of a node end when it exits; the log must take what either still has to say
+    # (the stream that ended first used to close it, losing the other's last lines).
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: a
+            path: loud.py
+          - id: b
+            path: loud.py
+          - id: c
+            path: loud.py
+        """,
+        loud="""
+        import os
+        print("out")
+        # one write just before exiting: the stderr relay is still busy when stdout ends
+        os.write(2, "".join(f"err {i}\\n" for i in range(300)).encode())
+        os._exit(0)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    for node, text in flow.logs().items():
+        lines = text.splitlines()
+        assert "out" in lines, node
+        assert [line for line in lines if line.startswith("err")] == [
+            f"err {i}" for i in range(300)
+        ], node
+
+
 def test_log_folder_is_named_after_the_dataflow_id(tmp_path):
     flow = write_flow(
         tmp_path,
