@@ -305,9 +305,7 @@ class _Writer:
         self.args += ["0", expr]
         self.size += 8
 
-    def node(
-        self, length: str, n_buffers: int, n_children: int, owner: tuple[str, str] = ("CR", "0")
-    ) -> tuple:
+    def node(self, length: str, n_buffers: int, n_children: int) -> tuple:
         """A node, its buffer list (NULLs) and its children list (NULLs).
 
         Returns (offset, index of the first buffer's arg, index of the first child's arg).
@@ -318,15 +316,15 @@ class _Writer:
         self.word("Q", f"F+{at + 80}")
         self.word("Q", f"F+{at + 80 + 8 * n_buffers}" if n_children else "0")
         self.word("Q", "0")
-        self.word("Q", owner[0])  # release
-        self.word("Q", owner[1])  # private_data
+        self.word("Q", "CR")  # release (a root's is set by `_adopt`)
+        self.word("Q", "0")  # private_data
         first_buffer = len(self.args)
         for _ in range(n_buffers + n_children):
             self.word("Q", "0")
         return at, first_buffer, first_buffer + n_buffers
 
-    def struct(self, fields: tuple, row: str, owner: tuple[str, str] = ("CR", "0")) -> int:
-        at, _, first = self.node(self.length, 1, len(fields), owner)
+    def struct(self, fields: tuple, row: str) -> int:
+        at, _, first = self.node(self.length, 1, len(fields))
         for i, (name, sub) in enumerate(fields):
             self.args[first + i] = f"F+{self.value(sub, row, name)}"
         return at

@@ -328,10 +328,7 @@ def _read_element(r: _Reader, ftype: FieldType, registry: TypeRegistry, path: st
     if ftype.name == "string":
         n = r.count(path, 1)
         raw = bytes(r.take(n, 1, path, "a string"))
-        try:
-            return raw.decode("utf-8", "replace").partition("\x00")[0]
-        except UnicodeDecodeError:
-            raise r.fail(path, "string is not UTF-8") from None
+        return raw.decode("utf-8", "replace").partition("\x00")[0]  # U+FFFD, as rclpy reads it
     if ftype.name == "wstring":
         n = r.count(path, 4)
         units = np.frombuffer(r.take(4 * n, 4, path, "a wstring"), r.order + "u4")
