@@ -262,12 +262,6 @@ class BridgeNode:
     def _on_request(self, item: tuple[int, bytes]) -> dict[str, Any] | None:
         rid, data = item
         assert self.spec.type_name is not None and self._requests is not None
-        try:
-            value = decode(part_type(self.spec.type_name, "Request"), data)
-        except MsgConvError as err:
-            log.error("service %s: dropped a malformed request: %s", self._server.name, err)
-            self._server.drop(rid)
-            return None
         if self._requests.full():
             log.warning(
                 "service %s: %d requests are waiting for a response already; request dropped "
@@ -275,6 +269,12 @@ class BridgeNode:
                 self._server.name,
                 self._requests.LIMIT,
             )
+            self._server.drop(rid)
+            return None
+        try:
+            value = decode(part_type(self.spec.type_name, "Request"), data)
+        except MsgConvError as err:
+            log.error("service %s: dropped a malformed request: %s", self._server.name, err)
             self._server.drop(rid)
             return None
         request_id = str(uuid.uuid4())
