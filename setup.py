@@ -1,0 +1,18 @@
+"""The optional C reader of Arrow rows (everything else is in pyproject.toml).
+
+`optional=True`: without a C compiler the install still succeeds and msgconv reads Arrow values
+with pyarrow instead (same results, slower; see dora_ros/msgconv/_arrow_rows.c).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "dora_ros.msgconv._arrow_rows",
+            ["dora_ros/msgconv/_arrow_rows.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        )
+    ]
+)
