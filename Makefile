@@ -12,7 +12,7 @@ WORKERS ?= 4
 
 .PHONY: demo test bench lint clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml setup.py dora_ros/msgconv/_arrow_native.c Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[ros,test,bench]'
@@ -31,6 +31,8 @@ demo: $(STAMP)
 
 test: $(STAMP) $(JAZZY_STAMP)
 	$(PY) -m pytest -n $(WORKERS) tests
+	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
+	DORA_ROS_NO_NATIVE=1 $(PY) -m pytest -n $(WORKERS) -q tests/msgconv
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from . import native
+
 __all__ = ["build_struct_array"]
 
 _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -581,6 +583,13 @@ def build_struct_array(dtype: pa.StructType, rows: list[dict[str, Any]]) -> pa.S
     Raises TypeError, ValueError, OverflowError or struct.error when a value does not fit.
     """
     if len(rows) == 1:
+        if native.AVAILABLE:
+            walk = native.spec(dtype)
+            if walk is not None:
+                try:
+                    return _native_one_row(dtype, walk, rows[0])
+                except native.NOT_HANDLED:
+                    pass  # a value the decoder never makes: the generated builder decides
         one = _ONE_ROW.get(id(dtype))
         if one is None:
             one = _ONE_ROW[id(dtype)] = (dtype, _OneRow(dtype).build)
@@ -602,3 +611,16 @@ def build_struct_array(dtype: pa.StructType, rows: list[dict[str, Any]]) -> pa.S
     k = len(held[1][1])
     struct.pack_into(f"<{k}Q", memory, offset + 88, *((_RELEASED_NODE,) * k))
     return array
+
+
+def _native_one_row(dtype: pa.StructType, walk: Any, row: dict[str, Any]) -> pa.StructArray:
+    """`_OneRow`'s work done in C (`native.build`): nodes in ~2 us instead of ~15, and a root whose
+    release is C code that drops our memory, instead of `_adopt` (~5 us)."""
+    root = 0
+    try:
+        root = native.build(row, walk, [], [])
+        return pa.Array._import_from_c(root, dtype)
+    except BaseException:
+        if root:
+            _disown(root)
+        raise

@@ -14,24 +14,19 @@ otherwise it is copied once. Other values are copied (they are small).
 from __future__ import annotations
 
 import struct
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
+from . import native
 from .arrow_build import build_struct_array
 from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_reference import decode_reference, encode_reference
 from .definitions import MessageDefinition
 from .errors import CdrError, MsgConvError, ValueKindError
-
-try:  # built at install time where a C compiler exists (setup.py); else pyarrow reads rows
-    from . import _arrow_rows as native_rows
-except ImportError:  # pragma: no cover - depends on the machine that installed us
-    native_rows = None
 
 if TYPE_CHECKING:
     from .registry import TypeRegistry
@@ -124,13 +119,9 @@ class Codec:
         )
 
     def _arrow_rows(self, array: pa.StructArray, definition: MessageDefinition) -> list[Any]:
-        if native_rows is not None:
-            spec = native_spec(array.type)
-            if spec is not None:
-                try:
-                    return native_rows.rows(array, spec, np.frombuffer)  # type: ignore[no-any-return]
-                except ValueError:
-                    pass  # invalid UTF-8 or an unexpected layout: pyarrow's readers below decide
+        rows = native.rows(array)
+        if rows is not None:
+            return rows
         if not self._has_arrays:
             return array.to_pylist()
         return _struct_rows(array, definition, self.registry)
@@ -413,61 +404,3 @@ def _list_rows(child: Any) -> list[Any]:
         return [values[start + i * size : start + (i + 1) * size] for i in range(n)]
     offsets = child.offsets.to_numpy()
     return [values[offsets[i] : offsets[i + 1]] for i in range(n)]
-
-
-# Per Arrow type, the spec `_arrow_rows.rows` walks (see _arrow_rows.c), or None where a type in it
-# has no C reader (dictionaries, timestamps, ...). A short list per type id()'s bucket: hashing a
-# pyarrow type costs more than comparing it with the one or two types a topic sees.
-_SPECS: dict[str, list[tuple[pa.DataType, Any]]] = {}
-_PRIM_CODES = {
-    pa.bool_(): "?",
-    pa.int8(): "b",
-    pa.uint8(): "B",
-    pa.int16(): "h",
-    pa.uint16(): "H",
-    pa.int32(): "i",
-    pa.uint32(): "I",
-    pa.int64(): "q",
-    pa.uint64(): "Q",
-    pa.float32(): "f",
-    pa.float64(): "d",
-}
-
-
-def native_spec(arrow: pa.DataType) -> Any:
-    """The spec of `arrow` for the C row reader (cached), or None if it cannot read it."""
-    bucket = _SPECS.setdefault(str(arrow.id), [])
-    for cached, spec in bucket:
-        if cached == arrow:
-            return spec
-    spec = _spec(arrow)
-    bucket.append((arrow, spec))
-    return spec
-
-
-def _spec(arrow: pa.DataType) -> Any:
-    if pa.types.is_struct(arrow):
-        children = tuple(_spec(f.type) for f in arrow)
-        if any(c is None for c in children):
-            return None
-        return (0, tuple(sys.intern(f.name) for f in arrow), children)
-    code = _PRIM_CODES.get(arrow)
-    if code is not None:
-        return (1, ord(code))
-    if pa.types.is_string(arrow):
-        return (2,)
-    if pa.types.is_large_string(arrow):
-        return (3,)
-    for kind, test in (
-        (4, pa.types.is_list),
-        (5, pa.types.is_large_list),
-        (6, pa.types.is_fixed_size_list),
-    ):
-        if test(arrow):
-            child = _spec(arrow.value_type)
-            if child is None:
-                return None
-            numeric = child[0] == 1 and child[1] != ord("?")
-            dtype = np.dtype(arrow.value_type.to_pandas_dtype()) if numeric else None
-            return (kind, child, dtype) + ((arrow.list_size,) if kind == 6 else ())
-    return None

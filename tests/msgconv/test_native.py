@@ -1,0 +1,184 @@
+"""The C helpers of msgconv (`msgconv/native.py`, `_arrow_native.c`) against the Python paths.
+
+`make test` also runs every msgconv test with DORA_ROS_NO_NATIVE=1, so the lifetime tests of
+test_arrow_build.py cover both the C release of a decoded tree and the Python one. Here the two
+paths are compared directly, value for value, in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sysconfig
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dora_ros import msgconv
+from dora_ros.msgconv import native
+from tests.msgconv.test_codec import _message_types, _random_value
+
+needs_native = pytest.mark.skipif(
+    not native.AVAILABLE, reason="the C helpers are off (DORA_ROS_NO_NATIVE) or were not built"
+)
+
+
+def _plain(value: Any) -> Any:
+    """`value` with numpy arrays as lists (what to_pylist gives)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_the_c_helpers_are_built_where_a_compiler_is() -> None:
+    # setup.py builds them as an optional extension: a compile error would only show up as a
+    # slower msgconv, so where a compiler exists, their absence is a failure
+    if os.environ.get("DORA_ROS_NO_NATIVE", "") not in ("", "0"):
+        pytest.skip("turned off by DORA_ROS_NO_NATIVE")
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}) on this machine")
+    assert native.AVAILABLE
+
+
+@needs_native
+def test_rows_read_what_to_pylist_reads_for_every_type() -> None:
+    registry = msgconv.default_registry()
+    rng = random.Random(7)
+    checked = 0
+    for name in _message_types():
+        definition = registry.message(name)
+        arrow = registry.arrow_type(name)
+        values = [_random_value(definition, registry, rng) for _ in range(4)]
+        full = [msgconv.decode(name, msgconv.encode(name, v)).to_pylist()[0] for v in values]
+        array = pa.array(full, type=arrow)  # made by pyarrow, not by our builder
+        for part in (array, array.slice(1, 2), array.slice(3)):
+            rows = native.rows(part)
+            assert rows is not None, name
+            assert _plain(rows) == part.to_pylist(), name
+        checked += 1
+    assert checked > 150
+
+
+@needs_native
+def test_rows_of_every_arrow_layout() -> None:
+    # nulls at every level, offsets in children, large and fixed-size lists, other widths
+    inner = pa.array([{"a": 1, "b": "x"}, None, {"a": None, "b": "zz"}, {"a": 4, "b": None}])
+    lists = pa.array([[1.5, 2.5], None, [], [3.0, 4.0]], pa.list_(pa.float64()))
+    holes = pa.array([[1, None], [2], None, []], pa.list_(pa.int16()))
+    large = pa.array([["a"], ["b", "c"], None, []], pa.large_list(pa.large_string()))
+    fixed = pa.array([[1, 2], [3, 4], [5, 6], None], pa.list_(pa.int8(), 2))
+    flags = pa.array([[True, False], [False], None, [True]], pa.list_(pa.bool_()))
+    wide = pa.array([2**64 - 1, 0, 7, None], pa.uint64())
+    array = pa.StructArray.from_arrays(
+        [inner, lists, holes, large, fixed, flags, wide],
+        names=["inner", "lists", "holes", "large", "fixed", "flags", "wide"],
+        mask=pa.array([False, False, True, False]),
+    )
+    sliced = pa.StructArray.from_arrays(
+        [inner.slice(1), lists.slice(1), fixed.slice(1)], names=["inner", "lists", "fixed"]
+    )
+    for part in (array, array.slice(1), sliced, sliced.slice(2)):
+        rows = native.rows(part)
+        assert rows is not None
+        assert _plain(rows) == part.to_pylist()
+    rows = native.rows(array)
+    assert rows is not None
+    # numeric lists without nulls are numpy views of the Arrow buffer, and keep it alive
+    view = rows[0]["lists"]
+    assert isinstance(view, np.ndarray) and not view.flags.writeable
+    assert view.ctypes.data == lists.values.buffers()[1].address
+    del array, lists, rows
+    assert view.tolist() == [1.5, 2.5]
+    # types without a C reader: the Python path reads them
+    stamps = pa.StructArray.from_arrays([pa.array([1], pa.timestamp("s"))], names=["t"])
+    assert native.rows(stamps) is None
+
+
+@needs_native
+def test_encode_from_arrow_gives_the_same_bytes_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [
+        # these two have uint64 maximums among their defaults, which pa.array cannot infer
+        ("test_msgs/msg/Arrays", {}),
+        ("test_msgs/msg/UnboundedSequences", {"int32_values": [1, -2], "string_values": ["é"]}),
+        ("test_msgs/msg/BasicTypes", {"int32_value": -5, "float32_value": 1.5, "byte_value": 7}),
+        ("sensor_msgs/msg/JointState", {"name": ["a", "b"], "position": [1.0, 2.0]}),
+        ("sensor_msgs/msg/PointCloud2", {"data": np.arange(64, dtype=np.uint8), "width": 4}),
+        ("geometry_msgs/msg/Twist", {"linear": {"x": 1.0}}),
+    ]
+    for name, value in cases:
+        array = msgconv.decode(name, msgconv.encode(name, value))
+        forms = [array, pa.concat_arrays([array, array]).slice(1)]  # and a row at offset 1
+        if not name.startswith(("test_msgs/msg/Arrays", "test_msgs/msg/Unbounded")):
+            # lenient types: int64 for int32, float64 for float32 arrays (pa.array's choices)
+            forms.append(pa.array(array.to_pylist()))
+        with_c = [msgconv.encode(name, a) for a in forms]
+        monkeypatch.setattr(native, "AVAILABLE", False)
+        with_python = [msgconv.encode(name, a) for a in forms]
+        monkeypatch.setattr(native, "AVAILABLE", True)
+        assert with_c == with_python, name
+        assert len(set(with_c)) == 1, name
+
+
+@needs_native
+def test_nulls_in_an_arrow_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a null field takes its default, as a missing one does; a null list element is an error
+    value = pa.array([{"linear": {"x": None, "y": 1.0, "z": 0.0}}])
+    expected = msgconv.encode("geometry_msgs/msg/Twist", {"linear": {"y": 1.0}})
+    cloud = pa.array([{"data": [1, None, 3]}], pa.struct([("data", pa.list_(pa.uint8()))]))
+    for available in (True, False):
+        monkeypatch.setattr(native, "AVAILABLE", available)
+        assert msgconv.encode("geometry_msgs/msg/Twist", value) == expected
+        with pytest.raises(msgconv.MsgConvError, match=r"'data\[1\]'.*None"):
+            msgconv.encode("sensor_msgs/msg/PointCloud2", cloud)
+
+
+@needs_native
+def test_decode_builds_the_same_arrays_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = msgconv.default_registry()
+    rng = random.Random(11)
+    for name in _message_types():
+        definition = registry.message(name)
+        codec = registry.codec(name)
+        for _ in range(2):
+            blob = msgconv.encode(name, _random_value(definition, registry, rng))
+            with_c = codec.to_arrow([codec.decode_tree(blob)])
+            monkeypatch.setattr(native, "AVAILABLE", False)
+            with_python = codec.to_arrow([codec.decode_tree(blob)])
+            monkeypatch.setattr(native, "AVAILABLE", True)
+            with_c.validate(full=True)
+            assert with_c.type == with_python.type, name
+            assert with_c.equals(with_python), name
+
+
+@needs_native
+def test_build_points_into_aligned_input_and_copies_the_rest() -> None:
+    codec = msgconv.default_registry().codec("test_msgs/msg/UnboundedSequences")
+    row = codec.decode_tree(msgconv.encode("test_msgs/msg/UnboundedSequences", {}))
+    memory = np.zeros(8 * 5 + 1, np.uint8)
+    aligned = memory[:40].view(np.float64)
+    aligned[:] = [1, 2, 3, 4, 5]
+    unaligned = memory[1:].view(np.float64)  # float64 at an odd address
+    row["float64_values"] = unaligned
+    row["int64_values"] = np.arange(3, dtype=np.int64)
+    row["float32_values"] = [0.5, 1.5]  # a list: converted
+    built = codec.to_arrow([row])
+    values = built.field("float64_values").values
+    assert values.buffers()[1].address != unaligned.ctypes.data
+    assert values.to_pylist() == unaligned.tolist()
+    assert built.field("int64_values").values.buffers()[1].address == (
+        row["int64_values"].ctypes.data
+    )
+    assert built.field("float32_values").to_pylist() == [[0.5, 1.5]]
+    row["float64_values"] = aligned
+    built = codec.to_arrow([row])
+    assert built.field("float64_values").values.buffers()[1].address == aligned.ctypes.data
+    del row, aligned, memory
+    assert built.field("float64_values").to_pylist() == [[1.0, 2.0, 3.0, 4.0, 5.0]]
