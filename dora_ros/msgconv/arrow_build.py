@@ -617,8 +617,11 @@ def _native_one_row(dtype: pa.StructType, walk: Any, row: dict[str, Any]) -> pa.
     """`_OneRow`'s work done in C (`native.build`): nodes in ~2 us instead of ~15, and a root whose
     release is C code that drops our memory, instead of `_adopt` (~5 us)."""
     root = 0
+    # Held here too: if the import fails after Arrow took the root, Arrow has released it (and
+    # its reference to these) and `_disown` must still be able to read the root's memory.
+    segments: list[bytearray] = []
     try:
-        root = native.build(row, walk, [], [])
+        root = native.build(row, walk, segments, [])
         return pa.Array._import_from_c(root, dtype)
     except BaseException:
         if root:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
+import sys
 import sysconfig
 from typing import Any
 
@@ -182,3 +184,41 @@ def test_build_points_into_aligned_input_and_copies_the_rest() -> None:
     assert built.field("float64_values").values.buffers()[1].address == aligned.ctypes.data
     del row, aligned, memory
     assert built.field("float64_values").to_pylist() == [[1.0, 2.0, 3.0, 4.0, 5.0]]
+
+
+@needs_native
+def test_a_failed_import_gives_everything_back() -> None:
+    # Arrow refuses a tree that does not match the type it is imported as: it has taken the root
+    # by then and released it; nothing leaks and nothing is read after it is freed. In a child
+    # under PYTHONMALLOC=debug, which overwrites freed memory: reading the root's release after
+    # Arrow freed it crashed there.
+    script = """
+import gc, weakref
+import numpy as np, pyarrow as pa
+from dora_ros import msgconv
+from dora_ros.msgconv import arrow_build, native
+codec = msgconv.default_registry().codec("sensor_msgs/msg/PointCloud2")
+received = np.frombuffer(msgconv.encode("sensor_msgs/msg/PointCloud2", {}), np.uint8).copy()
+alive = weakref.ref(received)
+row = codec.decode_tree(memoryview(received))
+row["data"] = np.arange(16, dtype=np.uint8)
+data = weakref.ref(row["data"])
+wrong = pa.struct([(f.name, pa.string() if f.name == "width" else f.type) for f in codec.arrow_type])
+for _ in range(3):
+    try:
+        arrow_build._native_one_row(wrong, native.spec(codec.arrow_type), row)
+    except pa.ArrowInvalid:
+        pass
+del row, received
+gc.collect()
+print("ok", alive() is None and data() is None)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONMALLOC": "debug"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok True\n"
