@@ -22,6 +22,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -210,6 +211,7 @@ static PyObject *list(Walk *w, const struct ArrowArray *a, PyObject *spec, int k
 /* The value at logical `index` of `a` (its own offset not yet applied). */
 static PyObject *value_at(Walk *w, const struct ArrowArray *a, PyObject *spec, int64_t index) {
     int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    if (kind == -1 && PyErr_Occurred()) return NULL;
     int64_t phys = a->offset + index;
     if (a->n_buffers < 1 || index < 0 || index >= a->length) {
         shape_error("node");
@@ -357,6 +359,17 @@ static struct ArrowArray *new_node(Arena *arena, int64_t length, int n_buffers, 
 
 static struct ArrowArray *column(Arena *arena, PyObject **items, Py_ssize_t n, PyObject *spec);
 
+/* Ownership while building: only exact dicts, lists, tuples, str, int, float and bool are read
+ * (anything else goes back to the Python builder), so no user code runs through a conversion.
+ * Code can still run when an allocation triggers the garbage collector (a __del__ that changes
+ * the row), so every value is held by a strong reference while it is read: dict values are
+ * increfed, and lists are read through tuple copies. */
+
+static void drop_all(PyObject **objects, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(objects[i]);
+    PyMem_Free(objects);
+}
+
 static int spec_int(PyObject *spec, Py_ssize_t i) {
     return (int)PyLong_AsLong(PyTuple_GET_ITEM(spec, i));
 }
@@ -366,54 +379,57 @@ static struct ArrowArray *struct_column(Arena *arena, PyObject **items, Py_ssize
     PyObject *names = PyTuple_GET_ITEM(spec, 1), *specs = PyTuple_GET_ITEM(spec, 2);
     Py_ssize_t k = PyTuple_GET_SIZE(names);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (!PyDict_Check(items[i])) {
+        if (!PyDict_CheckExact(items[i])) {
             PyErr_SetString(PyExc_TypeError, "a message must be a dict");
             return NULL;
         }
     struct ArrowArray *a = new_node(arena, n, 1, (int)k);
     if (a == NULL) return NULL;
-    PyObject **values = PyMem_New(PyObject *, n ? n : 1);
-    if (values == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
     for (Py_ssize_t j = 0; j < k; j++) {
         PyObject *name = PyTuple_GET_ITEM(names, j);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            values[i] = PyDict_GetItemWithError(items[i], name); /* borrowed */
-            if (values[i] == NULL) {
-                if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "%U", name);
-                PyMem_Free(values);
-                return NULL;
-            }
-        }
-        a->children[j] = column(arena, values, n, PyTuple_GET_ITEM(specs, j));
-        if (a->children[j] == NULL) {
-            PyMem_Free(values);
+        PyObject **values = PyMem_New(PyObject *, n ? n : 1);
+        if (values == NULL) {
+            PyErr_NoMemory();
             return NULL;
         }
+        Py_ssize_t got = 0;
+        for (; got < n; got++) {
+            values[got] = PyDict_GetItemWithError(items[got], name);
+            if (values[got] == NULL) {
+                if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "%U", name);
+                drop_all(values, got);
+                return NULL;
+            }
+            Py_INCREF(values[got]);
+        }
+        a->children[j] = column(arena, values, n, PyTuple_GET_ITEM(specs, j));
+        drop_all(values, n);
+        if (a->children[j] == NULL) return NULL;
     }
-    PyMem_Free(values);
     return a;
 }
 
 static int store_number(char *data, Py_ssize_t i, int code, PyObject *v) {
+    if (!PyFloat_CheckExact(v) && !PyLong_CheckExact(v) && !PyBool_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "a number is required");
+        return -1;
+    }
     if (code == 'f' || code == 'd') {
         double d = PyFloat_AsDouble(v);
         if (d == -1.0 && PyErr_Occurred()) return -1;
         if (code == 'd') {
             ((double *)data)[i] = d;
         } else {
-            if (d == d && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38) &&
-                d != d * 2) { /* finite but out of float32 range (inf stays inf) */
+            float f = (float)d;
+            if (isinf(f) && !isinf(d)) { /* as struct.pack: rounds, but never to infinity */
                 PyErr_SetString(PyExc_OverflowError, "float too large to pack with f format");
                 return -1;
             }
-            ((float *)data)[i] = (float)d;
+            ((float *)data)[i] = f;
         }
         return 0;
     }
-    if (!PyLong_Check(v)) {
+    if (PyFloat_CheckExact(v)) {
         PyErr_SetString(PyExc_TypeError, "an integer is required");
         return -1;
     }
@@ -481,7 +497,7 @@ static struct ArrowArray *string_column(Arena *arena, PyObject **items, Py_ssize
     int64_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t len;
-        if (!PyUnicode_Check(items[i])) {
+        if (!PyUnicode_CheckExact(items[i])) {
             PyErr_SetString(PyExc_TypeError, "a str is required");
             return NULL;
         }
@@ -509,15 +525,16 @@ static struct ArrowArray *string_column(Arena *arena, PyObject **items, Py_ssize
 
 /* Whether a buffer's struct-module format holds elements of the primitive `code`. */
 static int format_matches(const char *format, Py_ssize_t itemsize, int code) {
+#if !PY_LITTLE_ENDIAN
+    return 0; /* Arrow memory is native-endian; the Python builder handles big-endian hosts */
+#endif
     if (format == NULL) format = "B";
     if (*format == '<' || *format == '=' || *format == '@') format++;
-#if PY_LITTLE_ENDIAN
-#else
-    return 0;
-#endif
-    if (format[0] == '\0' || format[1] != '\0' || itemsize != item_size(code)) return 0;
+    if (format[0] == '\0' || format[1] != '\0' || itemsize != (code == '?' ? 1 : item_size(code)))
+        return 0;
     char f = format[0];
     switch (code) {
+    case '?': return f == '?';
     case 'b': case 'h': case 'i': case 'q': return f == 'b' || f == 'h' || f == 'i' || f == 'l' || f == 'q';
     case 'B': case 'H': case 'I': case 'Q': return f == 'B' || f == 'H' || f == 'I' || f == 'L' || f == 'Q';
     case 'f': case 'd': return f == 'f' || f == 'd';
@@ -525,86 +542,118 @@ static int format_matches(const char *format, Py_ssize_t itemsize, int code) {
     return 0;
 }
 
-/* The values of `n` numeric lists: a pointer to the one buffer (n == 1, aligned, no copy) or a
- * copy of all; Python lists and tuples are converted element by element. Sets *count. */
+/* A 1-D buffer of elements `code` (a numpy array; never bytes, which the Python builder refuses
+ * too), or -1 with no exception set if `item` is not one. On success the caller releases `view`. */
+static int element_buffer(PyObject *item, Py_buffer *view, int code) {
+    if (PyBytes_Check(item) || PyByteArray_Check(item) || !PyObject_CheckBuffer(item)) return -1;
+    if (PyObject_GetBuffer(item, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (view->ndim != 1 || !format_matches(view->format, view->itemsize, code)) {
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* A list item as an owned tuple (a copy of a list: code run by the garbage collector cannot
+ * change it under us), or NULL with TypeError. */
+static PyObject *owned_items(PyObject *item) {
+    if (PyTuple_CheckExact(item)) {
+        Py_INCREF(item);
+        return item;
+    }
+    if (PyList_CheckExact(item)) return PyList_AsTuple(item);
+    PyErr_SetString(PyExc_TypeError, "a list, tuple or 1-D numpy array is required");
+    return NULL;
+}
+
+/* The child node of `n` numeric (or bool) lists; sets lengths[i]. One aligned buffer (n == 1)
+ * is pointed at and pinned in `held`; other buffers are copied; lists and tuples converted. */
 static struct ArrowArray *numeric_values(Arena *arena, PyObject **items, Py_ssize_t n, int code,
                                          int64_t fixed, int64_t *lengths) {
-    int size = item_size(code);
-    if (n == 1 && PyObject_CheckBuffer(items[0])) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(items[0], &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) == 0) {
-            int usable = view.ndim == 1 && format_matches(view.format, view.itemsize, code) &&
-                         ((uintptr_t)view.buf % (uintptr_t)size) == 0;
-            Py_ssize_t count = view.ndim == 1 ? view.shape[0] : -1;
-            PyBuffer_Release(&view);
-            if (usable && (fixed < 0 || count == fixed)) {
-                PyObject *hold = PyMemoryView_FromObject(items[0]); /* pins the memory */
-                if (hold == NULL) return NULL;
-                int failed = PyList_Append(arena->held, hold);
-                const void *buf = PyMemoryView_GET_BUFFER(hold)->buf;
-                Py_DECREF(hold);
-                if (failed) return NULL;
-                struct ArrowArray *values = new_node(arena, count, 2, 0);
-                if (values == NULL) return NULL;
-                values->buffers[1] = count ? buf : (const void *)EMPTY;
-                lengths[0] = count;
-                return values;
-            }
-        } else {
-            PyErr_Clear();
+    int is_bool = code == '?';
+    int size = is_bool ? 1 : item_size(code);
+    Py_buffer view;
+    if (n == 1 && !is_bool && element_buffer(items[0], &view, code) == 0) {
+        Py_ssize_t count = view.shape[0];
+        int aligned = ((uintptr_t)view.buf % (uintptr_t)size) == 0;
+        PyBuffer_Release(&view);
+        if (aligned && (fixed < 0 || count == fixed)) {
+            PyObject *hold = PyMemoryView_FromObject(items[0]); /* pins the memory */
+            if (hold == NULL) return NULL;
+            int failed = PyList_Append(arena->held, hold);
+            const void *buf = PyMemoryView_GET_BUFFER(hold)->buf;
+            Py_DECREF(hold); /* the list holds it */
+            if (failed) return NULL;
+            struct ArrowArray *values = new_node(arena, count, 2, 0);
+            if (values == NULL) return NULL;
+            values->buffers[1] = count ? buf : (const void *)EMPTY;
+            lengths[0] = count;
+            return values;
         }
     }
-    /* General case: each item is a list or tuple of Python numbers, or a buffer that is copied. */
     Py_buffer *views = PyMem_New(Py_buffer, n ? n : 1);
-    if (views == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    Py_ssize_t total = 0, got = 0;
+    PyObject **tuples = PyMem_New(PyObject *, n ? n : 1);
     struct ArrowArray *values = NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        views[i].obj = NULL;
-        if (PyList_Check(items[i]) || PyTuple_Check(items[i])) {
-            lengths[i] = PySequence_Fast_GET_SIZE(items[i]);
+    Py_ssize_t got = 0, total = 0;
+    if (views == NULL || tuples == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < n; got++) {
+        tuples[got] = NULL;
+        views[got].obj = NULL;
+        if (element_buffer(items[got], &views[got], code) == 0) {
+            lengths[got] = views[got].shape[0];
         } else {
-            if (PyObject_GetBuffer(items[i], &views[i], PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
-                views[i].obj = NULL;
-                goto done;
-            }
-            got = i + 1;
-            if (views[i].ndim != 1 || !format_matches(views[i].format, views[i].itemsize, code)) {
-                PyErr_SetString(PyExc_TypeError, "a list or 1-D array of numbers is required");
-                goto done;
-            }
-            lengths[i] = views[i].shape[0];
+            views[got].obj = NULL;
+            if ((tuples[got] = owned_items(items[got])) == NULL) goto done;
+            lengths[got] = PyTuple_GET_SIZE(tuples[got]);
         }
-        got = i + 1;
-        if (fixed >= 0 && lengths[i] != fixed) {
+        if (fixed >= 0 && lengths[got] != fixed) {
+            got++;
             PyErr_SetString(PyExc_ValueError, "a fixed array of the wrong length");
             goto done;
         }
-        total += lengths[i];
+        total += lengths[got];
     }
     struct ArrowArray *node = new_node(arena, total, 2, 0);
-    char *data = node ? arena_alloc(arena, total * size) : NULL;
+    char *data = node ? arena_alloc(arena, is_bool ? (total + 7) / 8 : total * size) : NULL;
     if (data == NULL) goto done;
     node->buffers[1] = data;
     Py_ssize_t at = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (views[i].obj != NULL) {
+        if (views[i].obj != NULL && !is_bool) {
             memcpy(data + at * size, views[i].buf, (size_t)(lengths[i] * size));
             at += lengths[i];
-            continue;
+        } else if (views[i].obj != NULL) {
+            const uint8_t *bytes = (const uint8_t *)views[i].buf;
+            for (Py_ssize_t j = 0; j < lengths[i]; j++, at++)
+                if (bytes[j]) data[at >> 3] |= (char)(1 << (at & 7));
+        } else {
+            for (Py_ssize_t j = 0; j < lengths[i]; j++, at++) {
+                PyObject *element = PyTuple_GET_ITEM(tuples[i], j);
+                if (!is_bool) {
+                    if (store_number(data, at, code, element) < 0) goto done;
+                } else if (element == Py_True) {
+                    data[at >> 3] |= (char)(1 << (at & 7));
+                } else if (element != Py_False) {
+                    PyErr_SetString(PyExc_TypeError, "a bool is required");
+                    goto done;
+                }
+            }
         }
-        PyObject **elements = PySequence_Fast_ITEMS(items[i]);
-        for (Py_ssize_t j = 0; j < lengths[i]; j++, at++)
-            if (store_number(data, at, code, elements[j]) < 0) goto done;
     }
     values = node;
 done:
-    for (Py_ssize_t i = 0; i < got; i++)
+    for (Py_ssize_t i = 0; i < got; i++) {
         if (views[i].obj != NULL) PyBuffer_Release(&views[i]);
+        Py_XDECREF(tuples[i]);
+    }
     PyMem_Free(views);
+    PyMem_Free(tuples);
     return values;
 }
 
@@ -614,7 +663,10 @@ static struct ArrowArray *list_column(Arena *arena, PyObject **items, Py_ssize_t
     int64_t fixed = -1;
     if (kind == K_FIXED_LIST) {
         fixed = PyLong_AsLongLong(PyTuple_GET_ITEM(spec, 3));
-        if (fixed < 0) return PyErr_Occurred() ? NULL : (shape_error("size"), NULL);
+        if (fixed < 0) {
+            if (!PyErr_Occurred()) shape_error("size");
+            return NULL;
+        }
     }
     struct ArrowArray *a = new_node(arena, n, kind == K_FIXED_LIST ? 1 : 2, 1);
     if (a == NULL) return NULL;
@@ -624,52 +676,55 @@ static struct ArrowArray *list_column(Arena *arena, PyObject **items, Py_ssize_t
         return NULL;
     }
     struct ArrowArray *values = NULL;
-    if (PyTuple_GET_ITEM(spec, 2) != Py_None) {
+    int child_kind = spec_int(child_spec, 0);
+    if (PyTuple_GET_ITEM(spec, 2) != Py_None ||
+        (child_kind == K_PRIM && spec_int(child_spec, 1) == '?')) {
         values = numeric_values(arena, items, n, spec_int(child_spec, 1), fixed, lengths);
     } else {
-        /* Flatten the lists into one column of their elements. */
-        Py_ssize_t total = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (!PyList_Check(items[i]) && !PyTuple_Check(items[i])) {
-                PyErr_SetString(PyExc_TypeError, "a list is required");
-                goto done;
-            }
-            lengths[i] = PySequence_Fast_GET_SIZE(items[i]);
-            if (fixed >= 0 && lengths[i] != fixed) {
-                PyErr_SetString(PyExc_ValueError, "a fixed array of the wrong length");
-                goto done;
-            }
-            total += lengths[i];
-        }
-        PyObject **flat = PyMem_New(PyObject *, total ? total : 1);
-        if (flat == NULL) {
+        /* Flatten the lists into one column of their elements, read through owned tuples. */
+        PyObject **tuples = PyMem_New(PyObject *, n ? n : 1);
+        if (tuples == NULL) {
             PyErr_NoMemory();
             goto done;
         }
-        Py_ssize_t at = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject **elements = PySequence_Fast_ITEMS(items[i]);
-            for (Py_ssize_t j = 0; j < lengths[i]; j++) flat[at++] = elements[j];
+        Py_ssize_t got = 0, total = 0;
+        int failed = 0;
+        for (; got < n && !failed; got++) {
+            if ((tuples[got] = owned_items(items[got])) == NULL) {
+                failed = 1;
+                break;
+            }
+            lengths[got] = PyTuple_GET_SIZE(tuples[got]);
+            if (fixed >= 0 && lengths[got] != fixed) {
+                PyErr_SetString(PyExc_ValueError, "a fixed array of the wrong length");
+                failed = 1;
+            }
+            total += lengths[got];
         }
-        values = column(arena, flat, total, child_spec);
-        PyMem_Free(flat);
+        PyObject **flat = failed ? NULL : PyMem_New(PyObject *, total ? total : 1);
+        if (!failed && flat == NULL) PyErr_NoMemory();
+        if (flat != NULL) {
+            Py_ssize_t at = 0;
+            for (Py_ssize_t i = 0; i < n; i++)
+                for (Py_ssize_t j = 0; j < lengths[i]; j++)
+                    flat[at++] = PyTuple_GET_ITEM(tuples[i], j); /* the tuples own them */
+            values = column(arena, flat, total, child_spec);
+            PyMem_Free(flat);
+        }
+        drop_all(tuples, got);
     }
     if (values == NULL) goto done;
     a->children[0] = values;
     if (kind != K_FIXED_LIST) {
         int large = kind == K_LARGE_LIST;
         char *offsets = arena_alloc(arena, (n + 1) * (large ? 8 : 4));
-        if (offsets == NULL) {
-            a = NULL;
-            goto done;
-        }
+        if (offsets == NULL) goto done;
         int64_t total = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             total += lengths[i];
             if (large) ((int64_t *)offsets)[i + 1] = total;
             else if (total > INT32_MAX) {
                 PyErr_SetString(PyExc_OverflowError, "more than 2**31 list elements in one column");
-                a = NULL;
                 goto done;
             } else ((int32_t *)offsets)[i + 1] = (int32_t)total;
         }
@@ -725,7 +780,7 @@ static PyObject *build(PyObject *module, PyObject *args) {
     root->n_children = k;
     root->buffers = (const void **)(start + 80);
     root->children = (struct ArrowArray **)(start + 88);
-    if (!PyDict_Check(row)) {
+    if (!PyDict_CheckExact(row)) {
         PyErr_SetString(PyExc_TypeError, "a message must be a dict");
         return NULL;
     }
@@ -736,7 +791,9 @@ static PyObject *build(PyObject *module, PyObject *args) {
             if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "%U", PyTuple_GET_ITEM(names, j));
             return NULL;
         }
+        Py_INCREF(value); /* see "Ownership while building" */
         root->children[j] = column(&arena, &value, 1, PyTuple_GET_ITEM(specs, j));
+        Py_DECREF(value);
         if (root->children[j] == NULL) return NULL;
     }
     /* Ownership last, once nothing but the import can fail (the caller releases the root if

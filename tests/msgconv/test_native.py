@@ -222,3 +222,87 @@ print("ok", alive() is None and data() is None)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok True\n"
+
+
+@needs_native
+def test_every_decoded_message_takes_the_c_path() -> None:
+    # what the CDR decoder makes (numpy arrays of every width, bool arrays, nested lists) is
+    # all the C builder's; a fallback to the Python builder would only show up as time
+    registry = msgconv.default_registry()
+    rng = random.Random(3)
+    for name in _message_types():
+        definition = registry.message(name)
+        codec = registry.codec(name)
+        blob = msgconv.encode(name, _random_value(definition, registry, rng))
+        walk = native.spec(codec.arrow_type)
+        assert walk is not None, name
+        native.build(codec.decode_tree(blob), walk, [], [])  # raises if C cannot build it
+
+
+class _Sneaky(dict):  # type: ignore[type-arg]
+    def __getitem__(self, key: str) -> Any:
+        return 5 if key == "int32_value" else super().__getitem__(key)
+
+
+class _Shrinking:
+    """A number whose conversion empties the list it sits in (a use-after-free in C once)."""
+
+    def __init__(self, home: list[Any]) -> None:
+        self.home = home
+
+    def __float__(self) -> float:
+        self.home.clear()
+        return 1.0
+
+
+@needs_native
+def test_odd_python_values_get_the_python_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    # C reads exact dicts, lists, str and numbers only; anything else goes to the Python
+    # builder, so both paths give the same answer (or the same error)
+    basic = msgconv.default_registry().codec("test_msgs/msg/BasicTypes")
+    joints = msgconv.default_registry().codec("sensor_msgs/msg/JointState")
+    cloud = msgconv.default_registry().codec("sensor_msgs/msg/PointCloud2")
+
+    def outcome(codec: Any, row: dict[str, Any]) -> Any:
+        try:
+            return codec.to_arrow([row]).to_pylist()
+        except Exception as err:  # the Python builder's own answer, whatever it is
+            return type(err).__name__
+
+    rows = [
+        (basic, _Sneaky(basic.decode_tree(msgconv.encode("test_msgs/msg/BasicTypes", {})))),
+        (cloud, dict(cloud.decode_tree(msgconv.encode("sensor_msgs/msg/PointCloud2", {})))),
+        (joints, dict(joints.decode_tree(msgconv.encode("sensor_msgs/msg/JointState", {})))),
+    ]
+    rows[1][1]["data"] = b"\x01\x02\x03"
+    rows[2][1]["position"] = [np.float32(1.5), 2]
+    for codec, row in rows:
+        with_c = outcome(codec, row)
+        monkeypatch.setattr(native, "AVAILABLE", False)
+        with_python = outcome(codec, row)
+        monkeypatch.setattr(native, "AVAILABLE", True)
+        assert with_c == with_python, (codec.definition.name, with_c, with_python)
+    # a value whose conversion changes the row under the builder: no crash (in a child under
+    # PYTHONMALLOC=debug, where reading freed memory would)
+    script = """
+from dora_ros import msgconv
+from tests.msgconv.test_native import _Shrinking
+codec = msgconv.default_registry().codec("sensor_msgs/msg/JointState")
+row = codec.decode_tree(msgconv.encode("sensor_msgs/msg/JointState", {}))
+values = [i + 0.5 for i in range(64)]
+values.insert(0, _Shrinking(values))
+row["position"] = values
+try:
+    codec.to_arrow([row])
+except Exception as err:
+    pass
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONMALLOC": "debug"},
+    )
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
