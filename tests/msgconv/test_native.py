@@ -28,6 +28,20 @@ needs_native = pytest.mark.skipif(
 )
 
 
+def _under_debug_malloc(script: str) -> str:
+    """What `script` prints in a child whose allocator overwrites freed memory (it must exit 0):
+    code that reads memory after freeing it crashes there instead of passing by luck."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONMALLOC": "debug"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _plain(value: Any) -> Any:
     """`value` with numpy arrays as lists (what to_pylist gives)."""
     if isinstance(value, np.ndarray):
@@ -213,15 +227,7 @@ del row, received
 gc.collect()
 print("ok", alive() is None and data() is None)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONMALLOC": "debug"},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "ok True\n"
+    assert _under_debug_malloc(script) == "ok True\n"
 
 
 @needs_native
@@ -298,11 +304,4 @@ except Exception as err:
     pass
 print("ok")
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONMALLOC": "debug"},
-    )
-    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+    assert _under_debug_malloc(script) == "ok\n"
