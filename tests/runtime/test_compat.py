@@ -371,8 +371,9 @@ def test_reference_is_current(tmp_path: Path) -> None:
         # dora-rs itself loses a node's first messages when the machine is loaded (the receiver
         # was not ready yet), so every fresh event must be a recorded one, the ending identical.
         events = fresh[node]["events"]
-        assert all(event in REFERENCE[node]["events"] for event in events)
-        assert events[-3:] == REFERENCE[node]["events"][-3:]
+        unexpected = [event for event in events if event not in REFERENCE[node]["events"]]
+        assert not unexpected, (node, unexpected)  # seen once with 8 workers on 2 cores
+        assert events[-3:] == REFERENCE[node]["events"][-3:], node
     assert fresh["sender"] == REFERENCE["sender"]
 
 
