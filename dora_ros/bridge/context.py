@@ -55,6 +55,11 @@ __all__ = [
     "encode",
 ]
 
+# Requests a Python-API service server holds at once, taken or not, before the oldest is dropped
+# (its client gets no response): dora-rs's Python API has the same bound. The YAML bridge has its
+# own (bridge_node._PendingRequests: 64 waiting, plus `response_timeout`).
+MAX_PENDING_REQUESTS = 64
+
 
 # --- Arrow <-> CDR (msgconv) -------------------------------------------------------------------
 
@@ -298,7 +303,7 @@ class Ros2Node(Closeable):
         canonical = canonical_type(service_type, "srv")
         _check_type(part_type(canonical, "Request"))
         server = self._rclpy("service").create_service_server(
-            self._name(service_name), canonical, qos or SERVICE_QOS
+            self._name(service_name), canonical, qos or SERVICE_QOS, MAX_PENDING_REQUESTS
         )
         return self._track(Ros2ServiceServer(canonical, server))
 
@@ -493,7 +498,11 @@ class Ros2ServiceServer:
         self._server = server
 
     def take_request(self, timeout_s: float | None = None) -> tuple[int, pa.StructArray] | None:
-        """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None."""
+        """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None.
+
+        At most `MAX_PENDING_REQUESTS` (64) requests are held, taken or not; a newer one drops
+        the oldest, which then gets no response (a warning says so).
+        """
         item = self._server.take(_timeout(timeout_s, 1.0))
         if item is None:
             return None

@@ -286,11 +286,27 @@ _DROPPED = object()  # completes a dropped request's future
 
 
 class RclpyServiceServer:
-    """Serves a ROS 2 service: requests come out of `take()`, responses go in by request id."""
+    """Serves a ROS 2 service: requests come out of `take()`, responses go in by request id.
 
-    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
+    rclpy hands every request over as it arrives, so requests nobody takes or answers would pile
+    up: with `max_pending`, a request arriving while that many are pending (taken or not) drops
+    the oldest one, whose client gets no response (dora-rs's Python API bounds its pending
+    requests at 64 the same way). None: unbounded, for owners with their own policy (the YAML
+    bridge, `bridge_node._PendingRequests`).
+    """
+
+    def __init__(
+        self,
+        backend: RclpyBackend,
+        name: str,
+        type_name: str,
+        qos: Ros2QosPolicies,
+        max_pending: int | None = None,
+    ):
         self.name = name
         self.type_name = type_name
+        self.max_pending = max_pending
+        self.evicted = 0  # requests dropped over `max_pending`
         self._backend = backend
         self._srv = import_interface(type_name)
         self._queue = ReadyQueue(None)
@@ -309,9 +325,25 @@ class RclpyServiceServer:
         from rclpy.serialization import deserialize_message, serialize_message
 
         future = self._backend.executor.create_future()
+        evicted = None
         with self._lock:
             request_id = next(self._ids)
+            if self.max_pending is not None and len(self._pending) >= self.max_pending:
+                oldest = next(iter(self._pending))  # dicts keep arrival order
+                evicted = (oldest, self._pending.pop(oldest))
+                self.evicted += 1
             self._pending[request_id] = future
+        if evicted is not None:
+            if self.evicted == 1 or self.evicted % 100 == 0:
+                log.warning(
+                    "service %s: %d requests pending (taken or not) without a response; dropping "
+                    "the oldest, request %d (%d dropped so far; its client gets no response)",
+                    self.name,
+                    self.max_pending,
+                    evicted[0],
+                    self.evicted,
+                )
+            self._backend._complete(evicted[1], _DROPPED)
         self._queue.put((request_id, bytes(serialize_message(request))))  # type: ignore[arg-type]
         answer = await future
         if answer is _DROPPED:
@@ -324,15 +356,27 @@ class RclpyServiceServer:
         return self._queue.fileno()
 
     def take(self, timeout: float | None = 0.0) -> tuple[int, bytes] | None:
-        item = self._queue.take(timeout)
-        return item  # type: ignore[return-value]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            item: Any = self._queue.take(remaining)
+            if item is None:
+                return None
+            with self._lock:
+                if item[0] in self._pending:
+                    return item
+            # dropped over `max_pending` before anyone took it: the next one
 
     def send_response(self, request_id: int, response: bytes) -> None:
         with self._lock:
             future = self._pending.pop(request_id, None)
         if future is None:
             raise BridgeError(
-                f"service {self.name}: no pending request with id {request_id!r} "
+                f"service {self.name}: no pending request with id {request_id!r} (already "
+                f"answered, never taken, or dropped as the oldest of {self.max_pending} "
+                "pending requests)"
+                if self.max_pending is not None
+                else f"service {self.name}: no pending request with id {request_id!r} "
                 "(already answered, or never taken)"
             )
         self._backend._complete(future, response)
@@ -797,9 +841,13 @@ class RclpyBackend(Closeable):
         return self._track(RclpyServiceClient(self, name, type_name, qos))
 
     def create_service_server(
-        self, name: str, type_name: str, qos: Ros2QosPolicies = SERVICE_QOS
+        self,
+        name: str,
+        type_name: str,
+        qos: Ros2QosPolicies = SERVICE_QOS,
+        max_pending: int | None = None,
     ) -> RclpyServiceServer:
-        return self._track(RclpyServiceServer(self, name, type_name, qos))
+        return self._track(RclpyServiceServer(self, name, type_name, qos, max_pending))
 
     def create_action_client(
         self, name: str, type_name: str, qos: Ros2QosPolicies = SERVICE_QOS
