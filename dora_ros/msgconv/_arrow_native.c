@@ -22,6 +22,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -191,7 +192,8 @@ static PyObject *list(Walk *w, const struct ArrowArray *a, PyObject *spec, int k
         span->owner = w->owner;
         span->ptr = (const char *)child->buffers[1] + (child->offset + start) * size;
         span->len = (Py_ssize_t)((end - start) * size);
-        PyObject *array = PyObject_CallFunctionObjArgs(w->frombuffer, (PyObject *)span, dtype, NULL);
+        PyObject *array =
+            PyObject_CallFunctionObjArgs(w->frombuffer, (PyObject *)span, dtype, NULL);
         Py_DECREF(span);
         return array;
     }
@@ -439,23 +441,30 @@ static int store_number(char *data, Py_ssize_t i, int code, PyObject *v) {
         ((uint64_t *)data)[i] = u;
         return 0;
     }
+    long long low, high;
+    switch (code) {
+    case 'b': low = INT8_MIN, high = INT8_MAX; break;
+    case 'B': low = 0, high = UINT8_MAX; break;
+    case 'h': low = INT16_MIN, high = INT16_MAX; break;
+    case 'H': low = 0, high = UINT16_MAX; break;
+    case 'i': low = INT32_MIN, high = INT32_MAX; break;
+    case 'I': low = 0, high = UINT32_MAX; break;
+    case 'q': low = LLONG_MIN, high = LLONG_MAX; break;
+    default: PyErr_Format(PyExc_ValueError, "unknown primitive code %d", code); return -1;
+    }
     int overflow;
     long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
     if (x == -1 && PyErr_Occurred()) return -1;
-    int ok = !overflow;
-    switch (code) {
-    case 'b': ok = ok && x >= INT8_MIN && x <= INT8_MAX; if (ok) ((int8_t *)data)[i] = (int8_t)x; break;
-    case 'B': ok = ok && x >= 0 && x <= UINT8_MAX; if (ok) ((uint8_t *)data)[i] = (uint8_t)x; break;
-    case 'h': ok = ok && x >= INT16_MIN && x <= INT16_MAX; if (ok) ((int16_t *)data)[i] = (int16_t)x; break;
-    case 'H': ok = ok && x >= 0 && x <= UINT16_MAX; if (ok) ((uint16_t *)data)[i] = (uint16_t)x; break;
-    case 'i': ok = ok && x >= INT32_MIN && x <= INT32_MAX; if (ok) ((int32_t *)data)[i] = (int32_t)x; break;
-    case 'I': ok = ok && x >= 0 && x <= UINT32_MAX; if (ok) ((uint32_t *)data)[i] = (uint32_t)x; break;
-    case 'q': if (ok) ((int64_t *)data)[i] = x; break;
-    default: PyErr_Format(PyExc_ValueError, "unknown primitive code %d", code); return -1;
-    }
-    if (!ok) {
+    if (overflow || x < low || x > high) {
         PyErr_SetString(PyExc_OverflowError, "integer out of range for its Arrow type");
         return -1;
+    }
+    /* In range, so the low bytes are the value (two's complement for the signed types). */
+    switch (item_size(code)) {
+    case 1: ((uint8_t *)data)[i] = (uint8_t)x; break;
+    case 2: ((uint16_t *)data)[i] = (uint16_t)x; break;
+    case 4: ((uint32_t *)data)[i] = (uint32_t)x; break;
+    default: ((uint64_t *)data)[i] = (uint64_t)x; break;
     }
     return 0;
 }
@@ -535,9 +544,12 @@ static int format_matches(const char *format, Py_ssize_t itemsize, int code) {
     char f = format[0];
     switch (code) {
     case '?': return f == '?';
-    case 'b': case 'h': case 'i': case 'q': return f == 'b' || f == 'h' || f == 'i' || f == 'l' || f == 'q';
-    case 'B': case 'H': case 'I': case 'Q': return f == 'B' || f == 'H' || f == 'I' || f == 'L' || f == 'Q';
-    case 'f': case 'd': return f == 'f' || f == 'd';
+    case 'b': case 'h': case 'i': case 'q': /* the size is checked above; 'l' is numpy's int64 */
+        return strchr("bhilq", f) != NULL;
+    case 'B': case 'H': case 'I': case 'Q':
+        return strchr("BHILQ", f) != NULL;
+    case 'f': case 'd':
+        return f == 'f' || f == 'd';
     }
     return 0;
 }
@@ -811,9 +823,11 @@ static PyObject *build(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
-     "build(row, spec, segments, held) -> root address of a one-row struct array; see the module."},
+     "build(row, spec, segments, held) -> root address of a one-row struct array (see the "
+     "module)."},
     {"rows", rows, METH_VARARGS,
-     "rows(array, spec, frombuffer) -> list: the rows of a struct array as dicts (see the module)."},
+     "rows(array, spec, frombuffer) -> list: the rows of a struct array as dicts (see the "
+     "module)."},
     {NULL, NULL, 0, NULL},
 };
 

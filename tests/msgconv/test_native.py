@@ -305,3 +305,30 @@ except Exception as err:
 print("ok")
 """
     assert _under_debug_malloc(script) == "ok\n"
+
+
+@needs_native
+def test_number_ranges_are_checked_as_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hand-made row with a number that does not fit is an error on both paths, never a wrap
+    codec = msgconv.default_registry().codec("test_msgs/msg/BasicTypes")
+    base = codec.decode_tree(msgconv.encode("test_msgs/msg/BasicTypes", {}))
+    cases: list[tuple[str, Any, bool]] = []  # field, value, fits
+    for n in (8, 16, 32, 64):
+        low, high = -(2 ** (n - 1)), 2 ** (n - 1) - 1
+        for value, fits in ((low, True), (high, True), (low - 1, False), (high + 1, False)):
+            cases.append((f"int{n}_value", value, fits))
+        for value, fits in ((0, True), (2**n - 1, True), (-1, False), (2**n, False)):
+            cases.append((f"uint{n}_value", value, fits))
+    for value, fits in ((3.4028234663852886e38, True), (3.5e38, False), (float("inf"), True)):
+        cases.append(("float32_value", value, fits))
+    cases += [("float64_value", 2, True), ("bool_value", 1, True)]  # as struct.pack does
+    for field, value, fits in cases:
+        results = []
+        for available in (True, False):
+            monkeypatch.setattr(native, "AVAILABLE", available)
+            try:
+                results.append(codec.to_arrow([dict(base, **{field: value})]).to_pylist())
+            except msgconv.MsgConvError:
+                results.append("error")
+        assert results[0] == results[1], (field, value, results)
+        assert (results[0] != "error") == fits, (field, value, results[0])
