@@ -56,8 +56,9 @@ __all__ = [
 ]
 
 # Requests a Python-API service server holds at once, taken or not, before the oldest is dropped
-# (its client gets no response): dora-rs's Python API has the same bound. The YAML bridge has its
-# own (bridge_node._PendingRequests: 64 waiting, plus `response_timeout`).
+# (its client gets no response). dora-rs's Python API bounds its taken-but-unanswered requests at
+# 64 in its current sources (libraries/extensions/ros2-bridge/python, MAX_PENDING_REQUESTS). The
+# YAML bridge has its own bound (bridge_node._PendingRequests: 64 waiting, `response_timeout`).
 MAX_PENDING_REQUESTS = 64
 
 
@@ -501,7 +502,7 @@ class Ros2ServiceServer:
         """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None.
 
         At most `MAX_PENDING_REQUESTS` (64) requests are held, taken or not; a newer one drops
-        the oldest, which then gets no response (a warning says so).
+        the oldest, which then gets no response (logged: the first drop, then every 100th).
         """
         item = self._server.take(_timeout(timeout_s, 1.0))
         if item is None:

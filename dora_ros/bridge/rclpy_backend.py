@@ -290,8 +290,8 @@ class RclpyServiceServer:
 
     rclpy hands every request over as it arrives, so requests nobody takes or answers would pile
     up: with `max_pending`, a request arriving while that many are pending (taken or not) drops
-    the oldest one, whose client gets no response (dora-rs's Python API bounds its pending
-    requests at 64 the same way). None: unbounded, for owners with their own policy (the YAML
+    the oldest one, whose client gets no response; the first drop and every 100th are logged.
+    None: unbounded, for owners with their own policy that take every request at once (the YAML
     bridge, `bridge_node._PendingRequests`).
     """
 
@@ -309,7 +309,9 @@ class RclpyServiceServer:
         self.evicted = 0  # requests dropped over `max_pending`
         self._backend = backend
         self._srv = import_interface(type_name)
-        self._queue = ReadyQueue(None)
+        # With a bound, the queue drops its oldest item exactly when `_handle` evicts the oldest
+        # pending request: the queue is full only when every pending request is untaken.
+        self._queue = ReadyQueue(max_pending)
         self._pending: dict[int, Any] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()

@@ -587,16 +587,21 @@ static struct ArrowArray *numeric_values(Arena *arena, PyObject **items, Py_ssiz
                                          int64_t fixed, int64_t *lengths) {
     int is_bool = code == '?';
     int size = is_bool ? 1 : item_size(code);
-    Py_buffer view;
-    if (n == 1 && !is_bool && element_buffer(items[0], &view, code) == 0) {
-        Py_ssize_t count = view.shape[0];
-        int aligned = ((uintptr_t)view.buf % (uintptr_t)size) == 0;
-        PyBuffer_Release(&view);
-        if (aligned && (fixed < 0 || count == fixed)) {
-            PyObject *hold = PyMemoryView_FromObject(items[0]); /* pins the memory */
-            if (hold == NULL) return NULL;
+    if (n == 1 && !is_bool && !PyBytes_Check(items[0]) && !PyByteArray_Check(items[0]) &&
+        PyObject_CheckBuffer(items[0])) {
+        /* One export, checked and used: the memoryview pins the memory (an exported buffer
+         * cannot be resized) from the checks until the tree is released. */
+        PyObject *hold = PyMemoryView_FromObject(items[0]);
+        if (hold == NULL) return NULL;
+        const Py_buffer *b = PyMemoryView_GET_BUFFER(hold);
+        int usable = b->ndim == 1 && PyBuffer_IsContiguous(b, 'C') &&
+                     format_matches(b->format, b->itemsize, code) &&
+                     ((uintptr_t)b->buf % (uintptr_t)size) == 0 &&
+                     (fixed < 0 || b->shape[0] == fixed);
+        if (usable) {
+            Py_ssize_t count = b->shape[0];
+            const void *buf = b->buf;
             int failed = PyList_Append(arena->held, hold);
-            const void *buf = PyMemoryView_GET_BUFFER(hold)->buf;
             Py_DECREF(hold); /* the list holds it */
             if (failed) return NULL;
             struct ArrowArray *values = new_node(arena, count, 2, 0);
@@ -605,6 +610,7 @@ static struct ArrowArray *numeric_values(Arena *arena, PyObject **items, Py_ssiz
             lengths[0] = count;
             return values;
         }
+        Py_DECREF(hold); /* unaligned, another type or length: the general case copies */
     }
     Py_buffer *views = PyMem_New(Py_buffer, n ? n : 1);
     PyObject **tuples = PyMem_New(PyObject *, n ? n : 1);

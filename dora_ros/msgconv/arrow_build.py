@@ -589,12 +589,11 @@ def build_struct_array(dtype: pa.StructType, rows: list[dict[str, Any]]) -> pa.S
     """
     if len(rows) == 1:
         if native.AVAILABLE:
-            walk = native.spec(dtype)
+            walk = native.spec(dtype, keep=True)
             if walk is not None:
-                try:
-                    return _native_one_row(dtype, walk, rows[0])
-                except native.NOT_HANDLED:
-                    pass  # a value the decoder never makes: the generated builder decides
+                built = _native_one_row(dtype, walk, rows[0])
+                if built is not None:
+                    return built
         one = _ONE_ROW.get(id(dtype))
         if one is None:
             one = _ONE_ROW[id(dtype)] = (dtype, _OneRow(dtype).build)
@@ -618,17 +617,22 @@ def build_struct_array(dtype: pa.StructType, rows: list[dict[str, Any]]) -> pa.S
     return array
 
 
-def _native_one_row(dtype: pa.StructType, walk: Any, row: dict[str, Any]) -> pa.StructArray:
+def _native_one_row(dtype: pa.StructType, walk: Any, row: dict[str, Any]) -> pa.StructArray | None:
     """`_OneRow`'s work done in C (`native.build`): nodes in ~2 us instead of ~15, and a root whose
-    release is C code that drops our memory, instead of `_adopt` (~5 us)."""
-    root = 0
+    release is C code that drops our memory, instead of `_adopt` (~5 us).
+
+    None when C leaves the row to Python (a value the decoder never makes); an error of the
+    import itself is raised, never hidden by the Python builder.
+    """
     # Held here too: if the import fails after Arrow took the root, Arrow has released it (and
     # its reference to these) and `_disown` must still be able to read the root's memory.
     segments: list[bytearray] = []
     try:
         root = native.build(row, walk, segments, [])
+    except native.NOT_HANDLED:
+        return None
+    try:
         return pa.Array._import_from_c(root, dtype)
     except BaseException:
-        if root:
-            _disown(root)
+        _disown(root)
         raise

@@ -157,7 +157,9 @@ def test_cyclone_backend_refuses_services_and_says_why() -> None:
             node.create_action_client(name("/fib"), "test_msgs/Fibonacci", Ros2QosPolicies())
 
 
-def test_server_holds_at_most_64_requests_and_drops_the_oldest(ros_node) -> None:
+def test_server_holds_at_most_64_requests_and_drops_the_oldest(
+    ros_node, caplog: pytest.LogCaptureFixture
+) -> None:
     # ~20 s: 70 requests in bursts of 10 every 0.5 s (a service reader keeps the last 10), the
     # 64 answers in bursts of 8, then the client waits out its timeout for the 6 never answered
     server = ros_node.create_service_server(name("/flooded"), SERVICE, Ros2QosPolicies())
@@ -169,6 +171,8 @@ def test_server_holds_at_most_64_requests_and_drops_the_oldest(ros_node) -> None
         deadline = time.monotonic() + 20
         while server._server.evicted < 6 and time.monotonic() < deadline:
             time.sleep(0.1)  # nobody takes: the server must not hold more than 64
+        assert len(server._server._queue) == 64 and len(server._server._pending) == 64
+        assert "dropping the oldest, request 1 " in caplog.text
         taken = []
         while (item := server.take_request(timeout_s=0.5)) is not None:
             taken.append(item)
@@ -181,5 +185,5 @@ def test_server_holds_at_most_64_requests_and_drops_the_oldest(ros_node) -> None
         answers = [e["value"] for e in running.events(lambda e: e.get("event") == "response")]
     assert [a is not None for a in answers] == [False] * 6 + [True] * 64
     with pytest.raises(BridgeError, match="dropped as the oldest of 64"):
-        server.send_response(1, pa.array([{}]))
+        server.send_response(taken[0][0] - 1, pa.array([{}]))  # the newest dropped one
     server.close()
