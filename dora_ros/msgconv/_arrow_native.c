@@ -845,11 +845,5 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__arrow_native(void) {
     if (PyType_Ready(&SpanType) < 0) return NULL;
-    PyObject *m = PyModule_Create(&module);
-    if (m == NULL) return NULL;
-    if (PyModule_AddObject(m, "MARK_RELEASED", PyLong_FromVoidPtr((void *)mark_released)) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return PyModule_Create(&module);
 }

@@ -4,8 +4,6 @@ from typing import Any
 
 import pyarrow as pa
 
-MARK_RELEASED: int
-
 def rows(
     array: pa.StructArray, spec: tuple[Any, ...], frombuffer: Callable[..., Any]
 ) -> list[Any]: ...
