@@ -1,9 +1,10 @@
 """Bridge latency: a 1920x1080 rgb8 sensor_msgs/Image, ROS -> dora and dora -> ROS, per backend.
 
-Every scenario is one publisher and one subscriber on loopback (ROS_DOMAIN_ID 99, discovery range
-LOCALHOST), each on its own topic. The publisher writes the send time (`CLOCK_MONOTONIC`, one
-clock for every process) into `header.stamp` and the round number into `header.frame_id`; the
-subscriber subtracts the stamp from its own clock once the message is usable in Python:
+Every scenario is one publisher and one subscriber on this host (ROS_DOMAIN_ID 99, ROS's default
+discovery range SUBNET, or LOCALHOST with `--localhost`), each on its own topic. The publisher
+writes the send time (`CLOCK_MONOTONIC`, one clock for every process) into `header.stamp` and the
+round number into `header.frame_id`; the subscriber subtracts the stamp from its own clock once the
+message is usable in Python:
 
 - rclpy -> rclpy: the peer figure. An rclpy subscription's callback gets the deserialized message.
 - ROS -> dora (backend API): an rclpy publisher; the dora side is `dora_ros.bridge.Ros2Context`
@@ -24,6 +25,16 @@ divides each median by rclpy -> rclpy's; the target is within 1.2x.
     python benchmarks/bridge.py              # 30 images per scenario, about 2 minutes
     python benchmarks/bridge.py --count 10   # smoke run
     python benchmarks/bridge.py --only "rclpy API,YAML"  # subsets (rclpy -> rclpy always runs)
+    python benchmarks/bridge.py --large-data  # Fast DDS participants tuned for large messages
+
+With Fast DDS's defaults two settings decide how fast a 6 MB image arrives: the *sending*
+participant's shared-memory segment (512 kB: the image leaves over UDP instead, and rclpy -> rclpy
+takes ~115 ms here, ~20 ms with 8 MB) and the *receiving* participant's UDP receive buffer (the OS
+default, `net.core.rmem_default`, ~208 kB, through which it receives every non-Fast DDS writer
+such as the Cyclone backend). The bridge sizes its own participant (docs/bridge.md, Performance);
+the ROS peers keep Fast DDS's defaults unless `--large-data` gives every Fast DDS participant of
+the run an XML profile (`FASTDDS_DEFAULT_PROFILES_FILE`) with an 8 MB segment and 4 MB socket
+buffers, which the kernel caps at `net.core.rmem_max` without privileges.
 """
 
 from __future__ import annotations
@@ -47,6 +58,35 @@ DOMAIN = "99"  # last of the bridge tests' range (1-99); loopback only
 WARMUP = 3  # rounds discarded
 START_DELAY = 15.0  # s from launch to the first round: every process up and matched
 GRACE = 10.0  # s after the last round's slot before the driver stops waiting
+LARGE_DATA_PROFILE = """\
+<?xml version="1.0" encoding="UTF-8" ?>
+<dds xmlns="http://www.eprosima.com">
+  <profiles>
+    <transport_descriptors>
+      <transport_descriptor>
+        <transport_id>udp_large</transport_id>
+        <type>UDPv4</type>
+        <sendBufferSize>4194304</sendBufferSize>
+        <receiveBufferSize>4194304</receiveBufferSize>
+      </transport_descriptor>
+      <transport_descriptor>
+        <transport_id>shm_large</transport_id>
+        <type>SHM</type>
+        <segment_size>8388608</segment_size>
+      </transport_descriptor>
+    </transport_descriptors>
+    <participant profile_name="large_data" is_default_profile="true">
+      <rtps>
+        <userTransports>
+          <transport_id>udp_large</transport_id>
+          <transport_id>shm_large</transport_id>
+        </userTransports>
+        <useBuiltinTransports>false</useBuiltinTransports>
+      </rtps>
+    </participant>
+  </profiles>
+</dds>
+"""
 BIN = Path(sys.executable).parent
 
 
@@ -318,7 +358,7 @@ def yaml_graph(backend: str, plan_out: Plan, plan_in: Plan, log_dir: Path) -> st
         )
     for i, topic in plan_in.topics.items():  # ROS -> dora
         topics.append({"topic": topic, "message_type": "sensor_msgs/Image", "output": f"image_{i}"})
-    env = {"ROS_DOMAIN_ID": DOMAIN, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env = {"ROS_DOMAIN_ID": DOMAIN}  # the discovery range comes from `dora-ros run`'s environment
     nodes: list[dict[str, object]] = [
         {
             "id": "ros",
@@ -371,7 +411,11 @@ class Driver:
         )
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, ROS_DOMAIN_ID=DOMAIN, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+        env = dict(os.environ, ROS_DOMAIN_ID=DOMAIN, ROS_AUTOMATIC_DISCOVERY_RANGE=self.args.range)
+        if self.args.large_data:
+            profile = self.work / "fastdds_large_data.xml"
+            profile.write_text(LARGE_DATA_PROFILE)
+            env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         return env
 
@@ -477,6 +521,20 @@ def main() -> None:
         help="comma-separated substrings of scenario names to run (rclpy -> rclpy always runs)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="print where the logs are kept")
+    parser.add_argument(
+        "--localhost",
+        dest="range",
+        action="store_const",
+        const="LOCALHOST",
+        default="SUBNET",
+        help="discovery range LOCALHOST (rmw_fastrtps then sets up its own transports, which the "
+        "bridge's Fast DDS sizing does not reach)",
+    )
+    parser.add_argument(
+        "--large-data",
+        action="store_true",
+        help="give every Fast DDS participant an 8 MB shared-memory segment and 4 MB UDP buffers",
+    )
     parser.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -496,6 +554,12 @@ def main() -> None:
         f"{args.count} images per scenario (+{WARMUP} warm-up), scenarios taking turns every "
         f"{args.slot} s ({rounds * len(active) * args.slot + args.start_delay:.0f} s), "
         "one-way latency (ms)"
+        + f", discovery range {args.range}"
+        + (
+            ", every Fast DDS profile for large data"
+            if args.large_data
+            else ", ROS peers on Fast DDS defaults"
+        )
     )
     tmp = tempfile.mkdtemp(prefix="bench_bridge_")
     latencies = Driver(args, active, Path(tmp)).run()

@@ -22,15 +22,18 @@ the client times out on its own.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import importlib
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 import uuid
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +45,74 @@ from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RclpyBackend", "import_interface"]
+__all__ = ["FASTDDS_SOCKETS_ENV", "RclpyBackend", "fastdds_sockets_size", "import_interface"]
+
+# Fast DDS sizes its built-in transports from the OS socket defaults: UDP buffers of
+# `net.core.rmem_default` (~208 kB) and a shared-memory segment of 512 kB. A message that does not
+# fit the segment leaves over UDP, where a burst larger than the receiver's buffer is partly
+# dropped and repaired by the reliable protocol: a 1080p image from a default rclpy publisher to
+# an rclpy subscriber on the same host takes ~115 ms here, ~20 ms with a 4 MB `sockets_size`
+# (docs/bridge.md, Performance). So the bridge's own participant asks for that size, which Fast DDS
+# also uses for the segment (twice the socket size). Nothing changes for small messages.
+FASTDDS_SOCKETS_ENV = "DORA_ROS_FASTDDS_SOCKETS_SIZE"
+DEFAULT_FASTDDS_SOCKETS_SIZE = 4 * 1024 * 1024
+# Any of these means the user configures Fast DDS's transports: leave them to it.
+_FASTDDS_USER_ENV = (
+    "FASTDDS_BUILTIN_TRANSPORTS",
+    "FASTDDS_DEFAULT_PROFILES_FILE",
+    "FASTRTPS_DEFAULT_PROFILES_FILE",
+)
+_FASTDDS_USER_FILES = ("DEFAULT_FASTDDS_PROFILES.xml", "DEFAULT_FASTRTPS_PROFILES.xml")
+_environ_lock = threading.Lock()
+
+
+def fastdds_sockets_size() -> int | None:
+    """The `sockets_size` the bridge gives Fast DDS's built-in transports, or None for Fast DDS's own.
+
+    `$DORA_ROS_FASTDDS_SOCKETS_SIZE` in bytes (0: Fast DDS's defaults), else 4 MiB; None as well when
+    the user configures Fast DDS (its environment variables or a default XML profile in the
+    working directory).
+
+    Raises:
+        BridgeError: the variable is not a whole number of bytes.
+    """
+    if any(os.environ.get(name) for name in _FASTDDS_USER_ENV):
+        return None
+    if any(os.path.exists(name) for name in _FASTDDS_USER_FILES):
+        return None
+    text = os.environ.get(FASTDDS_SOCKETS_ENV, "").strip()
+    if not text:
+        return DEFAULT_FASTDDS_SOCKETS_SIZE
+    try:
+        size = int(text)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise BridgeError(
+            f"{FASTDDS_SOCKETS_ENV}={text!r} is not a size in bytes (0 keeps Fast DDS's defaults)"
+        )
+    return size or None
+
+
+@contextlib.contextmanager
+def _fastdds_transports_sized() -> Iterator[None]:
+    """While a context's participant is created: Fast DDS's built-in transports sized for large data.
+
+    Fast DDS reads `FASTDDS_BUILTIN_TRANSPORTS` when it creates a participant, so the variable is
+    set only meanwhile and then removed: processes the user starts later keep their own Fast DDS
+    defaults. rmw_fastrtps replaces the built-in transports with its own under
+    `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`, and then the variable has no effect.
+    """
+    size = fastdds_sockets_size()
+    if size is None:
+        yield
+        return
+    with _environ_lock:
+        os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = f"DEFAULT?sockets_size={size}"
+        try:
+            yield
+        finally:
+            os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
 
 
 def import_interface(type_name: str) -> Any:
@@ -752,26 +822,28 @@ class RclpyBackend(Closeable):
         keep_large_buffers_mapped()  # fresh 6 MB buffers fault in at 3.5 ms each (backend.py)
         self._entities: list[Any] = []
         self.context = Context()
-        # No signal handlers: SIGINT belongs to the dora node (or the user), not to rclpy.
-        rclpy.init(
-            args=[],
-            context=self.context,
-            domain_id=domain_id,
-            signal_handler_options=SignalHandlerOptions.NO,
-        )
-        try:
-            self.node = rclpy.create_node(
-                node_name,
-                namespace=self.namespace,
+        # The participant is created with the context's first node.
+        with _fastdds_transports_sized():
+            # No signal handlers: SIGINT belongs to the dora node (or the user), not to rclpy.
+            rclpy.init(
+                args=[],
                 context=self.context,
-                enable_rosout=enable_rosout,
-                allow_undeclared_parameters=True,
+                domain_id=domain_id,
+                signal_handler_options=SignalHandlerOptions.NO,
             )
-        except Exception as err:
-            rclpy.shutdown(context=self.context)
-            raise BridgeError(
-                f"cannot create ROS 2 node {node_name!r} in {namespace!r}: {err}"
-            ) from err
+            try:
+                self.node = rclpy.create_node(
+                    node_name,
+                    namespace=self.namespace,
+                    context=self.context,
+                    enable_rosout=enable_rosout,
+                    allow_undeclared_parameters=True,
+                )
+            except Exception as err:
+                rclpy.shutdown(context=self.context)
+                raise BridgeError(
+                    f"cannot create ROS 2 node {node_name!r} in {namespace!r}: {err}"
+                ) from err
         self.group = ReentrantCallbackGroup()
         for key, value in (parameters or {}).items():
             self.set_parameter(key, value)

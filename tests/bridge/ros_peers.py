@@ -47,7 +47,14 @@ def ros_env(domain: int) -> dict[str, str]:
 class Peer:
     """A peer script under `peers/` running as a subprocess; its JSON lines are collected."""
 
-    def __init__(self, script: str, config: dict[str, Any], domain: int) -> None:
+    def __init__(
+        self,
+        script: str,
+        config: dict[str, Any],
+        domain: int,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        """`environ` replaces `ros_env(domain)` as the peer's whole environment."""
         self.script = script
         self.config = config
         self.domain = domain
@@ -59,7 +66,7 @@ class Peer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=ros_env(domain),
+            env=ros_env(domain) if environ is None else environ,
             cwd=PEERS,
             start_new_session=True,
         )
