@@ -9,17 +9,14 @@
 
 from __future__ import annotations
 
-import json
 import struct
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ros_peers import PEERS, Peer, ros_env
+from ros_peers import PEERS, Peer
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -140,30 +137,8 @@ class PythonPeer(Peer):
     def __init__(
         self, script: str, config: dict[str, Any], domain: int, python: Path | str = sys.executable
     ) -> None:
-        path = PEERS / script if (PEERS / script).exists() else HERE / script
-        self.script = script
-        self.config = config
-        self.domain = domain
-        self.lines: list[dict[str, Any]] = []
-        self.stderr: list[str] = []
-        self._cond = threading.Condition()
-        env = ros_env(domain)
-        if str(python) != sys.executable:
-            # The ROS wheels re-exec Python at start-up with their own library path and a marker;
-            # another venv's Python must bootstrap its own.
-            for var in ("LD_LIBRARY_PATH", "_ROS_WHEELS_BOOTSTRAP_COMPLETE", "AMENT_PREFIX_PATH"):
-                env.pop(var, None)
-        self.proc = subprocess.Popen(
-            [str(python), str(path), json.dumps(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=PEERS,  # B1's peers import their `_peer` helpers from there
-            start_new_session=True,
-        )
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        folder = PEERS if (PEERS / script).exists() else HERE
+        super().__init__(script, config, domain, python=python, folder=folder)
 
 
 @contextmanager

@@ -53,21 +53,29 @@ class Peer:
         config: dict[str, Any],
         domain: int,
         environ: dict[str, str] | None = None,
+        python: Path | str = sys.executable,
+        folder: Path = PEERS,
     ) -> None:
-        """`environ` replaces `ros_env(domain)` as the peer's whole environment."""
+        """`script` in `folder` run by `python`; `environ` replaces `ros_env(domain)`."""
         self.script = script
         self.config = config
         self.domain = domain
         self.lines: list[dict[str, Any]] = []
         self.stderr: list[str] = []
         self._cond = threading.Condition()
+        env = ros_env(domain) if environ is None else dict(environ)
+        if str(python) != sys.executable:
+            # The ROS wheels re-exec Python at start-up with their own library path and a marker;
+            # another venv's Python must bootstrap its own.
+            for var in ("LD_LIBRARY_PATH", "_ROS_WHEELS_BOOTSTRAP_COMPLETE", "AMENT_PREFIX_PATH"):
+                env.pop(var, None)
         self.proc = subprocess.Popen(
-            [sys.executable, str(PEERS / script), json.dumps(config)],
+            [str(python), str(folder / script), json.dumps(config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=ros_env(domain) if environ is None else environ,
-            cwd=PEERS,
+            env=env,
+            cwd=PEERS,  # the peers import their `_peer` helpers from there
             start_new_session=True,
         )
         threading.Thread(target=self._read_out, daemon=True).start()

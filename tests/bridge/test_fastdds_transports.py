@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cyclone_helpers import JAZZY_PYTHON
 from ros_peers import REPO, Peer, name
 
 DOMAIN = 65
@@ -95,13 +96,27 @@ def stop(proc: subprocess.Popen[str]) -> None:
     proc.communicate(timeout=30)
 
 
-def test_large_image_reaches_a_default_rclpy_peer() -> None:
-    topic = name("/fastdds/image")
+@pytest.mark.parametrize(
+    "python",
+    [
+        pytest.param(sys.executable, id="kilted"),
+        pytest.param(
+            JAZZY_PYTHON,
+            id="jazzy",  # Fast DDS 2.14 reading a Fast DDS 3 segment of another size
+            marks=pytest.mark.skipif(
+                not JAZZY_PYTHON.exists(), reason=".venv-jazzy is missing: `make test` creates it"
+            ),
+        ),
+    ],
+)
+def test_large_image_reaches_a_default_rclpy_peer(python: Path | str) -> None:
+    topic = name(f"/fastdds/image_{'jazzy' if python == JAZZY_PYTHON else 'kilted'}")
     peer = Peer(
         "topic_peer.py",
         {"listen": [{"topic": topic, "type": "sensor_msgs/msg/Image"}]},
         DOMAIN,
         environ=bridge_env(),  # Fast DDS's defaults on the ROS side
+        python=python,
     )
     try:
         peer.ready()
