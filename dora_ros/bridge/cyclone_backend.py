@@ -175,8 +175,10 @@ def _warn_large_sample(topic: str, size: int) -> None:
     log.warning(
         "%s: a %d-byte sample is larger than net.core.rmem_default (%d bytes), the UDP receive "
         "buffer of DDS subscribers on this host; samples this large reach Fast DDS (rclpy) "
-        "subscribers slowly unless it is raised (sysctl -w net.core.rmem_default=4194304) or "
-        "the rclpy backend is used (docs/bridge.md, Performance)",
+        "subscribers slowly unless they ask for larger buffers "
+        "(FASTDDS_BUILTIN_TRANSPORTS='DEFAULT?sockets_size=4194304' or a Fast DDS XML profile), "
+        "the host's default is raised (sysctl -w net.core.rmem_default=4194304), or the rclpy "
+        "backend is used (docs/bridge.md, Performance)",
         topic,
         size,
         _UDP_RECEIVE_BUFFER,
