@@ -68,6 +68,8 @@ def bridge_env(**extra: str) -> dict[str, str]:
     environ.update(
         ROS_DOMAIN_ID=str(DOMAIN),
         ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET",
+        # Unicast to this host's participants too, so discovery does not rest on multicast alone.
+        ROS_STATIC_PEERS="127.0.0.1",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(REPO),
         **extra,
