@@ -87,9 +87,10 @@ def fastdds_sockets_size() -> int | None:
         size = int(text)
     except ValueError:
         size = -1
-    if size < 0:
+    if not 0 <= size < 2**31:  # Fast DDS takes socket sizes as C ints
         raise BridgeError(
-            f"{FASTDDS_SOCKETS_ENV}={text!r} is not a size in bytes (0 keeps Fast DDS's defaults)"
+            f"{FASTDDS_SOCKETS_ENV}={text!r} is not a size in bytes below 2 GiB (0 keeps Fast "
+            "DDS's defaults)"
         )
     return size or None
 

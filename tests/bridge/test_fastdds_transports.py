@@ -152,13 +152,14 @@ def test_fast_dds_defaults_when_asked_or_configured(setting: dict[str, str]) -> 
     assert sockets["env"] == setting.get("FASTDDS_BUILTIN_TRANSPORTS"), "the user's value is kept"
 
 
-def test_bad_size_names_the_variable() -> None:
+@pytest.mark.parametrize("value", ["4MB", "-1", "4294967296"])
+def test_bad_size_names_the_variable(value: str) -> None:
     out = subprocess.run(
         [sys.executable, "-c", PROBE],
         capture_output=True,
         text=True,
-        env=bridge_env(DORA_ROS_FASTDDS_SOCKETS_SIZE="4MB"),
+        env=bridge_env(DORA_ROS_FASTDDS_SOCKETS_SIZE=value),
         timeout=60,
     )
     assert out.returncode != 0
-    assert "DORA_ROS_FASTDDS_SOCKETS_SIZE='4MB' is not a size in bytes" in out.stderr
+    assert f"DORA_ROS_FASTDDS_SOCKETS_SIZE={value!r} is not a size in bytes" in out.stderr
