@@ -28,13 +28,15 @@ divides each median by rclpy -> rclpy's; the target is within 1.2x.
     python benchmarks/bridge.py --large-data  # Fast DDS participants tuned for large messages
 
 With Fast DDS's defaults two settings decide how fast a 6 MB image arrives: the *sending*
-participant's shared-memory segment (512 kB: the image leaves over UDP instead, and rclpy -> rclpy
-takes ~115 ms here, ~20 ms with 8 MB) and the *receiving* participant's UDP receive buffer (the OS
-default, `net.core.rmem_default`, ~208 kB, through which it receives every non-Fast DDS writer
-such as the Cyclone backend). The bridge sizes its own participant (docs/bridge.md, Performance);
-the ROS peers keep Fast DDS's defaults unless `--large-data` gives every Fast DDS participant of
-the run an XML profile (`FASTDDS_DEFAULT_PROFILES_FILE`) with an 8 MB segment and 4 MB socket
-buffers, which the kernel caps at `net.core.rmem_max` without privileges.
+participant's shared-memory segment (512 kB: the image's fragments wait for space in it or are
+dropped and repaired, and rclpy -> rclpy takes ~115 ms here, ~20 ms with 8 MB) and the
+*receiving* participant's UDP receive buffer (the OS default, `net.core.rmem_default`, ~208 kB,
+through which it receives every non-Fast DDS writer such as the Cyclone backend). The bridge
+sizes its own participant (docs/bridge.md, Performance); the ROS peers keep Fast DDS's defaults
+unless `--large-data` gives every Fast DDS participant of the run an XML profile
+(`FASTDDS_DEFAULT_PROFILES_FILE`) with an 8 MB segment and 4 MB socket buffers, which the kernel
+caps at `net.core.rmem_max`. Not with `--localhost`: rmw_fastrtps then adds its own transports
+next to the profile's.
 """
 
 from __future__ import annotations
@@ -539,6 +541,8 @@ def main() -> None:
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.large_data and args.range == "LOCALHOST":
+        parser.error("--large-data needs discovery range SUBNET (leave out --localhost)")
     if args.role:
         ROLES[args.role](Plan.loads(args.plan), args.backend)
         return

@@ -158,9 +158,20 @@ def _udp_receive_buffer() -> int:
         return 1 << 62  # not Linux: say nothing
 
 
-# What a peer's UDP socket holds unless it asks for more (Fast DDS and rclpy do not).
+def _own_receive_buffer() -> int:
+    """What this backend's sockets hold: the 16 MB it asks for, as far as `rmem_max` allows."""
+    try:
+        rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    except (OSError, ValueError):
+        return 1 << 62  # not Linux: say nothing
+    return 2 * min(16 * 1024 * 1024, rmem_max)  # the kernel keeps (and reports) twice the size set
+
+
+# What a peer's UDP socket holds unless it asks for more (Fast DDS and rclpy do not by default).
 _UDP_RECEIVE_BUFFER = _udp_receive_buffer()
+_OWN_RECEIVE_BUFFER = _own_receive_buffer()
 _warned_large = False
+_warned_large_received = False
 
 
 def _warn_large_sample(topic: str, size: int) -> None:
@@ -168,20 +179,43 @@ def _warn_large_sample(topic: str, size: int) -> None:
 
     Non-Cyclone subscribers (Fast DDS: rclpy's default) get it over UDP, and a burst larger than
     their socket's buffer loses datagrams that the reliable protocol must repair: a 1080p image
-    took ~1.5x rclpy -> rclpy, and 0.4x with rmem_default raised to 4 MB (docs/benchmarks.md).
+    took ~1.5x rclpy -> rclpy; 1.1x once the subscribers asked for 4 MB buffers, and 0.4x with
+    the host's rmem_max and rmem_default raised to 4 MB (docs/benchmarks.md).
     """
     global _warned_large
     _warned_large = True
     log.warning(
         "%s: a %d-byte sample is larger than net.core.rmem_default (%d bytes), the UDP receive "
         "buffer of DDS subscribers on this host; samples this large reach Fast DDS (rclpy) "
-        "subscribers slowly unless they ask for larger buffers "
-        "(FASTDDS_BUILTIN_TRANSPORTS='DEFAULT?sockets_size=4194304' or a Fast DDS XML profile), "
-        "the host's default is raised (sysctl -w net.core.rmem_default=4194304), or the rclpy "
+        "subscribers slowly unless they ask for larger buffers (a Fast DDS XML profile, or "
+        "FASTDDS_BUILTIN_TRANSPORTS='DEFAULT?sockets_size=4194304' where the discovery range is "
+        "not LOCALHOST) and net.core.rmem_max allows them, the host's defaults are raised "
+        "(sysctl -w net.core.rmem_max=4194304 net.core.rmem_default=4194304), or the rclpy "
         "backend is used (docs/bridge.md, Performance)",
         topic,
         size,
         _UDP_RECEIVE_BUFFER,
+    )
+
+
+def _warn_large_received(topic: str, size: int) -> None:
+    """Once per process: a sample larger than this backend's own UDP receive buffer arrived.
+
+    A Fast DDS publisher sends it over UDP in one burst; what overflows the socket is repaired by
+    the reliable protocol, a few datagrams per round: with the kernel's stock `rmem_max` (208 kB)
+    a 1080p image took ~2x rclpy -> rclpy, 0.1x with 4 MB (docs/benchmarks.md).
+    """
+    global _warned_large_received
+    _warned_large_received = True
+    log.warning(
+        "%s: a %d-byte sample arrived, more than this backend's UDP receive buffer holds "
+        "(%d bytes: net.core.rmem_max caps the 16 MB it asks for); samples this large from Fast "
+        "DDS (rclpy) publishers arrive slowly unless the host allows more "
+        "(sysctl -w net.core.rmem_max=16777216) or the rclpy backend is used "
+        "(docs/bridge.md, Performance)",
+        topic,
+        size,
+        _OWN_RECEIVE_BUFFER,
     )
 
 
@@ -260,6 +294,8 @@ class CycloneTopicReader:
                 return
             for data, info in samples:
                 if info.valid_data:
+                    if len(data) > _OWN_RECEIVE_BUFFER and not _warned_large_received:
+                        _warn_large_received(self.topic, len(data))
                     self._queue.put(data)
             if len(samples) < _TAKE_BATCH:
                 return

@@ -48,51 +48,72 @@ log = logging.getLogger(__name__)
 __all__ = ["FASTDDS_SOCKETS_ENV", "RclpyBackend", "fastdds_sockets_size", "import_interface"]
 
 # Fast DDS sizes its built-in transports from the OS socket defaults: UDP buffers of
-# `net.core.rmem_default` (~208 kB) and a shared-memory segment of 512 kB. A message that does not
-# fit the segment leaves over UDP, where a burst larger than the receiver's buffer is partly
-# dropped and repaired by the reliable protocol: a 1080p image from a default rclpy publisher to
-# an rclpy subscriber on the same host takes ~115 ms here, ~20 ms with a 4 MB `sockets_size`
-# (docs/bridge.md, Performance). So the bridge's own participant asks for that size, which Fast DDS
-# also uses for the segment (twice the socket size). Nothing changes for small messages.
+# `net.core.rmem_default` (~208 kB) and a shared-memory segment of 512 kB. A 6 MB image does not fit
+# the sender's segment: its fragments wait for space or are dropped and repaired by the reliable
+# protocol, so a 1080p image between two default rclpy nodes on one host takes ~115 ms here, ~20 ms
+# with an 8 MiB segment (docs/bridge.md, Performance). So the bridge's own participant asks for
+# 4 MiB sockets, which Fast DDS also takes for the segment (twice the requested socket size).
 FASTDDS_SOCKETS_ENV = "DORA_ROS_FASTDDS_SOCKETS_SIZE"
 DEFAULT_FASTDDS_SOCKETS_SIZE = 4 * 1024 * 1024
-# Any of these means the user configures Fast DDS's transports: leave them to it.
-_FASTDDS_USER_ENV = (
-    "FASTDDS_BUILTIN_TRANSPORTS",
-    "FASTDDS_DEFAULT_PROFILES_FILE",
-    "FASTRTPS_DEFAULT_PROFILES_FILE",
-)
-_FASTDDS_USER_FILES = ("DEFAULT_FASTDDS_PROFILES.xml", "DEFAULT_FASTRTPS_PROFILES.xml")
+# Fast DDS's own minimum: its UDP transport refuses buffers smaller than its 65500-byte messages.
+MIN_FASTDDS_SOCKETS_SIZE = 65500
+# Below this much free /dev/shm (a container's default is 64 MB) the segment, which Fast DDS fills
+# with zeros when it creates the participant, is left at Fast DDS's default.
+_MIN_FREE_SHM_SEGMENTS = 4
+# Any of these means the user configures Fast DDS 3's transports: leave them to it.
+_FASTDDS_USER_ENV = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE")
+_FASTDDS_USER_FILE = "DEFAULT_FASTDDS_PROFILES.xml"  # read from the working directory
 _environ_lock = threading.Lock()
 
 
 def fastdds_sockets_size() -> int | None:
     """The `sockets_size` the bridge gives Fast DDS's built-in transports, or None for Fast DDS's own.
 
-    `$DORA_ROS_FASTDDS_SOCKETS_SIZE` in bytes (0: Fast DDS's defaults), else 4 MiB; None as well when
-    the user configures Fast DDS (its environment variables or a default XML profile in the
-    working directory).
+    `$DORA_ROS_FASTDDS_SOCKETS_SIZE` in bytes (0: Fast DDS's defaults), else 4 MiB. None as well
+    when the user configures Fast DDS (`FASTDDS_BUILTIN_TRANSPORTS`,
+    `FASTDDS_DEFAULT_PROFILES_FILE`, or a `DEFAULT_FASTDDS_PROFILES.xml` in the working directory
+    that `SKIP_DEFAULT_XML_FILE=1` does not turn off), and when /dev/shm has less room than four
+    segments.
 
     Raises:
-        BridgeError: the variable is not a whole number of bytes.
+        BridgeError: the variable is not 0 or a whole number of bytes from 65500 to 2 GiB.
     """
-    if any(os.environ.get(name) for name in _FASTDDS_USER_ENV):
-        return None
-    if any(os.path.exists(name) for name in _FASTDDS_USER_FILES):
+    configured = [name for name in _FASTDDS_USER_ENV if os.environ.get(name)]
+    if os.environ.get("SKIP_DEFAULT_XML_FILE") != "1" and os.path.exists(_FASTDDS_USER_FILE):
+        configured.append(_FASTDDS_USER_FILE)
+    if configured:
+        log.debug("Fast DDS transports left as configured by %s", ", ".join(configured))
         return None
     text = os.environ.get(FASTDDS_SOCKETS_ENV, "").strip()
     if not text:
-        return DEFAULT_FASTDDS_SOCKETS_SIZE
+        size = DEFAULT_FASTDDS_SOCKETS_SIZE
+    else:
+        try:
+            size = int(text)
+        except ValueError:
+            size = -1
+        if size != 0 and not MIN_FASTDDS_SOCKETS_SIZE <= size < 2**31:  # C ints in Fast DDS
+            raise BridgeError(
+                f"{FASTDDS_SOCKETS_ENV}={text!r} is not a size in bytes from "
+                f"{MIN_FASTDDS_SOCKETS_SIZE} to 2 GiB (0 keeps Fast DDS's defaults)"
+            )
+        if size == 0:
+            return None
     try:
-        size = int(text)
-    except ValueError:
-        size = -1
-    if not 0 <= size < 2**31:  # Fast DDS takes socket sizes as C ints
-        raise BridgeError(
-            f"{FASTDDS_SOCKETS_ENV}={text!r} is not a size in bytes below 2 GiB (0 keeps Fast "
-            "DDS's defaults)"
+        shm = os.statvfs("/dev/shm")
+    except OSError:
+        return size
+    free = shm.f_bavail * shm.f_frsize
+    if free < _MIN_FREE_SHM_SEGMENTS * 2 * size:
+        log.info(
+            "Fast DDS keeps its default transport sizes: /dev/shm has %d MB free, too little for "
+            "%d-MB segments (see %s in docs/bridge.md)",
+            free // 10**6,
+            2 * size // 10**6,
+            FASTDDS_SOCKETS_ENV,
         )
-    return size or None
+        return None
+    return size
 
 
 @contextlib.contextmanager
@@ -100,20 +121,30 @@ def _fastdds_transports_sized() -> Iterator[None]:
     """While a context's participant is created: Fast DDS's built-in transports sized for large data.
 
     Fast DDS reads `FASTDDS_BUILTIN_TRANSPORTS` when it creates a participant, so the variable is
-    set only meanwhile and then removed: processes the user starts later keep their own Fast DDS
-    defaults. rmw_fastrtps replaces the built-in transports with its own under
+    set only meanwhile, then put back as it was: processes the user starts afterwards keep their own
+    Fast DDS defaults. The lock keeps two bridge nodes created at once from reading each other's
+    value as the user's; threads of the user's that read the environment meanwhile see it too.
+    rmw_fastrtps replaces the built-in transports with its own under
     `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`, and then the variable has no effect.
     """
-    size = fastdds_sockets_size()
-    if size is None:
-        yield
-        return
+    localhost = os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").upper() == "LOCALHOST" or (
+        not os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE")
+        and os.environ.get("ROS_LOCALHOST_ONLY") == "1"
+    )
     with _environ_lock:
+        size = None if localhost else fastdds_sockets_size()
+        if size is None:
+            yield
+            return
+        previous = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS")  # unset or empty: not the user's
         os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = f"DEFAULT?sockets_size={size}"
         try:
             yield
         finally:
-            os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
+            if previous is None:
+                os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
+            else:
+                os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = previous
 
 
 def import_interface(type_name: str) -> Any:
@@ -488,12 +519,17 @@ GOAL_STATUS_NAMES = {
 }
 
 
+# How long a goal's first feedback waits for the client's feedback subscription to be discovered.
+FEEDBACK_SUBSCRIBER_WAIT = 1.0
+
+
 @dataclass
 class _ServerGoal:
     goal_id: str
     decision: Any = None  # rclpy Future: True (accept) / False (reject), when not auto-accepting
     handle: Any = None  # rclpy ServerGoalHandle once accepted
     result: Any = None  # rclpy Future: (status, result CDR)
+    feedback_sent: bool = False
 
 
 def uuid_str(raw: Any) -> str:
@@ -539,6 +575,7 @@ class RclpyActionServer:
                     owner._deciding.pop(id(request.goal), None)
 
         self._deciding: dict[int, str] = {}
+        self._feedback_topic = f"{name}/_action/feedback"
         profile = to_qos_profile(qos)
         self._server: Any = _Server(
             backend.node,
@@ -631,7 +668,34 @@ class RclpyActionServer:
         from rclpy.serialization import deserialize_message
 
         entry = self._entry(goal_id)
+        if not entry.feedback_sent:
+            entry.feedback_sent = True
+            self._await_feedback_subscriber()
         entry.handle.publish_feedback(deserialize_message(feedback, self._action.Feedback))
+
+    def _await_feedback_subscriber(self) -> None:
+        """Before a goal's first feedback, wait (at most `FEEDBACK_SUBSCRIBER_WAIT`) for a subscriber.
+
+        A client subscribes to feedback when it is created, but this participant may learn of that
+        subscription after the goal itself arrived (each endpoint is discovered on its own, and a
+        lost discovery message is repaired later); feedback is volatile, so what is published before
+        is lost to that client. rmw_fastrtps waits the same way before a service response. With
+        other clients' subscriptions already known there is no wait (the graph does not say whose
+        subscription is whose).
+        """
+        node = self._backend.node
+        if node.count_subscribers(self._feedback_topic):
+            return
+        deadline = time.monotonic() + FEEDBACK_SUBSCRIBER_WAIT
+        while time.monotonic() < deadline:
+            time.sleep(0.005)
+            if node.count_subscribers(self._feedback_topic):
+                # Fast DDS updates the graph just before it pairs the reader with our writer.
+                time.sleep(0.01)
+                return
+        log.debug(
+            "action %s: no feedback subscriber after %g s", self.name, FEEDBACK_SUBSCRIBER_WAIT
+        )
 
     def send_result(self, goal_id: str, result: bytes | None, status: str) -> None:
         entry = self._entry(goal_id)

@@ -147,6 +147,25 @@ def test_server_serves_an_rclpy_client(ros_node) -> None:
     server.close()
 
 
+def test_first_feedback_waits_for_the_clients_subscription(ros_node) -> None:
+    """A goal's first feedback is held until a feedback subscriber is known (bounded, 1 s).
+
+    The peer subscribes to feedback 0.5 s after its goal was accepted; feedback published at once
+    (volatile, as ROS 2 publishes it) would be lost to it.
+    """
+    server = ros_node.create_action_server(name("/late_fib"), ACTION, Ros2QosPolicies())
+    config = {"name": name("/late_fib"), "delay": 0.5}
+    with peer("late_feedback_peer.py", config, DOMAIN) as running:
+        goal_id, goal = server.take_goal(timeout_s=20)
+        assert goal[0].as_py() == {"order": 3}
+        running.wait(lambda e: e.get("event") == "accepted")
+        server.send_feedback(goal_id, pa.array([{"sequence": [0, 1]}]))
+        seen = running.wait(lambda e: e.get("event") == "feedback", 10)
+        server.send_result(goal_id, pa.array([{"sequence": [0, 1, 1, 2]}]))
+    assert seen == {"event": "feedback", "goal_id": goal_id, "sequence": [0, 1]}
+    server.close()
+
+
 def test_server_can_reject_goals(ros_node) -> None:
     server = ros_node.create_action_server(
         name("/picky"), ACTION, Ros2QosPolicies(), auto_accept=False

@@ -353,6 +353,36 @@ def test_a_sample_beyond_the_udp_receive_buffer_is_warned_about_once(
         (record,) = caplog.records
         assert name("/cy/big") in record.getMessage()
         assert f"larger than net.core.rmem_default ({limit} bytes)" in record.getMessage()
-        assert "sysctl -w net.core.rmem_default" in record.getMessage()
+        assert "sysctl -w net.core.rmem_max=4194304 net.core.rmem_default" in record.getMessage()
     finally:
         writer.close()
+
+
+def test_a_sample_beyond_the_own_receive_buffer_is_warned_about_once(
+    backend, monkeypatch, caplog
+) -> None:
+    """The backend's socket holds what net.core.rmem_max allows (here made small on purpose)."""
+    from dora_ros.bridge import cyclone_backend
+
+    monkeypatch.setattr(cyclone_backend, "_warned_large_received", False)
+    monkeypatch.setattr(cyclone_backend, "_OWN_RECEIVE_BUFFER", 1000)
+    topic = name("/cy/big_in")
+    reader = backend.create_reader(topic, "std_msgs/msg/String", Ros2QosPolicies())
+    writer = backend.create_writer(topic, "std_msgs/msg/String", Ros2QosPolicies())
+    try:
+        with caplog.at_level("WARNING", logger="dora_ros.bridge.cyclone_backend"):
+            writer.write(cdr_string("small"))
+            assert reader.take(10) is not None
+            assert not caplog.records
+            for _ in range(2):
+                writer.write(cdr_string("x" * 2000))
+                assert reader.take(10) is not None
+        (record,) = caplog.records
+        assert topic in record.getMessage()
+        assert (
+            "more than this backend's UDP receive buffer holds (1000 bytes" in record.getMessage()
+        )
+        assert "sysctl -w net.core.rmem_max=16777216" in record.getMessage()
+    finally:
+        writer.close()
+        reader.close()
