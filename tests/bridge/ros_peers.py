@@ -1,8 +1,9 @@
 """Test helpers: rclpy peers in their own processes, DDS isolation, polling with timeouts.
 
-Isolation: every test module uses its own ROS_DOMAIN_ID (the bridge tests own 1-60), discovery is
-limited to localhost, and every topic/service/action name is prefixed with the pytest-xdist worker
-id, so the same module running on two workers at once never sees the other's traffic.
+Isolation: every test module uses its own ROS_DOMAIN_ID (the bridge tests own 1-99), discovery is
+limited to localhost (but for test_fastdds_transports.py, whose topics also carry the pid), and
+every topic/service/action name is prefixed with the pytest-xdist worker id, so the same module
+running on two workers at once never sees the other's traffic.
 """
 
 from __future__ import annotations
