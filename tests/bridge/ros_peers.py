@@ -154,6 +154,18 @@ def peer(script: str, config: dict[str, Any], domain: int) -> Iterator[Peer]:
         running.stop()
 
 
+def interrupt(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGINT (a clean exit: DDS peers see it leave, Fast DDS removes its segment), SIGKILL after
+    `grace` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def poll(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
     """Call `fn` until it returns something truthy (returned) or `timeout` s pass (AssertionError)."""
     deadline = time.monotonic() + timeout
@@ -223,13 +235,7 @@ def run_graph(
                     break
                 time.sleep(0.2)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            interrupt(proc, 20)
     logs = _logs(folder)
     assert proc.returncode == 0, f"{output.read_text()}\n{logs}"
     return logs

@@ -14,18 +14,21 @@ import hashlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cyclone_helpers import JAZZY_PYTHON
-from ros_peers import REPO, Peer, name
+from ros_peers import REPO, Peer, interrupt, name
 
 from dora_ros.bridge import rclpy_backend
 
 DOMAIN = 65
+# The probes that keep Fast DDS's defaults get a domain of their own: a participant maps the
+# segments of the participants it hears over shared memory, and the 8 MiB ones of DOMAIN would
+# show up in their /proc/self/maps.
+DEFAULTS_DOMAIN = 66
 RMEM_DEFAULT = int(Path("/proc/sys/net/core/rmem_default").read_text())
 RMEM_MAX = int(Path("/proc/sys/net/core/rmem_max").read_text())
 # SO_RCVBUF as the kernel reports it: twice what was set, capped at rmem_max. Fast DDS sets every
@@ -80,13 +83,13 @@ if len(sys.argv) > 1:
 """
 
 
-def bridge_env(**extra: str) -> dict[str, str]:
+def bridge_env(domain: int = DOMAIN, **extra: str) -> dict[str, str]:
     """This test's environment, without any Fast DDS or backend choice of the user's."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("FASTDDS_", "FASTRTPS_"))}
     for key in ("DORA_ROS_FASTDDS_SOCKETS_SIZE", "DORA_ROS_BRIDGE_BACKEND", "RMW_IMPLEMENTATION"):
         environ.pop(key, None)
     environ.update(
-        ROS_DOMAIN_ID=str(DOMAIN),
+        ROS_DOMAIN_ID=str(domain),
         ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET",
         # Unicast to this host's participants too, so discovery does not rest on multicast alone.
         ROS_STATIC_PEERS="127.0.0.1",
@@ -97,13 +100,13 @@ def bridge_env(**extra: str) -> dict[str, str]:
     return environ
 
 
-def probe(*args: str, **extra: str) -> tuple[subprocess.Popen[str], dict]:
+def probe(*args: str, domain: int = DOMAIN, **extra: str) -> tuple[subprocess.Popen[str], dict]:
     proc = subprocess.Popen(
         [sys.executable, "-c", PROBE, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=bridge_env(**extra),
+        env=bridge_env(domain, **extra),
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -114,13 +117,7 @@ def probe(*args: str, **extra: str) -> tuple[subprocess.Popen[str], dict]:
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
-    """SIGINT first: Fast DDS removes its shared-memory segment when the process exits cleanly."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    interrupt(proc, 10)
     proc.communicate(timeout=30)
 
 
@@ -174,7 +171,7 @@ def test_large_image_reaches_a_default_rclpy_peer(python: Path | str) -> None:
     ids=["turned-off", "user-configured"],
 )
 def test_fast_dds_defaults_when_asked_or_configured(setting: dict[str, str]) -> None:
-    bridge, sockets = probe(**setting)
+    bridge, sockets = probe(domain=DEFAULTS_DOMAIN, **setting)
     stop(bridge)
     assert 0 < sockets["segment"] < 1024 * 1024, sockets  # Fast DDS's 512 kB
     assert max(sockets["rcvbuf"]) == DEFAULT_RCVBUF, sockets
