@@ -520,7 +520,7 @@ GOAL_STATUS_NAMES = {
 
 
 # How long a goal's first feedback waits for the client's feedback subscription to be discovered.
-FEEDBACK_SUBSCRIBER_WAIT = 1.0
+FEEDBACK_SUBSCRIBER_WAIT = 2.0
 
 
 @dataclass
@@ -690,8 +690,9 @@ class RclpyActionServer:
         while time.monotonic() < deadline:
             time.sleep(0.005)
             if node.count_subscribers(self._feedback_topic):
-                # Fast DDS updates the graph just before it pairs the reader with our writer.
-                time.sleep(0.01)
+                # Fast DDS updates the graph just before it pairs the reader with our writer (the
+                # same thread, which a loaded machine can preempt in between).
+                time.sleep(0.05)
                 return
         log.debug(
             "action %s: no feedback subscriber after %g s", self.name, FEEDBACK_SUBSCRIBER_WAIT

@@ -148,13 +148,13 @@ def test_server_serves_an_rclpy_client(ros_node) -> None:
 
 
 def test_first_feedback_waits_for_the_clients_subscription(ros_node) -> None:
-    """A goal's first feedback is held until a feedback subscriber is known (bounded, 1 s).
+    """A goal's first feedback is held until a feedback subscriber is known (bounded, 2 s).
 
-    The peer subscribes to feedback 0.5 s after its goal was accepted; feedback published at once
+    The peer subscribes to feedback 0.3 s after its goal was accepted; feedback published at once
     (volatile, as ROS 2 publishes it) would be lost to it.
     """
     server = ros_node.create_action_server(name("/late_fib"), ACTION, Ros2QosPolicies())
-    config = {"name": name("/late_fib"), "delay": 0.5}
+    config = {"name": name("/late_fib"), "delay": 0.3}
     with peer("late_feedback_peer.py", config, DOMAIN) as running:
         goal_id, goal = server.take_goal(timeout_s=20)
         assert goal[0].as_py() == {"order": 3}
