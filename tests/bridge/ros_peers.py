@@ -154,6 +154,23 @@ def peer(script: str, config: dict[str, Any], domain: int) -> Iterator[Peer]:
         running.stop()
 
 
+def send_until_back(
+    pub: Any, out: Any, value: Any, timeout: float = 40.0, interval: float = 3.0
+) -> Any:
+    """Publish `value` every `interval` s until an echo comes back on `out` (returned).
+
+    Our side matching the peer says nothing about the peer's side matching us yet (discovery runs
+    per direction), so a peer that echoes at once may echo a first sample into the void.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pub.publish(value)
+        back = out.next(min(interval, max(0.1, deadline - time.monotonic())))
+        if back is not None:
+            return back
+    raise AssertionError(f"nothing came back within {timeout} s")
+
+
 def interrupt(proc: subprocess.Popen[Any], grace: float) -> None:
     """SIGINT (a clean exit: DDS peers see it leave, Fast DDS removes its segment), SIGKILL after
     `grace` s."""

@@ -8,13 +8,12 @@ The peers are B1's peer scripts (`peers/*.py`) run by `.venv-jazzy`'s Python, wh
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from cyclone_helpers import JAZZY_PYTHON, PythonPeer, python_peer
-from ros_peers import backends, name, poll
+from ros_peers import backends, name, poll, send_until_back
 
 from dora_ros.bridge import Ros2Context, Ros2NodeOptions, Ros2QosPolicies
 
@@ -83,18 +82,6 @@ def ros_node(request):
 def rclpy_node():
     with Ros2Context(domain_id=DOMAIN, backend="rclpy") as context:
         yield context.new_node("jazzy_bridge_services", "/", Ros2NodeOptions())
-
-
-def send_until_back(pub, out, value: pa.StructArray, timeout: float = 40.0) -> pa.StructArray:
-    """Publish until the echo comes back: our side matching the peer says nothing about the
-    peer's side matching us yet (discovery runs per direction), so a first sample may be missed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pub.publish(value)
-        back = out.next(3.0)
-        if back is not None:
-            return back
-    raise AssertionError(f"nothing came back within {timeout} s")
 
 
 def test_string_to_jazzy_and_back(jazzy_topics: PythonPeer, ros_node) -> None:

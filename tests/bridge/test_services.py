@@ -160,12 +160,14 @@ def test_cyclone_backend_refuses_services_and_says_why() -> None:
 def test_server_holds_at_most_64_requests_and_drops_the_oldest(
     ros_node, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # ~20 s: 70 requests in bursts of 10 every 0.5 s (a service reader keeps the last 10), the
-    # 64 answers in bursts of 8, then the client waits out its timeout for the 6 never answered
-    server = ros_node.create_service_server(name("/flooded"), SERVICE, Ros2QosPolicies())
+    # ~15 s: 70 requests in bursts of 10 every 0.5 s, the 64 answers, then the client waits out
+    # its timeout for the 6 never answered. Both sides keep 100 samples, so that a loaded machine
+    # cannot lose requests or answers in DDS (the default depth is 10).
+    deep = Ros2QosPolicies(keep_last=100)
+    server = ros_node.create_service_server(name("/flooded"), SERVICE, deep)
     requests = [{"int32_value": i} for i in range(70)]
     config = {"role": "client", "name": name("/flooded"), "requests": requests, "burst": 10}
-    config["timeout"] = 12
+    config.update(timeout=12, qos={"depth": 100})
     with peer("service_peer.py", config, DOMAIN) as running:
         running.wait(lambda e: e.get("event") == "ready")
         deadline = time.monotonic() + 20
@@ -177,9 +179,7 @@ def test_server_holds_at_most_64_requests_and_drops_the_oldest(
         while (item := server.take_request(timeout_s=0.5)) is not None:
             taken.append(item)
         assert [t[1][0]["int32_value"].as_py() for t in taken] == list(range(6, 70))
-        for i, (request_id, _request) in enumerate(taken):
-            if i and i % 8 == 0:
-                time.sleep(0.5)  # the client's response reader keeps the last 10 too
+        for request_id, _request in taken:
             server.send_response(request_id, pa.array([{"int32_value": 1}]))
         running.wait(lambda e: e.get("event") == "done", timeout=30)
         answers = [e["value"] for e in running.events(lambda e: e.get("event") == "response")]

@@ -6,14 +6,14 @@ client: {"role": "client", "name": "/svc", "requests": [{...}, ...], "timeout": 
 after the other and prints each response, or a response with value null when none came within
 `timeout` s (the request is then forgotten, as `rclpy`'s own `call(timeout_sec=...)` does).
 With "burst": N it sends them N at a time, 0.5 s apart (a service reader keeps the last 10 by
-default), then waits for each.
+default), then waits for each. "qos": {"depth": N, ...} replaces the client's service QoS.
 """
 
 from __future__ import annotations
 
 import time
 
-from _peer import config, emit, from_plain, init, spin_in_thread, to_plain
+from _peer import config, emit, from_plain, init, qos, spin_in_thread, to_plain
 from test_msgs.srv import BasicTypes
 
 
@@ -36,7 +36,10 @@ def main() -> None:
         emit(event="ready")
         while True:
             time.sleep(1)
-    client = node.create_client(BasicTypes, cfg["name"])
+    if "qos" in cfg:
+        client = node.create_client(BasicTypes, cfg["name"], qos_profile=qos(cfg["qos"]))
+    else:
+        client = node.create_client(BasicTypes, cfg["name"])
     spin_in_thread(node)
     emit(event="ready")
     if not client.wait_for_service(timeout_sec=cfg.get("wait", 20)):
