@@ -132,8 +132,8 @@ def _fastdds_transports_sized() -> Iterator[None]:
         and os.environ.get("ROS_LOCALHOST_ONLY") == "1"
     )
     with _environ_lock:
-        size = None if localhost else fastdds_sockets_size()
-        if size is None:
+        size = fastdds_sockets_size()  # checked under LOCALHOST too: a bad value is an error
+        if size is None or localhost:
             yield
             return
         previous = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS")  # unset or empty: not the user's
