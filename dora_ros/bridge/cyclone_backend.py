@@ -48,7 +48,7 @@ from .backend import (
     UnsupportedRoleError,
     keep_large_buffers_mapped,
 )
-from .cyclone_config import DiscoverySettings, cyclone_config
+from .cyclone_config import RECEIVE_BUFFER_MAX, DiscoverySettings, cyclone_config
 from .cyclone_types import build_type
 from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies
 from .ros_discovery import ENCLAVE_USER_DATA, NodeAnnouncer, gid_bytes, type_hash_user_data
@@ -151,25 +151,20 @@ def _delete(entity: Any) -> None:
 # --- endpoints --------------------------------------------------------------------------------
 
 
-def _udp_receive_buffer() -> int:
+def _net_core(name: str) -> int | None:
+    """`/proc/sys/net/core/<name>`, or None off Linux."""
     try:
-        return int(Path("/proc/sys/net/core/rmem_default").read_text())
+        return int(Path("/proc/sys/net/core", name).read_text())
     except (OSError, ValueError):
-        return 1 << 62  # not Linux: say nothing
+        return None
 
 
-def _own_receive_buffer() -> int:
-    """What this backend's sockets hold: the 16 MB it asks for, as far as `rmem_max` allows."""
-    try:
-        rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
-    except (OSError, ValueError):
-        return 1 << 62  # not Linux: say nothing
-    return 2 * min(16 * 1024 * 1024, rmem_max)  # the kernel keeps (and reports) twice the size set
-
-
+_rmem_default, _rmem_max = _net_core("rmem_default"), _net_core("rmem_max")
 # What a peer's UDP socket holds unless it asks for more (Fast DDS and rclpy do not by default).
-_UDP_RECEIVE_BUFFER = _udp_receive_buffer()
-_OWN_RECEIVE_BUFFER = _own_receive_buffer()
+_UDP_RECEIVE_BUFFER = 1 << 62 if _rmem_default is None else _rmem_default  # off Linux: say nothing
+# What this backend's sockets hold: what it asks for, as far as rmem_max allows; the kernel keeps
+# (and reports) twice the size set.
+_OWN_RECEIVE_BUFFER = 1 << 62 if _rmem_max is None else 2 * min(RECEIVE_BUFFER_MAX, _rmem_max)
 _warned_large = False
 _warned_large_received = False
 

@@ -55,10 +55,11 @@ COMPATIBILITY_XML = (
 # ~200 kB) so badly that the reliable repair took 2-4 s per image; 64 kB datagrams of 62 kB fragments
 # (what Fast DDS itself sends) bring it to ~100-200 ms (benchmarks/bridge.py, dora -> ROS). Our own
 # receive buffer is raised too; the kernel caps it at net.core.rmem_max without failing.
+RECEIVE_BUFFER_MAX = 16 * 1024 * 1024
 BUFFERS_XML = (
     '<CycloneDDS><Domain id="any">'
     "<General><MaxMessageSize>65500B</MaxMessageSize><FragmentSize>62000B</FragmentSize></General>"
-    '<Internal><SocketReceiveBufferSize min="default" max="16MB"/></Internal>'
+    f'<Internal><SocketReceiveBufferSize min="default" max="{RECEIVE_BUFFER_MAX}B"/></Internal>'
     "</Domain></CycloneDDS>"
 )
 
