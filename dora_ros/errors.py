@@ -32,8 +32,12 @@ class MsgConvError(DoraRosError):
     """A ROS 2 interface type is unknown or a value does not convert between Arrow and CDR."""
 
 
-class BridgeError(DoraRosError):
-    """The ROS 2 bridge cannot do what was asked (bad `ros2:` key, unsupported backend role, timeout)."""
+class BridgeError(DoraRosError, RuntimeError):
+    """The ROS 2 bridge cannot do what was asked (bad `ros2:` key, unsupported backend role, timeout).
+
+    Also a `RuntimeError`: dora-rs's bridge raises `RuntimeError` for every failure (a parameter
+    set to another type, a timeout, an unknown type), and code written for it catches that.
+    """
 
 
 class LaunchError(DoraRosError):

@@ -162,6 +162,12 @@ class Ros2Context(Closeable):
             raise UnsupportedRoleError(
                 f"ROS 2 parameters need backend 'rclpy' (this context uses {self.backend!r})"
             )
+        if parameters and "use_sim_time" in parameters:
+            # As dora-rs: every ROS 2 node has it already; it is set, not declared.
+            raise BridgeError(
+                f"node {name!r}: `use_sim_time` is a built-in parameter and cannot be declared in "
+                "`parameters`; set it with `set_parameter('use_sim_time', True)` instead"
+            )
         node = Ros2Node(self, name, namespace, options, parameters)
         self._nodes.append(node)
         return node

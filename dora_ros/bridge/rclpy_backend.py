@@ -1033,7 +1033,10 @@ class RclpyBackend(Closeable):
         return value
 
     def list_parameters(self) -> list[str]:
-        return sorted(self.node._parameters)
+        # rclpy declares `start_type_description_service` (Jazzy+) on every node for its own
+        # machinery; dora-rs's nodes do not have it, and code listing parameters should not see it.
+        names = self.node.list_parameters([], 0).names
+        return sorted(n for n in names if n not in _INTERNAL_PARAMETERS)
 
     def has_parameter(self, name: str) -> bool:
         return bool(self.node.has_parameter(name))
@@ -1064,6 +1067,11 @@ def _close_at_exit(ref: weakref.ref[RclpyBackend]) -> None:
     backend = ref()
     if backend is not None:
         backend.close()
+
+
+#: Parameters rclpy declares for its own use, not shown by `list_parameters` (`use_sim_time` is
+#: shown: dora-rs lists it too, and it is the user's to set).
+_INTERNAL_PARAMETERS = frozenset({"start_type_description_service"})
 
 
 def _parameter_value(name: str, value: Any) -> Any:

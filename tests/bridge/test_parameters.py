@@ -58,3 +58,28 @@ def test_values_that_are_not_parameters_are_refused(ros_node) -> None:
         ros_node.set_parameter("bad", {"a": 1})
     with pytest.raises(BridgeError, match="parameter 'speed'"):
         ros_node.set_parameter("speed", "fast")  # a declared double stays a double
+
+
+def test_failures_are_runtime_errors_as_in_dora_rs(ros_node) -> None:
+    # dora-rs's parameter example catches RuntimeError for a set that changes a parameter's type.
+    with pytest.raises(RuntimeError, match="parameter 'speed'"):
+        ros_node.set_parameter("speed", "fast")
+    assert issubclass(BridgeError, RuntimeError)
+
+
+def test_listing_shows_no_rclpy_internals(ros_node) -> None:
+    names = ros_node.list_parameters()
+    assert "start_type_description_service" not in names  # rclpy's own, on every Jazzy+ node
+    assert "use_sim_time" in names  # every ROS 2 node's, listed by dora-rs too
+    assert names == sorted(names)
+
+
+def test_use_sim_time_is_set_not_declared(ros_node) -> None:
+    with Ros2Context(domain_id=DOMAIN) as context:
+        with pytest.raises(RuntimeError, match="`use_sim_time` is a built-in parameter"):
+            context.new_node(
+                f"sim_{WORKER}", "/", Ros2NodeOptions(), parameters={"use_sim_time": True}
+            )
+        node = context.new_node(f"sim_{WORKER}", "/", Ros2NodeOptions())
+        node.set_parameter("use_sim_time", True)
+        assert node.get_parameter("use_sim_time") is True
