@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .qos import Ros2Durability as Ros2Durability
 from .qos import Ros2Liveliness as Ros2Liveliness
 from .qos import Ros2QosPolicies as Ros2QosPolicies
+from .ros2_transport import Ros2Transport as Ros2Transport
 
 if TYPE_CHECKING:
     from .context import Ros2ActionClient as Ros2ActionClient
@@ -39,9 +40,15 @@ __all__ = [
     "Ros2ServiceServer",
     "Ros2Subscription",
     "Ros2Topic",
+    "Ros2Transport",
 ]
 
-_CONTEXT_NAMES = frozenset(__all__) - {"Ros2Durability", "Ros2Liveliness", "Ros2QosPolicies"}
+_CONTEXT_NAMES = frozenset(__all__) - {
+    "Ros2Durability",
+    "Ros2Liveliness",
+    "Ros2QosPolicies",
+    "Ros2Transport",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -37,6 +37,7 @@ from .backend import (
 )
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
+from .ros2_transport import transport_kind
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ class Ros2Context(Closeable):
     Args:
         ros_paths: extra folders with interface packages (`<dir>/<pkg>/msg/*.msg` or a prefix with
             `share/<pkg>/...`), searched by msgconv in addition to `AMENT_PREFIX_PATH`.
-        transport: only DDS (None, `"dds"`) is supported; anything else is a BridgeError.
+        transport: `Ros2Transport.dds()` (or None, `"dds"`): the bridge's DDS backends. A
+            `Ros2Transport.zenoh(...)` is a BridgeError: dora-ros does not speak rmw_zenoh.
         domain_id: the ROS 2 domain; None = `$ROS_DOMAIN_ID`, else 0.
         backend: `"rclpy"` (default) or `"cyclonedds"` (topics only); None = `$DORA_ROS_BRIDGE_BACKEND`.
     """
@@ -134,11 +136,17 @@ class Ros2Context(Closeable):
         domain_id: int | None = None,
         backend: str | None = None,
     ) -> None:
-        kind = _transport_kind(transport)
+        kind = transport_kind(transport)
+        if kind == "zenoh":
+            raise BridgeError(
+                "transport 'zenoh' is not supported: dora-ros's bridge speaks DDS only and does not "
+                "implement rmw_zenoh's protocol; use Ros2Transport.dds() (the default) and run the "
+                "ROS 2 peers with a DDS rmw (rmw_fastrtps_cpp or rmw_cyclonedds_cpp)"
+            )
         if kind != "dds":
             raise BridgeError(
-                f"transport {kind!r} is not supported: dora-ros's bridge speaks DDS only for now "
-                "(leave `transport` unset)"
+                f"transport {kind!r} is not supported: dora-ros's bridge speaks DDS "
+                "(Ros2Transport.dds(), the default)"
             )
         self.transport_kind = kind
         self.backend = resolve_backend_name(backend)
@@ -180,15 +188,6 @@ class Ros2Context(Closeable):
 
     def __repr__(self) -> str:
         return f"Ros2Context(domain_id={self.domain_id}, backend={self.backend!r})"
-
-
-def _transport_kind(transport: Any) -> str:
-    if transport is None:
-        return "dds"
-    if isinstance(transport, str):
-        return transport.lower()
-    kind = getattr(transport, "kind", None)  # dora.Ros2Transport-like objects
-    return str(kind() if callable(kind) else kind or transport).lower()
 
 
 def _add_msg_paths(paths: list[str]) -> None:

@@ -195,3 +195,31 @@ def test_a_dora_rs_style_node_with_merged_ros_events(tmp_path: Path) -> None:
     assert "control: external 4.5" in logs
     assert "printer: printer got 4.5" in logs
     assert commands and commands[0]["value"]["linear"]["x"] == 0.5
+
+
+def test_transport_as_in_dora_rs() -> None:
+    from dora_ros.bridge import Ros2Transport
+    from dora_ros.compat import dora as compat_dora
+
+    theirs = dora.Ros2Transport
+    assert params(Ros2Transport.zenoh) == params(theirs.zenoh)
+    assert params(Ros2Transport.dds) == params(theirs.dds)
+    # dora-ros's `dora` module gives the same class (its stand-in's .dds() was an AttributeError).
+    assert compat_dora.Ros2Transport.dds().kind == theirs.dds().kind == "dds"
+    assert Ros2Transport.zenoh("humble").kind == theirs.zenoh("humble").kind == "zenoh"
+    assert (
+        Ros2Transport.zenoh(compatibility="rep2016", config_uri="z.json5").config_uri == "z.json5"
+    )
+    for cls in (Ros2Transport, theirs):
+        with pytest.raises(ValueError, match="compatibility must be `humble` or `rep2016`"):
+            cls.zenoh("iron")
+        with pytest.raises(TypeError):
+            cls()
+    # DDS, ours or dora-rs's object, selects the DDS backends; Zenoh is a clear error.
+    assert Ros2Context(transport=Ros2Transport.dds(), domain_id=DOMAIN).transport_kind == "dds"
+    assert Ros2Context(transport=theirs.dds(), domain_id=DOMAIN).transport_kind == "dds"
+    for zenoh in (Ros2Transport.zenoh("humble"), theirs.zenoh("rep2016")):
+        with pytest.raises(RuntimeError, match=r"transport 'zenoh' is not supported.*rmw_zenoh"):
+            Ros2Context(transport=zenoh, domain_id=DOMAIN)
+    with pytest.raises(BridgeError, match="is not a Ros2Transport"):
+        Ros2Context(transport=42, domain_id=DOMAIN)
