@@ -354,8 +354,8 @@ class Node:
     def _pump(self, wait: float) -> None:
         """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
         for link in self._inbound.values():
-            if link.releases:
-                link.flush_releases()
+            if link.releases and not link.flush_releases() and (wait < 0 or wait > 0.005):
+                wait = 0.005  # the sender's socket is full: retry its RELEASE records soon
         if self._timers or self._watched:
             self._fire_timers()
         ready = self._poller.poll(0 if wait == 0 else (None if wait < 0 else int(wait * 1000) + 1))

@@ -8,6 +8,11 @@ when any process is SIGKILLed.
 A region is busy while any receiver still references a message in it; receivers send RELEASE
 records when their last Python reference dies (see ``transport.InboundLink``). Reusing regions
 matters: writing to fresh pages runs at ~4 GB/s here (page faults), to faulted ones at ~15 GB/s.
+
+A region the pool gives up (more than ``MAX_FREE_REGIONS`` free, or the pool closing) is *retired*:
+every link that handed its fd to a receiver is told (``RegionUser.retire``), and the receiver
+unmaps it. So a receiver maps at most what its sender still holds: the regions in flight to it
+plus ``MAX_FREE_REGIONS``, whatever the burst sizes and payload sizes over time.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import mmap
 import os
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -45,6 +51,12 @@ class Region:
         os.close(self.fd)
 
 
+class RegionUser(Protocol):
+    """A link that handed regions' fds to its receiver and must tell it when they are retired."""
+
+    def retire(self, region_id: int) -> None: ...
+
+
 def _round_size(nbytes: int) -> int:
     # Round up to a power of two above 64 KiB granularity, so similar sizes share regions.
     size = max(nbytes, 64 * 1024)
@@ -58,6 +70,7 @@ class ShmPool:
         self._regions: dict[int, Region] = {}
         self._free: list[Region] = []
         self._next_id = 1
+        self._users: dict[int, RegionUser] = {}  # link id -> link, for retirement notices
 
     def acquire(self, nbytes: int) -> Region:
         """A region of at least ``nbytes`` that no receiver references."""
@@ -96,22 +109,41 @@ class ShmPool:
         if region.busy == 0:
             self._make_free(region)
 
+    def handed_to(self, region: Region, link_id: int, user: RegionUser) -> None:
+        """``region``'s fd went to the receiver of link ``link_id``: tell it when it retires."""
+        region.sent_to.add(link_id)
+        self._users[link_id] = user
+
     def forget_link(self, link_id: int) -> None:
+        self._users.pop(link_id, None)
         for region in self._regions.values():
             region.sent_to.discard(link_id)
 
     def _make_free(self, region: Region) -> None:
         self._free.append(region)
         if len(self._free) > MAX_FREE_REGIONS:
-            old = self._free.pop(0)
-            del self._regions[old.id]
-            old.close()
+            self._retire(self._free.pop(0))
+
+    def _retire(self, region: Region) -> None:
+        del self._regions[region.id]
+        for link_id in region.sent_to:
+            user = self._users.get(link_id)
+            if user is not None:
+                user.retire(region.id)
+        region.sent_to.clear()
+        region.close()
+
+    @property
+    def region_count(self) -> int:
+        """Regions alive (busy or free): the most any receiver of this pool has mapped."""
+        return len(self._regions)
 
     def close(self) -> None:
         for region in self._regions.values():
             region.close()
         self._regions.clear()
         self._free.clear()
+        self._users.clear()
 
 
 class Mapping:

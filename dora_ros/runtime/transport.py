@@ -7,6 +7,10 @@ behind) and senders connect to it directly, so no relay process sits on the data
 
 ``OutboundLink`` is the sender's end of one link (sender node -> receiver node), ``InboundLink`` the
 receiver's. Links between machines (Zenoh) will implement the same two classes.
+
+Control records (RELEASE receiver -> sender, RETIRE sender -> receiver) are never dropped: one
+that does not fit in the socket now waits, merged with the next ones into one record, and goes
+first when the socket has room. Each is bounded by the regions of the link's sender.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from . import wire
 from .shm_pool import Mapping, Region, ShmPool
 
 RECV_SIZE = 65536
+# Items per RELEASE or RETIRE record (a record must fit in the socket's buffer).
+_ITEMS_PER_RECORD = 2048
 MAX_INLINE_RECORD = 60000
 _FD_SPACE = socket.CMSG_SPACE(struct.calcsize("i"))
 # Every record a receiver has not read yet holds socket memory (768 bytes for a small record
@@ -78,12 +84,35 @@ class OutboundLink:
         self.closed = False
         self.outstanding: dict[int, int] = {}  # region id -> generation held by the receiver
         self.backlog_limit = (pending_limit + 2) * _UNREAD_BYTES_PER_SLOT
+        # Regions retired while the socket was full; bounded by the regions the receiver mapped.
+        self.retiring: list[int] = []
+
+    def retire(self, region_id: int) -> None:
+        """The pool gave up region ``region_id``: the receiver unmaps it (see ``shm_pool``)."""
+        if self.closed:
+            return
+        self.retiring.append(region_id)
+        self._send_retiring()
+
+    def _send_retiring(self) -> bool:
+        """Send the RETIRE records waiting; False while the socket is full."""
+        while self.retiring and not self.closed:
+            items = self.retiring[:_ITEMS_PER_RECORD]
+            record = bytes([wire.KIND_RETIRE]) + b"".join(wire.RETIRE_ITEM.pack(i) for i in items)
+            try:
+                self.sock.send(record, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True  # receiver gone: read_releases notices and closes the link
+            del self.retiring[: len(items)]
+        return True
 
     def send(self, parts: list[Any], fds: list[int], region: Region | None, pool: ShmPool) -> None:
         if self.closed:
             self.dropped += 1
             return
-        if self.pending:
+        if self.pending or self.retiring:
             self.flush(pool)
         if not self.pending:
             if self._try_send(parts, fds, region, pool):
@@ -115,12 +144,15 @@ class OutboundLink:
             self.dropped += 1
             return True
         if region is not None:
-            region.sent_to.add(self.id)
+            if fds:
+                pool.handed_to(region, self.id, self)
             region.busy += 1
             self.outstanding[region.id] = region.generation
         return True
 
     def flush(self, pool: ShmPool) -> None:
+        if self.retiring and not self._send_retiring():
+            return
         while self.pending and not self.closed:
             parts, fds, region = self.pending[0]
             if region is not None:
@@ -162,6 +194,7 @@ class OutboundLink:
                 pool.settle(region)
         self.dropped += len(self.pending)
         self.pending.clear()
+        self.retiring.clear()
         pool.forget_link(self.id)
         self.sock.close()
 
@@ -214,8 +247,14 @@ class InboundLink:
                     fds = array.array("i")
                     fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
                     self._map(data, list(fds))
-            if data[0] == wire.KIND_HELLO:
+            kind = data[0]
+            if kind == wire.KIND_HELLO:
                 self.sender = data[1:].decode()
+                continue
+            if kind == wire.KIND_RETIRE:
+                # Buffers still alive over a region keep its mapping (their base) until they die.
+                for off in range(1, len(data), wire.RETIRE_ITEM.size):
+                    self.mappings.pop(wire.RETIRE_ITEM.unpack_from(data, off)[0], None)
                 continue
             on_frame(self, data, None)
 
@@ -232,18 +271,27 @@ class InboundLink:
         lease = _Lease(self, region_id, generation)
         return pa.foreign_buffer(mapping.address, nbytes, base=(lease, mapping))
 
-    def flush_releases(self) -> None:
-        if not self.releases or self.closed:
-            self.releases.clear()
-            return
-        items = []
-        while self.releases:
-            items.append(wire.RELEASE_ITEM.pack(*self.releases.popleft()))
-        record = bytes([wire.KIND_RELEASE]) + b"".join(items)
-        try:
-            self.sock.send(record, socket.MSG_DONTWAIT)
-        except OSError:
-            pass  # sender gone or momentarily full: it will allocate a new region instead
+    def flush_releases(self) -> bool:
+        """Send the RELEASE records waiting; False while the sender's socket is full (the
+        releases stay queued: a dropped one would keep its region busy at the sender forever).
+        """
+        releases = self.releases
+        while releases and not self.closed:
+            count = min(len(releases), _ITEMS_PER_RECORD)
+            items = [releases[i] for i in range(count)]
+            record = bytes([wire.KIND_RELEASE]) + b"".join(
+                wire.RELEASE_ITEM.pack(*item) for item in items
+            )
+            try:
+                self.sock.send(record, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False
+            except OSError:
+                break  # sender gone: nothing to release any more
+            for _ in range(count):
+                releases.popleft()
+        releases.clear()  # only left over when the link is gone
+        return True
 
     def close(self) -> None:
         if not self.closed:

@@ -26,6 +26,7 @@ KIND_INLINE = 1  # payload follows the descriptor in the same record
 KIND_SHM = 2  # payload is in a shared-memory region (fd passed once per link)
 KIND_RELEASE = 3  # receiver -> sender: regions no longer referenced
 KIND_HELLO = 4  # sender -> receiver, first record of a link: the sender's node id
+KIND_RETIRE = 5  # sender -> receiver: regions the sender gave up; the receiver unmaps them
 
 # Payload encodings.
 ENC_BYTES = 0  # raw bytes, delivered as pa.UInt8Array (as dora-rs does for `bytes`)
@@ -36,7 +37,8 @@ ENC_IPC = 2  # Arrow IPC stream of a one-column record batch
 HEADER = struct.Struct("<BBHBxxxIQQ")
 # region id, region generation, region size (the payload starts at offset 0)
 SHM_REF = struct.Struct("<IIQ")
-RELEASE_ITEM = struct.Struct("<II")
+RELEASE_ITEM = struct.Struct("<II")  # region id, generation
+RETIRE_ITEM = struct.Struct("<I")  # region id
 
 INLINE_LIMIT = 4096
 

@@ -1,0 +1,145 @@
+"""Shared memory stays bounded over a long run: receivers unmap the regions their sender retired,
+and no RELEASE record is lost when the sender's socket is full.
+
+Mappings are counted where they live: the receiving node reads its own `/proc/self/maps` and
+counts the `memfd:dora-ros` regions mapped there.
+"""
+
+from __future__ import annotations
+
+from runflow import run_flow, write_flow
+
+COUNT_MAPS = """
+def dora_maps():
+    \"\"\"Regions of other nodes mapped in this process.\"\"\"
+    with open("/proc/self/maps") as maps:
+        return sum(1 for line in maps if "/memfd:dora-ros" in line)
+"""
+
+
+def test_receiver_unmaps_regions_its_sender_retired(tmp_path):
+    # 30 bursts of 20 messages in flight at once (more than the sender's 8 free regions) with
+    # sizes from 5 kB to 1.1 MB: the sender creates and retires regions all the time. Before
+    # retirement was told to receivers, the receiver's mappings grew by ~12 per burst (>300).
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs: {ack: receiver/ack}
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: {source: sender/data, queue_size: 64}}
+            outputs: [ack]
+        """,
+        maps=COUNT_MAPS,
+        sender="""
+        import random
+        import numpy as np
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        rng = random.Random(7)
+        sizes = [5_000, 70_000, 300_000, 1_100_000]
+        regions = []
+        def burst():
+            for _ in range(20):
+                node.send_output("data", pa.array(np.zeros(rng.choice(sizes), np.uint8)))
+            regions.append(node._pool._regions.__len__())
+        burst()
+        for event in node:
+            if event["type"] == "INPUT":
+                if len(regions) == 30:
+                    break
+                burst()
+        record("regions", regions)
+        """,
+        receiver="""
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+        from maps import dora_maps
+
+        node = Node()
+        held, counts = [], []
+        for event in node:
+            if event["type"] != "INPUT":
+                continue
+            held.append(event["value"])
+            del event
+            if len(held) == 20:
+                counts.append(dora_maps())
+                held.clear()
+                node.is_empty()  # sends the RELEASE records before the ack
+                node.send_output("ack", pa.array([len(counts)]))
+        record("counts", counts)
+        """,
+    )
+    result = run_flow(flow, timeout=60)
+    assert result.returncode == 0, result.stderr
+    counts = flow.result("counts")
+    assert len(counts) == 30, counts
+    # 20 held + the sender's 8 free regions, and a few retired while a burst was on its way.
+    assert max(counts) <= 40, counts
+    assert max(counts[-10:]) <= max(counts[:10]) + 4, counts
+    assert max(flow.result("regions")) <= 40
+
+
+def test_release_records_wait_while_the_senders_socket_is_full(tmp_path):
+    # The sender sends 600 shared-memory messages and then does not read its socket for 2 s
+    # while the receiver drops each message: one RELEASE record each, more than the socket holds.
+    # Before, those that did not fit were dropped and their regions stayed busy for good.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: {source: sender/data, queue_size: 3000}}
+        """,
+        sender="""
+        import time
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        for i in range(600):
+            node.send_output("data", pa.array([i % 256] * 5000, pa.uint8()))
+        time.sleep(2.5)  # not reading: the receiver's RELEASE records pile up in our socket
+        deadline = time.monotonic() + 5
+        busy = None
+        while time.monotonic() < deadline:
+            node.is_empty()  # reads RELEASE records
+            busy = sum(r.busy for r in node._pool._regions.values())
+            if busy == 0:
+                break
+            time.sleep(0.05)
+        record("busy", busy)
+        """,
+        receiver="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(0.5)  # the sender's burst is in our socket
+        n = 0
+        for event in node:
+            if event["type"] == "INPUT":
+                n += 1
+            del event
+        record("received", n)
+        """,
+    )
+    result = run_flow(flow, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert flow.result("received") == 600
+    assert flow.result("busy") == 0
