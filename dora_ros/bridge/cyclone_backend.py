@@ -50,7 +50,7 @@ from .backend import (
 )
 from .cyclone_config import RECEIVE_BUFFER_MAX, DiscoverySettings, cyclone_config
 from .cyclone_types import build_type
-from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies
+from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
 from .ros_discovery import ENCLAVE_USER_DATA, NodeAnnouncer, gid_bytes, type_hash_user_data
 
 __all__ = ["CycloneBackend", "CycloneTopicReader", "CycloneTopicWriter", "dds_topic_name"]
@@ -91,6 +91,10 @@ def _qos(qos: Ros2QosPolicies, user_data: bytes) -> Qos:
         # Plain CDR (XCDR1), the representation of the bytes msgconv and rclpy produce.
         Policy.DataRepresentation(use_cdrv0_representation=True),
     ]
+    if not math.isinf(qos.deadline):
+        policies.append(Policy.Deadline(_ns(qos.deadline)))
+    if not math.isinf(qos.lifespan):
+        policies.append(Policy.Lifespan(_ns(qos.lifespan)))
     if user_data:
         policies.append(Policy.Userdata(user_data))
     return Qos(*policies)
@@ -393,6 +397,7 @@ class CycloneBackend(Closeable):
         return endpoint
 
     def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> CycloneTopicReader:
+        qos = reader_qos(qos)  # a latched topic keeps every publisher's sample (qos.py)
         dds_topic, canonical = self._topic(topic, type_name)
         user_data = type_hash_user_data(canonical, self._msg_dirs)
         endpoint = CycloneTopicReader(self, topic, canonical, None if qos.keep_all else qos.depth)

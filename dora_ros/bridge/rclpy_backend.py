@@ -41,7 +41,7 @@ import numpy
 
 from ..errors import BridgeError
 from .backend import Closeable, ReadyQueue, keep_large_buffers_mapped
-from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies
+from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,10 @@ def to_qos_profile(qos: Ros2QosPolicies) -> Any:
     )
     if not math.isinf(qos.lease_duration):
         profile.liveliness_lease_duration = Duration(seconds=qos.lease_duration)
+    if not math.isinf(qos.deadline):
+        profile.deadline = Duration(seconds=qos.deadline)
+    if not math.isinf(qos.lifespan):
+        profile.lifespan = Duration(seconds=qos.lifespan)
     return profile
 
 
@@ -968,7 +972,7 @@ class RclpyBackend(Closeable):
         return self._track(RclpyWriter(self, topic, type_name, qos))
 
     def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> RclpyReader:
-        return self._track(RclpyReader(self, topic, type_name, qos))
+        return self._track(RclpyReader(self, topic, type_name, reader_qos(qos)))
 
     def check_role(self, role: str) -> None:
         return None

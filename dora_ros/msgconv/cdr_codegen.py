@@ -6,7 +6,9 @@ it on the type's `Codec` (cached by the `TypeRegistry`):
 - consecutive fixed-size fields (also inside nested structs, which are inlined) become one
   `struct.Struct.pack` / `unpack_from` call whose format already holds the alignment padding, as
   long as the offset modulo the alignment is known while generating; only after a string or a
-  sequence is the padding computed at run time (`p = -pos & 7`);
+  sequence is the padding computed at run time (`p = -pos & 7`). What is known is decided in one
+  place, `Alignment`, which the encoder, the row decoder and the column decoder (`cdr_columns`)
+  all use;
 - primitive sequences go through numpy in one piece (`b"".join` copies them once when encoding;
   `np.frombuffer` views them when decoding, see `arrow_values` for the zero-copy rules);
 - arrays of nested messages loop over a generated function of the element type.
@@ -122,10 +124,128 @@ def _fn_name(type_name: str) -> str:
     return "_" + "".join(c if c.isalnum() else "_" for c in type_name)
 
 
+class Alignment:
+    """What generated code is sure of, at one point, about the CDR offset: `pos % known == rest`.
+
+    The one model of CDR alignment: the encoder, the row decoder and the column decoder all ask it
+    where padding goes, so they cannot disagree with each other (or, one rule at a time, with
+    rclpy). Like rosbags' generator it keeps only what holds on every path the generated code can
+    take: `known` is a power of two up to 8 (CDR aligns nothing beyond 8 bytes), 8 at the start of
+    a message body, 1 where nothing is known (a string's end, the start of an element function).
+    A padding it can tell becomes `x` bytes in a `struct` format; one it cannot is computed at run
+    time (`-pos & (n - 1)`), after which the offset is aligned to n.
+    """
+
+    __slots__ = ("known", "rest")
+
+    def __init__(self, known: int = 1, rest: int = 0) -> None:
+        self.known = known
+        self.rest = rest % known
+
+    def __repr__(self) -> str:
+        return f"Alignment(pos % {self.known} == {self.rest})"
+
+    def pad(self, n: int) -> int | None:
+        """Padding bytes before a value aligned to `n`, if known while generating (else None)."""
+        return -self.rest % n if n <= self.known else None
+
+    def align(self, n: int) -> int | None:
+        """`pad(n)`; the offset is then a multiple of `n` (padded statically or at run time)."""
+        pad = self.pad(n)
+        if pad is None:
+            self.known, self.rest = n, 0
+        else:
+            self.rest = (self.rest + pad) % self.known
+        return pad
+
+    def advance(self, size: int) -> None:
+        """Past `size` bytes."""
+        self.rest = (self.rest + size) % self.known
+
+    def advance_unknown(self, unit: int) -> None:
+        """Past a number, known only at run time, of `unit`-byte items (string bytes, wchars)."""
+        known = self.known
+        while unit % known:
+            known //= 2
+        self.known, self.rest = known, self.rest % known
+
+    def meet(self, other: Alignment) -> None:
+        """What still holds when the code may have taken either this path or `other`."""
+        known = min(self.known, other.known)
+        while self.rest % known != other.rest % known:
+            known //= 2
+        self.known, self.rest = known, self.rest % known
+
+    def elements(self, size: int) -> int | None:
+        """Past the elements of a primitive sequence, its count just read or written.
+
+        Returns `pad(size)`: the padding before the first element, which the generated code must
+        apply only when the sequence is not empty (Fast CDR, hence rclpy, aligns an empty one to
+        nothing). Afterwards either nothing moved (empty) or the offset is a multiple of `size`.
+        """
+        pad = self.pad(size)
+        self.meet(Alignment(size))
+        return pad
+
+    def forget(self) -> None:
+        """Nothing is known (inside a loop over strings or nested messages, and after it)."""
+        self.known, self.rest = 1, 0
+
+
+class _Generator:
+    """What the generators share: source lines, the alignment model and the pending `struct` run.
+
+    Consecutive fixed-size values collect in `fmt` (with their static padding as `x`) until
+    something of run-time size comes; `flush` writes the run as one pack / unpack.
+    """
+
+    def __init__(self, registry: TypeRegistry, top: bool, namespace: dict[str, Any]) -> None:
+        self.registry = registry
+        self.src = _Source(namespace)
+        self.at = Alignment(8 if top else 1)
+        self.fmt = ""
+        self.ind = "    "
+        self.needs: set[str] = set()  # element types whose functions the generated one calls
+
+    def emit(self, line: str) -> None:
+        self.src.lines.append(self.ind + line)
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def runtime_pad(self, n: int, condition: str | None = None) -> None:
+        """Emit code that pads to `n` (only when `condition` holds at run time, if given)."""
+        raise NotImplementedError
+
+    def static_pad(self, pad: int, condition: str) -> None:
+        """Emit code that pads `pad` bytes when `condition` holds at run time."""
+        raise NotImplementedError
+
+    def align(self, n: int) -> None:
+        pad = self.at.align(n)
+        if pad is None:
+            self.flush()
+            self.runtime_pad(n)
+        else:
+            self.fmt += "x" * pad
+
+    def elements(self, size: int, count: str) -> None:
+        """Pad before a primitive sequence's elements (none when `count` is 0), as the model says.
+
+        The pending run must be flushed (the count was just written or read).
+        """
+        assert not self.fmt
+        pad = self.at.elements(size)
+        if pad is None:
+            self.runtime_pad(size, count)
+        elif pad:
+            self.static_pad(pad, count)
+
+
 # --- encoder ------------------------------------------------------------------------------------
 
 
-class _EncoderGen:
+class _EncoderGen(_Generator):
     """Writes `def E(v, parts, pos) -> pos` for one type (see the module docstring)."""
 
     def __init__(
@@ -135,17 +255,9 @@ class _EncoderGen:
         top: bool,
         namespace: dict[str, Any],
     ) -> None:
-        self.registry = registry
-        self.src = _Source(namespace)
-        self.kal, self.mod = (8, 0) if top else (1, 0)
-        self.fmt = ""
+        super().__init__(registry, top, namespace)
         self.vals: list[str] = []
-        self.ind = "    "
-        self.needs: set[str] = set()  # element types whose encoders the function calls
         self.definition = definition
-
-    def emit(self, line: str) -> None:
-        self.src.lines.append(self.ind + line)
 
     def flush(self) -> None:
         if not self.fmt:
@@ -156,30 +268,27 @@ class _EncoderGen:
         self.emit(f"pos += {s.size}")
         self.fmt, self.vals = "", []
 
-    def align(self, n: int) -> None:
-        if n <= self.kal:
-            pad = -self.mod % n
-            self.fmt += "x" * pad
-            self.mod = (self.mod + pad) % self.kal
-        else:
-            self.flush()
-            self.emit(f"p = -pos & {n - 1}")
-            self.emit("parts.append(ZEROS[p])")
-            self.emit("pos += p")
-            self.kal, self.mod = n, 0
+    def runtime_pad(self, n: int, condition: str | None = None) -> None:
+        pad = f"p = -pos & {n - 1}; parts.append(ZEROS[p]); pos += p"
+        self.emit(f"if {condition}: {pad}" if condition else pad)
 
-    def advance(self, size: int) -> None:
-        self.mod = (self.mod + size) % self.kal
+    def static_pad(self, pad: int, condition: str) -> None:
+        self.emit(f"if {condition}: parts.append(ZEROS[{pad}]); pos += {pad}")
 
     def scalar(self, prim_name: str, expr: str) -> None:
         prim = PRIMITIVES[prim_name]
         self.align(prim.size)
         self.fmt += "B" if prim.name == "bool" else prim.code
         self.vals.append(f"BOOL[{expr}]" if prim.name == "bool" else expr)
-        self.advance(prim.size)
+        self.at.advance(prim.size)
 
-    def unknown(self) -> None:
-        self.kal, self.mod = 1, 0
+    def count(self, n: str) -> None:
+        """Write a sequence's uint32 count `n`; flushes the run."""
+        self.align(4)
+        self.flush()
+        self.emit(f"parts.append(U32.pack({n}))")
+        self.emit("pos += 4")
+        self.at.advance(4)
 
     def struct_body(self, definition: MessageDefinition, var: str) -> None:
         # Checks and lookups only read the dict, so they may sit before the pending run's pack:
@@ -227,28 +336,24 @@ class _EncoderGen:
         self.emit(f"{x} = {expr}")
         if t.is_primitive:
             self.prim_array(t, x)
+            return
+        self.emit(f"n = len({x})")
+        self.length_check(t, "n")
+        if t.array != "fixed":
+            self.count("n")
+        it = self.src.name("it")
+        self.emit(f"for {it} in {x}:")
+        self.ind += "    "
+        self.at.forget()  # the loop body runs at offsets of every alignment
+        if t.is_string:
+            self.string(t.element, it)
         else:
-            self.emit(f"n = len({x})")
-            self.length_check(t, "n")
-            if t.array != "fixed":
-                self.align(4)
-                self.flush()
-                self.emit("parts.append(U32.pack(n))")
-                self.emit("pos += 4")
-                self.advance(4)
-            it = self.src.name("it")
-            self.emit(f"for {it} in {x}:")
-            self.ind += "    "
-            if t.is_string:
-                self.unknown()
-                self.string(t.element, it)
-            else:
-                fn = _fn_name(t.name)
-                self.needs.add(t.name)
-                self.emit(f"if {it} is None: {it} = EMPTY")
-                self.emit(f"pos = {fn}({it}, parts, pos)")
-            self.ind = self.ind[:-4]
-            self.unknown()
+            fn = _fn_name(t.name)
+            self.needs.add(t.name)
+            self.emit(f"if {it} is None: {it} = EMPTY")
+            self.emit(f"pos = {fn}({it}, parts, pos)")
+        self.ind = self.ind[:-4]
+        self.at.forget()
 
     def length_check(self, t: FieldType, n: str) -> None:
         if t.array == "fixed":
@@ -268,12 +373,15 @@ class _EncoderGen:
             self.emit(f"{s} = {s}.encode()")
             self.emit(f"parts += (U32.pack(len({s}) + 1), {s}, NUL)")
             self.emit(f"pos += len({s}) + 5")
+            self.at.advance(4)
+            self.at.advance_unknown(1)
         else:
             self.emit(f"{s} = {s}.encode('utf-16-le')")
             self.emit(f"{s} = np.frombuffer({s}, '<u2').astype('<u4')")
             self.emit(f"parts += (U32.pack(len({s})), {s})")
             self.emit(f"pos += 4 * len({s}) + 4")
-        self.unknown()
+            self.at.advance(4)
+            self.at.advance_unknown(4)
 
     def prim_array(self, t: FieldType, x: str) -> None:
         prim = PRIMITIVES[t.name]
@@ -282,25 +390,17 @@ class _EncoderGen:
         self.length_check(t, "n")
         self.emit(f"{x} = {conv}({x})")
         if t.array != "fixed":
-            self.align(4)
-            self.flush()
-            self.emit("parts.append(U32.pack(n))")
-            self.emit("pos += 4")
-            self.advance(4)
-            if prim.size > 1:
-                if prim.size > self.kal:
-                    self.emit(f"if n: p = -pos & {prim.size - 1}; parts.append(ZEROS[p]); pos += p")
-                # else: aligned already, as 4-byte count leaves pos % 4 == 0
+            self.count("n")
+            self.elements(prim.size, "n")
             self.emit(f"parts.append({x})")
             self.emit(f"pos += n * {prim.size}")
-            self.kal, self.mod = min(4, prim.size), 0
         else:
             assert t.length is not None
             self.align(prim.size)
             self.flush()
             self.emit(f"parts.append({x})")
             self.emit(f"pos += {t.length * prim.size}")
-            self.advance(t.length * prim.size)
+            self.at.advance(t.length * prim.size)
 
     def build(self, fn: str) -> str:
         self.struct_body(self.definition, "v")
@@ -385,7 +485,7 @@ def _array_view(dtype_name: str, order: str) -> Callable[[Any, int, int], Any]:
     return view
 
 
-class _DecoderGen:
+class _DecoderGen(_Generator):
     """Writes `def D(body, pos) -> (dict, pos)` for one type and one byte order."""
 
     def __init__(
@@ -396,18 +496,10 @@ class _DecoderGen:
         namespace: dict[str, Any],
         order: str,
     ) -> None:
-        self.registry = registry
+        super().__init__(registry, top, namespace)
         self.definition = definition
         self.order = order
-        self.src = _Source(namespace)
-        self.kal, self.mod = (8, 0) if top else (1, 0)
-        self.fmt = ""
         self.targets: list[str] = []
-        self.ind = "    "
-        self.needs: set[str] = set()
-
-    def emit(self, line: str) -> None:
-        self.src.lines.append(self.ind + line)
 
     def flush(self) -> None:
         if not self.fmt:
@@ -421,21 +513,12 @@ class _DecoderGen:
         self.emit(f"pos += {s.size}")
         self.fmt, self.targets = "", []
 
-    def align(self, n: int) -> None:
-        if n <= self.kal:
-            pad = -self.mod % n
-            self.fmt += "x" * pad
-            self.mod = (self.mod + pad) % self.kal
-        else:
-            self.flush()
-            self.emit(f"pos += -pos & {n - 1}")
-            self.kal, self.mod = n, 0
+    def runtime_pad(self, n: int, condition: str | None = None) -> None:
+        pad = f"pos += -pos & {n - 1}"
+        self.emit(f"if {condition}: {pad}" if condition else pad)
 
-    def advance(self, size: int) -> None:
-        self.mod = (self.mod + size) % self.kal
-
-    def unknown(self) -> None:
-        self.kal, self.mod = 1, 0
+    def static_pad(self, pad: int, condition: str) -> None:
+        self.emit(f"if {condition}: pos += {pad}")
 
     def scalar(self, prim_name: str) -> str:
         prim = PRIMITIVES[prim_name]
@@ -443,7 +526,7 @@ class _DecoderGen:
         var = self.src.name("f")
         self.fmt += prim.code
         self.targets.append(var)
-        self.advance(prim.size)
+        self.at.advance(prim.size)
         return var
 
     def length(self) -> str:
@@ -463,7 +546,7 @@ class _DecoderGen:
         if not definition.fields:
             self.align(1)
             self.fmt += "x"
-            self.advance(1)
+            self.at.advance(1)
             return "{}"
         items = [f"{f.name!r}: {self.field(f)}" for f in definition.fields]
         return "{" + ", ".join(items) + "}"
@@ -484,7 +567,7 @@ class _DecoderGen:
         self.emit(f"{out} = []")
         self.emit(f"for _ in range({n}):")
         self.ind += "    "
-        self.unknown()
+        self.at.forget()  # the loop body runs at offsets of every alignment
         if t.is_string:
             var = self.string(t.element)
             self.emit(f"{out}.append({var})")
@@ -493,7 +576,7 @@ class _DecoderGen:
             self.emit(f"d, pos = {_fn_name(t.name)}(body, pos)")
             self.emit(f"{out}.append(d)")
         self.ind = self.ind[:-4]
-        self.unknown()
+        self.at.forget()
         return out
 
     def string(self, t: FieldType) -> str:
@@ -507,11 +590,12 @@ class _DecoderGen:
             # becomes U+FFFD, as rclpy's generated code decodes it.
             self.emit(f"{var} = str(body[pos:e], 'utf-8', 'replace').partition(NULCHAR)[0]")
             self.emit("pos = e")
+            self.at.advance_unknown(1)
         else:
             view = self.src.name("W", _array_view("u4", self.order))
             self.emit(f"{var} = wstring({view}(body, {n}, pos))")
             self.emit(f"pos += 4 * {n}")
-        self.unknown()
+            self.at.advance_unknown(4)
         return var
 
     def prim_array(self, t: FieldType) -> str:
@@ -524,14 +608,12 @@ class _DecoderGen:
             self.flush()
             self.emit(f"{var} = {view}(body, {t.length}, pos)")
             self.emit(f"pos += {t.length * prim.size}")
-            self.advance(t.length * prim.size)
+            self.at.advance(t.length * prim.size)
             return var
         n = self.count()
-        if prim.size > self.kal:
-            self.emit(f"if {n}: pos += -pos & {prim.size - 1}")
+        self.elements(prim.size, n)
         self.emit(f"{var} = {view}(body, {n}, pos)")
         self.emit(f"pos += {n} * {prim.size}")
-        self.kal, self.mod = min(4, prim.size), 0
         return var
 
     def build(self, fn: str) -> str:

@@ -91,7 +91,7 @@ class _ColumnGen(_DecoderGen):
         dtype = self.order + (prim.dtype if prim.name != "bool" else "u1")
         self.layout.append((name, offset, dtype, (count,) if count is not None else ()))
         self.fmt += f"{count}{prim.code}" if count is not None else prim.code
-        self.advance(prim.size * (count or 1))
+        self.at.advance(prim.size * (count or 1))
         return "@" + name
 
     def scalar(self, prim_name: str) -> str:
@@ -104,7 +104,7 @@ class _ColumnGen(_DecoderGen):
         u32 = self.src.name("U", _U32[self.order])
         self.emit(f"{var}, = {u32}.unpack_from(body, pos)")
         self.emit("pos += 4")
-        self.advance(4)
+        self.at.advance(4)
         return var
 
     def prim_array(self, t: FieldType) -> str:

@@ -29,9 +29,11 @@ from dora_ros.errors import MsgConvError
 
 try:
     from . import cdr_reference as ref_cdr
+    from .paths import decode_every_way, encode_every_way
     from .rclpy_reference import RclpyReference, ReferenceError, installed_type_names
 except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
     import cdr_reference as ref_cdr  # type: ignore[no-redef]
+    from paths import decode_every_way, encode_every_way  # type: ignore[no-redef]
     from rclpy_reference import (  # type: ignore[no-redef]
         RclpyReference,
         ReferenceError,
@@ -189,6 +191,9 @@ def test_decode_reads_rclpy_bytes(samples: Any, type_name: str) -> None:
         assert got.type == arrow_type
         got.validate(full=True)
         ref_cdr.assert_same(got.to_pylist()[0], value, f"{type_name} sample {i} ({blob.hex()})")
+        # the row, column and reference decoders read it alike
+        codec = msgconv.default_registry().codec(type_name)
+        ref_cdr.assert_same(decode_every_way(codec, blob), value, f"{type_name} sample {i}")
     # memoryviews whose CDR body starts 8-aligned (zero-copy path), 4-aligned and at an odd address
     for shift in (0, 4, 1):
         for i, (value, blob) in enumerate(zip(values, blobs, strict=True)):
@@ -274,6 +279,8 @@ def test_encode_is_canonical_and_read_by_rclpy(
         assert len(rclpy_blob) >= len(want)
         assert ref_cdr.differing_offsets(rclpy_blob, want, padding) == []
         assert_canonical(blob, want, f"{type_name} sample {i}")
+        # the generated encoder writes the reference encoder's bytes
+        assert encode_every_way(msgconv.default_registry().codec(type_name), value) == blob
     back = reference.deserialize(type_name, ours)
     for i, (got, value) in enumerate(zip(back, values, strict=True)):
         assert not (isinstance(got, tuple) and got[0] == "error"), (
