@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import errno
 import logging
+import mmap
 import os
 import select
 import sys
@@ -33,6 +34,7 @@ import pyarrow as pa
 
 from ..errors import NodeError
 from . import control, wire
+from .sample import SampleHandler, views_released
 from .shm_pool import ShmPool
 from .transport import (
     MAX_INLINE_RECORD,
@@ -202,6 +204,9 @@ class Node:
         self._stop_queued = False
         self._finished = False
         self._send_dropped: dict[str, int] = {}
+        self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
+        # Discarded raw samples whose buffer the user still views (bounded by what they hold).
+        self._held_samples: list[tuple[mmap.mmap, Any]] = []
         self._external: dict[int, Any] = {}
         self._timers = [_Timer(spec) for spec in self._inputs.values() if spec.timer]
         self._watched = [spec for spec in self._inputs.values() if spec.timeout]
@@ -311,6 +316,9 @@ class Node:
             link = InboundLink(sock)
             self._inbound[link.fd] = link
             self._poller.register(link.fd, _POLL_IN)
+            # Read what is already waiting now: the poll that showed the listener ready did not
+            # include this socket, so a try_recv()/drain() after a quiet spell saw nothing.
+            self._read_inbound(link)
 
     def _read_inbound(self, link: InboundLink) -> None:
         if not link.receive(self._on_frame):
@@ -516,14 +524,25 @@ class Node:
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _check_output(self, output_id: str) -> int:
+    def _check_output(self, output_id: str) -> int | None:
+        """The output's index, or None (warned about) for an output the graph does not declare.
+
+        As dora-rs 1.1 ("Ignoring output ... not in node's output list"): node-hub nodes send on
+        optional outputs that a graph may leave out. Warned once per output; the count of later
+        sends is logged when the node closes, so a node sending at 100 Hz does not flood its log.
+        """
         index = self._outputs.get(output_id)
         if index is None:
-            declared = ", ".join(repr(o) for o in self._outputs) or "none"
-            raise NodeError(
-                f"node {self._id!r}: output {output_id!r} is not declared in the graph"
-                f" (declared outputs: {declared}); add it under `outputs:`"
-            )
+            count = self._undeclared.get(output_id, 0) + 1
+            self._undeclared[output_id] = count
+            if count == 1:
+                logging.getLogger(self._id).warning(
+                    "ignoring output %r: not declared in the graph (declared outputs: %s);"
+                    " add it under `outputs:` of node %r",
+                    output_id,
+                    ", ".join(repr(o) for o in self._outputs) or "none",
+                    self._id,
+                )
         return index
 
     def send_output(
@@ -533,6 +552,8 @@ class Node:
         index = self._check_output(output_id)
         if self._closed:
             raise NodeError(f"node {self._id!r}: send_output after the node was closed")
+        if index is None:
+            return
         payload, ipc_array = wire.encode_payload(data)
         meta = wire.encode_metadata(metadata)
         receivers = self._routes.get(output_id, ())
@@ -571,10 +592,22 @@ class Node:
         return links
 
     def _acquire(self, nbytes: int) -> Any:
+        if self._held_samples:
+            self._settle_held_samples()
         for link in self._links.values():
             if link.outstanding:
                 link.read_releases(self._pool)
         return self._pool.acquire(nbytes)
+
+    def _settle_held_samples(self) -> None:
+        """Regions of discarded samples go back to the pool once the user's views are gone."""
+        held = []
+        for sample_mm, region in self._held_samples:
+            if views_released(sample_mm):
+                self._pool.settle(region)
+            else:
+                held.append((sample_mm, region))
+        self._held_samples = held
 
     def _send_region(
         self, index: int, region: Any, encoding: int, type_code: int, nbytes: int, meta: bytes,
@@ -588,38 +621,51 @@ class Node:
             link.send(parts, fds, region, self._pool)
         self._pool.settle(region)
 
-    @contextlib.contextmanager
-    def _raw(
-        self, output_id: str, data_length: int, metadata: dict[str, Any] | None
-    ) -> Iterator[memoryview]:
-        index = self._check_output(output_id)
-        meta = wire.encode_metadata(metadata)
-        if data_length < wire.INLINE_LIMIT:
-            scratch = bytearray(data_length)
-            view = memoryview(scratch)
-            yield view
-            view.release()
-            self.send_output(output_id, bytes(scratch), metadata)
-            return
-        region = self._acquire(data_length)
-        view = memoryview(region.mm)[:data_length]
-        try:
-            yield view
-        finally:
-            view.release()
-        links = self._links_for(self._routes.get(output_id, ()))
-        self._send_region(
-            index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
-        )
-
     def send_output_raw(
         self, /, output_id: str, data_length: int, metadata: dict[str, Any] | None = None
-    ) -> contextlib.AbstractContextManager[memoryview]:
-        """A writable buffer of ``data_length`` bytes (shared memory from 4 KiB), sent on exit.
+    ) -> SampleHandler:
+        """A writable buffer of ``data_length`` bytes (shared memory from 4 KiB) to send.
 
         ``with node.send_output_raw("image", n) as buf: np.frombuffer(buf, np.uint8)[:] = ...``
+        sends on leaving the block; ``sample.send()`` sends by hand (see ``sample.py``).
         """
-        return self._raw(output_id, data_length, metadata)
+        index = self._outputs.get(output_id)
+        if index is None:  # raised, not warned: dora-rs 1.1 raises here too
+            declared = ", ".join(repr(o) for o in self._outputs) or "none"
+            raise NodeError(
+                f"node {self._id!r}: output {output_id!r} is not declared in the graph"
+                f" (declared outputs: {declared}); add it under `outputs:`"
+            )
+        if self._closed:
+            raise NodeError(f"node {self._id!r}: send_output_raw after the node was closed")
+        if data_length < wire.INLINE_LIMIT:
+            scratch = bytearray(data_length)
+            return SampleHandler(
+                scratch,
+                lambda: self.send_output(output_id, bytes(scratch), metadata),
+                lambda _released: None,
+            )
+        meta = wire.encode_metadata(metadata)
+        region = self._acquire(data_length)
+        # A mapping of the sample's own: its exports tell whether the user still holds views.
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        sample_mm = mmap.mmap(region.fd, data_length, flags=flags)
+
+        def send() -> None:
+            if self._closed:
+                raise NodeError(f"node {self._id!r}: sample sent after the node was closed")
+            links = self._links_for(self._routes.get(output_id, ()))
+            self._send_region(
+                index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
+            )
+
+        def discard(released: bool) -> None:
+            if released:
+                self._pool.settle(region)
+            else:  # the user still holds a view: the region waits until it is gone
+                self._held_samples.append((sample_mm, region))
+
+        return SampleHandler(sample_mm, send, discard)
 
     def send_service_request(
         self, /, output_id: str, data: Any, metadata: dict[str, Any] | None = None
@@ -632,9 +678,11 @@ class Node:
     def send_service_response(self, /, output_id: str, data: Any, metadata: dict[str, Any]) -> None:
         """Answer a request: ``metadata`` must carry the request's ``request_id``."""
         if not metadata or "request_id" not in metadata:
-            raise NodeError(
-                f"node {self._id!r}: send_service_response on {output_id!r} needs the request's"
-                " metadata (with its 'request_id')"
+            # dora-rs 1.1 warns and sends it all the same.
+            logging.getLogger(self._id).warning(
+                "send_service_response on %r: metadata has no 'request_id' (pass the request's"
+                " metadata): the response will not be matched to a request",
+                output_id,
             )
         self.send_output(output_id, data, metadata)
 
@@ -716,6 +764,11 @@ class Node:
                     time.sleep(0.01)
         for link in list(self._links.values()):
             self._drop_link(link)
+        for output_id, count in self._undeclared.items():
+            if count > 1:
+                logging.getLogger(self._id).warning(
+                    "ignored %d sends on undeclared output %r in all", count, output_id
+                )
         dropped = {i.id: i.dropped for i in self._inputs.values() if i.dropped}
         with contextlib.suppress(OSError):
             if dropped or self._send_dropped:

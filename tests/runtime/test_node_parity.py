@@ -1,0 +1,213 @@
+"""dora-rs 1.1 behaviours that unchanged dora-rs nodes rely on (issue 12, "Same behaviour as dora-rs").
+
+Each case was first run on the real dora-rs 1.1 (`dora run` of dora-rs-cli 1.1.0 in the project
+venv) and the values asserted here are what it did; the comments say so where it matters.
+"""
+
+from __future__ import annotations
+
+from runflow import run_flow, write_flow
+
+
+def test_drain_after_idle_returns_every_queued_event(tmp_path):
+    """dora-rs's python-drain example: sleep 1 s, then drain() gets all 100 (it returned [])."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs:
+              data: {source: sender/data, queue_size: 100}
+        """,
+        sender="""
+        import time
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        for i in range(100):
+            node.send_output("data", pa.array([i]))
+        time.sleep(2)  # still running when the receiver drains
+        """,
+        receiver="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(1)
+        drained = node.drain()
+        after = node.try_recv()
+        record("drain", (
+            [e["value"][0].as_py() for e in drained if e["type"] == "INPUT"],
+            None if after is None else after["type"],
+        ))
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    values, after = flow.result("drain")
+    assert values == list(range(100))
+    assert after is None  # nothing left behind for try_recv
+
+
+def test_undeclared_output_and_response_without_request_id_warn(tmp_path):
+    """dora-rs 1.1 logs a warning and carries on (node-hub nodes with optional outputs)."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: camera
+            path: camera.py
+            outputs: [image, depth]
+          - id: sink
+            path: sink.py
+            inputs: {image: camera/image}
+        """,
+        camera="""
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        results = {}
+        for i in range(3):
+            results[f"undeclared{i}"] = node.send_output("imgae", pa.array([1]))
+        results["response"] = node.send_service_response("image", pa.array([7]), {})
+        results["response_none"] = node.send_service_response("image", pa.array([8]), None)
+        record("results", results)
+        """,
+        sink="""
+        from _rec import record
+        from dora_ros import Node
+        values = []
+        for event in Node():
+            if event["type"] == "INPUT":
+                values.append((event["value"][0].as_py(), sorted(event["metadata"])))
+        record("sink", values)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    assert set(flow.result("results").values()) == {None}
+    # Responses without an id are still sent (dora-rs sends them, with its warning).
+    assert flow.result("sink") == [(7, ["timestamp"]), (8, ["timestamp"])]
+    log = flow.logs()["camera"]
+    warnings = [line for line in log.splitlines() if "imgae" in line]
+    assert len(warnings) == 2, log  # once when it happens, a count of the rest at the end
+    assert "WARN" in warnings[0] and "'image'" in warnings[0] and "'depth'" in warnings[0]
+    assert "3 sends" in warnings[1], warnings
+    missing = [line for line in log.splitlines() if "request_id" in line]
+    assert len(missing) == 2 and all("WARN" in line for line in missing), log
+
+
+def test_send_output_raw_sample_handler(tmp_path):
+    """dora-rs's SampleHandler surface and its rules, with shared memory and without."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: camera
+            path: camera.py
+            outputs: [image]
+          - id: sink
+            path: sink.py
+            inputs: {image: {source: camera/image, queue_size: 100}}
+        """,
+        camera="""
+        import struct
+        import numpy as np
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        out = {}
+
+        def attempt(name, call):
+            try:
+                out[name] = repr(call())
+            except Exception as err:
+                out[name] = (type(err).__name__, isinstance(err, RuntimeError), str(err))
+
+        for size in (100, 8000):  # inline, then shared memory
+            sample = node.send_output_raw("image", size, {"form": "manual"})
+            out[f"surface{size}"] = [
+                callable(getattr(sample, n, None))
+                for n in ("send", "as_memoryview", "as_buffer", "__enter__", "__exit__")
+            ]
+            view = sample.as_memoryview()
+            view[:] = b"\\x01" * size
+            array = np.frombuffer(view, np.uint8)
+            attempt(f"send_with_view{size}", sample.send)
+            del array
+            view.release()
+            attempt(f"send{size}", sample.send)
+            attempt(f"send_twice{size}", sample.send)
+
+            with node.send_output_raw("image", size, {"form": "with"}) as buf:
+                np.frombuffer(buf, np.uint8)[:] = 2
+            struct_sample = node.send_output_raw("image", size, {"form": "buffer"})
+            struct.pack_into("4B", struct_sample.as_buffer(), 0, 3, 3, 3, 3)
+            struct_sample.send()
+
+        # An exception inside `with` discards the sample and frees its region: 20 of them
+        # leave one region in the pool, not 20.
+        for _ in range(20):
+            try:
+                with node.send_output_raw("image", 100_000) as buf:
+                    np.frombuffer(buf, np.uint8)[:] = 9
+                    raise ValueError("boom")
+            except ValueError:
+                pass
+        out["regions_after_exceptions"] = node._pool.region_count
+
+        # A view kept past `with`: the send is refused, and the region is not reused while the
+        # view lives (what it shows stays as written).
+        def keep_view():
+            global kept
+            with node.send_output_raw("image", 100_000) as buf:
+                kept = np.frombuffer(buf, np.uint8)
+                kept[:] = 5
+        attempt("with_view_alive", keep_view)
+        for _ in range(3):
+            with node.send_output_raw("image", 100_000) as buf:
+                np.frombuffer(buf, np.uint8)[:] = 6
+        out["kept_intact"] = bool((kept == 5).all())
+        record("camera", out)
+        """,
+        sink="""
+        from _rec import record
+        from dora_ros import Node
+        got = []
+        for event in Node():
+            if event["type"] == "INPUT":
+                value = event["value"]
+                got.append((event["metadata"].get("form"), str(value.type), len(value),
+                            sorted(set(value.to_numpy().tolist()))))
+        record("sink", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    out = flow.result("camera")
+    for size in (100, 8000):
+        assert out[f"surface{size}"] == [True] * 5
+        _, is_runtime_error, message = out[f"send_with_view{size}"]
+        assert is_runtime_error and "view(s) are still open" in message, message
+        assert out[f"send{size}"] == "None"
+        assert out[f"send_twice{size}"][1:] == (True, "Sample has already been sent")
+    # At most the three 8000-byte regions the sink may still hold, and one (old code: 23).
+    assert out["regions_after_exceptions"] <= 4, out
+    assert out["with_view_alive"][1] and "view(s) are still open" in out["with_view_alive"][2]
+    assert out["kept_intact"] is True
+    got = flow.result("sink")
+    expected = []
+    for size in (100, 8000):
+        expected += [("manual", "uint8", size, [1]), ("with", "uint8", size, [2])]
+        expected += [("buffer", "uint8", size, [0, 3])]
+    expected += [(None, "uint8", 100_000, [6])] * 3
+    assert got == expected
