@@ -17,7 +17,20 @@ Both backends (rclpy and Cyclone DDS) read the plain attributes of a `Ros2QosPol
 `max_blocking_time`    float seconds a reliable writer may block on a full history
 `keep_all`             bool; True = KEEP_ALL history (then `keep_last` is ignored)
 `keep_last`            int >= 1; history depth when `keep_all` is False
+`deadline`             float seconds between samples (DDS 2.2.3.7); `math.inf` = none
+`lifespan`             float seconds a sample stays valid (DDS 2.2.3.16); `math.inf` = for ever
 =====================  =================================================================
+
+`deadline` and `lifespan` are dora-ros extensions (dora-rs 1.1 has neither), added at the end of the
+constructor's arguments so dora-rs's calls are unchanged. Deadline is a requested/offered policy: a
+ROS subscription that requests a deadline matches only publishers offering one at least as short,
+so a bridge publisher needs it to reach such a subscription.
+
+`keep_last` accepts what dora-rs accepts, any 32-bit integer: dora-rs hands the value to RustDDS
+unchecked, where a depth of 0 or below makes the writer keep no history beyond the sample being
+sent, and rmw reads a KEEP_LAST depth of 0 as "the middleware's default" (1 for Fast DDS). Both
+amount to a depth of 1, which is what such a value becomes here. Values above 2**31 - 1 are an error
+(dora-rs: OverflowError); large depths construct (DDS allocates history lazily).
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ from ..errors import BridgeError
 __all__ = [
     "ACTION_STATUS_QOS",
     "DEFAULT_QOS",
+    "LATCHED_READER_DEPTH",
     "PARAMETER_EVENTS_QOS",
     "SERVICE_QOS",
     "QosError",
@@ -41,6 +55,7 @@ __all__ = [
     "Ros2Liveliness",
     "Ros2QosPolicies",
     "parse_qos",
+    "reader_qos",
 ]
 
 
@@ -78,17 +93,19 @@ class Ros2Liveliness(_DoraEnum):
 _DEFAULT_RELIABLE = True
 _DEFAULT_KEEP_LAST = 10
 _DEFAULT_MAX_BLOCKING_TIME = 0.1
-_MAX_DEPTH = 10000
+# dora-rs's keep_last is an i32; DDS's history depth is a 32-bit signed integer too.
+_MIN_DEPTH, _MAX_DEPTH = -(2**31), 2**31 - 1
 
 
 @dataclass(frozen=True, init=False)
 class Ros2QosPolicies:
     """ROS 2 QoS policies for a topic, service or action (signature of `dora.Ros2QosPolicies`).
 
-    Every argument left as `None` takes ROS 2's default (reliable, volatile, keep_last 10).
+    Every argument left as `None` takes ROS 2's default (reliable, volatile, keep_last 10, no
+    deadline, infinite lifespan). `deadline` and `lifespan` are dora-ros extensions.
 
     Raises:
-        QosError: `keep_last` outside 1..10000, or a negative/NaN duration.
+        QosError: `keep_last` not a 32-bit integer, or a negative/NaN duration.
     """
 
     durability: Ros2Durability
@@ -98,6 +115,8 @@ class Ros2QosPolicies:
     lease_duration: float
     max_blocking_time: float
     keep_last: int
+    deadline: float
+    lifespan: float
 
     def __init__(
         self,
@@ -108,6 +127,8 @@ class Ros2QosPolicies:
         lease_duration: float | None = None,
         max_blocking_time: float | None = None,
         keep_last: int | None = None,
+        deadline: float | None = None,
+        lifespan: float | None = None,
     ) -> None:
         values = {
             "durability": Ros2Durability(
@@ -126,6 +147,8 @@ class Ros2QosPolicies:
                 _DEFAULT_MAX_BLOCKING_TIME if max_blocking_time is None else max_blocking_time,
             ),
             "keep_last": _depth(_DEFAULT_KEEP_LAST if keep_last is None else keep_last),
+            "deadline": _duration("deadline", math.inf if deadline is None else deadline),
+            "lifespan": _duration("lifespan", math.inf if lifespan is None else lifespan),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -135,9 +158,36 @@ class Ros2QosPolicies:
         """History depth as rmw reports it: `keep_last`, or 0 for keep_all."""
         return 0 if self.keep_all else self.keep_last
 
+    def describe(self) -> str:
+        """The policies in a log line's words: `reliable, transient_local, keep_last 1, ...`."""
+        parts = [
+            "reliable" if self.reliable else "best_effort",
+            _DURABILITY_NAMES[self.durability],
+            "keep_all" if self.keep_all else f"keep_last {self.keep_last}",
+        ]
+        if self.liveliness != Ros2Liveliness.Automatic or not math.isinf(self.lease_duration):
+            parts.append(f"liveliness {self.liveliness.name} {_seconds(self.lease_duration)}")
+        if not math.isinf(self.deadline):
+            parts.append(f"deadline {_seconds(self.deadline)}")
+        if not math.isinf(self.lifespan):
+            parts.append(f"lifespan {_seconds(self.lifespan)}")
+        return ", ".join(parts)
+
     def with_(self, **changes: Any) -> Ros2QosPolicies:
         """A copy with some policies changed (validated like the constructor)."""
         return replace(self, **changes)
+
+
+_DURABILITY_NAMES = {
+    Ros2Durability.Volatile: "volatile",
+    Ros2Durability.TransientLocal: "transient_local",
+    Ros2Durability.Transient: "transient",
+    Ros2Durability.Persistent: "persistent",
+}
+
+
+def _seconds(value: float) -> str:
+    return "infinite" if math.isinf(value) else f"{value:g} s"
 
 
 def _duration(name: str, value: float) -> float:
@@ -151,12 +201,39 @@ def _duration(name: str, value: float) -> float:
 
 
 def _depth(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_DEPTH:
-        raise QosError(f"qos 'keep_last': {value!r} must be an integer from 1 to {_MAX_DEPTH}")
-    return value
+    """A history depth as dora-rs takes it (any i32); 0 and below mean 1 (see the module doc)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not _MIN_DEPTH <= value <= _MAX_DEPTH
+    ):
+        raise QosError(
+            f"qos 'keep_last': {value!r} must be a 32-bit integer (at most {_MAX_DEPTH}; "
+            "0 and below mean 1)"
+        )
+    return max(1, value)
 
 
 # `dataclasses.replace` calls __init__ with every field; our __init__ accepts them all by name.
+
+LATCHED_READER_DEPTH = 100
+"""The least history a transient_local subscription keeps (tf2_ros's static listener keeps 100)."""
+
+
+def reader_qos(qos: Ros2QosPolicies) -> Ros2QosPolicies:
+    """The QoS a subscription is created with: `qos`, but a latched one keeps at least 100 samples.
+
+    A late joiner to a transient_local topic receives every matched publisher's history at once:
+    on `/tf_static` one sample from each static broadcaster. With the depth 1 that the publishers
+    use (and a user copies), all but the last would be overwritten before they are taken. History
+    is not a requested/offered policy, so the larger depth changes no match.
+    """
+    if qos.durability == Ros2Durability.Volatile or qos.keep_all:
+        return qos
+    if qos.keep_last >= LATCHED_READER_DEPTH:
+        return qos
+    return qos.with_(keep_last=LATCHED_READER_DEPTH)
+
 
 DEFAULT_QOS = Ros2QosPolicies()
 """ROS 2's default profile for topics: reliable, volatile, keep_last 10."""
@@ -192,6 +269,8 @@ QOS_KEYS = (
     "keep_last",
     "keep_all",
     "max_blocking_time",
+    "deadline",
+    "lifespan",
 )
 
 
@@ -200,7 +279,8 @@ def parse_qos(raw: Any, base: Ros2QosPolicies = DEFAULT_QOS) -> Ros2QosPolicies:
 
     Keys: `reliable` (bool), `durability` (`volatile`, `transient_local`, `transient`,
     `persistent`), `liveliness` (`automatic`, `manual_by_participant`, `manual_by_topic`),
-    `lease_duration` and `max_blocking_time` (seconds), `keep_last` (1..10000), `keep_all` (bool).
+    `lease_duration`, `max_blocking_time`, `deadline` and `lifespan` (seconds), `keep_last` (an
+    integer; 0 and below mean 1), `keep_all` (bool).
 
     Raises:
         QosError: naming the bad key and value (the caller prefixes the file:line).

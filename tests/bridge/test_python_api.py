@@ -89,7 +89,7 @@ def test_qos_defaults_are_ros2_defaults() -> None:
         Ros2Durability.TransientLocal,
     )
     with pytest.raises(BridgeError, match="keep_last"):
-        Ros2QosPolicies(keep_last=0)
+        Ros2QosPolicies(keep_last=2**31)  # dora-rs's keep_last is an i32 (0 and -1 construct)
 
 
 def test_transport_other_than_dds_is_a_clear_error() -> None:

@@ -32,8 +32,11 @@ def interface(type_name: str) -> Any:
 
 
 def qos(spec: dict[str, Any] | None) -> QoSProfile:
+    """`depth`, `reliable`, `durability` and, in seconds, `deadline` and `lifespan`."""
+    from rclpy.duration import Duration
+
     spec = spec or {}
-    return QoSProfile(
+    profile = QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=int(spec.get("depth", 10)),
         reliability=ReliabilityPolicy.RELIABLE
@@ -43,6 +46,11 @@ def qos(spec: dict[str, Any] | None) -> QoSProfile:
         if spec.get("durability") == "transient_local"
         else DurabilityPolicy.VOLATILE,
     )
+    if "deadline" in spec:
+        profile.deadline = Duration(seconds=spec["deadline"])
+    if "lifespan" in spec:
+        profile.lifespan = Duration(seconds=spec["lifespan"])
+    return profile
 
 
 def digest(data: Any) -> dict[str, Any]:
