@@ -30,7 +30,10 @@ demo: $(STAMP)
 	$(PY) examples/ros2/run_demo.py
 
 test: $(STAMP) $(JAZZY_STAMP)
-	$(PY) -m pytest -n $(WORKERS) tests
+	# msgconv's C helpers are compiled for aarch64 too (tests/msgconv/test_portable.py)
+	command -v aarch64-linux-gnu-gcc >/dev/null || \
+		(apt-get update && apt-get install -y gcc-aarch64-linux-gnu)
+	DORA_ROS_REQUIRE_AARCH64=1 $(PY) -m pytest -n $(WORKERS) tests
 	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
 	DORA_ROS_NO_NATIVE=1 $(PY) -m pytest -n $(WORKERS) -q tests/msgconv
 

@@ -1,5 +1,11 @@
 /*
- * Rows of an Arrow struct array as Python dicts, read through the Arrow C data interface.
+ * Rows of an Arrow struct array as Python dicts, read through the Arrow C data interface, and
+ * one-row struct arrays built from dict trees. Arrays come and go through the documented Arrow
+ * PyCapsule interface (`__arrow_c_array__`), never through pyarrow's private functions.
+ *
+ * Portable C: buffers are read and written with memcpy (no unaligned typed access), values are
+ * in the machine's byte order as Arrow's memory is, and `make test` compiles this file with
+ * -Wall -Wextra -Werror for x86-64 and aarch64.
  *
  * Why C: encoding from Arrow first reads the value into a dict tree. Done with pyarrow's Python
  * wrappers that costs ~1-10 us per call and a PointCloud2 row takes ~20 calls (35-100 us on our
@@ -25,6 +31,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The Arrow C data interface (a stable ABI: arrow/c/abi.h). */
@@ -101,20 +108,41 @@ static int is_null(const struct ArrowArray *a, int64_t phys) {
     return a->null_count != 0 && bits != NULL && !((bits[phys >> 3] >> (phys & 7)) & 1);
 }
 
+/* Loads and stores go through memcpy: Arrow buffers handed to us (a user's foreign_buffer) need
+ * not be aligned, and an unaligned typed access traps on some CPUs (and is undefined in C).
+ * Compilers turn each into one load or store where the CPU allows it. Values are in the
+ * machine's byte order, as Arrow's memory is. */
+#define LOADER(name, type)                                                                    \
+    static type name(const void *base, int64_t i) {                                           \
+        type v;                                                                               \
+        memcpy(&v, (const char *)base + i * (int64_t)sizeof(type), sizeof(type));            \
+        return v;                                                                             \
+    }
+LOADER(load_i8, int8_t)
+LOADER(load_u8, uint8_t)
+LOADER(load_i16, int16_t)
+LOADER(load_u16, uint16_t)
+LOADER(load_i32, int32_t)
+LOADER(load_u32, uint32_t)
+LOADER(load_i64, int64_t)
+LOADER(load_u64, uint64_t)
+LOADER(load_f32, float)
+LOADER(load_f64, double)
+
 static PyObject *primitive(const struct ArrowArray *a, int code, int64_t phys) {
     const void *data = a->buffers[1];
     switch (code) {
-    case '?': return PyBool_FromLong((((const uint8_t *)data)[phys >> 3] >> (phys & 7)) & 1);
-    case 'b': return PyLong_FromLong(((const int8_t *)data)[phys]);
-    case 'B': return PyLong_FromLong(((const uint8_t *)data)[phys]);
-    case 'h': return PyLong_FromLong(((const int16_t *)data)[phys]);
-    case 'H': return PyLong_FromLong(((const uint16_t *)data)[phys]);
-    case 'i': return PyLong_FromLong(((const int32_t *)data)[phys]);
-    case 'I': return PyLong_FromUnsignedLong(((const uint32_t *)data)[phys]);
-    case 'q': return PyLong_FromLongLong(((const int64_t *)data)[phys]);
-    case 'Q': return PyLong_FromUnsignedLongLong(((const uint64_t *)data)[phys]);
-    case 'f': return PyFloat_FromDouble(((const float *)data)[phys]);
-    case 'd': return PyFloat_FromDouble(((const double *)data)[phys]);
+    case '?': return PyBool_FromLong((load_u8(data, phys >> 3) >> (phys & 7)) & 1);
+    case 'b': return PyLong_FromLong(load_i8(data, phys));
+    case 'B': return PyLong_FromLong(load_u8(data, phys));
+    case 'h': return PyLong_FromLong(load_i16(data, phys));
+    case 'H': return PyLong_FromLong(load_u16(data, phys));
+    case 'i': return PyLong_FromLong(load_i32(data, phys));
+    case 'I': return PyLong_FromUnsignedLong(load_u32(data, phys));
+    case 'q': return PyLong_FromLongLong(load_i64(data, phys));
+    case 'Q': return PyLong_FromUnsignedLongLong(load_u64(data, phys));
+    case 'f': return PyFloat_FromDouble(load_f32(data, phys));
+    case 'd': return PyFloat_FromDouble(load_f64(data, phys));
     }
     PyErr_Format(PyExc_ValueError, "unknown primitive code %d", code);
     return NULL;
@@ -163,13 +191,11 @@ static PyObject *list(Walk *w, const struct ArrowArray *a, PyObject *spec, int k
     } else {
         if (check(a, 2, 1, phys) < 0) return NULL;
         if (kind == K_LIST) {
-            const int32_t *offsets = (const int32_t *)a->buffers[1];
-            start = offsets[phys];
-            end = offsets[phys + 1];
+            start = load_i32(a->buffers[1], phys);
+            end = load_i32(a->buffers[1], phys + 1);
         } else {
-            const int64_t *offsets = (const int64_t *)a->buffers[1];
-            start = offsets[phys];
-            end = offsets[phys + 1];
+            start = load_i64(a->buffers[1], phys);
+            end = load_i64(a->buffers[1], phys + 1);
         }
     }
     const struct ArrowArray *child = a->children[0];
@@ -235,11 +261,11 @@ static PyObject *value_at(Walk *w, const struct ArrowArray *a, PyObject *spec, i
         if (check(a, 3, 0, phys) < 0) return NULL;
         int64_t start, end;
         if (kind == K_UTF8) {
-            start = ((const int32_t *)a->buffers[1])[phys];
-            end = ((const int32_t *)a->buffers[1])[phys + 1];
+            start = load_i32(a->buffers[1], phys);
+            end = load_i32(a->buffers[1], phys + 1);
         } else {
-            start = ((const int64_t *)a->buffers[1])[phys];
-            end = ((const int64_t *)a->buffers[1])[phys + 1];
+            start = load_i64(a->buffers[1], phys);
+            end = load_i64(a->buffers[1], phys + 1);
         }
         if (end < start) {
             shape_error("string offsets");
@@ -261,23 +287,30 @@ static PyObject *rows(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *array, *spec, *frombuffer;
     if (!PyArg_ParseTuple(args, "OO!O", &array, &PyTuple_Type, &spec, &frombuffer)) return NULL;
-    struct ArrowArray exported;
-    memset(&exported, 0, sizeof exported);
-    PyObject *address = PyLong_FromVoidPtr(&exported);
-    if (address == NULL) return NULL;
-    PyObject *done = PyObject_CallMethod(array, "_export_to_c", "O", address);
-    Py_DECREF(address);
-    if (done == NULL) return NULL;
-    Py_DECREF(done);
-    if (exported.release == NULL) return PyErr_Format(PyExc_ValueError, "nothing was exported");
+    /* The Arrow PyCapsule interface: (schema capsule, array capsule); the array capsule's
+     * destructor releases the export when the pair is dropped. */
+    PyObject *pair = PyObject_CallMethod(array, "__arrow_c_array__", NULL);
+    if (pair == NULL) return NULL;
+    struct ArrowArray *exported = NULL;
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+        (exported = (struct ArrowArray *)PyCapsule_GetPointer(PyTuple_GET_ITEM(pair, 1),
+                                                              "arrow_array")) == NULL) {
+        Py_DECREF(pair);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no Arrow array capsule");
+        return NULL;
+    }
+    if (exported->release == NULL) {
+        Py_DECREF(pair);
+        return PyErr_Format(PyExc_ValueError, "nothing was exported");
+    }
 
     Walk w = {array, frombuffer};
     PyObject *result = NULL;
     if (PyTuple_GET_SIZE(spec) != 3 || PyLong_AsLong(PyTuple_GET_ITEM(spec, 0)) != K_STRUCT) {
         shape_error("not a struct");
-    } else if ((result = PyList_New((Py_ssize_t)exported.length)) != NULL) {
-        for (int64_t i = 0; i < exported.length; i++) {
-            PyObject *row = value_at(&w, &exported, spec, i);
+    } else if ((result = PyList_New((Py_ssize_t)exported->length)) != NULL) {
+        for (int64_t i = 0; i < exported->length; i++) {
+            PyObject *row = value_at(&w, exported, spec, i);
             if (row == NULL) {
                 Py_CLEAR(result);
                 break;
@@ -285,7 +318,7 @@ static PyObject *rows(PyObject *module, PyObject *args) {
             PyList_SET_ITEM(result, (Py_ssize_t)i, row);
         }
     }
-    exported.release(&exported);
+    Py_DECREF(pair);
     return result;
 }
 
@@ -293,8 +326,8 @@ static PyObject *rows(PyObject *module, PyObject *args) {
 /* ---- Building: dict trees (as the CDR decoder makes them) -> struct ArrowArray trees ----------
  *
  * `build(row, spec, segments, held)` writes the nodes of a one-row struct array for `row` into
- * bytearrays it appends to `segments` and returns the root node's address, for
- * `pa.Array._import_from_c` (arrow_build.py). A numeric list whose value is a contiguous buffer
+ * bytearrays it appends to `segments` and returns the root node in an "arrow_array" PyCapsule
+ * (the Arrow PyCapsule interface), which arrow_build.py hands to `pa.array`. A numeric list whose value is a contiguous buffer
  * of the right element type and alignment is pointed at, not copied: a memoryview of it, which
  * pins it, goes into `held`. The root owns (segments, held) and drops them in `release_root`;
  * child nodes live in the segments and their release, `mark_released`, is never called by an
@@ -318,6 +351,18 @@ static void release_root(struct ArrowArray *a) {
     PyGILState_STATE gil = PyGILState_Ensure();
     Py_DECREF(keep);
     PyGILState_Release(gil);
+}
+
+/* The destructor of the "arrow_array" capsule (the Arrow PyCapsule interface): releases the
+ * tree unless a consumer moved it out (which marks the struct released), then frees the struct. */
+static void release_capsule(PyObject *capsule) {
+    struct ArrowArray *a = (struct ArrowArray *)PyCapsule_GetPointer(capsule, "arrow_array");
+    if (a == NULL) {
+        PyErr_Clear(); /* a destructor cannot report; the name is ours, so this never happens */
+        return;
+    }
+    if (a->release != NULL) a->release(a);
+    free(a);
 }
 
 typedef struct {
@@ -420,14 +465,14 @@ static int store_number(char *data, Py_ssize_t i, int code, PyObject *v) {
         double d = PyFloat_AsDouble(v);
         if (d == -1.0 && PyErr_Occurred()) return -1;
         if (code == 'd') {
-            ((double *)data)[i] = d;
+            memcpy(data + i * 8, &d, 8);
         } else {
             float f = (float)d;
             if (isinf(f) && !isinf(d)) { /* as struct.pack: rounds, but never to infinity */
                 PyErr_SetString(PyExc_OverflowError, "float too large to pack with f format");
                 return -1;
             }
-            ((float *)data)[i] = f;
+            memcpy(data + i * 4, &f, 4);
         }
         return 0;
     }
@@ -438,7 +483,8 @@ static int store_number(char *data, Py_ssize_t i, int code, PyObject *v) {
     if (code == 'Q') {
         unsigned long long u = PyLong_AsUnsignedLongLong(v);
         if (u == (unsigned long long)-1 && PyErr_Occurred()) return -1;
-        ((uint64_t *)data)[i] = u;
+        uint64_t u64 = (uint64_t)u;
+        memcpy(data + i * 8, &u64, 8);
         return 0;
     }
     long long low, high;
@@ -461,10 +507,10 @@ static int store_number(char *data, Py_ssize_t i, int code, PyObject *v) {
     }
     /* In range, so the low bytes are the value (two's complement for the signed types). */
     switch (item_size(code)) {
-    case 1: ((uint8_t *)data)[i] = (uint8_t)x; break;
-    case 2: ((uint16_t *)data)[i] = (uint16_t)x; break;
-    case 4: ((uint32_t *)data)[i] = (uint32_t)x; break;
-    default: ((uint64_t *)data)[i] = (uint64_t)x; break;
+    case 1: { uint8_t v = (uint8_t)x; memcpy(data + i, &v, 1); break; }
+    case 2: { uint16_t v = (uint16_t)x; memcpy(data + i * 2, &v, 2); break; }
+    case 4: { uint32_t v = (uint32_t)x; memcpy(data + i * 4, &v, 4); break; }
+    default: { uint64_t v = (uint64_t)x; memcpy(data + i * 8, &v, 8); break; }
     }
     return 0;
 }
@@ -512,11 +558,14 @@ static struct ArrowArray *string_column(Arena *arena, PyObject **items, Py_ssize
         }
         if (PyUnicode_AsUTF8AndSize(items[i], &len) == NULL) return NULL;
         total += len;
-        if (large) ((int64_t *)offsets)[i + 1] = total;
+        if (large) memcpy(offsets + 8 * (i + 1), &total, 8);
         else if (total > INT32_MAX) {
             PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of strings in one column");
             return NULL;
-        } else ((int32_t *)offsets)[i + 1] = (int32_t)total;
+        } else {
+            int32_t end = (int32_t)total;
+            memcpy(offsets + 4 * (i + 1), &end, 4);
+        }
     }
     char *data = arena_alloc(arena, total ? total : 1);
     if (data == NULL) return NULL;
@@ -740,11 +789,14 @@ static struct ArrowArray *list_column(Arena *arena, PyObject **items, Py_ssize_t
         int64_t total = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             total += lengths[i];
-            if (large) ((int64_t *)offsets)[i + 1] = total;
+            if (large) memcpy(offsets + 8 * (i + 1), &total, 8);
             else if (total > INT32_MAX) {
                 PyErr_SetString(PyExc_OverflowError, "more than 2**31 list elements in one column");
                 goto done;
-            } else ((int32_t *)offsets)[i + 1] = (int32_t)total;
+            } else {
+                int32_t end = (int32_t)total;
+                memcpy(offsets + 4 * (i + 1), &end, 4);
+            }
         }
         a->buffers[1] = offsets;
     }
@@ -788,16 +840,18 @@ static PyObject *build(PyObject *module, PyObject *args) {
         return NULL;
     }
     Arena arena = {segments, held, NULL, 0, 0};
-    /* The root node first, with its buffer and children lists right after it. */
+    /* The root node lives in the capsule (malloc'ed: a consumer moves it out and the capsule
+     * frees it); its buffer and children lists go to the arena. */
     Py_ssize_t k = PyTuple_GET_SIZE(PyTuple_GET_ITEM(spec, 1));
-    char *start = arena_alloc(&arena, 88 + 8 * k);
-    if (start == NULL) return NULL;
-    struct ArrowArray *root = (struct ArrowArray *)start;
-    root->length = 1;
-    root->n_buffers = 1;
-    root->n_children = k;
-    root->buffers = (const void **)(start + 80);
-    root->children = (struct ArrowArray **)(start + 88);
+    char *lists = arena_alloc(&arena, 8 + 8 * k);
+    if (lists == NULL) return NULL;
+    struct ArrowArray node;
+    memset(&node, 0, sizeof node);
+    node.length = 1;
+    node.n_buffers = 1;
+    node.n_children = k;
+    node.buffers = (const void **)lists;
+    node.children = (struct ArrowArray **)(lists + 8);
     if (!PyDict_CheckExact(row)) {
         PyErr_SetString(PyExc_TypeError, "a message must be a dict");
         return NULL;
@@ -810,27 +864,34 @@ static PyObject *build(PyObject *module, PyObject *args) {
             return NULL;
         }
         Py_INCREF(value); /* see "Ownership while building" */
-        root->children[j] = column(&arena, &value, 1, PyTuple_GET_ITEM(specs, j));
+        node.children[j] = column(&arena, &value, 1, PyTuple_GET_ITEM(specs, j));
         Py_DECREF(value);
-        if (root->children[j] == NULL) return NULL;
+        if (node.children[j] == NULL) return NULL;
     }
-    /* Ownership last, once nothing but the import can fail (the caller releases the root if
-     * the import fails without doing so). */
-    PyObject *address = PyLong_FromVoidPtr(root);
-    PyObject *keep = address ? PyTuple_Pack(2, segments, held) : NULL;
+    /* Ownership last, once nothing but the import can fail: from here the capsule owns the
+     * tree and releases it if no consumer moves it out. */
+    struct ArrowArray *root = (struct ArrowArray *)malloc(sizeof *root);
+    if (root == NULL) return PyErr_NoMemory();
+    PyObject *keep = PyTuple_Pack(2, segments, held);
     if (keep == NULL) {
-        Py_XDECREF(address);
+        free(root);
         return NULL;
     }
+    *root = node;
     root->private_data = keep;
     root->release = release_root;
-    return address;
+    PyObject *capsule = PyCapsule_New(root, "arrow_array", release_capsule);
+    if (capsule == NULL) {
+        release_root(root);
+        free(root);
+    }
+    return capsule;
 }
 
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
-     "build(row, spec, segments, held) -> root address of a one-row struct array (see the "
-     "module)."},
+     "build(row, spec, segments, held) -> an 'arrow_array' PyCapsule of a one-row struct array "
+     "(see the module)."},
     {"rows", rows, METH_VARARGS,
      "rows(array, spec, frombuffer) -> list: the rows of a struct array as dicts (see the "
      "module)."},
@@ -838,9 +899,12 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_arrow_native",
-    "Rows of an Arrow struct array as dicts, read through the Arrow C data interface.", -1,
-    methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_arrow_native",
+    .m_doc = "Rows of Arrow struct arrays as dicts and one-row struct arrays from dicts, through "
+             "the Arrow C data interface.",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__arrow_native(void) {

@@ -4,11 +4,12 @@
 an optional extension). Without it every function here answers None and msgconv uses its
 Python paths, which give the same results more slowly:
 - `rows(array)`: the rows of an Arrow struct array as dict trees (encoding from Arrow), numeric
-  lists as numpy views of the Arrow buffers. ~10 us for a PointCloud2 (7.5 of them pyarrow's
-  `_export_to_c` and its release) against 35-100 us with pyarrow's wrappers, the cost that made
-  encoding it from Arrow slower than rosbags.
-- `build(row, spec, segments, held)` (used by `arrow_build`): the `struct ArrowArray` nodes of a
-  decoded message, written in C instead of by a generated `struct.pack_into`.
+  lists as numpy views of the Arrow buffers. ~10 us for a PointCloud2 (most of them pyarrow's
+  export through `__arrow_c_array__` and its release) against 35-100 us with pyarrow's wrappers,
+  the cost that made encoding it from Arrow slower than rosbags.
+- `build(row, spec, segments, held)` (used by `arrow_build`): the `struct ArrowArray` tree of a
+  decoded message written in C, returned as an "arrow_array" PyCapsule (the Arrow PyCapsule
+  interface) that `pa.array` imports, instead of a node per `pa.Array.from_buffers` call.
 
 Set DORA_ROS_NO_NATIVE=1 to use the Python paths (`make test` runs the msgconv tests both
 ways); tests switch in-process by setting `AVAILABLE`.
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -64,8 +67,14 @@ def rows(array: pa.StructArray) -> list[Any] | None:
 # registry (`keep=True`, ~0.2 us); else by equality within a bucket of the types of the same kind
 # and width, the last one found first (~0.7 us): an array's `.type` is a new object on every call,
 # and comparing it with each of the ~170 installed message types in turn took ~9 us.
-_KEPT: dict[int, tuple[pa.DataType, Any]] = {}
-_SPECS: dict[tuple[int, int], list[tuple[pa.DataType, Any]]] = {}
+# Both are bounded (least recently used dropped first) and changed under a lock; a lookup answers
+# from the entry it found, never from a position another thread may have changed.
+_KEPT_LIMIT = 1024  # types found by identity (each entry keeps its type alive)
+_BUCKET_LIMIT = 32  # types of one (kind, width) found by equality
+_BUCKETS_LIMIT = 256
+_LOCK = threading.Lock()
+_KEPT: OrderedDict[int, tuple[pa.DataType, Any]] = OrderedDict()
+_SPECS: OrderedDict[tuple[int, int], list[tuple[pa.DataType, Any]]] = OrderedDict()
 _PRIM_CODES = {
     pa.bool_(): "?",
     pa.int8(): "b",
@@ -90,23 +99,39 @@ def spec(arrow: pa.DataType, keep: bool = False) -> Any:
     """The spec of `arrow` for the C code (cached), or None if it has no C reader.
 
     `keep`: `arrow` lives as long as the process (a registry's type); it is then found by
-    identity, and kept alive so that its id() is never reused.
+    identity, and kept alive (while its entry is kept) so that its id() is not reused meanwhile.
+    Safe to call from several threads.
     """
-    kept = _KEPT.get(id(arrow))
+    kept = _KEPT.get(id(arrow))  # one dict read: atomic under the GIL
     if kept is not None and kept[0] is arrow:
         return kept[1]
-    bucket = _SPECS.setdefault((arrow.id, arrow.num_fields), [])
-    for i, entry in enumerate(bucket):  # a plain loop: a generator here costs ~1 us more
-        if entry[0] == arrow:
-            if i:  # a stream repeats its type: look at it first next time
-                bucket.insert(0, bucket.pop(i))
-            break
-    else:
-        bucket.insert(0, (arrow, _spec(arrow)))
-    found = bucket[0][1]
+    key = (arrow.id, arrow.num_fields)
+    found: tuple[pa.DataType, Any] | None = None
+    with _LOCK:
+        bucket = _SPECS.get(key)
+        if bucket is not None:
+            for i, entry in enumerate(bucket):  # a plain loop: a generator costs ~1 us more
+                if entry[0] == arrow:
+                    found = entry
+                    if i:  # a stream repeats its type: look at it first next time
+                        bucket.insert(0, bucket.pop(i))
+                    break
+    if found is None:
+        found = (arrow, _spec(arrow))
+        with _LOCK:
+            bucket = _SPECS.get(key)
+            if bucket is None:
+                bucket = _SPECS[key] = []
+                while len(_SPECS) > _BUCKETS_LIMIT:
+                    _SPECS.popitem(last=False)
+            bucket.insert(0, found)
+            del bucket[_BUCKET_LIMIT:]
     if keep:
-        _KEPT[id(arrow)] = (arrow, found)
-    return found
+        with _LOCK:
+            _KEPT[id(arrow)] = (arrow, found[1])
+            while len(_KEPT) > _KEPT_LIMIT:
+                _KEPT.popitem(last=False)
+    return found[1]
 
 
 def _spec(arrow: pa.DataType) -> Any:

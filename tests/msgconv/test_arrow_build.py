@@ -70,7 +70,9 @@ def test_a_child_outlives_its_parent_and_the_received_bytes() -> None:
     assert names.to_pylist() == ["x", "y", "z"]
     del data
     gc.collect()
-    assert alive() is not None, "released while a child was alive"
+    # `names` does not point into the received bytes: the Python builder (buffer by buffer,
+    # pyarrow's own ownership) may let them go now, the C one (one owner per tree) keeps them
+    assert names.to_pylist() == ["x", "y", "z"]
     del names
     gc.collect()
     assert alive() is None, "memory not released with the last buffer"
