@@ -337,13 +337,17 @@ class Node:
             if self._started and any(node in rs for rs in self._routes.values()):
                 self._open_link(node)
         elif op == "closed":
-            self._on_sender_closed(message["node"])
+            self._on_sender_closed(message["node"], message.get("error"))
+        elif op == "restarted":  # dora-rs 1.1: NODE_RESTARTED, keys type, id, kind
+            node = message["node"]
+            if any(i.source_node == node for i in self._inputs.values()):
+                self._enqueue_control({"type": "NODE_RESTARTED", "id": node, "kind": "dora"})
         elif op == "stop":
             if not self._stop_queued:
                 self._stop_queued = True
                 self._enqueue_control({"type": "STOP", "id": "MANUAL", "kind": "dora"})
 
-    def _on_sender_closed(self, sender: str) -> None:
+    def _on_sender_closed(self, sender: str, error: str | None = None) -> None:
         # Everything the sender sent is already in our sockets: read it before closing inputs.
         self._accept()
         for link in list(self._inbound.values()):
@@ -354,6 +358,15 @@ class Node:
             inp.closed = True
             self._seq += 1
             inp.queue.append((self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"}))
+        if error is not None and closing:  # as dora-rs 1.1: after the INPUT_CLOSED events
+            value = {
+                "source_node_id": sender,
+                "error": error,
+                "affected_input_ids": [i.id for i in closing],
+            }
+            self._enqueue_control(
+                {"type": "NODE_FAILED", "id": sender, "kind": "dora", "value": value}
+            )
         inputs = self._inputs.values()
         if closing and all(i.closed for i in inputs) and not self._stop_queued:
             self._stop_queued = True

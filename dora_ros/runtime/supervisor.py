@@ -44,7 +44,14 @@ STOP_ESCALATION: tuple[tuple[float, signal.Signals], ...] = (
 # `DORA_ROS_STOP_GRACE=<seconds>` replaces the wait before SIGTERM (e.g. shorter in tests).
 ENV_STOP_GRACE = "DORA_ROS_STOP_GRACE"
 STDERR_TAIL = 10
+# A restart waits restart_delay (at least RESTART_DELAY_FLOOR), doubled after each restart as in
+# dora-rs, but never more than RESTART_DELAY_CAP (or restart_delay if larger): a node that fails
+# once an hour for days must still come back within seconds.
+RESTART_DELAY_FLOOR = 0.1
+RESTART_DELAY_CAP = 30.0
 _PR_SET_PDEATHSIG = 1
+# dora-rs 1.1's NODE_FAILED error text frames the node's stderr with a line of dashes.
+_DASHES = "-" * 81
 
 
 def stop_escalation() -> tuple[tuple[float, signal.Signals], ...]:
@@ -80,6 +87,7 @@ class _NodeState:
     restarts: int = 0
     restart_at: float | None = None
     failure: str | None = None
+    error: str | None = None  # NODE_FAILED's error text for downstream nodes
     signalled: bool = False  # we sent it a signal while stopping
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
     relays: list[threading.Thread] = field(default_factory=list)
@@ -350,7 +358,7 @@ class Coordinator:
         # their outputs are closed for it from the start.
         for other_id, other in self.nodes.items():
             if other.finished and other_id != node_id:
-                control.send(conn, {"op": "closed", "node": other_id})
+                control.send(conn, _closed_message(other))
         self.selector.register(conn, selectors.EVENT_READ, ("conn", state))
         if self.started:
             ready = [n for n, s in self.nodes.items() if s.registered]
@@ -411,23 +419,44 @@ class Coordinator:
         wants = policy.mode == "always" or (policy.mode == "on-failure" and failed)
         allowed = policy.max_restarts is None or state.restarts < policy.max_restarts
         if wants and allowed and self.stopping_since is None:
-            delay = policy.restart_delay * (2**state.restarts)
-            state.restarts += 1
-            state.restart_at = time.monotonic() + delay
-            self._say(f"node {state.spec.id!r} exited with {_status(code)}; restarting it"
-                      f" (restart {state.restarts})")  # fmt: skip
-            return
+            if self._inputs_all_closed(state):
+                self._say(f"node {state.spec.id!r} exited with {_status(code)}; not restarting"
+                          " it: all its inputs are closed")  # fmt: skip
+            else:
+                base = max(policy.restart_delay, RESTART_DELAY_FLOOR)
+                cap = max(policy.restart_delay, RESTART_DELAY_CAP)
+                delay = min(base * 2 ** min(state.restarts, 30), cap)
+                state.restarts += 1
+                state.restart_at = time.monotonic() + delay
+                self._say(f"node {state.spec.id!r} exited with {_status(code)}; restarting it"
+                          f" (restart {state.restarts})")  # fmt: skip
+                self._broadcast({"op": "restarted", "node": state.spec.id})
+                return
         if failed:
-            tail = "\n".join(f"    {line}" for line in state.stderr_tail)
             how = "was stopped" if state.signalled else "failed"
             state.failure = f"node {state.spec.id!r} {how} with {_status(code)}"
-            self._say(f"error: {state.failure}" + (f"; last stderr lines:\n{tail}" if tail else ""))
+            # Its stderr is on the terminal already (prefixed): name the last line, not again
+            # the whole traceback.
+            last = state.stderr_tail[-1].strip() if state.stderr_tail else ""
+            log = self.log_dir / f"log_{state.spec.id}.txt"
+            self._say(f"error: {state.failure}" + (f": {last}" if last else "") + f" (log: {log})")
+            state.error = _failure_text(code, state.stderr_tail)
         self._finish(state)
+
+    def _inputs_all_closed(self, state: _NodeState) -> bool:
+        """True when the node has inputs from other nodes and all of them ended for good (as
+        dora-rs 1.1, which then does not restart it). A node without inputs, or with a timer,
+        has inputs that never close (dora-rs never restarts a node without inputs at all)."""
+        inputs = state.spec.inputs
+        return bool(inputs) and all(
+            inp.source_node is not None and self.nodes[inp.source_node].finished for inp in inputs
+        )
 
     def _finish(self, state: _NodeState) -> None:
         state.finished = True
         state.registered = False
-        self._broadcast({"op": "closed", "node": state.spec.id})
+        state.restart_at = None
+        self._broadcast(_closed_message(state))
         if not self.started:
             self._maybe_start()
 
@@ -523,7 +552,12 @@ class Coordinator:
                 for state in self.nodes.values():
                     if state.restart_at is not None and now >= state.restart_at:
                         state.restart_at = None
-                        self._spawn(state)
+                        if self._inputs_all_closed(state):  # closed while it waited
+                            self._say(f"node {state.spec.id!r}: not restarting it: all its"
+                                      " inputs are closed")  # fmt: skip
+                            self._finish(state)
+                        else:
+                            self._spawn(state)
                 if self.stopping_since is not None:
                     self._escalate(now)
         finally:
@@ -574,6 +608,23 @@ class Coordinator:
             self._say(f"dataflow {self.id} failed: " + "; ".join(failures))
             return 1
         return 0
+
+
+def _closed_message(state: _NodeState) -> dict[str, Any]:
+    """``closed`` for the node of ``state``, with NODE_FAILED's error text when it failed."""
+    message: dict[str, Any] = {"op": "closed", "node": state.spec.id}
+    if state.error is not None:
+        message["error"] = state.error
+    return message
+
+
+def _failure_text(code: int, stderr_tail: deque[str]) -> str:
+    """The ``error`` of dora-rs 1.1's NODE_FAILED: ``exited with code 1 with stderr output:``
+    and the last stderr lines between two lines of dashes."""
+    how = f"exited with code {code}" if code >= 0 else f"exited because of {_status(code)}"
+    if not stderr_tail:
+        return how
+    return f"{how} with stderr output:\n{_DASHES}\n" + "\n".join(stderr_tail) + f"\n{_DASHES}\n"
 
 
 def _add_stats(state: _NodeState, message: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ itself is SIGKILLed (no process, no /dev/shm file, no socket).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -175,18 +176,28 @@ def test_failing_nodes_are_reported_with_id_status_and_stderr(tmp_path):
         """,
     )
     result = run_flow(flow)
-    assert result.returncode != 0
+    assert result.returncode == 1
     err = result.stderr
-    assert (
-        "error: node 'exits' failed with exit status 3; last stderr lines:\n    about to exit"
-        in err
-    )
-    assert "error: node 'raises' failed with exit status 1; last stderr lines:" in err
-    assert "    ValueError: camera calibration missing" in err
-    assert (
-        "error: node 'aborts' failed with signal SIGABRT; last stderr lines:\n    about to abort"
-        in err
-    )
+    log = re.compile(r" \(log: out/[0-9a-f-]{36}/log_(\w+)\.txt\)$", re.M)
+    assert re.search(
+        r"^dora-ros: error: node 'exits' failed with exit status 3: about to exit" + log.pattern,
+        err,
+        re.M,
+    ), err
+    assert re.search(
+        r"^dora-ros: error: node 'raises' failed with exit status 1: ValueError: camera calibration missing"
+        + log.pattern,
+        err,
+        re.M,
+    ), err
+    assert re.search(
+        r"^dora-ros: error: node 'aborts' failed with signal SIGABRT: about to abort" + log.pattern,
+        err,
+        re.M,
+    ), err
+    # The traceback is printed once, as the node wrote it (prefixed), not again in the report.
+    assert err.count("Traceback (most recent call last)") == 1, err
+    assert err.count("raises: ValueError: camera calibration missing") == 1, err
     assert "'fine' failed" not in err
     summary = [line for line in err.splitlines() if "failed: " in line and "dataflow" in line]
     assert len(summary) == 1, err
@@ -484,6 +495,204 @@ def test_a_sender_failing_before_its_receiver_starts_closes_its_inputs(tmp_path)
         """,
     )
     result = run_flow(flow)
-    assert flow.result("late") == [("INPUT_CLOSED", "data"), ("STOP", "ALL_INPUTS_CLOSED")]
+    assert flow.result("late") == [
+        ("INPUT_CLOSED", "data"),
+        ("NODE_FAILED", "broken"),
+        ("STOP", "ALL_INPUTS_CLOSED"),
+    ]
     assert result.returncode == 1
     assert "node 'broken' failed with exit status 2" in result.stderr
+
+
+def test_restart_always_stops_once_all_inputs_are_closed(tmp_path):
+    # dora-rs 1.1 starts such a node once ("not restarting node because all inputs are already
+    # closed") and the run ends with 0; before, dora-ros restarted it in a tight loop forever.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: src
+            path: src.py
+            inputs: {tick: dora/timer/millis/20}
+            outputs: [data]
+          - id: again
+            path: again.py
+            restart_policy: always
+            inputs: {data: src/data}
+        """,
+        src="""
+        from dora_ros import Node
+        node = Node()
+        for k, event in enumerate(e for e in node if e["type"] == "INPUT"):
+            node.send_output("data", b"x")
+            if k == 2:
+                break
+        """,
+        again="""
+        from dora_ros import Node
+        node = Node()
+        with open("again_runs.txt", "a") as f:
+            f.write(f"{node.restart_count()}\\n")
+        for event in node:
+            pass
+        """,
+    )
+    result = run_flow(flow, timeout=30)
+    assert result.returncode == 0, result.stderr
+    runs = (tmp_path / "again_runs.txt").read_text().split()
+    assert runs == ["0"], runs
+    assert (
+        "node 'again' exited with exit status 0; not restarting it: all its inputs are closed"
+        in result.stderr
+    )
+
+
+def test_restart_delay_has_a_floor_and_doubles(tmp_path):
+    # restart_delay unset: 0.1 s, 0.2 s, 0.4 s between the runs (before: none at all).
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: again
+            path: again.py
+            restart_policy: always
+            max_restarts: 3
+        """,
+        again="""
+        import time
+        with open("again_runs.txt", "a") as f:
+            f.write(f"{time.monotonic()}\\n")
+        """,
+    )
+    result = run_flow(flow, timeout=30)
+    assert result.returncode == 0, result.stderr
+    starts = [float(x) for x in (tmp_path / "again_runs.txt").read_text().split()]
+    assert len(starts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+
+
+FAILING_UPSTREAM = """
+nodes:
+  - id: failer
+    path: failer.py
+    inputs: {tick: dora/timer/millis/50}
+    outputs: [out]
+  - id: down
+    path: down.py
+    inputs:
+      f: failer/out
+      t: dora/timer/millis/50
+  - id: other
+    path: other.py
+    inputs: {tick: dora/timer/millis/50}
+"""
+
+
+def test_a_failing_node_gives_node_failed_downstream_and_the_others_keep_running(tmp_path):
+    # dora-rs 1.1 (recorded with `dora run`): INPUT_CLOSED for the failed node's inputs, then
+    # {'type': 'NODE_FAILED', 'id': 'failer', 'kind': 'dora', 'value': {'source_node_id':
+    # 'failer', 'error': 'exited with code 1 with stderr output:\n----...\n<stderr>\n----...\n',
+    # 'affected_input_ids': ['f']}}; the other nodes go on and the run exits with 1.
+    flow = write_flow(
+        tmp_path,
+        FAILING_UPSTREAM,
+        failer="""
+        from dora_ros import Node
+        node = Node()
+        for k, event in enumerate(e for e in node if e["type"] == "INPUT"):
+            node.send_output("out", b"x")
+            if k == 1:
+                raise ValueError("camera calibration missing")
+        """,
+        down="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+        node = Node()
+        seen = []
+        for event in node:
+            if event["type"] == "INPUT" and event["id"] == "t":
+                continue
+            seen.append({k: v for k, v in event.items() if k not in ("metadata", "value")})
+            if event["type"] == "NODE_FAILED":
+                seen[-1]["value"] = event["value"]
+                record("failed_at", time.monotonic())
+        record("seen", seen)
+        """,
+        other="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+        node = Node()
+        for event in node:
+            if event["type"] == "INPUT":
+                record("other_last", time.monotonic())
+        """,
+    )
+    result = run_flow(flow, "--stop-after", "3", timeout=30)
+    assert result.returncode == 1, result.stderr
+    seen = flow.result("seen")
+    assert [e["type"] for e in seen] == ["INPUT", "INPUT", "INPUT_CLOSED", "NODE_FAILED", "STOP"]
+    failed = seen[3]
+    assert set(failed) == {"type", "id", "kind", "value"}
+    assert (failed["id"], failed["kind"]) == ("failer", "dora")
+    value = failed["value"]
+    assert type(value) is dict and set(value) == {"source_node_id", "error", "affected_input_ids"}
+    assert value["source_node_id"] == "failer" and value["affected_input_ids"] == ["f"]
+    dashes = "-" * 81
+    assert value["error"].startswith(f"exited with code 1 with stderr output:\n{dashes}\n")
+    assert value["error"].endswith(f"ValueError: camera calibration missing\n{dashes}\n")
+    assert seen[4]["id"] == "MANUAL"
+    # `other` went on ticking well after the failure.
+    assert flow.result("other_last") > flow.result("failed_at") + 1.0
+    assert result.stderr.count("Traceback (most recent call last)") == 1, result.stderr
+
+
+def test_a_restarted_upstream_gives_node_restarted(tmp_path):
+    # dora-rs 1.1: {'type': 'NODE_RESTARTED', 'id': 'flaky', 'kind': 'dora'} (no 'value' key),
+    # and the inputs from the restarted node stay open.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: flaky
+            path: flaky.py
+            inputs: {tick: dora/timer/millis/50}
+            outputs: [out]
+            restart_policy: on-failure
+          - id: down
+            path: down.py
+            inputs: {f: flaky/out}
+        """,
+        flaky="""
+        import sys
+        import pyarrow as pa
+        from dora_ros import Node
+        node = Node()
+        for k, event in enumerate(e for e in node if e["type"] == "INPUT"):
+            node.send_output("out", pa.array([node.restart_count()]))
+            if k == 1:
+                sys.exit(3 if node.restart_count() == 0 else 0)
+        """,
+        down="""
+        from _rec import record
+        from dora_ros import Node
+        node = Node()
+        seen = []
+        for event in node:
+            seen.append({k: v for k, v in event.items() if k != "metadata"})
+            if "value" in seen[-1] and event["type"] == "INPUT":
+                seen[-1]["value"] = event["value"].to_pylist()
+        record("seen", seen)
+        """,
+    )
+    result = run_flow(flow, timeout=30)
+    assert result.returncode == 0, result.stderr
+    seen = flow.result("seen")
+    restarted = {"type": "NODE_RESTARTED", "id": "flaky", "kind": "dora"}
+    assert restarted in seen, seen
+    inputs = [e["value"] for e in seen if e["type"] == "INPUT"]
+    assert inputs == [[0], [0], [1], [1]], seen
+    assert seen.index(restarted) == 2, seen
+    assert [e["type"] for e in seen[-2:]] == ["INPUT_CLOSED", "STOP"]
