@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["REGISTRY", "Action", "caller_location", "register", "visit"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_DORA_ROS_DIR = os.path.dirname(_PACKAGE_DIR)
+# Modules between the CLI and a launch file: a frame of theirs is never the line to blame.
+_RUNNER_MODULES = ("click", "runpy", "asyncio", "importlib", "threading", "concurrent")
 
 REGISTRY: dict[str, type[Action]] = {}
 A = TypeVar("A", bound="type[Action]")
@@ -40,12 +43,21 @@ def register(*tags: str) -> Callable[[A], A]:
 
 
 def caller_location() -> Location | None:
-    """The first stack frame outside dora_ros.launch: the launch-file line making an action."""
+    """The launch-file line making an action: the first frame outside dora_ros and the CLI.
+
+    None for actions dora-ros makes itself while visiting (an include's arguments, a group's
+    launch configurations); the visitor then names the action that made them.
+    """
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
         path = os.path.abspath(name)
-        if not path.startswith(_PACKAGE_DIR) and not name.startswith("<"):
+        module = str(frame.f_globals.get("__name__", ""))
+        if (
+            not path.startswith(_DORA_ROS_DIR + os.sep)
+            and not name.startswith("<")
+            and module.partition(".")[0] not in _RUNNER_MODULES
+        ):
             return Location(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None
@@ -114,7 +126,14 @@ def visit(entity: Any, context: LaunchContext) -> None:
         )
     try:
         children = entity.visit(context)
+        for child in children or ():
+            # A child without a location of its own (made by dora-ros, not by a launch file)
+            # reports the location of the entity that returned it.
+            if getattr(child, "location", None) is None and entity.location is not None:
+                try:
+                    child.location = entity.location
+                except AttributeError:
+                    pass  # not ours: visit() below says what it is
+            visit(child, context)
     except _LocatedError as err:
         raise err.at(entity.location) from None
-    for child in children or ():
-        visit(child, context)

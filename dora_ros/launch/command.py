@@ -104,7 +104,8 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
                 + (f" (target from {target})" if target else "")
             )
         elif isinstance(step, Log):
-            lines.append(f"{indent}log: {step.message}")
+            level = "" if step.level == "INFO" else f" ({step.level})"
+            lines.append(f"{indent}log{level}: {step.message}")
         elif isinstance(step, RequestShutdown):
             lines.append(f"{indent}shutdown: {step.reason}")
     return lines
@@ -150,9 +151,17 @@ def _show_arguments(description: Any) -> None:
     help="Show every process (command line, env, namespace) without starting any.",
 )
 @click.option(
+    "--eval",
+    "evaluate",
+    is_flag=True,
+    help="With --print: also run $(command ...) substitutions (they are shown, not run, otherwise).",
+)
+@click.option(
     "-d", "--debug", is_flag=True, help="Show tracebacks for errors and each command as it starts."
 )
-def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: bool) -> int:
+def launch(
+    words: tuple[str, ...], show_args: bool, print_only: bool, evaluate: bool, debug: bool
+) -> int:
     """Start a ROS 2 launch file (XML, YAML, Python): PACKAGE FILE or PATH, then name:=value."""
     from .action import visit
     from .context import LaunchContext
@@ -166,6 +175,8 @@ def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: boo
     context = LaunchContext(launch_arguments=arguments)
     log_dir = default_log_dir()
     context.shared.log_dir = str(log_dir)
+    context.shared.run_commands = evaluate or not print_only
+    context.shared.printing = print_only
     try:
         with python_launch_api():
             try:
@@ -183,6 +194,8 @@ def launch(words: tuple[str, ...], show_args: bool, print_only: bool, debug: boo
             if print_only:
                 for line in format_plan(context.steps):
                     click.echo(line)
+                for note in context.shared.notes:
+                    click.echo(f"note: {note}")
                 return 0
             return Launcher(log_dir, debug=debug).run(context.steps)
     finally:

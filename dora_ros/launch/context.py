@@ -29,6 +29,10 @@ class Shared:
     declared_arguments: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     log_dir: str | None = None  # the launch's log folder (dora graphs write their node logs there)
+    # False under `--print` without `--eval`: `$(command)` is shown, not run.
+    run_commands: bool = True
+    printing: bool = False  # `--print`: nothing starts; OpaqueFunctions still run (and say so)
+    notes: list[str] = field(default_factory=list)  # what `--print` tells about how it resolved
     _temp_dir: str | None = None
 
     @property
@@ -42,6 +46,10 @@ class Shared:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
 
     def process_name(self, base: str) -> str:
         """`base-N` with N counting every process of the launch, as ROS 2 numbers them."""
@@ -67,6 +75,7 @@ class LaunchContext:
         self.current_file: str | None = None
         self.shared = shared or Shared()
         self.steps: list[Any] = []
+        self.locals: dict[str, Any] = {}  # `event` while a handler's actions are visited
         self._stack: list[tuple[Any, ...]] = []
 
     # -- ROS 2 API used by OpaqueFunction code ---------------------------------------------------
@@ -112,6 +121,7 @@ class LaunchContext:
         other.environment = dict(self.environment)
         other.global_params = list(self.global_params)
         other.ros_remaps = list(self.ros_remaps)
+        other.locals = dict(self.locals)
         other.steps = []
         other._stack = []
         return other

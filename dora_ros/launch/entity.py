@@ -14,10 +14,12 @@ from typing import Any
 
 from .errors import LaunchFileError, Location
 
-__all__ = ["ENTITIES", "Entity", "coerce_scalar", "did_you_mean", "to_bool"]
+__all__ = ["ENTITIES", "RAW", "Entity", "coerce_scalar", "did_you_mean", "to_bool"]
 
 # `get_attr(name, data_type=ENTITIES)`: the attribute is a list of sub-entities (`param`, `remap`).
 ENTITIES = "entities"
+# `get_attr(name, data_type=RAW)`: the value as the file gives it (XML text, YAML typed).
+RAW = "raw"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -57,6 +59,9 @@ def coerce_scalar(text: str) -> Any:
 
 class Entity(ABC):
     """A tag of an XML or YAML launch file."""
+
+    # True when attribute values come typed from the file (YAML), False when they are text (XML).
+    typed_source = False
 
     def __init__(self, type_name: str, location: Location) -> None:
         self.type_name = type_name
@@ -101,6 +106,8 @@ class Entity(ABC):
             raise self.error(f"<{self.type_name}> needs attribute '{name}'")
         self._read.add(present)
         raw = self._raw_attr(present)
+        if data_type == RAW:
+            return raw
         if isinstance(raw, dict) or (isinstance(raw, list) and data_type not in (list, None)):
             raise self.error(f"<{self.type_name}> attribute '{name}' must be a scalar")
         if data_type is None:

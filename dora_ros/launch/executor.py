@@ -26,7 +26,15 @@ from .action import visit
 from .context import LaunchContext
 from .errors import LaunchError
 from .events import ProcessExited, ProcessStarted, Shutdown
-from .plan import Log, ProcessSpec, RegisterHandler, RequestShutdown, StartProcess, StartTimer
+from .plan import (
+    Log,
+    ProcessSpec,
+    RegisterHandler,
+    RequestShutdown,
+    StartProcess,
+    StartTimer,
+    UnregisterHandler,
+)
 
 __all__ = ["Escalation", "Launcher", "default_log_dir"]
 
@@ -198,8 +206,10 @@ class Launcher:
                     self._track(self._timer(step), timer=True)
             elif isinstance(step, RegisterHandler):
                 self._handlers.append((step.handler, step.context))
+            elif isinstance(step, UnregisterHandler):
+                self._handlers = [(h, c) for h, c in self._handlers if h is not step.handler]
             elif isinstance(step, Log):
-                self._log("INFO", "launch.user", step.message)
+                self._log(step.level, "launch.user", step.message)
             elif isinstance(step, RequestShutdown):
                 self.request_shutdown(step.reason)
 
@@ -213,6 +223,7 @@ class Launcher:
             if not handler.matches(event):
                 continue
             later = context.snapshot()
+            later.locals["event"] = event  # for LocalSubstitution('event.returncode') and such
             try:
                 for entity in handler.handle(event, later):
                     visit(entity, later)

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from .action import REGISTRY, Action
 from .entity import Entity, did_you_mean
-from .errors import SubstitutionError
+from .errors import SubstitutionError, _LocatedError
 from .launch_description import LaunchDescription
 from .substitutions import Substitution, parse_substitution
 
@@ -38,14 +38,18 @@ class FrontendParser:
 
         cls = REGISTRY.get(entity.type_name)
         if cls is None:
+            # Only tags that work, one spelling each (ROS 2 writes most with '_').
+            working = [t for t, c in REGISTRY.items() if getattr(c, "supported", True)]
             known = ", ".join(
-                sorted(t for t in REGISTRY if "-" not in t or t == "push-ros-namespace")
+                sorted(t for t in working if "-" not in t or t == "push-ros-namespace")
             )
-            hint = did_you_mean(entity.type_name, REGISTRY)
+            hint = did_you_mean(entity.type_name, working)
             raise entity.error(f"unknown tag <{entity.type_name}>{hint} (supported: {known})")
         outer, self._entity = self._entity, entity
         try:
             action = cls.parse(entity, self)
+        except _LocatedError as err:
+            raise err.at(entity.location) from None
         finally:
             self._entity = outer
         entity.assert_entity_completely_parsed()

@@ -39,6 +39,8 @@ def _line(value: Any, fallback: int) -> int:
 
 
 class YamlEntity(Entity):
+    typed_source = True
+
     def __init__(self, element: Any, type_name: str, path: str, line: int) -> None:
         super().__init__(type_name, Location(path, _line(element, line)))
         self._element = element if element is not None else _LineDict()

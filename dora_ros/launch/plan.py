@@ -15,7 +15,15 @@ from .errors import Location
 if TYPE_CHECKING:
     from .context import LaunchContext
 
-__all__ = ["Log", "ProcessSpec", "RegisterHandler", "RequestShutdown", "StartProcess", "StartTimer"]
+__all__ = [
+    "Log",
+    "ProcessSpec",
+    "RegisterHandler",
+    "RequestShutdown",
+    "StartProcess",
+    "StartTimer",
+    "UnregisterHandler",
+]
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,14 @@ class RegisterHandler:
 
 
 @dataclass(frozen=True)
+class UnregisterHandler:
+    handler: Any
+
+
+@dataclass(frozen=True)
 class Log:
     message: str
+    level: str = "INFO"
 
 
 @dataclass(frozen=True)

@@ -26,42 +26,154 @@ if TYPE_CHECKING:
 __all__ = ["ParameterFile", "ParameterValue", "RosArguments", "evaluate_parameter_value"]
 
 
+_TYPE_IDS: dict[str, tuple[type | None, bool]] = {
+    "str": (str, False),
+    "int": (int, False),
+    "float": (float, False),
+    "bool": (bool, False),
+    "list_of_str": (str, True),
+    "list_of_int": (int, True),
+    "list_of_float": (float, True),
+    "list_of_bool": (bool, True),
+    "yaml": (None, False),
+}
+
+
+def type_spec(value_type: Any) -> tuple[type | None, bool]:
+    """(element type or None for YAML rules, is a list) from a front-end `type` or a Python type.
+
+    Accepts None, `str`/`int`/`float`/`bool`, `List[str]`/`list[int]`, a (type, is_list) pair,
+    or ROS 2's front-end identifiers (`str`, `list_of_int`, `yaml`, ...); else ValueError.
+    """
+    import typing
+
+    if value_type is None:
+        return (None, False)
+    if isinstance(value_type, tuple) and len(value_type) == 2:
+        return value_type
+    if isinstance(value_type, str):
+        if value_type not in _TYPE_IDS:
+            raise ValueError(f"type '{value_type}' is not one of {', '.join(_TYPE_IDS)}") from None
+        return _TYPE_IDS[value_type]
+    if value_type in (str, int, float, bool):
+        return (value_type, False)
+    if typing.get_origin(value_type) in (list, typing.List):  # noqa: UP006
+        (element,) = typing.get_args(value_type) or (None,)
+        if element in (str, int, float, bool, None):
+            return (element, True)
+    raise ValueError(f"value_type {value_type!r} is not a parameter type")
+
+
+def _coerce(text: str, spec: tuple[type | None, bool], what: str) -> Any:
+    """Performed text as a parameter of type `spec` (YAML rules when the type is None)."""
+    element, is_list = spec
+    if element is str and not is_list:
+        return text
+    if element is None and not is_list:
+        return coerce_scalar(text) if text else ""
+    value = coerce_scalar(text)
+    if is_list:
+        if not isinstance(value, list):
+            raise LaunchFileError(f"{what}: '{text}' is not a list")
+        return [_check(v, element, what) for v in value]
+    return _check(value, element, what)
+
+
+def _check(value: Any, element: type | None, what: str) -> Any:
+    if element is None or (
+        isinstance(value, element) and not (element is int and isinstance(value, bool))
+    ):
+        return value
+    if element is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if element is str:
+        return value if isinstance(value, str) else str(value)
+    if element is bool and value in (0, 1):
+        return bool(value)
+    raise LaunchFileError(f"{what}: '{value}' is not a {element.__name__}")
+
+
+def _is_substitutions(value: Any) -> bool:
+    """A concatenation: a Substitution, or str and Substitution items with one Substitution."""
+    if isinstance(value, Substitution):
+        return True
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(v, (str, Substitution)) for v in value)
+        and any(isinstance(v, Substitution) for v in value)
+    )
+
+
 class ParameterValue:
-    """A parameter value from substitutions; typed from its text unless `value_type` says."""
+    """A parameter value, typed by `value_type` (YAML rules when None), as ROS 2 types it.
+
+    `value` is a plain value (kept as it is), substitutions (performed, then typed), or a list
+    whose items are plain values or lists of substitutions (typed item by item).
+    """
 
     def __init__(self, value: Any, *, value_type: Any = None) -> None:
         self.value = value
         self.value_type = value_type
+        try:
+            self.spec = type_spec(value_type)
+        except ValueError as err:
+            raise LaunchFileError(f"ParameterValue: {err}") from None
 
     def evaluate(self, context: LaunchContext) -> Any:
-        if isinstance(self.value, (list, tuple)) and not all(
-            isinstance(v, (str, Substitution)) for v in self.value
-        ):
-            return [evaluate_parameter_value(context, v) for v in self.value]
-        text = perform(context, self.value)
-        if self.value_type is str:
-            return text
-        value = coerce_scalar(text)
-        if self.value_type in (int, float, bool) and not isinstance(value, self.value_type):
-            try:
-                return self.value_type(value)
-            except (TypeError, ValueError):
-                raise LaunchFileError(
-                    f"parameter value '{text}' is not a {self.value_type.__name__}"
-                ) from None
-        return value
+        what = "parameter value"
+        if _is_substitutions(self.value):
+            return _coerce(perform(context, self.value), self.spec, what)
+        if isinstance(self.value, (list, tuple)):
+            element = (self.spec[0], False)
+            return [
+                _coerce(perform(context, v), element, what)
+                if _is_substitutions(v) or isinstance(v, list)
+                else evaluate_parameter_value(context, v)
+                for v in self.value
+            ]
+        return evaluate_parameter_value(context, self.value)
 
 
 class ParameterFile:
-    """A parameter file to pass with `--params-file`."""
+    """A parameter file to pass with `--params-file`; with `allow_substs`, its text is first
+    read with `$(...)` substitutions performed (as ROS 2 does) and written to a temporary file."""
 
-    def __init__(self, param_file: Any, *, allow_substs: bool = False) -> None:
+    def __init__(self, param_file: Any, *, allow_substs: Any = False) -> None:
         self.param_file = param_file
         self.allow_substs = allow_substs
 
     def evaluate(self, context: LaunchContext) -> str:
         path = str(self.param_file) if isinstance(self.param_file, Path) else None
-        return path or perform(context, self.param_file)
+        path = path or perform(context, self.param_file)
+        allow = self.allow_substs
+        if not isinstance(allow, bool):
+            from .entity import to_bool
+
+            text = perform(context, allow)
+            allow = to_bool(text)
+            if allow is None:
+                raise LaunchFileError(f"allow_substs must be true or false, got '{text}'")
+        if not allow:
+            return path
+        return _substituted_copy(context, _existing(path))
+
+
+def _substituted_copy(context: LaunchContext, path: str) -> str:
+    from .errors import SubstitutionError
+    from .substitutions import parse_substitution
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        performed = perform(context, parse_substitution(text))
+    except SubstitutionError as err:
+        raise SubstitutionError(f"parameter file '{path}': {err.message}") from None
+    count = len(os.listdir(context.shared.temp_dir))
+    out = os.path.join(context.shared.temp_dir, f"params_{count}_{os.path.basename(path)}")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(performed)
+    return out
 
 
 def evaluate_parameter_value(context: LaunchContext, value: Any) -> Any:

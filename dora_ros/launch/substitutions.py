@@ -23,21 +23,32 @@ if TYPE_CHECKING:
     from .context import LaunchContext
 
 __all__ = [
+    "AllSubstitution",
     "AndSubstitution",
     "AnonName",
+    "AnySubstitution",
     "Command",
     "EnvironmentVariable",
     "EqualsSubstitution",
+    "ExecutableInPackage",
+    "FileContent",
     "FindExecutable",
     "FindPackagePrefix",
     "FindPackageShare",
+    "ForEachVar",
+    "ForLoopIndex",
+    "IfElseSubstitution",
     "LaunchConfiguration",
+    "LaunchLogDir",
+    "LocalSubstitution",
     "NotEqualsSubstitution",
     "NotSubstitution",
     "OrSubstitution",
     "PathJoinSubstitution",
+    "PathSubstitution",
     "PythonExpression",
     "SomeSubstitutionsType",
+    "StringJoinSubstitution",
     "Substitution",
     "TextSubstitution",
     "ThisLaunchFile",
@@ -67,6 +78,8 @@ def normalize(value: Any) -> list[Substitution]:
         return [value]
     if isinstance(value, (str, int, float, bool)):
         return [TextSubstitution(text=_plain(value))]
+    if isinstance(value, os.PathLike):
+        return [TextSubstitution(text=os.fspath(value))]
     if isinstance(value, Iterable):
         out: list[Substitution] = []
         for item in value:
@@ -82,8 +95,51 @@ def _plain(value: Any) -> str:
 
 
 def perform(context: LaunchContext, value: Any) -> str:
-    """Perform a str, Substitution or sequence of them and concatenate the results."""
-    return "".join(sub.perform(context) for sub in normalize(value))
+    """Perform a str, Substitution or sequence of them and concatenate the results.
+
+    An exception other than a LaunchError from a substitution's `perform` (a user's own
+    Substitution subclass, say) becomes a SubstitutionError naming the substitution and the line of
+    its code that raised, so the CLI prints one line instead of a traceback.
+    """
+    from ..errors import LaunchError
+
+    parts: list[str] = []
+    for sub in normalize(value):
+        try:
+            text = sub.perform(context)
+        except LaunchError:
+            raise
+        except Exception as err:
+            raise SubstitutionError(
+                f"substitution {_describe(sub)} failed{_raised_at(err)}: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        if not isinstance(text, str):
+            raise SubstitutionError(
+                f"substitution {_describe(sub)} returned {type(text).__name__}, not a string"
+            )
+        parts.append(text)
+    return "".join(parts)
+
+
+def _describe(sub: Substitution) -> str:
+    try:
+        return str(sub.describe())
+    except Exception:  # a user's describe() may itself be broken; the class name still helps
+        return type(sub).__name__
+
+
+def _raised_at(err: BaseException) -> str:
+    """` (at file:line)`: the innermost frame of the traceback outside dora_ros."""
+    import traceback
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not os.path.abspath(f.filename).startswith(package)
+    ]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def _as_bool(text: str, what: str) -> bool:
@@ -158,15 +214,18 @@ class FindPackagePrefix(Substitution):
         self.package = normalize(package)
 
     def perform(self, context: LaunchContext) -> str:
-        return _package_prefix(perform(context, self.package))
+        return self.find(perform(context, self.package))
+
+    def find(self, package_name: str) -> str:
+        """The path for `package_name`, without a launch context (ROS 2's `.find()`)."""
+        return _package_prefix(package_name)
 
 
 class FindPackageShare(FindPackagePrefix):
     """`$(find-pkg-share pkg)`."""
 
-    def perform(self, context: LaunchContext) -> str:
-        package = perform(context, self.package)
-        return os.path.join(_package_prefix(package), "share", package)
+    def find(self, package_name: str) -> str:
+        return os.path.join(_package_prefix(package_name), "share", package_name)
 
 
 class FindExecutable(Substitution):
@@ -192,14 +251,22 @@ class Command(Substitution):
 
     def perform(self, context: LaunchContext) -> str:
         text = perform(context, self.command)
+        if not context.shared.run_commands:
+            # `--print` without `--eval`: show the command, do not run it (it may have effects).
+            context.shared.note(f"not run (pass --eval to run it): $(command '{text}')")
+            return f"<output of: {text}>"
         mode = perform(context, self.on_stderr)
         if mode not in ("fail", "warn", "ignore", "capture"):
             raise SubstitutionError(
                 f"command: on_stderr must be fail, warn, ignore or capture, got '{mode}'"
             )
         try:
+            words = shlex.split(text)
+        except ValueError as err:
+            raise SubstitutionError(f"command '{text}' cannot be split into words: {err}") from None
+        try:
             result = subprocess.run(
-                shlex.split(text),
+                words,
                 capture_output=True,
                 text=True,
                 env=dict(context.environment),
@@ -255,7 +322,14 @@ class AnonName(Substitution):
         name = perform(context, self.name)
         key = "anon" + name
         if key not in context.launch_configurations:
-            context.launch_configurations[key] = f"{name}_{os.getpid()}_{random.getrandbits(48)}"
+            import socket
+
+            # As ROS 2: name, host, pid, a random number; '.', '-' and ':' (from a host name or
+            # the name itself) become '_', so the result is a valid ROS node name.
+            unique = f"{name}_{socket.gethostname()}_{os.getpid()}_{random.getrandbits(48)}"
+            for char in ".-:":
+                unique = unique.replace(char, "_")
+            context.launch_configurations[key] = unique
         return str(context.launch_configurations[key])
 
 
@@ -315,16 +389,6 @@ class OrSubstitution(_BinaryBool):
         return _plain(left or right)
 
 
-def _comparable(text: str) -> Any:
-    as_bool = to_bool(text)
-    if as_bool is not None and text.strip().lower() in ("true", "false"):
-        return as_bool
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 class EqualsSubstitution(Substitution):
     """`$(equals a b)`: 'true' when both sides are equal (as booleans, numbers or text)."""
 
@@ -333,9 +397,17 @@ class EqualsSubstitution(Substitution):
         self.right = normalize(right)
 
     def _equal(self, context: LaunchContext) -> bool:
-        left = _comparable(perform(context, self.left))
-        right = _comparable(perform(context, self.right))
-        return bool(type(left) is type(right) and left == right)
+        # ROS 2's rules: two booleans (true/false/1/0, any case) compare as booleans, so
+        # `equals 1 true` is true; two numbers compare with math.isclose; anything else as text.
+        left = perform(context, self.left)
+        right = perform(context, self.right)
+        left_bool, right_bool = to_bool(left), to_bool(right)
+        if left_bool is not None and right_bool is not None:
+            return left_bool == right_bool
+        try:
+            return math.isclose(float(left), float(right))
+        except ValueError:
+            return left == right
 
     def perform(self, context: LaunchContext) -> str:
         return _plain(self._equal(context))
@@ -357,6 +429,158 @@ class PathJoinSubstitution(Substitution):
 
     def __truediv__(self, other: Any) -> PathJoinSubstitution:
         return PathJoinSubstitution([*self.substitutions, other])
+
+
+class PathSubstitution(PathJoinSubstitution):
+    """A path to extend with `/` (`PathSubstitution(FindPackageShare('p')) / 'urdf' / 'r.xacro'`)."""
+
+    def __init__(self, path: Any) -> None:
+        super().__init__([path])
+
+
+class StringJoinSubstitution(Substitution):
+    """`$(string-join delimiter a b ...)`: the parts joined with `delimiter`."""
+
+    def __init__(self, substitutions: Sequence[Any], delimiter: Any = "") -> None:
+        self.substitutions = [normalize(s) for s in substitutions]
+        self.delimiter = normalize(delimiter)
+
+    def perform(self, context: LaunchContext) -> str:
+        delimiter = perform(context, self.delimiter)
+        return delimiter.join(perform(context, s) for s in self.substitutions)
+
+
+class FileContent(Substitution):
+    """`$(file-content path)`: the text of a file."""
+
+    def __init__(self, path: Any) -> None:
+        self.path = normalize(path)
+
+    def perform(self, context: LaunchContext) -> str:
+        path = perform(context, self.path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+        except OSError as err:
+            raise NotFoundError(f"file-content: cannot read '{path}': {err.strerror}") from None
+
+
+class IfElseSubstitution(Substitution):
+    """`$(if cond then [else])`: `if_value` when the condition is true, else `else_value`."""
+
+    def __init__(self, condition: Any, if_value: Any = "", else_value: Any = "") -> None:
+        self.condition = normalize(condition)
+        self.if_value = normalize(if_value)
+        self.else_value = normalize(else_value)
+
+    def perform(self, context: LaunchContext) -> str:
+        chosen = _as_bool(perform(context, self.condition), "if")
+        return perform(context, self.if_value if chosen else self.else_value)
+
+
+class AnySubstitution(Substitution):
+    """`$(any a b ...)`: 'true' when one of the booleans is true."""
+
+    _name = "any"
+
+    def __init__(self, *args: Any) -> None:
+        self.args = [normalize(a) for a in args]
+
+    def _values(self, context: LaunchContext) -> list[bool]:
+        return [_as_bool(perform(context, a), self._name) for a in self.args]
+
+    def perform(self, context: LaunchContext) -> str:
+        return _plain(any(self._values(context)))
+
+
+class AllSubstitution(AnySubstitution):
+    """`$(all a b ...)`: 'true' when every boolean is true."""
+
+    _name = "all"
+
+    def perform(self, context: LaunchContext) -> str:
+        return _plain(all(self._values(context)))
+
+
+class LaunchLogDir(Substitution):
+    """`$(log_dir)` / `$(launch_log_dir)`: the launch's log folder."""
+
+    def perform(self, context: LaunchContext) -> str:
+        if context.shared.log_dir is None:
+            raise SubstitutionError("log_dir: the launch has no log folder")
+        return context.shared.log_dir
+
+
+class ExecutableInPackage(Substitution):
+    """`$(exec-in-pkg exec pkg)`: `<prefix>/lib/<pkg>/<exec>`."""
+
+    def __init__(self, executable: Any, package: Any) -> None:
+        self.executable = normalize(executable)
+        self.package = normalize(package)
+
+    def perform(self, context: LaunchContext) -> str:
+        package = perform(context, self.package)
+        executable = perform(context, self.executable)
+        folder = os.path.join(_package_prefix(package), "lib", package)
+        path = os.path.join(folder, executable)
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise NotFoundError(
+                f"executable '{executable}' not found in package '{package}' ({folder})"
+            )
+        return path
+
+
+class LocalSubstitution(Substitution):
+    """A value of the context's locals (`LocalSubstitution('event.returncode')` in a handler)."""
+
+    def __init__(self, expression: str, description: str | None = None) -> None:
+        self.expression = expression
+        self.description = description
+
+    def perform(self, context: LaunchContext) -> str:
+        try:
+            return str(eval(self.expression, {}, dict(context.locals)))
+        except Exception as err:
+            known = ", ".join(sorted(context.locals)) or "none"
+            raise SubstitutionError(
+                f"LocalSubstitution('{self.expression}'): {type(err).__name__}: {err} "
+                f"(locals here: {known})"
+            ) from None
+
+    def describe(self) -> str:
+        return self.description or f"LocalVar('{self.expression}')"
+
+
+class ForEachVar(Substitution):
+    """`$(for-var name [default])`: a value of the current ForEach iteration."""
+
+    _kind = "for-var"
+
+    def __init__(self, name: Any, *, default_value: Any = None) -> None:
+        self.name = normalize(name)
+        self.default_value = None if default_value is None else normalize(default_value)
+
+    @classmethod
+    def local_name(cls, name: str) -> str:
+        return f"{cls._kind}:{name}"
+
+    def perform(self, context: LaunchContext) -> str:
+        name = perform(context, self.name)
+        key = self.local_name(name)
+        if key in context.launch_configurations:
+            return _plain(context.launch_configurations[key])
+        if self.default_value is not None:
+            return perform(context, self.default_value)
+        raise SubstitutionError(f"$({self._kind} {name}): used outside of a loop naming '{name}'")
+
+
+class ForLoopIndex(ForEachVar):
+    """`$(index name)`: the index of the current ForLoop iteration called `name`."""
+
+    _kind = "index"
+
+    def __init__(self, name: Any) -> None:
+        super().__init__(name)
 
 
 # --- the $(...) syntax -------------------------------------------------------------------------
@@ -405,6 +629,19 @@ _FRONTEND: dict[str, Callable[[Args], Substitution]] = {
     "or": _arity("or", 2, 2, lambda a: OrSubstitution(a[0], a[1])),
     "equals": _arity("equals", 2, 2, lambda a: EqualsSubstitution(a[0], a[1])),
     "not-equals": _arity("not-equals", 2, 2, lambda a: NotEqualsSubstitution(a[0], a[1])),
+    "file-content": _arity("file-content", 1, 1, lambda a: FileContent(a[0])),
+    "if": _arity("if", 2, 3, lambda a: IfElseSubstitution(*a)),
+    "any": _arity("any", 1, 99, lambda a: AnySubstitution(*a)),
+    "all": _arity("all", 1, 99, lambda a: AllSubstitution(*a)),
+    "log_dir": _arity("log_dir", 0, 0, lambda a: LaunchLogDir()),
+    "launch_log_dir": _arity("launch_log_dir", 0, 0, lambda a: LaunchLogDir()),
+    "exec-in-pkg": _arity("exec-in-pkg", 2, 2, lambda a: ExecutableInPackage(a[0], a[1])),
+    "path-join": _arity("path-join", 1, 99, lambda a: PathJoinSubstitution(a)),
+    "string-join": _arity("string-join", 2, 99, lambda a: StringJoinSubstitution(a[1:], a[0])),
+    "index": _arity("index", 1, 1, lambda a: ForLoopIndex(a[0])),
+    "for-var": _arity(
+        "for-var", 1, 2, lambda a: ForEachVar(a[0], default_value=a[1] if len(a) > 1 else None)
+    ),
 }
 
 

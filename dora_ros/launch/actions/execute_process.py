@@ -24,13 +24,51 @@ _OUTPUTS = ("screen", "log", "both")
 
 
 class CommandLine:
-    """A command line as written in XML/YAML: one string, split into words once performed."""
+    """A command line as written in XML/YAML, split into words when parsed, as ROS 2 splits it.
+
+    Only the literal text is split (with shell quoting rules); a substitution's value is never
+    split, so `args="$(var x)"` is one word even when `x` holds spaces or quotes.
+    """
 
     def __init__(self, substitutions: list[Substitution]) -> None:
-        self.substitutions = substitutions
+        self.words = split_command_line(substitutions)
 
     def perform(self, context: LaunchContext) -> list[str]:
-        return shlex.split(perform(context, self.substitutions))
+        return [perform(context, word) for word in self.words]
+
+
+def split_command_line(substitutions: list[Substitution]) -> list[list[Substitution]]:
+    """Words of a command line: text split at unquoted spaces, substitutions kept whole."""
+    from ..substitutions import TextSubstitution
+
+    words: list[list[Substitution]] = []
+    word: list[Substitution] = []
+    for sub in substitutions:
+        if not isinstance(sub, TextSubstitution):
+            word.append(sub)
+            continue
+        try:
+            tokens = shlex.split(sub.text)
+        except ValueError as err:
+            raise LaunchFileError(f"command line text '{sub.text}': {err}") from None
+        if not tokens:
+            if word:
+                words.append(word)
+                word = []
+            continue
+        if sub.text[0].isspace() and word:
+            words.append(word)
+            word = []
+        word.append(TextSubstitution(text=tokens[0]))
+        for token in tokens[1:]:
+            words.append(word)
+            word = [TextSubstitution(text=token)]
+        if sub.text[-1].isspace():
+            words.append(word)
+            word = []
+    if word:
+        words.append(word)
+    return words
 
 
 def perform_command(context: LaunchContext, cmd: Any) -> list[str]:

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..action import register
-from ..entity import ENTITIES, coerce_scalar
+from ..entity import ENTITIES
 from ..errors import NotFoundError
-from ..ros_args import ParameterFile, ParameterValue, RosArguments, evaluate_parameter_value
+from ..frontend_params import parse_parameters
+from ..ros_args import RosArguments, evaluate_parameter_value
 from ..substitutions import _package_prefix, perform
 from .execute_process import CommandLine, ExecuteProcess, perform_command
 from .push_ros_namespace import join_namespace
@@ -35,43 +36,6 @@ def find_executable_in_package(package: str, executable: str) -> str:
             f"executable '{executable}' not found in package '{package}' ({folder})"
         )
     return path
-
-
-def _parse_params(
-    entities: list[Entity], parser: FrontendParser
-) -> tuple[dict[Any, Any], list[Any]]:
-    """`<param name= value=/>`, nested `<param name=><param .../></param>`, `<param from=/>`.
-
-    Returns the values (a nested mapping) and the parameter files, in order.
-    """
-    out: list[Any] = []
-    values: dict[Any, Any] = {}
-    for entity in entities:
-        source = entity.get_attr("from", optional=True)
-        if source is not None:
-            out.append(ParameterFile(parser.finish(entity, parser.parse_substitution(source))))
-            continue
-        name = entity.get_attr("name")
-        nested = entity.get_attr("param", data_type=ENTITIES, optional=True)
-        if nested is not None:
-            values[name] = _parse_params(nested, parser)[0]
-            parser.finish(entity, None)
-            continue
-        raw = entity.get_attr("value", data_type=None)
-        entity.get_attr("type", optional=True)  # ROS 1 spelling; the value's own type wins
-        separator = entity.get_attr("value-sep", optional=True)
-        if separator is not None and isinstance(raw, str):
-            text = entity.get_attr("value")  # the untyped text, split as ROS 2 does
-            raw = [coerce_scalar(item.strip()) for item in text.split(separator)]
-        if isinstance(raw, str):
-            subs = parser.parse_substitution(raw)
-            if all(type(s).__name__ == "TextSubstitution" for s in subs):
-                raw = coerce_scalar(raw)
-            else:
-                raw = ParameterValue(subs)
-        values[name] = raw
-        parser.finish(entity, None)
-    return values, out
 
 
 @register("node")
@@ -133,8 +97,7 @@ class Node(ExecuteProcess):
             ]
         params = entity.get_attr("param", data_type=ENTITIES, optional=True)
         if params is not None:
-            values, files = _parse_params(params, parser)
-            kwargs["parameters"] = ([values] if values else []) + files
+            kwargs["parameters"] = parse_parameters(params, parser)
         return cls(**kwargs)
 
     def _ros(self, context: LaunchContext) -> RosArguments:

@@ -27,6 +27,12 @@ class OpaqueFunction(Action):
         self.kwargs = dict(kwargs or {})
 
     def execute(self, context: LaunchContext) -> Iterable[Any] | None:
+        if context.shared.printing:
+            # The function's actions are part of what --print shows, so it must run; say so,
+            # since whatever else it does (files, commands) happens too.
+            name = getattr(self.function, "__name__", "function")
+            where = f" ({self.location})" if self.location else ""
+            context.shared.note(f"ran OpaqueFunction {name}{where} to resolve the launch")
         try:
             result = self.function(context, *self.args, **self.kwargs)
         except LaunchError:
