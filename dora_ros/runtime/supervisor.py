@@ -95,6 +95,35 @@ class _NodeState:
     send_dropped: dict[str, int] = field(default_factory=dict)
 
 
+class _Terminal:
+    """Where node output and dora-ros's own lines are shown: stdout and stderr of ``dora-ros run``.
+
+    A stream whose reader went away (``dora-ros run graph.yml | head -3``) is dropped quietly:
+    the nodes, their logs, draining and cleanup go on as if it were still read.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.gone: set[int] = set()  # fds of the streams that failed
+
+    def write(self, stream: IO[str], text: str) -> None:
+        with self.lock:
+            fd = stream.fileno() if not stream.closed else -1
+            if fd in self.gone or fd < 0:
+                return
+            try:
+                stream.write(text)
+                stream.flush()
+            except (OSError, ValueError):
+                self.gone.add(fd)
+                # Point the fd at /dev/null, so nothing fails again (Python's own flush at exit
+                # would print "Exception ignored ... BrokenPipeError").
+                with contextlib.suppress(OSError):
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+
+
 class _LineSender:
     """Sends a node's output lines on its ``send_stdout_as`` output, on the node's behalf.
 
@@ -157,7 +186,7 @@ class Coordinator:
         self.log_dir = (out_dir or Path("out")) / self.id
         self.nodes = {spec.id: _NodeState(spec) for spec in dataflow.nodes}
         self.selector = selectors.DefaultSelector()
-        self.print_lock = threading.Lock()
+        self.terminal = _Terminal()
         self.started = False
         self.stopping_since: float | None = None
         self.escalation_step = 0
@@ -298,9 +327,7 @@ class Coordinator:
             line = raw.decode(errors="replace").rstrip("\n")
             if is_err:
                 state.stderr_tail.append(line)
-            with self.print_lock:
-                out.write(f"{node_id}: {line}\n")
-                out.flush()
+            self.terminal.write(out, f"{node_id}: {line}\n")
             if lines is not None:
                 lines.send(line)
         stream.close()
@@ -461,9 +488,7 @@ class Coordinator:
             self._maybe_start()
 
     def _say(self, text: str) -> None:
-        with self.print_lock:
-            sys.stderr.write(f"dora-ros: {text}\n")
-            sys.stderr.flush()
+        self.terminal.write(sys.stderr, f"dora-ros: {text}\n")
 
     # --- stop ---------------------------------------------------------------------------------
 

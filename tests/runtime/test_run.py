@@ -5,7 +5,7 @@ Each test writes a small graph and its Python nodes into `tmp_path` and runs the
 
 from __future__ import annotations
 
-from runflow import run_flow, write_flow
+from runflow import run_flow, start_flow, write_flow
 
 # A sender: five values on `data` (one per tick of a fast timer), then it exits.
 SENDER = """
@@ -240,3 +240,36 @@ def test_python_node_runs_with_the_python_running_dora_ros(tmp_path):
     import sys
 
     assert flow.result("which") == sys.executable
+
+
+def test_a_closed_stdout_pipe_affects_neither_logs_nor_the_run(tmp_path):
+    # `dora-ros run graph.yml | head -3`: the reader goes away after 3 lines. Before, the relay
+    # thread died of BrokenPipeError and the node's log stopped at 4 of 40 lines.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: talker
+            path: talker.py
+        """,
+        talker="""
+        import sys, time
+        for i in range(40):
+            print(f"line {i}", flush=True)
+            print(f"err {i}", file=sys.stderr, flush=True)
+            time.sleep(0.02)
+        """,
+    )
+    proc = start_flow(flow)
+    assert proc.stdout is not None and proc.stderr is not None
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()  # as `head -3` exits
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0, err
+    assert head == [f"talker: line {i}\n" for i in range(3)]
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert err.count("talker: err ") == 40, err  # stderr still shown in full
+    (log,) = flow.logs().values()
+    lines = log.splitlines()
+    assert [x for x in lines if x.startswith("line")] == [f"line {i}" for i in range(40)]
+    assert [x for x in lines if x.startswith("err")] == [f"err {i}" for i in range(40)]
