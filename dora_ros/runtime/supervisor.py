@@ -91,6 +91,7 @@ class _NodeState:
     signalled: bool = False  # we sent it a signal while stopping
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
     relays: list[threading.Thread] = field(default_factory=list)
+    lines: _LineSender | None = None  # send_stdout_as
     dropped: dict[str, int] = field(default_factory=dict)
     send_dropped: dict[str, int] = field(default_factory=dict)
 
@@ -129,8 +130,14 @@ class _LineSender:
 
     The coordinator opens its own links to the subscribers, introducing itself as the node, so
     receivers see the lines as that node's output (as in dora-rs: stdout and stderr, one
-    ``pa.StringArray`` of one line per message).
+    ``pa.StringArray`` of one line per message). A line longer than ``LINE_CHUNK`` characters
+    goes as several messages, in order; lines printed before the dataflow started wait (at most
+    ``EARLY_LINES``, then the oldest are dropped and counted) and go out at the start.
     """
+
+    # Characters per message: at most 4 bytes each in UTF-8, so one chunk fits in one record.
+    LINE_CHUNK = MAX_INLINE_RECORD // 8
+    EARLY_LINES = 1000
 
     def __init__(self, coordinator: Coordinator, state: _NodeState, output: str) -> None:
         self.coordinator = coordinator
@@ -139,20 +146,46 @@ class _LineSender:
         self.receivers = sorted({r for r, _ in coordinator.dataflow.subscribers(self.node, output)})
         self.links: dict[str, socket.socket] = {}
         self.lock = threading.Lock()
+        self.early: deque[str] = deque()
+        self.early_dropped = 0
 
     def send(self, line: str) -> None:
+        with self.lock:
+            if not self.coordinator.started:
+                self.early.append(line)
+                if len(self.early) > self.EARLY_LINES:
+                    self.early.popleft()
+                    self.early_dropped += 1
+                return
+            self._send_early()
+            self._send(line)
+
+    def flush(self) -> None:
+        """The dataflow started: send the lines printed before."""
+        with self.lock:
+            self._send_early()
+
+    def _send_early(self) -> None:
+        if self.early_dropped:
+            self.coordinator._say(
+                f"node {self.node!r}: {self.early_dropped} line(s) printed before the dataflow"
+                f" started were not sent (send_stdout_as keeps the last {self.EARLY_LINES})"
+            )
+            self.early_dropped = 0
+        while self.early:
+            self._send(self.early.popleft())
+
+    def _send(self, line: str) -> None:
         import pyarrow as pa  # only when a graph uses send_stdout_as
 
         from . import wire
 
-        # A line longer than one record is cut (a log line of 50 kB is a bug in the node).
-        body = wire.ipc_bytes(pa.array([line[: MAX_INLINE_RECORD // 2]]))
-        header = wire.HEADER.pack(
-            wire.KIND_INLINE, wire.ENC_IPC, self.index, 0, 0, time.time_ns(), len(body)
-        )
-        with self.lock:
-            if not self.coordinator.started:
-                return
+        chunks = [line[i : i + self.LINE_CHUNK] for i in range(0, len(line), self.LINE_CHUNK)]
+        for chunk in chunks or [""]:
+            body = wire.ipc_bytes(pa.array([chunk]))
+            header = wire.HEADER.pack(
+                wire.KIND_INLINE, wire.ENC_IPC, self.index, 0, 0, time.time_ns(), len(body)
+            )
             for receiver in self.receivers:
                 sock = self.links.get(receiver)
                 try:
@@ -301,7 +334,7 @@ class Coordinator:
         both = threading.Lock()
         open_streams = [2]  # the log closes when both streams have ended, under `both`
         output = spec.send_stdout_as
-        lines = _LineSender(self, state, output) if output else None
+        lines = state.lines = _LineSender(self, state, output) if output else None
         for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
             assert stream is not None
             thread = threading.Thread(
@@ -405,6 +438,11 @@ class Coordinator:
             self.started = True
             ready = [n for n, s in self.nodes.items() if s.registered]
             self._broadcast({"op": "start", "ready": ready})
+            for state in self.nodes.values():
+                if state.lines is not None:  # in a thread: a slow receiver must not stall us
+                    thread = threading.Thread(target=state.lines.flush, daemon=True)
+                    thread.start()
+                    self.threads.append(thread)
 
     def _on_conn(self, state: _NodeState) -> None:
         assert state.conn is not None
