@@ -46,7 +46,7 @@ from .transport import (
     socket_name,
 )
 
-_POLL_IN = select.POLLIN | select.POLLHUP | select.POLLERR
+_POLL_IN = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 _unpack_header = wire.HEADER.unpack_from
 _unpack_ref = wire.SHM_REF.unpack_from
 _HEADER_SIZE = wire.HEADER.size
@@ -210,7 +210,9 @@ class Node:
         self._external: dict[int, Any] = {}
         self._timers = [_Timer(spec) for spec in self._inputs.values() if spec.timer]
         self._watched = [spec for spec in self._inputs.values() if spec.timeout]
-        self._poller = select.poll()
+        # epoll, not poll: its own fd is readable whenever one of ours is, which lets
+        # recv_async wait in the event loop (loop.add_reader) with no thread.
+        self._poller = select.epoll()
         self._poller.register(self._ctl.fileno(), _POLL_IN)
         self._poller.register(self._listener.fileno(), _POLL_IN)
 
@@ -239,7 +241,7 @@ class Node:
 
     def _drop_link(self, link: OutboundLink) -> None:
         if not link.closed:
-            with contextlib.suppress(KeyError, ValueError):
+            with contextlib.suppress(OSError):  # closed fds leave epoll by themselves
                 self._poller.unregister(link.fd)
         link.close(self._pool)
         if link.dropped:
@@ -323,7 +325,7 @@ class Node:
     def _read_inbound(self, link: InboundLink) -> None:
         if not link.receive(self._on_frame):
             self._inbound.pop(link.fd, None)
-            with contextlib.suppress(KeyError, ValueError):
+            with contextlib.suppress(OSError):  # closed fds leave epoll by themselves
                 self._poller.unregister(link.fd)
 
     def _on_control(self, message: dict[str, Any]) -> None:
@@ -379,7 +381,7 @@ class Node:
                 wait = 0.005  # the sender's socket is full: retry its RELEASE records soon
         if self._timers or self._watched:
             self._fire_timers()
-        ready = self._poller.poll(0 if wait == 0 else (None if wait < 0 else int(wait * 1000) + 1))
+        ready = self._poller.poll(wait if wait <= 0 else wait + 0.001)
         for fd, _ in ready:
             inbound = self._inbound.get(fd)
             if inbound is not None:
@@ -516,9 +518,39 @@ class Node:
         return not self._has_events()
 
     async def recv_async(self, /, timeout: float | None = None) -> dict[str, Any] | None:
-        """``next()`` for asyncio code: waits in a worker thread, so the loop keeps running."""
+        """``next()`` for asyncio code, waiting in the event loop itself.
+
+        No worker thread: the node's epoll fd is watched with ``loop.add_reader``, so events are
+        only ever taken by the coroutine that returns them. A ``wait_for`` that cancels this call
+        loses nothing (the next call gets the event), and ``send_output`` from another coroutine
+        never races a receive. One ``recv_async`` at a time per node (they would share one fd).
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.next, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = self._poller.fileno()
+        while True:
+            if self._closed or (self._finished and not self._has_events()):
+                return None
+            self._pump(0)
+            event = self._pop()
+            if event is not None:
+                return event
+            if self._finished:
+                return None
+            now = time.monotonic()
+            wake = self._next_deadline()
+            if deadline is not None:
+                if now >= deadline:
+                    return _timeout_event()
+                wake = deadline if wake is None else min(wake, deadline)
+            ready: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(fd, _set_ready, ready)
+            try:
+                # On timeout a timer or the deadline is due: the loop above handles it.
+                await asyncio.wait({ready}, timeout=None if wake is None else max(0.0, wake - now))
+            finally:
+                loop.remove_reader(fd)
+                ready.cancel()
 
     def merge_external_events(self, /, subscription: Any) -> None:
         """Interleave events of another source (e.g. a ROS 2 subscription) with dora events.
@@ -793,11 +825,17 @@ class Node:
             in_link.close()
         self._listener.close()
         self._ctl.close()
+        self._poller.close()
         self._pool.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+def _set_ready(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _close_at_exit(ref: weakref.ref[Node]) -> None:

@@ -176,6 +176,7 @@ def test_send_output_raw_small_and_large(tmp_path):
                 array[:] = np.arange(n) % 251
                 mapping = mapping_of(array.ctypes.data) if n else None
                 where[n] = mapping[3] if mapping else None
+                del array  # as with dora-rs: no view may outlive the block (send() refuses)
         record("sender", where)
         """,
         receiver="""
