@@ -4,7 +4,7 @@ Public API (module level, on a shared `TypeRegistry`):
 
 - `arrow_type(type_name) -> pa.StructType`
 - `default_value(type_name) -> pa.StructArray` (one row of ROS default values)
-- `encode(type_name, value) -> bytes`, `encode_many(type_name, struct_array) -> list[bytes]`
+- `encode(type_name, value) -> bytes`, `encode_many(type_name, struct_array) -> list[bytes]` (or `pa.BinaryArray`)
 - `decode(type_name, data) -> pa.StructArray`, `decode_many(type_name, buffers) -> pa.StructArray`
 - `resolve(type_name, context=None)`: the parsed definition (fields, bounds, constants, keys) of a
   message, service or action; `message_definition(type_name)` for a message only;
@@ -16,7 +16,7 @@ See docs/msgconv.md for the Arrow mapping, the type-name forms, errors and zero-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import pyarrow as pa
 
@@ -113,9 +113,32 @@ def encode(type_name: str, value: Any) -> bytes:
     return default_registry().codec(type_name).encode(value)
 
 
-def encode_many(type_name: str, struct_array: Any) -> list[bytes]:
-    """Serialize every row of a struct array (or a list of dicts) to one CDR message each."""
-    return default_registry().codec(type_name).encode_many(struct_array)
+@overload
+def encode_many(
+    type_name: str, struct_array: Any, *, as_arrow: Literal[False] = False
+) -> list[bytes]: ...
+
+
+@overload
+def encode_many(
+    type_name: str, struct_array: Any, *, as_arrow: Literal[True]
+) -> pa.BinaryArray: ...
+
+
+def encode_many(
+    type_name: str, struct_array: Any, *, as_arrow: bool = False
+) -> list[bytes] | pa.BinaryArray:
+    """Serialize every row of a struct array (or a list of dicts) to one CDR message each.
+
+    A null row is an error. With `as_arrow=True` the messages come as one `pa.BinaryArray`
+    (one data buffer, no copy per message), ready for a dora node's `send_output`.
+    """
+    codec = default_registry().codec(type_name)
+    return (
+        codec.encode_many(struct_array, as_arrow=True)
+        if as_arrow
+        else codec.encode_many(struct_array)
+    )
 
 
 def decode(type_name: str, data: bytes | bytearray | memoryview) -> pa.StructArray:

@@ -47,7 +47,18 @@ class Fallback(Exception):
 
 
 _ZEROS = tuple(b"\x00" * i for i in range(8))
-_BOOL = {True: 1, False: 0}
+
+
+def _bool(x: Any) -> int:
+    """A bool field's byte; anything but True / False goes to the reference (which takes numpy
+    bools and the integers 0 and 1, and refuses floats: 1.0 == True, so no dict lookup here)."""
+    if x is True:
+        return 1
+    if x is False:
+        return 0
+    raise Fallback
+
+
 _U32 = struct.Struct("<I")
 
 
@@ -58,6 +69,9 @@ def _prim_array(prim_name: str) -> Callable[[Any], Any]:
     kind = dtype.kind
     code = prim.code if prim.name != "bool" else "?"
     low, high = prim.low, prim.high
+    # The first float above an integer type's range: high + 1 is a power of two, exact as a
+    # float, while high itself may round up to it (float(2**63 - 1) == 2.0**63, which wraps).
+    float_above = float(high + 1) if high is not None else math.inf
 
     # The common case (a numpy array of the exact dtype, or bytes for uint8[]) is returned as is
     # and `b"".join` copies it once into the message; lists go through one `struct.pack`, which
@@ -79,8 +93,12 @@ def _prim_array(prim_name: str) -> Callable[[Any], Any]:
                 if prim.size == 4 and src == "f" and np.any(np.isinf(y) & np.isfinite(x)):
                     raise Fallback
                 return y
-            if src in "biu" or (src == "f" and np.all(np.mod(x, 1) == 0)):
+            if src in "biu":
                 if len(x) and (x.min() < low or x.max() > high):
+                    raise Fallback
+                return x.astype(dtype)
+            if src == "f" and np.all(np.mod(x, 1) == 0):
+                if len(x) and (x.min() < low or x.max() >= float_above):
                     raise Fallback
                 return x.astype(dtype)
             raise Fallback
@@ -279,7 +297,7 @@ class _EncoderGen(_Generator):
         prim = PRIMITIVES[prim_name]
         self.align(prim.size)
         self.fmt += "B" if prim.name == "bool" else prim.code
-        self.vals.append(f"BOOL[{expr}]" if prim.name == "bool" else expr)
+        self.vals.append(f"BOOL({expr})" if prim.name == "bool" else expr)
         self.at.advance(prim.size)
 
     def count(self, n: str) -> None:
@@ -410,11 +428,13 @@ class _EncoderGen(_Generator):
 
 def generate_encoder(
     definition: MessageDefinition, registry: TypeRegistry
-) -> tuple[Callable[[Any], bytes], str]:
-    """A fast `encode(dict_tree) -> bytes` for `definition` (raises Fallback) and its source."""
+) -> tuple[Callable[[Any], bytes], Callable[[Any, list[Any], int], int], str]:
+    """A fast `encode(dict_tree) -> bytes` for `definition` (raises Fallback), the function that
+    appends one message's body to a list of parts (`body(dict_tree, parts, 0) -> body length`,
+    for batches) and their source."""
     namespace: dict[str, Any] = {
         "ZEROS": _ZEROS,
-        "BOOL": _BOOL,
+        "BOOL": _bool,
         "U32": _U32,
         "NUL": b"\x00",
         "NULCHAR": "\x00",
@@ -440,7 +460,7 @@ def generate_encoder(
     namespace["HEADER"] = b"\x00\x01\x00\x00"
     source = "\n\n".join(sources)
     exec(compile(source, f"<msgconv encoder {definition.name}>", "exec"), namespace)
-    return namespace["encode"], source
+    return namespace["encode"], namespace["_top"], source
 
 
 # --- decoder ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +24,7 @@ from . import native
 from .arrow_build import build_struct_array
 from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
-from .cdr_reference import decode_reference, encode_reference
+from .cdr_reference import HEADER_LE, decode_reference, encode_reference
 from .definitions import MessageDefinition
 from .errors import CdrError, MsgConvError, ValueKindError
 
@@ -34,6 +34,16 @@ if TYPE_CHECKING:
 __all__ = ["Codec"]
 
 _DECODE_ERRORS = (Truncated, struct.error, ValueError, UnicodeDecodeError, OverflowError)
+# What a generated encoder may raise to hand a value to the reference encoder.
+_FAST_ENCODE_GIVES_UP = (
+    Fallback,
+    struct.error,
+    TypeError,
+    ValueError,
+    AttributeError,
+    OverflowError,
+    KeyError,
+)
 
 
 class Codec:
@@ -43,7 +53,9 @@ class Codec:
         self.definition = definition
         self.registry = registry
         self.arrow_type = registry.arrow_type(definition.name)
-        self._encode, self.encoder_source = generate_encoder(definition, registry)
+        self._encode, self._encode_body, self.encoder_source = generate_encoder(
+            definition, registry
+        )
         self._decode_le, self.decoder_source = generate_decoder(definition, registry, "<")
         self._decode_be: Any = None
         self._has_arrays = self._any_prim_array(definition)
@@ -66,15 +78,7 @@ class Codec:
         """CDR of one message given as a dict tree (the fast path, else the reference)."""
         try:
             return self._encode(tree)
-        except (
-            Fallback,
-            struct.error,
-            TypeError,
-            ValueError,
-            AttributeError,
-            OverflowError,
-            KeyError,
-        ):
+        except _FAST_ENCODE_GIVES_UP:
             pass  # the reference encoder says precisely what is wrong, or converts leniently
         return encode_reference(self.definition, tree, self.registry)
 
@@ -88,9 +92,43 @@ class Codec:
             )
         return self.encode_tree(rows[0])
 
-    def encode_many(self, value: Any) -> list[bytes]:
-        """One CDR message per row of a struct array (or per dict of a list)."""
-        return [self.encode_tree(row) for row in self.rows(value)]
+    @overload
+    def encode_many(self, value: Any, *, as_arrow: Literal[False] = False) -> list[bytes]: ...
+
+    @overload
+    def encode_many(self, value: Any, *, as_arrow: Literal[True]) -> pa.BinaryArray: ...
+
+    def encode_many(self, value: Any, *, as_arrow: bool = False) -> list[bytes] | pa.BinaryArray:
+        """One CDR message per row of a struct array (or per dict of a list).
+
+        With `as_arrow`, the messages come as one `pa.BinaryArray` (what a dora node sends): the
+        generated encoder appends every message's parts to one list, joined once into the data
+        buffer, so no message is copied on its own (a `pa.LargeBinaryArray` past 2 GiB).
+        """
+        rows = self.rows(value)
+        if not as_arrow:
+            return [self.encode_tree(row) for row in rows]
+        body = self._encode_body
+        parts: list[Any] = []
+        ends = np.empty(len(rows) + 1, dtype=np.int64)
+        ends[0] = end = 0
+        for i, row in enumerate(rows):
+            mark = len(parts)
+            parts.append(HEADER_LE)
+            try:
+                end += 4 + body(row, parts, 0)
+            except _FAST_ENCODE_GIVES_UP:
+                del parts[mark:]
+                blob = encode_reference(self.definition, row, self.registry)
+                parts.append(blob)
+                end += len(blob)
+            ends[i + 1] = end
+        data = b"".join(parts)
+        kind = pa.binary() if end < 2**31 else pa.large_binary()
+        offsets = ends.astype(np.int32) if end < 2**31 else ends
+        return pa.Array.from_buffers(
+            kind, len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
 
     def rows(self, value: Any) -> list[Any]:
         """Dict trees of the messages in `value` (see `encode`)."""
@@ -98,7 +136,7 @@ class Codec:
         if kind is dict:  # the common cases first: isinstance on ABCs costs ~1 us
             return [value]
         if kind is pa.StructArray:
-            return self._arrow_rows(value, self.definition)
+            return self._arrow_rows(self._no_null_rows(value), self.definition)
         if isinstance(value, pa.StructScalar):  # before Mapping: a StructScalar is one
             value = pa.repeat(value, 1)
         elif isinstance(value, Mapping):
@@ -110,13 +148,23 @@ class Codec:
             if isinstance(value, pa.ChunkedArray):
                 value = value.combine_chunks()
         if isinstance(value, pa.StructArray):
-            return self._arrow_rows(value, self.definition)
+            return self._arrow_rows(self._no_null_rows(value), self.definition)
         if isinstance(value, (list, tuple)) and all(isinstance(v, Mapping) for v in value):
             return list(value)
         raise ValueKindError(
             f"{self.definition.name}: cannot encode a {type(value).__name__}; give a dict, a "
             "pa.StructArray, a pa.StructScalar or pa.array([{...}])"
         )
+
+    def _no_null_rows(self, array: pa.StructArray) -> pa.StructArray:
+        """`array`, if no row is null: a null message has no CDR (a default one would be a lie)."""
+        if array.null_count:
+            row = array.is_null().to_pylist().index(True)
+            raise ValueKindError(
+                f"{self.definition.name}: row {row} is null; a message cannot be null (give "
+                "a value, or drop the row)"
+            )
+        return array
 
     def _arrow_rows(self, array: pa.StructArray, definition: MessageDefinition) -> list[Any]:
         rows = native.rows(array)
