@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import selectors
 import signal
 import socket
@@ -52,6 +53,7 @@ RESTART_DELAY_CAP = 30.0
 _PR_SET_PDEATHSIG = 1
 # dora-rs 1.1's NODE_FAILED error text frames the node's stderr with a line of dashes.
 _DASHES = "-" * 81
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def stop_escalation() -> tuple[tuple[float, signal.Signals], ...]:
@@ -565,6 +567,9 @@ class Coordinator:
 
     def run(self) -> int:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._link_log_dir()
+        named = f" ({self.name})" if self.name else ""
+        self._say(f"dataflow {self.id}{named} started; logs in {self.log_dir}/")
         listener = control.new_socket()
         listener.bind(socket_name(self.id, "ctl"))
         listener.listen(256)
@@ -610,6 +615,8 @@ class Coordinator:
                     elif what == "signal":
                         with contextlib.suppress(OSError):
                             wake_r.recv(64)
+                        if self.stopping_since is None:
+                            self._say(f"stopping {self.name or self.id}; Ctrl-C again kills")
                         self.stop()
                 now = time.monotonic()
                 for state in self.nodes.values():
@@ -643,6 +650,22 @@ class Coordinator:
             wake_r.close()
             wake_w.close()
         return self._report()
+
+    def _link_log_dir(self) -> None:
+        """``out/latest`` and ``out/<name>`` point at this run's ``out/<id>`` (replaced
+        atomically when an older run had them)."""
+        for link_name in ("latest", self.name):
+            if not link_name:
+                continue
+            link = self.log_dir.parent / link_name
+            temporary = link.with_name(f".{link_name}.{self.id}")
+            try:
+                temporary.symlink_to(self.id, target_is_directory=True)
+                os.replace(temporary, link)
+            except OSError as err:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+                self._say(f"warning: cannot link {link} to {self.log_dir}: {err}")
 
     def _done(self) -> bool:
         for state in self.nodes.values():
@@ -722,6 +745,14 @@ def run_dataflow(
 ) -> int:
     """Run ``dataflow`` until every node ended or it is stopped; returns the exit status."""
     # Resolve every command first: a missing executable is an error before anything starts.
+    if name is not None and (
+        not name or name in ("latest", ".", "..") or "/" in name or name.startswith(".")
+        or _UUID.match(name)
+    ):  # fmt: skip
+        raise DoraRosError(
+            f"--name {name!r}: a run's name becomes the link out/<name>; use letters, digits, '-'"
+            " or '_' (not 'latest', not a UUID, no '/', not starting with '.')"
+        )
     coordinator = Coordinator(dataflow, out_dir=out_dir, name=name, stop_after=stop_after)
     for spec in dataflow.nodes:
         if spec.kind == "executable":

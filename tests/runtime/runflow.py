@@ -56,11 +56,22 @@ class Flow:
 
     def logs(self) -> dict[str, str]:
         """`out/<dataflow-id>/log_<node>.txt` of the (single) run, by node id."""
-        runs = list((self.dir / "out").iterdir())
-        assert len(runs) == 1, runs
         return {
-            p.name[len("log_") : -len(".txt")]: p.read_text() for p in runs[0].glob("log_*.txt")
+            p.name[len("log_") : -len(".txt")]: p.read_text()
+            for p in run_dir(self.dir / "out").glob("log_*.txt")
         }
+
+
+def run_dirs(out: Path) -> list[Path]:
+    """The run folders `out/<dataflow-id>` (not the `out/latest` and `out/<name>` links)."""
+    return sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def run_dir(out: Path) -> Path:
+    """The folder of the single run in `out`."""
+    runs = run_dirs(out)
+    assert len(runs) == 1, runs
+    return runs[0]
 
 
 def write_flow(tmp_path: Path, graph: str, **scripts: str) -> Flow:

@@ -5,7 +5,11 @@ Each test writes a small graph and its Python nodes into `tmp_path` and runs the
 
 from __future__ import annotations
 
-from runflow import run_flow, start_flow, write_flow
+import os
+import re
+import signal
+
+from runflow import run_dir, run_dirs, run_flow, start_flow, write_flow
 
 # A sender: five values on `data` (one per tick of a fast timer), then it exits.
 SENDER = """
@@ -213,10 +217,10 @@ def test_log_folder_is_named_after_the_dataflow_id(tmp_path):
     )
     result = run_flow(flow)
     assert result.returncode == 0, result.stderr
-    (run_dir,) = (tmp_path / "out").iterdir()
-    dataflow_id = run_dir.name
+    folder = run_dir(tmp_path / "out")
+    dataflow_id = folder.name
     assert f"src: {dataflow_id} sent 5" in result.stdout
-    assert (run_dir / "log_src.txt").read_text() == f"{dataflow_id} sent 5\n"
+    assert (folder / "log_src.txt").read_text() == f"{dataflow_id} sent 5\n"
 
 
 def test_python_node_runs_with_the_python_running_dora_ros(tmp_path):
@@ -273,3 +277,61 @@ def test_a_closed_stdout_pipe_affects_neither_logs_nor_the_run(tmp_path):
     lines = log.splitlines()
     assert [x for x in lines if x.startswith("line")] == [f"line {i}" for i in range(40)]
     assert [x for x in lines if x.startswith("err")] == [f"err {i}" for i in range(40)]
+
+
+def test_name_links_the_log_folder_and_the_start_line_says_where(tmp_path):
+    flow = write_flow(tmp_path, "nodes:\n  - id: hello\n    path: hello.py\n", hello="print('hi')")
+    ids = []
+    for _ in range(2):  # the second run takes the links over
+        result = run_flow(flow, "--name", "demo")
+        assert result.returncode == 0, result.stderr
+        match = re.search(
+            r"^dora-ros: dataflow ([0-9a-f-]{36}) \(demo\) started; logs in out/\1/$",
+            result.stderr,
+            re.M,
+        )
+        assert match, result.stderr
+        ids.append(match.group(1))
+        for link in ("demo", "latest"):
+            assert os.readlink(tmp_path / "out" / link) == ids[-1]
+            assert (tmp_path / "out" / link / "log_hello.txt").read_text() == "hi\n"
+    assert ids[0] != ids[1]
+    assert sorted(p.name for p in run_dirs(tmp_path / "out")) == sorted(ids)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*ids, "demo", "latest"])
+
+
+def test_a_bad_name_is_a_one_line_error(tmp_path):
+    flow = write_flow(tmp_path, "nodes:\n  - id: hello\n    path: hello.py\n", hello="print('hi')")
+    for name in ("latest", "a/b", ".hidden"):
+        result = run_flow(flow, "--name", name)
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: --name {name!r}: a run's name becomes"), (
+            result.stderr
+        )
+        assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_says_once_what_it_stops(tmp_path):
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: ticker
+            path: ticker.py
+            inputs: {tick: dora/timer/millis/50}
+        """,
+        ticker="""
+        from dora_ros import Node
+        node = Node()
+        print("ready", flush=True)
+        for event in node:
+            pass
+        """,
+    )
+    proc = start_flow(flow, "--name", "robot")
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ticker: ready\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert err.count("dora-ros: stopping robot; Ctrl-C again kills\n") == 1, err

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runflow import pid_alive, run_flow, start_flow, wait_for, write_flow
+from runflow import pid_alive, run_dirs, run_flow, start_flow, wait_for, write_flow
 
 # Records its pid, then reacts to events until STOP (recording which STOP it got).
 STOPPABLE = """
@@ -399,8 +399,8 @@ def _start_leak_flow(tmp_path):
     before = _dev_shm()
     proc = start_flow(flow)
     _wait_ready(proc, ["a", "b"])
-    wait_for(lambda: (tmp_path / "out").exists() and any((tmp_path / "out").iterdir()), 10, "out/")
-    (run_dir,) = (tmp_path / "out").iterdir()
+    wait_for(lambda: (tmp_path / "out").exists() and run_dirs(tmp_path / "out"), 10, "out/")
+    (run_dir,) = run_dirs(tmp_path / "out")
     pids = {n: flow.result(f"pids_{n}") for n in ("a", "b")}
     # Shared memory is memfd only: receivers map the sender's regions, nothing is in /dev/shm.
     wait_for(lambda: any("memfd:dora-ros" in m for m in _shared_mappings(pids["b"][0])), 10,
