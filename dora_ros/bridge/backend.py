@@ -30,9 +30,9 @@ Waiting
     one sample is queued; the bridge node and `Node.merge_external_events` select() on it.
     `take(timeout=0.0)` pops the oldest sample without blocking, or waits up to `timeout` seconds
     (`None` = forever) and returns `None` when nothing came. Samples arrive in order; when the
-    reader's QoS history is full, the oldest queued sample is dropped (keep_last semantics).
-    `ReadyQueue` below implements both for a backend whose DDS library delivers samples on a
-    callback or a thread of its own.
+    reader's QoS depth is reached (keep_all: `KEEP_ALL_DEPTH`), the oldest queued sample is
+    dropped, counted and reported. `ReadyQueue` (`ready_queue.py`) implements both for a backend
+    whose DDS library delivers samples on a callback or a thread of its own.
 
 QoS
     A `Ros2QosPolicies` (see `qos.py`); backends map every attribute to their DDS policy.
@@ -49,21 +49,19 @@ Errors
 
 from __future__ import annotations
 
-import collections
 import os
-import select
-import threading
-import time
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ..errors import BridgeError
 from .qos import Ros2QosPolicies
+from .ready_queue import KEEP_ALL_DEPTH, ReadyQueue
 
 __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
     "DEFAULT_BACKEND",
+    "KEEP_ALL_DEPTH",
     "Backend",
     "Closeable",
     "ReadyQueue",
@@ -185,67 +183,6 @@ class Backend(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-
-class ReadyQueue:
-    """A bounded FIFO of samples with a file descriptor readable while it is not empty.
-
-    Thread-safe: `put` is called from the DDS library's thread, `take`/`fileno` from the bridge's.
-    The pipe holds exactly one byte per queued sample, so select() on `fileno()` is level-triggered
-    and never misses a wake-up. `depth=None` means unbounded (keep_all).
-    """
-
-    def __init__(self, depth: int | None) -> None:
-        self._depth = depth
-        self._items: collections.deque[bytes | memoryview] = collections.deque()
-        self._lock = threading.Lock()
-        self._rfd, self._wfd = os.pipe()
-        os.set_blocking(self._rfd, False)
-        os.set_blocking(self._wfd, False)
-        self._closed = False
-        self.dropped = 0  # samples dropped because the history was full
-
-    def fileno(self) -> int:
-        return self._rfd
-
-    def put(self, sample: bytes | memoryview) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if self._depth is not None and len(self._items) >= self._depth:
-                self._items.popleft()  # the pipe keeps its byte: it now counts the new sample
-                self.dropped += 1
-            else:
-                os.write(self._wfd, b"\0")
-            self._items.append(sample)
-
-    def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if self._closed:
-                    return None
-                if self._items:
-                    os.read(self._rfd, 1)
-                    return self._items.popleft()
-            if timeout is not None and timeout <= 0:
-                return None
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if remaining == 0.0:
-                return None
-            select.select([self._rfd], [], [], remaining)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._items.clear()
-            os.close(self._rfd)
-            os.close(self._wfd)
 
 
 # glibc malloc settings for processes that move multi-megabyte samples (see keep_large_buffers_mapped).

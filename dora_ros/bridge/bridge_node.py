@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from ..errors import BridgeError, DoraRosError, MsgConvError
 from ..msgconv import default_value
-from .backend import ReadyQueue, open_backend
+from .backend import KEEP_ALL_DEPTH, ReadyQueue, open_backend
 from .context import decode, encode, encode_rows
 from .graph_config import BridgeSpec, parse_bridge_config
 from .names import part_type, resolve_name
@@ -49,17 +49,16 @@ class _Source:
     """An external event source for `Node.merge_external_events`: a ReadyQueue of ready events."""
 
     def __init__(self) -> None:
-        self.queue = ReadyQueue(None)
+        self.queue: ReadyQueue[dict[str, Any]] = ReadyQueue(KEEP_ALL_DEPTH, "bridge events")
 
     def fileno(self) -> int:
         return self.queue.fileno()
 
     def take(self) -> dict[str, Any] | None:
-        item = self.queue.take(0.0)
-        return item  # type: ignore[return-value]
+        return self.queue.take(0.0)
 
     def put(self, event: dict[str, Any]) -> None:
-        self.queue.put(event)  # type: ignore[arg-type]
+        self.queue.put(event)
 
 
 class _TopicSource:

@@ -37,6 +37,7 @@ from .backend import (
 )
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
+from .rclpy_services import MAX_PENDING_REQUESTS  # one overflow rule for both faces
 from .ros2_transport import transport_kind
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,6 @@ __all__ = [
     "decode",
     "encode",
 ]
-
-# Requests a Python-API service server holds at once, taken or not, before the oldest is dropped
-# (its client gets no response). dora-rs's Python API bounds its taken-but-unanswered requests at
-# 64 in its current sources (libraries/extensions/ros2-bridge/python, MAX_PENDING_REQUESTS). The
-# YAML bridge has its own bound (bridge_node._PendingRequests: 64 waiting, `response_timeout`).
-MAX_PENDING_REQUESTS = 64
 
 
 # --- Arrow <-> CDR (msgconv) -------------------------------------------------------------------
@@ -507,7 +502,7 @@ class Ros2ServiceServer:
         """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None.
 
         At most `MAX_PENDING_REQUESTS` (64) requests are held, taken or not; a newer one drops
-        the oldest, which then gets no response (logged: the first drop, then every 100th).
+        the oldest, which then gets no response (logged once, then as a running count).
         """
         item = self._server.take(_timeout(timeout_s, 1.0))
         if item is None:
@@ -551,17 +546,22 @@ class Ros2ActionClient:
     wait_for_server = wait_for_action_server
 
     def send_goal(self, goal: Any, timeout_s: float | None = None) -> str | None:
-        """Send a goal; its goal id (UUID string) if accepted, None if rejected (timeout 30 s)."""
+        """Send a goal; its goal id (UUID string) if accepted, None if rejected (timeout 30 s).
+
+        Within the timeout, waits for the action server to be matched before sending (a goal
+        sent earlier would be lost). At most 8 goals are in flight at once (dora-rs's bound).
+        """
         data = encode(part_type(self.action_type, "Goal"), goal, f"goal to {self._client.name}")
         result: str | None = self._client.send_goal(data, _timeout(timeout_s, 30.0))
         return result
 
     def take_feedback(self, goal_id: str, timeout_s: float | None = None) -> pa.StructArray | None:
-        """One feedback message of `goal_id`, waiting up to `timeout_s` (default 1 s); else None."""
-        try:
-            queue = self._client.feedback_queue(goal_id)
-        except BridgeError:
-            return None  # finished goals have no more feedback
+        """One feedback message of `goal_id`, waiting up to `timeout_s` (default 1 s); else None.
+
+        Raises:
+            BridgeError: unknown goal_id (never accepted, or its result was taken already).
+        """
+        queue = self._client.feedback_queue(goal_id)
         data = queue.take(_timeout(timeout_s, 1.0))
         return None if data is None else decode(part_type(self.action_type, "Feedback"), data)
 
@@ -628,8 +628,12 @@ class Ros2ActionServer:
         timeout_s: float | None = None,
     ) -> None:
         """End `goal_id` with `result` and `status` (`succeeded` default, `aborted`, `canceled`;
-        anything else is aborted, with a warning). Returns at once: the server keeps the result
-        for clients that ask later (`timeout_s` is accepted for compatibility)."""
+        anything else is aborted, with a warning).
+
+        As in dora-rs, waits (up to `timeout_s`, default 300 s) until the result has been
+        delivered in answer to a client's get-result request, so a server may exit right after;
+        if no client asks in time, a warning is logged and the result stays with the server for
+        clients that ask later (until the goal expires)."""
         name = (status or "succeeded").lower()
         if name not in _END_STATUSES:
             warnings.warn(
@@ -639,7 +643,19 @@ class Ros2ActionServer:
         data = encode(
             part_type(self.action_type, "Result"), result, f"result on {self._server.name}"
         )
-        self._server.send_result(goal_id, data, name)
+        delivered = self._server.send_result(goal_id, data, name)
+        wait = _timeout(timeout_s, 300.0)
+        try:
+            if not delivered.wait(wait):
+                log.warning(
+                    "action %s: no client asked for the result of goal %s within %g s; the "
+                    "server keeps it until the goal expires",
+                    self._server.name,
+                    goal_id,
+                    wait,
+                )
+        finally:
+            self._server.forget_delivery(goal_id)
 
     def take_cancel(self, timeout_s: float | None = None) -> list[str] | None:
         """Goal ids a client asked to cancel (answer each with `send_result(status="canceled")`),

@@ -43,6 +43,7 @@ from .. import msgconv
 from ..errors import BridgeError, MsgConvError
 from .backend import (
     CYCLONE_SERVICES_REASON,
+    KEEP_ALL_DEPTH,
     Closeable,
     ReadyQueue,
     UnsupportedRoleError,
@@ -265,7 +266,9 @@ class CycloneTopicReader:
         self.topic = topic
         self.type_name = type_name
         self._backend = backend
-        self._queue = ReadyQueue(depth)
+        self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
+            KEEP_ALL_DEPTH if depth is None else depth, f"topic {topic}"
+        )
         self._reader: Any = None
         self._handle = 0
         self.gid = b""

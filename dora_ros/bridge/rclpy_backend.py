@@ -15,8 +15,13 @@ Threading: one `SingleThreadedExecutor` thread runs every callback. Service and 
 that wait for an answer from the user are coroutines awaiting an rclpy `Future` that the user's
 thread completes (`_complete`), followed by `executor.wake()`, so a pending request never holds
 the executor thread and any number can be in flight. A service request can also be dropped
-(`RclpyServiceServer.drop`): its coroutine raises `_Unanswered`, so rclpy sends no response and
-the client times out on its own.
+(`RclpyServiceServer.drop`): its coroutine raises `Unanswered`, so rclpy sends no response and
+the client times out on its own. Services live in `rclpy_services.py`, actions in
+`rclpy_actions.py`.
+
+Closing flushes: reliable publishers get a bounded wait for their subscribers' acknowledgements
+and action results already sent get a bounded wait for their delivery (`CLOSE_FLUSH`), so the
+last samples before a dora STOP are not lost with the participant.
 """
 
 from __future__ import annotations
@@ -25,23 +30,28 @@ import atexit
 import contextlib
 import ctypes
 import importlib
-import itertools
 import logging
 import math
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy
 
 from ..errors import BridgeError
-from .backend import Closeable, ReadyQueue, keep_large_buffers_mapped
+from .backend import KEEP_ALL_DEPTH, Closeable, ReadyQueue, keep_large_buffers_mapped
 from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
+from .rclpy_actions import RclpyActionClient, RclpyActionServer
+from .rclpy_services import (
+    MAX_PENDING_REQUESTS,
+    RclpyServiceClient,
+    RclpyServiceServer,
+    Unanswered,
+)
+from .reporting import CountedLog
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +74,8 @@ _MIN_FREE_SHM_SEGMENTS = 4
 _FASTDDS_USER_ENV = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE")
 _FASTDDS_USER_FILE = "DEFAULT_FASTDDS_PROFILES.xml"  # read from the working directory
 _environ_lock = threading.Lock()
+#: Seconds a closing backend waits, at most, for what its reliable writers still hold.
+CLOSE_FLUSH = 1.0
 
 
 def fastdds_sockets_size() -> int | None:
@@ -308,7 +320,9 @@ class RclpyReader:
         self.topic = topic
         self.type_name = type_name
         self._backend = backend
-        self._queue = ReadyQueue(None if qos.keep_all else qos.keep_last)
+        self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
+            KEEP_ALL_DEPTH if qos.keep_all else qos.keep_last, f"topic {topic}"
+        )
         self._subscription: Any = backend.node.create_subscription(
             import_interface(type_name),
             topic,
@@ -332,537 +346,6 @@ class RclpyReader:
             self._backend._destroy(self._subscription)
             self._subscription = None
             self._queue.close()
-
-
-class RclpyServiceClient:
-    """Calls a ROS 2 service with CDR requests, giving CDR responses."""
-
-    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
-        self.name = name
-        self.type_name = type_name
-        self._backend = backend
-        self._srv = import_interface(type_name)
-        self._client: Any = backend.node.create_client(
-            self._srv, name, qos_profile=to_qos_profile(qos), callback_group=backend.group
-        )
-        self._lock = threading.Lock()
-
-    def wait_for_service(self, timeout: float | None = None) -> bool:
-        return bool(self._client.wait_for_service(timeout_sec=timeout))
-
-    def call(self, request: bytes, timeout: float | None) -> bytes:
-        """Send one request and wait for its response (raises BridgeError on timeout)."""
-        from rclpy.serialization import deserialize_message, serialize_message
-
-        message = deserialize_message(request, self._srv.Request)
-        started, total = time.monotonic(), timeout
-        if not self._client.service_is_ready():
-            # A request sent before the server is matched is lost (volatile): wait for it first,
-            # within the same timeout.
-            self._client.wait_for_service(timeout_sec=timeout)
-        if timeout is not None:
-            timeout = max(0.0, timeout - (time.monotonic() - started))
-        done = threading.Event()
-        future = self._client.call_async(message)
-        future.add_done_callback(lambda _f: done.set())
-        self._backend.executor.wake()
-        if not done.wait(timeout):
-            self._client.remove_pending_request(future)
-            ready = self._client.service_is_ready()
-            raise BridgeError(
-                f"service {self.name} ({self.type_name}): no response within {total:g} s"
-                + ("" if ready else " (no server is available)")
-            )
-        return bytes(serialize_message(future.result()))
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._backend._destroy(self._client)
-            self._client = None
-
-
-class _Unanswered(Exception):
-    """Raised by a service handler whose request was dropped: rclpy then sends no response.
-
-    It propagates out of `executor.spin_once`, where `RclpyBackend._spin` expects it.
-    """
-
-
-_DROPPED = object()  # completes a dropped request's future
-
-
-class RclpyServiceServer:
-    """Serves a ROS 2 service: requests come out of `take()`, responses go in by request id.
-
-    rclpy hands every request over as it arrives, so requests nobody takes or answers would pile
-    up: with `max_pending`, a request arriving while that many are pending (taken or not) drops
-    the oldest one, whose client gets no response; the first drop and every 100th are logged.
-    None: unbounded, for owners with their own policy that take every request at once (the YAML
-    bridge, `bridge_node._PendingRequests`).
-    """
-
-    def __init__(
-        self,
-        backend: RclpyBackend,
-        name: str,
-        type_name: str,
-        qos: Ros2QosPolicies,
-        max_pending: int | None = None,
-    ):
-        self.name = name
-        self.type_name = type_name
-        self.max_pending = max_pending
-        self.evicted = 0  # requests dropped over `max_pending`
-        self._backend = backend
-        self._srv = import_interface(type_name)
-        # With a bound, the queue drops its oldest item exactly when `_handle` evicts the oldest
-        # pending request: the queue is full only when every pending request is untaken.
-        self._queue = ReadyQueue(max_pending)
-        self._pending: dict[int, Any] = {}
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._service: Any = backend.node.create_service(
-            self._srv,
-            name,
-            self._handle,
-            qos_profile=to_qos_profile(qos),
-            callback_group=backend.group,
-        )
-
-    async def _handle(self, request: Any, response: Any) -> Any:
-        from rclpy.serialization import deserialize_message, serialize_message
-
-        future = self._backend.executor.create_future()
-        evicted = None
-        with self._lock:
-            request_id = next(self._ids)
-            if self.max_pending is not None and len(self._pending) >= self.max_pending:
-                oldest = next(iter(self._pending))  # dicts keep arrival order
-                evicted = (oldest, self._pending.pop(oldest))
-                self.evicted += 1
-            self._pending[request_id] = future
-        if evicted is not None:
-            if self.evicted == 1 or self.evicted % 100 == 0:
-                log.warning(
-                    "service %s: %d requests pending (taken or not) without a response; dropping "
-                    "the oldest, request %d (%d dropped so far; its client gets no response)",
-                    self.name,
-                    self.max_pending,
-                    evicted[0],
-                    self.evicted,
-                )
-            self._backend._complete(evicted[1], _DROPPED)
-        self._queue.put((request_id, bytes(serialize_message(request))))  # type: ignore[arg-type]
-        answer = await future
-        if answer is _DROPPED:
-            raise _Unanswered(f"service {self.name}: request {request_id} dropped")
-        if answer is None:
-            return response  # the bridge gave up on this request (closed): default response
-        return deserialize_message(answer, self._srv.Response)
-
-    def fileno(self) -> int:
-        return self._queue.fileno()
-
-    def take(self, timeout: float | None = 0.0) -> tuple[int, bytes] | None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            item: Any = self._queue.take(remaining)
-            if item is None:
-                return None
-            with self._lock:
-                if item[0] in self._pending:
-                    return item
-            # dropped over `max_pending` before anyone took it: the next one
-
-    def send_response(self, request_id: int, response: bytes) -> None:
-        with self._lock:
-            future = self._pending.pop(request_id, None)
-        if future is None:
-            raise BridgeError(
-                f"service {self.name}: no pending request with id {request_id!r} (already "
-                f"answered, never taken, or dropped as the oldest of {self.max_pending} "
-                "pending requests)"
-                if self.max_pending is not None
-                else f"service {self.name}: no pending request with id {request_id!r} "
-                "(already answered, or never taken)"
-            )
-        self._backend._complete(future, response)
-
-    def drop(self, request_id: int) -> bool:
-        """Give up on a pending request without answering it (its client gets no response).
-
-        False if `request_id` is not pending (answered, dropped, or never taken).
-        """
-        with self._lock:
-            future = self._pending.pop(request_id, None)
-        if future is None:
-            return False
-        self._backend._complete(future, _DROPPED)
-        return True
-
-    def close(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for future in pending.values():
-            self._backend._complete(future, None)
-        if self._service is not None:
-            self._backend._destroy(self._service)
-            self._service = None
-            self._queue.close()
-
-
-GOAL_STATUS_NAMES = {
-    0: "unknown",
-    1: "accepted",
-    2: "executing",
-    3: "canceling",
-    4: "succeeded",
-    5: "canceled",
-    6: "aborted",
-}
-
-
-# How long a goal's first feedback waits for the client's feedback subscription to be discovered.
-FEEDBACK_SUBSCRIBER_WAIT = 2.0
-
-
-@dataclass
-class _ServerGoal:
-    goal_id: str
-    decision: Any = None  # rclpy Future: True (accept) / False (reject), when not auto-accepting
-    handle: Any = None  # rclpy ServerGoalHandle once accepted
-    result: Any = None  # rclpy Future: (status, result CDR)
-    feedback_sent: bool = False
-
-
-def uuid_str(raw: Any) -> str:
-    """The canonical string of a `unique_identifier_msgs/UUID` byte array."""
-    return str(uuid.UUID(bytes=bytes(bytearray(raw))))
-
-
-class RclpyActionServer:
-    """Serves a ROS 2 action; goals and cancel requests come out of queues, by goal id string."""
-
-    def __init__(
-        self,
-        backend: RclpyBackend,
-        name: str,
-        type_name: str,
-        qos: Ros2QosPolicies,
-        auto_accept: bool = True,
-        result_timeout: int = 900,
-    ):
-        from rclpy.action import ActionServer
-        from rclpy.qos import qos_profile_action_status_default
-
-        self.name = name
-        self.type_name = type_name
-        self._backend = backend
-        self._action = import_interface(type_name)
-        self._auto_accept = auto_accept
-        self.goals = ReadyQueue(None)  # (goal_id, goal CDR)
-        self.cancels = ReadyQueue(None)  # goal_id
-        self._goals: dict[str, _ServerGoal] = {}
-        self._lock = threading.Lock()
-        owner = self
-
-        class _Server(ActionServer):
-            # rclpy gives the goal callback only the goal message, not its UUID; remember the
-            # UUID of the request being decided so the user sees the real goal id before deciding.
-            async def _execute_goal_request(self, header_and_request: Any) -> None:
-                request = header_and_request[1]
-                owner._deciding[id(request.goal)] = uuid_str(request.goal_id.uuid)
-                try:
-                    await super()._execute_goal_request(header_and_request)
-                finally:
-                    owner._deciding.pop(id(request.goal), None)
-
-        self._deciding: dict[int, str] = {}
-        self._feedback_topic = f"{name}/_action/feedback"
-        profile = to_qos_profile(qos)
-        self._server: Any = _Server(
-            backend.node,
-            self._action,
-            name,
-            self._execute,
-            callback_group=backend.group,
-            goal_callback=self._on_goal,  # type: ignore[arg-type]  # rclpy awaits coroutines
-            cancel_callback=self._on_cancel,
-            goal_service_qos_profile=profile,
-            result_service_qos_profile=profile,
-            cancel_service_qos_profile=profile,
-            feedback_pub_qos_profile=profile,
-            status_pub_qos_profile=qos_profile_action_status_default,
-            result_timeout=result_timeout,
-        )
-
-    async def _on_goal(self, goal: Any) -> Any:
-        from rclpy.action import GoalResponse
-        from rclpy.serialization import serialize_message
-
-        goal_id = self._deciding.get(id(goal), str(uuid.uuid4()))
-        entry = _ServerGoal(goal_id)
-        with self._lock:
-            self._goals[goal_id] = entry
-        if self._auto_accept:
-            return GoalResponse.ACCEPT
-        entry.decision = self._backend.executor.create_future()
-        self.goals.put((goal_id, bytes(serialize_message(goal))))  # type: ignore[arg-type]
-        accepted = await entry.decision
-        if not accepted:
-            with self._lock:
-                self._goals.pop(goal_id, None)
-        return GoalResponse.ACCEPT if accepted else GoalResponse.REJECT
-
-    async def _execute(self, goal_handle: Any) -> Any:
-        from rclpy.serialization import deserialize_message, serialize_message
-
-        goal_id = uuid_str(goal_handle.goal_id.uuid)
-        with self._lock:
-            entry = self._goals.setdefault(goal_id, _ServerGoal(goal_id))
-            entry.handle = goal_handle
-            entry.result = self._backend.executor.create_future()
-        if self._auto_accept:
-            self.goals.put((goal_id, bytes(serialize_message(goal_handle.request))))  # type: ignore[arg-type]
-        outcome = await entry.result
-        with self._lock:
-            self._goals.pop(goal_id, None)
-        status, result = outcome if outcome is not None else ("aborted", None)
-        if status == "succeeded":
-            goal_handle.succeed()
-        elif status == "canceled" and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        else:
-            goal_handle.abort()
-        if result is None:
-            return self._action.Result()
-        return deserialize_message(result, self._action.Result)
-
-    def _on_cancel(self, goal_handle: Any) -> Any:
-        from rclpy.action import CancelResponse
-
-        self.cancels.put(uuid_str(goal_handle.goal_id.uuid))  # type: ignore[arg-type]
-        return CancelResponse.ACCEPT
-
-    def decide(self, goal_id: str, accept: bool) -> None:
-        """Accept or reject a goal taken with `auto_accept=False`."""
-        with self._lock:
-            entry = self._goals.get(goal_id)
-        if entry is None or entry.decision is None or entry.decision.done():
-            raise BridgeError(f"action {self.name}: goal {goal_id} is not waiting for a decision")
-        self._backend._complete(entry.decision, accept)
-
-    def _entry(self, goal_id: str) -> _ServerGoal:
-        deadline = time.monotonic() + 2.0
-        while True:
-            with self._lock:
-                entry = self._goals.get(goal_id)
-                if entry is not None and entry.result is not None:
-                    return entry
-            # Just accepted: the executor is about to start it; give it a moment.
-            if entry is None or time.monotonic() > deadline:
-                raise BridgeError(
-                    f"action {self.name}: goal {goal_id} is not executing "
-                    "(unknown, rejected, or already finished)"
-                )
-            time.sleep(0.001)
-
-    def send_feedback(self, goal_id: str, feedback: bytes) -> None:
-        from rclpy.serialization import deserialize_message
-
-        entry = self._entry(goal_id)
-        if not entry.feedback_sent:
-            entry.feedback_sent = True
-            self._await_feedback_subscriber()
-        entry.handle.publish_feedback(deserialize_message(feedback, self._action.Feedback))
-
-    def _await_feedback_subscriber(self) -> None:
-        """Before a goal's first feedback, wait (at most `FEEDBACK_SUBSCRIBER_WAIT`) for a subscriber.
-
-        A client subscribes to feedback when it is created, but this participant may learn of that
-        subscription after the goal itself arrived (each endpoint is discovered on its own, and a
-        lost discovery message is repaired later); feedback is volatile, so what is published before
-        is lost to that client. rmw_fastrtps waits the same way before a service response. With
-        other clients' subscriptions already known there is no wait (the graph does not say whose
-        subscription is whose).
-        """
-        node = self._backend.node
-        if node.count_subscribers(self._feedback_topic):
-            return
-        deadline = time.monotonic() + FEEDBACK_SUBSCRIBER_WAIT
-        while time.monotonic() < deadline:
-            time.sleep(0.005)
-            if node.count_subscribers(self._feedback_topic):
-                # Fast DDS updates the graph just before it pairs the reader with our writer (the
-                # same thread, which a loaded machine can preempt in between).
-                time.sleep(0.05)
-                return
-        log.debug(
-            "action %s: no feedback subscriber after %g s", self.name, FEEDBACK_SUBSCRIBER_WAIT
-        )
-
-    def send_result(self, goal_id: str, result: bytes | None, status: str) -> None:
-        entry = self._entry(goal_id)
-        self._backend._complete(entry.result, (status, result))
-
-    def is_cancel_requested(self, goal_id: str) -> bool:
-        with self._lock:
-            entry = self._goals.get(goal_id)
-        return bool(
-            entry is not None and entry.handle is not None and entry.handle.is_cancel_requested
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            goals, self._goals = self._goals, {}
-        for entry in goals.values():
-            if entry.decision is not None and not entry.decision.done():
-                self._backend._complete(entry.decision, False)
-            if entry.result is not None and not entry.result.done():
-                self._backend._complete(entry.result, ("aborted", None))
-        if self._server is not None:
-            self._backend._destroy(self._server)
-            self._server = None
-            self.goals.close()
-            self.cancels.close()
-
-
-@dataclass
-class _ClientGoal:
-    goal_id: str
-    handle: Any
-    feedback: ReadyQueue
-    result: Any = None  # rclpy Future of the GetResult response, once asked for
-
-
-class RclpyActionClient:
-    """Calls a ROS 2 action with CDR goals; feedback is queued per goal."""
-
-    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
-        from rclpy.action import ActionClient
-        from rclpy.qos import qos_profile_action_status_default
-
-        self.name = name
-        self.type_name = type_name
-        self._backend = backend
-        self._action = import_interface(type_name)
-        self._goals: dict[str, _ClientGoal] = {}
-        self._lock = threading.Lock()
-        profile = to_qos_profile(qos)
-        self._client: Any = ActionClient(
-            backend.node,
-            self._action,
-            name,
-            callback_group=backend.group,
-            goal_service_qos_profile=profile,
-            result_service_qos_profile=profile,
-            cancel_service_qos_profile=profile,
-            feedback_sub_qos_profile=profile,
-            status_sub_qos_profile=qos_profile_action_status_default,
-        )
-
-    def wait_for_server(self, timeout: float | None = None) -> bool:
-        return bool(self._client.wait_for_server(timeout_sec=timeout))
-
-    def _wait(self, future: Any, timeout: float | None) -> bool:
-        done = threading.Event()
-        future.add_done_callback(lambda _f: done.set())
-        self._backend.executor.wake()
-        return done.wait(timeout)
-
-    def send_goal(self, goal: bytes, timeout: float | None) -> str | None:
-        """Send a goal; its id string if accepted, None if rejected; BridgeError on timeout."""
-        from rclpy.serialization import deserialize_message
-
-        message = deserialize_message(goal, self._action.Goal)
-        goal_uuid = uuid.uuid4()
-        feedback = ReadyQueue(None)
-        goal_id = str(goal_uuid)
-        entry = _ClientGoal(goal_id, None, feedback)
-        with self._lock:
-            self._goals[goal_id] = entry
-        from unique_identifier_msgs.msg import UUID
-
-        future = self._client.send_goal_async(
-            message,
-            feedback_callback=self._on_feedback,
-            goal_uuid=UUID(uuid=list(goal_uuid.bytes)),
-        )
-        if not self._wait(future, timeout):
-            with self._lock:
-                self._goals.pop(goal_id, None)
-            ready = self._client.server_is_ready()
-            raise BridgeError(
-                f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s"
-                + ("" if ready else " (no action server is available)")
-            )
-        handle: Any = future.result()
-        if not handle.accepted:
-            with self._lock:
-                self._goals.pop(goal_id, None)
-            return None
-        entry.handle = handle
-        return goal_id
-
-    def _on_feedback(self, message: Any) -> None:
-        from rclpy.serialization import serialize_message
-
-        goal_id = uuid_str(message.goal_id.uuid)
-        with self._lock:
-            entry = self._goals.get(goal_id)
-        if entry is not None:
-            entry.feedback.put(bytes(serialize_message(message.feedback)))
-
-    def _goal(self, goal_id: str) -> _ClientGoal:
-        with self._lock:
-            entry = self._goals.get(goal_id)
-        if entry is None or entry.handle is None:
-            raise BridgeError(f"action {self.name}: unknown goal id {goal_id!r}")
-        return entry
-
-    def feedback_queue(self, goal_id: str) -> ReadyQueue:
-        return self._goal(goal_id).feedback
-
-    def take_result(self, goal_id: str, timeout: float | None) -> tuple[str, bytes] | None:
-        from rclpy.serialization import serialize_message
-
-        entry = self._goal(goal_id)
-        if entry.result is None:
-            entry.result = entry.handle.get_result_async()
-        if not self._wait(entry.result, timeout):
-            return None
-        response = entry.result.result()
-        with self._lock:
-            self._goals.pop(goal_id, None)
-        entry.feedback.close()
-        status = GOAL_STATUS_NAMES.get(int(response.status), "unknown")
-        return status, bytes(serialize_message(response.result))
-
-    def cancel(self, goal_id: str | None, timeout: float | None) -> int:
-        """Cancel one goal (or every goal this client has in flight); the CancelGoal return code."""
-        with self._lock:
-            targets = list(self._goals.values()) if goal_id is None else []
-        if goal_id is not None:
-            targets = [self._goal(goal_id)]
-        code = 0
-        for entry in targets:
-            future = entry.handle.cancel_goal_async()
-            if not self._wait(future, timeout):
-                raise BridgeError(
-                    f"action {self.name}: cancel of goal {entry.goal_id} not answered within {timeout:g} s"
-                )
-            code = code or int(future.result().return_code)
-        return code
-
-    def close(self) -> None:
-        with self._lock:
-            goals, self._goals = self._goals, {}
-        for entry in goals.values():
-            entry.feedback.close()
-        if self._client is not None:
-            self._backend._destroy(self._client)
-            self._client = None
 
 
 class RclpyBackend(Closeable):
@@ -889,6 +372,8 @@ class RclpyBackend(Closeable):
         self.namespace = namespace or "/"
         self.domain_id = domain_id
         self._closed = False
+        #: Repeated problems of this node's endpoints, logged once with a running count.
+        self.report = CountedLog(log, f"ROS 2 node {namespace.rstrip('/')}/{node_name}")
         keep_large_buffers_mapped()  # fresh 6 MB buffers fault in at 3.5 ms each (backend.py)
         self._entities: list[Any] = []
         self.context = Context()
@@ -930,7 +415,7 @@ class RclpyBackend(Closeable):
         while not self._stop.is_set() and self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.2)
-            except _Unanswered as dropped:  # on purpose: RclpyServiceServer.drop
+            except Unanswered as dropped:  # on purpose: RclpyServiceServer.drop
                 log.debug("%s", dropped)
             except Exception:
                 if self._stop.is_set():
@@ -989,7 +474,7 @@ class RclpyBackend(Closeable):
         name: str,
         type_name: str,
         qos: Ros2QosPolicies = SERVICE_QOS,
-        max_pending: int | None = None,
+        max_pending: int = MAX_PENDING_REQUESTS,
     ) -> RclpyServiceServer:
         return self._track(RclpyServiceServer(self, name, type_name, qos, max_pending))
 
@@ -1052,6 +537,7 @@ class RclpyBackend(Closeable):
             return
         import rclpy
 
+        self._flush(CLOSE_FLUSH)
         for entity in reversed(self._entities):
             try:
                 entity.close()
@@ -1065,6 +551,26 @@ class RclpyBackend(Closeable):
         self.node.destroy_node()
         if self.context.ok():
             rclpy.shutdown(context=self.context)
+        self.report.close()
+
+    def _flush(self, budget: float) -> None:
+        """Wait, `budget` s at most in all, for reliable publishers' samples to be acknowledged
+        and for action results already sent to be delivered to their clients."""
+        from rclpy.duration import Duration
+
+        deadline = time.monotonic() + budget
+        for entity in self._entities:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if isinstance(entity, RclpyWriter) and entity._publisher is not None:
+                try:
+                    entity._publisher.wait_for_all_acked(Duration(seconds=remaining))
+                except Exception:  # best effort: a publisher of a node going away
+                    log.debug("flushing %s", entity.topic, exc_info=True)
+            elif isinstance(entity, RclpyActionServer):
+                for delivered in entity.undelivered():
+                    delivered.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _close_at_exit(ref: weakref.ref[RclpyBackend]) -> None:

@@ -277,6 +277,10 @@ class _Parser:
         if not isinstance(value, LineMap):
             self.fail(owner.line_of("deploy"), "`deploy` must be a mapping", node)
         self.check_keys(value, keys.DEPLOY_KEYS, keys.SUPPORTED_DEPLOY_KEYS, "deploy key", node)
+        for key in ("machine", "working_dir"):  # used by `dora-ros run` (supervisor)
+            text = value.get(key)
+            if text is not None and (not isinstance(text, str) or not text):
+                self.fail(value.line_of(key), f"deploy {key} must be a non-empty string", node)
         result: dict[str, Any] = plain(value)
         return result
 
@@ -397,8 +401,10 @@ class _Parser:
                 f"{closest(stdout, outputs)}",
                 node_id,
             )
-        for key in ("output_types", "input_types"):
-            self.type_annotations(raw, key, node_id)
+        inputs_raw = raw.get("inputs")
+        input_ids = list(inputs_raw) if isinstance(inputs_raw, dict) else []
+        self.type_annotations(raw, "output_types", node_id, outputs)
+        self.type_annotations(raw, "input_types", node_id, input_ids)
         return NodeSpec(
             id=node_id,
             path=path,
@@ -519,8 +525,10 @@ class _Parser:
                 outputs.append(output)
         return outputs
 
-    def type_annotations(self, raw: LineMap, key: str, node_id: str) -> None:
-        """``output_types``/``input_types``: accepted and kept in ``raw``, not checked."""
+    def type_annotations(self, raw: LineMap, key: str, node_id: str, ids: list[str]) -> None:
+        """``output_types``/``input_types``: each key names one of the node's outputs/inputs;
+        the types themselves are annotations (``dora-ros run`` says once that it does not check
+        them, as dora-rs only warns)."""
         value = raw.get(key)
         if value is None:
             return
@@ -528,6 +536,15 @@ class _Parser:
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
             self.fail(raw.line_of(key), f"`{key}` must map ids to type names", node_id)
+        what = "output" if key == "output_types" else "input"
+        for name in value:
+            if name not in ids:
+                self.fail(
+                    raw.line_of(key),
+                    f"`{key}` names {what} '{name}', which the node does not have"
+                    f"{closest(name, ids)}",
+                    node_id,
+                )
 
     def restart_policy(self, raw: LineMap, node_id: str) -> RestartPolicy:
         mode = raw.get("restart_policy", "never")

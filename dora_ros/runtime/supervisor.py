@@ -321,7 +321,7 @@ class Coordinator:
         log = open(self.log_dir / f"log_{spec.id}.txt", "ab")
         proc = subprocess.Popen(
             command,
-            cwd=self.dataflow.working_dir,
+            cwd=node_working_dir(spec, self.dataflow),
             env=self._env(state),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -736,6 +736,39 @@ def _status(code: int) -> str:
     return f"exit status {code}"
 
 
+def _deploy_value(spec: NodeSpec, dataflow: Dataflow, key: str) -> Any:
+    """A ``deploy`` key of the node, else of the dataflow (its defaults for every node)."""
+    for deploy in (spec.deploy, dataflow.deploy):
+        if deploy and deploy.get(key) is not None:
+            return deploy[key]
+    return None
+
+
+def node_working_dir(spec: NodeSpec, dataflow: Dataflow) -> Path:
+    """Where the node starts: ``deploy.working_dir`` (relative to the graph's folder), else the
+    graph's folder."""
+    folder = _deploy_value(spec, dataflow, "working_dir")
+    if folder is None:
+        return dataflow.working_dir
+    return dataflow.working_dir / os.path.expanduser(str(folder))
+
+
+def _check_deploy(spec: NodeSpec, dataflow: Dataflow) -> None:
+    machine = _deploy_value(spec, dataflow, "machine")
+    here = socket.gethostname()
+    if machine is not None and machine not in (here, here.split(".")[0], "localhost"):
+        raise DescriptorError(
+            f"{spec.location}: node '{spec.id}': deploy machine '{machine}' is not this machine"
+            f" ('{here}'); dora-ros runs every node here until multi-machine support lands"
+            " (remove `machine`, or run the graph on that machine)"
+        )
+    folder = node_working_dir(spec, dataflow)
+    if not folder.is_dir():
+        raise DescriptorError(
+            f"{spec.location}: node '{spec.id}': deploy working_dir '{folder}' is not a folder"
+        )
+
+
 def run_dataflow(
     dataflow: Dataflow,
     *,
@@ -757,6 +790,14 @@ def run_dataflow(
     for spec in dataflow.nodes:
         if spec.kind == "executable":
             resolve_executable(spec, dataflow)
+        _check_deploy(spec, dataflow)
+    typed = [s.id for s in dataflow.nodes if "output_types" in s.raw or "input_types" in s.raw]
+    if typed:
+        names = ", ".join(repr(n) for n in typed)
+        coordinator._say(
+            f"note: output_types/input_types of {names} are annotations: dora-ros does not check"
+            " the data against them (as dora-rs, which only warns)"
+        )
     try:
         return coordinator.run()
     except DoraRosError:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
 
 import pyarrow as pa
 import pytest
-from ros_peers import Peer, name, peer
+from ros_peers import Peer, name, peer, poll
 
 from dora_ros.bridge import Ros2Context, Ros2NodeOptions, Ros2QosPolicies
 from dora_ros.errors import BridgeError
@@ -91,13 +93,16 @@ def test_feedback_is_kept_per_goal(client) -> None:
         thread.join(25)
     assert outcomes[6][1][0].as_py()["sequence"][-1] == 8
     assert outcomes[9][1][0].as_py()["sequence"][-1] == 34
-    # Feedback queued while waiting was for its own goal only (taken after the result: none left).
-    assert client.take_feedback(goals[6], timeout_s=0.1) is None
+    # A goal whose result was taken is retired, as in dora-rs: its feedback is gone with it.
+    with pytest.raises(BridgeError, match="unknown goal_id"):
+        client.take_feedback(goals[6], timeout_s=0.1)
 
 
 def test_unknown_goal_id_is_a_clear_error(client) -> None:
-    with pytest.raises(BridgeError, match="unknown goal id"):
+    with pytest.raises(BridgeError, match="unknown goal_id"):
         client.take_result(str(uuid.uuid4()), timeout_s=0.1)
+    with pytest.raises(BridgeError, match="unknown goal_id"):
+        client.take_feedback(str(uuid.uuid4()), timeout_s=0.1)
 
 
 def test_goal_not_fitting_the_type_names_the_field(client) -> None:
@@ -161,7 +166,8 @@ def test_first_feedback_waits_for_the_clients_subscription(ros_node) -> None:
         running.wait(lambda e: e.get("event") == "accepted")
         server.send_feedback(goal_id, pa.array([{"sequence": [0, 1]}]))
         seen = running.wait(lambda e: e.get("event") == "feedback", 10)
-        server.send_result(goal_id, pa.array([{"sequence": [0, 1, 1, 2]}]))
+        # This peer never asks for the result: do not wait for its delivery.
+        server.send_result(goal_id, pa.array([{"sequence": [0, 1, 1, 2]}]), timeout_s=0.1)
     assert seen == {"event": "feedback", "goal_id": goal_id, "sequence": [0, 1]}
     server.close()
 
@@ -188,3 +194,118 @@ def test_server_can_reject_goals(ros_node) -> None:
     assert events == ["rejected", "accepted", "result"]
     with pytest.raises(BridgeError, match="not executing"):
         server.send_feedback(goal_id, pa.array([{"sequence": [1]}]))
+
+
+# --- as dora-rs users write it (issue 13) ---------------------------------------------------------
+
+
+def test_goal_sent_right_after_create_action_client(ros_server: Peer) -> None:
+    """dora-rs code sends at once, with no wait_for_action_server: the goal waits for the match.
+
+    (A goal request sent before the server's goal service is matched is lost; dora-rs 1.1 loses
+    it and reports "not answered".)"""
+    with Ros2Context(domain_id=DOMAIN) as context:
+        node = context.new_node("eager_client", "/", Ros2NodeOptions())
+        client = node.create_action_client(name("/fib"), ACTION, Ros2QosPolicies())
+        goal_id = client.send_goal(pa.array([{"order": 3}]), timeout_s=8)
+        assert goal_id is not None
+        status, result = client.take_result(goal_id, timeout_s=15)
+        assert (status, result[0].as_py()) == ("succeeded", {"sequence": [0, 1, 1, 2]})
+
+
+def test_no_action_server_is_named_in_the_error(ros_node) -> None:
+    client = ros_node.create_action_client(name("/nobody"), ACTION, Ros2QosPolicies())
+    started = time.monotonic()
+    with pytest.raises(BridgeError, match=r"no action server /\S+/nobody .* within 1 s"):
+        client.send_goal(pa.array([{"order": 3}]), timeout_s=1)
+    assert time.monotonic() - started < 5
+    # The failed goal holds no slot and no record.
+    assert client._client.in_flight() == 0 and not client._client._goals
+
+
+def test_result_of_a_server_that_exits_right_after_send_result() -> None:
+    """A dora-ros server process sends its result and exits; the rclpy client asks 1 s later.
+
+    `send_result` waits for the client's get-result request, as in dora-rs, so the result is
+    delivered before the server's process is gone."""
+    server = Peer("dora_action_server.py", {"name": name("/leaving"), "domain": DOMAIN}, DOMAIN)
+    try:
+        server.ready(30)
+        goals = [{"order": 3, "result_delay": 1.0}]
+        with peer(
+            "action_peer.py", {"role": "client", "name": name("/leaving"), "goals": goals}, DOMAIN
+        ) as client:
+            sent = server.wait(lambda e: e.get("event") == "sent", 30)
+            result = client.wait(lambda e: e.get("event") == "result", 20)
+        assert server.proc.wait(20) == 0
+    finally:
+        server.stop()
+    assert (result["status"], result["sequence"]) == (SUCCEEDED, [0, 1, 1, 2])
+    assert 0.5 < sent["seconds"] < 8  # it waited for the request that came 1 s later
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_thousand_fire_and_forget_goals_keep_nothing(client) -> None:
+    """Goals nobody takes the result of: no fds, bounded records, at most 8 in flight."""
+    from dora_ros.bridge.rclpy_actions import MAX_UNTAKEN_RESULTS
+
+    backend_client = client._client
+    before = _fds()
+    sent = 0
+    busy = 0
+    deadline = time.monotonic() + 240
+    while sent < 1000 and time.monotonic() < deadline:
+        try:
+            assert client.send_goal(pa.array([{"order": 1}]), timeout_s=15) is not None
+            sent += 1
+        except BridgeError as err:
+            assert "max concurrent goals (8) reached" in str(err)
+            busy += 1
+            time.sleep(0.005)
+        assert backend_client.in_flight() <= 8
+    assert sent == 1000
+    poll(lambda: backend_client.in_flight() == 0, 20)
+    assert _fds() <= before + 2  # old code: 2 pipe fds per goal, kept for ever
+    # Results nobody took: the newest are kept, the rest released (and counted).
+    client.send_goal(pa.array([{"order": 1}]), timeout_s=15)  # releases on send
+    assert len(backend_client._goals) <= MAX_UNTAKEN_RESULTS + 1
+    assert backend_client.released >= 1000 - MAX_UNTAKEN_RESULTS
+
+
+def test_max_concurrent_goals_and_cancel_all(ros_node) -> None:
+    # Each goal takes 20 s (order 40, 0.5 s a step; Fibonacci overflows int32 past 46), and the
+    # server has a thread per goal and more for cancel requests.
+    config = {"role": "server", "name": name("/slow_fib"), "step": 0.5, "threads": 12}
+    with peer("action_peer.py", config, DOMAIN):
+        client = ros_node.create_action_client(name("/slow_fib"), ACTION, Ros2QosPolicies())
+        goals = [client.send_goal(pa.array([{"order": 40}]), timeout_s=15) for _ in range(8)]
+        assert all(goals)
+        with pytest.raises(BridgeError, match=r"max concurrent goals \(8\) reached"):
+            client.send_goal(pa.array([{"order": 1}]), timeout_s=15)
+        assert client.cancel() == 0  # every goal in flight; frees their slots
+        goal_id = client.send_goal(pa.array([{"order": 1}]), timeout_s=15)
+        assert client.take_result(goal_id, timeout_s=15)[0] == "succeeded"
+        for goal in goals:
+            assert client.take_result(goal, timeout_s=15)[0] == "canceled"
+
+
+def test_cancel_all_while_a_goal_is_being_sent(ros_node) -> None:
+    """cancel(None) with a goal still on its way (old code: AttributeError on its None handle)."""
+    client = ros_node.create_action_client(name("/nobody_yet"), ACTION, Ros2QosPolicies())
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            client.send_goal(pa.array([{"order": 3}]), timeout_s=2)
+        except BaseException as err:
+            errors.append(err)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    time.sleep(0.3)
+    assert client.cancel(None, timeout_s=1) == 0
+    thread.join(10)
+    assert len(errors) == 1 and "no action server" in str(errors[0])

@@ -1,9 +1,10 @@
 """rclpy action peer for test_msgs/action/Fibonacci (JSON config in argv[1]).
 
-server: {"role": "server", "name": "/fib", "step": 0.05} rejects a negative order, publishes the
+server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4} rejects a negative order, publishes the
 growing sequence as feedback every `step` s, honours cancel (result so far, CANCELED).
-client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null}]} prints
-"accepted"/"rejected", each feedback and the result with its status.
+client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null,
+"result_delay": 0}]} prints "accepted"/"rejected", each feedback and the result with its status;
+`result_delay` s after acceptance it asks for the result.
 """
 
 from __future__ import annotations
@@ -48,7 +49,16 @@ def main() -> None:
             cancel_callback=lambda _h: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup(),
         )
-        spin_in_thread(node)
+        if "threads" in cfg:  # each executing goal holds a thread: room for more goals at once
+            import threading
+
+            from rclpy.executors import MultiThreadedExecutor
+
+            executor = MultiThreadedExecutor(num_threads=cfg["threads"])
+            executor.add_node(node)
+            threading.Thread(target=executor.spin, daemon=True).start()
+        else:
+            spin_in_thread(node)
         emit(event="ready")
         while True:
             time.sleep(1)
@@ -82,6 +92,7 @@ def main() -> None:
             while not cancel.done():
                 time.sleep(0.01)
             emit(event="cancel_response", code=int(cancel.result().return_code))
+        time.sleep(goal.get("result_delay", 0))
         result = handle.get_result_async()
         while not result.done():
             time.sleep(0.01)

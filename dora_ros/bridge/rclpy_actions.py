@@ -1,0 +1,584 @@
+"""Actions on the rclpy backend: a server and a client moving CDR goals, feedback and results.
+
+rclpy's `ActionServer`/`ActionClient` do the protocol (goal, cancel and result services, feedback
+and status topics); these classes put queues and per-goal records around them so the bridge can
+drive them from its own threads with CDR bytes (msgconv converts to and from Arrow).
+
+What a goal costs and how long: a client holds at most `MAX_CONCURRENT_GOALS` goals in flight
+(sent and not yet ended, as dora-rs 1.1); it asks for each accepted goal's result at once, so a
+result is there when the user takes it, even if the server has exited since. A result nobody takes
+is kept `RESULT_KEEP` s (ROS 2's default `result_timeout`: the server forgets it then too), and at
+most `MAX_UNTAKEN_RESULTS` of them; beyond, the oldest is released and counted. A goal holds no
+file descriptor (its feedback queue makes none unless asked for `fileno()`).
+
+A server's `send_result` returns an event set once the result has been sent in answer to a
+client's get-result request: dora-rs's `send_result` waits for that, so that a server which sends
+its result and exits does not take the result with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BridgeError
+from .qos import Ros2QosPolicies
+from .ready_queue import ReadyQueue
+from .reporting import CountedLog
+
+if TYPE_CHECKING:
+    from .rclpy_backend import RclpyBackend
+
+log = logging.getLogger("dora_ros.bridge")
+
+__all__ = [
+    "GOAL_STATUS_NAMES",
+    "MAX_CONCURRENT_GOALS",
+    "MAX_PENDING_GOALS",
+    "MAX_UNTAKEN_RESULTS",
+    "RESULT_KEEP",
+    "RclpyActionClient",
+    "RclpyActionServer",
+    "uuid_str",
+]
+
+#: Goals one client has in flight at once (sent, not yet ended or canceled): dora-rs 1.1's bound.
+MAX_CONCURRENT_GOALS = 8
+#: Seconds an ended goal's result is kept for `take_result` (ROS 2's default `result_timeout`).
+RESULT_KEEP = 900.0
+#: Ended goals whose result nobody took yet, per client; beyond, the oldest is released.
+MAX_UNTAKEN_RESULTS = 256
+#: Feedback messages kept per goal until taken; beyond, the oldest is dropped.
+FEEDBACK_DEPTH = 100
+#: Goals (and cancel requests) a server holds for `take_goal` (`take_cancel`); beyond, the oldest
+#: goal is aborted (rejected while it waits for a decision) and counted.
+MAX_PENDING_GOALS = 64
+#: How long a goal's first feedback waits for the client's feedback subscription to be discovered.
+FEEDBACK_SUBSCRIBER_WAIT = 2.0
+#: Polling step while waiting for an action server to be matched.
+_MATCH_POLL = 0.005
+
+GOAL_STATUS_NAMES = {
+    0: "unknown",
+    1: "accepted",
+    2: "executing",
+    3: "canceling",
+    4: "succeeded",
+    5: "canceled",
+    6: "aborted",
+}
+
+
+def uuid_str(raw: Any) -> str:
+    """The canonical string of a `unique_identifier_msgs/UUID` byte array."""
+    return str(uuid.UUID(bytes=bytes(bytearray(raw))))
+
+
+def _wait(backend: RclpyBackend, future: Any, timeout: float | None) -> bool:
+    """Wait up to `timeout` s for an rclpy future completed by the executor thread."""
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    backend.executor.wake()
+    return done.wait(timeout)
+
+
+# --- server --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ServerGoal:
+    goal_id: str
+    decision: Any = None  # rclpy Future: True (accept) / False (reject), when not auto-accepting
+    handle: Any = None  # rclpy ServerGoalHandle once accepted
+    result: Any = None  # rclpy Future: (status, result CDR)
+    feedback_sent: bool = False
+
+
+class RclpyActionServer:
+    """Serves a ROS 2 action; goals and cancel requests come out of queues, by goal id string."""
+
+    def __init__(
+        self,
+        backend: RclpyBackend,
+        name: str,
+        type_name: str,
+        qos: Ros2QosPolicies,
+        auto_accept: bool = True,
+        result_timeout: int = int(RESULT_KEEP),
+    ):
+        from rclpy.action import ActionServer
+        from rclpy.qos import qos_profile_action_status_default
+
+        from .rclpy_backend import import_interface, to_qos_profile
+
+        self.name = name
+        self.type_name = type_name
+        self._backend = backend
+        self._action = import_interface(type_name)
+        self._auto_accept = auto_accept
+        report = backend.report
+        self.goals: ReadyQueue[tuple[str, bytes]] = ReadyQueue(
+            MAX_PENDING_GOALS, f"action {name} goals", report, on_drop=self._drop_goal
+        )
+        self.cancels: ReadyQueue[str] = ReadyQueue(
+            MAX_PENDING_GOALS, f"action {name} cancel requests", report
+        )
+        self._goals: dict[str, _ServerGoal] = {}
+        self._deliveries: dict[str, threading.Event] = {}  # goal id -> set once result sent
+        self._lock = threading.Lock()
+        owner = self
+
+        class _Server(ActionServer):
+            # rclpy gives the goal callback only the goal message, not its UUID; remember the
+            # UUID of the request being decided so the user sees the real goal id before deciding.
+            async def _execute_goal_request(self, header_and_request: Any) -> None:
+                request = header_and_request[1]
+                owner._deciding[id(request.goal)] = uuid_str(request.goal_id.uuid)
+                try:
+                    await super()._execute_goal_request(header_and_request)
+                finally:
+                    owner._deciding.pop(id(request.goal), None)
+
+            # rclpy answers a get-result request from a done callback of the goal's result
+            # future (at once if the goal has ended); one more callback after it tells
+            # `send_result` that the result has gone out. rclpy has no public hook for this.
+            async def _execute_get_result_request(self, header_and_request: Any) -> None:
+                key = bytes(header_and_request[1].goal_id.uuid)
+                await super()._execute_get_result_request(header_and_request)
+                future = self._result_futures.get(key)
+                if future is not None:
+                    future.add_done_callback(lambda _f: owner._delivered(key))
+
+        self._deciding: dict[int, str] = {}
+        self._feedback_topic = f"{name}/_action/feedback"
+        profile = to_qos_profile(qos)
+        self._server: Any = _Server(
+            backend.node,
+            self._action,
+            name,
+            self._execute,
+            callback_group=backend.group,
+            goal_callback=self._on_goal,  # type: ignore[arg-type]  # rclpy awaits coroutines
+            cancel_callback=self._on_cancel,
+            goal_service_qos_profile=profile,
+            result_service_qos_profile=profile,
+            cancel_service_qos_profile=profile,
+            feedback_pub_qos_profile=profile,
+            status_pub_qos_profile=qos_profile_action_status_default,
+            result_timeout=result_timeout,
+        )
+
+    async def _on_goal(self, goal: Any) -> Any:
+        from rclpy.action import GoalResponse
+        from rclpy.serialization import serialize_message
+
+        goal_id = self._deciding.get(id(goal), str(uuid.uuid4()))
+        entry = _ServerGoal(goal_id)
+        with self._lock:
+            self._goals[goal_id] = entry
+        if self._auto_accept:
+            return GoalResponse.ACCEPT
+        entry.decision = self._backend.executor.create_future()
+        self.goals.put((goal_id, bytes(serialize_message(goal))))
+        accepted = await entry.decision
+        if not accepted:
+            with self._lock:
+                self._goals.pop(goal_id, None)
+        return GoalResponse.ACCEPT if accepted else GoalResponse.REJECT
+
+    async def _execute(self, goal_handle: Any) -> Any:
+        from rclpy.serialization import deserialize_message, serialize_message
+
+        goal_id = uuid_str(goal_handle.goal_id.uuid)
+        with self._lock:
+            entry = self._goals.setdefault(goal_id, _ServerGoal(goal_id))
+            entry.handle = goal_handle
+            entry.result = self._backend.executor.create_future()
+        if self._auto_accept:
+            self.goals.put((goal_id, bytes(serialize_message(goal_handle.request))))
+        outcome = await entry.result
+        with self._lock:
+            self._goals.pop(goal_id, None)
+        status, result = outcome if outcome is not None else ("aborted", None)
+        if status == "succeeded":
+            goal_handle.succeed()
+        elif status == "canceled" and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        if result is None:
+            return self._action.Result()
+        return deserialize_message(result, self._action.Result)
+
+    def _drop_goal(self, item: tuple[str, bytes]) -> None:
+        """A goal pushed out of the full `goals` queue: nobody will see it, so end it now."""
+        goal_id = item[0]
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is None:
+            return
+        if entry.decision is not None and not entry.decision.done():
+            self._backend._complete(entry.decision, False)
+        elif entry.result is not None:
+            self._backend._complete(entry.result, ("aborted", None))
+
+    def _on_cancel(self, goal_handle: Any) -> Any:
+        from rclpy.action import CancelResponse
+
+        self.cancels.put(uuid_str(goal_handle.goal_id.uuid))
+        return CancelResponse.ACCEPT
+
+    def _delivered(self, key: bytes) -> None:
+        with self._lock:
+            event = self._deliveries.get(uuid_str(key))
+        if event is not None:
+            event.set()
+
+    def decide(self, goal_id: str, accept: bool) -> None:
+        """Accept or reject a goal taken with `auto_accept=False`."""
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is None or entry.decision is None or entry.decision.done():
+            raise BridgeError(f"action {self.name}: goal {goal_id} is not waiting for a decision")
+        self._backend._complete(entry.decision, accept)
+
+    def _entry(self, goal_id: str) -> _ServerGoal:
+        deadline = time.monotonic() + 2.0
+        while True:
+            with self._lock:
+                entry = self._goals.get(goal_id)
+                if entry is not None and entry.result is not None:
+                    return entry
+            # Just accepted: the executor is about to start it; give it a moment.
+            if entry is None or time.monotonic() > deadline:
+                raise BridgeError(
+                    f"action {self.name}: goal {goal_id} is not executing "
+                    "(unknown, rejected, or already finished)"
+                )
+            time.sleep(0.001)
+
+    def send_feedback(self, goal_id: str, feedback: bytes) -> None:
+        from rclpy.serialization import deserialize_message
+
+        entry = self._entry(goal_id)
+        if not entry.feedback_sent:
+            entry.feedback_sent = True
+            self._await_feedback_subscriber()
+        entry.handle.publish_feedback(deserialize_message(feedback, self._action.Feedback))
+
+    def _await_feedback_subscriber(self) -> None:
+        """Before a goal's first feedback, wait (at most `FEEDBACK_SUBSCRIBER_WAIT`) for a subscriber.
+
+        A client subscribes to feedback when it is created, but this participant may learn of that
+        subscription after the goal itself arrived (each endpoint is discovered on its own, and a
+        lost discovery message is repaired later); feedback is volatile, so what is published before
+        is lost to that client. rmw_fastrtps waits the same way before a service response. With
+        other clients' subscriptions already known there is no wait (the graph does not say whose
+        subscription is whose).
+        """
+        node = self._backend.node
+        if node.count_subscribers(self._feedback_topic):
+            return
+        deadline = time.monotonic() + FEEDBACK_SUBSCRIBER_WAIT
+        while time.monotonic() < deadline:
+            time.sleep(0.005)
+            if node.count_subscribers(self._feedback_topic):
+                # Fast DDS updates the graph just before it pairs the reader with our writer (the
+                # same thread, which a loaded machine can preempt in between).
+                time.sleep(0.05)
+                return
+        log.debug(
+            "action %s: no feedback subscriber after %g s", self.name, FEEDBACK_SUBSCRIBER_WAIT
+        )
+
+    def send_result(self, goal_id: str, result: bytes | None, status: str) -> threading.Event:
+        """End `goal_id`; the returned event is set once a client's get-result request has been
+        answered with the result (or the server is closed). Call `forget_delivery` when done."""
+        entry = self._entry(goal_id)
+        delivered = threading.Event()
+        with self._lock:
+            self._deliveries[goal_id] = delivered
+        self._backend._complete(entry.result, (status, result))
+        return delivered
+
+    def forget_delivery(self, goal_id: str) -> None:
+        """Stop tracking the delivery of `goal_id`'s result (its `send_result` stopped waiting)."""
+        with self._lock:
+            self._deliveries.pop(goal_id, None)
+
+    def is_cancel_requested(self, goal_id: str) -> bool:
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        return bool(
+            entry is not None and entry.handle is not None and entry.handle.is_cancel_requested
+        )
+
+    def undelivered(self) -> list[threading.Event]:
+        """The delivery events of results sent but not yet delivered."""
+        with self._lock:
+            return [e for e in self._deliveries.values() if not e.is_set()]
+
+    def close(self) -> None:
+        with self._lock:
+            goals, self._goals = self._goals, {}
+            deliveries, self._deliveries = self._deliveries, {}
+        for entry in goals.values():
+            if entry.decision is not None and not entry.decision.done():
+                self._backend._complete(entry.decision, False)
+            if entry.result is not None and not entry.result.done():
+                self._backend._complete(entry.result, ("aborted", None))
+        for event in deliveries.values():
+            event.set()
+        if self._server is not None:
+            self._backend._destroy(self._server)
+            self._server = None
+            self.goals.close()
+            self.cancels.close()
+
+
+# --- client --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ClientGoal:
+    goal_id: str
+    feedback: ReadyQueue[bytes]
+    handle: Any = None  # rclpy ClientGoalHandle once accepted
+    ended: threading.Event = field(default_factory=threading.Event)
+    outcome: tuple[str, bytes] | None = None  # (status, result CDR) once ended
+    ended_at: float = 0.0
+
+
+class RclpyActionClient:
+    """Calls a ROS 2 action with CDR goals; feedback is queued per goal, results kept per goal."""
+
+    def __init__(self, backend: RclpyBackend, name: str, type_name: str, qos: Ros2QosPolicies):
+        from rclpy.action import ActionClient
+        from rclpy.qos import qos_profile_action_status_default
+
+        from .rclpy_backend import import_interface, to_qos_profile
+
+        self.name = name
+        self.type_name = type_name
+        self.released = 0  # ended goals whose results nobody took, released
+        self._backend = backend
+        self._report: CountedLog = backend.report
+        self._action = import_interface(type_name)
+        self._goals: dict[str, _ClientGoal] = {}  # every goal known, in sending order
+        self._in_flight: set[str] = set()  # sent and not yet ended (nor canceled)
+        self._lock = threading.Lock()
+        profile = to_qos_profile(qos)
+        self._client: Any = ActionClient(
+            backend.node,
+            self._action,
+            name,
+            callback_group=backend.group,
+            goal_service_qos_profile=profile,
+            result_service_qos_profile=profile,
+            cancel_service_qos_profile=profile,
+            feedback_sub_qos_profile=profile,
+            status_sub_qos_profile=qos_profile_action_status_default,
+        )
+
+    def wait_for_server(self, timeout: float | None = None) -> bool:
+        """Whether the action server is matched, waiting up to `timeout` s (None = forever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            client = self._client
+            if client is None:
+                return False
+            if client.server_is_ready():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(_MATCH_POLL)
+
+    def send_goal(self, goal: bytes, timeout: float | None) -> str | None:
+        """Send a goal once the server is matched; its id if accepted, None if rejected.
+
+        Raises:
+            BridgeError: `MAX_CONCURRENT_GOALS` in flight already; no server within `timeout`;
+                no answer within `timeout`.
+        """
+        from rclpy.serialization import deserialize_message
+        from unique_identifier_msgs.msg import UUID
+
+        message = deserialize_message(goal, self._action.Goal)
+        started = time.monotonic()
+        goal_uuid = uuid.uuid4()
+        goal_id = str(goal_uuid)
+        entry = _ClientGoal(
+            goal_id, ReadyQueue(FEEDBACK_DEPTH, f"action {self.name} feedback", self._report)
+        )
+        with self._lock:
+            self._release_old()
+            if len(self._in_flight) >= MAX_CONCURRENT_GOALS:
+                raise BridgeError(
+                    f"action {self.name}: max concurrent goals ({MAX_CONCURRENT_GOALS}) reached; "
+                    "wait for a goal to end (take_result) or cancel one"
+                )
+            self._in_flight.add(goal_id)
+            self._goals[goal_id] = entry
+        try:
+            # A goal request sent before the server's goal service is matched is lost (services
+            # are volatile): wait for the match first, within the same timeout.
+            if not self.wait_for_server(timeout):
+                raise BridgeError(
+                    f"no action server {self.name} ({self.type_name}) within {timeout:g} s"
+                )
+            remaining = (
+                None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            )
+            future = self._client.send_goal_async(
+                message,
+                feedback_callback=self._on_feedback,
+                goal_uuid=UUID(uuid=list(goal_uuid.bytes)),
+            )
+            if not _wait(self._backend, future, remaining):
+                future.cancel()  # rclpy forgets the pending request
+                self._forget_feedback_callback(goal_uuid.bytes)
+                raise BridgeError(
+                    f"action {self.name} ({self.type_name}): goal not answered within "
+                    f"{timeout:g} s (the server is matched)"
+                )
+        except BaseException:
+            self._forget(goal_id)
+            raise
+        handle: Any = future.result()
+        if not handle.accepted:
+            self._forget_feedback_callback(goal_uuid.bytes)
+            self._forget(goal_id)
+            return None
+        entry.handle = handle
+        # Ask for the result now: it is kept here when the goal ends, whenever the user takes it
+        # and whether or not the server is still there then.
+        result = handle.get_result_async()
+        result.add_done_callback(lambda f: self._on_result(entry, f))
+        self._backend.executor.wake()
+        return goal_id
+
+    def _forget_feedback_callback(self, key: bytes) -> None:
+        # rclpy drops a goal's feedback callback only when its result arrives; a goal that was
+        # rejected or never answered has none, so its callback would stay for ever.
+        callbacks = getattr(self._client, "_feedback_callbacks", None)
+        if isinstance(callbacks, dict):
+            callbacks.pop(key, None)
+
+    def _forget(self, goal_id: str) -> None:
+        with self._lock:
+            self._in_flight.discard(goal_id)
+            entry = self._goals.pop(goal_id, None)
+        if entry is not None:
+            entry.feedback.close()
+
+    def _on_feedback(self, message: Any) -> None:
+        from rclpy.serialization import serialize_message
+
+        goal_id = uuid_str(message.goal_id.uuid)
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is not None:
+            entry.feedback.put(bytes(serialize_message(message.feedback)))
+
+    def _on_result(self, entry: _ClientGoal, future: Any) -> None:
+        from rclpy.serialization import serialize_message
+
+        if not future.done():  # cancelled: the client is closing
+            entry.ended.set()
+            return
+        response = future.result()
+        status = GOAL_STATUS_NAMES.get(int(response.status), "unknown")
+        entry.outcome = (status, bytes(serialize_message(response.result)))
+        entry.ended_at = time.monotonic()
+        with self._lock:
+            self._in_flight.discard(entry.goal_id)
+        entry.ended.set()
+
+    def _release_old(self) -> None:
+        """Release ended goals whose results nobody took: after `RESULT_KEEP` s, and the oldest
+        beyond `MAX_UNTAKEN_RESULTS` (called with the lock held)."""
+        ended = [e for e in self._goals.values() if e.outcome is not None]
+        now = time.monotonic()
+        excess = len(ended) - MAX_UNTAKEN_RESULTS
+        for index, entry in enumerate(ended):
+            if index >= excess and now - entry.ended_at < RESULT_KEEP:
+                continue
+            del self._goals[entry.goal_id]
+            entry.feedback.close()
+            self.released += 1
+            self._report.warning(
+                f"action {self.name}: results nobody took were released (kept {RESULT_KEEP:g} s, "
+                f"at most {MAX_UNTAKEN_RESULTS})",
+                key=f"released:{self.name}",
+            )
+
+    def _goal(self, goal_id: str) -> _ClientGoal:
+        with self._lock:
+            entry = self._goals.get(goal_id)
+        if entry is None or (entry.handle is None and entry.outcome is None):
+            raise BridgeError(
+                f"action {self.name}: unknown goal_id {goal_id!r} (never accepted, result "
+                "already taken, or released)"
+            )
+        return entry
+
+    def feedback_queue(self, goal_id: str) -> ReadyQueue[bytes]:
+        return self._goal(goal_id).feedback
+
+    def take_result(self, goal_id: str, timeout: float | None) -> tuple[str, bytes] | None:
+        """`(status, result CDR)` once the goal ends (None after `timeout` s; the goal is kept)."""
+        entry = self._goal(goal_id)
+        if not entry.ended.wait(timeout):
+            return None
+        self._forget(goal_id)
+        if entry.outcome is None:
+            raise BridgeError(f"action {self.name}: client closed before goal {goal_id} ended")
+        return entry.outcome
+
+    def cancel(self, goal_id: str | None, timeout: float | None) -> int:
+        """Cancel one goal (or every goal in flight); the CancelGoal return code (0 = accepted).
+
+        An accepted cancel frees the goal's in-flight slot at once.
+        """
+        if goal_id is not None:
+            targets = [self._goal(goal_id)]
+        else:
+            with self._lock:
+                targets = [
+                    e for e in self._goals.values() if e.handle is not None and e.outcome is None
+                ]
+        code = 0
+        for entry in targets:
+            future = entry.handle.cancel_goal_async()
+            if not _wait(self._backend, future, timeout):
+                future.cancel()
+                raise BridgeError(
+                    f"action {self.name}: cancel of goal {entry.goal_id} not answered within "
+                    f"{timeout:g} s"
+                )
+            answer = int(future.result().return_code)
+            if answer == 0:
+                with self._lock:
+                    self._in_flight.discard(entry.goal_id)
+            code = code or answer
+        return code
+
+    def in_flight(self) -> int:
+        """Goals sent and not yet ended (nor canceled)."""
+        with self._lock:
+            return len(self._in_flight)
+
+    def close(self) -> None:
+        with self._lock:
+            goals, self._goals = self._goals, {}
+            self._in_flight.clear()
+        for entry in goals.values():
+            entry.feedback.close()
+            entry.ended.set()
+        if self._client is not None:
+            self._backend._destroy(self._client)
+            self._client = None
