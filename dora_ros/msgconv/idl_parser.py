@@ -24,9 +24,11 @@ __all__ = ["parse_idl"]
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+|//[^\n]*|/\*.*?\*/|\#[^\n]*)
-  | (?P<string>"(?:[^"\\]|\\.)*")
-  | (?P<char>'(?:[^'\\]|\\.)*')
-  | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?[dDfF]?|0[xX][0-9a-fA-F]+)
+  | (?P<string>L?"(?:[^"\\]|\\.)*")
+  | (?P<char>L?'(?:[^'\\]|\\.)*')
+  | (?P<number>0[xX][0-9a-fA-F]+
+      |(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[dD]?
+      |[0-9]+(?:[eE][+-]?[0-9]+)?[dD]?)(?![A-Za-z0-9_.])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<scope>::)
   | (?P<op>[{}();,<>\[\]=@\-+:])
@@ -174,21 +176,33 @@ class _Parser:
                 raise self.fail("a sign needs a number")
             return -value if text == "-" else value
         if kind == "number":
-            body = text.rstrip("dDfF") if not text.lower().startswith("0x") else text
-            return int(body, 0) if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", body) else float(body)
+            return self.number(text)
         if kind == "string":
-            value = ast.literal_eval(text)
+            value = _string(text)
             while self.i < len(self.toks) and self.toks[self.i][0] == "string":
-                value += ast.literal_eval(self.next()[1])
+                value += _string(self.next()[1])
             return value
         if kind == "char":
-            return ast.literal_eval(text)
+            return _string(text)
         if text in ("TRUE", "FALSE"):
             return text == "TRUE"
         if kind == "name":
             return text
         self.i -= 1
         raise self.fail(f"expected a value, found '{text}'")
+
+    def number(self, text: str) -> int | float:
+        """An IDL number literal as rosidl's grammar reads it: `0x1F` hex, `017` octal, `17`
+        decimal, `1.`, `.5`, `1e3`, `1.5d` (fixed point) floating."""
+        if text[:2] in ("0x", "0X"):
+            return int(text, 16)
+        if re.fullmatch(r"[0-9]+", text):
+            if len(text) > 1 and text[0] == "0":
+                if not re.fullmatch(r"0[0-7]+", text):
+                    raise self.fail(f"'{text}' is not an IDL integer (octal digits are 0-7)")
+                return int(text, 8)
+            return int(text)
+        return float(text.rstrip("dD"))
 
     def type_spec(self, scope: list[str]) -> FieldType:
         word = self.peek()
@@ -276,7 +290,10 @@ class _Parser:
         self.expect(";")
         if ftype.array or ftype.is_nested:
             raise self.fail(f"constant '{name}' must have a primitive or string type")
-        value = _coerce(ftype.name, value)
+        try:
+            value = _coerce(ftype.name, value)
+        except ValueError as err:
+            raise self.fail(f"constant '{name}': {err}") from None
         owner = "/".join(scope)
         if owner.endswith("_Constants"):
             owner = owner[: -len("_Constants")]
@@ -311,14 +328,28 @@ class _Parser:
         self.structs[full] = MessageDefinition(full, tuple(fields), (), self.source)
 
 
+def _string(text: str) -> str:
+    """A string or character literal (`"a\\n"`, `L"wide"`, `'c'`) as its value."""
+    value = ast.literal_eval(text[1:] if text[0] == "L" else text)
+    assert isinstance(value, str)
+    return value
+
+
 def _coerce(type_name: str, value: Any) -> Any:
     if type_name == "bool":
         return bool(value)
     if type_name in STRINGS:
         return str(value)
-    if PRIMITIVES[type_name].low is None:
+    prim = PRIMITIVES[type_name]
+    if prim.low is None:
         return float(value)
-    return int(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not an integer ({type_name})")
+    number = int(value)
+    assert prim.high is not None
+    if not prim.low <= number <= prim.high:
+        raise ValueError(f"{number} does not fit {type_name}")
+    return number
 
 
 def _default(ftype: FieldType, value: Any, parser: _Parser) -> Any:
@@ -333,10 +364,25 @@ def _default(ftype: FieldType, value: Any, parser: _Parser) -> Any:
             raise parser.fail(f"bad array default {value!r}") from None
         if not isinstance(items, (tuple, list)):
             items = (items,)
-        return tuple(_coerce(ftype.name, v) for v in items)
+        if ftype.array == "fixed" and len(items) != ftype.length:
+            raise parser.fail(
+                f"@default of a {ftype.name}[{ftype.length}] needs exactly {ftype.length} "
+                f"elements, got {len(items)}"
+            )
+        if ftype.array == "bounded" and ftype.length is not None and len(items) > ftype.length:
+            raise parser.fail(
+                f"@default has {len(items)} elements, more than the bound {ftype.length}"
+            )
+        try:
+            return tuple(_coerce(ftype.name, v) for v in items)
+        except ValueError as err:
+            raise parser.fail(f"@default: {err}") from None
     if ftype.name == "bool" and isinstance(value, str):
         return value.upper() == "TRUE"
-    return _coerce(ftype.name, value)
+    try:
+        return _coerce(ftype.name, value)
+    except ValueError as err:
+        raise parser.fail(f"@default: {err}") from None
 
 
 def parse_idl(text: str, source: str = "<idl>") -> dict[str, MessageDefinition]:

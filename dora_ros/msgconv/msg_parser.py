@@ -37,7 +37,8 @@ _TYPE = re.compile(
     r"(?:<=(?P<sbound>\d+))?(?P<arr>\[(?P<bounded><=)?(?P<n>\d*)\])?$"
 )
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_CONSTANT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# rosidl_adapter's rule: upper case, digits and single '_' between them (not `A__B`, not `A_`)
+_CONSTANT_NAME = re.compile(r"^[A-Z](?:_?[A-Z0-9]+)*$")
 _MESSAGE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
@@ -66,13 +67,19 @@ def parse_field_type(text: str, package: str) -> FieldType:
         if name not in STRINGS:
             raise ValueError(f"'{text}': only strings take a bound '<=N'")
         sbound = int(m["sbound"])
+        if sbound <= 0:
+            raise ValueError(f"'{text}': a string bound must be greater than zero")
     if m["arr"] is None:
         return FieldType(name, sbound)
     if m["n"] == "":
         if m["bounded"]:
             raise ValueError(f"'{text}': a bounded array needs its bound '[<=N]'")
         return FieldType(name, sbound, "sequence")
-    return FieldType(name, sbound, "bounded" if m["bounded"] else "fixed", int(m["n"]))
+    length = int(m["n"])
+    if length <= 0:
+        what = "an array bound" if m["bounded"] else "a fixed array size"
+        raise ValueError(f"'{text}': {what} must be greater than zero")
+    return FieldType(name, sbound, "bounded" if m["bounded"] else "fixed", length)
 
 
 def parse_primitive_value(type_name: str, text: str, string_bound: int | None = None) -> Any:
@@ -167,6 +174,7 @@ def _parse_lines(name: str, lines: list[tuple[int, str]], source: str | None) ->
     fields: list[Field] = []
     constants: list[Constant] = []
     seen: set[str] = set()
+    constant_names: set[str] = set()
     for lineno, raw in lines:
         where = f"{source or name}:{lineno}"
         line = raw.split("#", 1)[0].replace("\t", " ").strip()
@@ -186,7 +194,13 @@ def _parse_lines(name: str, lines: list[tuple[int, str]], source: str | None) ->
             if ftype.array or ftype.is_nested:
                 raise DefinitionError(f"{where}: constant '{cname}' must have a primitive type")
             if not _CONSTANT_NAME.match(cname):
-                raise DefinitionError(f"{where}: '{cname}' is not a constant name (UPPER_CASE)")
+                raise DefinitionError(
+                    f"{where}: '{cname}' is not a constant name (UPPER_CASE letters and digits, "
+                    "single '_' between them)"
+                )
+            if cname in constant_names:
+                raise DefinitionError(f"{where}: constant '{cname}' appears twice")
+            constant_names.add(cname)
             try:
                 value = parse_primitive_value(ftype.name, value_text, ftype.string_bound)
             except ValueError as err:

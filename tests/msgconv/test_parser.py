@@ -111,6 +111,15 @@ def test_service_and_action_split() -> None:
         ("int32\n", "Bad.msg:1: 'int32' needs a type and a name"),
         ("int32<=3 a\n", "only strings take a bound"),
         ("geometry_msgs/Point p 1\n", "nested message field cannot have a default"),
+        # what rosidl_adapter refuses (issue 11)
+        ("int32 a\nint32[0] b\n", "Bad.msg:2: 'int32[0]': a fixed array size must be greater"),
+        ("int32[<=0] b\n", "Bad.msg:1: 'int32[<=0]': an array bound must be greater than zero"),
+        ("string<=0 s\n", "Bad.msg:1: 'string<=0': a string bound must be greater than zero"),
+        ("string<=0[2] s\n", "Bad.msg:1: 'string<=0[2]': a string bound must be greater"),
+        ("int32 A=1\nint32 A=2\n", "Bad.msg:2: constant 'A' appears twice"),
+        ("int32 A__B=1\n", "Bad.msg:1: 'A__B' is not a constant name"),
+        ("int32 A_=1\n", "Bad.msg:1: 'A_' is not a constant name"),
+        ("int32 _A=1\n", "Bad.msg:1: '_A' is not a constant name"),
     ],
 )
 def test_msg_errors_name_file_and_line(text: str, message: str) -> None:
@@ -208,6 +217,74 @@ def test_idl_errors_name_file_and_line() -> None:
         parse_idl("module p {\n module msg {\n struct S { long a }; };\n};\n", "Bad.idl")
     with pytest.raises(DefinitionError, match=r"Bad.idl:1: unsupported IDL construct 'union'"):
         parse_idl("union X switch (long) { case 1: long a; };", "Bad.idl")
+
+
+def test_msg_accepts_what_rosidl_accepts() -> None:
+    d = parse_message(
+        "int32 A_1=1\nint32 B2C_D=2\nint32[1] a\nint32[<=1] b\nstring<=1 c\n", "p/msg/Ok"
+    )
+    assert d.constants_dict == {"A_1": 1, "B2C_D": 2}
+    assert [f.type.length for f in d.fields] == [1, 1, None]
+
+
+def test_idl_literals_read_as_rosidl_grammar_reads_them() -> None:
+    # hex, octal (a leading 0), `1.`, `.5`, exponents, fixed point `d`, wide strings and chars
+    idl = (
+        "module p { module msg {\n"
+        "module S_Constants {\n"
+        "  const int32 HEX = 0x1F;\n"
+        "  const int32 OCT = 017;\n"
+        "  const int32 ZERO = 0;\n"
+        "  const int32 NEG = -0x10;\n"
+        "  const double DOT = 1.;\n"
+        "  const double HALF = .5;\n"
+        "  const double EXP = 1e3;\n"
+        "  const double FIXED = 1.5d;\n"
+        '  const wstring WIDE = L"wide";\n'
+        "};\n"
+        "struct S {\n"
+        "  @default (value=0x10) int32 a;\n"
+        "  @default (value=010) int32 b;\n"
+        "  @default (value=2.) double c;\n"
+        '  @default (value=L"x") wstring w;\n'
+        "};\n"
+        "}; };\n"
+    )
+    d = parse_idl(idl, "S.idl")["p/msg/S"]
+    assert d.constants_dict == {
+        "HEX": 31,
+        "OCT": 15,
+        "ZERO": 0,
+        "NEG": -16,
+        "DOT": 1.0,
+        "HALF": 0.5,
+        "EXP": 1000.0,
+        "FIXED": 1.5,
+        "WIDE": "wide",
+    }
+    assert [f.default for f in d.fields] == [16, 8, 2.0, "x"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("module S_Constants {\n const int32 O = 08;\n};", "B.idl:3: '08' is not an IDL integer"),
+        (
+            'struct S {\n @default (value="(1, 2)") int32 a[3];\n};',
+            "B.idl:3: @default of a int32[3] needs exactly 3 elements, got 2",
+        ),
+        (
+            'struct S {\n @default (value="(1, 2, 3)") sequence<int32, 2> a;\n};',
+            "B.idl:3: @default has 3 elements, more than the bound 2",
+        ),
+        ("struct S {\n @default (value=1.5) int32 a;\n};", "B.idl:3: @default: 1.5 is not an"),
+        ("struct S {\n @default (value=300) uint8 a;\n};", "B.idl:3: @default: 300 does not fit"),
+    ],
+)
+def test_idl_value_errors_name_file_and_line(body: str, message: str) -> None:
+    with pytest.raises(DefinitionError) as err:
+        parse_idl("module p { module msg {\n" + body + "\n}; };\n", "B.idl")
+    assert message in str(err.value)
 
 
 def _normalized(fields: tuple) -> tuple:
