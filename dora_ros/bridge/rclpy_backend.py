@@ -43,6 +43,7 @@ import numpy
 
 from ..errors import BridgeError
 from .backend import KEEP_ALL_DEPTH, Closeable, ReadyQueue, keep_large_buffers_mapped
+from .endpoint_watch import POLL_PERIOD, EndpointWatch, PeerEndpoint
 from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
 from .rclpy_actions import RclpyActionClient, RclpyActionServer
 from .rclpy_services import (
@@ -306,6 +307,7 @@ class RclpyWriter:
         return int(self._publisher.get_subscription_count())
 
     def close(self) -> None:
+        self._backend.watch.remove(self)
         if self._publisher is not None:
             self._backend._destroy(self._publisher)
             self._publisher = None
@@ -323,10 +325,13 @@ class RclpyReader:
         self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
             KEEP_ALL_DEPTH if qos.keep_all else qos.keep_last, f"topic {topic}"
         )
+        self.rejected = 0  # samples of publishers whose type definition differs (reject)
+        self._vetted: set[bytes] = set()  # publishers whose type hash was looked at
+        self._refused: frozenset[bytes] = frozenset()
         self._subscription: Any = backend.node.create_subscription(
             import_interface(type_name),
             topic,
-            self._queue.put,
+            self._on_sample,
             to_qos_profile(qos),
             callback_group=MutuallyExclusiveCallbackGroup(),
             raw=True,
@@ -338,10 +343,31 @@ class RclpyReader:
     def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
         return self._queue.take(timeout)
 
+    def _on_sample(self, message: bytes, info: Any) -> None:
+        # Each publisher is vetted on its first sample (endpoint_watch.py): one whose type has
+        # our name but another definition is dropped, not decoded into wrong values. rclpy takes
+        # the message info with every sample anyway; this adds two lookups and a set test.
+        gid = (info.get("publisher_gid") or _NO_GID).get("data", b"")
+        if gid not in self._vetted:
+            if len(self._vetted) >= _MAX_VETTED:  # publishers come and go over a long run
+                self._vetted.clear()
+            if self._backend.watch.vet(self, gid):
+                self._vetted.add(gid)
+        if gid in self._refused:
+            self.rejected += 1
+            return
+        self._queue.put(message)
+
+    def reject(self, publishers: frozenset[bytes]) -> None:
+        """Drop, from now on, the samples of these publishers (rmw GIDs): peers whose type
+        definition differs from ours (endpoint_watch.py)."""
+        self._refused = publishers
+
     def matched_count(self) -> int:
         return int(self._subscription.get_publisher_count())
 
     def close(self) -> None:
+        self._backend.watch.remove(self)
         if self._subscription is not None:
             self._backend._destroy(self._subscription)
             self._subscription = None
@@ -404,6 +430,9 @@ class RclpyBackend(Closeable):
             self.set_parameter(key, value)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        # Endpoint logs (creation, first match, a peer's drifted type): endpoint_watch.py.
+        self.watch = EndpointWatch(self._list_peers)
+        self._watch_timer = self.node.create_timer(POLL_PERIOD, self.watch.poll)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name=f"rclpy-{node_name}", daemon=True)
         self._thread.start()
@@ -454,10 +483,41 @@ class RclpyBackend(Closeable):
     # --- topics (the Backend protocol) -----------------------------------------------------------
 
     def create_writer(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> RclpyWriter:
-        return self._track(RclpyWriter(self, topic, type_name, qos))
+        writer = self._track(RclpyWriter(self, topic, type_name, qos))
+        own = self._own_type_hash(writer.topic, publishers=True)
+        self.watch.add(writer, "publisher", writer.topic, type_name, qos, own)
+        return writer
 
     def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> RclpyReader:
-        return self._track(RclpyReader(self, topic, type_name, reader_qos(qos)))
+        qos = reader_qos(qos)
+        reader = self._track(RclpyReader(self, topic, type_name, qos))
+        own = self._own_type_hash(reader.topic, publishers=False)
+        self.watch.add(reader, "subscription", reader.topic, type_name, qos, own, reader.reject)
+        return reader
+
+    def _list_peers(self, topic: str, publishers: bool) -> list[PeerEndpoint]:
+        """Other nodes' publishers (or subscriptions) on `topic`, from rclpy's graph."""
+        return [
+            PeerEndpoint(_node_path(i), bytes(i.endpoint_gid), i.topic_type, _hash(i))
+            for i in self._endpoints_info(topic, publishers)
+            if (i.node_name, i.node_namespace) != (self.node.get_name(), self.node.get_namespace())
+        ]
+
+    def _own_type_hash(self, topic: str, publishers: bool) -> str | None:
+        """The type hash rmw announces for our own endpoint on `topic` (None if it shows none)."""
+        for info in self._endpoints_info(topic, publishers):
+            if (info.node_name, info.node_namespace) == (
+                self.node.get_name(),
+                self.node.get_namespace(),
+            ):
+                return _hash(info)
+        return None
+
+    def _endpoints_info(self, topic: str, publishers: bool) -> list[Any]:
+        name = self.node.resolve_topic_name(topic)
+        if publishers:
+            return list(self.node.get_publishers_info_by_topic(name))
+        return list(self.node.get_subscriptions_info_by_topic(name))
 
     def check_role(self, role: str) -> None:
         return None
@@ -571,6 +631,22 @@ class RclpyBackend(Closeable):
             elif isinstance(entity, RclpyActionServer):
                 for delivered in entity.undelivered():
                     delivered.wait(max(0.0, deadline - time.monotonic()))
+
+
+_NO_GID: dict[str, bytes] = {}
+_MAX_VETTED = 4096
+
+
+def _node_path(info: Any) -> str:
+    if info.node_name == "_CREATED_BY_BARE_DDS_APP_":  # rmw's name before ros_discovery_info
+        return "(a DDS participant not known as a ROS node yet)"
+    return f"{info.node_namespace.rstrip('/')}/{info.node_name}"
+
+
+def _hash(info: Any) -> str | None:
+    """A TopicEndpointInfo's type hash as `RIHS01_<hex>`, or None when it has none."""
+    text = str(getattr(info, "topic_type_hash", "") or "")
+    return text if text.startswith("RIHS") and not text.startswith("RIHS00") else None
 
 
 def _close_at_exit(ref: weakref.ref[RclpyBackend]) -> None:

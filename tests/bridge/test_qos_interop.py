@@ -135,6 +135,6 @@ def test_late_subscriber_gets_every_latched_publisher_sample(ros_node) -> None:
         poll(lambda: sub.matched_count() >= 2, timeout=20)
         time.sleep(1.0)  # both historical samples have arrived before we take any
         got = set()
-        while (value := sub.next(2.0)) is not None:
+        while len(got) < 2 and (value := sub.next(5.0)) is not None:
             got.add(value.to_pylist()[0]["data"])
         assert got == {"base_link->camera", "base_link->lidar"}
