@@ -2,7 +2,8 @@
 
 Public API (module level, on a shared `TypeRegistry`):
 
-- `arrow_type(type_name) -> pa.StructType`
+- `arrow_type(type_name) -> pa.StructType`; `arrow_field(type_name)` -> a `pa.Field` of it whose
+  metadata names the ROS type (`b"ros2.type"`)
 - `default_value(type_name) -> pa.StructArray` (one row of ROS default values)
 - `encode(type_name, value) -> bytes`, `encode_many(type_name, struct_array) -> list[bytes]` (or `pa.BinaryArray`)
 - `decode(type_name, data) -> pa.StructArray`, `decode_many(type_name, buffers) -> pa.StructArray`
@@ -45,6 +46,7 @@ from .registry import Definition, TypeRegistry, add_search_path, default_registr
 
 __all__ = [
     "PRIMITIVES",
+    "ROS_TYPE_KEY",
     "ActionDefinition",
     "ArrayLengthError",
     "BoundError",
@@ -63,6 +65,7 @@ __all__ = [
     "UnknownTypeError",
     "ValueKindError",
     "add_search_path",
+    "arrow_field",
     "arrow_type",
     "constants",
     "decode",
@@ -94,6 +97,26 @@ def constants(type_name: str) -> dict[str, bool | int | float | str]:
 def arrow_type(type_name: str) -> pa.StructType:
     """The Arrow struct type of a ROS 2 message type (UnknownTypeError with close matches)."""
     return default_registry().arrow_type(type_name)
+
+
+ROS_TYPE_KEY = "ros2.type"
+"""The key of the Arrow field metadata that names a value's ROS 2 type (`arrow_field`)."""
+
+
+def arrow_field(type_name: str, name: str | None = None) -> pa.Field:
+    """A `pa.Field` of the message's struct type whose metadata names its ROS 2 type.
+
+    A `pa.StructType` carries no name, so a schema or a dora output that must say which ROS type
+    it holds uses this field: `metadata[b"ros2.type"]` is the canonical name
+    (`geometry_msgs/msg/Twist`). `name` is the field's name (default: the canonical type name).
+    """
+    registry = default_registry()
+    canonical = registry.message(type_name).name
+    return pa.field(
+        canonical if name is None else name,
+        registry.arrow_type(type_name),
+        metadata={ROS_TYPE_KEY: canonical},
+    )
 
 
 def default_value(type_name: str) -> pa.StructArray:

@@ -168,3 +168,21 @@ def test_messages_used_lists_dependencies_first() -> None:
     assert used[-1] == "nav_msgs/msg/Odometry"
     assert used.index("builtin_interfaces/msg/Time") < used.index("std_msgs/msg/Header")
     assert used.index("geometry_msgs/msg/Point") < used.index("geometry_msgs/msg/Pose")
+
+
+def test_arrow_field_names_the_ros_type() -> None:
+    # a StructType has no name: the field's metadata says which ROS type the data is
+    assert msgconv.arrow_type("geometry_msgs/Twist").__class__ is pa.StructType
+    field = msgconv.arrow_field("geometry_msgs/Twist")
+    assert isinstance(field, pa.Field)
+    assert field.metadata == {b"ros2.type": b"geometry_msgs/msg/Twist"}
+    assert field.type == msgconv.arrow_type("geometry_msgs/msg/Twist")
+    assert field.name == "geometry_msgs/msg/Twist"
+    named = msgconv.arrow_field("sensor_msgs/Image", name="camera")
+    assert named.name == "camera" and named.metadata[b"ros2.type"] == b"sensor_msgs/msg/Image"
+    schema = pa.schema([named])
+    assert (
+        schema.field("camera").metadata[msgconv.ROS_TYPE_KEY.encode()] == b"sensor_msgs/msg/Image"
+    )
+    with pytest.raises(msgconv.UnknownTypeError, match="did you mean"):
+        msgconv.arrow_field("geometry_msgs/Twistt")
