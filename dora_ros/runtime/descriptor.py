@@ -255,6 +255,7 @@ class _Parser:
                 getattr(doc, "line", 1), "a dataflow file must be a mapping with a `nodes` list"
             )
         self.check_keys(doc, keys.TOP_KEYS, keys.SUPPORTED_TOP_KEYS, "key", None)
+        self.top_defaults(doc)
         global_env = self.env(doc, None) if "env" in doc else {}
         nodes_raw = doc.get("nodes")
         if not isinstance(nodes_raw, LineSeq):
@@ -269,6 +270,22 @@ class _Parser:
             raw=plain(doc),
             deploy=deploy,
         )
+
+    def top_defaults(self, doc: LineMap) -> None:
+        """``debug`` and ``health_check_interval`` at the defaults `dora expand` writes, no other."""
+        debug = doc.get("debug")
+        if debug is not None and plain(debug) not in ({}, {"enable_debug_inspection": False}):
+            self.fail(
+                doc.line_of("debug"),
+                "key 'debug': debug inspection is not supported by dora-ros; only"
+                " `enable_debug_inspection: false` (the default `dora expand` writes) is accepted",
+            )
+        if doc.get("health_check_interval") is not None:
+            self.fail(
+                doc.line_of("health_check_interval"),
+                "key 'health_check_interval': health checks are not supported by dora-ros; only"
+                " `null` (the default `dora expand` writes) is accepted",
+            )
 
     def deploy(self, owner: LineMap, node: str | None) -> dict[str, Any] | None:
         value = owner.get("deploy")

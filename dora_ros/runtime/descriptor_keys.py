@@ -74,8 +74,9 @@ TOP_KEYS: dict[str, str] = {
     "nodes": "",
     "env": "",
     "deploy": "",
-    "debug": "debug inspection",
-    "health_check_interval": "health checks",
+    # Accepted at their defaults only (`dora expand` writes them): see _Parser.top_defaults.
+    "debug": "",
+    "health_check_interval": "",
     "strict_types": "type checking",
     "exit_when_nodes_finish": "`exit_when_nodes_finish`",
     "type_rules": "type rules",

@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from ..errors import NodeError
 from . import control, wire
+from .node_descriptor import normalise_descriptor
 from .sample import SampleHandler, views_released
 from .shm_pool import ShmPool
 from .transport import (
@@ -740,7 +741,8 @@ class Node:
         return dict(self._node_config)
 
     def dataflow_descriptor(self, /) -> dict[str, Any]:
-        return dict(self._descriptor)
+        """The graph as dora-rs 1.1 gives it to nodes (normalised: see ``node_descriptor``)."""
+        return normalise_descriptor(self._descriptor)
 
     def is_restart(self, /) -> bool:
         return self._restart_count > 0

@@ -392,12 +392,58 @@ def test_every_dora_rs_top_level_key_parses(graph_dir: Path, key: str) -> None:
           - id: a
             path: node.py
         """
+    if key in DEFAULT_ONLY_TOP_KEYS:  # accepted at its default only: these values are refused
+        assert error_of(text).startswith(f"graph.yml:{marked_line(text)}: key '{key}': ")
+        return
     if key in keys.SUPPORTED_TOP_KEYS:
         assert load(text).raw[key] is not None
         return
     assert error_of(text) == (
         f"graph.yml:{marked_line(text)}: key '{key}' ({keys.TOP_KEYS[key]}) "
         "is not supported by dora-ros"
+    )
+
+
+DEFAULT_ONLY_TOP_KEYS = {
+    "debug": (
+        "debug inspection is not supported by dora-ros; only `enable_debug_inspection: false`"
+        " (the default `dora expand` writes) is accepted"
+    ),
+    "health_check_interval": (
+        "health checks are not supported by dora-ros; only `null` (the default `dora expand`"
+        " writes) is accepted"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "value", ["{enable_debug_inspection: false}", "{}", "null"], ids=["default", "empty", "null"]
+)
+def test_debug_at_its_default_is_accepted(graph_dir: Path, value: str) -> None:
+    """`dora expand` writes `debug: {enable_debug_inspection: false}`: it must load."""
+    load(f"debug: {value}\nhealth_check_interval: null\nnodes:\n  - id: a\n    path: node.py\n")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("debug", "{enable_debug_inspection: true}"),
+        ("debug", "{other: 1}"),
+        ("health_check_interval", "5.0"),
+        ("health_check_interval", "1"),
+    ],
+)
+def test_debug_and_health_check_interval_other_values_are_refused(
+    graph_dir: Path, key: str, value: str
+) -> None:
+    text = f"""
+        nodes:
+          - id: a
+            path: node.py
+        {key}: {value}  # <-
+        """
+    assert error_of(text) == (
+        f"graph.yml:{marked_line(text)}: key '{key}': {DEFAULT_ONLY_TOP_KEYS[key]}"
     )
 
 
