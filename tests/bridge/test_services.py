@@ -188,3 +188,24 @@ def test_server_holds_at_most_64_requests_and_drops_the_oldest(
     with pytest.raises(BridgeError, match="dropped as the oldest of 64"):
         server.send_response(taken[0][0] - 1, pa.array([{}]))  # the newest dropped one
     server.close()
+
+
+def test_call_right_after_create_waits_for_the_server(ros_server: Peer) -> None:
+    """dora-rs code with `wait_timeout_s=0` calls at once: the request waits for the match."""
+    with Ros2Context(domain_id=DOMAIN) as context:
+        node = context.new_node("eager_service_client", "/", Ros2NodeOptions())
+        client = node.create_service_client(
+            name("/add_one"), SERVICE, Ros2QosPolicies(), wait_timeout_s=0
+        )
+        response = client.call(pa.array([{"int32_value": 7}]), timeout_s=8)
+        assert response[0]["int32_value"].as_py() == 8
+
+
+def test_call_without_a_server_says_so(ros_node) -> None:
+    client = ros_node.create_service_client(
+        name("/nobody"), SERVICE, Ros2QosPolicies(), wait_timeout_s=0
+    )
+    started = time.monotonic()
+    with pytest.raises(BridgeError, match=r"no service server /\S+/nobody .* within 1 s"):
+        client.call(pa.array([{"int32_value": 7}]), timeout_s=1)
+    assert time.monotonic() - started < 5
