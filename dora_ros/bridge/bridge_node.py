@@ -34,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import BridgeError, DoraRosError, MsgConvError
-from ..msgconv import default_value
+from ..msgconv import ROS_TYPE_KEY, default_value
 from .backend import KEEP_ALL_DEPTH, ReadyQueue, open_backend
 from .context import decode, encode, encode_rows
 from .graph_config import BridgeSpec, parse_bridge_config
@@ -492,6 +492,7 @@ def run(payload: Mapping[str, Any]) -> int:
 
     node_id = str(payload.get("node_id", "ros2"))
     spec = parse_bridge_config(payload.get("ros2") or {}, node_id)
+    output_types = spec.output_types()
     node = Node()
     bridge = BridgeNode(
         spec, node_id, list(payload.get("declared_outputs", [])), list(payload.get("inputs", []))
@@ -504,7 +505,12 @@ def run(payload: Mapping[str, Any]) -> int:
             if event.get("kind") == "external":
                 if event.get("drop"):
                     continue
-                node.send_output(event["output"], event["value"], event.get("metadata") or None)
+                # Every value names its ROS type (`ros2.type`), so a receiver can tell what it got.
+                metadata = dict(event.get("metadata") or {})
+                ros_type = output_types.get(event["output"])
+                if ros_type is not None:
+                    metadata[ROS_TYPE_KEY] = ros_type
+                node.send_output(event["output"], event["value"], metadata or None)
                 continue
             kind = event.get("type")
             if kind == "INPUT":

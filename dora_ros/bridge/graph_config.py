@@ -85,6 +85,20 @@ class BridgeSpec:
             return ("response",) if self.role == "client" else ("request",)
         return ("feedback", "result") if self.role == "client" else ("goal", "cancel")
 
+    def output_types(self) -> dict[str, str]:
+        """The ROS 2 type of each output's values (`output id -> pkg/msg/T`, `pkg/srv/T_Response`,
+        ...), which the bridge node sends as the `ros2.type` metadata parameter. An action
+        server's `cancel` output carries a goal id string, no ROS type."""
+        if self.mode == "topics":
+            return {t.dora_id: t.message_type for t in self.topics if t.direction == "subscribe"}
+        parts = {
+            ("service", "client"): {"response": "Response"},
+            ("service", "server"): {"request": "Request"},
+            ("action", "client"): {"feedback": "Feedback", "result": "Result"},
+            ("action", "server"): {"goal": "Goal"},
+        }[(self.mode, self.role or "")]
+        return {output: f"{self.type_name}_{part}" for output, part in parts.items()}
+
     def implied_inputs(self) -> tuple[str, ...]:
         if self.mode == "topics":
             return tuple(t.dora_id for t in self.topics if t.direction == "publish")
