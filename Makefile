@@ -10,7 +10,7 @@ JAZZY_STAMP := $(JAZZY_VENV)/.installed
 # so more workers than the 2 cores of our machines pay off.
 WORKERS ?= 4
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean fuzz
 
 $(STAMP): pyproject.toml setup.py dora_ros/msgconv/_arrow_native.c Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ test: $(STAMP) $(JAZZY_STAMP)
 	DORA_ROS_REQUIRE_AARCH64=1 $(PY) -m pytest -n $(WORKERS) tests
 	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
 	DORA_ROS_NO_NATIVE=1 $(PY) -m pytest -n $(WORKERS) -q tests/msgconv
+
+# msgconv's random-definition differential (fast, reference, rosbags) on a fresh seed for
+# FUZZ_SECONDS; a failure prints its seed, replayed with DORA_ROS_FUZZ_SEED=<seed>.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	DORA_ROS_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -s --timeout=0 \
+		tests/msgconv/test_random_definitions.py::test_random_definitions_fresh_seed
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
