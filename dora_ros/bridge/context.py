@@ -232,6 +232,9 @@ class Ros2Node(Closeable):
             enable_rosout=bool(options.rosout) if options is not None else False,
             parameters=parameters,
         )
+        # The names in effect: a launch file's `--ros-args -r __node:=/__ns:=` renames the node.
+        self.name = getattr(self._backend, "node_name", name)
+        self.namespace = getattr(self._backend, "namespace", self.namespace)
         self._closables: list[Any] = []
 
     @property

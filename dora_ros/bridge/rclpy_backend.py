@@ -33,6 +33,7 @@ import importlib
 import logging
 import math
 import os
+import sys
 import threading
 import time
 import weakref
@@ -407,7 +408,7 @@ class RclpyBackend(Closeable):
         with _fastdds_transports_sized():
             # No signal handlers: SIGINT belongs to the dora node (or the user), not to rclpy.
             rclpy.init(
-                args=[],
+                args=ros_arguments(),
                 context=self.context,
                 domain_id=domain_id,
                 signal_handler_options=SignalHandlerOptions.NO,
@@ -420,6 +421,9 @@ class RclpyBackend(Closeable):
                     enable_rosout=enable_rosout,
                     allow_undeclared_parameters=True,
                 )
+                # `-r __node:=` / `-r __ns:=` from the command line rename the node.
+                self.node_name = self.node.get_name()
+                self.namespace = self.node.get_namespace()
             except Exception as err:
                 rclpy.shutdown(context=self.context)
                 raise BridgeError(
@@ -647,6 +651,19 @@ def _hash(info: Any) -> str | None:
     """A TopicEndpointInfo's type hash as `RIHS01_<hex>`, or None when it has none."""
     text = str(getattr(info, "topic_type_hash", "") or "")
     return text if text.startswith("RIHS") and not text.startswith("RIHS00") else None
+
+
+def ros_arguments(argv: list[str] | None = None) -> list[str]:
+    """The process's command line for `rclpy.init` when it has `--ros-args`, else none.
+
+    A bridge started by a launch file (`<node pkg=... exec=...>`) gets ROS 2's arguments:
+    `--ros-args -r __node:=<name> -r __ns:=<ns> --params-file <f> -r <from>:=<to>`. rcl applies
+    them to every node of the context, as it does in any ROS 2 process: remaps, the node's name
+    and namespace, and parameters (`use_sim_time` among them). rcl reads only the `--ros-args`
+    sections, so the program's own arguments are left alone.
+    """
+    args = list(sys.argv if argv is None else argv)
+    return args if "--ros-args" in args[1:] else []
 
 
 def _close_at_exit(ref: weakref.ref[RclpyBackend]) -> None:

@@ -4,9 +4,12 @@ Python-API bridge started by a launch file."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
-from ros_peers import name, peer, run_graph
+from ros_peers import interrupt, name, peer, ros_env, run_graph
 
 DOMAIN = 88
 
@@ -40,3 +43,63 @@ def test_bridge_outputs_name_their_ros_type(tmp_path: Path) -> None:
             tmp_path, graph, {"receiver.py": RECEIVER}, DOMAIN, lambda logs: "got chatter" in logs
         )
     assert "got chatter hi std_msgs/msg/String" in logs, logs
+
+
+# A bridge written with the Python API (as for dora-rs), installed as a ROS 2 package executable.
+BRIDGE = f"""#!{sys.executable}
+import json, time
+from dora_ros.bridge import Ros2Context, Ros2NodeOptions, Ros2QosPolicies
+
+context = Ros2Context()
+node = context.new_node("bridge", "/", Ros2NodeOptions())
+pub = node.create_publisher(node.create_topic("chatter", "std_msgs/String", Ros2QosPolicies()))
+report = {{"name": node.name, "namespace": node.namespace,
+          "use_sim_time": node.get_parameter("use_sim_time")}}
+print(json.dumps(report), flush=True)
+while True:
+    pub.publish({{"data": "remapped"}})
+    time.sleep(0.2)
+"""
+
+
+def test_a_launch_file_remaps_renames_and_sets_use_sim_time(tmp_path: Path) -> None:
+    prefix = tmp_path / "prefix"
+    marker = prefix / "share" / "ament_index" / "resource_index" / "packages"
+    marker.mkdir(parents=True)
+    (marker / "bridge_demo").write_text("")
+    executable = prefix / "lib" / "bridge_demo" / "bridge"
+    executable.parent.mkdir(parents=True)
+    executable.write_text(BRIDGE)
+    executable.chmod(0o755)
+    remapped = name("/remapped_chatter")
+    launch = tmp_path / "bridge.launch.xml"
+    launch.write_text(
+        f"""<launch>
+  <node pkg="bridge_demo" exec="bridge" name="renamed_bridge" namespace="/robot" output="screen">
+    <remap from="chatter" to="{remapped}"/>
+    <param name="use_sim_time" value="true"/>
+  </node>
+</launch>
+"""
+    )
+    env = ros_env(DOMAIN)
+    env["AMENT_PREFIX_PATH"] = f"{prefix}:{env.get('AMENT_PREFIX_PATH', sys.prefix)}"
+    listen = [{"topic": remapped, "type": "std_msgs/msg/String"}]
+    with peer("topic_peer.py", {"node": "remap_listener", "listen": listen}, DOMAIN) as ros:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "dora_ros.cli", "launch", str(launch)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
+        try:
+            got = ros.wait(lambda e: e.get("topic") == remapped, 40)
+        finally:
+            interrupt(launcher, 20)
+        output = launcher.stdout.read() if launcher.stdout else ""
+    assert got["value"] == {"data": "remapped"}
+    line = next(x for x in output.splitlines() if '"use_sim_time"' in x)
+    report = json.loads(line[line.index("{") :])
+    assert report == {"name": "renamed_bridge", "namespace": "/robot", "use_sim_time": True}
