@@ -33,6 +33,10 @@ test: $(STAMP) $(JAZZY_STAMP)
 	# msgconv's C helpers are compiled for aarch64 too (tests/msgconv/test_portable.py)
 	command -v aarch64-linux-gnu-gcc >/dev/null || \
 		(apt-get update && apt-get install -y gcc-aarch64-linux-gnu)
+	# `dora-ros graph` pages are checked in a real headless browser (tests/tools), driven by
+	# selenium; Debian's packages, since nothing may download a browser build of its own here
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && apt-get install -y chromium chromium-driver)
 	DORA_ROS_REQUIRE_AARCH64=1 $(PY) -m pytest -n $(WORKERS) tests
 	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
 	DORA_ROS_NO_NATIVE=1 $(PY) -m pytest -n $(WORKERS) -q tests/msgconv

@@ -33,6 +33,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "launch",
         "Start a ROS 2 launch file (XML, YAML, Python).",
     ),
+    "graph": (
+        "dora_ros.tools.graph_view",
+        "graph",
+        "Draw a dataflow or launch file as a self-contained HTML page (or mermaid).",
+    ),
 }
 
 
