@@ -135,5 +135,10 @@ def visit(entity: Any, context: LaunchContext) -> None:
                 except AttributeError:
                     pass  # not ours: visit() below says what it is
             visit(child, context)
+        if id(entity) in context.shared.completion_watch and not hasattr(entity, "resolve_command"):
+            from .events import ExecutionComplete
+            from .plan import FireEvent
+
+            context.emit(FireEvent(ExecutionComplete(entity)))
     except _LocatedError as err:
         raise err.at(entity.location) from None

@@ -32,7 +32,11 @@ class Shared:
     # False under `--print` without `--eval`: `$(command)` is shown, not run.
     run_commands: bool = True
     printing: bool = False  # `--print`: nothing starts; OpaqueFunctions still run (and say so)
-    notes: list[str] = field(default_factory=list)  # what `--print` tells about how it resolved
+    notes: list[str] = field(default_factory=list)
+    # ids of actions an OnExecutionComplete handler targets (their completion becomes an event)
+    completion_watch: set[int] = field(
+        default_factory=set
+    )  # what `--print` tells about how it resolved
     _temp_dir: str | None = None
 
     @property
@@ -69,6 +73,9 @@ class LaunchContext:
     ) -> None:
         self.launch_configurations: dict[str, Any] = dict(launch_arguments or {})
         self.environment: dict[str, str] = dict(os.environ if environment is None else environment)
+        self.initial_environment = dict(self.environment)  # what ResetEnvironment goes back to
+        self.environment_stack: list[dict[str, str]] = []  # PushEnvironment/PopEnvironment
+        self.configuration_stack: list[dict[str, Any]] = []  # Push/PopLaunchConfigurations
         self.ros_namespace: str | None = None
         self.global_params: list[Any] = []  # (name, value) tuples or parameter file paths
         self.ros_remaps: list[tuple[str, str]] = []
@@ -122,6 +129,8 @@ class LaunchContext:
         other.global_params = list(self.global_params)
         other.ros_remaps = list(self.ros_remaps)
         other.locals = dict(self.locals)
+        other.environment_stack = [dict(e) for e in self.environment_stack]
+        other.configuration_stack = [dict(c) for c in self.configuration_stack]
         other.steps = []
         other._stack = []
         return other

@@ -6,9 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .events import ProcessExited, ProcessStarted, Shutdown
+from .events import (
+    ExecutionComplete,
+    IncludeLaunchDescription,
+    ProcessExited,
+    ProcessIO,
+    ProcessStarted,
+    Shutdown,
+)
 
-__all__ = ["EventHandler", "OnProcessExit", "OnProcessStart", "OnShutdown"]
+__all__ = [
+    "EventHandler",
+    "OnExecutionComplete",
+    "OnIncludeLaunchDescription",
+    "OnProcessExit",
+    "OnProcessIO",
+    "OnProcessStart",
+    "OnShutdown",
+]
 
 
 class EventHandler:
@@ -19,6 +34,14 @@ class EventHandler:
     def __init__(self, target_action: Any = None, handler: Any = None) -> None:
         self.target_action = target_action
         self.handler = handler
+
+    def handler_for(self, event: Any) -> Any:
+        """The actions or callable answering `event` (one per event kind, most handlers)."""
+        return self.handler
+
+    def call(self, function: Any, event: Any, context: Any) -> Any:
+        """Call a handler function with ROS 2's arguments for this kind: (event, context)."""
+        return function(event, context)
 
     def matches(self, event: Any) -> bool:
         if not isinstance(event, self.event_type):
@@ -32,11 +55,11 @@ class EventHandler:
 
     def handle(self, event: Any, context: Any) -> list[Any]:
         """The entities to visit for `event`."""
-        handler = self.handler
+        handler = self.handler_for(event)
         if handler is None:
             return []
         if callable(handler) and not hasattr(handler, "visit"):
-            result = handler(event, context)
+            result = self.call(handler, event, context)
         else:
             result = handler
         if result is None:
@@ -69,3 +92,49 @@ class OnShutdown(EventHandler):
 
     def __init__(self, *, on_shutdown: Callable[..., Any] | Any = None) -> None:
         super().__init__(None, on_shutdown)
+
+
+class OnProcessIO(EventHandler):
+    """Lines a process writes: `on_stdout` / `on_stderr` get a ProcessIO event."""
+
+    event_type = ProcessIO
+
+    def __init__(
+        self,
+        *,
+        target_action: Any = None,
+        on_stdin: Any = None,
+        on_stdout: Any = None,
+        on_stderr: Any = None,
+    ) -> None:
+        super().__init__(target_action, None)
+        self.on_stdout = on_stdout
+        self.on_stderr = on_stderr  # on_stdin: accepted, dora-ros writes nothing to stdin
+
+    def matches(self, event: Any) -> bool:
+        return super().matches(event) and self.handler_for(event) is not None
+
+    def handler_for(self, event: Any) -> Any:
+        return self.on_stdout if event.fd == 1 else self.on_stderr
+
+    def call(self, function: Any, event: Any, context: Any) -> Any:
+        return function(event)  # ROS 2 gives OnProcessIO callbacks the event alone
+
+
+class OnExecutionComplete(EventHandler):
+    """An action finished (a process: when it exits)."""
+
+    event_type = ExecutionComplete
+
+    def __init__(self, *, target_action: Any = None, on_completion: Any = None) -> None:
+        super().__init__(target_action, on_completion)
+
+
+class OnIncludeLaunchDescription(EventHandler):
+    """`EmitEvent(event=IncludeLaunchDescription(...))`; the description is always included,
+    as ROS 2's launch service does, and `on_include`'s actions follow it."""
+
+    event_type = IncludeLaunchDescription
+
+    def __init__(self, *, on_include: Any = None, **_: Any) -> None:
+        super().__init__(None, on_include)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ProcessExited", "ProcessStarted", "Shutdown"]
+__all__ = [
+    "ExecutionComplete",
+    "IncludeLaunchDescription",
+    "ProcessExited",
+    "ProcessIO",
+    "ProcessStarted",
+    "Shutdown",
+]
 
 
 @dataclass
@@ -39,3 +46,40 @@ class ProcessExited:
     @property
     def process_name(self) -> str:
         return self.name
+
+
+@dataclass
+class ProcessIO:
+    """A line a process wrote (`text` in bytes, with its newline, as ROS 2 gives it)."""
+
+    action: Any
+    name: str
+    pid: int
+    text: bytes
+    fd: int  # 1: stdout, 2: stderr
+
+    @property
+    def process_name(self) -> str:
+        return self.name
+
+    @property
+    def from_stdout(self) -> bool:
+        return self.fd == 1
+
+    @property
+    def from_stderr(self) -> bool:
+        return self.fd == 2
+
+
+@dataclass
+class ExecutionComplete:
+    """An action finished: a process when it exits, any other action once it has run."""
+
+    action: Any
+
+
+@dataclass
+class IncludeLaunchDescription:
+    """`EmitEvent(event=IncludeLaunchDescription(description))`: include it now."""
+
+    launch_description: Any

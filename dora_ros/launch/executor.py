@@ -25,8 +25,10 @@ from ..runtime import reaper
 from .action import visit
 from .context import LaunchContext
 from .errors import LaunchError
-from .events import ProcessExited, ProcessStarted, Shutdown
+from .event_handlers import OnProcessIO
+from .events import ExecutionComplete, ProcessExited, ProcessIO, ProcessStarted, Shutdown
 from .plan import (
+    FireEvent,
     Log,
     ProcessSpec,
     RegisterHandler,
@@ -206,6 +208,8 @@ class Launcher:
                     self._track(self._timer(step), timer=True)
             elif isinstance(step, RegisterHandler):
                 self._handlers.append((step.handler, step.context))
+            elif isinstance(step, FireEvent):
+                await self._emit(step.event)
             elif isinstance(step, UnregisterHandler):
                 self._handlers = [(h, c) for h, c in self._handlers if h is not step.handler]
             elif isinstance(step, Log):
@@ -288,8 +292,8 @@ class Launcher:
             log_path = self.log_dir / f"{spec.name}-{process.pid}-stdout_stderr.log"
             with open(log_path, "w", encoding="utf-8") as own_log:
                 readers = [
-                    self._pump(process.stdout, spec, own_log, is_stderr=False),
-                    self._pump(process.stderr, spec, own_log, is_stderr=True),
+                    self._pump(process.stdout, spec, own_log, process.pid, is_stderr=False),
+                    self._pump(process.stderr, spec, own_log, process.pid, is_stderr=True),
                 ]
                 pumps = asyncio.gather(*readers)
                 await self._emit(ProcessStarted(spec.origin, spec.name, process.pid, [*spec.cmd]))
@@ -321,6 +325,7 @@ class Launcher:
             await self._emit(
                 ProcessExited(spec.origin, spec.name, process.pid, returncode, [*spec.cmd])
             )
+            await self._emit(ExecutionComplete(spec.origin))
             if spec.shutdown_on_exit:
                 self.request_shutdown(f"process {spec.name} exited (on_exit shutdown)")
             if not spec.respawn or self.shutting_down:
@@ -377,6 +382,7 @@ class Launcher:
         stream: asyncio.StreamReader | None,
         spec: ProcessSpec,
         own: IO[str],
+        pid: int,
         *,
         is_stderr: bool,
     ) -> None:
@@ -397,6 +403,9 @@ class Launcher:
             self._write_log(f"[{spec.name}] {text}")
             if to_screen:
                 print(f"[{spec.name}] {text}", file=screen, flush=True)
+            if any(isinstance(h, OnProcessIO) for h, _ in self._handlers):
+                fd = 2 if is_stderr else 1
+                await self._emit(ProcessIO(spec.origin, spec.name, pid, raw, fd))
 
     async def _escalate(self, running: _Running) -> None:
         process = running.process

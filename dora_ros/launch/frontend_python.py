@@ -26,6 +26,7 @@ from . import launch_description_sources as S
 from . import substitutions as T
 from .action import Action, LaunchDescriptionEntity, caller_location
 from .context import LaunchContext
+from .entity import Entity
 from .errors import LaunchError, LaunchFileError, Location
 from .launch_description import LaunchDescription
 from .ros_args import ParameterFile, ParameterValue
@@ -40,9 +41,54 @@ def _names(module: Any, names: str) -> dict[str, Any]:
 _SUBSTITUTIONS = _names(
     T,
     "LaunchConfiguration TextSubstitution EnvironmentVariable PythonExpression "
-    "PathJoinSubstitution Command FindExecutable AnonName ThisLaunchFile ThisLaunchFileDir "
-    "NotSubstitution AndSubstitution OrSubstitution EqualsSubstitution NotEqualsSubstitution "
-    "Substitution",
+    "PathJoinSubstitution PathSubstitution StringJoinSubstitution Command FindExecutable "
+    "AnonName ThisLaunchFile ThisLaunchFileDir NotSubstitution AndSubstitution OrSubstitution "
+    "AnySubstitution AllSubstitution EqualsSubstitution NotEqualsSubstitution FileContent "
+    "IfElseSubstitution LaunchLogDir LocalSubstitution ForLoopIndex ForEachVar Substitution",
+)
+
+
+def _ensure_argument_type(
+    argument: Any, types: Any, argument_name: str, caller: str | None = None
+) -> None:
+    """launch.utilities.ensure_argument_type: a TypeError naming the argument."""
+    if not isinstance(types, (list, tuple)):
+        types = (types,)
+    if not isinstance(argument, tuple(t for t in types if isinstance(t, type))):
+        where = f" of {caller}" if caller else ""
+        raise TypeError(
+            f"argument '{argument_name}'{where} got {type(argument).__name__}, "
+            f"expected one of {[getattr(t, '__name__', str(t)) for t in types]}"
+        )
+
+
+def _expose(registry: str) -> Any:
+    """launch.frontend.expose_action / expose_substitution: register a user's class by name."""
+
+    def expose(name: str) -> Any:
+        def decorate(cls: Any) -> Any:
+            if registry == "action":
+                from .action import REGISTRY
+
+                REGISTRY[name] = cls
+            else:
+                T.register_frontend_substitution(name, cls)
+            return cls
+
+        return decorate
+
+    return expose
+
+
+_SOME_SUBSTITUTIONS = {
+    "SomeSubstitutionsType": T.SomeSubstitutionsType,
+    "SomeSubstitutionsType_types_tuple": (str, T.Substitution, list, tuple),
+}
+
+_EVENT_HANDLERS = _names(
+    H,
+    "EventHandler OnProcessExit OnProcessStart OnShutdown OnProcessIO OnExecutionComplete "
+    "OnIncludeLaunchDescription",
 )
 
 # module name -> its contents (other modules are filled in as attributes below).
@@ -53,28 +99,36 @@ _MODULES: dict[str, dict[str, Any]] = {
         "Action": Action,
         "LaunchDescriptionEntity": LaunchDescriptionEntity,
         "Substitution": T.Substitution,
-        "SomeSubstitutionsType": T.SomeSubstitutionsType,
         "Condition": C.Condition,
+        "EventHandler": H.EventHandler,
+        **_SOME_SUBSTITUTIONS,
     },
-    "launch.actions": {
-        **_names(
-            A,
-            "DeclareLaunchArgument EmitEvent ExecuteProcess GroupAction IncludeLaunchDescription "
-            "LogInfo OpaqueFunction RegisterEventHandler SetEnvironmentVariable "
-            "SetLaunchConfiguration Shutdown TimerAction UnsetEnvironmentVariable",
-        ),
-    },
+    "launch.actions": _names(A, " ".join(A.__all__)),
     "launch.substitutions": _SUBSTITUTIONS,
     "launch.conditions": _names(
         C, "IfCondition UnlessCondition LaunchConfigurationEquals LaunchConfigurationNotEquals"
     ),
-    "launch.event_handlers": _names(H, "OnProcessExit OnProcessStart OnShutdown"),
-    "launch.events": {"Shutdown": E.Shutdown},
-    "launch.events.process": _names(E, "ProcessExited ProcessStarted"),
+    "launch.event_handler": {"EventHandler": H.EventHandler, "BaseEventHandler": H.EventHandler},
+    "launch.event_handlers": _EVENT_HANDLERS,
+    "launch.events": _names(E, "Shutdown IncludeLaunchDescription ExecutionComplete"),
+    "launch.events.process": _names(E, "ProcessExited ProcessStarted ProcessIO"),
+    "launch.launch_context": {"LaunchContext": LaunchContext},
+    "launch.launch_description": {"LaunchDescription": LaunchDescription},
     "launch.launch_description_sources": _names(
         S,
         "AnyLaunchDescriptionSource PythonLaunchDescriptionSource FrontendLaunchDescriptionSource",
     ),
+    "launch.some_substitutions_type": _SOME_SUBSTITUTIONS,
+    "launch.utilities": {
+        "normalize_to_list_of_substitutions": T.normalize,
+        "perform_substitutions": lambda context, subs: T.perform(context, subs),
+        "ensure_argument_type": _ensure_argument_type,
+    },
+    "launch.frontend": {
+        "Entity": Entity,
+        "expose_action": _expose("action"),
+        "expose_substitution": _expose("substitution"),
+    },
     "launch_xml": {},
     "launch_xml.launch_description_sources": {
         "XMLLaunchDescriptionSource": S.XMLLaunchDescriptionSource
@@ -84,14 +138,13 @@ _MODULES: dict[str, dict[str, Any]] = {
         "YAMLLaunchDescriptionSource": S.YAMLLaunchDescriptionSource
     },
     "launch_ros": {},
-    "launch_ros.actions": {
-        **_names(
-            A,
-            "Node PushRosNamespace SetParameter SetRemap ComposableNodeContainer "
-            "LoadComposableNodes LifecycleNode",
-        ),
-    },
-    "launch_ros.substitutions": _names(T, "FindPackageShare FindPackagePrefix"),
+    "launch_ros.actions": _names(
+        A,
+        "Node PushRosNamespace PushROSNamespace SetParameter SetRemap SetParametersFromFile "
+        "SetROSLogDir SetUseSimTime RosTimer ROSTimer ComposableNodeContainer "
+        "LoadComposableNodes LifecycleNode",
+    ),
+    "launch_ros.substitutions": _names(T, "FindPackageShare FindPackagePrefix ExecutableInPackage"),
     "launch_ros.parameter_descriptions": {
         "ParameterValue": ParameterValue,
         "ParameterFile": ParameterFile,
@@ -101,16 +154,35 @@ _MODULES: dict[str, dict[str, Any]] = {
         "ParameterFile": ParameterFile,
         "ComposableNode": A.unsupported.ComposableNode,
     },
+    "launch_ros.events": {},
+    "launch_ros.event_handlers": {},
 }
+
+
+def _refused(qualname: str) -> type:
+    """A stand-in for a name dora-ros does not implement: importing it works (a file may import
+    `LaunchService` for its `__main__` block), using it raises an error naming the line."""
+
+    def refuse() -> None:
+        raise LaunchFileError(f"{qualname} is not supported by dora-ros launch", caller_location())
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        refuse()
+
+    def __init_subclass__(cls: Any, **kwargs: Any) -> None:
+        refuse()
+
+    name = qualname.rpartition(".")[2]
+    return type(
+        name, (), {"__init__": __init__, "__init_subclass__": classmethod(__init_subclass__)}
+    )
 
 
 def _unsupported_getattr(module_name: str) -> Any:
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        raise LaunchFileError(
-            f"{module_name}.{name} is not supported by dora-ros launch", caller_location()
-        )
+        return _refused(f"{module_name}.{name}")
 
     return __getattr__
 

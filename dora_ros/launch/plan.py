@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .context import LaunchContext
 
 __all__ = [
+    "FireEvent",
     "Log",
     "ProcessSpec",
     "RegisterHandler",
@@ -63,6 +64,13 @@ class StartTimer:
 class RegisterHandler:
     handler: Any  # an event handler from .event_handlers
     context: LaunchContext
+
+
+@dataclass(frozen=True)
+class FireEvent:
+    """Give `event` to the handlers registered so far (ExecutionComplete, user events)."""
+
+    event: Any
 
 
 @dataclass(frozen=True)

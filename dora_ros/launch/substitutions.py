@@ -645,6 +645,18 @@ _FRONTEND: dict[str, Callable[[Args], Substitution]] = {
 }
 
 
+def register_frontend_substitution(name: str, cls: Any) -> None:
+    """`$(name ...)` builds `cls` (launch.frontend.expose_substitution), via its `parse(args)`."""
+
+    def build(args: Args) -> Substitution:
+        if hasattr(cls, "parse"):
+            made, kwargs = cls.parse(args)
+            return made(**kwargs)
+        return cls(*args)
+
+    _FRONTEND[name] = build
+
+
 class _Parser:
     """Recursive descent over ROS 2's grammar: text, `$(name arg ...)`, quoted arguments."""
 

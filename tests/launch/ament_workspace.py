@@ -203,3 +203,45 @@ def pid_alive(pid: int) -> bool:
 def lines_of(path: Path) -> list[str]:
     """The lines of a file, or [] while it does not exist."""
     return path.read_text().splitlines() if path.exists() else []
+
+
+def resolve_in_process(ws: Workspace, path: Path, **args: str) -> tuple[list, dict]:  # type: ignore[type-arg]
+    """Visit a launch file in this process (AMENT_PREFIX_PATH from `ws`).
+
+    Returns (steps, {params file path: its YAML}) read before the launch's temporary folder goes.
+    """
+    import yaml
+
+    from dora_ros.launch.action import visit
+    from dora_ros.launch.context import LaunchContext
+    from dora_ros.launch.frontend_python import python_launch_api
+    from dora_ros.launch.launch_description_sources import load_launch_file
+    from dora_ros.launch.plan import StartProcess, StartTimer
+
+    saved = os.environ.get("AMENT_PREFIX_PATH")
+    os.environ["AMENT_PREFIX_PATH"] = ws.env["AMENT_PREFIX_PATH"]
+    context = LaunchContext(launch_arguments=args, environment=ws.env)
+    context.shared.log_dir = str(ws.log_dir)
+    try:
+        with python_launch_api():
+            visit(load_launch_file(str(path)), context)
+        files: dict[str, object] = {}
+
+        def read(steps: list) -> None:  # type: ignore[type-arg]
+            for step in steps:
+                if isinstance(step, StartProcess):
+                    cmd = step.spec.cmd
+                    for i, word in enumerate(cmd):
+                        if word == "--params-file":
+                            files[cmd[i + 1]] = yaml.safe_load(Path(cmd[i + 1]).read_text())
+                elif isinstance(step, StartTimer):
+                    read(list(step.steps))
+
+        read(context.steps)
+        return context.steps, files
+    finally:
+        context.shared.remove_temp_dir()
+        if saved is None:
+            os.environ.pop("AMENT_PREFIX_PATH", None)
+        else:
+            os.environ["AMENT_PREFIX_PATH"] = saved

@@ -110,8 +110,10 @@ CASES = {
     "python-unsupported-class": (
         "bad.launch.py",
         "from launch import LaunchDescription\n"
-        "from launch.actions import AppendEnvironmentVariable\n",
-        r"bad.launch.py:2: launch.actions.AppendEnvironmentVariable is not supported by dora-ros launch",
+        "from launch.actions import OpaqueCoroutine\n\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([OpaqueCoroutine(coroutine=None)])\n",
+        r"bad.launch.py:5: launch.actions.OpaqueCoroutine is not supported by dora-ros launch",
     ),
     "python-lifecycle": (
         "bad.launch.py",
@@ -131,7 +133,7 @@ CASES = {
     "python-unknown-module": (
         "bad.launch.py",
         "import launch\nimport launch.frontend.parser\n",
-        r"bad.launch.py:2: ModuleNotFoundError: module 'launch.frontend' is not supported by dora-ros launch",
+        r"bad.launch.py:2: ModuleNotFoundError: module 'launch.frontend.parser' is not supported by dora-ros launch",
     ),
     "python-user-error": (
         "bad.launch.py",

@@ -40,3 +40,6 @@ class PushRosNamespace(Action):
         context.ros_namespace = join_namespace(
             context.ros_namespace, perform(context, self.namespace)
         )
+
+
+PushROSNamespace = PushRosNamespace  # the current spelling in launch_ros

@@ -17,4 +17,9 @@ class RegisterEventHandler(Action):
         self.event_handler = event_handler
 
     def execute(self, context: LaunchContext) -> None:
+        from ..event_handlers import OnExecutionComplete
+
+        target = getattr(self.event_handler, "target_action", None)
+        if isinstance(self.event_handler, OnExecutionComplete) and target is not None:
+            context.shared.completion_watch.add(id(target))
         context.emit(RegisterHandler(self.event_handler, context.snapshot()))

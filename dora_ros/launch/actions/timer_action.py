@@ -22,15 +22,26 @@ if TYPE_CHECKING:
 
 @register("timer")
 class TimerAction(Action):
-    def __init__(self, *, period: Any, actions: Iterable[Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        period: Any,
+        actions: Iterable[Any],
+        cancel_on_shutdown: Any = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.period = period
         self.actions = list(actions)
+        # Accepted for ROS 2 compatibility; a pending timer never starts anything once the
+        # launch shuts down, whichever the value (see docs/launch.md).
+        self.cancel_on_shutdown = cancel_on_shutdown
 
     @classmethod
     def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
         kwargs = cls.parse_common(entity, parser)
         period = parser.parse_substitution(entity.get_attr("period"))
+        entity.get_attr("cancel_on_shutdown", data_type=bool, optional=True)
         actions = [parser.parse_action(child) for child in entity.children]
         return cls(period=period, actions=actions, **kwargs)
 
@@ -46,3 +57,14 @@ class TimerAction(Action):
         for action in self.actions:
             visit(action, later)
         context.emit(StartTimer(period, tuple(later.steps)))
+
+
+@register("ros_timer", "ros-timer")
+class ROSTimer(TimerAction):
+    """launch_ros's timer on ROS time: run as a wall-clock timer (no /clock is followed)."""
+
+    def __init__(self, *, period: Any, actions: Iterable[Any], **kwargs: Any) -> None:
+        super().__init__(period=period, actions=actions, **kwargs)
+
+
+RosTimer = ROSTimer
