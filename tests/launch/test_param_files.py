@@ -1,0 +1,73 @@
+"""Parameter files with substitutions (`allow_substs`), read back by a real rclpy node."""
+
+from __future__ import annotations
+
+import pytest
+from ament_workspace import Workspace, resolve_in_process
+
+PARAMS = """/**:
+  ros__parameters:
+    speed: $(var speed)
+    share: "$(find-pkg-share demo_pkg)/maps"
+    label: $(var label 'fallback')
+"""
+
+XML = """<launch>
+  <arg name="speed" default="1.5"/>
+  <node pkg="demo_pkg" exec="reporter" name="subst" namespace="pf">
+    <param from="$(dirname)/subst.yaml" allow_substs="true"/>
+  </node>
+</launch>
+"""
+
+PYTHON = """
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterFile
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument("speed", default_value="1.5"),
+        Node(package="demo_pkg", executable="reporter", name="subst", namespace="pf",
+             parameters=[ParameterFile(
+                 PathJoinSubstitution([FindPackageShare("demo_pkg"), "launch", "subst.yaml"]),
+                 allow_substs=True)]),
+    ])
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("pf.launch.xml", XML), ("pf.launch.py", PYTHON)])
+def test_allow_substs_reaches_the_node(ws: Workspace, name: str, text: str) -> None:
+    (ws.launch_dir / "subst.yaml").write_text(PARAMS)
+    ws.add_launch(name, text)
+    result = ws.launch("demo_pkg", name, "speed:=2.25")
+    assert result.returncode == 0, result.stderr
+    params = ws.report("/pf/subst")["params"]
+    assert params == {
+        "speed": 2.25,
+        "share": str(ws.prefix / "share" / "demo_pkg") + "/maps",
+        "label": "fallback",
+    }
+
+
+def test_without_allow_substs_the_file_is_passed_as_it_is(ws: Workspace) -> None:
+    (ws.launch_dir / "subst.yaml").write_text(PARAMS)
+    path = ws.add_launch("plain.launch.xml", XML.replace(' allow_substs="true"', ""))
+    steps, _ = resolve_in_process(ws, path)
+    assert str(ws.launch_dir / "subst.yaml") in steps[0].spec.cmd
+
+
+def test_bad_substitution_in_a_parameter_file_names_the_file(ws: Workspace) -> None:
+    (ws.launch_dir / "subst.yaml").write_text("/**:\n  ros__parameters:\n    a: $(var nope)\n")
+    ws.add_launch("bad.launch.xml", XML)
+    result = ws.launch("demo_pkg", "bad.launch.xml", "--print")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        f"bad.launch.xml:3: parameter file '{ws.launch_dir / 'subst.yaml'}': "
+        "launch configuration 'nope' does not exist"
+    ) in result.stderr
