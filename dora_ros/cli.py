@@ -38,6 +38,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "graph",
         "Draw a dataflow or launch file as a self-contained HTML page (or mermaid).",
     ),
+    "doctor": (
+        "dora_ros.tools.doctor",
+        "doctor",
+        "Check Python, packages, the ROS 2 environment, /dev/shm and socket buffers.",
+    ),
 }
 
 
