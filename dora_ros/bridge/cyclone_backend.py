@@ -267,7 +267,7 @@ class CycloneTopicReader:
         self.type_name = type_name
         self._backend = backend
         self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
-            KEEP_ALL_DEPTH if depth is None else depth, f"topic {topic}"
+            KEEP_ALL_DEPTH if depth is None else min(depth, KEEP_ALL_DEPTH), f"topic {topic}"
         )
         self._reader: Any = None
         self._handle = 0

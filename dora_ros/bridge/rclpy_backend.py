@@ -324,7 +324,7 @@ class RclpyReader:
         self.type_name = type_name
         self._backend = backend
         self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
-            KEEP_ALL_DEPTH if qos.keep_all else qos.keep_last, f"topic {topic}"
+            KEEP_ALL_DEPTH if qos.keep_all else min(qos.keep_last, KEEP_ALL_DEPTH), f"topic {topic}"
         )
         self.rejected = 0  # samples of publishers whose type definition differs (reject)
         self._vetted: set[bytes] = set()  # publishers whose type hash was looked at

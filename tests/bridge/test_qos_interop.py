@@ -138,3 +138,17 @@ def test_late_subscriber_gets_every_latched_publisher_sample(ros_node) -> None:
         while len(got) < 2 and (value := sub.next(5.0)) is not None:
             got.add(value.to_pylist()[0]["data"])
         assert got == {"base_link->camera", "base_link->lidar"}
+
+
+def test_a_huge_keep_last_constructs_and_the_bridge_queue_stays_bounded(ros_node) -> None:
+    from dora_ros.bridge.ready_queue import KEEP_ALL_DEPTH
+
+    qos = Ros2QosPolicies(keep_last=2**31 - 1)  # dora-rs accepts it; so do Fast DDS and Cyclone
+    topic_ = ros_node.create_topic(topic(ros_node.backend.name, "huge_depth"), STRING, qos)
+    sub = ros_node.create_subscription(topic_)
+    pub = ros_node.create_publisher(topic_)
+    assert sub._reader._queue.depth == KEEP_ALL_DEPTH  # what the bridge holds: 2**20 at most
+    poll(sub.matched_count, timeout=10)
+    pub.publish({"data": "deep"})
+    value = sub.next(10.0)
+    assert value is not None and value.to_pylist() == [{"data": "deep"}]

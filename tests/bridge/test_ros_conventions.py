@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ros_peers import interrupt, name, peer, ros_env, run_graph
+from ros_peers import REPO, interrupt, name, peer, ros_env, run_graph
 
 DOMAIN = 88
 
@@ -103,3 +103,25 @@ def test_a_launch_file_remaps_renames_and_sets_use_sim_time(tmp_path: Path) -> N
     line = next(x for x in output.splitlines() if '"use_sim_time"' in x)
     report = json.loads(line[line.index("{") :])
     assert report == {"name": "renamed_bridge", "namespace": "/robot", "use_sim_time": True}
+
+
+def test_the_first_bridge_of_the_docs_runs(tmp_path: Path) -> None:
+    # docs/bridge.md opens with this graph and node; run them as written against an rclpy peer.
+    text = (REPO / "docs" / "bridge.md").read_text()
+    graph = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    node = text.split("```python\n# shout.py\n", 1)[1].split("```", 1)[0]
+    config = {
+        "node": "docs_peer",
+        "publish": [{"topic": "/chatter", "type": "std_msgs/msg/String", "value": {"data": "hi"}}],
+        "listen": [{"topic": "/chatter_upper", "type": "std_msgs/msg/String"}],
+    }
+    with peer("topic_peer.py", config, DOMAIN) as ros:
+        run_graph(
+            tmp_path,
+            graph,
+            {"shout.py": node},
+            DOMAIN,
+            lambda _: ros.events(lambda e: e.get("topic") == "/chatter_upper"),
+        )
+        got = ros.events(lambda e: e.get("topic") == "/chatter_upper")
+    assert got[0]["value"] == {"data": "HI"}
