@@ -262,5 +262,6 @@ def _logs(folder: Path) -> str:
     return "\n".join(
         f"{p.stem.removeprefix('log_')}: {line}"
         for p in sorted(folder.glob("out/*/log_*.txt"))
+        if not p.parent.is_symlink()  # out/latest and out/<name> link to the run's folder
         for line in p.read_text(errors="replace").splitlines()
     )
