@@ -51,6 +51,7 @@ from .backend import (
 )
 from .cyclone_config import RECEIVE_BUFFER_MAX, DiscoverySettings, cyclone_config
 from .cyclone_types import build_type
+from .endpoint_watch import EndpointWatch
 from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
 from .ros_discovery import ENCLAVE_USER_DATA, NodeAnnouncer, gid_bytes, type_hash_user_data
 
@@ -358,6 +359,8 @@ class CycloneBackend(Closeable):
         self.namespace = namespace if namespace.startswith("/") else "/" + namespace
         self.domain_id = domain_id
         self._msg_dirs = tuple(Path(p) for p in msg_paths)
+        # Endpoint logs (creation, first match); no type-hash check: no graph of peers here.
+        self.watch = EndpointWatch(lambda _topic, _publishers: [])
         for path in self._msg_dirs:
             msgconv.add_search_path(path)
         self._lock = threading.Lock()
@@ -397,6 +400,7 @@ class CycloneBackend(Closeable):
             raise BridgeError(f"{topic} ({canonical}): cannot create a writer: {err}") from err
         endpoint = CycloneTopicWriter(self, topic, canonical, writer)
         self._register(endpoint, is_writer=True)
+        self._watch(endpoint, "publisher", topic, canonical, qos)
         return endpoint
 
     def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> CycloneTopicReader:
@@ -417,7 +421,12 @@ class CycloneBackend(Closeable):
             raise BridgeError(f"{topic} ({canonical}): cannot create a reader: {err}") from err
         endpoint._attach(reader)
         self._register(endpoint, is_writer=False)
+        self._watch(endpoint, "subscription", topic, canonical, qos)
         return endpoint
+
+    def _watch(self, endpoint: Any, kind: str, topic: str, type_name: str, qos: Any) -> None:
+        self.watch.add(endpoint, kind, topic, type_name, qos, None)
+        self.watch.start(self.node_name)  # with the first endpoint
 
     def close(self) -> None:
         with self._lock:
@@ -425,6 +434,7 @@ class CycloneBackend(Closeable):
                 return
             self._closed = True
             endpoints, self._endpoints = self._endpoints, []
+        self.watch.close()
         for endpoint in endpoints:
             endpoint.close()
         self._announcer.close()

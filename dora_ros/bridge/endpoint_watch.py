@@ -71,6 +71,28 @@ class EndpointWatch:
         self._list_peers = list_peers
         self._lock = threading.Lock()
         self._watched: dict[int, _Watched] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, name: str) -> None:
+        """Poll from a thread of our own, for a backend that has no timer of its own to do it
+        (once; later calls do nothing)."""
+        if self._thread is not None or self._stop.is_set():
+            return
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_PERIOD):
+            self.poll()
+
+    def close(self) -> None:
+        """Stop the polling thread, if `start` made one (at most one period's wait)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2 * POLL_PERIOD + 1)
+        with self._lock:
+            self._watched.clear()
 
     def add(
         self,
@@ -109,22 +131,32 @@ class EndpointWatch:
     def _check(self, entry: _Watched) -> None:
         peers_are_publishers = entry.kind == "subscription"
         peers: list[PeerEndpoint] | None = None
-        if not entry.matched and entry.matched_count() > 0:
+        if not entry.matched and self._matched(entry) > 0:
             entry.matched = True
             peers = self._list_peers(entry.topic, peers_are_publishers)
-            names = sorted({p.node for p in peers}) or ["?"]
+            names = sorted({p.node for p in peers})
+            what = "publishers" if peers_are_publishers else "subscriptions"
             log.info(
-                "%s %s: first match (%s: %s)",
+                "%s %s: first match (%s)",
                 entry.kind,
                 entry.topic,
-                "publishers" if peers_are_publishers else "subscriptions",
-                ", ".join(names),
+                f"{what}: {', '.join(names)}" if names else f"{entry.matched_count()} {what}",
             )
         if entry.type_hash is None:
             return
         if peers is None:
             peers = self._list_peers(entry.topic, peers_are_publishers)
         self._judge(entry, peers)
+
+    def _matched(self, entry: _Watched) -> int:
+        try:
+            return int(entry.matched_count())
+        except Exception:  # the endpoint was closed without telling us: stop watching it
+            with self._lock:
+                for key, value in list(self._watched.items()):
+                    if value is entry:
+                        del self._watched[key]
+            return 0
 
     def vet(self, endpoint: Any, gid: bytes) -> bool:
         """Check the publisher `gid` of a subscription's sample against our type hash now, so a

@@ -40,12 +40,15 @@ def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == level]
 
 
-def test_endpoints_are_logged_with_qos_and_first_match(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("backend", ["rclpy", "cyclonedds"])
+def test_endpoints_are_logged_with_qos_and_first_match(
+    caplog: pytest.LogCaptureFixture, backend: str
+) -> None:
     caplog.set_level(logging.INFO, logger="dora_ros.bridge")
-    topic = name("/watch/chatter")
+    topic = name(f"/watch/{backend}/chatter")
     publish = [{"topic": topic, "type": STRING, "value": {"data": "hi"}, "period": 0.1}]
     with (
-        Ros2Context(domain_id=DOMAIN) as context,
+        Ros2Context(domain_id=DOMAIN, backend=backend) as context,
         peer("topic_peer.py", {"node": "watched_talker", "publish": publish}, DOMAIN),
     ):
         node = context.new_node("watcher", "/", Ros2NodeOptions())
@@ -56,7 +59,9 @@ def test_endpoints_are_logged_with_qos_and_first_match(caplog: pytest.LogCapture
         poll(lambda: any("first match" in m for m in messages(caplog, logging.INFO)), 10)
     info = messages(caplog, logging.INFO)
     assert f"subscription {topic} ({STRING}), QoS reliable, volatile, keep_last 5" in info
-    assert f"subscription {topic}: first match (publishers: /watched_talker)" in info
+    # The rclpy backend names the peer node from the ROS graph; the Cyclone backend counts.
+    peers = "publishers: /watched_talker" if backend == "rclpy" else "1 publishers"
+    assert f"subscription {topic}: first match ({peers})" in info
 
 
 def test_peer_with_another_definition_is_named_once_and_dropped(
