@@ -43,6 +43,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "doctor",
         "Check Python, packages, the ROS 2 environment, /dev/shm and socket buffers.",
     ),
+    "new": (
+        "dora_ros.tools.scaffold",
+        "new",
+        "Create a runnable dataflow or node project with a test.",
+    ),
 }
 
 
