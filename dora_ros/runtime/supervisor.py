@@ -34,6 +34,7 @@ from typing import IO, Any
 from ..errors import DescriptorError, DoraRosError
 from . import control
 from .descriptor import Dataflow, NodeSpec, resolve_executable
+from .log_files import LogFile
 from .transport import MAX_INLINE_RECORD, connect, peer_uid, socket_name
 
 # What happens after STOP, as data: (seconds to wait, then the signal to send). The last step's
@@ -318,7 +319,7 @@ class Coordinator:
     def _spawn(self, state: _NodeState) -> None:
         spec = state.spec
         command = self._command(spec)
-        log = open(self.log_dir / f"log_{spec.id}.txt", "ab")
+        log = LogFile.for_node(self.log_dir / f"log_{spec.id}.txt", spec.raw)
         proc = subprocess.Popen(
             command,
             cwd=node_working_dir(spec, self.dataflow),
@@ -337,6 +338,7 @@ class Coordinator:
         open_streams = [2]  # the log closes when both streams have ended, under `both`
         output = spec.send_stdout_as
         lines = state.lines = _LineSender(self, state, output) if output else None
+        self.threads = [t for t in self.threads if t.is_alive()]  # restarts must not pile up
         for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
             assert stream is not None
             thread = threading.Thread(
@@ -349,7 +351,7 @@ class Coordinator:
             state.relays.append(thread)
 
     def _relay(
-        self, state: _NodeState, stream: IO[bytes], is_err: bool, log: IO[bytes],
+        self, state: _NodeState, stream: IO[bytes], is_err: bool, log: LogFile,
         log_lock: threading.Lock, open_streams: list[int], lines: _LineSender | None,
     ) -> None:  # fmt: skip
         node_id = state.spec.id

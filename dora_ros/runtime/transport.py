@@ -114,6 +114,9 @@ class OutboundLink:
             return
         if self.pending or self.retiring:
             self.flush(pool)
+            if self.closed:  # the flush found the receiver gone
+                self.dropped += 1
+                return
         if not self.pending:
             if self._try_send(parts, fds, region, pool):
                 return
@@ -154,14 +157,19 @@ class OutboundLink:
         if self.retiring and not self._send_retiring():
             return
         while self.pending and not self.closed:
-            parts, fds, region = self.pending[0]
+            # Off the queue before sending: a send that finds the receiver gone closes the link,
+            # which settles every region still queued (this one must not be counted twice).
+            record = self.pending.popleft()
+            parts, fds, region = record
             if region is not None:
                 region.busy -= 1  # _try_send counts it again
             if not self._try_send(parts, fds, region, pool):
                 if region is not None:
                     region.busy += 1
+                self.pending.appendleft(record)
                 return
-            self.pending.popleft()
+            if self.closed and region is not None:
+                pool.settle(region)
 
     def read_releases(self, pool: ShmPool) -> None:
         """Take RELEASE records (and notice a closed receiver) without blocking."""

@@ -143,3 +143,52 @@ def test_release_records_wait_while_the_senders_socket_is_full(tmp_path):
     assert result.returncode == 0, result.stderr
     assert flow.result("received") == 600
     assert flow.result("busy") == 0
+
+
+def test_a_receiver_that_dies_with_messages_queued_for_it_does_not_break_the_sender(tmp_path):
+    # The sender's queue for a busy receiver holds shared-memory records when the receiver dies.
+    # Before, the next send found the link closed under it: IndexError (pop from an empty
+    # deque) or EBADF on the closed socket, and the sender crashed; its regions were also
+    # counted free twice.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: {source: sender/data, queue_size: 2}}
+        """,
+        sender="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        # 3 s of sending without waiting for events (which would notice the receiver's exit
+        # first): the receiver dies in the middle of it.
+        for _ in range(20):  # inline records fill the receiver's backlog: what follows waits
+            node.send_output("data", bytes(8))
+        until = time.monotonic() + 3
+        while time.monotonic() < until:
+            node.send_output("data", bytes(100_000))  # shared memory: queued while it sleeps
+            node.send_output("data", bytes(8))  # inline: sent without looking for releases
+            time.sleep(0.001)
+        node.drain()  # takes the RELEASE records of the gone receiver's link
+        busy = [r.busy for r in node._pool._regions.values()]
+        record("busy", busy)
+        """,
+        receiver="""
+        import os, time
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(1.0)  # not reading: the sender's queue for us fills
+        os._exit(0)  # gone, with records queued for us at the sender
+        """,
+    )
+    result = run_flow(flow, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert all(b == 0 for b in flow.result("busy")), flow.result("busy")
