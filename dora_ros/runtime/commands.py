@@ -6,12 +6,17 @@ A :class:`~dora_ros.errors.DoraRosError` raised here is printed by ``dora_ros.cl
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import click
 
 from .descriptor import load_dataflow
+from .descriptor_sources import LOG_LEVELS
+from .node_logs import ENV_LOG_LEVEL
 
 __all__ = ["build", "parse_duration", "run", "validate"]
 
@@ -60,12 +65,44 @@ _graph = click.argument("graph", type=click.Path(dir_okay=False, path_type=Path)
     show_default=True,
     help="Folder for per-node logs (out/<dataflow-id>/log_<node>.txt).",
 )
-def run(graph: Path, stop_after: float | None, name: str | None, out_dir: Path) -> int:
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    envvar=ENV_LOG_LEVEL,
+    default=None,
+    help="Lowest level of node log records shown and written (default stdout: everything).",
+)
+@click.option(
+    "--uv",
+    is_flag=True,
+    help="Accepted as `dora run --uv`: nodes run with the Python `dora-ros build --uv` fills.",
+)
+def run(
+    graph: Path, stop_after: float | None, name: str | None, out_dir: Path,
+    log_level: str | None, uv: bool,
+) -> int:  # fmt: skip
     """Run a dataflow graph until it ends or is stopped."""
     dataflow = load_dataflow(graph)
+    if log_level is not None:
+        # Nodes filter their own records (node_logs): they read it from their environment.
+        os.environ[ENV_LOG_LEVEL] = log_level.lower()
+    if uv:
+        click.echo(_uv_note(), err=True)
     from .supervisor import run_dataflow  # imported lazily: validate/build need none of it
 
     return run_dataflow(dataflow, stop_after=stop_after, out_dir=out_dir, name=name)
+
+
+def _uv_note() -> str:
+    """What ``--uv`` means here (dora-rs's examples run ``dora run graph.yml --uv``)."""
+    python = sys.executable
+    note = (
+        f"dora-ros: --uv: Python nodes run with {python}, the Python `dora-ros build --uv`"
+        " installs their packages into (`uv pip ... --python` it)"
+    )
+    if shutil.which("uv") is None:
+        note += "; uv is not installed here, so `dora-ros build --uv` needs it first"
+    return note
 
 
 @click.command()

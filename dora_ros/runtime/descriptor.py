@@ -28,9 +28,10 @@ import yaml
 
 from ..errors import DescriptorError
 from . import descriptor_keys as keys
-from .descriptor_sources import split_source, timer_interval
+from .descriptor_sources import LOG_LEVELS, log_subscription, split_source, timer_interval
 from .descriptor_yaml import LineMap, LineSeq, load_yaml, plain
 from .extensions import find_node_kind, node_kind_keys
+from .log_files import parse_size
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -79,6 +80,8 @@ class InputSpec:
     queue_size: int
     input_timeout: float | None  # seconds
     location: SourceLocation
+    # dora/logs inputs: (lowest level taken, only this node or None for all); None otherwise
+    logs: tuple[str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -422,6 +425,7 @@ class _Parser:
         input_ids = list(inputs_raw) if isinstance(inputs_raw, dict) else []
         self.type_annotations(raw, "output_types", node_id, outputs)
         self.type_annotations(raw, "input_types", node_id, input_ids)
+        self.log_keys(raw, node_id, outputs)
         return NodeSpec(
             id=node_id,
             path=path,
@@ -516,6 +520,41 @@ class _Parser:
         ):
             return tuple(str(item) for item in value)
         self.fail(line, "`args` must be a string or a list of strings", node_id)
+
+    def log_keys(self, raw: LineMap, node_id: str, outputs: list[str]) -> None:
+        """``send_logs_as``, ``min_log_level``, ``max_log_size``, ``max_rotated_files``: checked
+        here, read from the node's raw mapping by the node (``node_logs``) and the supervisor
+        (``log_files``)."""
+        logs_as = self.optional_str(raw, "send_logs_as", node_id)
+        if logs_as is not None and logs_as not in outputs:
+            self.fail(
+                raw.line_of("send_logs_as"),
+                f"send_logs_as names '{logs_as}', which is not in `outputs`"
+                f"{closest(logs_as, outputs)}",
+                node_id,
+            )
+        level = raw.get("min_log_level")
+        if level is not None and level not in LOG_LEVELS:
+            self.fail(
+                raw.line_of("min_log_level"),
+                f"min_log_level {level!r} is not a log level (use {', '.join(LOG_LEVELS)})"
+                f"{closest(str(level), LOG_LEVELS)}",
+                node_id,
+            )
+        if raw.get("max_log_size") is not None:
+            try:
+                parse_size(raw["max_log_size"])
+            except ValueError as err:
+                self.fail(raw.line_of("max_log_size"), f"max_log_size: {err}", node_id)
+        count = raw.get("max_rotated_files")
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100
+        ):
+            self.fail(
+                raw.line_of("max_rotated_files"),
+                f"max_rotated_files must be an integer from 1 to 100 (got {count!r})",
+                node_id,
+            )
 
     def optional_str(self, raw: LineMap, key: str, node_id: str) -> str | None:
         value = raw.get(key)
@@ -660,9 +699,16 @@ class _Parser:
             )
         try:
             node_part, output = split_source(source)
-            interval = timer_interval(source) if node_part == "dora" else None
+            logs = (
+                log_subscription(source) if node_part == "dora" and output[:4] == "logs" else None
+            )
+            interval = timer_interval(source) if node_part == "dora" and not logs else None
         except ValueError as err:
             self.fail(line, f"input '{input_id}': {err}", node_id)
+        if logs is not None:
+            return InputSpec(
+                input_id, source, None, None, None, queue_size, timeout, self.loc(line), logs
+            )
         if interval is not None:
             timer = TimerSpec(interval, source)
             return InputSpec(
@@ -677,9 +723,17 @@ class _Parser:
         outputs = {node.id: node.outputs for node in nodes}
         for node in nodes:
             for spec in node.inputs:
+                line = spec.location.line
+                if spec.logs is not None and spec.logs[1] is not None:
+                    if spec.logs[1] not in outputs:
+                        self.fail(
+                            line,
+                            f"input '{spec.id}' takes the logs of unknown node '{spec.logs[1]}'"
+                            f"{closest(spec.logs[1], outputs)}",
+                            node.id,
+                        )
                 if spec.source_node is None:
                     continue
-                line = spec.location.line
                 if spec.source_node not in outputs:
                     self.fail(
                         line,

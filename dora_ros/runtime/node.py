@@ -22,7 +22,6 @@ import logging
 import mmap
 import os
 import select
-import sys
 import time
 import uuid
 import weakref
@@ -35,6 +34,7 @@ import pyarrow as pa
 from ..errors import NodeError
 from . import control, wire
 from .node_descriptor import normalise_descriptor
+from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank, log_routes
 from .sample import SampleHandler, views_released
 from .shm_pool import ShmPool
 from .transport import (
@@ -55,7 +55,7 @@ _SHM_META = wire.HEADER.size + wire.SHM_REF.size
 _TIMER_VALUE = pa.nulls(0)
 # Seconds next() polls before it sleeps (DORA_ROS_SPIN_US, default 50 us; 0 turns it off).
 _SPIN = float(os.environ.get("DORA_ROS_SPIN_US", "50")) / 1e6
-_LEVELS = {"error": 40, "warn": 30, "warning": 30, "info": 20, "debug": 10, "trace": 5}
+_LOG_ROUTE = "\0logs"  # self._routes key of the dora/logs receivers
 
 
 def _timeout_event() -> dict[str, Any]:
@@ -68,8 +68,8 @@ def _timeout_event() -> dict[str, Any]:
 
 class _Input:
     __slots__ = (
-        "closed", "dropped", "id", "last", "queue", "queue_size", "source_node", "timed_out",
-        "timeout", "timer",
+        "closed", "dropped", "id", "last", "log_sources", "queue", "queue_size", "source_node",
+        "timed_out", "timeout", "timer",
     )  # fmt: skip
 
     def __init__(self, spec: dict[str, Any]) -> None:
@@ -85,6 +85,9 @@ class _Input:
         self.queue: deque[tuple[int, dict[str, Any]]] = deque()
         self.dropped = 0
         self.closed = False
+        # A dora/logs input: the nodes whose records it takes and that still run (it closes
+        # when the last of them ends, as a data input closes with its sender).
+        self.log_sources: set[str] | None = None
 
 
 class _Timer:
@@ -176,7 +179,11 @@ class Node:
             self._on_control(message)
         self._connect_outputs()
         atexit.register(_close_at_exit, weakref.ref(self))
-        _install_logging(node_id)
+        node_raw: dict[str, Any] = next(
+            (n for n in self._descriptor.get("nodes") or () if n.get("id") == node_id), {}
+        )
+        self._log = NodeLog(node_id, dataflow_id, node_raw, self._log_routes, self._send_log)
+        _install_logging(self._log)
 
     def _setup(self, init: dict[str, Any]) -> None:
         self._restart_count: int = init["restart_count"]
@@ -194,6 +201,18 @@ class Node:
             o: tuple(receivers) for o, receivers in init["routes"].items()
         }
         self._receiver_limits: dict[str, int] = init["receiver_limits"]
+        # dora/logs: this node's records go to their subscribers as outputs LOG_INDEX_BASE + level
+        # (the key cannot be an output id), and records of others arrive as inputs.
+        self._log_routes = log_routes(self._descriptor, self._id)
+        if self._log_routes.receivers:
+            self._routes[_LOG_ROUTE] = tuple(sorted(self._log_routes.all_receivers))
+        for sender, by_index in self._log_routes.inbound.items():
+            routes = self._inbound_routes.setdefault(sender, {})
+            for index, ids in by_index.items():
+                routes[index] = tuple(self._inputs[x] for x in ids)
+                for x in ids:
+                    sources = self._inputs[x].log_sources
+                    self._inputs[x].log_sources = {sender} | (sources or set())
         self._ready: set[str] = set(init["ready"])
         self._links: dict[str, OutboundLink] = {}
         self._link_ids = 0
@@ -370,6 +389,16 @@ class Node:
             self._enqueue_control(
                 {"type": "NODE_FAILED", "id": sender, "kind": "dora", "value": value}
             )
+        for inp in self._inputs.values():
+            if inp.log_sources and sender in inp.log_sources and not inp.closed:
+                inp.log_sources.discard(sender)
+                if not inp.log_sources:  # every node it listens to has ended
+                    inp.closed = True
+                    self._seq += 1
+                    inp.queue.append(
+                        (self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"})
+                    )
+                    closing.append(inp)
         inputs = self._inputs.values()
         if closing and all(i.closed for i in inputs) and not self._stop_queued:
             self._stop_queued = True
@@ -377,6 +406,8 @@ class Node:
 
     def _pump(self, wait: float) -> None:
         """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
+        if self._log.pending:
+            self._log.flush()  # records logged on other threads
         for link in self._inbound.values():
             if link.releases and not link.flush_releases() and (wait < 0 or wait > 0.005):
                 wait = 0.005  # the sender's socket is full: retry its RELEASE records soon
@@ -600,9 +631,14 @@ class Node:
             raise NodeError(f"node {self._id!r}: send_output after the node was closed")
         if index is None:
             return
+        self._send_index(index, self._routes.get(output_id, ()), data, metadata)
+
+    def _send_index(
+        self, index: int, receivers: tuple[str, ...], data: Any, metadata: dict[str, Any] | None
+    ) -> None:
+        """Send ``data`` as output ``index`` (an output, or a log level's) to ``receivers``."""
         payload, ipc_array = wire.encode_payload(data)
         meta = wire.encode_metadata(metadata)
-        receivers = self._routes.get(output_id, ())
         if not receivers:
             return
         links = self._links_for(receivers)
@@ -756,10 +792,18 @@ class Node:
     def log(
         self, /, level: str, message: str, target: str | None = None, fields: Any = None
     ) -> None:
-        """Write a log line to the node's log (``out/<dataflow>/log_<node>.txt``)."""
-        logger = logging.getLogger(target or self._id)
-        extra = f" {fields}" if fields else ""
-        logger.log(_LEVELS.get(str(level).lower(), 20), "%s%s", message, extra)
+        """A log record of ``level`` (error, warn, info, debug, trace), as dora-rs's ``log``.
+
+        Shown in the node's log unless filtered (``min_log_level``, ``--log-level``), sent on
+        ``send_logs_as`` and to ``dora/logs`` subscribers; ``fields`` is a dict of strings.
+        """
+        try:
+            rank = level_rank(level)
+        except ValueError as err:
+            raise NodeError(f"node {self._id!r}: log: {err}") from None
+        if fields is not None and not isinstance(fields, dict):
+            raise NodeError(f"node {self._id!r}: log: fields must be a dict of strings")
+        self._log.emit(rank, str(message), target, fields)
 
     def log_error(self, /, message: str) -> None:
         self.log("error", message)
@@ -775,6 +819,17 @@ class Node:
 
     def log_trace(self, /, message: str) -> None:
         self.log("trace", message)
+
+    def _send_log(
+        self, rank: int, output: str | None, receivers: tuple[str, ...], record: str
+    ) -> None:
+        if self._closed:
+            return
+        value = pa.array([record])
+        if output is not None:
+            self.send_output(output, value)
+        if receivers:
+            self._send_index(LOG_INDEX_BASE + rank, receivers, value, None)
 
     def _unsupported(self, what: str) -> NodeError:
         return NodeError(f"{what} is not supported by dora-ros (dora-rs extension storage)")
@@ -800,6 +855,8 @@ class Node:
         """Flush what is still queued for slow receivers, report drops, release everything."""
         if self._closed:
             return
+        self._log.flush()
+        self._log.enabled = False  # records from here on are only shown
         self._closed = True
         deadline = time.monotonic() + 2.0
         for link in self._links.values():
@@ -846,12 +903,15 @@ def _close_at_exit(ref: weakref.ref[Node]) -> None:
         node.close()
 
 
-def _install_logging(node_id: str) -> None:
-    """Route Python `logging` into the node's log (its stderr, which the runtime records)."""
+def _install_logging(log: NodeLog) -> None:
+    """Route Python ``logging`` into the node's records (as dora-rs's ``Node()`` does).
+
+    The root logger is left at INFO (library debug output stays quiet, as before) unless
+    ``min_log_level`` or the display level ask for debug or trace.
+    """
     root = logging.getLogger()
     if root.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.addHandler(LogHandler(log))
+    wanted = max(log.min_rank, log.display_rank)
+    root.setLevel(logging.DEBUG if 0 < wanted <= level_rank("debug") else logging.INFO)

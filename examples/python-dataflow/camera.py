@@ -20,6 +20,7 @@ def main() -> None:
         with node.send_output_raw("image", size, metadata) as buffer:
             image = np.frombuffer(buffer, np.uint8).reshape(HEIGHT, WIDTH, 3)
             image[:] = count % 256  # a real camera driver would write its frame here
+            del image  # as with dora-rs, no view may outlive the block: the send refuses then
         if count + 1 >= frames:
             break
 

@@ -621,18 +621,19 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
             inputs:
               tick: dora/clock/1  # <-
         """,
-        "node 'a': input 'tick': unknown dora input 'dora/clock/1' "
-        "(dora inputs are dora/timer/secs|millis|micros|nanos|hz/<value>)",
+        "node 'a': input 'tick': unknown dora input 'dora/clock/1' (dora inputs are"
+        " dora/timer/secs|millis|micros|nanos|hz/<value> and dora/logs[/<level>[/<node>]])",
     ),
-    "dora logs input": (
+    "dora logs input with an unknown level": (
         """
         nodes:
           - id: a
             path: node.py
             inputs:
-              logs: dora/logs/info  # <-
+              logs: dora/logs/infos  # <-
         """,
-        "node 'a': input 'logs': 'dora/logs' inputs are not supported by dora-ros",
+        "node 'a': input 'logs': log input 'dora/logs/infos': unknown level 'infos' (use stdout,"
+        " trace, debug, info, warn, error) (did you mean 'info'?)",
     ),
     "source without slash": (
         """
