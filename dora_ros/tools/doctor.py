@@ -196,7 +196,18 @@ def _net_core(folder: Path, name: str) -> int | None:
 
 
 def check_socket_buffers(folder: Path = Path("/proc/sys/net/core")) -> Iterator[Finding]:
-    for name, role in (("rmem_max", "receive"), ("wmem_max", "send")):
+    # what a buffer below the advice costs, and the sysctl docs/bridge.md gives
+    effects = {
+        "rmem_max": (
+            "large messages (images) arriving over UDP overflow the socket and are resent",
+            f"net.core.rmem_max={_BUFFER_ADVICE} net.core.rmem_default={_BUFFER_ADVICE}",
+        ),
+        "wmem_max": (
+            "large messages (images) leave over UDP in smaller bursts, more slowly",
+            f"net.core.wmem_max={_BUFFER_ADVICE}",
+        ),
+    }
+    for name, (effect, fix) in effects.items():
         value = _net_core(folder, name)
         subject = f"net.core.{name}"
         if value is None:
@@ -205,11 +216,8 @@ def check_socket_buffers(folder: Path = Path("/proc/sys/net/core")) -> Iterator[
             yield Finding(
                 "warn",
                 subject,
-                f"{value} bytes caps DDS {role} buffers below the 4 MiB the bridge asks for; "
-                f"large messages (images) from DDS are dropped and resent: "
-                f"sudo sysctl -w net.core.{name}={_BUFFER_ADVICE}"
-                + (" net.core.rmem_default=4194304" if name == "rmem_max" else "")
-                + " (docs/bridge.md)",
+                f"{value} bytes caps the 4 MiB DDS socket buffers the bridge asks for: {effect}; "
+                f"sudo sysctl -w {fix} (docs/bridge.md)",
             )
         else:
             yield Finding("ok", subject, f"{value} bytes")

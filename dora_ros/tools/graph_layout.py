@@ -60,6 +60,7 @@ class EdgeRoute:
     label_width: float
     reversed: bool  # drawn right to left (a feedback edge)
     loop: bool  # from a box to itself
+    gap: float  # left x of the gap between layers the label sits in (-1 for a loop)
 
 
 @dataclass(frozen=True)
@@ -183,15 +184,17 @@ def layout(view: GraphView) -> Layout:
             else:
                 points[key] = (x_of_layer[level] + layer_width[level] / 2, centre)
 
-    def gap_left(index: int) -> float:
+    def gap(index: int) -> tuple[float, float]:
+        """Where labels go in the gap after the upper box's layer: (left, right) x."""
         chain = chains.get(index)
         if chain is None:
-            return 0.0
+            return (0.0, 0.0)
         level = layer[chain[0]]
-        return x_of_layer[level] + layer_width[level] + LAYER_GAP / 2
+        left = x_of_layer[level] + layer_width[level] + LAYER_GAP / 2
+        return (left, left + gap_label[level])
 
     routes = [
-        _route(edge, chains.get(index), places, points, index in back, gap_left(index))
+        _route(edge, chains.get(index), places, points, index in back, gap(index))
         for index, edge in enumerate(edges)
     ]
     _spread_labels(routes)
@@ -292,7 +295,7 @@ def _route(
     places: dict[str, BoxPlace],
     points: dict[str, tuple[float, float]],
     reverse: bool,
-    gap_left: float,
+    gap: tuple[float, float],
 ) -> EdgeRoute:
     width = _label_width(edge)
     if chain is None:  # a loop: up from the box's right part, back into its left part
@@ -307,6 +310,7 @@ def _route(
             width,
             reversed=False,
             loop=True,
+            gap=-1.0,
         )
     upper, lower = places[chain[0]], places[chain[-1]]
     # forward edges leave from the middle of the right side; feedback edges run lower down
@@ -314,15 +318,16 @@ def _route(
     start = (upper.x + upper.width, upper.y + upper.height * (0.5 + shift))
     end = (lower.x, lower.y + lower.height * (0.5 + shift))
     middle = [points[key] for key in chain[1:-1]]
-    # the label sits on the edge in the gap after the upper box's layer, left-aligned there
+    # the label sits on the edge in the gap after the upper box's layer, next to the box that
+    # sends: left-aligned for a forward edge, right-aligned for a feedback edge
     after = middle[0] if middle else end
-    label_x = gap_left + width / 2
+    label_x = gap[1] - width / 2 if reverse else gap[0] + width / 2
     fraction = (label_x - start[0]) / (after[0] - start[0]) if after[0] > start[0] else 0.5
     label = (label_x, start[1] + (after[1] - start[1]) * min(max(fraction, 0.0), 1.0))
     route = [start, label, *middle, end]
     if reverse:
         route.reverse()
-    return EdgeRoute(edge, tuple(route), label, width, reversed=reverse, loop=False)
+    return EdgeRoute(edge, tuple(route), label, width, reversed=reverse, loop=False, gap=gap[0])
 
 
 def _spread_labels(routes: list[EdgeRoute]) -> None:
@@ -330,7 +335,7 @@ def _spread_labels(routes: list[EdgeRoute]) -> None:
     gaps: dict[int, list[int]] = {}
     for i, route in enumerate(routes):
         if not route.loop:
-            gaps.setdefault(round(route.label_at[0] - route.label_width / 2), []).append(i)
+            gaps.setdefault(round(route.gap), []).append(i)
     for indices in gaps.values():
         indices.sort(key=lambda i: routes[i].label_at[1])
         previous_bottom = float("-inf")
@@ -343,5 +348,11 @@ def _spread_labels(routes: list[EdgeRoute]) -> None:
                 label = (route.label_at[0], y)
                 points = tuple(label if p == route.label_at else p for p in route.points)
                 routes[i] = EdgeRoute(
-                    route.edge, points, label, route.label_width, route.reversed, route.loop
+                    route.edge,
+                    points,
+                    label,
+                    route.label_width,
+                    route.reversed,
+                    route.loop,
+                    route.gap,
                 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -292,3 +293,17 @@ def test_help_has_examples(tmp_path: Path) -> None:
     result = dora_ros("graph", "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "dora-ros graph dataflow.yml --mermaid" in result.stdout
+
+
+def test_open_hands_the_page_to_the_browser(tmp_path: Path) -> None:
+    # webbrowser runs $BROWSER with the page's URL: a script that records what it was given
+    record = tmp_path / "opened.txt"
+    opener = tmp_path / "opener.py"
+    opener.write_text(f"import sys\nopen({str(record)!r}, 'w').write(sys.argv[1])\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["BROWSER"] = f"{sys.executable} {opener} %s"
+    page = tmp_path / "page.html"
+    graph = EXAMPLES / "python-dataflow" / "dataflow.yml"
+    result = dora_ros("graph", str(graph), "-o", str(page), "--open", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert record.read_text() == page.as_uri()
