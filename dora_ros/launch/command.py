@@ -64,6 +64,7 @@ def find_launch_file(positional: Sequence[str]) -> str:
 
 def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
     """The resolved description as text: every process with command line, env and namespace."""
+    from .lifecycle import LifecycleRequest
     from .plan import Log, RegisterHandler, RequestShutdown, StartProcess, StartTimer
 
     lines: list[str] = []
@@ -106,6 +107,8 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
         elif isinstance(step, Log):
             level = "" if step.level == "INFO" else f" ({step.level})"
             lines.append(f"{indent}log{level}: {step.message}")
+        elif isinstance(step, LifecycleRequest):
+            lines.append(f"{indent}{step.describe()}")
         elif isinstance(step, RequestShutdown):
             lines.append(f"{indent}shutdown: {step.reason}")
     return lines

@@ -32,11 +32,10 @@ class Shared:
     # False under `--print` without `--eval`: `$(command)` is shown, not run.
     run_commands: bool = True
     printing: bool = False  # `--print`: nothing starts; OpaqueFunctions still run (and say so)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what `--print` says about how it resolved
     # ids of actions an OnExecutionComplete handler targets (their completion becomes an event)
-    completion_watch: set[int] = field(
-        default_factory=set
-    )  # what `--print` tells about how it resolved
+    completion_watch: set[int] = field(default_factory=set)
+    lifecycle_nodes: list[tuple[Any, str]] = field(default_factory=list)  # (action, node fqn)
     _temp_dir: str | None = None
 
     @property

@@ -23,6 +23,7 @@ __all__ = [
     "OnProcessIO",
     "OnProcessStart",
     "OnShutdown",
+    "OnStateTransition",
 ]
 
 
@@ -46,6 +47,9 @@ class EventHandler:
     def matches(self, event: Any) -> bool:
         if not isinstance(event, self.event_type):
             return False
+        return self.matches_target(event)
+
+    def matches_target(self, event: Any) -> bool:
         if self.target_action is None:
             return True
         action = getattr(event, "action", None)
@@ -138,3 +142,38 @@ class OnIncludeLaunchDescription(EventHandler):
 
     def __init__(self, *, on_include: Any = None, **_: Any) -> None:
         super().__init__(None, on_include)
+
+
+class OnStateTransition(EventHandler):
+    """A lifecycle node changed state (launch_ros.event_handlers.OnStateTransition); each of
+    `transition`, `start_state`, `goal_state` given must match the transition's label."""
+
+    def __init__(
+        self,
+        *,
+        entities: Any = None,
+        target_lifecycle_node: Any = None,
+        transition: str | None = None,
+        start_state: str | None = None,
+        goal_state: str | None = None,
+        matcher: Any = None,
+        **_: Any,
+    ) -> None:
+        super().__init__(target_lifecycle_node or matcher, entities)
+        self.transition = transition
+        self.start_state = start_state
+        self.goal_state = goal_state
+
+    def matches(self, event: Any) -> bool:
+        from .lifecycle import StateTransition
+
+        if not isinstance(event, StateTransition) or not super().matches_target(event):
+            return False
+        return all(
+            want is None or want == have
+            for want, have in (
+                (self.transition, event.transition),
+                (self.start_state, event.start_state),
+                (self.goal_state, event.goal_state),
+            )
+        )

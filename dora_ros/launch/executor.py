@@ -27,6 +27,7 @@ from .context import LaunchContext
 from .errors import LaunchError
 from .event_handlers import OnProcessIO
 from .events import ExecutionComplete, ProcessExited, ProcessIO, ProcessStarted, Shutdown
+from .lifecycle import TRANSITIONS, LifecycleManager, LifecycleRequest, LifecycleWatch
 from .plan import (
     FireEvent,
     Log,
@@ -105,6 +106,7 @@ class Launcher:
         self._shutdown_event = asyncio.Event()
         self._launch_log: IO[str] | None = None
         self._reaper: subprocess.Popen[bytes] | None = None
+        self._lifecycle_manager: LifecycleManager | None = None  # made by the first lifecycle step
 
     # -- logging -------------------------------------------------------------------------------
     def _log(self, level: str, who: str, message: str) -> None:
@@ -168,9 +170,13 @@ class Launcher:
         loop.add_signal_handler(signal.SIGINT, self._on_signal, "SIGINT")
         loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
         self._log("INFO", "launch", f"All log files can be found below {self.log_dir}")
-        await self._run_steps(steps)
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        try:
+            await self._run_steps(steps)
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+        finally:
+            if self._lifecycle_manager is not None:
+                self._lifecycle_manager.close()
 
     def _on_signal(self, name: str) -> None:
         if self.shutting_down:
@@ -208,6 +214,11 @@ class Launcher:
                     self._track(self._timer(step), timer=True)
             elif isinstance(step, RegisterHandler):
                 self._handlers.append((step.handler, step.context))
+            elif isinstance(step, LifecycleWatch):
+                self._lifecycle().watch(step.fqn, step.action)
+            elif isinstance(step, LifecycleRequest):
+                if not self.shutting_down:
+                    self._track(self._lifecycle_request(step), timer=True)
             elif isinstance(step, FireEvent):
                 await self._emit(step.event)
             elif isinstance(step, UnregisterHandler):
@@ -216,6 +227,29 @@ class Launcher:
                 self._log(step.level, "launch.user", step.message)
             elif isinstance(step, RequestShutdown):
                 self.request_shutdown(step.reason)
+
+    def _lifecycle(self) -> LifecycleManager:
+        if self._lifecycle_manager is None:
+            loop = asyncio.get_running_loop()
+
+            def emit(event: Any) -> None:  # from the manager's thread
+                loop.call_soon_threadsafe(lambda: self._track(self._emit(event)))
+
+            self._lifecycle_manager = LifecycleManager(emit)
+        return self._lifecycle_manager
+
+    async def _lifecycle_request(self, step: LifecycleRequest) -> None:
+        manager = self._lifecycle()
+        loop = asyncio.get_running_loop()
+        for transition in step.transitions:
+            label = TRANSITIONS.get(transition, str(transition))
+            self._log("INFO", "launch.lifecycle", f"{step.fqn}: {label}")
+            try:
+                await loop.run_in_executor(None, manager.change_state, step.fqn, transition)
+            except LaunchError as err:
+                self._log("ERROR", "launch.lifecycle", str(err))
+                self.failures.append(str(err))
+                return
 
     async def _timer(self, step: StartTimer) -> None:
         await asyncio.sleep(step.period)
@@ -246,6 +280,8 @@ class Launcher:
         self._log("INFO", "launch", f"shutting down: {reason}")
         for task in list(self._timers):
             task.cancel()
+        if self._lifecycle_manager is not None:
+            self._lifecycle_manager.closing.set()
         self._track(self._emit(Shutdown(reason=reason, due_to_sigint="SIGINT" in reason)))
         for running in list(self._running.values()):
             self._track(self._escalate(running))

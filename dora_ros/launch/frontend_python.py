@@ -23,6 +23,7 @@ from . import conditions as C
 from . import event_handlers as H
 from . import events as E
 from . import launch_description_sources as S
+from . import lifecycle as L
 from . import substitutions as T
 from .action import Action, LaunchDescriptionEntity, caller_location
 from .context import LaunchContext
@@ -110,7 +111,10 @@ _MODULES: dict[str, dict[str, Any]] = {
     ),
     "launch.event_handler": {"EventHandler": H.EventHandler, "BaseEventHandler": H.EventHandler},
     "launch.event_handlers": _EVENT_HANDLERS,
-    "launch.events": _names(E, "Shutdown IncludeLaunchDescription ExecutionComplete"),
+    "launch.events": {
+        **_names(E, "Shutdown IncludeLaunchDescription ExecutionComplete"),
+        "matches_action": L.matches_action,
+    },
     "launch.events.process": _names(E, "ProcessExited ProcessStarted ProcessIO"),
     "launch.launch_context": {"LaunchContext": LaunchContext},
     "launch.launch_description": {"LaunchDescription": LaunchDescription},
@@ -142,7 +146,7 @@ _MODULES: dict[str, dict[str, Any]] = {
         A,
         "Node PushRosNamespace PushROSNamespace SetParameter SetRemap SetParametersFromFile "
         "SetROSLogDir SetUseSimTime RosTimer ROSTimer ComposableNodeContainer "
-        "LoadComposableNodes LifecycleNode",
+        "LoadComposableNodes LifecycleNode LifecycleTransition",
     ),
     "launch_ros.substitutions": _names(T, "FindPackageShare FindPackagePrefix ExecutableInPackage"),
     "launch_ros.parameter_descriptions": {
@@ -155,7 +159,12 @@ _MODULES: dict[str, dict[str, Any]] = {
         "ComposableNode": A.unsupported.ComposableNode,
     },
     "launch_ros.events": {},
-    "launch_ros.event_handlers": {},
+    "launch_ros.events.lifecycle": {
+        "ChangeState": L.ChangeState,
+        "StateTransition": L.StateTransition,
+        "matches_action": L.matches_action,
+    },
+    "launch_ros.event_handlers": {"OnStateTransition": H.OnStateTransition},
 }
 
 

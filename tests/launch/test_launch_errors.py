@@ -119,7 +119,7 @@ CASES = {
         "bad.launch.py",
         "import launch\nimport launch_ros.actions\n\ndef generate_launch_description():\n"
         "    return launch.LaunchDescription([launch_ros.actions.LifecycleNode(package='p', executable='e', name='n', namespace='')])\n",
-        r"bad.launch.py:5: LifecycleNode is not supported yet by dora-ros launch",
+        r"bad.launch.py:5: package 'p' not found",
     ),
     "python-unknown-keyword": (
         "bad.launch.py",

@@ -17,6 +17,8 @@ from .launch_configuration_stack import PopLaunchConfigurations as PopLaunchConf
 from .launch_configuration_stack import PushLaunchConfigurations as PushLaunchConfigurations
 from .launch_configuration_stack import ResetLaunchConfigurations as ResetLaunchConfigurations
 from .launch_configuration_stack import UnsetLaunchConfiguration as UnsetLaunchConfiguration
+from .lifecycle_node import LifecycleNode as LifecycleNode
+from .lifecycle_node import LifecycleTransition as LifecycleTransition
 from .log_info import Log as Log
 from .log_info import LogDebug as LogDebug
 from .log_info import LogError as LogError
@@ -41,7 +43,6 @@ from .timer_action import RosTimer as RosTimer
 from .timer_action import TimerAction as TimerAction
 from .unregister_event_handler import UnregisterEventHandler as UnregisterEventHandler
 from .unsupported import ComposableNodeContainer as ComposableNodeContainer
-from .unsupported import LifecycleNode as LifecycleNode
 from .unsupported import LoadComposableNodes as LoadComposableNodes
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "GroupAction",
     "IncludeLaunchDescription",
     "LifecycleNode",
+    "LifecycleTransition",
     "LoadComposableNodes",
     "Log",
     "LogDebug",

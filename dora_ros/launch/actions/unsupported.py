@@ -1,4 +1,4 @@
-"""Composable and lifecycle nodes: not supported yet, a clear error where they are used."""
+"""Composable nodes: not supported yet, a clear error where they are used."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ class _NotYet(Action):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise LaunchFileError(
-            f"{type(self).__name__} is not supported yet by dora-ros launch "
-            "(composable and lifecycle nodes)",
+            f"{type(self).__name__} is not supported yet by dora-ros launch (composable nodes)",
             caller_location(),
         )
 
@@ -26,7 +25,7 @@ class _NotYet(Action):
     def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
         raise entity.error(
             f"<{entity.type_name}> ({cls.__name__}) is not supported yet by dora-ros launch "
-            "(composable and lifecycle nodes)"
+            "(composable nodes)"
         )
 
 
@@ -37,11 +36,6 @@ class ComposableNodeContainer(_NotYet):
 
 @register("load_composable_node", "load-composable-node")
 class LoadComposableNodes(_NotYet):
-    pass
-
-
-@register("lifecycle_node", "lifecycle-node")
-class LifecycleNode(_NotYet):
     pass
 
 
