@@ -118,6 +118,8 @@ class Workspace:
             ROS_LOG_DIR=str(self.log_dir),
             REPORT_DIR=str(self.reports),
             PYTHONUNBUFFERED="1",
+            # Fast DDS over UDP only: no shared-memory segments in /dev/shm from our rclpy nodes
+            FASTDDS_BUILTIN_TRANSPORTS="UDPv4",
         )
 
     def add_executable(self, name: str, text: str) -> Path:
