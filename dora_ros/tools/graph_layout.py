@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .graph_model import Edge, GraphView
+from .graph_model import Box, Edge, GraphView
 
 __all__ = ["BoxPlace", "EdgeRoute", "Layout", "layout", "text_width"]
 
@@ -75,8 +75,7 @@ def text_width(text: str, char: float = LINE_CHAR) -> float:
     return len(text) * char
 
 
-def _box_size(view: GraphView, key: str) -> tuple[float, float]:
-    box = view.box(key)
+def _box_size(box: Box) -> tuple[float, float]:
     width = max([text_width(box.title, TITLE_CHAR)] + [text_width(line) for line in box.lines])
     height = PAD_Y * 2 + TITLE_HEIGHT + LINE_HEIGHT * len(box.lines)
     return max(width + 2 * PAD_X, 80.0), height
@@ -149,8 +148,12 @@ def layout(view: GraphView) -> Layout:
     layers = [members[level] for level in range(max(members) + 1)] if members else []
     _order(layers, chains)
 
-    size = {key: _box_size(view, key) for key in keys}
+    size = {box.key: _box_size(box) for box in view.boxes}
     loops = {e.source for e in edges if e.source == e.target}
+    for edge in edges:  # a loop's label sits above its box: the box is at least as wide
+        if edge.source == edge.target:
+            width, box_height = size[edge.source]
+            size[edge.source] = (max(width, _label_width(edge) + 2 * PAD_X), box_height)
 
     def height(key: str) -> float:
         if key in size:

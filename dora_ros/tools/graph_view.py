@@ -20,8 +20,9 @@ _LAUNCH_SUFFIXES = (".launch.xml", ".launch.py", ".launch.yaml", ".launch.yml")
 
 
 def _is_launch_file(path: Path) -> bool:
+    """Launch files: *.launch.{xml,py,yaml,yml}, any .xml or .py; other files are dataflows."""
     name = path.name.lower()
-    return name.endswith(_LAUNCH_SUFFIXES) or (name.endswith(".xml") and not name.endswith(".yml"))
+    return name.endswith((*_LAUNCH_SUFFIXES, ".xml", ".py"))
 
 
 @click.command(
