@@ -14,6 +14,7 @@ otherwise it is copied once. Other values are copied (they are small).
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -61,6 +62,7 @@ class Codec:
         self._has_arrays = self._any_prim_array(definition)
         self._columnar = columnar_ok(definition, registry)
         self._columns: dict[str, ColumnDecoder] = {}
+        self._plans = _RowPlans(registry)
 
     # --- plans ---------------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class Codec:
             return rows
         if not self._has_arrays:
             return array.to_pylist()
-        return _struct_rows(array, definition, self.registry)
+        return _struct_rows(array, definition, self._plans)
 
     # --- decode --------------------------------------------------------------------------------
 
@@ -327,61 +329,99 @@ def _list_array(column: list[Any], list_type: pa.ListType) -> pa.Array:
     )
 
 
-# Keyed by id() of the definition, which each entry keeps alive (so the id is never reused):
-# hashing a frozen definition costs microseconds on every call.
-_PLANS: dict[
-    int, tuple[MessageDefinition, list[tuple[pa.DataType, list[tuple[int, str, str, Any]]]]]
-] = {}
+PlanEntry = tuple[int, str, str, Any]
+
+# Arrow types remembered per message type: a stream has one, a user mixing inferred and declared
+# types a few. Past the bound the oldest is dropped (and rebuilt if it comes back, ~10 us).
+PLANS_PER_TYPE = 8
 
 
-def _row_plan(
-    arrow: pa.StructType, definition: MessageDefinition, registry: TypeRegistry
-) -> list[tuple[int, str, str, Any]]:
-    """(child index, name, kind, nested definition) per Arrow field: kind is plain, list or struct.
+class _RowPlans:
+    """How to turn a struct array of each message type reachable from one codec into dict rows.
 
-    Cached per Arrow type: reading names off a pyarrow StructType costs ~1 us per field, an
-    equality test of two types ~0.2 us (PointCloud2 encode from Arrow: 130 -> 60 us).
+    Owned by the `Codec`, so it lives and dies with it (no module-level cache keyed by `id()`
+    that keeps every definition alive), keyed by type name (unique in one registry) and bounded:
+    at most PLANS_PER_TYPE Arrow types per message type. Lookups read immutable tuples without a
+    lock; a new plan replaces the tuple under one, so threads never see a half-built entry.
     """
-    held = _PLANS.get(id(definition))
-    if held is None:
-        held = _PLANS[id(definition)] = (definition, [])
-    entries = held[1]
-    for cached, plan in entries:
-        if cached == arrow:
-            return plan
-    fields = {f.name: f for f in definition.fields}
-    plan = []
-    for i, af in enumerate(arrow):
-        f = fields.get(af.name)
-        kind, sub = "plain", None
-        if f is not None and f.type.is_primitive and f.type.array:
-            if (
-                pa.types.is_list(af.type)
-                or pa.types.is_large_list(af.type)
-                or pa.types.is_fixed_size_list(af.type)
+
+    def __init__(self, registry: TypeRegistry) -> None:
+        self.registry = registry
+        self._plans: dict[str, tuple[tuple[pa.DataType, list[PlanEntry]], ...]] = {}
+        self._has_prim_array: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Plans held, over all types (for tests of the bound)."""
+        return sum(len(entries) for entries in self._plans.values())
+
+    def plan(self, arrow: pa.StructType, definition: MessageDefinition) -> list[PlanEntry]:
+        """(child index, name, kind, nested definition) per Arrow field: kind is plain, list or
+        struct.
+
+        Cached per Arrow type: reading names off a pyarrow StructType costs ~1 us per field, an
+        equality test of two types ~0.2 us (PointCloud2 encode from Arrow: 130 -> 60 us).
+        """
+        entries = self._plans.get(definition.name, ())
+        for cached, plan in entries:
+            if cached == arrow:
+                return plan
+        plan = self._build(arrow, definition)
+        with self._lock:
+            kept = self._plans.get(definition.name, ())[-(PLANS_PER_TYPE - 1) :]
+            self._plans[definition.name] = (*kept, (arrow, plan))
+        return plan
+
+    def _build(self, arrow: pa.StructType, definition: MessageDefinition) -> list[PlanEntry]:
+        fields = {f.name: f for f in definition.fields}
+        plan: list[PlanEntry] = []
+        for i, af in enumerate(arrow):
+            f = fields.get(af.name)
+            kind, sub = "plain", None
+            if f is not None and f.type.is_primitive and f.type.array:
+                if (
+                    pa.types.is_list(af.type)
+                    or pa.types.is_large_list(af.type)
+                    or pa.types.is_fixed_size_list(af.type)
+                ):
+                    kind = "list"
+            elif (
+                f is not None
+                and f.type.is_nested
+                and not f.type.array
+                and pa.types.is_struct(af.type)
+                and self.has_prim_array(self.registry.message(f.type.name))
             ):
-                kind = "list"
-        elif (
-            f is not None
-            and f.type.is_nested
-            and not f.type.array
-            and pa.types.is_struct(af.type)
-            and _has_prim_array(registry.message(f.type.name), registry)
-        ):
-            kind, sub = "struct", registry.message(f.type.name)
-        plan.append((i, af.name, kind, sub))
-    entries.append((arrow, plan))
-    return plan
+                kind, sub = "struct", self.registry.message(f.type.name)
+            plan.append((i, af.name, kind, sub))
+        return plan
+
+    def has_prim_array(self, definition: MessageDefinition) -> bool:
+        """Whether a numeric array is reachable through non-array nested fields (cached; one
+        entry per type reachable from the codec's type, so bounded by the definition)."""
+        found = self._has_prim_array.get(definition.name)
+        if found is None:
+            found = any(
+                (f.type.is_primitive and bool(f.type.array))
+                or (
+                    f.type.is_nested
+                    and not f.type.array
+                    and self.has_prim_array(self.registry.message(f.type.name))
+                )
+                for f in definition.fields
+            )
+            self._has_prim_array[definition.name] = found  # one bool: a race writes it twice
+        return found
 
 
 def _struct_rows(
-    array: pa.StructArray, definition: MessageDefinition, registry: TypeRegistry
+    array: pa.StructArray, definition: MessageDefinition, plans: _RowPlans
 ) -> list[Any]:
     """Dict trees of a struct array; numeric lists become numpy views of the Arrow buffers.
 
     Plain columns go through one `to_pylist` (one pyarrow call instead of one per column).
     """
-    plan = _row_plan(array.type, definition, registry)
+    plan = plans.plan(array.type, definition)
     n = len(array)
     if array.offset == 0 and not array.null_count:
         # `field(i)` (~1.5 us) is right when the struct is not a slice; `flatten()` costs ~20 us.
@@ -397,7 +437,7 @@ def _struct_rows(
         if kind == "list":
             special.append((name, _list_rows(child), child))
         elif kind == "struct":
-            special.append((name, _struct_rows(child, sub, registry), child))
+            special.append((name, _struct_rows(child, sub, plans), child))
         elif n == 1:
             rows[0][name] = child.to_pylist()[0]
         else:
@@ -410,27 +450,6 @@ def _struct_rows(
         for row, v in zip(rows, values, strict=True):
             row[name] = v
     return rows
-
-
-_HAS_PRIM_ARRAY: dict[int, tuple[MessageDefinition, bool]] = {}
-
-
-def _has_prim_array(definition: MessageDefinition, registry: TypeRegistry) -> bool:
-    """Whether a numeric array is reachable through non-array nested fields (cached)."""
-    held = _HAS_PRIM_ARRAY.get(id(definition))
-    if held is not None:
-        return held[1]
-    found = any(
-        (f.type.is_primitive and bool(f.type.array))
-        or (
-            f.type.is_nested
-            and not f.type.array
-            and _has_prim_array(registry.message(f.type.name), registry)
-        )
-        for f in definition.fields
-    )
-    _HAS_PRIM_ARRAY[id(definition)] = (definition, found)
-    return found
 
 
 def _list_rows(child: Any) -> list[Any]:

@@ -3,6 +3,10 @@
 A `TypeRegistry` owns an `InterfaceIndex` (where files are), the definitions parsed from them (each
 file parsed once), and per-type Arrow types and CDR codecs (generated once, on first use). The
 module-level functions of `dora_ros.msgconv` use one shared registry, `default_registry()`.
+
+Its caches are keyed by type name and hold one entry per type that was asked for and exists (a
+miss is not cached), so they are bounded by the interfaces installed and added; they are filled
+under one lock and read without it (a dict read is atomic), so threads share one codec per type.
 """
 
 from __future__ import annotations
@@ -174,7 +178,10 @@ class TypeRegistry:
         if cached is None:
             from .arrow_schema import struct_type
 
-            cached = self._arrow[definition.name] = struct_type(definition, self)
+            with self._lock:  # one Arrow type per message type, also when threads race here
+                cached = self._arrow.get(definition.name)
+                if cached is None:
+                    cached = self._arrow[definition.name] = struct_type(definition, self)
         return cached
 
     def codec(self, type_name: str) -> Codec:
