@@ -16,7 +16,16 @@ Started by the runtime with the argv of `graph_node.Ros2NodeKind.command`. What 
   `goal_id`, optional `goal_status`) answer it; cancel requests go out on `cancel`.
 
 A value that does not fit the ROS type is logged as an error naming the input and the field, and
-the bridge goes on; so is a malformed sample from the network.
+the bridge goes on; so is a malformed sample from the network. Failures reach the dora node: each
+is logged (once, then as a running count, `reporting.py`) and, when the node declares an output
+`error`, sent there as a string with the metadata of the input that caused it. The end of a run
+logs a summary of problems and drops.
+
+Service calls and goals run on a bounded pool of workers (`worker_pool.py`: `WORKERS` threads,
+`WAITING` queued calls, the oldest dropped beyond), each with an overall timeout
+(`response_timeout` for a call, `GOAL_TIMEOUT` for a goal), and every wait looks at STOP, so the
+bridge ends within the supervisor's grace period. A service server holds at most 64 requests
+without a response, as the Python API: a newer one drops the oldest (`rclpy_services.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -39,8 +49,23 @@ from .backend import KEEP_ALL_DEPTH, ReadyQueue, open_backend
 from .context import decode, encode, encode_rows
 from .graph_config import BridgeSpec, parse_bridge_config
 from .names import part_type, resolve_name
+from .rclpy_services import MAX_PENDING_REQUESTS
+from .reporting import CountedLog
+from .worker_pool import WorkerPool
 
 log = logging.getLogger("dora_ros.bridge")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+#: Worker threads for blocking ROS calls (service calls, goals) of one bridge node.
+WORKERS = 8
+#: Calls or goals waiting for a worker; beyond, the oldest is dropped (reported, `error` output).
+WAITING = 64
+#: Overall time a goal may take, from sending to its result, before the bridge cancels it.
+GOAL_TIMEOUT = 3600.0
+#: Time for sending a goal (waiting for the server's match, then for its answer).
+SEND_GOAL_TIMEOUT = 30.0
+#: Of the supervisor's grace period after STOP (5 s), what the workers get to finish.
+STOP_BUDGET = 1.5
 
 __all__ = ["BridgeNode", "main", "run"]
 
@@ -64,10 +89,11 @@ class _Source:
 class _TopicSource:
     """ROS samples of one subscribed topic, decoded into external events for its output."""
 
-    def __init__(self, reader: Any, type_name: str, output: str) -> None:
+    def __init__(self, reader: Any, type_name: str, output: str, report: CountedLog) -> None:
         self.reader = reader
         self.type_name = type_name
         self.output = output
+        self.report = report
 
     def fileno(self) -> int:
         return int(self.reader.fileno())
@@ -79,11 +105,10 @@ class _TopicSource:
         try:
             value = decode(self.type_name, sample)
         except MsgConvError as err:
-            log.error(
-                "%s: dropped a malformed %s sample from the network: %s",
-                self.reader.topic,
-                self.type_name,
-                err,
+            self.report.error(
+                f"{self.reader.topic}: dropped a malformed {self.type_name} sample from the "
+                f"network: {err}",
+                key=f"malformed:{self.reader.topic}",
             )
             return {"kind": "external", "drop": True}
         return {"kind": "external", "output": self.output, "value": value, "metadata": {}}
@@ -100,28 +125,39 @@ class _PendingRequests:
     """
 
     REMEMBERED = 1024
-    #: Requests waiting at once; more are dropped (dora-rs's bridge has the same bound, 64).
-    LIMIT = 64
+    #: Requests waiting at once; a newer one drops the oldest, as the backend's server does.
+    LIMIT = MAX_PENDING_REQUESTS
 
-    def __init__(self, server: Any, timeout: float) -> None:
+    def __init__(self, server: Any, timeout: float, report: CountedLog) -> None:
         self.timeout = timeout
         self._server = server
+        self._report = report
         self._waiting: dict[str, tuple[int, float]] = {}  # request_id -> (backend id, deadline)
-        self._dropped: dict[str, None] = {}  # insertion-ordered set of dropped request_ids
+        self._dropped: dict[str, str] = {}  # dropped request_id -> why, oldest first
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._evict, name="service-timeouts", daemon=True)
         self._thread.start()
 
     def add(self, request_id: str, rid: int) -> None:
+        """Track a request; when `LIMIT` are waiting, the oldest is dropped (the backend's server
+        has dropped it already, by the same rule) and remembered as dropped."""
         with self._cond:
+            oldest = None
+            if len(self._waiting) >= self.LIMIT:
+                oldest = next(iter(self._waiting))
+                old_rid = self._waiting.pop(oldest)[0]
+                self._remember(oldest, f"as the oldest of {self.LIMIT} waiting for a response")
             self._waiting[request_id] = (rid, time.monotonic() + self.timeout)
             if len(self._waiting) == 1:
                 self._cond.notify()
+        if oldest is not None:
+            self._server.drop(old_rid)  # a no-op when the backend dropped it first
 
-    def full(self) -> bool:
-        with self._cond:
-            return len(self._waiting) >= self.LIMIT
+    def _remember(self, request_id: str, why: str) -> None:
+        self._dropped[request_id] = why
+        if len(self._dropped) > self.REMEMBERED:
+            del self._dropped[next(iter(self._dropped))]
 
     def get(self, request_id: str) -> int | None:
         with self._cond:
@@ -133,9 +169,10 @@ class _PendingRequests:
             entry = self._waiting.pop(request_id, None)
         return None if entry is None else entry[0]
 
-    def was_dropped(self, request_id: str) -> bool:
+    def why_dropped(self, request_id: str) -> str | None:
+        """Why `request_id` was dropped, if it was (among the last `REMEMBERED`)."""
         with self._cond:
-            return request_id in self._dropped
+            return self._dropped.get(request_id)
 
     def _evict(self) -> None:
         with self._cond:
@@ -149,15 +186,14 @@ class _PendingRequests:
                     self._cond.wait(delay)
                     continue
                 del self._waiting[request_id]
-                self._dropped[request_id] = None
-                if len(self._dropped) > self.REMEMBERED:
-                    del self._dropped[next(iter(self._dropped))]
-                log.warning(
-                    "service %s: no response to request_id %s within %g s; request dropped "
-                    "(its ROS client gets no response)",
-                    self._server.name,
+                self._remember(
                     request_id,
-                    self.timeout,
+                    f"after {self.timeout:g} s without a response (ros2 key 'response_timeout')",
+                )
+                self._report.warning(
+                    f"service {self._server.name}: no response to request_id {request_id} within "
+                    f"{self.timeout:g} s; request dropped (its ROS client gets no response)",
+                    key=f"timeout:{self._server.name}",
                 )
                 self._server.drop(rid)
 
@@ -184,8 +220,10 @@ class BridgeNode:
         self._requests: _PendingRequests | None = None  # service server only
         self._server: Any = None
         self._client: Any = None
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
+        #: Problems of this bridge node, logged once with a running count; summarised at close.
+        self.report = CountedLog(log, f"bridge node '{node_id}'")
+        self._workers = WorkerPool(f"{node_id}-calls", WORKERS, WAITING, self._dropped_job)
+        self._stopping = self._workers.stop
 
     # --- set-up ----------------------------------------------------------------------------------
 
@@ -207,9 +245,12 @@ class BridgeNode:
                         full(topic.topic), topic.message_type, topic.qos
                     )
                     output = topic.dora_id
-                    if spec.single and self.declared_outputs:
-                        output = self.declared_outputs[0]
-                    node.merge_external_events(_TopicSource(reader, topic.message_type, output))
+                    declared = [o for o in self.declared_outputs if o != "error"]
+                    if spec.single and declared:
+                        output = declared[0]
+                    node.merge_external_events(
+                        _TopicSource(reader, topic.message_type, output, self.report)
+                    )
                 else:
                     writer = self.backend.create_writer(
                         full(topic.topic), topic.message_type, topic.qos
@@ -223,13 +264,12 @@ class BridgeNode:
             name = full(spec.name)
             if spec.mode == "service" and spec.role == "server":
                 self._server = self.backend.create_service_server(name, spec.type_name, spec.qos)
-                self._requests = _PendingRequests(self._server, spec.response_timeout)
+                self._requests = _PendingRequests(self._server, spec.response_timeout, self.report)
                 node.merge_external_events(
                     _Adapter(self._server.take, self._server.fileno, self._on_request)
                 )
             elif spec.mode == "service":
                 self._client = self.backend.create_service_client(name, spec.type_name, spec.qos)
-                self._start(self._wait_for_service)
             elif spec.role == "server":
                 self._server = self.backend.create_action_server(name, spec.type_name, spec.qos)
                 node.merge_external_events(
@@ -244,36 +284,40 @@ class BridgeNode:
                 self._client = self.backend.create_action_client(name, spec.type_name, spec.qos)
         node.merge_external_events(self.events)
 
-    def _start(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
-        thread.start()
-
-    def _wait_for_service(self) -> None:
-        if not self._client.wait_for_service(20.0):
-            log.warning(
-                "service %s is not available yet; requests will wait for it", self._client.name
+    def _fail(self, message: str, params: Mapping[str, Any] | None, key: str | None = None) -> None:
+        """A failure the dora node should hear of: logged (counted), and sent on its `error`
+        output when it declares one, with the metadata of the input that caused it. Messages that
+        differ only in a request or goal id count as one."""
+        self.report.error(message, key if key is not None else _UUID.sub("<id>", message))
+        if "error" in self.declared_outputs:
+            self.events.put(
+                {
+                    "kind": "external",
+                    "output": "error",
+                    "value": pa.array([message]),
+                    "metadata": dict(params or {}),
+                }
             )
+
+    def _dropped_job(self, what: tuple[str, dict[str, Any]], reason: str) -> None:
+        kind, params = what
+        if self._stopping.is_set():
+            self.report.warning(f"{kind}s abandoned: {reason}", key=f"abandoned:{kind}")
+            return
+        self._fail(f"{kind} dropped: {reason}", params, key=f"dropped:{kind}")
 
     # --- ROS -> dora -----------------------------------------------------------------------------
 
     def _on_request(self, item: tuple[int, bytes]) -> dict[str, Any] | None:
         rid, data = item
         assert self.spec.type_name is not None and self._requests is not None
-        if self._requests.full():
-            log.warning(
-                "service %s: %d requests are waiting for a response already; request dropped "
-                "(its ROS client gets no response)",
-                self._server.name,
-                self._requests.LIMIT,
-            )
-            self._server.drop(rid)
-            return None
         try:
             value = decode(part_type(self.spec.type_name, "Request"), data)
         except MsgConvError as err:
-            log.error("service %s: dropped a malformed request: %s", self._server.name, err)
+            self.report.error(
+                f"service {self._server.name}: dropped a malformed request: {err}",
+                key=f"malformed:{self._server.name}",
+            )
             self._server.drop(rid)
             return None
         request_id = str(uuid.uuid4())
@@ -286,7 +330,10 @@ class BridgeNode:
         try:
             value = decode(part_type(self.spec.type_name, "Goal"), data)
         except MsgConvError as err:
-            log.error("action %s: aborting goal %s, malformed: %s", self._server.name, goal_id, err)
+            self.report.error(
+                f"action {self._server.name}: aborting goal {goal_id}, malformed: {err}",
+                key=f"malformed:{self._server.name}",
+            )
             self._server.send_result(goal_id, None, "aborted")
             return None
         return {"output": "goal", "value": value, "metadata": {"goal_id": goal_id}}
@@ -331,7 +378,9 @@ class BridgeNode:
             self._server.send_response(rid, data)
         elif spec.mode == "service":
             data = encode(part_type(spec.type_name, "Request"), value, f"{where} (request)")
-            self._start(self._call, data, params)
+            self._workers.submit(
+                lambda stop: self._call(data, params, stop), ("service call", params)
+            )
         elif spec.role == "server":
             goal_id = str(params.get("goal_id", ""))
             if not goal_id:
@@ -355,106 +404,132 @@ class BridgeNode:
             else:
                 raise BridgeError(f"{where}: an action server takes inputs 'feedback' and 'result'")
         elif input_id == "cancel":
-            self._start(self._cancel, params.get("goal_id") or _first_string(value))
+            cancel_id = params.get("goal_id") or _first_string(value)
+            self._workers.submit(lambda stop: self._cancel(cancel_id, params), ("cancel", params))
         else:
             data = encode(part_type(spec.type_name, "Goal"), value, f"{where} (goal)")
-            self._start(self._run_goal, data, params)
+            self._workers.submit(lambda stop: self._run_goal(data, params, stop), ("goal", params))
 
     def _no_request(self, where: str, request_id: str) -> BridgeError:
         assert self._requests is not None
-        if self._requests.was_dropped(request_id):
+        why = self._requests.why_dropped(request_id)
+        if why is not None:
             return BridgeError(
                 f"{where}: late response to request_id {request_id!r} on service "
-                f"{self._server.name}: the request was dropped after {self._requests.timeout:g} s "
-                "without a response (ros2 key 'response_timeout'); response ignored"
+                f"{self._server.name}: the request was dropped {why}; response ignored"
             )
         return BridgeError(
             f"{where}: response without a known 'request_id' metadata parameter "
             f"({request_id!r}); pass the request's metadata back with the response"
         )
 
-    def _call(self, data: bytes, params: dict[str, Any]) -> None:
+    def _call(self, data: bytes, params: dict[str, Any], stop: threading.Event) -> None:
         assert self.spec.type_name is not None
         try:
-            answer = self._client.call(data, self.spec.response_timeout)
+            answer = self._client.call(data, self.spec.response_timeout, stop)
             value = decode(part_type(self.spec.type_name, "Response"), answer)
         except DoraRosError as err:
-            log.error("%s", err)
+            if not stop.is_set():
+                self._fail(str(err), params)
             return
         self.events.put(
             {"kind": "external", "output": "response", "value": value, "metadata": params}
         )
 
-    def _run_goal(self, data: bytes, params: dict[str, Any]) -> None:
+    def _run_goal(self, data: bytes, params: dict[str, Any], stop: threading.Event) -> None:
+        """Send one goal, forward its feedback and result; at most `GOAL_TIMEOUT` s in all (then
+        the goal is canceled), and ends as soon as `stop` is set."""
         assert self.spec.type_name is not None
         client = self._client
         try:
-            if not client.wait_for_server(30.0):
-                raise BridgeError(
-                    f"action {client.name}: no action server after 30 s; goal dropped"
-                )
-            goal_id = client.send_goal(data, 30.0)
-            if goal_id is None:
-                self.events.put(
-                    {
-                        "kind": "external",
-                        "output": "result",
-                        "value": default_value(part_type(self.spec.type_name, "Result")),
-                        "metadata": {**params, "goal_status": "rejected"},
-                    }
-                )
-                return
-            meta = {**params, "goal_id": goal_id}
-            feedback = client.feedback_queue(goal_id)
-            feedback_type = part_type(self.spec.type_name, "Feedback")
-            while not self._stopping.is_set():
-                outcome = client.take_result(goal_id, 0.05)
-                while (sample := feedback.take(0.0)) is not None:
-                    self.events.put(
-                        {
-                            "kind": "external",
-                            "output": "feedback",
-                            "value": decode(feedback_type, sample),
-                            "metadata": meta,
-                        }
-                    )
-                if outcome is not None:
-                    status, result = outcome
-                    value = decode(part_type(self.spec.type_name, "Result"), result)
-                    self.events.put(
-                        {
-                            "kind": "external",
-                            "output": "result",
-                            "value": value,
-                            "metadata": {**meta, "goal_status": status},
-                        }
-                    )
-                    return
+            goal_id = client.send_goal(data, SEND_GOAL_TIMEOUT, stop)
         except DoraRosError as err:
-            log.error("%s", err)
+            if not stop.is_set():
+                self._fail(str(err), params)
+            return
+        if goal_id is None:
+            self.events.put(
+                {
+                    "kind": "external",
+                    "output": "result",
+                    "value": default_value(part_type(self.spec.type_name, "Result")),
+                    "metadata": {**params, "goal_status": "rejected"},
+                }
+            )
+            return
+        meta = {**params, "goal_id": goal_id}
+        feedback_type = part_type(self.spec.type_name, "Feedback")
+        deadline = time.monotonic() + GOAL_TIMEOUT
+        try:
+            feedback = client.feedback_queue(goal_id)
+            while not stop.is_set():
+                ended = client.ended(goal_id)  # before draining: no feedback is left behind
+                while (sample := feedback.take(0.0 if ended else 0.05)) is not None:
+                    try:
+                        value = decode(feedback_type, sample)
+                    except MsgConvError as err:  # one bad feedback does not end the goal
+                        self.report.error(
+                            f"action {client.name}: dropped a malformed feedback of goal "
+                            f"{goal_id}: {err}",
+                            key=f"malformed feedback:{client.name}",
+                        )
+                        continue
+                    self.events.put(
+                        {"kind": "external", "output": "feedback", "value": value, "metadata": meta}
+                    )
+                    if not ended:
+                        break  # look at the goal's end and at STOP between feedbacks
+                if ended:
+                    outcome = client.take_result(goal_id, 0.0)
+                    break
+                if time.monotonic() > deadline:
+                    client.cancel(goal_id, 5.0)
+                    raise BridgeError(
+                        f"action {client.name}: goal {goal_id} has no result after "
+                        f"{GOAL_TIMEOUT:g} s; canceled"
+                    )
+            else:
+                return  # stopping
+            status, result = outcome
+            value = decode(part_type(self.spec.type_name, "Result"), result)
+        except DoraRosError as err:
+            if not stop.is_set():
+                self._fail(str(err), meta)
+            return
+        self.events.put(
+            {
+                "kind": "external",
+                "output": "result",
+                "value": value,
+                "metadata": {**meta, "goal_status": status},
+            }
+        )
 
-    def _cancel(self, goal_id: Any) -> None:
+    def _cancel(self, goal_id: Any, params: dict[str, Any]) -> None:
         try:
             code = self._client.cancel(str(goal_id) if goal_id else None, 10.0)
             if code:
-                log.warning(
-                    "action %s: cancel of goal %s answered with code %d",
-                    self._client.name,
-                    goal_id,
-                    code,
+                self._fail(
+                    f"action {self._client.name}: cancel of goal {goal_id} answered with code "
+                    f"{code}",
+                    params,
+                    key=f"cancel refused:{self._client.name}",
                 )
         except DoraRosError as err:
-            log.error("%s", err)
+            self._fail(str(err), params)
 
     def close(self) -> None:
-        self._stopping.set()
+        """Stop within the supervisor's grace period: workers get `STOP_BUDGET` s, then the
+        backend closes (flushing, 1 s at most); then the summary of this run's problems."""
+        running = self._workers.close(STOP_BUDGET)
+        if running:
+            self.report.warning(f"{running} calls still running at STOP, left behind")
         if self._requests is not None:
             self._requests.close()
-        for thread in self._threads:
-            thread.join(timeout=1.0)
         if self.backend is not None:
             self.backend.close()
         self.events.queue.close()
+        self.report.close()
 
 
 class _Adapter:
@@ -514,10 +589,11 @@ def run(payload: Mapping[str, Any]) -> int:
                 continue
             kind = event.get("type")
             if kind == "INPUT":
+                metadata = event.get("metadata") or {}
                 try:
-                    bridge.on_input(event["id"], event["value"], event.get("metadata") or {})
+                    bridge.on_input(event["id"], event["value"], metadata)
                 except DoraRosError as err:
-                    log.error("%s", err)
+                    bridge._fail(str(err), metadata)
             elif kind == "STOP":
                 break
             elif kind == "ERROR":

@@ -78,12 +78,21 @@ def uuid_str(raw: Any) -> str:
     return str(uuid.UUID(bytes=bytes(bytearray(raw))))
 
 
-def _wait(backend: RclpyBackend, future: Any, timeout: float | None) -> bool:
-    """Wait up to `timeout` s for an rclpy future completed by the executor thread."""
+def _wait(
+    backend: RclpyBackend, future: Any, timeout: float | None, stop: threading.Event | None = None
+) -> bool:
+    """Wait up to `timeout` s (or until `stop` is set) for an rclpy future completed by the
+    executor thread; whether it completed."""
     done = threading.Event()
     future.add_done_callback(lambda _f: done.set())
     backend.executor.wake()
-    return done.wait(timeout)
+    if stop is None:
+        return done.wait(timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not done.wait(0.05):
+        if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+            return done.is_set()
+    return True
 
 
 # --- server --------------------------------------------------------------------------------------
@@ -234,7 +243,7 @@ class RclpyActionServer:
 
     def _delivered(self, key: bytes) -> None:
         with self._lock:
-            event = self._deliveries.get(uuid_str(key))
+            event = self._deliveries.pop(uuid_str(key), None)
         if event is not None:
             event.set()
 
@@ -302,6 +311,8 @@ class RclpyActionServer:
         delivered = threading.Event()
         with self._lock:
             self._deliveries[goal_id] = delivered
+            if len(self._deliveries) > MAX_UNTAKEN_RESULTS:  # results no client asked for
+                del self._deliveries[next(iter(self._deliveries))]
         self._backend._complete(entry.result, (status, result))
         return delivered
 
@@ -384,12 +395,15 @@ class RclpyActionClient:
             status_sub_qos_profile=qos_profile_action_status_default,
         )
 
-    def wait_for_server(self, timeout: float | None = None) -> bool:
-        """Whether the action server is matched, waiting up to `timeout` s (None = forever)."""
+    def wait_for_server(
+        self, timeout: float | None = None, stop: threading.Event | None = None
+    ) -> bool:
+        """Whether the action server is matched, waiting up to `timeout` s (None = forever) or
+        until `stop` is set."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             client = self._client
-            if client is None:
+            if client is None or (stop is not None and stop.is_set()):
                 return False
             if client.server_is_ready():
                 return True
@@ -397,12 +411,14 @@ class RclpyActionClient:
                 return False
             time.sleep(_MATCH_POLL)
 
-    def send_goal(self, goal: bytes, timeout: float | None) -> str | None:
+    def send_goal(
+        self, goal: bytes, timeout: float | None, stop: threading.Event | None = None
+    ) -> str | None:
         """Send a goal once the server is matched; its id if accepted, None if rejected.
 
         Raises:
             BridgeError: `MAX_CONCURRENT_GOALS` in flight already; no server within `timeout`;
-                no answer within `timeout`.
+                no answer within `timeout`; `stop` was set meanwhile.
         """
         from rclpy.serialization import deserialize_message
         from unique_identifier_msgs.msg import UUID
@@ -426,7 +442,9 @@ class RclpyActionClient:
         try:
             # A goal request sent before the server's goal service is matched is lost (services
             # are volatile): wait for the match first, within the same timeout.
-            if not self.wait_for_server(timeout):
+            if not self.wait_for_server(timeout, stop):
+                if stop is not None and stop.is_set():
+                    raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
                 raise BridgeError(
                     f"no action server {self.name} ({self.type_name}) within {timeout:g} s"
                 )
@@ -438,7 +456,7 @@ class RclpyActionClient:
                 feedback_callback=self._on_feedback,
                 goal_uuid=UUID(uuid=list(goal_uuid.bytes)),
             )
-            if not _wait(self._backend, future, remaining):
+            if not _wait(self._backend, future, remaining, stop):
                 future.cancel()  # rclpy forgets the pending request
                 self._forget_feedback_callback(goal_uuid.bytes)
                 raise BridgeError(
@@ -525,6 +543,10 @@ class RclpyActionClient:
                 "already taken, or released)"
             )
         return entry
+
+    def ended(self, goal_id: str) -> bool:
+        """Whether `goal_id` has ended (its result is here, for `take_result`)."""
+        return self._goal(goal_id).ended.is_set()
 
     def feedback_queue(self, goal_id: str) -> ReadyQueue[bytes]:
         return self._goal(goal_id).feedback
