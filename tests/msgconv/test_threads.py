@@ -1,97 +1,33 @@
-"""msgconv under threads, and the bounds of its caches (issue 11).
+"""msgconv from several threads at once gives what one thread gives (issue 11).
 
-Several threads encode and decode many types at once through one fresh registry (so codecs are
-generated while other threads use them), with Python switching threads every microsecond; every
-result must equal a single-threaded run's. The per-codec row plans hold at most PLANS_PER_TYPE
-Arrow types per message type, and nothing keeps a registry or its definitions alive once the
-user drops them (the old caches were module-level dicts keyed by `id()`, which kept every key).
+`native.spec` used to move a found type to the front of its bucket and then answer with whatever
+sat at the front: a thread switch in between gave another type's spec (same Arrow kind and width,
+other field names), and the encoder then read the value under the wrong names, silently. Here
+threads encode and decode many types, each from a fresh Arrow value (whose `.type` is a new object,
+found by equality), with thread switches forced as often as Python allows, and every result is
+compared with a single-threaded run. The caches are bounded too.
 """
 
 from __future__ import annotations
 
-import gc
 import random
 import sys
-import weakref
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from dora_ros.msgconv import FieldType, TypeRegistry
-from dora_ros.msgconv.codec import PLANS_PER_TYPE
+from dora_ros import msgconv
+from dora_ros.msgconv import arrow_build, native
+from tests.msgconv.test_codec import _message_types, _random_value
 
-try:
-    from . import cdr_reference as ref_cdr
-except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
-    import cdr_reference as ref_cdr  # type: ignore[no-redef]
-
-TYPES = [
-    "geometry_msgs/msg/Twist",
-    "geometry_msgs/msg/PoseArray",
-    "sensor_msgs/msg/Image",
-    "sensor_msgs/msg/PointCloud2",
-    "sensor_msgs/msg/Imu",
-    "sensor_msgs/msg/JointState",
-    "sensor_msgs/msg/LaserScan",
-    "nav_msgs/msg/Odometry",
-    "nav_msgs/msg/Path",
-    "std_msgs/msg/String",
-    "std_msgs/msg/Float64MultiArray",
-    "std_msgs/msg/Empty",
-    "test_msgs/msg/Arrays",
-    "test_msgs/msg/BoundedSequences",
-    "test_msgs/msg/UnboundedSequences",
-    "test_msgs/msg/WStrings",
-    "test_msgs/msg/MultiNested",
-    "trajectory_msgs/msg/JointTrajectory",
-    "trajectory_msgs/msg/JointTrajectoryPoint",
-    "visualization_msgs/msg/MarkerArray",
-]
-
-
-def _desc(t: FieldType) -> tuple[Any, ...]:
-    element = t.element
-    if element.is_nested:
-        desc: tuple[Any, ...] = ("struct", element.name)
-    elif element.is_string:
-        desc = (element.name, element.string_bound)
-    else:
-        desc = ("prim", element.name)
-    if t.array == "fixed":
-        return ("array", desc, t.length)
-    if t.array:
-        return ("sequence", desc, t.length if t.array == "bounded" else None)
-    return desc
-
-
-def _schema(registry: TypeRegistry) -> dict[str, Any]:
-    """msgconv's definitions in the plain form of `cdr_reference` (for its value generator)."""
-    schema: dict[str, Any] = {}
-    for name in TYPES:
-        for definition in registry.messages_used(name):
-            schema[definition.name] = tuple((f.name, _desc(f.type)) for f in definition.fields)
-    return schema
-
-
-def _work(registry: TypeRegistry, name: str, values: list[Any]) -> Any:
-    """Everything one thread does with one type; a plain, comparable result."""
-    codec = registry.codec(name)
-    blobs = [codec.encode(v) for v in values]
-    array = pa.array(values, type=registry.arrow_type(name))
-    return [
-        blobs,
-        codec.encode_many(array),
-        codec.encode_many(array.slice(1), as_arrow=True).to_pylist(),
-        [codec.decode(b).to_pylist()[0] for b in blobs],
-        codec.decode_many(blobs).to_pylist(),
-    ]
+PATHS = [True, False] if native.AVAILABLE else [False]
 
 
 @pytest.fixture
-def fast_switching() -> Iterator[None]:
+def switch_often() -> Iterator[None]:
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
@@ -100,72 +36,122 @@ def fast_switching() -> Iterator[None]:
         sys.setswitchinterval(before)
 
 
-def test_many_threads_many_types_give_single_threaded_results(fast_switching: None) -> None:
-    schema = _schema(TypeRegistry())
+def _cases() -> list[tuple[str, pa.StructArray, bytes]]:
+    """(type, a one-row value as a fresh pa.array, its CDR bytes) for many types of few fields:
+    the types that share a (kind, width) bucket in native.spec."""
+    registry = msgconv.default_registry()
     rng = random.Random(5)
-    values = {
-        name: [ref_cdr.random_value(schema, ("struct", name), rng, max_seq=3) for _ in range(3)]
-        for name in TYPES
-    }
-    alone = TypeRegistry()
-    want = {name: _work(alone, name, values[name]) for name in TYPES}
-
-    shared = TypeRegistry()  # fresh: codecs are generated while other threads run
-    jobs = [name for name in TYPES for _ in range(4)]
-    random.Random(6).shuffle(jobs)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda name: (name, _work(shared, name, values[name])), jobs))
-    assert len(results) == len(jobs)
-    for name, got in results:
-        ref_cdr.assert_same(got, want[name], f"{name} under threads")
-    # one codec per type, whichever thread made it
-    codecs = {name: shared.codec(name) for name in TYPES}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        assert all(pool.map(lambda name: shared.codec(name) is codecs[name], jobs))
+    cases = []
+    for name in _message_types():
+        definition = registry.message(name)
+        if not 1 <= len(definition.fields) <= 4:
+            continue
+        blob = msgconv.encode(name, _random_value(definition, registry, rng))
+        value = msgconv.decode(name, blob)
+        cases.append((name, value, blob))
+    return cases
 
 
-def test_row_plans_are_bounded_per_type() -> None:
-    registry = TypeRegistry(use_default_roots=False)
-    definition = registry.add_definition("plans/msg/T", "int32 a\nfloat64[] b\n")
-    codec = registry.codec("plans/msg/T")
-    assert definition is registry.message("plans/msg/T")
-    kinds = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32()]
-    arrows = [
-        pa.struct([pa.field("a", a), pa.field("b", pa.list_(b))])
-        for a in kinds
-        for b in (pa.float32(), pa.float64())
+def _work(cases: list[tuple[str, pa.StructArray, bytes]], order: list[int]) -> list[Any]:
+    out = []
+    for i in order:
+        name, value, blob = cases[i]
+        # a new array object, and a new type object equal to the registry's: found by equality
+        fresh = pa.array(value.to_pylist(), type=pa.struct(list(value.type)))
+        out.append((i, msgconv.encode(name, fresh), msgconv.decode(name, blob).to_pylist()))
+    return out
+
+
+@pytest.mark.parametrize("with_c", PATHS)
+def test_threads_get_what_one_thread_gets(
+    monkeypatch: pytest.MonkeyPatch, switch_often: None, with_c: bool
+) -> None:
+    monkeypatch.setattr(native, "AVAILABLE", with_c)
+    cases = _cases()
+    assert len(cases) > 50
+    expected = {i: (blob, r) for i, blob, r in _work(cases, list(range(len(cases))))}
+    results: list[list[Any]] = []
+    errors: list[BaseException] = []
+
+    def run(seed: int) -> None:
+        order = list(range(len(cases))) * 3
+        random.Random(seed).shuffle(order)
+        try:
+            results.append(_work(cases, order))
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors[0]
+    assert len(results) == 4
+    wrong = [
+        cases[i][0]
+        for result in results
+        for i, blob, decoded in result
+        if (blob, decoded) != expected[i]
     ]
-    assert len(arrows) > PLANS_PER_TYPE
-    for arrow in arrows:
-        plan = codec._plans.plan(arrow, definition)
-        assert [(i, name, kind) for i, name, kind, _ in plan] == [
-            (0, "a", "plain"),
-            (1, "b", "list"),
-        ]
-        # and encoding such an array works, whatever the plan cache dropped
-        array = pa.array([{"a": 1, "b": [0.5]}], type=arrow)
-        assert codec.encode(array) == codec.encode({"a": 1, "b": [0.5]})
-    assert 0 < len(codec._plans) <= PLANS_PER_TYPE
+    assert not wrong, f"{len(wrong)} results differ from one thread's, e.g. {wrong[:3]}"
 
 
-def test_a_dropped_registry_and_its_definitions_are_freed() -> None:
-    def use() -> tuple[weakref.ref[Any], weakref.ref[Any], weakref.ref[Any]]:
-        registry = TypeRegistry(use_default_roots=False)
-        registry.add_definition("gone/msg/Inner", "uint8[] data\n")
-        registry.add_definition("gone/msg/T", "gone/Inner inner\nint16[] v\n")
-        codec = registry.codec("gone/msg/T")
-        array = pa.array(
-            [{"inner": {"data": [1, 2]}, "v": [3]}, {"inner": None, "v": []}],
-            type=registry.arrow_type("gone/msg/T"),
-        )
-        assert len(codec.encode_many(array)) == 2
-        assert len(codec.encode_many(array.slice(1))) == 1
-        return (
-            weakref.ref(registry),
-            weakref.ref(registry.message("gone/msg/T")),
-            weakref.ref(registry.message("gone/msg/Inner")),
-        )
+def test_type_caches_are_bounded() -> None:
+    # a new Arrow type per call (a stream of ever-changing user types) cannot grow them for ever
+    for n in range(1500):
+        dtype = pa.struct([(f"f{n}", pa.int32()), ("b", pa.float64())])
+        native.spec(dtype, keep=True)
+        arrow_build._BUILDERS.get(dtype)
+    assert len(native._KEPT) <= native._KEPT_LIMIT
+    assert sum(len(bucket) for bucket in native._SPECS.values()) <= (
+        native._BUCKET_LIMIT * native._BUCKETS_LIMIT
+    )
+    assert all(len(bucket) <= native._BUCKET_LIMIT for bucket in native._SPECS.values())
+    assert len(arrow_build._BUILDERS.by_id) <= arrow_build._BUILDERS.limit
 
-    refs = use()
-    gc.collect()
-    assert [r() for r in refs] == [None, None, None], "something still holds the registry's types"
+
+def test_spec_answers_for_the_type_asked_whatever_runs_in_between() -> None:
+    # Another thread's lookup is made to run at every line of `native.spec` (a trace function
+    # starts it and waits a little for it; one that waits for a lock of ours finishes later), so
+    # every interleaving a thread switch could make is tried. The first version answered with
+    # the front of a bucket that the other lookup had just changed.
+    types = [pa.struct([(f"a{n}", pa.int32()), (f"b{n}", pa.float64())]) for n in range(6)]
+    for t in types:
+        native.spec(pa.struct(list(t)))  # all in one bucket
+    spec_code = native.spec.__code__
+    others: list[threading.Thread] = []
+    wrong: list[Any] = []
+
+    def other_lookup(n: int) -> None:
+        found = native.spec(pa.struct(list(types[n])))
+        if found[1] != (f"a{n}", f"b{n}"):
+            wrong.append(found[1])
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code is not spec_code:
+            return None
+
+        def line(frame: Any, event: str, arg: Any) -> Any:
+            if event == "line":
+                thread = threading.Thread(target=other_lookup, args=(len(others) % len(types),))
+                others.append(thread)
+                thread.start()
+                thread.join(timeout=0.005)
+            return line
+
+        return line
+
+    rng = random.Random(1)
+    sys.settrace(tracer)
+    try:
+        for _ in range(40):
+            n = rng.randrange(len(types))
+            found = native.spec(pa.struct(list(types[n])))
+            if found[1] != (f"a{n}", f"b{n}"):
+                wrong.append(found[1])
+    finally:
+        sys.settrace(None)
+    for thread in others:
+        thread.join(timeout=60)
+    assert not wrong, f"{len(wrong)} lookups answered another type's spec, e.g. {wrong[:3]}"
