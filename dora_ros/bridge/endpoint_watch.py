@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,9 @@ log = logging.getLogger("dora_ros.bridge")
 
 #: Seconds between two looks at the graph.
 POLL_PERIOD = 0.5
+#: Seconds a publisher's samples are vetted one by one while the graph does not show it yet.
+VET_PATIENCE = 2.0
+_MAX_UNSEEN = 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class PeerEndpoint:
     gid: bytes
     type_name: str
     type_hash: str | None  # `RIHS01_<hex>`, or None when the peer announces none (Humble)
+    own: bool = False  # an endpoint of the backend's own node (its samples need no vetting)
 
 
 @dataclass(eq=False)
@@ -57,14 +62,15 @@ class _Watched:
     reject: Callable[[frozenset[bytes]], None] | None
     matched: bool = False
     warned: set[bytes] = field(default_factory=set)
+    unseen: dict[bytes, float] = field(default_factory=dict)  # gid -> first sample, not in graph
 
 
 class EndpointWatch:
     """The log lines of one backend's topic endpoints (see the module docstring).
 
     Args:
-        list_peers: `(topic, publishers)` -> the other nodes' publishers (True) or subscriptions
-            (False) on `topic`; never this backend's own endpoints.
+        list_peers: `(topic, publishers)` -> the publishers (True) or subscriptions (False) on
+            `topic`, this backend's own marked `own`.
     """
 
     def __init__(self, list_peers: Callable[[str, bool], list[PeerEndpoint]]) -> None:
@@ -133,7 +139,7 @@ class EndpointWatch:
         peers: list[PeerEndpoint] | None = None
         if not entry.matched and self._matched(entry) > 0:
             entry.matched = True
-            peers = self._list_peers(entry.topic, peers_are_publishers)
+            peers = self._peers(entry.topic, peers_are_publishers)
             names = sorted({p.node for p in peers})
             what = "publishers" if peers_are_publishers else "subscriptions"
             log.info(
@@ -145,8 +151,11 @@ class EndpointWatch:
         if entry.type_hash is None:
             return
         if peers is None:
-            peers = self._list_peers(entry.topic, peers_are_publishers)
+            peers = self._peers(entry.topic, peers_are_publishers)
         self._judge(entry, peers)
+
+    def _peers(self, topic: str, publishers: bool) -> list[PeerEndpoint]:
+        return [p for p in self._list_peers(topic, publishers) if not p.own]
 
     def _matched(self, entry: _Watched) -> int:
         try:
@@ -162,7 +171,8 @@ class EndpointWatch:
         """Check the publisher `gid` of a subscription's sample against our type hash now, so a
         drifted peer's samples are refused from the first one (not one poll later).
 
-        Returns False while the graph does not show that publisher yet (ask again next sample).
+        Returns False while the graph does not show that publisher yet (ask again next sample),
+        for at most `VET_PATIENCE` seconds per publisher; then `poll()` alone watches it.
         """
         with self._lock:
             entry = self._watched.get(id(endpoint))
@@ -173,8 +183,18 @@ class EndpointWatch:
         except Exception:  # the graph of a closing node; poll() looks again
             log.debug("vetting a publisher of %s", entry.topic, exc_info=True)
             return True
-        self._judge(entry, peers)
-        return bool(peers)
+        if peers:
+            entry.unseen.pop(gid, None)
+            self._judge(entry, [p for p in peers if not p.own])
+            return True
+        now = time.monotonic()
+        if len(entry.unseen) >= _MAX_UNSEEN:
+            entry.unseen.clear()
+        first = entry.unseen.setdefault(gid, now)
+        if now - first < VET_PATIENCE:
+            return False
+        entry.unseen.pop(gid, None)
+        return True
 
     def _judge(self, entry: _Watched, peers: list[PeerEndpoint]) -> None:
         """Warn once per peer endpoint whose type hash differs from ours, and refuse its samples."""

@@ -500,11 +500,17 @@ class RclpyBackend(Closeable):
         return reader
 
     def _list_peers(self, topic: str, publishers: bool) -> list[PeerEndpoint]:
-        """Other nodes' publishers (or subscriptions) on `topic`, from rclpy's graph."""
+        """The publishers (or subscriptions) on `topic` from rclpy's graph, ours marked `own`."""
+        me = (self.node.get_name(), self.node.get_namespace())
         return [
-            PeerEndpoint(_node_path(i), bytes(i.endpoint_gid), i.topic_type, _hash(i))
+            PeerEndpoint(
+                _node_path(i),
+                bytes(i.endpoint_gid),
+                i.topic_type,
+                _hash(i),
+                own=(i.node_name, i.node_namespace) == me,
+            )
             for i in self._endpoints_info(topic, publishers)
-            if (i.node_name, i.node_namespace) != (self.node.get_name(), self.node.get_namespace())
         ]
 
     def _own_type_hash(self, topic: str, publishers: bool) -> str | None:

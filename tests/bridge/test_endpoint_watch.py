@@ -103,3 +103,22 @@ def test_peer_with_another_definition_is_named_once_and_dropped(
     assert f"ours {ours}" in warnings[0]  # std_msgs/msg/String's hash as rosidl installs it
     assert "good" in got and "drifted" not in got
     assert rejected > 0
+
+
+def test_a_publisher_of_our_own_node_is_vetted_once() -> None:
+    # Samples from the bridge node's own publisher: its graph entry is ours, which counts as
+    # vetted (once), not as a publisher still missing from the graph (a graph query per sample).
+    topic = name("/watch/loopback")
+    with Ros2Context(domain_id=DOMAIN) as context:
+        node = context.new_node("loopback", "/", Ros2NodeOptions())
+        ros_topic = node.create_topic(topic, STRING, Ros2QosPolicies())
+        sub = node.create_subscription(ros_topic)
+        pub = node.create_publisher(ros_topic)
+        poll(pub.matched_count, 10)
+        for i in range(5):
+            pub.publish({"data": f"self {i}"})
+        got = [sub.next(10.0) for _ in range(5)]
+        assert [v.to_pylist()[0]["data"] for v in got if v is not None] == [
+            f"self {i}" for i in range(5)
+        ]
+        assert len(sub._reader._vetted) == 1 and sub._reader.rejected == 0
