@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .graph_model import Box, Edge, GraphView
+from .graph_model import Box, Edge, GraphView, clip
 
 __all__ = ["BoxPlace", "EdgeRoute", "Layout", "layout", "text_width"]
 
@@ -76,7 +76,9 @@ def text_width(text: str, char: float = LINE_CHAR) -> float:
 
 
 def _box_size(box: Box) -> tuple[float, float]:
-    width = max([text_width(box.title, TITLE_CHAR)] + [text_width(line) for line in box.lines])
+    width = max(
+        [text_width(clip(box.title), TITLE_CHAR)] + [text_width(clip(line)) for line in box.lines]
+    )
     height = PAD_Y * 2 + TITLE_HEIGHT + LINE_HEIGHT * len(box.lines)
     return max(width + 2 * PAD_X, 80.0), height
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Box", "BoxKind", "Edge", "GraphView", "view_of_dataflow", "view_of_launch"]
+__all__ = ["Box", "BoxKind", "Edge", "GraphView", "clip", "view_of_dataflow", "view_of_launch"]
 
 BoxKind = Literal[
     "node",  # a dora node (python, executable)
@@ -70,7 +70,8 @@ class GraphView:
         raise KeyError(key)
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """``text`` as a box shows it: at most 72 characters (the page's table and tooltips show all)."""
     return text if len(text) <= _MAX_LINE else text[: _MAX_LINE - 3] + "..."
 
 
@@ -83,7 +84,7 @@ class _Builder:
 
     def add(self, key: str, kind: BoxKind, title: str, lines: Sequence[str] = ()) -> str:
         if key not in self.boxes:
-            self.boxes[key] = Box(key, kind, _clip(title), tuple(_clip(line) for line in lines))
+            self.boxes[key] = Box(key, kind, title, tuple(lines))
         return key
 
     def connect(self, source: str, target: str, label: str) -> None:

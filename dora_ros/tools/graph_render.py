@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterable
 
 from .graph_layout import LABEL_HEIGHT, LINE_HEIGHT, PAD_X, PAD_Y, TITLE_HEIGHT, Layout, layout
-from .graph_model import BoxKind, GraphView
+from .graph_model import BoxKind, GraphView, clip
 
 __all__ = ["to_html", "to_mermaid", "to_svg"]
 
@@ -92,6 +92,8 @@ def to_svg(view: GraphView, placed: Layout | None = None) -> str:
         fill, stroke, caption = _STYLE[box.kind]
         radius = _ROUNDED.get(box.kind, 5.0)
         out.append(f'<g class="box {box.kind}" data-box="{_esc(box.key)}">')
+        # a tooltip with the whole text, which the box may show cut short
+        out.append(f"<title>{_esc(chr(10).join((box.title, *box.lines)))}</title>")
         out.append(
             f'<rect x="{place.x:.1f}" y="{place.y:.1f}" width="{place.width:.1f}" '
             f'height="{place.height:.1f}" rx="{radius}" fill="{fill}" stroke="{stroke}" '
@@ -105,13 +107,13 @@ def to_svg(view: GraphView, placed: Layout | None = None) -> str:
         baseline = place.y + PAD_Y + TITLE_HEIGHT - 5
         out.append(
             f'<text class="title" x="{place.x + PAD_X:.1f}" y="{baseline:.1f}" font-size="13" '
-            f'font-weight="bold" fill="#111">{_esc(box.title)}</text>'
+            f'font-weight="bold" fill="#111">{_esc(clip(box.title))}</text>'
         )
         for i, line in enumerate(box.lines):
             y = baseline + LINE_HEIGHT * (i + 1)
             out.append(
                 f'<text x="{place.x + PAD_X:.1f}" y="{y:.1f}" font-size="11" '
-                f'fill="#444">{_esc(line)}</text>'
+                f'fill="#444">{_esc(clip(line))}</text>'
             )
         out.append("</g>")
     out.append("</svg>")
@@ -189,7 +191,7 @@ def to_mermaid(view: GraphView) -> str:
         head = (
             f"{caption}: " if caption and box.kind in ("ros", "topic", "service", "action") else ""
         )
-        body = "<br>".join(_mermaid_text(t) for t in (head + box.title, *box.lines[:2]))
+        body = "<br>".join(_mermaid_text(clip(t)) for t in (head + box.title, *box.lines[:2]))
         lines.append(f'  {ids[box.key]}{opening}"{body}"{closing}')
     for edge in view.edges:
         label = ", ".join(_mermaid_text(label) for label in edge.labels)

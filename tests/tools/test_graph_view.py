@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from toolrun import ROOT, dora_ros, png_pixels, start_browser
 
-from dora_ros.tools.graph_model import GraphView, view_of_dataflow, view_of_launch
+from dora_ros.tools.graph_model import GraphView, clip, view_of_dataflow, view_of_launch
 
 EXAMPLES = ROOT / "examples"
 
@@ -144,15 +144,17 @@ def test_page_in_a_real_browser(case: str, browser: Any, tmp_path: Path) -> None
         frame = _rect(browser, element.find_element("css selector", "rect"))
         assert frame["width"] > 20 and frame["height"] > 20, (key, frame)
         title = element.find_element("css selector", "text.title")
-        assert title.text == view.box(key).title
+        described = view.box(key)
+        assert title.text == clip(described.title)
+        tooltip = element.find_element("css selector", "title").get_attribute("textContent")
+        assert tooltip == "\n".join((described.title, *described.lines))  # uncut
         texts = element.find_elements("css selector", "text")
         for text_element in texts:
             box = _rect(browser, text_element)
             assert box["width"] > 0 and box["height"] > 0, (key, text_element.text)
-            if (
-                text_element.get_attribute("class") == "title"
-                or text_element.text in view.box(key).lines
-            ):
+            if text_element.get_attribute("class") == "title" or text_element.text in [
+                clip(line) for line in described.lines
+            ]:
                 assert _inside(box, frame), f"{key}: '{text_element.text}' sticks out of its box"
         rects[key] = frame
     keys = list(rects)
