@@ -28,6 +28,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "build",
         "Run the `build` lines of each node of a graph.",
     ),
+    "expand": (
+        "dora_ros.runtime.commands",
+        "expand",
+        "Print a graph with its `module:` nodes expanded, as `dora expand` does.",
+    ),
     "launch": (
         "dora_ros.launch.command",
         "launch",

@@ -18,7 +18,7 @@ from .descriptor import load_dataflow
 from .descriptor_sources import LOG_LEVELS
 from .node_logs import ENV_LOG_LEVEL
 
-__all__ = ["build", "parse_duration", "run", "validate"]
+__all__ = ["build", "expand", "parse_duration", "run", "validate"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -124,4 +124,19 @@ def build(graph: Path, uv: bool) -> int:
 
     count = build_dataflow(load_dataflow(graph), uv=uv, echo=click.echo)
     click.echo(f"{graph}: built ({count} command{'s' if count != 1 else ''})")
+    return 0
+
+
+@click.command()
+@_graph
+def expand(graph: Path) -> int:
+    """Print a graph with its `module:` nodes expanded, as `dora expand` does."""
+    import yaml
+
+    from .node_descriptor import normalise_descriptor
+
+    # The flat graph as dora-rs 1.1 writes it (every key with its default), which
+    # `dora-ros run` and `dora run` both accept.
+    flat = normalise_descriptor(load_dataflow(graph).raw)
+    click.echo(yaml.safe_dump(flat, sort_keys=False, allow_unicode=True), nl=False)
     return 0

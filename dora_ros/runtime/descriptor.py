@@ -28,6 +28,7 @@ import yaml
 
 from ..errors import DescriptorError
 from . import descriptor_keys as keys
+from .descriptor_modules import expand_modules
 from .descriptor_sources import LOG_LEVELS, log_subscription, split_source, timer_interval
 from .descriptor_yaml import LineMap, LineSeq, load_yaml, plain
 from .extensions import find_node_kind, node_kind_keys
@@ -259,6 +260,7 @@ class _Parser:
             )
         self.check_keys(doc, keys.TOP_KEYS, keys.SUPPORTED_TOP_KEYS, "key", None)
         self.top_defaults(doc)
+        doc = expand_modules(doc, self.file)  # `module:` nodes become their nodes
         global_env = self.env(doc, None) if "env" in doc else {}
         nodes_raw = doc.get("nodes")
         if not isinstance(nodes_raw, LineSeq):

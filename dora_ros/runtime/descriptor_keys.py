@@ -61,8 +61,9 @@ NODE_KEYS: dict[str, str] = {
     "restart_window": "restart windows",
     "health_check_timeout": "health checks",
     "finish_grace_secs": "per-node drain grace periods",
-    "module": "modules: run `dora expand` and use the flat file",
-    "params": "module parameters",
+    # Expanded before nodes are read (descriptor_modules): never seen on a node afterwards.
+    "module": "",
+    "params": "module parameters, on a `module:` node",
     "cpu_affinity": "CPU pinning",
     "startup_timeout": "start-up timeouts",
     "_unstable_deploy": "the pre-1.0 name of `deploy`",

@@ -91,7 +91,8 @@ def _env_value(value: Any) -> Any:
 def _env(env: Any) -> dict[str, Any] | None:
     if not isinstance(env, Mapping):
         return None
-    return {str(k): _env_value(v) for k, v in env.items()}
+    # Module params (PARAM_<KEY>, see descriptor_modules) are strings dora-rs made, not YAML.
+    return {str(k): v if str(k).startswith("PARAM_") else _env_value(v) for k, v in env.items()}
 
 
 def _node(raw: Mapping[str, Any]) -> dict[str, Any]:
