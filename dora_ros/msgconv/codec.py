@@ -153,6 +153,11 @@ class Codec:
             return self._arrow_rows(self._no_null_rows(value), self.definition)
         if isinstance(value, (list, tuple)) and all(isinstance(v, Mapping) for v in value):
             return list(value)
+        if isinstance(value, (list, tuple)) and None in value:
+            raise ValueKindError(
+                f"{self.definition.name}: row {value.index(None)} is null; a message cannot be "
+                "null (give a value, or drop the row)"
+            )
         raise ValueKindError(
             f"{self.definition.name}: cannot encode a {type(value).__name__}; give a dict, a "
             "pa.StructArray, a pa.StructScalar or pa.array([{...}])"

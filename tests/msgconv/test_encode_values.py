@@ -116,6 +116,7 @@ def test_a_null_row_is_an_error_not_a_default_message() -> None:
         lambda: msgconv.encode_many(name, pa.chunked_array([array.slice(0, 1), array.slice(1)])),
         lambda: msgconv.encode(name, array.slice(1, 1)),
         lambda: msgconv.encode(name, pa.chunked_array([array.slice(1, 1)])),
+        lambda: msgconv.encode_many(name, [{}, None]),
     ):
         with pytest.raises(ValueKindError) as info:
             call()
