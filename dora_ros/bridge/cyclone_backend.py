@@ -51,9 +51,15 @@ from .backend import (
 )
 from .cyclone_config import RECEIVE_BUFFER_MAX, DiscoverySettings, cyclone_config
 from .cyclone_types import build_type
-from .endpoint_watch import EndpointWatch
+from .endpoint_watch import EndpointWatch, PeerEndpoint
 from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
-from .ros_discovery import ENCLAVE_USER_DATA, NodeAnnouncer, gid_bytes, type_hash_user_data
+from .ros_discovery import (
+    ENCLAVE_USER_DATA,
+    NodeAnnouncer,
+    gid_bytes,
+    type_hash_of_user_data,
+    type_hash_user_data,
+)
 
 __all__ = ["CycloneBackend", "CycloneTopicReader", "CycloneTopicWriter", "dds_topic_name"]
 
@@ -273,6 +279,9 @@ class CycloneTopicReader:
         self._reader: Any = None
         self._handle = 0
         self.gid = b""
+        self.rejected = 0  # samples of publishers whose type definition differs from ours
+        self._vetted: set[int] = set()  # publication handles whose type hash was looked at
+        self._refused: set[int] = set()
 
     def _attach(self, reader: Any) -> None:
         self._reader = reader
@@ -297,11 +306,40 @@ class CycloneTopicReader:
                 return
             for data, info in samples:
                 if info.valid_data:
+                    publication = info.publication_handle
+                    if publication not in self._vetted:
+                        self._vet(publication)
+                    if publication in self._refused:
+                        self.rejected += 1
+                        continue
                     if len(data) > _OWN_RECEIVE_BUFFER and not _warned_large_received:
                         _warn_large_received(self.topic, len(data))
                     self._queue.put(data)
             if len(samples) < _TAKE_BATCH:
                 return
+
+    def _vet(self, publication: int) -> None:
+        """A publisher's first sample: compare the type hash in its USER_DATA with ours, and
+        refuse its samples if it differs (the warning: endpoint_watch.py)."""
+        if len(self._vetted) >= 4096:  # publishers come and go over a long run
+            self._vetted.clear()
+        self._vetted.add(publication)
+        try:
+            data = self._reader.get_matched_publication_data(publication)
+        except Exception:  # gone already, or the reader is being deleted
+            log.debug("%s: no discovery data for publication %d", self.topic, publication)
+            return
+        if data is None:
+            return
+        user_data = data.qos[Policy.Userdata]
+        peer = PeerEndpoint(
+            f"(participant {data.participant_key})",
+            gid_bytes(data.key),
+            self.type_name,
+            type_hash_of_user_data(user_data.data if user_data is not None else None),
+        )
+        if self._backend.watch.check_peer(self, peer):
+            self._refused.add(publication)
 
     @property
     def dropped(self) -> int:
@@ -359,7 +397,8 @@ class CycloneBackend(Closeable):
         self.namespace = namespace if namespace.startswith("/") else "/" + namespace
         self.domain_id = domain_id
         self._msg_dirs = tuple(Path(p) for p in msg_paths)
-        # Endpoint logs (creation, first match); no type-hash check: no graph of peers here.
+        # Endpoint logs (creation, first match; no graph of peer names here). A publisher's type
+        # hash is checked on its first sample, from its discovery data (CycloneTopicReader._vet).
         self.watch = EndpointWatch(lambda _topic, _publishers: [])
         for path in self._msg_dirs:
             msgconv.add_search_path(path)
@@ -400,7 +439,7 @@ class CycloneBackend(Closeable):
             raise BridgeError(f"{topic} ({canonical}): cannot create a writer: {err}") from err
         endpoint = CycloneTopicWriter(self, topic, canonical, writer)
         self._register(endpoint, is_writer=True)
-        self._watch(endpoint, "publisher", topic, canonical, qos)
+        self._watch(endpoint, "publisher", topic, canonical, qos, user_data)
         return endpoint
 
     def create_reader(self, topic: str, type_name: str, qos: Ros2QosPolicies) -> CycloneTopicReader:
@@ -421,11 +460,13 @@ class CycloneBackend(Closeable):
             raise BridgeError(f"{topic} ({canonical}): cannot create a reader: {err}") from err
         endpoint._attach(reader)
         self._register(endpoint, is_writer=False)
-        self._watch(endpoint, "subscription", topic, canonical, qos)
+        self._watch(endpoint, "subscription", topic, canonical, qos, user_data)
         return endpoint
 
-    def _watch(self, endpoint: Any, kind: str, topic: str, type_name: str, qos: Any) -> None:
-        self.watch.add(endpoint, kind, topic, type_name, qos, None)
+    def _watch(
+        self, endpoint: Any, kind: str, topic: str, type_name: str, qos: Any, user_data: bytes
+    ) -> None:
+        self.watch.add(endpoint, kind, topic, type_name, qos, type_hash_of_user_data(user_data))
         self.watch.start(self.node_name)  # with the first endpoint
 
     def close(self) -> None:

@@ -196,6 +196,17 @@ class EndpointWatch:
         entry.unseen.pop(gid, None)
         return True
 
+    def check_peer(self, endpoint: Any, peer: PeerEndpoint) -> bool:
+        """Whether `peer` (a matched publisher, as a backend's own discovery data describes it)
+        has our type's name with another definition; warns once per peer if so. For a backend
+        that refuses the peer's samples itself (the Cyclone backend, by publication handle)."""
+        with self._lock:
+            entry = self._watched.get(id(endpoint))
+        if entry is None or entry.type_hash is None:
+            return False
+        self._judge(entry, [peer])
+        return peer.gid in entry.warned
+
     def _judge(self, entry: _Watched, peers: list[PeerEndpoint]) -> None:
         """Warn once per peer endpoint whose type hash differs from ours, and refuse its samples."""
         peers_are_publishers = entry.kind == "subscription"

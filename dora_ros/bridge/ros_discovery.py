@@ -42,6 +42,7 @@ __all__ = [
     "computed_type_hash",
     "gid_bytes",
     "type_hash",
+    "type_hash_of_user_data",
     "type_hash_user_data",
 ]
 
@@ -240,6 +241,19 @@ def type_hash_user_data(type_name: str, extra_dirs: tuple[Path, ...] = ()) -> by
         except Exception as err:  # msgconv errors, or a type we cannot describe
             log.debug("%s: no type hash: %s", type_name, err)
     return f"typehash={found};".encode() if found else b""
+
+
+def type_hash_of_user_data(user_data: bytes | None) -> str | None:
+    """The ``RIHS01_<hex>`` in an endpoint's USER_DATA (``typehash=...;``), or None."""
+    for item in (user_data or b"").decode("utf-8", "replace").split(";"):
+        key, _, value = item.partition("=")
+        if (
+            key.strip() == "typehash"
+            and value.startswith("RIHS")
+            and not value.startswith("RIHS00")
+        ):
+            return value.strip()
+    return None
 
 
 # rosidl's type_description_interfaces/msg/FieldType ids; +48 for T[N], +96 for T[<=N], +144 T[].

@@ -64,16 +64,17 @@ def test_endpoints_are_logged_with_qos_and_first_match(
     assert f"subscription {topic}: first match ({peers})" in info
 
 
+@pytest.mark.parametrize("backend", ["rclpy", "cyclonedds"])
 def test_peer_with_another_definition_is_named_once_and_dropped(
-    drifted_msg_path: Path, caplog: pytest.LogCaptureFixture
+    drifted_msg_path: Path, caplog: pytest.LogCaptureFixture, backend: str
 ) -> None:
     caplog.set_level(logging.INFO, logger="dora_ros.bridge")
-    topic = name("/watch/status")
+    topic = name(f"/watch/{backend}/status")
     good = [{"topic": topic, "type": STRING, "value": {"data": "good"}, "period": 0.1}]
     drifted_cfg = {"msg_path": str(drifted_msg_path), "topic": topic, "type": STRING}
     drifted_cfg["data"] = "drifted"
-    with Ros2Context(domain_id=DOMAIN) as context:
-        node = context.new_node("hash_watcher", "/", Ros2NodeOptions())
+    with Ros2Context(domain_id=DOMAIN, backend=backend) as context:
+        node = context.new_node(f"hash_watcher_{backend}", "/", Ros2NodeOptions())
         sub = node.create_subscription(node.create_topic(topic, STRING, Ros2QosPolicies()))
         drifted = Peer("drifted_type_peer.py", drifted_cfg, DOMAIN)
         try:
@@ -91,11 +92,12 @@ def test_peer_with_another_definition_is_named_once_and_dropped(
         rejected = sub._reader.rejected
     warnings = messages(caplog, logging.WARNING)
     assert len(warnings) == 1, warnings  # once, not per sample or per poll
-    # The peer's node name, or what rclpy's graph shows before its node announcement arrives.
+    # rclpy: the peer's node name, or what the graph shows before its node announcement arrives;
+    # Cyclone: the peer's DDS participant (its discovery data names no ROS node).
     assert re.match(
-        rf"subscription {topic}: publisher of node "
-        rf"(/drifted_peer|\(a DDS participant not known as a ROS node yet\)) has type {STRING} "
-        "with another definition",
+        rf"subscription {topic}: publisher of node (/drifted_peer|\(a DDS participant not known "
+        rf"as a ROS node yet\)|\(participant [0-9a-f-]+\)) has type {STRING} with another "
+        "definition",
         warnings[0],
     ), warnings[0]
     assert DRIFTED_HASH in warnings[0]
