@@ -324,7 +324,9 @@ class RclpyReader:
         self.type_name = type_name
         self._backend = backend
         self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
-            KEEP_ALL_DEPTH if qos.keep_all else min(qos.keep_last, KEEP_ALL_DEPTH), f"topic {topic}"
+            KEEP_ALL_DEPTH if qos.keep_all else min(qos.keep_last, KEEP_ALL_DEPTH),
+            f"topic {topic}",
+            backend.report,  # drops are counted in the node's end-of-run summary
         )
         self.rejected = 0  # samples of publishers whose type definition differs (reject)
         self._vetted: set[bytes] = set()  # publishers whose type hash was looked at
