@@ -48,6 +48,10 @@ from .transport import (
 )
 
 _POLL_IN = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
+# Outbound links are watched for their receiver's exit only: its RELEASE records are read when a
+# region is needed (`_acquire`), so they do not wake this node. Waking a sleeping sender cost the
+# receiver ~13 us per message here (flush_releases 20 -> 7 us; docs/benchmarks.md).
+_POLL_HUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 _unpack_header = wire.HEADER.unpack_from
 _unpack_ref = wire.SHM_REF.unpack_from
 _HEADER_SIZE = wire.HEADER.size
@@ -257,7 +261,7 @@ class Node:
         self._link_ids += 1
         link = OutboundLink(self._link_ids, receiver, sock, self._receiver_limits.get(receiver, 10))
         self._links[receiver] = link
-        self._poller.register(link.fd, _POLL_IN)
+        self._poller.register(link.fd, _POLL_HUP)
 
     def _drop_link(self, link: OutboundLink) -> None:
         if not link.closed:
@@ -411,6 +415,11 @@ class Node:
         for link in self._inbound.values():
             if link.releases and not link.flush_releases() and (wait < 0 or wait > 0.005):
                 wait = 0.005  # the sender's socket is full: retry its RELEASE records soon
+        for out in self._links.values():
+            if out.pending or out.retiring:  # held back for a slow receiver: retry soon
+                out.flush(self._pool)
+                if (out.pending or out.retiring) and (wait < 0 or wait > 0.005):
+                    wait = 0.005
         if self._timers or self._watched:
             self._fire_timers()
         ready = self._poller.poll(wait if wait <= 0 else wait + 0.001)

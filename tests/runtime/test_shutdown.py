@@ -625,12 +625,14 @@ def test_a_failing_node_gives_node_failed_downstream_and_the_others_keep_running
         from _rec import record
         from dora_ros import Node
         node = Node()
+        ticks = []
         for event in node:
             if event["type"] == "INPUT":
-                record("other_last", time.monotonic())
+                ticks.append(time.monotonic())
+        record("other_ticks", ticks)
         """,
     )
-    result = run_flow(flow, "--stop-after", "3", timeout=30)
+    result = run_flow(flow, "--stop-after", "5", timeout=30)
     assert result.returncode == 1, result.stderr
     seen = flow.result("seen")
     assert [e["type"] for e in seen] == ["INPUT", "INPUT", "INPUT_CLOSED", "NODE_FAILED", "STOP"]
@@ -644,8 +646,9 @@ def test_a_failing_node_gives_node_failed_downstream_and_the_others_keep_running
     assert value["error"].startswith(f"exited with code 1 with stderr output:\n{dashes}\n")
     assert value["error"].endswith(f"ValueError: camera calibration missing\n{dashes}\n")
     assert seen[4]["id"] == "MANUAL"
-    # `other` went on ticking well after the failure.
-    assert flow.result("other_last") > flow.result("failed_at") + 1.0
+    # `other` went on ticking after the failure.
+    after = [t for t in flow.result("other_ticks") if t > flow.result("failed_at")]
+    assert len(after) >= 5, after
     assert result.stderr.count("Traceback (most recent call last)") == 1, result.stderr
 
 
