@@ -58,6 +58,8 @@ class Codec:
             definition, registry
         )
         self._decode_le, self.decoder_source = generate_decoder(definition, registry, "<")
+        # Made on first use (big-endian data and decode_many are rarer). Two threads may both make
+        # one; each is complete before it is stored and they are equal, so either may win.
         self._decode_be: Any = None
         self._has_arrays = self._any_prim_array(definition)
         self._columnar = columnar_ok(definition, registry)
