@@ -596,8 +596,9 @@ def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
             "graph.yml:7: node 'b': ros2: an action needs backend 'rclpy'",
         ),
         (
-            "topic: /a\n      message_type: std_msgs/String\n      qos:\n        keep_last: 0",
-            "graph.yml:7: node 'b': ros2: qos 'keep_last': 0",
+            # dora-rs's keep_last is an i32: 0 is a depth of 1 there and here, 2**31 an error
+            "topic: /a\n      message_type: std_msgs/String\n      qos:\n        keep_last: 2147483648",
+            "graph.yml:7: node 'b': ros2: qos 'keep_last': 2147483648",
         ),
         (
             "topic: /a\n      message_type: std_msgs/String\n      qos:\n        durability: forever",
