@@ -10,7 +10,7 @@ JAZZY_STAMP := $(JAZZY_VENV)/.installed
 # so more workers than the 2 cores of our machines pay off.
 WORKERS ?= 4
 
-.PHONY: demo test bench lint clean fuzz
+.PHONY: demo test bench soak lint clean fuzz
 
 $(STAMP): pyproject.toml setup.py dora_ros/msgconv/_arrow_native.c Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml setup.py dora_ros/msgconv/_arrow_native.c Makefile
 	touch $(STAMP)
 
 $(JAZZY_STAMP): tests/bridge/jazzy/requirements.txt
+	@echo "building $(JAZZY_VENV): ROS 2 Jazzy wheels for the Jazzy peers of tests/bridge/test_jazzy.py (once)"
 	test -x $(JAZZY_VENV)/bin/python || $(PYTHON) -m venv $(JAZZY_VENV)
 	$(JAZZY_VENV)/bin/python -m pip install -q -r tests/bridge/jazzy/requirements.txt
 	touch $(JAZZY_STAMP)
@@ -48,8 +49,12 @@ fuzz: $(STAMP)
 	DORA_ROS_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -s --timeout=0 \
 		tests/msgconv/test_random_definitions.py::test_random_definitions_fresh_seed
 
+# Every benchmark but the hour-long soak (`make soak`; `make test` runs it for a minute).
 bench: $(STAMP)
-	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+	for b in benchmarks/*.py; do [ $$b = benchmarks/soak.py ] || $(PY) $$b || exit 1; done
+
+soak: $(STAMP)
+	$(PY) benchmarks/soak.py --minutes 60 --out soak-out
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dora_ros tests benchmarks examples
