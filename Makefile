@@ -12,7 +12,7 @@ WORKERS ?= 4
 
 .PHONY: demo test bench soak lint clean fuzz
 
-$(STAMP): pyproject.toml setup.py dora_ros/msgconv/_arrow_native.c Makefile
+$(STAMP): pyproject.toml setup.py dora_ros/msgconv/_arrow_native.c dora_ros/runtime/_sample_buffer.c Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[ros,test,bench]'

@@ -230,7 +230,7 @@ class Node:
         self._send_dropped: dict[str, int] = {}
         self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
         # Discarded raw samples whose buffer the user still views (bounded by what they hold).
-        self._held_samples: list[tuple[mmap.mmap, Any]] = []
+        self._held_samples: list[tuple[mmap.mmap, Any, Any]] = []
         self._external: dict[int, Any] = {}
         self._timers = [_Timer(spec) for spec in self._inputs.values() if spec.timer]
         self._watched = [spec for spec in self._inputs.values() if spec.timeout]
@@ -693,11 +693,11 @@ class Node:
     def _settle_held_samples(self) -> None:
         """Regions of discarded samples go back to the pool once the user's views are gone."""
         held = []
-        for sample_mm, region in self._held_samples:
-            if views_released(sample_mm):
+        for sample_mm, buffer, region in self._held_samples:
+            if views_released(sample_mm, buffer):
                 self._pool.settle(region)
             else:
-                held.append((sample_mm, region))
+                held.append((sample_mm, buffer, region))
         self._held_samples = held
 
     def _send_region(
@@ -734,7 +734,7 @@ class Node:
             return SampleHandler(
                 scratch,
                 lambda: self.send_output(output_id, bytes(scratch), metadata),
-                lambda _released: None,
+                lambda _released, _buffer: None,
             )
         meta = wire.encode_metadata(metadata)
         region = self._acquire(data_length)
@@ -750,11 +750,11 @@ class Node:
                 index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
             )
 
-        def discard(released: bool) -> None:
+        def discard(released: bool, buffer: Any) -> None:
             if released:
                 self._pool.settle(region)
             else:  # the user still holds a view: the region waits until it is gone
-                self._held_samples.append((sample_mm, region))
+                self._held_samples.append((sample_mm, buffer, region))
 
         return SampleHandler(sample_mm, send, discard)
 

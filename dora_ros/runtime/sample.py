@@ -2,31 +2,48 @@
 
 dora-rs's zero-copy examples use three forms, all supported here::
 
-    with node.send_output_raw("image", n) as buf:      # sent on exit
+    with node.send_output_raw("image", n) as buf:      # sent on leaving the block
         np.frombuffer(buf, np.uint8)[:] = frame
     sample = node.send_output_raw("image", n)          # or by hand
     view = sample.as_memoryview(); view[:] = data; view.release(); sample.send()
     buf = sample.as_buffer()                           # any buffer-protocol consumer
 
-The buffer is a mapping of its own over the sender's shared-memory region (from 4 KiB; a
-``bytearray`` below), so whether a view of it is still alive is known exactly: ``mmap.close()``
-refuses while any export (memoryview, numpy array, ``struct.pack_into`` target) exists. As dora-rs,
-``send()`` refuses then (the receiver would read memory the sender still writes). An exception
-inside the ``with`` block discards the sample: its region goes back to the pool once no view of it
-is left (the node retries on its next send), never while one still is.
+The memory is a mapping of its own over the sender's shared-memory region (from 4 KiB; a
+``bytearray`` below). The rules are those of dora-rs's contract test
+(``examples/python-zero-copy-send/test_contract.py``, which dora-rs 1.1 passes):
+
+- ``send()`` refuses while a view of the buffer is alive (the receiver would read memory the
+  sender may still write), and refuses a second time;
+- once sent or dropped, the buffer refuses new views (``BufferError``), and ``as_buffer()`` /
+  ``as_memoryview()`` raise;
+- an exception inside the ``with`` block does not send; the sample stays sendable, and its region
+  goes back to the pool when the handler is dropped and no view of it is left (the node retries
+  on its next send), never while one still is.
+
+``as_buffer()`` is a ``SampleBuffer`` (``_sample_buffer.c``) that counts its views. Without the C
+extension the owner itself is handed out: views are still detected (an mmap refuses to close, a
+bytearray to resize, while exported), but a view taken after ``send()`` is not refused.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import mmap
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import NodeError
 
-__all__ = ["SampleError", "SampleHandler"]
+_SampleBuffer: Any
+try:
+    _SampleBuffer = importlib.import_module(f"{__package__}._sample_buffer").SampleBuffer
+except ImportError:  # no C compiler at install time: see the module docstring
+    _SampleBuffer = None
 
-_OPEN, _SENT, _DISCARDED = 0, 1, 2
+__all__ = ["SampleError", "SampleHandler", "views_released"]
+
+_OPEN, _SENT, _DROPPED = 0, 1, 2
 
 
 class SampleError(NodeError, RuntimeError):
@@ -34,14 +51,16 @@ class SampleError(NodeError, RuntimeError):
     used after it was sent. A ``RuntimeError`` too, as dora-rs raises there."""
 
 
-def views_released(buffer: mmap.mmap | bytearray) -> bool:
-    """True when no view of ``buffer`` is alive. An mmap is closed by the test when it passes."""
+def views_released(owner: mmap.mmap | bytearray, buffer: Any = None) -> bool:
+    """True when no view of the sample is alive. An mmap is closed when it passes."""
+    if buffer is not None and not buffer.release_owner():
+        return False
     try:
-        if isinstance(buffer, mmap.mmap):
-            buffer.close()
+        if isinstance(owner, mmap.mmap):
+            owner.close()
         else:
-            buffer.append(0)  # a bytearray cannot change size while exported
-            del buffer[-1]
+            owner.append(0)  # a bytearray cannot change size while exported
+            del owner[-1]
     except BufferError:
         return False
     return True
@@ -50,67 +69,67 @@ def views_released(buffer: mmap.mmap | bytearray) -> bool:
 class SampleHandler:
     """A pre-allocated output sample: fill its buffer, then ``send()`` (or leave the ``with``)."""
 
-    __slots__ = ("_buffer", "_on_discard", "_on_send", "_state")
+    __slots__ = ("_buffer", "_on_discard", "_on_send", "_owner", "_state")
 
     def __init__(
         self,
-        buffer: mmap.mmap | bytearray,
+        owner: mmap.mmap | bytearray,
         on_send: Callable[[], None],
-        on_discard: Callable[[bool], None],
+        on_discard: Callable[[bool, Any], None],
     ) -> None:
-        self._buffer = buffer
+        self._owner = owner
+        self._buffer = _SampleBuffer(owner) if _SampleBuffer is not None else None
         self._on_send = on_send
-        self._on_discard = on_discard  # called with True when no view was left
+        # on_discard(no view left, the SampleBuffer or None): the node retries later otherwise
+        self._on_discard = on_discard
         self._state = _OPEN
 
     def _check_open(self) -> None:
         if self._state == _SENT:
             raise SampleError("Sample has already been sent")
-        if self._state == _DISCARDED:
-            raise SampleError("Sample was discarded (an exception left its `with` block)")
+        if self._state == _DROPPED:
+            raise SampleError("Sample was dropped")
 
-    def as_buffer(self) -> mmap.mmap | bytearray:
-        """The writable buffer itself (for ``numpy.frombuffer``, ``struct.pack_into``, ...)."""
+    def as_buffer(self) -> Any:
+        """The writable buffer (the same object each time), for ``numpy.frombuffer`` & co."""
         self._check_open()
-        return self._buffer
+        return self._owner if self._buffer is None else self._buffer
 
     def as_memoryview(self) -> memoryview:
-        """A writable memoryview of the buffer; ``release()`` it before ``send()``."""
+        """A new writable memoryview of the buffer; ``release()`` it before ``send()``."""
         self._check_open()
-        return memoryview(self._buffer)
+        return memoryview(self.as_buffer())
 
     def send(self) -> None:
         """Send the buffer on the output. Refused while a view of the buffer is still alive."""
         self._check_open()
-        if not views_released(self._buffer):
+        if not views_released(self._owner, self._buffer):
+            count = "" if self._buffer is None else f"{self._buffer.exports} "
             raise SampleError(
-                "Cannot send: buffer view(s) are still open. Release all memoryview / numpy"
-                " references before calling send()."
+                f"Cannot send: {count}buffer view(s) are still open. Release all memoryview /"
+                " numpy references before calling send()."
             )
         self._state = _SENT
         self._on_send()
 
-    def _discard(self) -> None:
-        if self._state == _OPEN:
-            self._state = _DISCARDED
-            self._on_discard(views_released(self._buffer))
-
-    def __enter__(self) -> mmap.mmap | bytearray:
+    def __enter__(self) -> Any:
         return self.as_buffer()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
-            self._discard()
-            return
-        self.send()
+        if exc_type is None:  # a `with` left by an exception sends nothing (dora-rs: the same)
+            self.send()
 
     def __del__(self) -> None:
-        # An unsent sample dropped on the floor gives its memory back (dora-rs does the same).
+        # An unsent sample gives its memory back once no view of it is left.
         try:
-            self._discard()
+            if self._state == _OPEN:
+                self._state = _DROPPED
+                if self._buffer is not None:
+                    self._buffer.invalidate()
+                self._on_discard(views_released(self._owner, self._buffer), self._buffer)
         except Exception:  # never raise from a finaliser (the node may be closed by now)
             logging.getLogger(__name__).exception("discarding an unsent sample failed")
 
     def __repr__(self) -> str:
-        state = ("open", "sent", "discarded")[self._state]
-        return f"<SampleHandler {len(self._buffer) if self._state == _OPEN else '-'} bytes {state}>"
+        state = ("open", "sent", "dropped")[self._state]
+        return f"<SampleHandler {state}>"
