@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 
 from ..errors import DoraRosError
+from .console import prefix
 from .descriptor import Dataflow, NodeSpec
 
 __all__ = ["BuildError", "build_argv", "build_dataflow"]
@@ -44,30 +45,34 @@ def build_dataflow(
     *,
     uv: bool = False,
     echo: Callable[[str], None] = print,
+    colour: bool = False,
 ) -> int:
     """Run every node's build lines in order; returns how many lines ran.
 
-    Output of each command is echoed line by line, prefixed with the node id. Stops at the first
+    Output of each command is echoed line by line, prefixed with the node id as `dora-ros run`
+    prefixes node output (``console.prefix``; coloured when ``colour``). Stops at the first
     failure with a :class:`BuildError` naming the node and the command.
     """
     count = 0
     for node in dataflow.nodes:
         for line in (node.build or "").splitlines():
             if line.strip():
-                _run_line(node, dataflow, line.strip(), uv, echo)
+                _run_line(node, dataflow, line.strip(), uv, echo, colour)
                 count += 1
     return count
 
 
 def _run_line(
-    node: NodeSpec, dataflow: Dataflow, line: str, uv: bool, echo: Callable[[str], None]
-) -> None:
+    node: NodeSpec, dataflow: Dataflow, line: str, uv: bool, echo: Callable[[str], None],
+    colour: bool,
+) -> None:  # fmt: skip
     where = f"{node.location}: node '{node.id}'"
     try:
         argv = build_argv(line, uv=uv)
     except ValueError as err:
-        raise BuildError(f"{where}: cannot split build command '{line}': {err}") from err
-    echo(f"[{node.id}] $ {line}")
+        raise BuildError(f"{where}: cannot split build command ({err}): {line}") from err
+    label = prefix(node.id, colour)
+    echo(f"{label}$ {line}")
     env = {**os.environ, **node.env}
     try:
         process = subprocess.Popen(
@@ -82,13 +87,13 @@ def _run_line(
         )
     except OSError as err:
         raise BuildError(
-            f"{where}: build command '{line}' cannot start: {err.strerror or err} ({argv[0]})"
+            f"{where}: build command cannot start: {err.strerror or err} ({argv[0]}): {line}"
         ) from err
     with process:
         assert process.stdout is not None
         for output in process.stdout:
-            echo(f"[{node.id}] {output.rstrip()}")
+            echo(f"{label}{output.rstrip()}")
     if process.returncode != 0:
         raise BuildError(
-            f"{where}: build command '{line}' failed with exit status {process.returncode}"
+            f"{where}: build command failed with exit status {process.returncode}: {line}"
         )

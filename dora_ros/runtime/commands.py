@@ -121,8 +121,10 @@ def validate(graph: Path) -> int:
 def build(graph: Path, uv: bool) -> int:
     """Run the `build` lines of each node of a graph."""
     from .build import build_dataflow
+    from .console import colour_enabled
 
-    count = build_dataflow(load_dataflow(graph), uv=uv, echo=click.echo)
+    colour = colour_enabled(sys.stdout)
+    count = build_dataflow(load_dataflow(graph), uv=uv, echo=click.echo, colour=colour)
     click.echo(f"{graph}: built ({count} command{'s' if count != 1 else ''})")
     return 0
 

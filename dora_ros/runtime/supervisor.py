@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from ..errors import DescriptorError, DoraRosError
 from . import control
+from .console import colour_enabled, prefix
 from .descriptor import Dataflow, NodeSpec, resolve_executable
 from .log_files import LogFile
 from .transport import MAX_INLINE_RECORD, connect, peer_uid, socket_name
@@ -354,8 +355,8 @@ class Coordinator:
         self, state: _NodeState, stream: IO[bytes], is_err: bool, log: LogFile,
         log_lock: threading.Lock, open_streams: list[int], lines: _LineSender | None,
     ) -> None:  # fmt: skip
-        node_id = state.spec.id
         out = sys.stderr if is_err else sys.stdout
+        label = prefix(state.spec.id, colour_enabled(out))  # coloured on a terminal only
         for raw in iter(stream.readline, b""):
             with log_lock:
                 if not log.closed:
@@ -364,7 +365,7 @@ class Coordinator:
             line = raw.decode(errors="replace").rstrip("\n")
             if is_err:
                 state.stderr_tail.append(line)
-            self.terminal.write(out, f"{node_id}: {line}\n")
+            self.terminal.write(out, f"{label}{line}\n")
             if lines is not None:
                 lines.send(line)
         stream.close()

@@ -104,12 +104,12 @@ def test_build_runs_lines_in_graph_folder_with_node_env(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "built.txt").read_text() == f"hello world from {tmp_path.resolve()}\n"
     lines = result.stdout.splitlines()
-    assert lines[0] == """[first] $ sh -c 'echo "$GREETING $WHO from $(pwd)" > built.txt'"""
-    assert lines[1] == """[first] $ python -c "import sys; print('python', sys.prefix)\""""
+    assert lines[0] == """first: $ sh -c 'echo "$GREETING $WHO from $(pwd)" > built.txt'"""
+    assert lines[1] == """first: $ python -c "import sys; print('python', sys.prefix)\""""
     # `python` and `pip` are the interpreter running dora-ros: the one that runs .py nodes.
-    assert lines[2] == f"[first] python {sys.prefix}"
-    assert lines[3] == "[second] $ pip --version"
-    assert lines[4].startswith("[second] pip ") and f" from {sys.prefix}/" in lines[4]
+    assert lines[2] == f"first: python {sys.prefix}"
+    assert lines[3] == "second: $ pip --version"
+    assert lines[4].startswith("second: pip ") and f" from {sys.prefix}/" in lines[4]
     assert lines[5] == f"{tmp_path / 'graph.yml'}: built (3 commands)"
 
 
@@ -131,12 +131,13 @@ def test_build_stops_at_first_failure(tmp_path: Path) -> None:
     result = dora_ros("build", "graph.yml", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "[broken] $ sh -c 'echo compiling; exit 3'",
-        "[broken] compiling",
+        "broken: $ sh -c 'echo compiling; exit 3'",
+        "broken: compiling",
     ]
+    # The command as written, last, with no quotes of ours around its own.
     assert result.stderr == (
-        "error: graph.yml:2: node 'broken': build command "
-        "'sh -c 'echo compiling; exit 3'' failed with exit status 3\n"
+        "error: graph.yml:2: node 'broken': build command failed with exit status 3: "
+        "sh -c 'echo compiling; exit 3'\n"
     )
     assert not (tmp_path / "not-reached-1").exists()
     assert not (tmp_path / "not-reached-2").exists()
@@ -155,8 +156,8 @@ def test_build_missing_program(tmp_path: Path) -> None:
     result = dora_ros("build", "graph.yml", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
-        "error: graph.yml:2: node 'a': build command 'dora-ros-no-such-program --flag' "
-        "cannot start: No such file or directory (dora-ros-no-such-program)\n"
+        "error: graph.yml:2: node 'a': build command cannot start: No such file or directory"
+        " (dora-ros-no-such-program): dora-ros-no-such-program --flag\n"
     )
 
 

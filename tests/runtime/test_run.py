@@ -335,3 +335,41 @@ def test_ctrl_c_says_once_what_it_stops(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert err.count("dora-ros: stopping robot; Ctrl-C again kills\n") == 1, err
+
+
+def test_node_prefixes_are_coloured_on_a_terminal_only(tmp_path):
+    import pty
+    import subprocess
+
+    from runflow import DORA_ROS
+
+    flow = write_flow(tmp_path, "nodes:\n  - id: hello\n    path: hello.py\n", hello="print('hi')")
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    proc = subprocess.Popen(
+        [*DORA_ROS, "run", str(flow.graph)],
+        cwd=tmp_path,
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(secondary)
+    _, err = proc.communicate(timeout=30)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(primary)
+    assert proc.returncode == 0, err
+    assert re.search(rb"\x1b\[\d+mhello:\x1b\[0m hi\r?\n", output), output
+    assert b"\x1b[" not in err  # stderr was a pipe: plain
+    # The same node keeps its colour in every run and command (`dora-ros build` too).
+    from dora_ros.runtime.console import prefix
+
+    assert prefix("hello", True).encode() in output
+    assert prefix("hello", False) == "hello: "
