@@ -136,7 +136,7 @@ def _numbers(element: tuple[Any, ...], items: list[Any]) -> tuple[pa.Array, list
     arrays = []
     for item in items:
         if type(item) is not np.ndarray or item.dtype != numpy_type:
-            item = np.asarray(item, numpy_type)
+            item = _converted(item, numpy_type)
         if item.ndim != 1:
             raise ValueError(f"a sequence of numbers, not {item.ndim}-D")
         arrays.append(item)
@@ -151,6 +151,32 @@ def _numbers(element: tuple[Any, ...], items: list[Any]) -> tuple[pa.Array, list
                 return _from_buffers(dtype, len(only), [None, buffer], 0), lengths
     joined = np.concatenate(arrays) if arrays else np.empty(0, numpy_type)
     return _from_buffers(dtype, len(joined), [None, _py_buffer(joined)], 0), lengths
+
+
+def _converted(item: Any, numpy_type: np.dtype[Any]) -> np.ndarray:
+    """`item` (a sequence or array of numbers) as an array of `numpy_type`, never a wrapped or
+    truncated value: what does not fit is an OverflowError, a fraction for an integer a
+    ValueError, as struct.pack refuses them on the scalar path (numpy's casts would wrap)."""
+    source = np.asarray(item)
+    if source.dtype == numpy_type:
+        return source
+    kind = source.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"a sequence of numbers is required, not of {source.dtype}")
+    if source.size and kind != "b":
+        if numpy_type.kind in "iu":
+            info = np.iinfo(numpy_type)
+            if kind == "f" and not np.all(np.isfinite(source) & (source == np.trunc(source))):
+                raise ValueError(f"a sequence of integers ({numpy_type}) got a fraction")
+            # compared as Python ints (exact: floats are integral here); numpy would compare
+            # int64 with uint64 through float64
+            if int(source.min()) < info.min or int(source.max()) > info.max:
+                raise OverflowError(f"a value out of range for {numpy_type}")
+        elif numpy_type.itemsize == 4 and kind == "f":
+            finite = source[np.isfinite(source)]
+            if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
+                raise OverflowError("float too large for float32")
+    return source.astype(numpy_type)
 
 
 def _list_builder(plan: tuple[Any, ...]) -> Builder:

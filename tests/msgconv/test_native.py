@@ -413,3 +413,32 @@ for attempt in range(60):
 print("ok")
 """
     assert _under_debug_malloc(script) == "ok\n"
+
+
+def test_number_arrays_are_never_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hand-made row's numeric list that does not fit its element type is an error on both
+    # paths (numpy's casts in the Python builder wrapped 300 into uint8 as 44, 1.5 into 1)
+    codec = msgconv.default_registry().codec("test_msgs/msg/UnboundedSequences")
+    base = codec.decode_tree(msgconv.encode("test_msgs/msg/UnboundedSequences", {}))
+    cases: list[tuple[str, Any, Any]] = [  # field, value, what it reads back as (None: error)
+        ("uint8_values", np.array([300]), None),
+        ("uint8_values", [-1], None),
+        ("int32_values", [1.5], None),
+        ("int64_values", [2.0**63], None),
+        ("uint64_values", np.array([2.0**64]), None),
+        ("int64_values", np.array([2**64 - 1], np.uint64), None),
+        ("float32_values", [1e39], None),
+        ("int8_values", np.array([1, -2], np.int64), [1, -2]),
+        ("int64_values", [2.0**62], [2**62]),
+        ("uint64_values", np.array([2**63], np.uint64), [2**63]),
+        ("float64_values", np.array([1, 2], np.int32), [1.0, 2.0]),
+    ]
+    for field, value, expected in cases:
+        for available in PATHS:
+            monkeypatch.setattr(native, "AVAILABLE", available)
+            row = dict(base, **{field: value})
+            if expected is None:
+                with pytest.raises(msgconv.MsgConvError, match="cannot build Arrow value"):
+                    codec.to_arrow([row])
+            else:
+                assert codec.to_arrow([row]).field(field).to_pylist() == [expected], field
