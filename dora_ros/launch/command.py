@@ -64,6 +64,7 @@ def find_launch_file(positional: Sequence[str]) -> str:
 
 def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
     """The resolved description as text: every process with command line, env and namespace."""
+    from .composition import LoadComponents
     from .lifecycle import LifecycleRequest
     from .plan import Log, RegisterHandler, RequestShutdown, StartProcess, StartTimer
 
@@ -107,6 +108,17 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
         elif isinstance(step, Log):
             level = "" if step.level == "INFO" else f" ({step.level})"
             lines.append(f"{indent}log{level}: {step.message}")
+        elif isinstance(step, LoadComponents):
+            for component in step.components:
+                lines.append(f"{indent}load component {component.describe()} into {step.container}")
+                if component.remap_rules:
+                    lines.append(f"{indent}  remaps: {' '.join(component.remap_rules)}")
+                for name, value in component.parameters:
+                    lines.append(f"{indent}  param: {name}={value!r}")
+                for name, value in component.extra_arguments:
+                    lines.append(f"{indent}  extra argument: {name}={value!r}")
+                if component.location is not None:
+                    lines.append(f"{indent}  from: {component.location}")
         elif isinstance(step, LifecycleRequest):
             lines.append(f"{indent}{step.describe()}")
         elif isinstance(step, RequestShutdown):

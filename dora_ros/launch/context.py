@@ -36,6 +36,7 @@ class Shared:
     # ids of actions an OnExecutionComplete handler targets (their completion becomes an event)
     completion_watch: set[int] = field(default_factory=set)
     lifecycle_nodes: list[tuple[Any, str]] = field(default_factory=list)  # (action, node fqn)
+    containers: list[tuple[Any, str]] = field(default_factory=list)  # (action, container fqn)
     _temp_dir: str | None = None
 
     @property

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ..runtime import reaper
 from .action import visit
+from .composition import ComponentLoader, LoadComponents, LoadResult
 from .context import LaunchContext
 from .errors import LaunchError
 from .event_handlers import OnProcessIO
@@ -107,6 +108,8 @@ class Launcher:
         self._launch_log: IO[str] | None = None
         self._reaper: subprocess.Popen[bytes] | None = None
         self._lifecycle_manager: LifecycleManager | None = None  # made by the first lifecycle step
+        self._loader: ComponentLoader | None = None  # made by the first LoadComponents step
+        self._loaded: list[tuple[str, int, str]] = []  # (container, unique id, node name)
 
     # -- logging -------------------------------------------------------------------------------
     def _log(self, level: str, who: str, message: str) -> None:
@@ -177,6 +180,8 @@ class Launcher:
         finally:
             if self._lifecycle_manager is not None:
                 self._lifecycle_manager.close()
+            if self._loader is not None:
+                self._loader.close()
 
     def _on_signal(self, name: str) -> None:
         if self.shutting_down:
@@ -214,6 +219,9 @@ class Launcher:
                     self._track(self._timer(step), timer=True)
             elif isinstance(step, RegisterHandler):
                 self._handlers.append((step.handler, step.context))
+            elif isinstance(step, LoadComponents):
+                if not self.shutting_down:
+                    self._track(self._load_components(step), timer=True)
             elif isinstance(step, LifecycleWatch):
                 self._lifecycle().watch(step.fqn, step.action)
             elif isinstance(step, LifecycleRequest):
@@ -237,6 +245,51 @@ class Launcher:
 
             self._lifecycle_manager = LifecycleManager(emit)
         return self._lifecycle_manager
+
+    async def _load_components(self, step: LoadComponents) -> None:
+        """Load each component in order, as launch_ros does; a failure is logged and counted."""
+        if self._loader is None:
+            self._loader = ComponentLoader()
+        loader = self._loader
+        loop = asyncio.get_running_loop()
+        for spec in step.components:
+            where = f" ({spec.location})" if spec.location else ""
+            try:
+                result = await loop.run_in_executor(None, loader.load, step.container, spec)
+            except LaunchError as err:
+                result = LoadResult(False, "", 0, str(err))
+            if result.success:
+                self._loaded.append((step.container, result.unique_id, result.full_node_name))
+                self._log(
+                    "INFO",
+                    "launch.components",
+                    f"loaded '{result.full_node_name}' ({spec.package}::{spec.plugin}) "
+                    f"in container '{step.container}'",
+                )
+            elif not self.shutting_down:
+                message = (
+                    f"failed to load component '{spec.describe()}' in container "
+                    f"'{step.container}'{where}: {result.error_message}"
+                )
+                self._log("ERROR", "launch.components", message)
+                self.failures.append(message)
+
+    async def _unload_components(self) -> None:
+        """Unload what we loaded, newest first, before the containers get their signals."""
+        loader, loaded, self._loaded = self._loader, self._loaded, []
+        if loader is None or not loaded:
+            return
+        loop = asyncio.get_running_loop()
+        for container, unique_id, name in reversed(loaded):
+            try:
+                ok = await asyncio.wait_for(
+                    loop.run_in_executor(None, loader.unload, container, unique_id), timeout=2.0
+                )
+            except (LaunchError, asyncio.TimeoutError) as err:
+                self._log("WARNING", "launch.components", f"unloading '{name}': {err}")
+                continue
+            if ok:
+                self._log("INFO", "launch.components", f"unloaded '{name}' from '{container}'")
 
     async def _lifecycle_request(self, step: LifecycleRequest) -> None:
         manager = self._lifecycle()
@@ -283,8 +336,22 @@ class Launcher:
         if self._lifecycle_manager is not None:
             self._lifecycle_manager.closing.set()
         self._track(self._emit(Shutdown(reason=reason, due_to_sigint="SIGINT" in reason)))
+        if self._loaded:
+            self._track(self._unload_then_escalate())
+            return
+        if self._loader is not None:
+            self._loader.stop.set()
         for running in list(self._running.values()):
             self._track(self._escalate(running))
+
+    async def _unload_then_escalate(self) -> None:
+        try:
+            await self._unload_components()
+        finally:  # whatever happened, the processes must still be stopped
+            if self._loader is not None:
+                self._loader.stop.set()  # loads still waiting give up
+            for running in list(self._running.values()):
+                self._track(self._escalate(running))
 
     # -- processes -------------------------------------------------------------------------------
     async def _spawn(self, spec: ProcessSpec) -> asyncio.subprocess.Process:

@@ -156,7 +156,7 @@ _MODULES: dict[str, dict[str, Any]] = {
     "launch_ros.descriptions": {
         "ParameterValue": ParameterValue,
         "ParameterFile": ParameterFile,
-        "ComposableNode": A.unsupported.ComposableNode,
+        "ComposableNode": A.ComposableNode,
     },
     "launch_ros.events": {},
     "launch_ros.events.lifecycle": {

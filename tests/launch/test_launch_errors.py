@@ -105,7 +105,7 @@ CASES = {
         "def generate_launch_description():\n"
         "    return LaunchDescription([ExecuteProcess(cmd=['touch', '{marker}']),\n"
         "        ComposableNodeContainer(name='c', namespace='', package='p', executable='e')])\n",
-        r"bad.launch.py:7: ComposableNodeContainer is not supported yet by dora-ros launch",
+        r"bad.launch.py:7: package 'p' not found",
     ),
     "python-unsupported-class": (
         "bad.launch.py",

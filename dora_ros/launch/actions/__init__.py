@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from .append_environment_variable import AppendEnvironmentVariable as AppendEnvironmentVariable
+from .composable_node import ComposableNode as ComposableNode
+from .composable_node import ComposableNodeContainer as ComposableNodeContainer
+from .composable_node import LoadComposableNodes as LoadComposableNodes
 from .declare_launch_argument import DeclareLaunchArgument as DeclareLaunchArgument
 from .emit_event import EmitEvent as EmitEvent
 from .environment_stack import PopEnvironment as PopEnvironment
@@ -42,11 +45,10 @@ from .timer_action import ROSTimer as ROSTimer
 from .timer_action import RosTimer as RosTimer
 from .timer_action import TimerAction as TimerAction
 from .unregister_event_handler import UnregisterEventHandler as UnregisterEventHandler
-from .unsupported import ComposableNodeContainer as ComposableNodeContainer
-from .unsupported import LoadComposableNodes as LoadComposableNodes
 
 __all__ = [
     "AppendEnvironmentVariable",
+    "ComposableNode",
     "ComposableNodeContainer",
     "DeclareLaunchArgument",
     "EmitEvent",
