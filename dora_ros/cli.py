@@ -53,6 +53,51 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "new",
         "Create a runnable dataflow or node project with a test.",
     ),
+    "coordinator": (
+        "dora_ros.cluster.commands",
+        "coordinator",
+        "Run the coordinator in the foreground (multi-machine setups).",
+    ),
+    "daemon": (
+        "dora_ros.cluster.commands",
+        "daemon",
+        "Run a machine's daemon in the foreground.",
+    ),
+    "up": (
+        "dora_ros.cluster.commands",
+        "up",
+        "Start a coordinator and a daemon in the background.",
+    ),
+    "down": (
+        "dora_ros.cluster.commands",
+        "down",
+        "Stop the coordinator and its daemons.",
+    ),
+    "start": (
+        "dora_ros.cluster.commands",
+        "start",
+        "Start a dataflow on the coordinator's daemons.",
+    ),
+    "stop": (
+        "dora_ros.cluster.commands",
+        "stop",
+        "Stop a dataflow started with `start`.",
+    ),
+    "list": (
+        "dora_ros.cluster.commands",
+        "list_",
+        "List the coordinator's dataflows.",
+    ),
+    "logs": (
+        "dora_ros.cluster.commands",
+        "logs",
+        "Show the node logs of a dataflow started with `start`.",
+    ),
+    "status": (
+        "dora_ros.cluster.commands",
+        "status",
+        "Show the coordinator, its daemons and versions.",
+    ),
 }
 
 

@@ -1,0 +1,372 @@
+"""``dora-ros coordinator``: the registry of daemons and dataflows, and the CLI's one address.
+
+The coordinator is a Zenoh router listening on ``tcp/<interface>:<port>``; daemons, nodes with
+edges to other machines and CLI commands connect to it (nodes then reach each other directly:
+Zenoh peers learn of one another through it). It never carries a dataflow's data. It:
+
+- watches daemons through their liveliness tokens (``dora-ros/daemon/<machine>``) and reports a
+  machine lost when its token goes (a SIGKILLed daemon: at once; a partition: after Zenoh's lease);
+- answers ``dora-ros/coordinator/api/<verb>``: ``start`` splits a graph by ``deploy.machine`` and
+  asks each machine's daemon to run its part, ``list``, ``stop``, ``logs``, ``status``, ``destroy``;
+- releases the start barrier once every machine's part is ready, and records how each ended;
+- learns running dataflows back from their machine runs' liveliness tokens after a restart.
+
+All requests and events are handled on one thread (``serve``), in arrival order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import DoraRosError
+from ..runtime.descriptor import Dataflow, parse_dataflow
+from . import keys
+from .messages import decode, encode, reply, request
+from .zenoh_config import ClusterError, ZenohSettings, check_id
+
+SPAWN_TIMEOUT = 10.0
+# Finished dataflows kept for `list` and `logs` (the oldest forgotten first).
+FINISHED_KEPT = 100
+
+
+def version() -> str:
+    try:
+        return metadata.version("dora-ros")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(eq=False)
+class _Daemon:
+    machine: str
+    alive: bool = True
+    since: float = field(default_factory=time.time)
+
+
+@dataclass(eq=False)
+class _Record:
+    id: str
+    name: str | None
+    graph: str
+    placement: dict[str, str]
+    started_at: float = field(default_factory=time.time)
+    ready: set[str] = field(default_factory=set)
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status: str = "running"
+    message: str = ""
+    start_sent: bool = False
+
+    @property
+    def machines(self) -> list[str]:
+        return sorted(set(self.placement.values()))
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "uuid": self.id,
+            "name": self.name,
+            "status": self.status,
+            "nodes": len(self.placement),
+            "machines": self.machines,
+            "graph": self.graph,
+            "started_at": self.started_at,
+            "message": self.message,
+        }
+
+
+def placement(dataflow: Dataflow, alive: list[str]) -> dict[str, str]:
+    """Node -> machine: ``deploy.machine`` of the node, else of the graph, else the only daemon."""
+    default = (dataflow.deploy or {}).get("machine")
+    result: dict[str, str] = {}
+    for spec in dataflow.nodes:
+        machine = (spec.deploy or {}).get("machine") or default
+        if machine is None:
+            if len(alive) == 1:
+                machine = alive[0]
+            elif not alive:
+                raise ClusterError(
+                    "no daemon is connected: start one with `dora-ros daemon --machine-id ID`"
+                    " (or `dora-ros up`)"
+                )
+            else:
+                raise ClusterError(
+                    f"{spec.location}: node '{spec.id}' has no deploy.machine and"
+                    f" {len(alive)} daemons are connected ({', '.join(alive)}): say where it runs"
+                )
+        if machine not in alive:
+            connected = ", ".join(alive) or "none"
+            raise ClusterError(
+                f"{spec.location}: node '{spec.id}': deploy machine '{machine}' has no daemon"
+                f" connected (connected: {connected}); start `dora-ros daemon --machine-id"
+                f" {machine}` there"
+            )
+        result[spec.id] = str(machine)
+    return result
+
+
+class Coordinator:
+    """The coordinator (module docstring)."""
+
+    def __init__(self, settings: ZenohSettings) -> None:
+        self.settings = settings
+        self.daemons: dict[str, _Daemon] = {}
+        self.dataflows: dict[str, _Record] = {}
+        self.inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.stopping = threading.Event()
+        self.session: Any = None
+
+    def say(self, text: str) -> None:
+        print(f"dora-ros coordinator: {text}", file=sys.stderr, flush=True)
+
+    def serve(self) -> int:
+        self.session = self.settings.open("coordinator")
+        old = {sig: signal.signal(sig, lambda *_: self.stopping.set())
+               for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+        session = self.session
+        put = self.inbox.put
+        entities = [
+            session.declare_queryable(keys.coordinator_api("*"), lambda q: put(("query", q))),
+            session.declare_subscriber(keys.ALL_EVENTS, lambda s: put(("event", s))),
+            session.liveliness().declare_subscriber(
+                keys.DAEMONS, lambda s: put(("daemon", s)), history=True
+            ),
+            session.liveliness().declare_subscriber(
+                keys.ALL_RUNS, lambda s: put(("run", s)), history=True
+            ),
+            session.liveliness().declare_token(keys.COORDINATOR),
+        ]
+        self.say(f"listening on {', '.join(self.settings.listen or ()) or 'Zenoh defaults'}")
+        try:
+            while not self.stopping.is_set():
+                try:
+                    kind, item = self.inbox.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                try:
+                    self._handle(kind, item)
+                except Exception as err:  # one bad message must not end the coordinator
+                    self.say(f"error handling {kind}: {type(err).__name__}: {err}")
+            return 0
+        finally:
+            time.sleep(0.2)  # let the last replies and `destroy` leave
+            for entity in entities:
+                with contextlib.suppress(Exception):
+                    entity.undeclare()
+            with contextlib.suppress(Exception):
+                session.close()
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def _handle(self, kind: str, item: Any) -> None:
+        import zenoh
+
+        if kind == "query":
+            self._answer(item)
+        elif kind == "event":
+            self._on_event(keys.last_chunk(item.key_expr), decode(item.payload))
+        elif kind == "daemon":
+            machine = keys.last_chunk(item.key_expr)
+            if item.kind == zenoh.SampleKind.PUT:
+                self.daemons[machine] = _Daemon(machine)
+                self.say(f"daemon {machine!r} connected")
+            else:
+                self._machine_lost(machine)
+        elif kind == "run":
+            parts = str(item.key_expr).split("/")
+            dataflow_id, machine = parts[-3], parts[-1]
+            if item.kind == zenoh.SampleKind.PUT:
+                if dataflow_id not in self.dataflows:
+                    self._learn(dataflow_id, machine)
+            else:
+                record = self.dataflows.get(dataflow_id)
+                if record is not None and machine not in record.done:
+                    record.done[machine] = {"code": 1, "failures": [
+                        f"the run on machine {machine!r} ended without reporting"]}  # fmt: skip
+                    self._maybe_finished(record)
+
+    # --- daemons and machine runs -------------------------------------------------------------
+
+    def _machine_lost(self, machine: str) -> None:
+        daemon = self.daemons.get(machine)
+        if daemon is not None:
+            daemon.alive = False
+        self.say(f"machine {machine!r} lost: its daemon stopped answering")
+        for record in self.dataflows.values():
+            if record.status != "running" or machine not in record.machines:
+                continue
+            if machine not in record.done:
+                record.done[machine] = {"code": 1, "lost": True,
+                                        "failures": [f"machine {machine!r} lost"]}  # fmt: skip
+            control = keys.control(record.id)
+            self.session.put(control, encode({"op": "machine_lost", "machine": machine}))
+            self.session.put(control, encode({"op": "stop"}))
+            self._maybe_finished(record)
+
+    def _learn(self, dataflow_id: str, machine: str) -> None:
+        """A machine run we do not know (we restarted): ask it what it runs."""
+        try:
+            info = request(self.session, keys.run(dataflow_id, machine), {}, timeout=2.0,
+                           what=f"dataflow {dataflow_id} on {machine}")  # fmt: skip
+        except ClusterError as err:
+            self.say(f"cannot learn dataflow {dataflow_id} back: {err}")
+            return
+        record = self.dataflows.get(dataflow_id)
+        if record is None:
+            record = _Record(dataflow_id, info.get("name"), str(info.get("graph")),
+                             dict(info.get("placement") or {}))  # fmt: skip
+            record.start_sent = True
+            self.dataflows[dataflow_id] = record
+            self.say(f"learnt back dataflow {dataflow_id} ({record.name or 'no name'})")
+        record.ready.add(machine)
+
+    def _on_event(self, machine: str, message: dict[str, Any]) -> None:
+        dataflow_id = message.get("dataflow") or ""
+        record = self.dataflows.get(dataflow_id)
+        if record is None:
+            return
+        op = message.get("op")
+        if op == "ready":
+            record.ready.add(machine)
+            if not record.start_sent and record.ready >= set(record.machines):
+                record.start_sent = True
+                self.session.put(keys.control(record.id), encode({"op": "start"}))
+        elif op == "done":
+            if machine not in record.done:
+                record.done[machine] = message
+            self._maybe_finished(record)
+
+    def _maybe_finished(self, record: _Record) -> None:
+        if record.status != "running" or not set(record.machines) <= set(record.done):
+            return
+        failures = [f for m in record.machines for f in record.done[m].get("failures", [])]
+        failed = any(record.done[m].get("code", 1) != 0 for m in record.machines)
+        record.status = "failed" if failed else "finished"
+        record.message = "; ".join(failures)
+        self.session.put(keys.status(record.id), encode(record.row()))
+        self.say(f"dataflow {record.id} {record.status}" + (f": {record.message}"
+                                                          if record.message else ""))  # fmt: skip
+        finished = [r for r in self.dataflows.values() if r.status != "running"]
+        for old in finished[: max(0, len(finished) - FINISHED_KEPT)]:
+            del self.dataflows[old.id]
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def _answer(self, query: Any) -> None:
+        verb = keys.last_chunk(query.key_expr)
+        try:
+            message = decode(query.payload)
+            handler = getattr(self, f"_api_{verb}", None)
+            if handler is None:
+                raise ClusterError(f"coordinator: unknown request {verb!r}")
+            answer = handler(message)
+        except DoraRosError as err:
+            answer = {"error": str(err)}
+        except (ValueError, KeyError, TypeError) as err:
+            answer = {"error": f"coordinator: malformed {verb} request: {err}"}
+        reply(query, answer)
+
+    def _alive(self) -> list[str]:
+        return sorted(m for m, d in self.daemons.items() if d.alive)
+
+    def find(self, target: str, *, running: bool) -> _Record:
+        """A dataflow by UUID or name (the newest of that name)."""
+        record = self.dataflows.get(target)
+        if record is None:
+            named = [r for r in self.dataflows.values() if r.name == target]
+            if running:
+                named = [r for r in named if r.status == "running"]
+            record = max(named, key=lambda r: r.started_at) if named else None
+        if record is None:
+            which = "running dataflow" if running else "dataflow"
+            raise ClusterError(f"no {which} is called {target!r} (see `dora-ros list`)")
+        return record
+
+    def _api_start(self, message: dict[str, Any]) -> dict[str, Any]:
+        name = message.get("name")
+        if name is not None:
+            check_id("dataflow name", name)
+            if any(r.name == name and r.status == "running" for r in self.dataflows.values()):
+                raise ClusterError(f"a dataflow called {name!r} is already running")
+        graph = Path(message["graph_path"])
+        dataflow = parse_dataflow(message["graph_text"], graph)
+        where = placement(dataflow, self._alive())
+        dataflow_id = str(uuid.uuid4())
+        record = _Record(dataflow_id, name, str(graph), where)
+        self.dataflows[dataflow_id] = record
+        started: list[str] = []
+        try:
+            for machine in record.machines:
+                request(
+                    self.session, keys.daemon_api(machine, "spawn"),
+                    {"id": dataflow_id, "name": name, "machine": machine,
+                     "graph_text": message["graph_text"], "graph_path": str(graph),
+                     "placement": where, "out_dir": message.get("out_dir")},
+                    timeout=SPAWN_TIMEOUT, what=f"daemon {machine!r}",
+                )  # fmt: skip
+                started.append(machine)
+        except ClusterError:
+            del self.dataflows[dataflow_id]
+            if started:
+                self.session.put(keys.control(dataflow_id), encode({"op": "stop", "force": True}))
+            raise
+        self.say(f"started dataflow {dataflow_id} ({name or 'no name'}) on {', '.join(started)}")
+        return {"uuid": dataflow_id, "name": name, "machines": started}
+
+    def _api_list(self, message: dict[str, Any]) -> dict[str, Any]:
+        rows = [r.row() for r in sorted(self.dataflows.values(), key=lambda r: r.started_at)]
+        return {"dataflows": rows}
+
+    def _api_stop(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message.get("all"):
+            records = [r for r in self.dataflows.values() if r.status == "running"]
+        else:
+            records = [self.find(str(message["target"]), running=True)]
+        for record in records:
+            self.session.put(keys.control(record.id), encode(
+                {"op": "stop", "force": bool(message.get("force")),
+                 "grace": message.get("grace")}))  # fmt: skip
+        return {"stopping": [r.id for r in records]}
+
+    def _api_logs(self, message: dict[str, Any]) -> dict[str, Any]:
+        record = self.find(str(message["target"]), running=False)
+        node = message.get("node")
+        nodes = [node] if node else sorted(record.placement)
+        out_dir = message.get("out_dir") or str(Path(record.graph).parent / "out")
+        logs = []
+        for node_id in nodes:
+            machine = record.placement.get(node_id)
+            if machine is None:
+                raise ClusterError(f"dataflow {record.id} has no node {node_id!r}")
+            answer = request(
+                self.session, keys.daemon_api(machine, "logs"),
+                {"id": record.id, "node": node_id, "tail": message.get("tail"),
+                 "out_dir": out_dir},
+                timeout=5.0, what=f"daemon {machine!r}",
+            )  # fmt: skip
+            logs.append({"node": node_id, "machine": machine, "text": answer.get("text", "")})
+        return {"uuid": record.id, "logs": logs}
+
+    def _api_status(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "coordinator": {"version": version(), "zid": str(self.session.zid()),
+                            "listen": list(self.settings.listen or ()),
+                            "host": socket.gethostname()},
+            "daemons": [{"machine": d.machine, "alive": d.alive, "since": d.since}
+                        for d in sorted(self.daemons.values(), key=lambda d: d.machine)],
+            "running": sum(r.status == "running" for r in self.dataflows.values()),
+        }  # fmt: skip
+
+    def _api_destroy(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.session.put(keys.DESTROY, b"{}")
+        self.stopping.set()
+        return {"ok": True}

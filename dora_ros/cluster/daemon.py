@@ -1,0 +1,235 @@
+"""``dora-ros daemon``: one per machine; runs the parts of dataflows the coordinator places on it.
+
+The daemon is a Zenoh peer of the coordinator (a router). It waits for the coordinator, refuses
+to start when another daemon already holds its machine id, then holds the liveliness token
+``dora-ros/daemon/<machine>`` (its presence: when it goes, the coordinator reports the machine
+lost) and answers queries on ``dora-ros/daemon/<machine>/api/*``:
+
+- ``spawn``: check the graph's part for this machine (executables, working folders) and start a
+  ``machine_run`` process for it (the runtime's supervisor; ``machine_run.py``);
+- ``logs``: the tail of a node's log file;
+- ``runs``: the dataflows it runs.
+
+Queries are answered on the daemon's main thread (children are started there: the parent-death
+signal of a child follows the thread that started it). A machine run dies with the daemon
+(parent-death signal), and its nodes with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DoraRosError
+from ..runtime.descriptor import parse_dataflow, resolve_executable
+from ..runtime.supervisor import node_working_dir
+from . import keys
+from .messages import decode, reply
+from .zenoh_config import ClusterError, ZenohSettings
+
+# How long a daemon waits to see whether its machine id is taken.
+DUPLICATE_CHECK_TIMEOUT = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # in the child, between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+@dataclass(eq=False)
+class _Run:
+    dataflow_id: str
+    name: str | None
+    graph: Path
+    out_dir: Path
+    proc: subprocess.Popen[bytes]
+
+
+class Daemon:
+    """A machine's daemon (module docstring). ``serve()`` runs until SIGINT/SIGTERM or ``down``."""
+
+    def __init__(self, machine: str, settings: ZenohSettings, node_settings: ZenohSettings):
+        self.machine = machine
+        self.settings = settings
+        self.node_settings = node_settings
+        self.runs: dict[str, _Run] = {}
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.stopping = threading.Event()
+
+    def say(self, text: str) -> None:
+        print(f"dora-ros daemon {self.machine}: {text}", file=sys.stderr, flush=True)
+
+    def serve(self) -> int:
+        session = self.settings.open(f"daemon {self.machine}")
+        try:
+            return self._serve(session)
+        finally:
+            with contextlib.suppress(Exception):
+                session.close()
+
+    def _serve(self, session: Any) -> int:
+        old = {sig: signal.signal(sig, lambda *_: self.stopping.set())
+               for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+        try:
+            if not self._wait_for_coordinator(session):
+                return 0
+            taken = list(session.liveliness().get(keys.daemon(self.machine),
+                                                  timeout=DUPLICATE_CHECK_TIMEOUT))  # fmt: skip
+            if any(r.ok is not None for r in taken):
+                raise ClusterError(
+                    f"daemon: machine id {self.machine!r} is taken by another running daemon;"
+                    " give this one another --machine-id"
+                )
+            entities = [
+                session.declare_queryable(keys.daemon_api(self.machine, "*"), self.inbox.put),
+                session.declare_subscriber(keys.DESTROY, lambda _: self.stopping.set()),
+                session.liveliness().declare_token(keys.daemon(self.machine)),
+            ]
+            self.say("ready")
+            try:
+                while not self.stopping.is_set():
+                    try:
+                        query = self.inbox.get(timeout=0.1)
+                    except queue.Empty:
+                        self._reap()
+                        continue
+                    self._answer(query)
+            finally:
+                for entity in entities:
+                    with contextlib.suppress(Exception):
+                        entity.undeclare()
+                self._stop_runs()
+            return 0
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def _wait_for_coordinator(self, session: Any) -> bool:
+        said = False
+        while not self.stopping.is_set():
+            if any(r.ok is not None for r in session.liveliness().get(keys.COORDINATOR,
+                                                                       timeout=1.0)):  # fmt: skip
+                return True
+            if not said:
+                where = ", ".join(self.settings.connect) or "multicast scouting"
+                self.say(f"waiting for the coordinator ({where})")
+                said = True
+            time.sleep(0.2)
+        return False
+
+    def _answer(self, query: Any) -> None:
+        verb = keys.last_chunk(query.key_expr)
+        try:
+            request = decode(query.payload)
+            if verb == "spawn":
+                answer = self._spawn(request)
+            elif verb == "logs":
+                answer = self._logs(request)
+            elif verb == "runs":
+                answer = {"runs": [{"id": r.dataflow_id, "name": r.name,
+                                    "running": r.proc.poll() is None}
+                                   for r in self.runs.values()]}  # fmt: skip
+            else:
+                answer = {"error": f"daemon {self.machine}: unknown request {verb!r}"}
+        except DoraRosError as err:
+            answer = {"error": str(err)}
+        except (ValueError, KeyError, TypeError) as err:
+            answer = {"error": f"daemon {self.machine}: malformed {verb} request: {err}"}
+        reply(query, answer)
+
+    def _spawn(self, request: dict[str, Any]) -> dict[str, Any]:
+        machine = request["machine"]
+        dataflow_id = request["id"]
+        if machine != self.machine:
+            raise ClusterError(
+                f"daemon {self.machine!r} was sent the part of dataflow {dataflow_id} for machine"
+                f" {machine!r}, which it is not"
+            )
+        if dataflow_id in self.runs:
+            raise ClusterError(f"daemon {self.machine!r}: dataflow {dataflow_id} already runs here")
+        graph = Path(request["graph_path"])
+        dataflow = parse_dataflow(request["graph_text"], graph)
+        placement: dict[str, str] = request["placement"]
+        for spec in dataflow.nodes:
+            if placement.get(spec.id) != self.machine:
+                continue
+            if spec.kind == "executable":
+                resolve_executable(spec, dataflow)
+            folder = node_working_dir(spec, dataflow)
+            if not folder.is_dir():
+                raise ClusterError(f"{spec.location}: node '{spec.id}': deploy working_dir"
+                                   f" '{folder}' is not a folder on machine {self.machine!r}")  # fmt: skip
+        out_dir = Path(request.get("out_dir") or graph.parent / "out")
+        out_dir.joinpath(dataflow_id).mkdir(parents=True, exist_ok=True)
+        terminal = open(out_dir / dataflow_id / f"machine_{self.machine}.txt", "ab")
+        run_spec = dict(request)
+        run_spec["out_dir"] = str(out_dir)
+        run_spec["zenoh"] = self.settings.replace(listen=None).to_json()
+        run_spec["node_zenoh"] = self.node_settings.to_json()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dora_ros.cluster.machine_run"],
+                stdin=subprocess.PIPE,
+                stdout=terminal,
+                stderr=subprocess.STDOUT,
+                cwd=str(graph.parent),
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            terminal.close()
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(run_spec).encode())
+        proc.stdin.close()
+        self.runs[dataflow_id] = _Run(dataflow_id, request.get("name"), graph, out_dir, proc)
+        count = sum(m == self.machine for m in placement.values())
+        self.say(f"started dataflow {dataflow_id} ({count} node(s))")
+        return {"ok": True, "pid": proc.pid}
+
+    def _logs(self, request: dict[str, Any]) -> dict[str, Any]:
+        dataflow_id = request["id"]
+        node = request["node"]
+        run = self.runs.get(dataflow_id)
+        out_dir = run.out_dir if run else Path(request.get("out_dir") or ".")
+        path = out_dir / dataflow_id / f"log_{node}.txt"
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise ClusterError(
+                f"machine {self.machine!r}: no log for node {node!r}: {err}"
+            ) from err
+        text = data.decode(errors="replace")
+        tail = request.get("tail")
+        if tail is not None:
+            text = "".join(text.splitlines(keepends=True)[-int(tail) :]) if int(tail) > 0 else ""
+        return {"text": text, "path": str(path)}
+
+    def _reap(self) -> None:
+        for dataflow_id, run in list(self.runs.items()):
+            if run.proc.poll() is not None:
+                del self.runs[dataflow_id]
+
+    def _stop_runs(self) -> None:
+        for run in self.runs.values():
+            if run.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    run.proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for run in self.runs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if run.proc.poll() is None:
+                run.proc.kill()
+                run.proc.wait()

@@ -1,0 +1,46 @@
+"""JSON over Zenoh: the one encoding of every request, reply and event of the control plane."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .zenoh_config import ClusterError
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=str).encode()
+
+
+def decode(payload: Any) -> dict[str, Any]:
+    """A JSON object from a Zenoh payload (ZBytes, bytes or None)."""
+    if payload is None:
+        return {}
+    raw = payload.to_bytes() if hasattr(payload, "to_bytes") else bytes(payload)
+    if not raw:
+        return {}
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def request(session: Any, key: str, message: dict[str, Any], *, timeout: float,
+            what: str) -> dict[str, Any]:  # fmt: skip
+    """One query, one reply; a reply with ``error`` or no reply at all is a ClusterError."""
+    for reply in session.get(key, payload=encode(message), timeout=timeout):
+        if reply.ok is None:
+            raise ClusterError(f"{what}: {reply.err.payload.to_string()}")
+        answer = decode(reply.ok.payload)
+        if "error" in answer:
+            raise ClusterError(str(answer["error"]))
+        return answer
+    raise ClusterError(f"{what}: no answer within {timeout:g} s")
+
+
+def reply(query: Any, message: dict[str, Any]) -> None:
+    """Answer ``query`` with ``message`` and end it (a query lives until it is dropped)."""
+    try:
+        query.reply(query.key_expr, encode(message))
+    finally:
+        query.drop()

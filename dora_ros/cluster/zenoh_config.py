@@ -1,0 +1,174 @@
+"""Zenoh sessions as dora-rs 1.1 configures them, and the one place that opens them.
+
+The base configuration is the file named by ``ZENOH_CONFIG`` (a whole Zenoh config, JSON5), else
+Zenoh's defaults. On top of it come, in order: the role's settings (mode, endpoints; multicast
+scouting off: the cluster is found through the coordinator's address), then an overlay file
+(``--zenoh-config-overlay``, a JSON object of config paths, e.g.
+``{"transport/link/tls/root_ca_certificate": "ca.pem"}``, or nested keys), which wins. TLS and access
+control are set in those files (docs/cluster.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DoraRosError
+
+ENV_CONFIG = "ZENOH_CONFIG"
+ENV_ADDR = "DORA_COORDINATOR_ADDR"
+ENV_PORT = "DORA_COORDINATOR_PORT"
+DEFAULT_ADDR = "127.0.0.1"
+DEFAULT_PORT = 6013
+# A CLI command gives up on an absent coordinator after this long (one clear line).
+CLI_CONNECT_TIMEOUT_MS = 1000
+
+
+class ClusterError(DoraRosError):
+    """A control-plane request failed: no coordinator, no daemon for a machine, a refused
+    dataflow, an unknown dataflow name, or a bad Zenoh configuration."""
+
+
+@dataclass(frozen=True)
+class ZenohSettings:
+    """How a process joins the cluster's Zenoh network (a description; ``open`` makes a session).
+
+    ``overlay`` holds config paths -> values already read from the overlay file, so the settings
+    can travel to other processes (daemon -> machine run -> nodes) as JSON.
+    """
+
+    mode: str = "peer"
+    connect: tuple[str, ...] = ()
+    listen: tuple[str, ...] | None = None
+    multicast: bool = False
+    overlay: Mapping[str, Any] = field(default_factory=dict)
+    connect_timeout_ms: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "connect": list(self.connect),
+            "listen": None if self.listen is None else list(self.listen),
+            "multicast": self.multicast,
+            "overlay": dict(self.overlay),
+            "connect_timeout_ms": self.connect_timeout_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ZenohSettings:
+        listen = data.get("listen")
+        return cls(
+            mode=str(data.get("mode", "peer")),
+            connect=tuple(data.get("connect") or ()),
+            listen=None if listen is None else tuple(listen),
+            multicast=bool(data.get("multicast", False)),
+            overlay=dict(data.get("overlay") or {}),
+            connect_timeout_ms=data.get("connect_timeout_ms"),
+        )
+
+    def replace(self, **changes: Any) -> ZenohSettings:
+        values = self.to_json()
+        values.update(changes)
+        return ZenohSettings.from_json(values)
+
+    def config(self) -> Any:
+        """The ``zenoh.Config`` for these settings."""
+        import zenoh
+
+        path = os.environ.get(ENV_CONFIG)
+        try:
+            config = zenoh.Config.from_file(path) if path else zenoh.Config()
+        except Exception as err:  # zenoh raises ZError for a missing or invalid file
+            raise ClusterError(f"{ENV_CONFIG}={path}: not a Zenoh configuration: {err}") from err
+        # The role's settings first, then the overlay: a user's file has the last word.
+        items: list[tuple[str, Any]] = [("mode", self.mode)]
+        items.append(("scouting/multicast/enabled", self.multicast))
+        if self.connect:
+            items.append(("connect/endpoints", list(self.connect)))
+        if self.listen is not None:
+            items.append(("listen/endpoints", list(self.listen)))
+        if self.connect_timeout_ms is not None:
+            items.append(("connect/timeout_ms", self.connect_timeout_ms))
+        items.extend(self.overlay.items())
+        for key, value in items:
+            try:
+                config.insert_json5(key, json.dumps(value))
+            except Exception as err:
+                raise ClusterError(f"Zenoh configuration {key!r} = {value!r}: {err}") from err
+        return config
+
+    def open(self, what: str) -> Any:
+        """Open a session; ``what`` names the caller in the error (e.g. 'daemon robot')."""
+        import zenoh
+
+        try:
+            return zenoh.open(self.config())
+        except ClusterError:
+            raise
+        except Exception as err:
+            where = ", ".join(self.connect) or "the network"
+            raise ClusterError(f"{what}: cannot reach {where}: {_short(err)}") from err
+
+
+def _short(err: BaseException) -> str:
+    text = str(err)
+    return text.split(" at /", 1)[0].strip()
+
+
+def coordinator_endpoint(addr: str, port: int) -> str:
+    host = f"[{addr}]" if ":" in addr and not addr.startswith("[") else addr
+    return f"tcp/{host}:{port}"
+
+
+def read_overlay(path: Path | None) -> dict[str, Any]:
+    """Config paths -> values of an overlay file (JSON: flat ``"a/b": v`` keys or nested)."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ClusterError(f"--zenoh-config-overlay {path}: cannot read: {err}") from err
+    except ValueError as err:
+        raise ClusterError(f"--zenoh-config-overlay {path}: not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise ClusterError(f"--zenoh-config-overlay {path}: expected a JSON object")
+    flat: dict[str, Any] = {}
+    _flatten(data, "", flat)
+    return flat
+
+
+def _flatten(data: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    # Endpoint lists and other leaves stay whole; only objects of known sections are walked,
+    # so `{"transport": {"link": {"tls": {...}}}}` and `{"transport/link/tls": {...}}` agree.
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and path.count("/") < 3:
+            _flatten(value, path + "/", out)
+        else:
+            out[path] = value
+
+
+def cli_settings(addr: str, port: int) -> ZenohSettings:
+    """A CLI command's session: a client of the coordinator that fails fast when it is absent."""
+    return ZenohSettings(
+        mode="client",
+        connect=(coordinator_endpoint(addr, port),),
+        connect_timeout_ms=CLI_CONNECT_TIMEOUT_MS,
+    )
+
+
+def check_id(kind: str, value: str) -> str:
+    """A machine or dataflow name is one chunk of a key expression."""
+    if not value or any(c in value for c in "/*$#?@ \t\n"):
+        raise ClusterError(
+            f"{kind} {value!r}: use letters, digits, '-', '_' or '.' (it is part of Zenoh keys)"
+        )
+    return value
+
+
+def endpoints(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(v for v in values if v)
