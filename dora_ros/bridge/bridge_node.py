@@ -46,11 +46,12 @@ import pyarrow as pa
 from ..errors import BridgeError, DoraRosError, MsgConvError
 from ..msgconv import ROS_TYPE_KEY, default_value
 from .backend import KEEP_ALL_DEPTH, ReadyQueue, open_backend
-from .context import decode, encode, encode_rows
+from .codec import decode, encode, encode_rows
 from .graph_config import BridgeSpec, parse_bridge_config
 from .names import part_type, resolve_name
 from .rclpy_services import MAX_PENDING_REQUESTS
 from .reporting import CountedLog
+from .roles import require
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("dora_ros.bridge")
@@ -259,7 +260,7 @@ class BridgeNode:
                     for input_id in ids:
                         self._publishers[input_id] = (writer, topic.message_type)
         else:
-            self.backend.check_role(spec.mode)
+            require(self.backend, "service" if spec.mode == "service" else "action")
             assert spec.name is not None and spec.type_name is not None
             name = full(spec.name)
             if spec.mode == "service" and spec.role == "server":

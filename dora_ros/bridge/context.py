@@ -27,7 +27,6 @@ import pyarrow as pa
 
 from ..errors import BridgeError, MsgConvError
 from .backend import (
-    CYCLONE_SERVICES_REASON,
     Backend,
     Closeable,
     UnsupportedRoleError,
@@ -35,9 +34,11 @@ from .backend import (
     open_backend,
     resolve_backend_name,
 )
+from .codec import decode, encode, encode_rows
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
 from .rclpy_services import MAX_PENDING_REQUESTS  # one overflow rule for both faces
+from .roles import require
 from .ros2_transport import transport_kind
 
 log = logging.getLogger(__name__)
@@ -56,40 +57,6 @@ __all__ = [
     "decode",
     "encode",
 ]
-
-
-# --- Arrow <-> CDR (msgconv) -------------------------------------------------------------------
-
-
-def encode(type_name: str, value: Any, what: str) -> bytes:
-    """Serialize `value` as `type_name` with msgconv; BridgeError naming `what` and the field."""
-    from .. import msgconv
-
-    try:
-        return bytes(msgconv.encode(type_name, value))
-    except MsgConvError as err:
-        raise BridgeError(f"{what}: {err}") from err
-
-
-def encode_rows(type_name: str, value: Any, what: str) -> list[bytes]:
-    """Serialize every row of a struct array (or one dict) as `type_name`."""
-    if isinstance(value, pa.ChunkedArray):
-        value = value.combine_chunks()
-    if isinstance(value, pa.StructArray) and len(value) != 1:
-        from .. import msgconv
-
-        try:
-            return [bytes(b) for b in msgconv.encode_many(type_name, value)]
-        except MsgConvError as err:
-            raise BridgeError(f"{what}: {err}") from err
-    return [encode(type_name, value, what)]
-
-
-def decode(type_name: str, data: bytes | memoryview) -> pa.StructArray:
-    """Deserialize one CDR message of `type_name` into a one-row struct array (MsgConvError)."""
-    from .. import msgconv
-
-    return msgconv.decode(type_name, data)
 
 
 def _timeout(value: float | None, default: float) -> float:
@@ -272,14 +239,6 @@ class Ros2Node(Closeable):
 
     # --- services and actions --------------------------------------------------------------------
 
-    def _rclpy(self, role: str) -> Any:
-        if self._backend.name != "rclpy":
-            self._backend.check_role(role)  # the backend's own explanation, if it has one
-            raise UnsupportedRoleError(
-                f"{role}s are not available on backend {self._backend.name!r}: {CYCLONE_SERVICES_REASON}"
-            )
-        return self._backend
-
     def create_service_client(
         self,
         service_name: str,
@@ -290,7 +249,7 @@ class Ros2Node(Closeable):
         """A service client; waits up to `wait_timeout_s` (20 s, as dora) for a server."""
         canonical = canonical_type(service_type, "srv")
         _check_type(part_type(canonical, "Request"))
-        client = self._rclpy("service").create_service_client(
+        client = require(self._backend, "service").create_service_client(
             self._name(service_name), canonical, qos or SERVICE_QOS
         )
         wrapper = self._track(Ros2ServiceClient(canonical, client))
@@ -306,7 +265,7 @@ class Ros2Node(Closeable):
         """A service server driven by `take_request` / `send_response`."""
         canonical = canonical_type(service_type, "srv")
         _check_type(part_type(canonical, "Request"))
-        server = self._rclpy("service").create_service_server(
+        server = require(self._backend, "service").create_service_server(
             self._name(service_name), canonical, qos or SERVICE_QOS, MAX_PENDING_REQUESTS
         )
         return self._track(Ros2ServiceServer(canonical, server))
@@ -317,7 +276,7 @@ class Ros2Node(Closeable):
         """An action client (see `Ros2ActionClient`)."""
         canonical = canonical_type(action_type, "action")
         _check_type(part_type(canonical, "Goal"))
-        client = self._rclpy("action").create_action_client(
+        client = require(self._backend, "action").create_action_client(
             self._name(action_name), canonical, qos or SERVICE_QOS
         )
         return self._track(Ros2ActionClient(canonical, client))
@@ -332,7 +291,7 @@ class Ros2Node(Closeable):
         """An action server; with `auto_accept=False` each goal waits for `accept_goal`/`reject_goal`."""
         canonical = canonical_type(action_type, "action")
         _check_type(part_type(canonical, "Goal"))
-        server = self._rclpy("action").create_action_server(
+        server = require(self._backend, "action").create_action_server(
             self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept=auto_accept
         )
         return self._track(Ros2ActionServer(canonical, server))
@@ -341,19 +300,19 @@ class Ros2Node(Closeable):
 
     def set_parameter(self, name: str, value: bool | int | float | str | bytes | list[Any]) -> None:
         """Set (declaring if needed) a ROS 2 parameter; visible to `ros2 param` and rclpy clients."""
-        self._rclpy("parameters").set_parameter(name, value)
+        require(self._backend, "parameters").set_parameter(name, value)
 
     def get_parameter(self, name: str) -> bool | int | float | str | bytes | list[Any] | None:
         """A parameter's value, or None if it is not set."""
-        return self._rclpy("parameters").get_parameter(name)
+        return require(self._backend, "parameters").get_parameter(name)
 
     def list_parameters(self) -> list[str]:
         """The names of all declared parameters."""
-        return self._rclpy("parameters").list_parameters()
+        return require(self._backend, "parameters").list_parameters()
 
     def has_parameter(self, name: str) -> bool:
         """Whether a parameter is declared."""
-        return bool(self._rclpy("parameters").has_parameter(name))
+        return bool(require(self._backend, "parameters").has_parameter(name))
 
     def close(self) -> None:
         """Destroy the node and everything created on it."""

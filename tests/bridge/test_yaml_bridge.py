@@ -715,10 +715,14 @@ def test_stop_with_50_calls_in_flight_ends_within_the_grace_period(tmp_path: Pat
     supervisor = (tmp_path / "run.out").read_text()
     assert "still running" not in supervisor, supervisor + logs
     assert elapsed < 5.0, (elapsed, logs)  # the supervisor's grace period before SIGTERM
-    # The calls still queued for a worker (50 - 8) were abandoned and counted, not reported one
-    # by one, and none as an error.
+    # The calls still queued for a worker (up to 50 - 8: some may still have been on their way
+    # to the bridge at STOP) were abandoned and counted, not reported one by one, and none as an
+    # error.
     client = [line for line in logs.splitlines() if line.startswith("client:")]
-    assert "client:   42 x service calls abandoned: the bridge is stopping" in client, logs
+    abandoned = re.search(
+        r"client:   (\d+) x service calls abandoned: the bridge is stopping", logs
+    )
+    assert abandoned and 0 < int(abandoned[1]) <= 42, logs
     assert not [line for line in client if "ERROR" in line], logs
 
 
