@@ -6,9 +6,11 @@ read by the node's own thread when it asks for the next event. No background thr
 reading and dispatch happen in ``next()``, which keeps one message to one ``recvmsg`` and no thread
 hand-off (a hand-off costs ~30-60 us in CPython).
 
-Event dicts are those of dora-rs 1.1 (recorded in ``tests/runtime/dora_rs_reference.py``):
-INPUT {type, id, kind, value, metadata}, INPUT_CLOSED {type, id, kind}, STOP {type, id, kind}
-(id ``MANUAL`` or ``ALL_INPUTS_CLOSED``), ERROR {type, kind, error}.
+Parts with a home of their own: the events and their queues, timers and order
+(``event_queues``), log records (``node_logs``), raw samples (``sample``), the descriptor a node
+is given (``node_descriptor``), and the links to other nodes (``transport``). What is left here is
+the API and the wiring between them: sockets read in ``_pump`` go to ``EventQueues``, payloads
+handed to ``send_output`` go to the links.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import select
 import time
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ import pyarrow as pa
 
 from ..errors import NodeError
 from . import control, wire
+from .event_queues import EventQueues, InputQueue, timeout_error
 from .node_descriptor import normalise_descriptor
 from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank, log_routes
 from .sample import SampleHandler, views_released
@@ -56,52 +58,9 @@ _unpack_header = wire.HEADER.unpack_from
 _unpack_ref = wire.SHM_REF.unpack_from
 _HEADER_SIZE = wire.HEADER.size
 _SHM_META = wire.HEADER.size + wire.SHM_REF.size
-_TIMER_VALUE = pa.nulls(0)
 # Seconds next() polls before it sleeps (DORA_ROS_SPIN_US, default 50 us; 0 turns it off).
 _SPIN = float(os.environ.get("DORA_ROS_SPIN_US", "50")) / 1e6
 _LOG_ROUTE = "\0logs"  # self._routes key of the dora/logs receivers
-
-
-def _timeout_event() -> dict[str, Any]:
-    return {
-        "type": "ERROR",
-        "kind": "dora",
-        "error": "Timeout event stream error: Receiver timed out",
-    }
-
-
-class _Input:
-    __slots__ = (
-        "closed", "dropped", "id", "last", "log_sources", "queue", "queue_size", "source_node",
-        "timed_out", "timeout", "timer",
-    )  # fmt: skip
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.id: str = spec["id"]
-        self.source_node: str | None = spec["source_node"]
-        self.timer: float | None = spec["timer"]
-        self.queue_size: int = spec["queue_size"]
-        # input_timeout (dora-rs's circuit breaker): INPUT_CLOSED after `timeout` s without
-        # data, INPUT_RECOVERED when data comes again.
-        self.timeout: float | None = spec.get("input_timeout")
-        self.last = 0.0
-        self.timed_out = False
-        self.queue: deque[tuple[int, dict[str, Any]]] = deque()
-        self.dropped = 0
-        self.closed = False
-        # A dora/logs input: the nodes whose records it takes and that still run (it closes
-        # when the last of them ends, as a data input closes with its sender).
-        self.log_sources: set[str] | None = None
-
-
-class _Timer:
-    __slots__ = ("due", "input", "interval")
-
-    def __init__(self, inp: _Input) -> None:
-        assert inp.timer is not None
-        self.input = inp
-        self.interval: float = inp.timer
-        self.due = 0.0
 
 
 class Node:
@@ -193,9 +152,10 @@ class Node:
         self._restart_count: int = init["restart_count"]
         self._node_config: dict[str, Any] = init["node_config"]
         self._descriptor: dict[str, Any] = init["descriptor"]
-        self._inputs = {spec["id"]: _Input(spec) for spec in init["inputs"]}
+        self._events = EventQueues(init["inputs"])
+        self._inputs = self._events.inputs
         # sender node -> output index -> inputs of this node it feeds
-        self._inbound_routes: dict[str, dict[int, tuple[_Input, ...]]] = {
+        self._inbound_routes: dict[str, dict[int, tuple[InputQueue, ...]]] = {
             sender: {int(i): tuple(self._inputs[x] for x in ids) for i, ids in outs.items()}
             for sender, outs in init["inbound"].items()
         }
@@ -222,18 +182,12 @@ class Node:
         self._link_ids = 0
         self._inbound: dict[int, InboundLink] = {}
         self._pool = ShmPool()
-        self._control_events: deque[tuple[int, dict[str, Any]]] = deque()
-        self._seq = 0
         self._started = False
-        self._stop_queued = False
-        self._finished = False
         self._send_dropped: dict[str, int] = {}
         self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
         # Discarded raw samples whose buffer the user still views (bounded by what they hold).
         self._held_samples: list[tuple[mmap.mmap, Any, Any]] = []
         self._external: dict[int, Any] = {}
-        self._timers = [_Timer(spec) for spec in self._inputs.values() if spec.timer]
-        self._watched = [spec for spec in self._inputs.values() if spec.timeout]
         # epoll, not poll: its own fd is readable whenever one of ours is, which lets
         # recv_async wait in the event loop (loop.add_reader) with no thread.
         self._poller = select.epoll()
@@ -244,11 +198,7 @@ class Node:
         receivers = {r for rs in self._routes.values() for r in rs}
         for receiver in sorted(receivers & self._ready):
             self._open_link(receiver)
-        now = time.monotonic()
-        for timer in self._timers:
-            timer.due = now  # dora-rs fires the first tick at once
-        for inp in self._watched:
-            inp.last = now
+        self._events.start()
 
     def _open_link(self, receiver: str) -> None:
         old = self._links.pop(receiver, None)
@@ -276,10 +226,6 @@ class Node:
 
     # --- receiving ----------------------------------------------------------------------------
 
-    def _enqueue_control(self, event: dict[str, Any]) -> None:
-        self._seq += 1
-        self._control_events.append((self._seq, event))
-
     def _on_frame(self, link: InboundLink, data: bytes, _: Any) -> None:
         # Hot path (one call per received message): header, payload view, event; nothing else.
         kind, encoding, out_idx, type_code, meta_len, ts, nbytes = _unpack_header(data)
@@ -298,36 +244,7 @@ class Node:
             meta = data[_HEADER_SIZE:start] if meta_len else b""
             buf = pa.py_buffer(data).slice(start, nbytes)
         value = wire.decode_payload(encoding, type_code, buf)
-        metadata = wire.decode_metadata(meta, ts)
-        for target in targets:
-            if target.closed:
-                continue
-            if target.timeout:
-                target.last = time.monotonic()
-                if target.timed_out:
-                    target.timed_out = False
-                    self._seq += 1
-                    target.queue.append(
-                        (self._seq, {"type": "INPUT_RECOVERED", "id": target.id, "kind": "dora"})
-                    )
-            self._seq += 1
-            md = metadata if len(targets) == 1 else dict(metadata)
-            queue = target.queue
-            queue.append(
-                (
-                    self._seq,
-                    {
-                        "type": "INPUT",
-                        "id": target.id,
-                        "kind": "dora",
-                        "value": value,
-                        "metadata": md,
-                    },
-                )
-            )
-            if len(queue) > target.queue_size:
-                queue.popleft()
-                target.dropped += 1
+        self._events.deliver(targets, value, wire.decode_metadata(meta, ts))
 
     def _accept(self) -> None:
         while True:
@@ -364,14 +281,10 @@ class Node:
                 self._open_link(node)
         elif op == "closed":
             self._on_sender_closed(message["node"], message.get("error"))
-        elif op == "restarted":  # dora-rs 1.1: NODE_RESTARTED, keys type, id, kind
-            node = message["node"]
-            if any(i.source_node == node for i in self._inputs.values()):
-                self._enqueue_control({"type": "NODE_RESTARTED", "id": node, "kind": "dora"})
+        elif op == "restarted":  # dora-rs 1.1: NODE_RESTARTED
+            self._events.source_restarted(message["node"])
         elif op == "stop":
-            if not self._stop_queued:
-                self._stop_queued = True
-                self._enqueue_control({"type": "STOP", "id": "MANUAL", "kind": "dora"})
+            self._events.stop("MANUAL")
 
     def _on_sender_closed(self, sender: str, error: str | None = None) -> None:
         # Everything the sender sent is already in our sockets: read it before closing inputs.
@@ -379,34 +292,7 @@ class Node:
         for link in list(self._inbound.values()):
             if link.sender is None or link.sender == sender:
                 self._read_inbound(link)
-        closing = [i for i in self._inputs.values() if i.source_node == sender and not i.closed]
-        for inp in closing:
-            inp.closed = True
-            self._seq += 1
-            inp.queue.append((self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"}))
-        if error is not None and closing:  # as dora-rs 1.1: after the INPUT_CLOSED events
-            value = {
-                "source_node_id": sender,
-                "error": error,
-                "affected_input_ids": [i.id for i in closing],
-            }
-            self._enqueue_control(
-                {"type": "NODE_FAILED", "id": sender, "kind": "dora", "value": value}
-            )
-        for inp in self._inputs.values():
-            if inp.log_sources and sender in inp.log_sources and not inp.closed:
-                inp.log_sources.discard(sender)
-                if not inp.log_sources:  # every node it listens to has ended
-                    inp.closed = True
-                    self._seq += 1
-                    inp.queue.append(
-                        (self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"})
-                    )
-                    closing.append(inp)
-        inputs = self._inputs.values()
-        if closing and all(i.closed for i in inputs) and not self._stop_queued:
-            self._stop_queued = True
-            self._enqueue_control({"type": "STOP", "id": "ALL_INPUTS_CLOSED", "kind": "dora"})
+        self._events.sender_closed(sender, error)
 
     def _pump(self, wait: float) -> None:
         """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
@@ -420,8 +306,8 @@ class Node:
                 out.flush(self._pool)
                 if (out.pending or out.retiring) and (wait < 0 or wait > 0.005):
                     wait = 0.005
-        if self._timers or self._watched:
-            self._fire_timers()
+        if self._events.timers or self._events.watched:
+            self._events.fire_timers()
         ready = self._poller.poll(wait if wait <= 0 else wait + 0.001)
         for fd, _ in ready:
             inbound = self._inbound.get(fd)
@@ -439,7 +325,7 @@ class Node:
             elif fd in self._external:
                 source = self._external[fd]
                 while (event := source.take()) is not None:
-                    self._enqueue_control(event)
+                    self._events.push_control(event)
             else:
                 for out_link in list(self._links.values()):
                     if out_link.fd == fd:
@@ -448,67 +334,23 @@ class Node:
                         if out_link.closed:
                             self._drop_link(out_link)
                             self._links.pop(out_link.receiver, None)
-        if self._timers or self._watched:
-            self._fire_timers()
-
-    def _fire_timers(self) -> None:
-        now = time.monotonic()
-        for inp in self._watched:
-            if not inp.timed_out and not inp.closed and now - inp.last >= inp.timeout:  # type: ignore[operator]
-                inp.timed_out = True
-                self._seq += 1
-                inp.queue.append(
-                    (self._seq, {"type": "INPUT_CLOSED", "id": inp.id, "kind": "dora"})
-                )
-        for timer in self._timers:
-            if now >= timer.due:
-                interval = timer.interval
-                late = now - timer.due >= interval  # fell behind: skip ticks, don't burst
-                timer.due = now + interval if late else timer.due + interval
-                inp = timer.input
-                self._seq += 1
-                metadata = wire.decode_metadata(b"", time.time_ns())
-                event = {"type": "INPUT", "id": inp.id, "kind": "dora", "value": _TIMER_VALUE}
-                event["metadata"] = metadata
-                inp.queue.append((self._seq, event))
-                if len(inp.queue) > inp.queue_size:
-                    inp.queue.popleft()
-                    inp.dropped += 1
-
-    def _pop(self) -> dict[str, Any] | None:
-        best: deque[tuple[int, dict[str, Any]]] | None = None
-        best_seq = 0
-        if self._control_events:
-            best, best_seq = self._control_events, self._control_events[0][0]
-        for inp in self._inputs.values():
-            if inp.queue and (best is None or inp.queue[0][0] < best_seq):
-                best, best_seq = inp.queue, inp.queue[0][0]
-        if best is None:
-            return None
-        event = best.popleft()[1]
-        if event.get("type") == "STOP":  # external events have no type
-            self._finished = True
-        return event
-
-    def _next_deadline(self) -> float | None:
-        deadlines = [t.due for t in self._timers]
-        deadlines += [i.last + i.timeout for i in self._watched if not i.timed_out and not i.closed]  # type: ignore[operator]
-        return min(deadlines) if deadlines else None
+        if self._events.timers or self._events.watched:
+            self._events.fire_timers()
 
     # --- receiving: public ----------------------------------------------------------------
 
     def next(self, /, timeout: float | None = None) -> dict[str, Any] | None:
         """The next event; ``None`` once the node was told to stop; an ERROR event on timeout."""
-        if self._closed or (self._finished and not self._has_events()):
+        if self._closed or (self._events.finished and not self._events.has_events()):
             return None
         deadline = None if timeout is None else time.monotonic() + timeout
         self._pump(0)
         spin_until = 0.0
         while True:
-            event = self._pop()
+            event = self._events.pop()
             if event is not None:
                 return event
-            if self._finished:
+            if self._events.finished:
                 return None
             now = time.monotonic()
             if _SPIN and (spin_until == 0.0 or now < spin_until):
@@ -519,15 +361,12 @@ class Node:
                     spin_until = now + _SPIN
                 self._pump(0)
                 continue
-            wake = self._next_deadline()
+            wake = self._events.next_deadline()
             if deadline is not None:
                 if now >= deadline:
-                    return _timeout_event()
+                    return timeout_error()
                 wake = deadline if wake is None else min(wake, deadline)
             self._pump(-1 if wake is None else max(0.0, wake - now))
-
-    def _has_events(self) -> bool:
-        return bool(self._control_events) or any(i.queue for i in self._inputs.values())
 
     def __iter__(self, /) -> Iterator[dict[str, Any]]:
         return self
@@ -543,7 +382,7 @@ class Node:
         if self._closed:
             return None
         self._pump(0)
-        return self._pop()
+        return self._events.pop()
 
     def drain(self, /) -> list[dict[str, Any]]:
         """Every event ready now."""
@@ -556,7 +395,7 @@ class Node:
         if self._closed:
             return True
         self._pump(0)
-        return not self._has_events()
+        return not self._events.has_events()
 
     async def recv_async(self, /, timeout: float | None = None) -> dict[str, Any] | None:
         """``next()`` for asyncio code, waiting in the event loop itself.
@@ -570,19 +409,19 @@ class Node:
         deadline = None if timeout is None else time.monotonic() + timeout
         fd = self._poller.fileno()
         while True:
-            if self._closed or (self._finished and not self._has_events()):
+            if self._closed or (self._events.finished and not self._events.has_events()):
                 return None
             self._pump(0)
-            event = self._pop()
+            event = self._events.pop()
             if event is not None:
                 return event
-            if self._finished:
+            if self._events.finished:
                 return None
             now = time.monotonic()
-            wake = self._next_deadline()
+            wake = self._events.next_deadline()
             if deadline is not None:
                 if now >= deadline:
-                    return _timeout_event()
+                    return timeout_error()
                 wake = deadline if wake is None else min(wake, deadline)
             ready: asyncio.Future[None] = loop.create_future()
             loop.add_reader(fd, _set_ready, ready)
@@ -882,7 +721,7 @@ class Node:
                 logging.getLogger(self._id).warning(
                     "ignored %d sends on undeclared output %r in all", count, output_id
                 )
-        dropped = {i.id: i.dropped for i in self._inputs.values() if i.dropped}
+        dropped = self._events.dropped()
         with contextlib.suppress(OSError):
             if dropped or self._send_dropped:
                 control.send(
