@@ -8,7 +8,9 @@ sequences of nested messages, constants, defaults, empty messages) and random va
 - the generated encoder, `Codec.encode`, `encode_many` from Arrow (also as one BinaryArray), the
   reference encoder, the plain serializer of `cdr_reference` and rosbags write the same bytes;
 - the row decoder, the column decoder and the reference decoder read those bytes, little- and
-  big-endian, as the value, and so does rosbags; msgconv reads rosbags' bytes of both orders.
+  big-endian, as the value, and so does rosbags; msgconv reads rosbags' bytes of both orders;
+- damaged copies (cut short, a bit flipped, a count planted) are read alike or refused alike by
+  the row, column and reference decoders.
 
 rosbags has no wstring or wchar (families reaching a wstring skip it) and reads `byte` as int8
 (values are converted both ways). Its bounds go unchecked, but every value here is within them.
@@ -94,6 +96,23 @@ def _from_rosbags(family: Family, desc: tuple[Any, ...], value: Any) -> Any:
     return [_from_rosbags(family, desc[1], v) for v in value]
 
 
+def _mutations(blob: bytes, rng: random.Random) -> list[bytes]:
+    """A few damaged copies: cut short, one byte changed, a small or huge count planted."""
+    out = [blob[: rng.randrange(4, len(blob))]] if len(blob) > 4 else []
+    body = len(blob) - 4
+    if body > 0:
+        damaged = bytearray(blob)
+        damaged[4 + rng.randrange(body)] ^= 1 << rng.randrange(8)
+        out.append(bytes(damaged))
+    if body >= 4:
+        damaged = bytearray(blob)
+        at = 4 + rng.randrange(body // 4) * 4  # counts sit at 4-aligned offsets
+        count = rng.choice([0, 1, 2, 3, 0xFFFFFFFF, rng.randrange(2**32)])
+        damaged[at : at + 4] = count.to_bytes(4, "little")
+        out.append(bytes(damaged))
+    return out
+
+
 def check_family(family: Family, rng: random.Random) -> int:
     """Every check of the module docstring on one family; returns the number of values run."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -136,6 +155,8 @@ def check_family(family: Family, rng: random.Random) -> int:
                         family, ("struct", name), store.deserialize_cdr(want, name)
                     )
                     ref_cdr.assert_same(back, value, f"{name}: rosbags read ours ({order=})")
+            for bad in _mutations(le, rng):  # damaged: all paths read alike or refuse alike
+                decode_every_way(codec, bad, f"{name} damaged")
             checked += 1
         # many at once: from Arrow, as one BinaryArray, and decoded column by column
         array = pa.array(values, type=codec.arrow_type)
