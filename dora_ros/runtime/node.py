@@ -70,6 +70,8 @@ class Node:
     outside a dataflow joins a running dataflow as its dynamic node ``id``.
     """
 
+    _async_waiting = False  # a recv_async is waiting on the epoll fd
+
     def __init__(self, node_id: str | None = None, daemon_port: int | None = None) -> None:
         del daemon_port  # dora-rs's daemon port; dora-ros finds dataflows by their sockets
         self._closed = True
@@ -193,6 +195,16 @@ class Node:
         self._poller = select.epoll()
         self._poller.register(self._ctl.fileno(), _POLL_IN)
         self._poller.register(self._listener.fileno(), _POLL_IN)
+        # Edges to nodes on other machines (a dataflow started with `dora-ros start` over
+        # several daemons): Zenoh links behind the same link classes (dora_ros.cluster).
+        self._remote: Any = None
+        if init.get("remote"):
+            from ..cluster.remote_link import RemoteLinks
+
+            self._remote = RemoteLinks(self._id, init["remote"])
+            for remote_in in self._remote.inbound:
+                self._inbound[remote_in.fd] = remote_in
+                self._poller.register(remote_in.fd, _POLL_IN)
 
     def _connect_outputs(self) -> None:
         receivers = {r for rs in self._routes.values() for r in rs}
@@ -204,6 +216,12 @@ class Node:
         old = self._links.pop(receiver, None)
         if old is not None:
             self._drop_link(old)
+        if self._remote is not None and receiver in self._remote.receivers:
+            self._link_ids += 1
+            limit = self._receiver_limits.get(receiver, 10)
+            remote = self._links[receiver] = self._remote.outbound(self._link_ids, receiver, limit)
+            self._poller.register(remote.fd, _POLL_HUP)
+            return
         try:
             sock = connect(socket_name(self._dataflow_id, f"n/{receiver}"), self._id)
         except OSError:
@@ -423,12 +441,19 @@ class Node:
                 if now >= deadline:
                     return timeout_error()
                 wake = deadline if wake is None else min(wake, deadline)
+            if self._async_waiting:  # a second reader of the fd would silently replace the first
+                raise NodeError(
+                    f"node {self._id!r}: recv_async is already waiting in another coroutine"
+                    " (one at a time per node: share its events from that coroutine)"
+                )
             ready: asyncio.Future[None] = loop.create_future()
             loop.add_reader(fd, _set_ready, ready)
+            self._async_waiting = True
             try:
                 # On timeout a timer or the deadline is due: the loop above handles it.
                 await asyncio.wait({ready}, timeout=None if wake is None else max(0.0, wake - now))
             finally:
+                self._async_waiting = False
                 loop.remove_reader(fd)
                 ready.cancel()
 
@@ -730,6 +755,8 @@ class Node:
                 )
         for in_link in self._inbound.values():
             in_link.close()
+        if self._remote is not None:
+            self._remote.close()
         self._listener.close()
         self._ctl.close()
         self._poller.close()

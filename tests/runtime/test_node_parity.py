@@ -320,3 +320,40 @@ def test_run_accepts_uv_with_a_note(tmp_path):
     note = next(line for line in result.stderr.splitlines() if "--uv" in line)
     assert f"Python nodes run with {sys.executable}" in note
     assert ("uv is not installed" in note) == (shutil.which("uv") is None)
+
+
+def test_second_concurrent_recv_async_is_refused(tmp_path):
+    """Two coroutines waiting on one node would share its fd (the second silently replacing the
+    first): the second is a clear error, and the first still gets its answer."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: lonely
+            path: lonely.py
+        """,
+        lonely="""
+        import asyncio
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+
+        async def main():
+            first = asyncio.create_task(node.recv_async(timeout=0.5))
+            await asyncio.sleep(0.05)
+            try:
+                await node.recv_async(timeout=0.5)
+                second = "no error"
+            except Exception as err:
+                second = f"{type(err).__name__}: {err}"
+            return (await first)["type"], second
+
+        record("result", asyncio.run(main()))
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    first, second = flow.result("result")
+    assert first == "ERROR"  # its timeout, as next(timeout=...) gives
+    assert second.startswith("NodeError: node 'lonely': recv_async is already waiting"), second
