@@ -293,11 +293,13 @@ class _Parser:
             )
 
     def deploy(self, owner: LineMap, node: str | None) -> dict[str, Any] | None:
-        value = owner.get("deploy")
+        # `_unstable_deploy`, dora-rs's pre-1.0 name, is read where `deploy` is absent.
+        name = "deploy" if owner.get("deploy") is not None else "_unstable_deploy"
+        value = owner.get(name)
         if value is None:
             return None
         if not isinstance(value, LineMap):
-            self.fail(owner.line_of("deploy"), "`deploy` must be a mapping", node)
+            self.fail(owner.line_of(name), f"`{name}` must be a mapping", node)
         self.check_keys(value, keys.DEPLOY_KEYS, keys.SUPPORTED_DEPLOY_KEYS, "deploy key", node)
         for key in ("machine", "working_dir"):  # used by `dora-ros run` (supervisor)
             text = value.get(key)

@@ -66,7 +66,7 @@ NODE_KEYS: dict[str, str] = {
     "params": "module parameters, on a `module:` node",
     "cpu_affinity": "CPU pinning",
     "startup_timeout": "start-up timeouts",
-    "_unstable_deploy": "the pre-1.0 name of `deploy`",
+    "_unstable_deploy": "",  # the pre-1.0 name of `deploy`, read as it (multi-machine)
 }
 
 SUPPORTED_NODE_KEYS: frozenset[str] = frozenset(key for key, note in NODE_KEYS.items() if not note)
@@ -82,7 +82,7 @@ TOP_KEYS: dict[str, str] = {
     "exit_when_nodes_finish": "`exit_when_nodes_finish`",
     "type_rules": "type rules",
     "communication": "the pre-1.0 `communication` settings",
-    "_unstable_deploy": "the pre-1.0 name of `deploy`",
+    "_unstable_deploy": "",  # the pre-1.0 name of `deploy`, read as it (multi-machine)
     "_unstable_debug": "the pre-1.0 name of `debug`",
 }
 
