@@ -45,7 +45,8 @@ _SUBSTITUTIONS = _names(
     "PathJoinSubstitution PathSubstitution StringJoinSubstitution Command FindExecutable "
     "AnonName ThisLaunchFile ThisLaunchFileDir NotSubstitution AndSubstitution OrSubstitution "
     "AnySubstitution AllSubstitution EqualsSubstitution NotEqualsSubstitution FileContent "
-    "IfElseSubstitution LaunchLogDir LocalSubstitution ForLoopIndex ForEachVar Substitution",
+    "IfElseSubstitution LaunchLogDir LocalSubstitution ForLoopIndex ForEachVar Substitution "
+    "SubstitutionFailure",
 )
 
 
@@ -148,7 +149,10 @@ _MODULES: dict[str, dict[str, Any]] = {
         "SetROSLogDir SetUseSimTime RosTimer ROSTimer ComposableNodeContainer "
         "LoadComposableNodes LifecycleNode LifecycleTransition",
     ),
-    "launch_ros.substitutions": _names(T, "FindPackageShare FindPackagePrefix ExecutableInPackage"),
+    "launch_ros.substitutions": {
+        **_names(T, "FindPackageShare FindPackagePrefix ExecutableInPackage FindPackage"),
+        "Parameter": T.RosParameter,
+    },
     "launch_ros.parameter_descriptions": {
         "ParameterValue": ParameterValue,
         "ParameterFile": ParameterFile,

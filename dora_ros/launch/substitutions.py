@@ -47,6 +47,7 @@ __all__ = [
     "PathJoinSubstitution",
     "PathSubstitution",
     "PythonExpression",
+    "RosParameter",
     "SomeSubstitutionsType",
     "StringJoinSubstitution",
     "Substitution",
@@ -431,6 +432,30 @@ class PathJoinSubstitution(Substitution):
         return PathJoinSubstitution([*self.substitutions, other])
 
 
+class RosParameter(Substitution):
+    """`$(param name)` / launch_ros's `Parameter` substitution: a value set by `SetParameter`."""
+
+    def __init__(self, name: Any) -> None:
+        self.name = normalize(name)
+
+    def perform(self, context: LaunchContext) -> str:
+        name = perform(context, self.name)
+        for item in reversed(context.global_params):
+            if isinstance(item, tuple) and item[0] == name:
+                value = item[1]
+                if isinstance(value, (list, dict)):
+                    import yaml
+
+                    return yaml.safe_dump(value, default_flow_style=True).strip()
+                return _plain(value)
+        raise SubstitutionError(f"parameter '{name}' was not set by a set_parameter before")
+
+
+# ROS 2's name for the error a substitution raises when it cannot be performed.
+SubstitutionFailure = SubstitutionError
+FindPackage = FindPackagePrefix  # the base of FindPackagePrefix/FindPackageShare in launch_ros
+
+
 class PathSubstitution(PathJoinSubstitution):
     """A path to extend with `/` (`PathSubstitution(FindPackageShare('p')) / 'urdf' / 'r.xacro'`)."""
 
@@ -639,6 +664,7 @@ _FRONTEND: dict[str, Callable[[Args], Substitution]] = {
     "path-join": _arity("path-join", 1, 99, lambda a: PathJoinSubstitution(a)),
     "string-join": _arity("string-join", 2, 99, lambda a: StringJoinSubstitution(a[1:], a[0])),
     "index": _arity("index", 1, 1, lambda a: ForLoopIndex(a[0])),
+    "param": _arity("param", 1, 1, lambda a: RosParameter(a[0])),
     "for-var": _arity(
         "for-var", 1, 2, lambda a: ForEachVar(a[0], default_value=a[1] if len(a) > 1 else None)
     ),
