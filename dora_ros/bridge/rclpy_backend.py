@@ -77,7 +77,7 @@ _FASTDDS_USER_ENV = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FIL
 _FASTDDS_USER_FILE = "DEFAULT_FASTDDS_PROFILES.xml"  # read from the working directory
 _environ_lock = threading.Lock()
 #: Seconds a closing backend waits, at most, for what its reliable writers still hold.
-CLOSE_FLUSH = 1.0
+CLOSE_FLUSH = 2.0
 
 
 def fastdds_sockets_size() -> int | None:
