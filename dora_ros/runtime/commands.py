@@ -131,11 +131,19 @@ def build(graph: Path, uv: bool) -> int:
 
 @click.command()
 @_graph
-def expand(graph: Path) -> int:
+@click.option("--module", "module", is_flag=True, help="Validate a module file on its own instead.")
+def expand(graph: Path, module: bool) -> int:
     """Print a graph with its `module:` nodes expanded, as `dora expand` does."""
     import yaml
 
     from .node_descriptor import normalise_descriptor
+
+    if module:
+        from .descriptor_modules import check_module_file
+
+        check_module_file(graph)
+        click.echo(f"Module file is valid: {graph}")
+        return 0
 
     # The flat graph as dora-rs 1.1 writes it (every key with its default), which
     # `dora-ros run` and `dora run` both accept.

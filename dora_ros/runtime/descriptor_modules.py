@@ -28,7 +28,7 @@ import yaml
 from ..errors import DescriptorError
 from .descriptor_yaml import LineMap, LineSeq, load_yaml
 
-__all__ = ["MAX_DEPTH", "expand_modules"]
+__all__ = ["MAX_DEPTH", "check_module_file", "expand_modules"]
 
 MAX_DEPTH = 8
 MAX_MODULE_BYTES = 1 << 20
@@ -74,6 +74,49 @@ def _names(header: LineMap, key: str, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _fail(where, header.line_of(key), f"module `{key}` must be a list of names")
     return list(value)
+
+
+def _check_ports(nodes: LineSeq, declared: list[str], where: str) -> None:
+    """Every ``_mod/<port>`` of a module's own nodes names a declared input (or optional one)."""
+    for node in nodes:
+        inputs = node.get("inputs") if isinstance(node, LineMap) else None
+        if not isinstance(inputs, LineMap):
+            continue
+        for input_id, value in inputs.items():
+            source = value.get("source") if isinstance(value, dict) else value
+            if isinstance(source, str) and source.startswith("_mod/"):
+                port = source[len("_mod/") :]
+                if port not in declared:
+                    known = ", ".join(repr(p) for p in declared) or "none"
+                    raise _fail(
+                        where,
+                        inputs.line_of(input_id),
+                        f"node '{node.get('id')}': input '{input_id}' reads '{source}', but the"
+                        f" module declares no input '{port}' (its inputs: {known})",
+                    )
+
+
+def check_module_file(path: Path) -> None:
+    """Validate a module file on its own (``dora-ros expand --module``): its header, its ports,
+    its outputs, its nested modules, and its nodes as nodes of a graph (required ports wired to a
+    timer). Raises DescriptorError."""
+    from .descriptor import parse_dataflow  # descriptor imports this module
+
+    try:
+        doc = load_yaml(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise DescriptorError(f"{path}: cannot read module file: {err}") from err
+    header = doc.get("module") if isinstance(doc, LineMap) else None
+    ports = header.get("inputs") if isinstance(header, LineMap) else None
+    wired = ", ".join(f"{p}: dora/timer/secs/1" for p in ports or () if isinstance(p, str))
+    graph = f"nodes:\n  - id: module\n    module: {path.name}\n    inputs: {{{wired}}}\n"
+    try:
+        parse_dataflow(graph, path.parent / f".{path.stem}.check.yml")
+    except DescriptorError as err:
+        message = str(err)
+        if ".check.yml:" in message:  # about the stand-in graph: say which module it checked
+            message = f"module {path}: {message.split(': ', 1)[1]}"
+        raise DescriptorError(message) from err
 
 
 class _Expander:
@@ -156,6 +199,7 @@ class _Expander:
         inner_nodes = doc.get("nodes")
         if not isinstance(inner_nodes, LineSeq):
             raise _fail(inner_where, doc.line, "a module file needs a `nodes` list")
+        _check_ports(inner_nodes, [*ports, *optional], inner_where)
         inner, nested = self.nodes(inner_nodes, inner_where, file.parent, depth + 1, (*chain, file))
         inner_ids = {str(n.get("id")) for n in inner if isinstance(n, LineMap)}
         children = {str(n.get("id")) for n in inner_nodes if isinstance(n, LineMap)}

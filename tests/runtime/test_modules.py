@@ -337,3 +337,36 @@ def test_unwired_optional_input_is_dropped(tmp_path):
     dataflow = load_dataflow(graph)
     assert [i.id for i in dataflow.node("mod.n").inputs] == ["x"]
     assert dataflow.node("t").input("r").source == "mod.n/out"
+
+
+def test_undeclared_port_is_named(tmp_path):
+    (tmp_path / "m.yml").write_text(MODULE.replace("_mod/b", "_mod/bee").lstrip())
+    for name in ("n.py", "s.py"):
+        (tmp_path / name).write_text("")
+    graph = tmp_path / "graph.yml"
+    graph.write_text(
+        "nodes:\n  - id: s\n    path: s.py\n    outputs: [o]\n"
+        "  - id: mod\n    module: m.yml\n    inputs: {a: s/o}\n"
+    )
+    with pytest.raises(DescriptorError) as err:
+        load_dataflow(graph)
+    assert "m.yml:11: node 'n': input 'y' reads '_mod/bee', but the module declares no input" in (
+        str(err.value)
+    )
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_expand_module_checks_a_module_file_on_its_own(tmp_path, good):
+    """`dora expand --module m.yml` (dora-rs 1.1 prints `Module file is valid: m.yml`)."""
+    text = MODULE if good else MODULE.replace("path: n.py", "path: n.py\n    colour: red")
+    (tmp_path / "m.yml").write_text(text.lstrip())
+    (tmp_path / "n.py").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "dora_ros.cli", "expand", "--module", "m.yml"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    if good:
+        assert (result.returncode, result.stdout) == (0, "Module file is valid: m.yml\n")
+    else:
+        assert result.returncode == 1
+        assert "module.n': unknown key 'colour'" in result.stderr, result.stderr
