@@ -30,6 +30,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if removed:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(
                 f"removed {len(removed)} Fast DDS file(s) left in /dev/shm by killed processes"
             )
