@@ -36,7 +36,9 @@ from typing import Any
 
 from .descriptor_sources import LOG_LEVELS, log_subscription
 
-__all__ = ["LOG_INDEX_BASE", "LogRoutes", "NodeLog", "level_rank", "log_routes"]
+__all__ = [
+    "LOG_INDEX_BASE", "LogRoutes", "NodeLog", "level_rank", "log_routes", "raw_output_hidden",
+]  # fmt: skip
 
 # Output indexes from here on carry log records (an output index is 16 bits on the wire; no graph
 # has 65000 outputs on one node).
@@ -55,6 +57,15 @@ def level_rank(level: str) -> int:
         return _RANK[str(level).lower()]
     except KeyError:
         raise ValueError(f"unknown log level {level!r} (use {', '.join(LOG_LEVELS)})") from None
+
+
+def raw_output_hidden() -> bool:
+    """True when the display level (``DORA_LOG_LEVEL``) is above ``stdout``: lines nodes print
+    on stdout are then kept off the terminal (``dora-ros run`` writes them to the log file)."""
+    try:
+        return level_rank(os.environ.get(ENV_LOG_LEVEL) or "stdout") > 0
+    except ValueError:
+        return False
 
 
 def _python_rank(levelno: int) -> int:

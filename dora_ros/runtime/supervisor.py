@@ -36,6 +36,7 @@ from . import control
 from .console import colour_enabled, prefix
 from .descriptor import Dataflow, NodeSpec, resolve_executable
 from .log_files import LogFile
+from .node_logs import raw_output_hidden
 from .transport import MAX_INLINE_RECORD, connect, peer_uid, socket_name
 
 # What happens after STOP, as data: (seconds to wait, then the signal to send). The last step's
@@ -357,6 +358,9 @@ class Coordinator:
     ) -> None:  # fmt: skip
         out = sys.stderr if is_err else sys.stdout
         label = prefix(state.spec.id, colour_enabled(out))  # coloured on a terminal only
+        # `--log-level` above `stdout` keeps what nodes print off the terminal, as in dora-rs
+        # (the log file keeps it); nodes filter their own log records (node_logs).
+        shown = is_err or not raw_output_hidden()
         for raw in iter(stream.readline, b""):
             with log_lock:
                 if not log.closed:
@@ -365,7 +369,8 @@ class Coordinator:
             line = raw.decode(errors="replace").rstrip("\n")
             if is_err:
                 state.stderr_tail.append(line)
-            self.terminal.write(out, f"{label}{line}\n")
+            if shown:
+                self.terminal.write(out, f"{label}{line}\n")
             if lines is not None:
                 lines.send(line)
         stream.close()

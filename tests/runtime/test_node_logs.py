@@ -219,3 +219,24 @@ def test_log_input_mistakes_are_named(tmp_path, source, message):
     with pytest.raises(DescriptorError) as err:
         parse_dataflow(text, tmp_path / "graph.yml")
     assert "graph.yml:5: node 'talker': " in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize("level", [None, "info"])
+def test_log_level_above_stdout_keeps_printed_lines_off_the_terminal(tmp_path, level):
+    """dora-rs: `--log-level info` hides `stdout` lines; the log file keeps them here."""
+    flow = write_flow(
+        tmp_path,
+        _graph(),
+        talker="""
+        from dora_ros import Node
+
+        node = Node()
+        print("a printed line", flush=True)
+        node.log_warn("a warning")
+        """,
+    )
+    result = run_flow(flow, *(["--log-level", level] if level else []))
+    assert result.returncode == 0, result.stderr
+    assert ("talker: a printed line" in result.stdout) == (level is None), result.stdout
+    assert "talker: WARN a warning" in result.stderr
+    assert "a printed line" in flow.logs()["talker"]
