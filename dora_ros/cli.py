@@ -53,6 +53,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "new",
         "Create a runnable dataflow or node project with a test.",
     ),
+    "topic": (
+        "dora_ros.tools.topic",
+        "topic",
+        "List, echo, measure, describe and publish topics (ROS 2 topics with --ros).",
+    ),
     "coordinator": (
         "dora_ros.cluster.commands",
         "coordinator",
