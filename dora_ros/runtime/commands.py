@@ -57,7 +57,11 @@ _graph = click.argument("graph", type=click.Path(dir_okay=False, path_type=Path)
     default=None,
     help="Stop after a duration: 10s, 500ms, 2m, 1.5.",
 )
-@click.option("--name", default=None, help="Name of the dataflow (default: generated).")
+@click.option(
+    "--name",
+    default=None,
+    help="Name of the run: out/<name> links to its log folder (out/latest always does).",
+)
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
