@@ -521,7 +521,7 @@ class BridgeNode:
 
     def close(self) -> None:
         """Stop within the supervisor's grace period: workers get `STOP_BUDGET` s, then the
-        backend closes (flushing, 1 s at most); then the summary of this run's problems."""
+        backend closes (flushing, 2 s at most); then the summary of this run's problems."""
         running = self._workers.close(STOP_BUDGET)
         if running:
             self.report.warning(f"{running} calls still running at STOP, left behind")

@@ -199,7 +199,7 @@ def test_a_small_dev_shm_keeps_fast_dds_defaults(tmp_path, monkeypatch, caplog) 
     real = os.statvfs("/dev/shm")
     free_blocks = 30 * 1024 * 1024 // real.f_frsize  # 30 MiB free
     small = os.statvfs_result((*real[:4], free_blocks, *real[5:]))
-    monkeypatch.setattr(rclpy_backend.os, "statvfs", lambda path: small)
+    monkeypatch.setattr(os, "statvfs", lambda path: small)
     with caplog.at_level(logging.INFO, logger="dora_ros.bridge.rclpy_backend"):
         assert rclpy_backend.fastdds_sockets_size() is None
     assert "/dev/shm has 31 MB free" in caplog.text
