@@ -225,16 +225,29 @@ class Codec:
             raise self._precise_error(view, err) from None
         return tree
 
-    def _precise_error(self, view: memoryview, err: BaseException, prefix: str = "") -> CdrError:
-        """The CdrError naming the field: the reference decoder finds where the data went wrong."""
+    def _precise_error(
+        self, view: memoryview, err: BaseException, prefix: str = ""
+    ) -> MsgConvError:
+        """The CdrError naming the field: the reference decoder finds where the data went wrong.
+
+        If the reference reads the data, the generated decoder was wrong to refuse it: that is a
+        msgconv bug, never "malformed CDR", and the error says so.
+        """
         try:
             decode_reference(self.definition, view, self.registry)
         except CdrError as precise:
             return CdrError(prefix + str(precise))
         except Exception as other:  # the reference must never crash; say what the fast path saw
-            del other
-        detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
-        return CdrError(f"{prefix}{self.definition.name}: malformed CDR ({detail})")
+            detail = "truncated" if isinstance(err, (Truncated, struct.error)) else str(err)
+            return CdrError(
+                f"{prefix}{self.definition.name}: malformed CDR ({detail}; the reference decoder "
+                f"failed too: {type(other).__name__}: {other})"
+            )
+        return MsgConvError(
+            f"{prefix}{self.definition.name}: msgconv bug: the generated decoder refused data "
+            f"that the reference decoder reads ({type(err).__name__}: {err}); please report it "
+            "with the message's bytes"
+        )
 
     def decode(self, data: Any) -> pa.StructArray:
         """One CDR message as a one-row struct array."""

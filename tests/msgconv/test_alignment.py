@@ -170,3 +170,27 @@ def test_every_primitive_sequence_at_every_offset(prim: str) -> None:
         little = [ref_cdr.serialize(schema, name, v)[0] for v in values]
         ref_cdr.assert_same(codec.decode_many(little).to_pylist(), values, f"{name} columns")
     assert cases == 40 * len(names)
+
+
+def test_a_fast_decoder_refusing_what_the_reference_reads_is_reported_as_a_msgconv_bug() -> None:
+    """Before the fix, rclpy's JointTrajectoryPoint came back as 'malformed CDR (truncated)':
+    the data was fine, the generated decoder was wrong. Such a refusal must say so."""
+    from dora_ros.errors import MsgConvError
+    from dora_ros.msgconv import CdrError
+    from dora_ros.msgconv.cdr_codegen import Truncated
+
+    registry = TypeRegistry(use_default_roots=False)
+    registry.add_definition("user_pkg/msg/Stamped", "float64 t\nint64[] v\n")
+    codec = registry.codec("user_pkg/msg/Stamped")
+
+    def wrong(body: Any, pos: int) -> Any:  # what the old generated decoder did with these bytes
+        raise Truncated
+
+    codec._decode_le = wrong
+    with pytest.raises(MsgConvError) as info:
+        codec.decode(FLOAT64_THEN_INT64_SEQUENCE)
+    assert not isinstance(info.value, CdrError)
+    assert "msgconv bug" in str(info.value) and "user_pkg/msg/Stamped" in str(info.value)
+    # truly malformed data is still a CdrError naming the field
+    with pytest.raises(CdrError, match="'v'"):
+        codec.decode(FLOAT64_THEN_INT64_SEQUENCE[:-3])
