@@ -93,6 +93,14 @@ def test_floats_into_bool_are_refused_on_every_path(field: str, value: Any) -> N
     with pytest.raises(ValueKindError):
         codec.encode_many([{field: value}], as_arrow=True)
     assert isinstance(encode_every_way(codec, {field: value}), ValueKindError)
+    # a float64 Arrow column (or list of float64) for the bool field
+    if field == "one":
+        column, kind = float(value), pa.float64()
+    else:
+        column, kind = [float(x) for x in value], pa.list_(pa.float64())
+    arrow = pa.array([{field: column}], type=pa.struct([pa.field(field, kind)]))
+    with pytest.raises(ValueKindError):
+        codec.encode(arrow)
 
 
 def test_bool_takes_bools_and_the_integers_0_and_1_on_every_path() -> None:
