@@ -19,7 +19,9 @@ which holds the array, and so the received bytes, for as long as the Arrow buffe
 is contiguous, of the element type and aligned; otherwise it is copied once.
 
 Per struct, the numbers of all its scalar fields are packed by one `struct.pack` into one buffer,
-largest elements first (so every field's slice is aligned), and each field's node gets a slice.
+largest elements first (so every field's slice is aligned), and each field's node gets a slice. A
+struct of numbers only (Twist, Pose, Time: `_numeric_builder`) is packed whole into a numpy
+structured array that one `pa.array` call converts (a Twist's 9 nodes in about half the time).
 Arrow memory is in the machine's byte order ("=" codes), so this is right on big-endian hosts too.
 """
 
@@ -207,7 +209,52 @@ def _list_builder(plan: tuple[Any, ...]) -> Builder:
     return build
 
 
+def _numeric(plan: tuple[Any, ...]) -> bool:
+    """A struct of numbers and such structs only (Twist, Pose, Time, ...), at any depth."""
+    return (
+        plan[0] == "struct"
+        and bool(plan[2])
+        and all(sub[0] == "number" or _numeric(sub) for _, sub in plan[2])
+    )
+
+
+def _numeric_builder(plan: tuple[Any, ...]) -> Builder:
+    """A struct of numbers only, built by one `struct.pack` of every leaf of every row into a
+    numpy structured array that pyarrow converts in one call (`pa.array`, public): ~2x faster
+    than a `from_buffers` per node for a Twist (9 nodes)."""
+    leaves: list[tuple[str, ...]] = []
+    codes: list[str] = []
+
+    def walk(sub: tuple[Any, ...], path: tuple[str, ...]) -> np.dtype[Any]:
+        if sub[0] == "number":
+            leaves.append(path)
+            codes.append(sub[3])
+            return np.dtype(sub[2])
+        return np.dtype([(name, walk(child, (*path, name))) for name, child in sub[2]])
+
+    numpy_type = walk(plan, ())
+    dtype = plan[1]
+    getter = eval(  # a straight-line getter of every leaf: `lambda r: (r['a']['x'], ...)`
+        "lambda r: (" + "".join("r" + "".join(f"[{k!r}]" for k in p) + ", " for p in leaves) + ")"
+    )
+    one_row = struct.Struct("=" + "".join(codes))
+    assert one_row.size == numpy_type.itemsize  # "=": no padding, as numpy's packed dtype
+
+    def build(rows: list[Any]) -> pa.Array:
+        n = len(rows)
+        if n == 1:
+            data = one_row.pack(*getter(rows[0]))
+        else:
+            data = struct.pack("=" + "".join(codes) * n, *[v for r in rows for v in getter(r)])
+        array: pa.Array = pa.array(np.frombuffer(data, numpy_type, count=n), type=dtype)
+        return array
+
+    return build
+
+
 def _struct_builder(plan: tuple[Any, ...]) -> Builder:
+    if _numeric(plan):
+        return _numeric_builder(plan)
     dtype, fields = plan[1], plan[2]
     names = [name for name, _ in fields]
     # the scalar numbers of the struct, largest first: one pack, aligned slices
