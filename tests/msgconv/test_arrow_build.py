@@ -225,3 +225,27 @@ def test_a_value_that_does_not_fit_leaks_nothing() -> None:
     del row, received
     gc.collect()
     assert alive() is None
+
+
+def test_structs_of_numbers_keep_every_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the Python builder packs a struct of numbers only (Twist, Time) into one numpy record:
+    # NaN stays a value (not a null), -0.0 keeps its sign, integer extremes stay exact
+    import math
+
+    monkeypatch.setattr(native, "AVAILABLE", False)
+    twist = {"linear": {"x": math.nan, "y": -0.0, "z": math.inf}, "angular": {"x": 1e-300}}
+    decoded = msgconv.decode(
+        "geometry_msgs/msg/Twist", msgconv.encode("geometry_msgs/Twist", twist)
+    )
+    linear = decoded.field("linear")
+    assert decoded.null_count == linear.null_count == linear.field("x").null_count == 0
+    x, y, z = (linear.field(k)[0].as_py() for k in "xyz")
+    assert math.isnan(x) and math.copysign(1.0, y) == -1.0 and z == math.inf
+    assert decoded.field("angular").field("x")[0].as_py() == 1e-300
+    codec = msgconv.default_registry().codec("builtin_interfaces/msg/Time")
+    rows = [{"sec": -(2**31), "nanosec": 2**32 - 1}, {"sec": 2**31 - 1, "nanosec": 0}]
+    built = codec.to_arrow(rows)
+    built.validate(full=True)
+    assert built.to_pylist() == rows
+    with pytest.raises(msgconv.MsgConvError, match="cannot build Arrow value"):
+        codec.to_arrow([{"sec": 2**31, "nanosec": 0}])
