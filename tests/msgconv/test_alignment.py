@@ -194,3 +194,27 @@ def test_a_fast_decoder_refusing_what_the_reference_reads_is_reported_as_a_msgco
     # truly malformed data is still a CdrError naming the field
     with pytest.raises(CdrError, match="'v'"):
         codec.decode(FLOAT64_THEN_INT64_SEQUENCE[:-3])
+
+
+def test_the_alignment_model_keeps_only_what_holds_on_every_path() -> None:
+    from dora_ros.msgconv.cdr_codegen import Alignment
+
+    at = Alignment(8)  # the start of a message body
+    at.advance(8)  # float64 t
+    assert at.align(4) == 0  # the count of int64[] v, at 8
+    at.advance(4)
+    assert at.elements(8) == 4  # the case: 4 bytes of padding before the first int64
+    # empty (offset 12) or filled (a multiple of 8): only 4-alignment is left
+    assert (at.known, at.rest) == (4, 0)
+    assert at.pad(8) is None  # so the next 64-bit value pads at run time
+
+    at = Alignment(8, 4)  # a count written at 4 mod 8: the elements need no padding
+    assert at.elements(8) == 0 and (at.known, at.rest) == (8, 0)
+
+    at = Alignment(8, 6)
+    at.advance_unknown(1)  # past a string's bytes: nothing is known
+    assert (at.known, at.rest) == (1, 0) and at.pad(2) is None
+    at = Alignment(8, 4)
+    at.advance_unknown(4)  # past a wstring's 4-byte units: still 4-aligned
+    assert (at.known, at.rest) == (4, 0)
+    assert at.align(8) is None and (at.known, at.rest) == (8, 0)  # padded at run time
