@@ -315,3 +315,18 @@ def test_find_package_share_find_without_context(
     assert FindPackageShare("demo_pkg").find("demo_pkg") == str(ws.prefix / "share/demo_pkg")
     assert FindPackagePrefix("demo_pkg").find("demo_pkg") == str(ws.prefix)
     assert Path(FindPackageShare("demo_pkg").find("demo_pkg")).is_dir()
+
+
+def test_output_per_stream_mapping(ws: Workspace) -> None:
+    path = ws.add_launch(
+        "out.launch.py",
+        "from launch import LaunchDescription\nfrom launch.actions import ExecuteProcess\n\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([\n"
+        "        ExecuteProcess(cmd=['true'], output={'stdout': 'screen', 'stderr': 'log'}),\n"
+        "        ExecuteProcess(cmd=['true'], output={'stdout': 'log', 'stderr': 'screen'}),\n"
+        "        ExecuteProcess(cmd=['true'], output='own_log'),\n"
+        "    ])\n",
+    )
+    steps, _ = resolve_in_process(ws, path)
+    assert [p.output for p in processes(steps)] == ["screen", "log", "log"]

@@ -98,6 +98,24 @@ def _check_executable(program: str, path: str | None, cwd: str | None) -> None:
         raise NotFoundError(f"executable '{program}' not found on the PATH")
 
 
+# ROS 2's other output values, as the nearest of ours (stderr always reaches the screen here).
+_OUTPUT_ALIASES = {"own_log": "log", "full": "both"}
+
+
+def _output(context: LaunchContext, value: Any) -> str:
+    """`output`: a value, or ROS 2's per-stream mapping ({'stdout': 'screen', 'stderr': 'log'}),
+    where what stdout gets decides (stderr is always shown)."""
+    if isinstance(value, Mapping):
+        streams = {k: perform(context, v) for k, v in value.items()}
+        text = streams.get("stdout", streams.get("both", "log"))
+    else:
+        text = perform(context, value)
+    text = _OUTPUT_ALIASES.get(text, text)
+    if text not in _OUTPUTS:
+        raise LaunchFileError(f"output must be one of {', '.join(_OUTPUTS)}, got '{text}'")
+    return text
+
+
 def _float(context: LaunchContext, value: Any, what: str) -> float:
     text = perform(context, value) if not isinstance(value, (int, float)) else value
     try:
@@ -249,9 +267,7 @@ class ExecuteProcess(Action):
         }
         env.update(additional)
         env.setdefault("PYTHONUNBUFFERED", "1")  # so `output="screen"` shows lines as they come
-        output = perform(context, self.output)
-        if output not in _OUTPUTS:
-            raise LaunchFileError(f"output must be one of {', '.join(_OUTPUTS)}, got '{output}'")
+        output = _output(context, self.output)
         respawn = self.respawn
         if not isinstance(respawn, bool):
             text = perform(context, respawn)
