@@ -21,6 +21,16 @@ from .substitutions import perform as _perform
 __all__ = ["LaunchContext", "Shared"]
 
 
+class Locals(dict[str, Any]):
+    """The context's locals, by key or, as ROS 2's `context.locals.event`, by attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 @dataclass
 class Shared:
     """State shared by every copy of a context during one launch."""
@@ -82,7 +92,7 @@ class LaunchContext:
         self.current_file: str | None = None
         self.shared = shared or Shared()
         self.steps: list[Any] = []
-        self.locals: dict[str, Any] = {}  # `event` while a handler's actions are visited
+        self.locals = Locals()  # `event` while a handler's actions are visited
         self._stack: list[tuple[Any, ...]] = []
 
     # -- ROS 2 API used by OpaqueFunction code ---------------------------------------------------
@@ -128,7 +138,7 @@ class LaunchContext:
         other.environment = dict(self.environment)
         other.global_params = list(self.global_params)
         other.ros_remaps = list(self.ros_remaps)
-        other.locals = dict(self.locals)
+        other.locals = Locals(self.locals)
         other.environment_stack = [dict(e) for e in self.environment_stack]
         other.configuration_stack = [dict(c) for c in self.configuration_stack]
         other.steps = []

@@ -186,6 +186,10 @@ def generate_launch_description():
         RegisterEventHandler(OnProcessExit(
             target_action=quiet,
             on_exit=[LogInfo(msg=["quiet exited with ", LocalSubstitution("event.returncode")])])),
+        RegisterEventHandler(OnProcessExit(
+            target_action=quiet,
+            on_exit=lambda event, context: LogInfo(
+                msg=f"locals say {context.locals.event.returncode}"))),
         RegisterEventHandler(dropped),
         UnregisterEventHandler(dropped),
         RegisterEventHandler(OnIncludeLaunchDescription()),
@@ -203,6 +207,7 @@ def test_newer_event_handlers_fire(ws: Workspace) -> None:
     assert "io: hello from talker" in out, out + result.stderr
     assert "talker complete" in out
     assert "quiet exited with 3" in out
+    assert "locals say 3" in out
     assert "included" in out
     assert "must not appear" not in out
 
