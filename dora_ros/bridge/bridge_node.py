@@ -141,19 +141,19 @@ class _PendingRequests:
         self._thread.start()
 
     def add(self, request_id: str, rid: int) -> None:
-        """Track a request; when `LIMIT` are waiting, the oldest is dropped (the backend's server
-        has dropped it already, by the same rule) and remembered as dropped."""
+        """Track a request. The overflow rule is the backend server's alone (the oldest of
+        `MAX_PENDING_REQUESTS` is dropped, `rclpy_services.py`): here, when the table is full,
+        the requests the server no longer holds are forgotten and remembered as dropped."""
         with self._cond:
-            oldest = None
             if len(self._waiting) >= self.LIMIT:
-                oldest = next(iter(self._waiting))
-                old_rid = self._waiting.pop(oldest)[0]
-                self._remember(oldest, f"as the oldest of {self.LIMIT} waiting for a response")
+                for gone in [
+                    k for k, (r, _) in self._waiting.items() if not self._server.is_pending(r)
+                ]:
+                    del self._waiting[gone]
+                    self._remember(gone, f"as the oldest of {self.LIMIT} waiting for a response")
             self._waiting[request_id] = (rid, time.monotonic() + self.timeout)
             if len(self._waiting) == 1:
                 self._cond.notify()
-        if oldest is not None:
-            self._server.drop(old_rid)  # a no-op when the backend dropped it first
 
     def _remember(self, request_id: str, why: str) -> None:
         self._dropped[request_id] = why
