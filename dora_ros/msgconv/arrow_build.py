@@ -339,10 +339,10 @@ class _SmallColumns:
 class _TypeCache:
     """Per Arrow type, a value made once (builders, plans): bounded and safe under threads.
 
-    Found first by identity (an entry keeps its type alive, so its id() is never reused while it
-    is kept; the registry's types live as long as the process), else by equality, the way an
-    array's `.type` (a new object each call) is found. At most `limit` types are kept, the least
-    recently used dropped first.
+    Found by identity: callers pass the registry's types, which live as long as the process (an
+    entry keeps its type alive, so its id() is never reused while it is kept; another object of
+    an equal type gets an entry of its own). At most `limit` types are kept, the oldest dropped
+    first.
     """
 
     def __init__(self, make: Callable[[pa.DataType], Any], limit: int = 512) -> None:

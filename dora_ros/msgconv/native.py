@@ -67,7 +67,7 @@ def rows(array: pa.StructArray) -> list[Any] | None:
 # registry (`keep=True`, ~0.2 us); else by equality within a bucket of the types of the same kind
 # and width, the last one found first (~0.7 us): an array's `.type` is a new object on every call,
 # and comparing it with each of the ~170 installed message types in turn took ~9 us.
-# Both are bounded (least recently used dropped first) and changed under a lock; a lookup answers
+# Both are bounded (the oldest entry dropped first) and changed under a lock; a lookup answers
 # from the entry it found, never from a position another thread may have changed.
 _KEPT_LIMIT = 1024  # types found by identity (each entry keeps its type alive)
 _BUCKET_LIMIT = 32  # types of one (kind, width) found by equality
