@@ -125,7 +125,10 @@ class MachineRun(Coordinator):
     def _init_message(self, state: _NodeState) -> dict[str, Any]:
         message = super()._init_message(state)
         receivers = sorted({r for rs in message["routes"].values() for r in rs} & self.remote)
-        senders = sorted(set(message["inbound"]) & self.remote)
+        senders = {
+            sender: max(i.queue_size for i in state.spec.inputs if i.source_node == sender)
+            for sender in sorted(set(message["inbound"]) & self.remote)
+        }
         if receivers or senders:
             message["remote"] = {
                 "prefix": keys.dataflow(self.cluster_id),

@@ -1,0 +1,223 @@
+"""Edges between machines: a node's Zenoh links, behind the runtime's link classes.
+
+A node whose init record carries ``remote`` (``machine_run`` adds it for a node with senders or
+receivers on other machines) opens one Zenoh session (a peer of the cluster: it reaches the other
+node directly, never through a daemon) and:
+
+- per receiver on another machine, a ``RemoteOutboundLink``: a Zenoh publisher on
+  ``dora-ros/df/<id>/data/<sender>/<receiver>``. Each message goes as one inline frame (the
+  runtime's header with ``KIND_INLINE``, the metadata, the payload: a shared-memory payload is
+  read from the sender's region while it is built, so the region goes back to the pool at once),
+  with an 8-byte sequence number as Zenoh attachment. Congestion control is DROP: a send never
+  blocks the node, as for local links.
+- per sender on another machine, a ``RemoteInboundLink``: a subscriber whose callback (a Zenoh
+  thread) appends the frame to a bounded buffer and makes an eventfd readable; the node's own
+  loop then reads the frames as from a local link (``receive``), so routing, ``queue_size`` and
+  drop-oldest are the node's, unchanged. Frames the buffer could not hold and gaps in the
+  sequence numbers (lost in a partition) are counted as drops of the inputs fed by the link.
+
+The receiving side declares its subscribers while the node sets up, before the start barrier
+releases; the sending side waits (at most ``MATCH_TIMEOUT``) for its publisher to match when the
+barrier releases, so the first messages are not sent into the void.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from ..runtime import wire
+from ..runtime.shm_pool import Region, ShmPool
+from ..runtime.transport import InboundLink, OutboundLink
+from .zenoh_config import ZenohSettings
+
+MATCH_TIMEOUT = 3.0
+# Frames a receiving link holds between the Zenoh thread and the node (per sender): this many
+# times the largest queue_size of the inputs it feeds, then the oldest are dropped and counted.
+BUFFER_PER_SLOT = 2
+_SEQ = struct.Struct("<Q")
+_EVENT = struct.Struct("Q")
+
+
+class RemoteLinks:
+    """The Zenoh side of one node: its session, its inbound links and its outbound links."""
+
+    def __init__(self, node_id: str, spec: dict[str, Any]) -> None:
+        self.node_id = node_id
+        self.prefix: str = spec["prefix"]
+        self.receivers: set[str] = set(spec["receivers"])
+        self.session = ZenohSettings.from_json(spec["zenoh"]).open(f"node {node_id!r}")
+        senders: dict[str, int] = spec["senders"]
+        self.inbound = [
+            RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT)
+            for sender, limit in sorted(senders.items())
+        ]
+        self.closed = False
+
+    def key(self, sender: str, receiver: str) -> str:
+        return f"{self.prefix}/data/{sender}/{receiver}"
+
+    def outbound(self, link_id: int, receiver: str, pending_limit: int) -> RemoteOutboundLink:
+        return RemoteOutboundLink(self, link_id, receiver, pending_limit)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for link in self.inbound:
+            link.close()
+        with contextlib.suppress(Exception):
+            self.session.close()
+
+
+class RemoteOutboundLink(OutboundLink):
+    """Sender's end of an edge to a node on another machine (module docstring)."""
+
+    def __init__(self, links: RemoteLinks, link_id: int, receiver: str, pending_limit: int):
+        import zenoh
+
+        # Not OutboundLink.__init__: there is no socket; the attributes the node reads are set.
+        self.id = link_id
+        self.receiver = receiver
+        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)  # never readable: no hang-up
+        self.pending = deque()
+        self.pending_limit = pending_limit
+        self.dropped = 0
+        self.closed = False
+        self.outstanding = {}
+        self.retiring = []
+        self.backlog_limit = 0
+        self.seq = 0
+        self.publisher = links.session.declare_publisher(
+            links.key(links.node_id, receiver),
+            congestion_control=zenoh.CongestionControl.DROP,
+            express=True,
+        )
+        deadline = time.monotonic() + MATCH_TIMEOUT
+        while not self.publisher.matching_status.matching and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def retire(self, region_id: int) -> None:
+        return  # the receiver never maps our regions
+
+    def send(self, parts: list[Any], fds: list[int], region: Region | None, pool: ShmPool) -> None:
+        if self.closed:
+            self.dropped += 1
+            return
+        if region is None:
+            frame: Any = b"".join(parts)
+        else:
+            # A shared-memory record: header, region reference, metadata. The frame carries the
+            # payload itself, copied once out of the region (Zenoh copies it once more into its
+            # buffers); the region is free again as soon as this returns.
+            header, _ref, meta = parts
+            _kind, enc, index, type_code, meta_len, ts, nbytes = wire.HEADER.unpack(header)
+            head = wire.HEADER.pack(wire.KIND_INLINE, enc, index, type_code, meta_len, ts, nbytes)
+            frame = bytearray(len(head) + len(meta) + nbytes)
+            frame[: len(head)] = head
+            frame[len(head) : len(head) + len(meta)] = meta
+            frame[len(head) + len(meta) :] = memoryview(region.mm)[:nbytes]
+        self.seq += 1
+        try:
+            self.publisher.put(frame, attachment=_SEQ.pack(self.seq))
+        except Exception:  # a closed session (the node is ending): count it, never raise
+            self.dropped += 1
+
+    def flush(self, pool: ShmPool) -> None:
+        return
+
+    def read_releases(self, pool: ShmPool) -> None:
+        return
+
+    def close(self, pool: ShmPool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self.publisher.undeclare()
+        os.close(self.fd)
+
+
+class RemoteInboundLink(InboundLink):
+    """Receiver's end of an edge from a node on another machine (module docstring)."""
+
+    def __init__(self, links: RemoteLinks, sender: str, capacity: int) -> None:
+        # Not InboundLink.__init__: there is no socket; the attributes the node reads are set.
+        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self.sender = sender
+        self.routes = None
+        self.mappings = {}
+        self.releases = deque()
+        self.closed = False
+        self.frames: deque[bytes] = deque()
+        self.capacity = capacity
+        self.lock = threading.Lock()
+        self.last_seq = 0
+        self.lost = 0  # dropped here or missing in the sequence, not yet counted on inputs
+        import zenoh
+
+        # indirect=False: the callback runs on Zenoh's own thread, not on a Python thread of
+        # zenoh-python's (one hop less, and a non-daemon thread that kept the interpreter from
+        # ever reaching the atexit handler that closes the node).
+        self.subscriber = links.session.declare_subscriber(
+            links.key(sender, links.node_id),
+            zenoh.handlers.Callback(self._on_sample, indirect=False),
+        )
+
+    def _on_sample(self, sample: Any) -> None:  # a Zenoh thread
+        data = sample.payload.to_bytes()
+        attachment = sample.attachment
+        seq = _SEQ.unpack(attachment.to_bytes())[0] if attachment is not None else 0
+        with self.lock:
+            if self.closed:
+                return
+            if seq and self.last_seq and seq > self.last_seq + 1:
+                self.lost += seq - self.last_seq - 1
+            if seq:
+                self.last_seq = seq
+            self.frames.append(data)
+            if len(self.frames) > self.capacity:
+                self.frames.popleft()
+                self.lost += 1
+        with contextlib.suppress(OSError):
+            os.eventfd_write(self.fd, 1)
+
+    def receive(self, on_frame: Callable[[InboundLink, bytes, pa.Buffer | None], None]) -> bool:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.eventfd_read(self.fd)
+        while True:
+            with self.lock:
+                if not self.frames:
+                    lost, self.lost = self.lost, 0
+                    break
+                data = self.frames.popleft()
+            on_frame(self, data, None)
+        if lost and self.routes:
+            # The node's inputs count their drops and report them at exit (the run's drop
+            # report); frames lost on the way count for each input this sender feeds.
+            for targets in self.routes.values():
+                for target in targets:
+                    target.dropped += lost
+        return not self.closed
+
+    def flush_releases(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.frames.clear()
+        with contextlib.suppress(Exception):
+            self.subscriber.undeclare()
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
