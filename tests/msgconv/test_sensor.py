@@ -298,3 +298,18 @@ def test_the_docs_examples_run() -> None:
     assert cloud.field("width").to_pylist() == [1000]
     assert cloud.field("header").field("frame_id").to_pylist() == ["lidar"]
     assert len(sensor.pointcloud2_to_numpy(cloud)) == 1000
+
+
+def test_image_from_numpy_of_other_byte_orders_and_strides(rclpy_ref: RclpyReference) -> None:
+    # a big-endian array is sent as it is, marked is_bigendian; a strided view is copied once
+    depth = (np.arange(12).reshape(3, 4) * 1000).astype(">u2")
+    image = sensor.image_from_numpy(depth, "16UC1")
+    assert image.field("data").flatten().buffers()[1].address == depth.ctypes.data
+    (got,) = rclpy_ref.deserialize(IMAGE, [msgconv.encode(IMAGE, image)])
+    assert got["is_bigendian"] == 1 and bytes(got["data"]) == depth.tobytes()
+    assert np.array_equal(sensor.image_to_numpy(image)[:, :, 0], depth)
+    rgb = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)[:, ::2]
+    strided = sensor.image_from_numpy(rgb, "rgb8")
+    (got,) = rclpy_ref.deserialize(IMAGE, [msgconv.encode(IMAGE, strided)])
+    assert got["width"] == 3 and got["step"] == 9
+    assert bytes(got["data"]) == np.ascontiguousarray(rgb).tobytes()
