@@ -6,7 +6,8 @@ through :class:`NodeLog`:
 1. ``min_log_level`` (the node's YAML key) drops it at the source: not shown, not written, not
    routed (dora-rs filters in its daemon right after parsing; the effect is the same).
 2. It is shown on the node's stderr, which ``dora-ros run`` prefixes and writes to the node's log
-   file, as ``LEVEL [target ]message[ key=value...]``, when it passes the display level
+   file, as ``LEVEL target: message[ key=value...]`` (target: the logger's name, else the node
+   id; LEVEL: ``TRACE``, ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``), when it passes the display level
    (``dora-ros run --log-level``, or ``DORA_LOG_LEVEL``; default ``stdout``: everything).
 3. It is routed, as one JSON ``LogMessage`` string in a ``pa.StringArray`` (what dora-rs sends),
    on the node's ``send_logs_as`` output and to every other node with a matching
@@ -46,6 +47,7 @@ LOG_INDEX_BASE = 0xFF00
 ENV_LOG_LEVEL = "DORA_LOG_LEVEL"
 _RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 _RANK["warning"] = _RANK["warn"]
+_SHOWN_LEVEL = ("STDOUT", "TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
 # Records made on other threads wait here for the node's thread (the node API is not
 # thread-safe); bounded, the oldest dropped and counted.
 MAX_PENDING_RECORDS = 1000
@@ -168,7 +170,9 @@ class NodeLog:
             return
         field_map = {str(k): str(v) for k, v in fields.items()} if fields else None
         if rank >= self.display_rank:
-            shown = f"{LOG_LEVELS[rank].upper()} {target + ' ' if target else ''}{message}"
+            # The format dora-ros nodes always had (Python logging's "LEVELNAME name: message"),
+            # so tools and tests reading node logs keep working; the node id when no target.
+            shown = f"{_SHOWN_LEVEL[rank]} {target or self.node_id}: {message}"
             if field_map:
                 shown += " " + " ".join(f"{k}={v}" for k, v in field_map.items())
             try:

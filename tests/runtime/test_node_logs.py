@@ -67,18 +67,18 @@ def test_levels_shown_and_filtered(tmp_path, how, shown):
     assert result.returncode == 0, result.stderr
     log = flow.logs()["talker"]
     expected = {
-        "DEBUG": "DEBUG dbg message",
-        "TRACE": "TRACE trace message",
-        "INFO": "INFO with fields k=v n=1",
-        "WARN": "WARN my.target with target",
-        "ERROR": "ERROR error message",
+        "DEBUG": "DEBUG talker: dbg message",
+        "TRACE": "TRACE talker: trace message",
+        "INFO": "INFO talker: with fields k=v n=1",
+        "WARN": "WARNING my.target: with target",
+        "ERROR": "ERROR talker: error message",
     }
     for level, line in expected.items():
         assert (line in log) == (level in shown), (level, log)
-    assert ("WARN pylib py warning" in log) == ("WARN" in shown), log
+    assert ("WARNING pylib: py warning" in log) == ("WARN" in shown), log
     # What is shown on the terminal carries the node's prefix, as every node line does.
     if "ERROR" in shown:
-        assert "talker: ERROR error message" in result.stderr
+        assert "talker: ERROR talker: error message" in result.stderr
 
 
 def test_dora_logs_inputs_and_send_logs_as(tmp_path):
@@ -238,5 +238,5 @@ def test_log_level_above_stdout_keeps_printed_lines_off_the_terminal(tmp_path, l
     result = run_flow(flow, *(["--log-level", level] if level else []))
     assert result.returncode == 0, result.stderr
     assert ("talker: a printed line" in result.stdout) == (level is None), result.stdout
-    assert "talker: WARN a warning" in result.stderr
+    assert "talker: WARNING talker: a warning" in result.stderr
     assert "a printed line" in flow.logs()["talker"]
