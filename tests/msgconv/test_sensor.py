@@ -313,3 +313,16 @@ def test_image_from_numpy_of_other_byte_orders_and_strides(rclpy_ref: RclpyRefer
     (got,) = rclpy_ref.deserialize(IMAGE, [msgconv.encode(IMAGE, strided)])
     assert got["width"] == 3 and got["step"] == 9
     assert bytes(got["data"]) == np.ascontiguousarray(rgb).tobytes()
+
+
+def test_cloud_from_big_endian_numpy(rclpy_ref: RclpyReference) -> None:
+    points = np.zeros(3, [("x", ">f4"), ("i", ">u2")])
+    points["x"] = [1.5, -2.0, 3.25]
+    points["i"] = [1, 500, 65535]
+    cloud = sensor.pointcloud2_from_numpy(points)
+    (got,) = rclpy_ref.deserialize(CLOUD, [msgconv.encode(CLOUD, cloud)])
+    assert got["is_bigendian"] is True and bytes(got["data"]) == points.tobytes()
+    back = sensor.pointcloud2_to_numpy(cloud)
+    assert back["x"].tolist() == [1.5, -2.0, 3.25] and back["i"].tolist() == [1, 500, 65535]
+    with pytest.raises(msgconv.ValueKindError, match="mixed byte orders"):
+        sensor.pointcloud2_from_numpy(np.zeros(2, [("x", ">f4"), ("y", "<f4")]))
