@@ -53,6 +53,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "new",
         "Create a runnable dataflow or node project with a test.",
     ),
+    "record": (
+        "dora_ros.tools.record",
+        "record",
+        "Run a graph and record its outputs (and bridged ROS topics) into an MCAP file.",
+    ),
+    "replay": (
+        "dora_ros.tools.replay",
+        "replay",
+        "Run a graph with recorded outputs (MCAP) in place of some of its nodes.",
+    ),
     "topic": (
         "dora_ros.tools.topic",
         "topic",

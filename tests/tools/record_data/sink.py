@@ -1,0 +1,29 @@
+"""Writes one JSON line per input to $OUT: input id, value (an image as its length and sum),
+metadata without the timestamp."""
+
+import hashlib
+import json
+import os
+
+from dora_ros import Node
+
+
+def main() -> None:
+    with open(os.environ["OUT"], "w") as out:
+        for event in Node():
+            if event["type"] != "INPUT":
+                continue
+            value = event["value"]
+            if event["id"] == "image":
+                data = value.to_numpy(zero_copy_only=False)
+                shown = [len(data), hashlib.sha256(data.tobytes()).hexdigest()]
+            else:
+                shown = value.to_pylist()
+            metadata = {k: v for k, v in event["metadata"].items() if k != "timestamp"}
+            line = {"id": event["id"], "type": str(value.type), "value": shown, "meta": metadata}
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+
+
+if __name__ == "__main__":
+    main()
