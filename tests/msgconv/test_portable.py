@@ -5,6 +5,8 @@
   against this Python's headers (a compile-only cross build: the object is not linked).
 - No machine code, no Arrow C structs written through ctypes, no private pyarrow API in the
   Python paths; the C helpers speak the documented Arrow PyCapsule interface.
+- Built with UndefinedBehaviorSanitizer, the C reader reads Arrow buffers at odd addresses
+  without a misaligned access (what traps on CPUs without unaligned loads).
 - Zero copy holds on both builders (np.shares_memory on the received bytes).
 """
 
@@ -14,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -107,3 +110,85 @@ def test_image_and_cloud_decode_share_the_received_bytes(
     position = joints.field("position").values.to_numpy()
     assert np.shares_memory(position, memory)
     assert np.array_equal(position, floats)
+
+
+def test_c_helpers_read_unaligned_arrow_buffers_without_undefined_behaviour(
+    tmp_path: Path,
+) -> None:
+    # Arrow buffers a user hands over need not be aligned (a foreign_buffer at an odd address).
+    # Built with UndefinedBehaviorSanitizer (any misaligned typed access aborts), the C reader
+    # must read every width and list and string offsets there right, as a CPU that traps on
+    # unaligned loads would need.
+    compiler = shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no gcc on this machine")
+    runtime = subprocess.run(
+        [compiler, "-print-file-name=libubsan.so"], capture_output=True, text=True
+    ).stdout.strip()
+    if not os.path.isabs(runtime) or not os.path.exists(runtime):
+        pytest.skip("gcc has no UndefinedBehaviorSanitizer runtime (libubsan)")
+    include = sysconfig.get_paths()["include"]
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    built = subprocess.run(
+        [
+            compiler,
+            "-O1",
+            "-fsanitize=undefined,alignment",
+            "-fno-sanitize-recover=all",
+            "-fPIC",
+            "-shared",
+            f"-I{include}",
+            str(SOURCE),
+            "-o",
+            str(tmp_path / f"_arrow_native{suffix}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stderr
+    script = """
+import numpy as np, pyarrow as pa
+import _arrow_native
+from dora_ros.msgconv import native
+def odd(data):  # `data` in new memory, at an odd address
+    raw = np.zeros(len(data) + 16, np.uint8)
+    start = 1 if raw.ctypes.data % 2 == 0 else 2
+    raw[start : start + len(data)] = np.frombuffer(data, np.uint8)
+    return pa.py_buffer(raw)[start : start + len(data)]
+names, columns, expected = [], [], {}
+for name in ("i2", "u4", "i8", "f4", "f8"):
+    values = np.arange(3).astype(name) + 1
+    kind = pa.from_numpy_dtype(values.dtype)
+    names.append(name)
+    columns.append(pa.Array.from_buffers(kind, 3, [None, odd(values.tobytes())]))
+    expected[name] = values.tolist()
+offsets = odd(np.array([0, 1, 3, 6], np.int32).tobytes())
+names.append("s")
+columns.append(pa.Array.from_buffers(pa.string(), 3, [None, offsets, pa.py_buffer(b"abbccc")]))
+floats = pa.Array.from_buffers(pa.float64(), 6, [None, odd(np.arange(6.0).tobytes())])
+lists = pa.Array.from_buffers(pa.list_(pa.float64()), 3, [None, offsets], children=[floats])
+names.append("l")
+columns.append(lists)
+array = pa.StructArray.from_arrays(columns, names=names)
+rows = _arrow_native.rows(array, native.spec(array.type), np.frombuffer)
+assert [r["s"] for r in rows] == ["a", "bb", "ccc"], rows
+assert [r["l"].tolist() for r in rows] == [[0.0], [1.0, 2.0], [3.0, 4.0, 5.0]], rows
+for name, values in expected.items():
+    assert [r[name] for r in rows] == values, (name, rows)
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(msgconv.__file__).parents[2])]),
+            "LD_PRELOAD": runtime,
+            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+        },
+    )
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr[-3000:]
