@@ -66,7 +66,13 @@ def _zenoh_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextlib.contextmanager
 def _session(addr: str, port: int) -> Iterator[Any]:
-    session = cli_settings(addr, port).open("no coordinator")
+    try:
+        session = cli_settings(addr, port).open("coordinator")
+    except ClusterError as err:
+        raise ClusterError(
+            f"no coordinator answers at {coordinator_endpoint(addr, port)} (start one with"
+            " `dora-ros up`, or `dora-ros coordinator` on the machine it runs on)"
+        ) from err
     try:
         yield session
     finally:

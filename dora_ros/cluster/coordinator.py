@@ -66,6 +66,8 @@ class _Record:
     status: str = "running"
     message: str = ""
     start_sent: bool = False
+    stop: dict[str, Any] | None = None  # the stop request, repeated until the dataflow ends
+    stop_sent: float = 0.0
 
     @property
     def machines(self) -> list[str]:
@@ -148,6 +150,7 @@ class Coordinator:
         self.say(f"listening on {', '.join(self.settings.listen or ()) or 'Zenoh defaults'}")
         try:
             while not self.stopping.is_set():
+                self._repeat_stops()
                 try:
                     kind, item = self.inbox.get(timeout=0.2)
                 except queue.Empty:
@@ -196,6 +199,18 @@ class Coordinator:
 
     # --- daemons and machine runs -------------------------------------------------------------
 
+    def _send_stop(self, record: _Record, request: dict[str, Any]) -> None:
+        record.stop = request
+        record.stop_sent = time.monotonic()
+        self.session.put(keys.control(record.id), encode({"op": "stop", **request}))
+
+    def _repeat_stops(self) -> None:
+        """A stop published before a machine run subscribed is lost: say it again each second."""
+        now = time.monotonic()
+        for record in self.dataflows.values():
+            if record.status == "running" and record.stop and now - record.stop_sent > 1.0:
+                self._send_stop(record, record.stop)
+
     def _machine_lost(self, machine: str) -> None:
         daemon = self.daemons.get(machine)
         if daemon is not None:
@@ -209,7 +224,7 @@ class Coordinator:
                                         "failures": [f"machine {machine!r} lost"]}  # fmt: skip
             control = keys.control(record.id)
             self.session.put(control, encode({"op": "machine_lost", "machine": machine}))
-            self.session.put(control, encode({"op": "stop"}))
+            self._send_stop(record, {})
             self._maybe_finished(record)
 
     def _learn(self, dataflow_id: str, machine: str) -> None:
@@ -317,7 +332,10 @@ class Coordinator:
         except ClusterError:
             del self.dataflows[dataflow_id]
             if started:
-                self.session.put(keys.control(dataflow_id), encode({"op": "stop", "force": True}))
+                for _ in range(3):  # no record to repeat it: a few times now
+                    self.session.put(keys.control(dataflow_id),
+                                     encode({"op": "stop", "force": True}))  # fmt: skip
+                    time.sleep(0.3)
             raise
         self.say(f"started dataflow {dataflow_id} ({name or 'no name'}) on {', '.join(started)}")
         return {"uuid": dataflow_id, "name": name, "machines": started}
@@ -332,9 +350,8 @@ class Coordinator:
         else:
             records = [self.find(str(message["target"]), running=True)]
         for record in records:
-            self.session.put(keys.control(record.id), encode(
-                {"op": "stop", "force": bool(message.get("force")),
-                 "grace": message.get("grace")}))  # fmt: skip
+            request = {"force": bool(message.get("force")), "grace": message.get("grace")}
+            self._send_stop(record, request)
         return {"stopping": [r.id for r in records]}
 
     def _api_logs(self, message: dict[str, Any]) -> dict[str, Any]:

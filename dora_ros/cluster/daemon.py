@@ -34,7 +34,7 @@ from ..errors import DoraRosError
 from ..runtime.descriptor import parse_dataflow, resolve_executable
 from ..runtime.supervisor import node_working_dir
 from . import keys
-from .messages import decode, reply
+from .messages import decode, reply, request
 from .zenoh_config import ClusterError, ZenohSettings
 
 # How long a daemon waits to see whether its machine id is taken.
@@ -86,9 +86,11 @@ class Daemon:
         try:
             if not self._wait_for_coordinator(session):
                 return 0
-            taken = list(session.liveliness().get(keys.daemon(self.machine),
-                                                  timeout=DUPLICATE_CHECK_TIMEOUT))  # fmt: skip
-            if any(r.ok is not None for r in taken):
+            # The coordinator's list of daemons is the authority (a liveliness query right
+            # after connecting may not see the other daemon's token yet).
+            status = request(session, keys.coordinator_api("status"), {},
+                             timeout=DUPLICATE_CHECK_TIMEOUT * 5, what="coordinator")  # fmt: skip
+            if any(d["machine"] == self.machine and d["alive"] for d in status["daemons"]):
                 raise ClusterError(
                     f"daemon: machine id {self.machine!r} is taken by another running daemon;"
                     " give this one another --machine-id"

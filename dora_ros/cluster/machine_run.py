@@ -182,11 +182,14 @@ class MachineRun(Coordinator):
                 self.start_allowed = True
                 self._maybe_start()
             elif op == "stop":
+                # The coordinator repeats `stop` until the run ends (one published before this
+                # process subscribed is lost): only the first counts, and `force` kills.
                 grace = message.get("grace")
-                if grace is not None and self.stopping_since is None:
-                    self.escalation = ((float(grace), signal.SIGTERM), *self.escalation[1:])
-                self.stop()
-                if message.get("force"):
+                if self.stopping_since is None:
+                    if grace is not None:
+                        self.escalation = ((float(grace), signal.SIGTERM), *self.escalation[1:])
+                    self.stop()
+                if message.get("force") and self.escalation_step < len(self.escalation) - 1:
                     self.stop()  # a second stop kills
             elif op == "node_finished":
                 node = message.get("node")

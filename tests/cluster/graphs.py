@@ -1,0 +1,150 @@
+"""Graphs and node scripts of the cluster tests (two machines: robot and gpu)."""
+
+from __future__ import annotations
+
+# robot: source -> relay (local edge); relay -> sink crosses machines; gpu: sink -> recorder
+# (local edge). Payloads alternate 8 B and 64 KiB (the shared-memory path on the local side).
+SPLIT_GRAPH = """
+nodes:
+  - id: source
+    path: source.py
+    deploy: {machine: robot}
+    inputs:
+      tick: dora/timer/millis/30
+    outputs: [value]
+  - id: relay
+    path: relay.py
+    deploy: {machine: robot}
+    inputs:
+      value: source/value
+    outputs: [big]
+  - id: sink
+    path: sink.py
+    _unstable_deploy: {machine: gpu}
+    inputs:
+      big: relay/big
+    outputs: [count]
+  - id: recorder
+    path: recorder.py
+    deploy: {machine: gpu}
+    inputs:
+      count: sink/count
+"""
+
+SOURCE = """
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+n = 0
+for event in node:
+    if event["type"] == "INPUT":
+        n += 1
+        node.send_output("value", pa.array([n], type=pa.int64()))
+"""
+
+RELAY = """
+import numpy as np
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+for event in node:
+    if event["type"] == "INPUT":
+        n = event["value"][0].as_py()
+        size = 8 if n % 2 == 0 else 65536
+        data = np.full(size, n % 256, dtype=np.uint8)
+        node.send_output("big", pa.array(data), {"n": n, "tag": "from-robot"})
+"""
+
+SINK = """
+import numpy as np
+import pyarrow as pa
+from dora import Node
+from _rec import record
+
+node = Node()
+events = []
+first_meta = None
+for event in node:
+    kind = event["type"]
+    if kind == "INPUT":
+        n = event["metadata"]["n"]
+        values = event["value"].to_numpy(zero_copy_only=False)
+        ok = len(values) == (8 if n % 2 == 0 else 65536) and bool(np.all(values == n % 256))
+        if first_meta is None:
+            first_meta = {k: v for k, v in event["metadata"].items() if k != "timestamp"}
+            first_meta["has_timestamp"] = "timestamp" in event["metadata"]
+        events.append(("INPUT", n, ok))
+        print(f"sink got {n}", flush=True)
+        node.send_output("count", pa.array([n], type=pa.int64()))
+    else:
+        events.append((kind, event.get("id"), event.get("value")))
+        record("sink", {"events": events, "meta": first_meta})
+record("sink", {"events": events, "meta": first_meta})
+"""
+
+RECORDER = """
+from dora import Node
+from _rec import record
+
+node = Node()
+seen = []
+for event in node:
+    if event["type"] == "INPUT":
+        seen.append(event["value"][0].as_py())
+        record("recorder", seen)
+"""
+
+SCRIPTS = {"source": SOURCE, "relay": RELAY, "sink": SINK, "recorder": RECORDER}
+
+# A finite sender on robot, a receiver on gpu: INPUT_CLOSED / NODE_FAILED cross machines.
+FINITE_GRAPH = """
+nodes:
+  - id: sender
+    path: sender.py
+    deploy: {machine: robot}
+    inputs:
+      tick: dora/timer/millis/20
+    outputs: [data]
+  - id: receiver
+    path: receiver.py
+    deploy: {machine: gpu}
+    inputs:
+      data: sender/data
+"""
+
+SENDER = """
+import os, sys
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+n = 0
+for event in node:
+    if event["type"] == "INPUT":
+        n += 1
+        node.send_output("data", pa.array([n]))
+        if n == 5:
+            break
+if os.environ.get("FAIL"):
+    print("sender: giving up", file=sys.stderr, flush=True)
+    sys.exit(3)
+"""
+
+RECEIVER = """
+from dora import Node
+from _rec import record
+
+node = Node()
+events = []
+for event in node:
+    if event["type"] == "INPUT":
+        events.append(("INPUT", event["value"][0].as_py()))
+        print("receiver got", event["value"][0].as_py(), flush=True)
+    elif event["type"] == "NODE_FAILED":
+        events.append(("NODE_FAILED", event["value"]["source_node_id"], event["value"]["error"]))
+    else:
+        events.append((event["type"], event["id"]))
+record("receiver", events)
+"""

@@ -1,0 +1,160 @@
+"""Control-plane commands and their errors, with real processes on loopback."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from cluster_env import DORA_ROS, Cluster, free_port, wait_for, write
+from graphs import RECEIVER, SENDER
+
+UNKNOWN_MACHINE_GRAPH = """
+nodes:
+  - id: sender
+    path: sender.py
+    deploy: {machine: robot}
+    inputs:
+      tick: dora/timer/millis/20
+    outputs: [data]
+  - id: receiver
+    path: receiver.py
+    deploy: {machine: nowhere}
+    inputs:
+      data: sender/data
+"""
+
+
+def test_no_coordinator_is_one_line_within_seconds(tmp_path: Path) -> None:
+    port = free_port()
+    for args in (["list"], ["status"], ["stop", "x"], ["logs", "x"], ["down"]):
+        start = time.monotonic()
+        run = subprocess.run(
+            [*DORA_ROS, *args, "--coordinator-port", str(port)], capture_output=True, text=True,
+            timeout=30, cwd=tmp_path,
+        )  # fmt: skip
+        elapsed = time.monotonic() - start
+        assert run.returncode == 1, args
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1, run.stderr
+        assert lines[0].startswith(f"error: no coordinator answers at tcp/127.0.0.1:{port}")
+        assert elapsed < 4, (args, elapsed)
+
+
+def test_status_lists_daemons(cluster: Cluster) -> None:
+    cluster.up("robot", "gpu")
+    out = cluster.cli("status", check=True).stdout
+    assert f"coordinator: tcp/127.0.0.1:{cluster.port} (dora-ros " in out
+    assert "daemon gpu: connected" in out and "daemon robot: connected" in out
+
+
+def test_duplicate_machine_id_is_refused(cluster: Cluster) -> None:
+    cluster.up("robot")
+    run = subprocess.run(
+        [*DORA_ROS, "daemon", "--machine-id", "robot"], capture_output=True, text=True,
+        timeout=30, env=cluster.env(), cwd=cluster.folder,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: daemon: machine id 'robot' is taken by another running daemon; give this one"
+        " another --machine-id"
+    )
+
+
+def test_unknown_machine_is_refused_before_anything_starts(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    write(tmp_path, UNKNOWN_MACHINE_GRAPH, sender=SENDER, receiver=RECEIVER)
+    cluster.up("robot")
+    run = cluster.cli("start", "graph.yml", "--detach")
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        f"error: {tmp_path / 'graph.yml'}:9: node 'receiver': deploy machine 'nowhere' has no"
+        " daemon connected (connected: robot); start `dora-ros daemon --machine-id nowhere` there"
+    )
+    assert cluster.rows() == []
+
+
+def test_daemon_refuses_a_part_for_another_machine(cluster: Cluster, tmp_path: Path) -> None:
+    """A spawn request naming another machine id (a misrouted or forged request) is refused."""
+    import json
+
+    import zenoh
+
+    cluster.up("robot")
+    conf = zenoh.Config()
+    conf.insert_json5("mode", '"client"')
+    conf.insert_json5("connect/endpoints", json.dumps([f"tcp/127.0.0.1:{cluster.port}"]))
+    conf.insert_json5("scouting/multicast/enabled", "false")
+    with zenoh.open(conf) as session:
+        request = {"id": "x", "machine": "gpu", "graph_text": "", "graph_path": "g.yml",
+                   "placement": {}}  # fmt: skip
+        replies = list(session.get("dora-ros/daemon/robot/api/spawn",
+                                   payload=json.dumps(request), timeout=5))  # fmt: skip
+    answer = json.loads(replies[0].ok.payload.to_bytes())
+    assert answer == {"error": "daemon 'robot' was sent the part of dataflow x for machine"
+                      " 'gpu', which it is not"}  # fmt: skip
+
+
+def test_up_and_down(tmp_path: Path) -> None:
+    env_cluster = Cluster(tmp_path)
+    env = env_cluster.env()
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    port = ["--coordinator-port", str(env_cluster.port)]
+    try:
+        up = subprocess.run([*DORA_ROS, "up", "--machine-id", "local", *port],
+                            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
+        assert up.returncode == 0, up.stderr
+        assert "daemon local started" in up.stdout
+        write(tmp_path, _ENDLESS, ticker=_TICKER)
+        start = subprocess.run([*DORA_ROS, "start", "graph.yml", "--name", "bg", "--detach",
+                                *port], capture_output=True, text=True, timeout=60, env=env,
+                               cwd=tmp_path)  # fmt: skip
+        assert start.returncode == 0, start.stderr
+        refused = subprocess.run([*DORA_ROS, "down", *port], capture_output=True, text=True,
+                                 timeout=30, env=env, cwd=tmp_path)  # fmt: skip
+        assert refused.returncode == 1
+        assert "down: dataflows are running: " in refused.stderr and "(bg)" in refused.stderr
+        assert "dora-ros down --force" in refused.stderr
+        down = subprocess.run([*DORA_ROS, "down", "--force", *port], capture_output=True,
+                              text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
+        assert down.returncode == 0, down.stderr
+        assert "coordinator and daemons stopped" in down.stdout
+        status = subprocess.run([*DORA_ROS, "status", *port], capture_output=True, text=True,
+                                timeout=30, env=env, cwd=tmp_path)  # fmt: skip
+        assert status.returncode == 1
+    finally:
+        from cluster_env import wait_no_leftovers
+
+        left = wait_no_leftovers(tmp_path)
+        assert not left, left
+
+
+_ENDLESS = """
+nodes:
+  - id: ticker
+    path: ticker.py
+    inputs:
+      tick: dora/timer/millis/100
+"""
+
+_TICKER = """
+from dora import Node
+
+for event in Node():
+    pass
+"""
+
+
+def test_stop_all_with_grace(cluster: Cluster, tmp_path: Path) -> None:
+    write(tmp_path, _ENDLESS, ticker=_TICKER)
+    cluster.up("robot")
+    for name in ("a", "b"):
+        cluster.cli("start", "graph.yml", "--name", name, "--detach", check=True)
+    wait_for(lambda: len(cluster.rows()) == 2, 10, "two dataflows")
+    run = cluster.cli("stop", "--all", "--grace-duration", "1s", check=True)
+    assert run.stdout.count("finished") == 2
+    assert {r["status"] for r in cluster.rows()} == {"finished"}
+    again = cluster.cli("stop", "a")
+    assert again.returncode == 1
+    assert again.stderr.strip() == "error: no running dataflow is called 'a' (see `dora-ros list`)"

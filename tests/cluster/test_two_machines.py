@@ -1,0 +1,84 @@
+"""A graph split over two machines (daemons on loopback), operated with start/list/logs/stop."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from cluster_env import Cluster, result, wait_for, write
+from graphs import FINITE_GRAPH, RECEIVER, SCRIPTS, SENDER, SPLIT_GRAPH
+
+
+def test_start_list_logs_stop(cluster: Cluster, tmp_path: Path) -> None:
+    write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
+    cluster.up("robot", "gpu")
+    started = cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
+    assert "started (two) on gpu, robot" in started.stdout
+
+    row = cluster.row("two")
+    assert row is not None and row["status"] == "running"
+    assert row["machines"] == ["gpu", "robot"] and row["nodes"] == 4
+    quiet = cluster.cli("list", "-q", check=True).stdout.split()
+    assert quiet == [row["uuid"]]
+    table = cluster.cli("list", check=True).stdout.splitlines()
+    assert table[0].split() == ["UUID", "NAME", "STATUS", "NODES", "MACHINES"]
+    assert table[1].split() == [row["uuid"], "two", "Running", "4", "gpu,robot"]
+
+    # Data crossed machines and went on over gpu's local edge.
+    wait_for(lambda: (tmp_path / "recorder.pkl").exists() and len(result(tmp_path, "recorder"))
+             >= 12, 30, "12 messages at the recorder")  # fmt: skip
+    logs = cluster.cli("logs", "two", "-n", "sink", "--tail", "3", check=True).stdout
+    lines = logs.splitlines()
+    assert len(lines) == 3 and all(line.startswith("sink got ") for line in lines)
+    everything = cluster.cli("logs", row["uuid"], check=True).stdout
+    assert "sink: sink got " in everything
+
+    stopped = cluster.cli("stop", "two", check=True)
+    assert f"dataflow {row['uuid']} finished" in stopped.stdout
+    final = cluster.row("two")
+    assert final is not None and final["status"] == "finished"
+
+    sink = result(tmp_path, "sink")
+    inputs = [e for e in sink["events"] if e[0] == "INPUT"]
+    numbers = [n for _, n, _ in inputs]
+    assert len(numbers) >= 12
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # none lost
+    assert all(ok for _, _, ok in inputs)  # 8 B and 64 KiB arrays arrived intact
+    assert sink["meta"] == {"n": numbers[0], "tag": "from-robot", "has_timestamp": True}
+    assert sink["events"][-1][:2] == ("STOP", "MANUAL")
+    seen = result(tmp_path, "recorder")
+    assert seen == numbers[: len(seen)]
+
+
+def test_attach_input_closed_crosses_machines(cluster: Cluster, tmp_path: Path) -> None:
+    write(tmp_path, FINITE_GRAPH, sender=SENDER, receiver=RECEIVER)
+    cluster.up("robot", "gpu")
+    run = cluster.cli("start", "graph.yml", "--attach")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "receiver: receiver got 5" in run.stdout  # node lines shown while attached
+    assert run.stdout.rstrip().endswith("finished")
+    assert result(tmp_path, "receiver") == [
+        *(("INPUT", n) for n in range(1, 6)),
+        ("INPUT_CLOSED", "data"),
+        ("STOP", "ALL_INPUTS_CLOSED"),
+    ]
+
+
+def test_failure_on_one_machine_is_node_failed_on_the_other(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    graph = FINITE_GRAPH.replace("    outputs: [data]", "    outputs: [data]\n    env: {FAIL: 1}")
+    write(tmp_path, graph, sender=SENDER, receiver=RECEIVER)
+    cluster.up("robot", "gpu")
+    start = time.monotonic()
+    run = cluster.cli("start", "graph.yml", "--name", "failing")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert time.monotonic() - start < 30
+    assert "failed: node 'sender' failed with exit status 3" in run.stderr
+    events = result(tmp_path, "receiver")
+    assert events[:5] == [("INPUT", n) for n in range(1, 6)]
+    assert events[5] == ("INPUT_CLOSED", "data")
+    assert events[6][:2] == ("NODE_FAILED", "sender")
+    assert "exited with code 3" in events[6][2] and "sender: giving up" in events[6][2]
+    row = cluster.row("failing")
+    assert row is not None and row["status"] == "failed"
