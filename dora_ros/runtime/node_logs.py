@@ -16,7 +16,8 @@ through :class:`NodeLog`:
 Levels, least to most severe: ``stdout`` (raw output lines), ``trace``, ``debug``, ``info``,
 ``warn``, ``error``. A filter at ``stdout`` passes everything; a ``stdout`` record passes only
 that filter. What a node prints with ``print()`` is shown and written like any output, but is not
-routed (dora-ros reads no node's stdout as records; use ``logging`` or ``node.log``).
+routed by the node: ``dora-ros run`` sends those lines to ``dora/logs`` inputs taking the
+``stdout`` level, as ``STDOUT`` records (``stdout_record``).
 
 Routing reuses the data path: a record of level rank ``r`` travels as "output" ``LOG_INDEX_BASE +
 r`` of its node, and a receiver maps that index to the ``dora/logs`` inputs that accept the level,
@@ -39,6 +40,7 @@ from .descriptor_sources import LOG_LEVELS, log_subscription
 
 __all__ = [
     "LOG_INDEX_BASE", "LogRoutes", "NodeLog", "level_rank", "log_routes", "raw_output_hidden",
+    "stdout_record", "stdout_record_route",
 ]  # fmt: skip
 
 # Output indexes from here on carry log records (an output index is 16 bits on the wire; no graph
@@ -68,6 +70,38 @@ def raw_output_hidden() -> bool:
         return level_rank(os.environ.get(ENV_LOG_LEVEL) or "stdout") > 0
     except ValueError:
         return False
+
+
+def stdout_record_route(
+    descriptor: Mapping[str, Any], node_raw: Mapping[str, Any], node_id: str
+) -> tuple[int, list[str]] | None:
+    """Where ``dora-ros run`` sends the lines node ``node_id`` prints, as ``stdout`` records:
+    (output index, receivers), or None when no ``dora/logs`` input takes them (or its
+    ``min_log_level`` drops them)."""
+    if level_rank(node_raw.get("min_log_level") or "stdout") > 0:
+        return None
+    receivers = log_routes(descriptor, node_id).receivers.get(0)
+    return (LOG_INDEX_BASE, list(receivers)) if receivers else None
+
+
+def stdout_record(dataflow_id: str, node_id: str, line: str) -> str:
+    """A line node ``node_id`` printed, as the JSON ``LogMessage`` of a ``stdout`` record."""
+    return json.dumps(
+        {
+            "build_id": None,
+            "dataflow_id": dataflow_id,
+            "node_id": node_id,
+            "daemon_id": None,
+            "level": "STDOUT",
+            "target": None,
+            "module_path": None,
+            "file": None,
+            "line": None,
+            "message": line,
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "fields": None,
+        }
+    )
 
 
 def _python_rank(levelno: int) -> int:

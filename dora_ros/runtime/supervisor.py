@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import re
 import selectors
@@ -27,6 +28,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,7 +38,7 @@ from . import control
 from .console import colour_enabled, prefix
 from .descriptor import Dataflow, NodeSpec, resolve_executable
 from .log_files import LogFile
-from .node_logs import raw_output_hidden
+from .node_logs import raw_output_hidden, stdout_record, stdout_record_route
 from .transport import MAX_INLINE_RECORD, connect, peer_uid, socket_name
 
 # What happens after STOP, as data: (seconds to wait, then the signal to send). The last step's
@@ -97,6 +99,7 @@ class _NodeState:
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
     relays: list[threading.Thread] = field(default_factory=list)
     lines: _LineSender | None = None  # send_stdout_as
+    records: _LineSender | None = None  # printed lines as `stdout` records for dora/logs inputs
     dropped: dict[str, int] = field(default_factory=dict)
     send_dropped: dict[str, int] = field(default_factory=dict)
 
@@ -144,11 +147,15 @@ class _LineSender:
     LINE_CHUNK = MAX_INLINE_RECORD // 8
     EARLY_LINES = 1000
 
-    def __init__(self, coordinator: Coordinator, state: _NodeState, output: str) -> None:
+    def __init__(
+        self, coordinator: Coordinator, node: str, index: int, receivers: list[str],
+        encode: Callable[[str], str] | None = None,
+    ) -> None:  # fmt: skip
         self.coordinator = coordinator
-        self.node = state.spec.id
-        self.index = list(state.spec.outputs).index(output)
-        self.receivers = sorted({r for r, _ in coordinator.dataflow.subscribers(self.node, output)})
+        self.node = node
+        self.index = index  # the output index receivers see (a log level's for log records)
+        self.receivers = receivers
+        self.encode = encode  # what a line (or a part of a long one) is sent as
         self.links: dict[str, socket.socket] = {}
         self.lock = threading.Lock()
         self.early: deque[str] = deque()
@@ -187,7 +194,8 @@ class _LineSender:
 
         chunks = [line[i : i + self.LINE_CHUNK] for i in range(0, len(line), self.LINE_CHUNK)]
         for chunk in chunks or [""]:
-            body = wire.ipc_bytes(pa.array([chunk]))
+            text = chunk if self.encode is None else self.encode(chunk)
+            body = wire.ipc_bytes(pa.array([text]))
             header = wire.HEADER.pack(
                 wire.KIND_INLINE, wire.ENC_IPC, self.index, 0, 0, time.time_ns(), len(body)
             )
@@ -339,13 +347,24 @@ class Coordinator:
         both = threading.Lock()
         open_streams = [2]  # the log closes when both streams have ended, under `both`
         output = spec.send_stdout_as
-        lines = state.lines = _LineSender(self, state, output) if output else None
+        lines = state.lines = None
+        if output:
+            receivers = sorted({r for r, _ in self.dataflow.subscribers(spec.id, output)})
+            index = list(spec.outputs).index(output)
+            lines = state.lines = _LineSender(self, spec.id, index, receivers)
+        # What the node prints, as `stdout` log records for dora/logs inputs (node_logs).
+        route = stdout_record_route(self.dataflow.raw, spec.raw, spec.id)
+        state.records = None
+        if route is not None:
+            encode = functools.partial(stdout_record, self.id, spec.id)
+            state.records = _LineSender(self, spec.id, route[0], route[1], encode)
+        senders = [x for x in (lines, state.records) if x is not None]
         self.threads = [t for t in self.threads if t.is_alive()]  # restarts must not pile up
         for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
             assert stream is not None
             thread = threading.Thread(
                 target=self._relay,
-                args=(state, stream, is_err, log, both, open_streams, lines),
+                args=(state, stream, is_err, log, both, open_streams, senders),
                 daemon=True,
             )
             thread.start()
@@ -354,7 +373,7 @@ class Coordinator:
 
     def _relay(
         self, state: _NodeState, stream: IO[bytes], is_err: bool, log: LogFile,
-        log_lock: threading.Lock, open_streams: list[int], lines: _LineSender | None,
+        log_lock: threading.Lock, open_streams: list[int], senders: list[_LineSender],
     ) -> None:  # fmt: skip
         out = sys.stderr if is_err else sys.stdout
         label = prefix(state.spec.id, colour_enabled(out))  # coloured on a terminal only
@@ -371,8 +390,10 @@ class Coordinator:
                 state.stderr_tail.append(line)
             if shown:
                 self.terminal.write(out, f"{label}{line}\n")
-            if lines is not None:
-                lines.send(line)
+            for sender in senders:
+                # stdout only for log records: the node's own records come on its stderr
+                if not (is_err and sender is state.records):
+                    sender.send(line)
         stream.close()
         with log_lock:
             # The last stream of the process to end closes the log: closing it with the first
@@ -380,8 +401,8 @@ class Coordinator:
             open_streams[0] -= 1
             if open_streams[0] == 0:
                 log.close()
-                if lines is not None:
-                    lines.close()
+                for sender in senders:
+                    sender.close()
 
     def _tell_reaper(self, line: str) -> None:
         if self.reaper is not None and self.reaper.stdin is not None:
@@ -449,10 +470,11 @@ class Coordinator:
             ready = [n for n, s in self.nodes.items() if s.registered]
             self._broadcast({"op": "start", "ready": ready})
             for state in self.nodes.values():
-                if state.lines is not None:  # in a thread: a slow receiver must not stall us
-                    thread = threading.Thread(target=state.lines.flush, daemon=True)
-                    thread.start()
-                    self.threads.append(thread)
+                for sender in (state.lines, state.records):
+                    if sender is not None:  # in a thread: a slow receiver must not stall us
+                        thread = threading.Thread(target=sender.flush, daemon=True)
+                        thread.start()
+                        self.threads.append(thread)
 
     def _on_conn(self, state: _NodeState) -> None:
         assert state.conn is not None

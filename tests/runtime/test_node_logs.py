@@ -240,3 +240,47 @@ def test_log_level_above_stdout_keeps_printed_lines_off_the_terminal(tmp_path, l
     assert ("talker: a printed line" in result.stdout) == (level is None), result.stdout
     assert "talker: WARNING talker: a warning" in result.stderr
     assert "a printed line" in flow.logs()["talker"]
+
+
+def test_printed_lines_reach_dora_logs_as_stdout_records(tmp_path):
+    """dora-rs routes what a node prints to `dora/logs` at level `stdout` (not `dora/logs/info`,
+    not from a node whose min_log_level drops them)."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: printer
+            path: printer.py
+          - id: quiet
+            path: printer.py
+            min_log_level: info
+          - id: watcher
+            path: watcher.py
+            inputs:
+              all: {source: dora/logs, queue_size: 100}
+              info: {source: dora/logs/info, queue_size: 100}
+        """,
+        printer="""
+        import os, time
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(0.5)  # the watcher listens once every node has started
+        print(f"printed by {os.environ['DORA_ROS_NODE_ID']}", flush=True)
+        """,
+        watcher="""
+        import json
+        from _rec import record
+        from dora_ros import Node
+
+        got = []
+        for event in Node():
+            if event["type"] == "INPUT":
+                message = json.loads(event["value"].to_pylist()[0])
+                got.append((event["id"], message["node_id"], message["level"], message["message"]))
+        record("watcher", got)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    assert flow.result("watcher") == [("all", "printer", "STDOUT", "printed by printer")]
