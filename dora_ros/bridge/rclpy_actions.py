@@ -564,7 +564,8 @@ class RclpyActionClient:
     def cancel(self, goal_id: str | None, timeout: float | None) -> int:
         """Cancel one goal (or every goal in flight); the CancelGoal return code (0 = accepted).
 
-        An accepted cancel frees the goal's in-flight slot at once.
+        An accepted cancel frees the goal's in-flight slot at once; so does an unanswered one when
+        the server is gone (its result will never come).
         """
         if goal_id is not None:
             targets = [self._goal(goal_id)]
@@ -578,9 +579,18 @@ class RclpyActionClient:
             future = entry.handle.cancel_goal_async()
             if not _wait(self._backend, future, timeout):
                 future.cancel()
+                gone = self._client is not None and not self._client.server_is_ready()
+                if gone:  # its result will never come: do not let it hold a slot for ever
+                    with self._lock:
+                        self._in_flight.discard(entry.goal_id)
                 raise BridgeError(
                     f"action {self.name}: cancel of goal {entry.goal_id} not answered within "
                     f"{timeout:g} s"
+                    + (
+                        "; no action server is matched any more, the goal's slot is freed"
+                        if gone
+                        else ""
+                    )
                 )
             answer = int(future.result().return_code)
             if answer == 0:

@@ -309,3 +309,18 @@ def test_cancel_all_while_a_goal_is_being_sent(ros_node) -> None:
     assert client.cancel(None, timeout_s=1) == 0
     thread.join(10)
     assert len(errors) == 1 and "no action server" in str(errors[0])
+
+
+def test_goals_of_a_server_that_vanished_can_be_canceled_out_of_their_slots(ros_node) -> None:
+    """A server dies with goals in flight: their results never come; cancelling them (not
+    answered) frees their slots, or 8 such goals would block the client for ever."""
+    client = ros_node.create_action_client(name("/vanishing"), ACTION, Ros2QosPolicies())
+    config = {"role": "server", "name": name("/vanishing"), "step": 0.5, "threads": 4}
+    with peer("action_peer.py", config, DOMAIN):
+        goal_id = client.send_goal(pa.array([{"order": 40}]), timeout_s=15)
+        assert goal_id is not None and client._client.in_flight() == 1
+    backend_client = client._client
+    poll(lambda: not backend_client._client.server_is_ready(), 20)
+    with pytest.raises(BridgeError, match="no action server is matched any more"):
+        client.cancel(goal_id, timeout_s=1)
+    assert backend_client.in_flight() == 0
