@@ -335,3 +335,15 @@ def test_output_per_stream_mapping(ws: Workspace) -> None:
     )
     steps, _ = resolve_in_process(ws, path)
     assert [p.output for p in processes(steps)] == ["screen", "log", "log"]
+
+
+def test_pre_foxy_node_spellings(ws: Workspace) -> None:
+    path = ws.add_launch(
+        "old.launch.py",
+        "from launch import LaunchDescription\nfrom launch_ros.actions import Node\n\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([Node(package='demo_pkg', node_executable='reporter',\n"
+        "                                   node_name='old')])\n",
+    )
+    steps, _ = resolve_in_process(ws, path)
+    assert processes(steps)[0].ros_node == ("old", "/")

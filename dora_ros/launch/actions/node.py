@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..action import register
 from ..entity import ENTITIES
-from ..errors import NotFoundError
+from ..errors import LaunchFileError, NotFoundError
 from ..frontend_params import parse_parameters
 from ..ros_args import RosArguments, evaluate_parameter_value
 from ..substitutions import _package_prefix, perform
@@ -43,7 +43,7 @@ class Node(ExecuteProcess):
     def __init__(
         self,
         *,
-        executable: Any,
+        executable: Any = None,
         package: Any = None,
         name: Any = None,
         namespace: Any = None,
@@ -58,7 +58,10 @@ class Node(ExecuteProcess):
     ) -> None:
         super().__init__(cmd=None, name=exec_name, **kwargs)
         self.package = package
+        # `node_executable` / `node_name`: the spellings of ROS 2 before Foxy, still in old files.
         self.executable = executable if node_executable is None else node_executable
+        if self.executable is None:
+            raise LaunchFileError(f"{type(self).__name__} needs 'executable'", self.location)
         self.node_name = name if node_name is None else node_name
         self.node_namespace = namespace
         self.parameters = parameters
