@@ -36,6 +36,7 @@ from .messages import decode, encode, reply, request
 from .zenoh_config import ClusterError, ZenohSettings, check_id
 
 SPAWN_TIMEOUT = 10.0
+RUN_GONE_GRACE = 1.0
 # Finished dataflows kept for `list` and `logs` (the oldest forgotten first).
 FINISHED_KEPT = 100
 
@@ -126,6 +127,7 @@ class Coordinator:
         self.inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.session: Any = None
+        self.gone_runs: list[tuple[float, str, str]] = []  # (when to judge, dataflow, machine)
 
     def say(self, text: str) -> None:
         print(f"dora-ros coordinator: {text}", file=sys.stderr, flush=True)
@@ -151,6 +153,7 @@ class Coordinator:
         try:
             while not self.stopping.is_set():
                 self._repeat_stops()
+                self._check_gone_runs()
                 try:
                     kind, item = self.inbox.get(timeout=0.2)
                 except queue.Empty:
@@ -191,13 +194,26 @@ class Coordinator:
                 if dataflow_id not in self.dataflows:
                     self._learn(dataflow_id, machine)
             else:
-                record = self.dataflows.get(dataflow_id)
-                if record is not None and machine not in record.done:
-                    record.done[machine] = {"code": 1, "failures": [
-                        f"the run on machine {machine!r} ended without reporting"]}  # fmt: skip
-                    self._maybe_finished(record)
+                # Its daemon's token may go a moment later (a SIGKILLed daemon takes its runs
+                # with it): judge after RUN_GONE_GRACE, so the machine is named as lost.
+                self.gone_runs.append((time.monotonic() + RUN_GONE_GRACE, dataflow_id, machine))
 
     # --- daemons and machine runs -------------------------------------------------------------
+
+    def _check_gone_runs(self) -> None:
+        now = time.monotonic()
+        due = [g for g in self.gone_runs if g[0] <= now]
+        self.gone_runs = [g for g in self.gone_runs if g[0] > now]
+        for _, dataflow_id, machine in due:
+            record = self.dataflows.get(dataflow_id)
+            if record is None or machine in record.done or record.status != "running":
+                continue
+            record.done[machine] = {"code": 1, "failures": [
+                f"the run on machine {machine!r} ended without reporting"]}  # fmt: skip
+            control = keys.control(record.id)
+            self.session.put(control, encode({"op": "machine_lost", "machine": machine}))
+            self._send_stop(record, {})
+            self._maybe_finished(record)
 
     def _send_stop(self, record: _Record, request: dict[str, Any]) -> None:
         record.stop = request

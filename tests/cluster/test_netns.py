@@ -1,0 +1,72 @@
+"""The two-machine graph with each machine in its own network namespace (separate network
+stacks joined by veth links; the coordinator in a third). The loopback variants of the same
+cases are in test_two_machines.py and test_faults.py and always run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cluster_env import Cluster, result, wait_for, write
+from graphs import SCRIPTS, SPLIT_GRAPH
+from netns import Network, available
+
+pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+
+
+@pytest.fixture
+def spread(tmp_path: Path) -> Iterator[tuple[Cluster, Network]]:
+    network = Network(("robot", "gpu"))
+    cluster = Cluster(tmp_path, addr=network.addresses["coordinator"], netns=network.namespaces)
+    try:
+        cluster.start_coordinator()
+        for machine in ("robot", "gpu"):
+            # Peers (the daemon and its nodes) listen on the machine's own address only: no
+            # loopback address is advertised to the other machine.
+            cluster.start_daemon(machine, "-c", network.addresses["coordinator"],
+                                 "--zenoh-listen", f"tcp/{network.addresses[machine]}:0")  # fmt: skip
+        cluster.wait_daemons("robot", "gpu")
+        yield cluster, network
+    finally:
+        left = cluster.close()
+        namespaces = network.close()
+        assert not left, f"processes left behind: {left}\n{cluster.logs()}"
+        assert not namespaces, f"namespaces left behind: {namespaces}"
+
+
+def _count(folder: Path) -> int:
+    return len(result(folder, "recorder")) if (folder / "recorder.pkl").exists() else 0
+
+
+def test_split_graph_over_namespaces(spread: tuple[Cluster, Network], tmp_path: Path) -> None:
+    cluster, _ = spread
+    write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
+    cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
+    row = cluster.row("two")
+    assert row is not None and row["status"] == "running" and row["machines"] == ["gpu", "robot"]
+    wait_for(lambda: _count(tmp_path) >= 12, 30, "12 messages at the recorder")
+    logs = cluster.cli("logs", "two", "-n", "sink", "--tail", "2", check=True).stdout
+    assert [line.split()[:2] for line in logs.splitlines()] == [["sink", "got"]] * 2
+    stopped = cluster.cli("stop", "two", check=True)
+    assert "finished" in stopped.stdout
+    sink = result(tmp_path, "sink")
+    inputs = [e for e in sink["events"] if e[0] == "INPUT"]
+    numbers = [n for _, n, _ in inputs]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert all(ok for _, _, ok in inputs)
+    assert sink["meta"]["tag"] == "from-robot"
+
+
+def test_daemon_killed_in_its_namespace(spread: tuple[Cluster, Network], tmp_path: Path) -> None:
+    cluster, _ = spread
+    write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
+    cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
+    wait_for(lambda: _count(tmp_path) >= 5, 30, "5 messages at the recorder")
+    cluster.kill("robot")
+    killed = time.monotonic()
+    row = wait_for(lambda: (r := cluster.row("two")) is not None and r["status"] != "running"
+                   and r, 15, "the dataflow to end")  # fmt: skip
+    assert time.monotonic() - killed < 5
+    assert row["status"] == "failed" and "machine 'robot' lost" in row["message"]
