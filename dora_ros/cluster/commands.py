@@ -234,6 +234,9 @@ def _row(session: Any, dataflow_id: str, where: str) -> dict[str, Any] | None:
 
 
 def _report(row: dict[str, Any]) -> int:
+    for where, count in sorted((row.get("dropped") or {}).items()):
+        node, _, input_id = where.partition("/")
+        click.echo(f"node {node!r} input {input_id!r}: dropped {count} message(s)", err=True)
     if row["status"] == "failed":
         click.echo(f"dataflow {row['uuid']} failed: {row['message']}", err=True)
         return 1
@@ -367,6 +370,8 @@ def status(coordinator_addr: str, coordinator_port: int) -> int:
         click.echo("daemons: none")
     for entry in daemons:
         state = "connected" if entry["alive"] else "lost"
+        if entry["alive"] and not entry.get("reachable", True):
+            state = "unreachable"
         click.echo(f"daemon {entry['machine']}: {state}")
     click.echo(f"running dataflows: {answer['running']}")
     return 0

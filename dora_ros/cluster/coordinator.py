@@ -36,6 +36,10 @@ from .messages import decode, encode, reply, request
 from .zenoh_config import ClusterError, ZenohSettings, check_id
 
 SPAWN_TIMEOUT = 10.0
+# Each daemon is pinged this often and must answer within PING_TIMEOUT; one that does not is
+# reported unreachable (a partition) until it answers again. Lost is Zenoh's call (its lease).
+PING_PERIOD = 1.0
+PING_TIMEOUT = 1.0
 RUN_GONE_GRACE = 1.0
 # Finished dataflows kept for `list` and `logs` (the oldest forgotten first).
 FINISHED_KEPT = 100
@@ -53,6 +57,8 @@ class _Daemon:
     machine: str
     alive: bool = True
     since: float = field(default_factory=time.time)
+    reachable: bool = True  # answered the last ping
+    pinging: bool = False
 
 
 @dataclass(eq=False)
@@ -84,6 +90,7 @@ class _Record:
             "graph": self.graph,
             "started_at": self.started_at,
             "message": self.message,
+            "dropped": {k: v for d in self.done.values() for k, v in d.get("dropped", {}).items()},
         }
 
 
@@ -128,6 +135,7 @@ class Coordinator:
         self.stopping = threading.Event()
         self.session: Any = None
         self.gone_runs: list[tuple[float, str, str]] = []  # (when to judge, dataflow, machine)
+        self.pinged = 0.0
 
     def say(self, text: str) -> None:
         print(f"dora-ros coordinator: {text}", file=sys.stderr, flush=True)
@@ -154,6 +162,7 @@ class Coordinator:
             while not self.stopping.is_set():
                 self._repeat_stops()
                 self._check_gone_runs()
+                self._ping()
                 try:
                     kind, item = self.inbox.get(timeout=0.2)
                 except queue.Empty:
@@ -178,6 +187,8 @@ class Coordinator:
 
         if kind == "query":
             self._answer(item)
+        elif kind == "pong":
+            self._on_pong(*item)
         elif kind == "event":
             self._on_event(keys.last_chunk(item.key_expr), decode(item.payload))
         elif kind == "daemon":
@@ -199,6 +210,43 @@ class Coordinator:
                 self.gone_runs.append((time.monotonic() + RUN_GONE_GRACE, dataflow_id, machine))
 
     # --- daemons and machine runs -------------------------------------------------------------
+
+    def _ping(self) -> None:
+        import zenoh
+
+        now = time.monotonic()
+        if now - self.pinged < PING_PERIOD:
+            return
+        self.pinged = now
+        for daemon in self.daemons.values():
+            if not daemon.alive or daemon.pinging:
+                continue
+            daemon.pinging = True
+            answered: list[bool] = []
+
+            def on_reply(reply: Any, answered: list[bool] = answered) -> None:
+                if reply.ok is not None:
+                    answered.append(True)
+
+            def on_end(daemon: _Daemon = daemon, answered: list[bool] = answered) -> None:
+                self.inbox.put(("pong", (daemon, bool(answered))))
+
+            self.session.get(
+                keys.daemon_api(daemon.machine, "ping"),
+                zenoh.handlers.Callback(on_reply, on_end, indirect=False),
+                timeout=PING_TIMEOUT,
+            )
+
+    def _on_pong(self, daemon: _Daemon, answered: bool) -> None:
+        daemon.pinging = False
+        if not daemon.alive or answered == daemon.reachable:
+            return
+        daemon.reachable = answered
+        if answered:
+            self.say(f"machine {daemon.machine!r} reachable again")
+        else:
+            self.say(f"machine {daemon.machine!r} unreachable: no answer within"
+                     f" {PING_TIMEOUT:g} s (a partition?)")  # fmt: skip
 
     def _check_gone_runs(self) -> None:
         now = time.monotonic()
@@ -394,7 +442,8 @@ class Coordinator:
             "coordinator": {"version": version(), "zid": str(self.session.zid()),
                             "listen": list(self.settings.listen or ()),
                             "host": socket.gethostname()},
-            "daemons": [{"machine": d.machine, "alive": d.alive, "since": d.since}
+            "daemons": [{"machine": d.machine, "alive": d.alive, "since": d.since,
+                         "reachable": d.reachable}
                         for d in sorted(self.daemons.values(), key=lambda d: d.machine)],
             "running": sum(r.status == "running" for r in self.dataflows.values()),
         }  # fmt: skip

@@ -140,6 +140,8 @@ class Daemon:
                 answer = self._spawn(request)
             elif verb == "logs":
                 answer = self._logs(request)
+            elif verb == "ping":
+                answer = {"ok": True}
             elif verb == "runs":
                 answer = {"runs": [{"id": r.dataflow_id, "name": r.name,
                                     "running": r.proc.poll() is None}

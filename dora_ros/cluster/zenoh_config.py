@@ -26,6 +26,10 @@ DEFAULT_ADDR = "127.0.0.1"
 DEFAULT_PORT = 6013
 # A CLI command gives up on an absent coordinator after this long (one clear line).
 CLI_CONNECT_TIMEOUT_MS = 1000
+# Zenoh closes a link it has heard nothing on for this long: a partition shorter than this is
+# survived (reported by the coordinator's pings, docs/cluster.md), a longer one is a lost
+# machine. Zenoh's default (10 s) would end a dataflow on a 10-s cable pull.
+LEASE_MS = 30000
 
 
 class ClusterError(DoraRosError):
@@ -85,7 +89,7 @@ class ZenohSettings:
         except Exception as err:  # zenoh raises ZError for a missing or invalid file
             raise ClusterError(f"{ENV_CONFIG}={path}: not a Zenoh configuration: {err}") from err
         # The role's settings first, then the overlay: a user's file has the last word.
-        items: list[tuple[str, Any]] = [("mode", self.mode)]
+        items: list[tuple[str, Any]] = [("mode", self.mode), ("transport/link/tx/lease", LEASE_MS)]
         items.append(("scouting/multicast/enabled", self.multicast))
         if self.connect:
             items.append(("connect/endpoints", list(self.connect)))
