@@ -14,7 +14,9 @@ One MCAP channel per recorded output, its topic the output's `node/output` name:
 
 A channel's value type is fixed, so an output whose values change type gets one channel per type
 (same topic). The dora timestamp of a message becomes its `publish_time`; `log_time` is when the
-recorder received it.
+recorder received it. A CDR message keeps its value and `ros2.type`, not other per-message
+metadata (MCAP messages have none); a channel whose type came from the graph rather than the
+values' metadata says so (`ros2.type.source: graph`), and replay then sends no `ros2.type`.
 """
 
 from __future__ import annotations
@@ -45,16 +47,19 @@ ARROW_ENCODING = "arrow.ipc"
 ARROW_SCHEMA_ENCODING = "arrow.ipc.schema"
 METADATA_KEY = b"dora.metadata"
 ROS_TYPE_KEY = "ros2.type"  # msgconv.ROS_TYPE_KEY, without importing msgconv for Arrow outputs
+TYPE_SOURCE_KEY = "ros2.type.source"  # channel metadata: "graph" when no value named its type
 _SEPARATOR = "=" * 80
 
 
-def ros_type_of(value: Any, metadata: dict[str, Any]) -> str | None:
+def ros_type_of(value: Any, metadata: dict[str, Any], graph_type: str | None = None) -> str | None:
     """The ROS 2 type to write `value` as CDR, or None to write it as Arrow IPC.
 
-    CDR only when the value is exactly one message of msgconv's Arrow type, so a replay decodes
-    it back to the same array; anything else (several rows, another Arrow type) stays Arrow.
+    The type is the one its metadata names (`ros2.type`), else `graph_type` (what a `ros2:` node
+    publishes it as). CDR only when the value is exactly one message of msgconv's Arrow type, so a
+    replay decodes it back to the same array; anything else (several rows, another Arrow type)
+    stays Arrow.
     """
-    type_name = metadata.get(ROS_TYPE_KEY)
+    type_name = metadata.get(ROS_TYPE_KEY) or graph_type
     if not isinstance(type_name, str) or not isinstance(value, pa.StructArray) or len(value) != 1:
         return None
     from .. import msgconv

@@ -20,7 +20,7 @@ import yaml
 
 from . import ToolError
 
-__all__ = ["choose_outputs", "record", "recording_graph"]
+__all__ = ["choose_outputs", "published_ros_types", "record", "recording_graph"]
 
 RECORDER = Path(__file__).with_name("recorder_node.py")
 DEFAULT_QUEUE_SIZE = 64
@@ -63,6 +63,30 @@ def choose_outputs(dataflow: Any, topics: str | None) -> list[str]:
     return chosen
 
 
+def published_ros_types(dataflow: Any) -> dict[str, str]:
+    """`node/output` -> ROS type, for outputs a `ros2:` node publishes on a ROS topic.
+
+    Such values rarely name their type in their metadata (the bridge knows it from the graph);
+    the recorder writes them as CDR too when they are exactly one message of that type.
+    """
+    from ..bridge.graph_config import parse_bridge_config
+
+    types: dict[str, str] = {}
+    for node in dataflow.nodes:
+        if node.extension is None or node.extension[0] != "ros2":
+            continue
+        spec = parse_bridge_config(node.extension[1], node.id, node.location)
+        for topic in spec.topics if spec.mode == "topics" else ():
+            if topic.direction != "publish":
+                continue
+            try:
+                source = node.input(topic.dora_id).source
+            except KeyError:  # a publish topic nothing feeds
+                continue
+            types[source] = topic.message_type
+    return types
+
+
 def _free_id(doc: dict[str, Any], base: str) -> str:
     taken = {str(n.get("id")) for n in doc.get("nodes") or [] if isinstance(n, dict)}
     node_id, i = base, 1
@@ -80,7 +104,12 @@ def read_graph_document(path: Path) -> dict[str, Any]:
 
 
 def recording_graph(
-    graph: Path, outputs: list[str], output_file: Path, queue_size: int, compression: str
+    graph: Path,
+    outputs: list[str],
+    output_file: Path,
+    queue_size: int,
+    compression: str,
+    ros_types: dict[str, str],
 ) -> tuple[str, str]:
     """The graph's YAML text with the recorder node appended, and the recorder's node id."""
     doc = read_graph_document(graph)
@@ -88,6 +117,7 @@ def recording_graph(
     config = {
         "output": str(output_file),
         "inputs": {f"in{i}": name for i, name in enumerate(outputs)},
+        "ros_types": {name: ros_types[name] for name in outputs if name in ros_types},
         "queue_size": queue_size,
         "compression": compression,
     }
@@ -168,7 +198,10 @@ def record(
     outputs = choose_outputs(dataflow, topics)
     if not outputs:
         raise ToolError(f"{graph}: the graph has no outputs to record")
-    text, node_id = recording_graph(dataflow.path, outputs, output, queue_size, compression)
+    ros_types = published_ros_types(dataflow)
+    text, node_id = recording_graph(
+        dataflow.path, outputs, output, queue_size, compression, ros_types
+    )
     recording = parse_dataflow(text, dataflow.path)
     click.echo(
         f"dora-ros record: {len(outputs)} output(s) -> {output} ({compression}), node '{node_id}'",

@@ -47,6 +47,7 @@ class Recorder:
     path: str
     compression: str
     queue_size: int
+    graph_types: dict[str, str] = field(default_factory=dict)  # topic -> ROS type it is sent as
     queue: deque[tuple[str, Any, dict[str, Any], int]] = field(default_factory=deque)
     pending_bytes: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -128,7 +129,7 @@ class Recorder:
     def _write(self, topic: str, value: Any, metadata: dict[str, Any], log_time: int) -> None:
         from dora_ros.tools import mcap_channels as mc
 
-        ros_type = mc.ros_type_of(value, metadata)
+        ros_type = mc.ros_type_of(value, metadata, self.graph_types.get(topic))
         if ros_type is not None:
             from dora_ros import msgconv
 
@@ -139,7 +140,8 @@ class Recorder:
             data = mc.arrow_message(value, metadata)
         channel = self._channels.get(key)
         if channel is None:
-            channel = self._channel(topic, value, ros_type)
+            from_graph = ros_type is not None and mc.ROS_TYPE_KEY not in metadata
+            channel = self._channel(topic, value, ros_type, from_graph)
             self._channels[key] = channel
         stamp = metadata.get("timestamp")  # the sender's time, a datetime (wire.py)
         publish_time = int(stamp.timestamp() * 1e9) if isinstance(stamp, dt.datetime) else log_time
@@ -154,7 +156,7 @@ class Recorder:
         self.written += 1
         self.written_bytes += len(data)
 
-    def _channel(self, topic: str, value: Any, ros_type: str | None) -> _Channel:
+    def _channel(self, topic: str, value: Any, ros_type: str | None, from_graph: bool) -> _Channel:
         from dora_ros.tools import mcap_channels as mc
 
         if ros_type is not None:
@@ -168,7 +170,11 @@ class Recorder:
                 topic,
                 mc.CDR_ENCODING,
                 self._schemas[schema_key],
-                {"dora.output": topic, "ros2.type": ros_type},
+                {
+                    "dora.output": topic,
+                    mc.ROS_TYPE_KEY: ros_type,
+                    **({mc.TYPE_SOURCE_KEY: "graph"} if from_graph else {}),
+                },
             )
         else:
             schema_key = (mc.ARROW_SCHEMA_ENCODING, str(value.type))
@@ -193,7 +199,12 @@ def main() -> None:
 
     config = json.loads(sys.argv[1])
     inputs: dict[str, str] = config["inputs"]
-    recorder = Recorder(config["output"], config["compression"], int(config["queue_size"]))
+    recorder = Recorder(
+        config["output"],
+        config["compression"],
+        int(config["queue_size"]),
+        dict(config.get("ros_types") or {}),
+    )
     received: dict[str, int] = dict.fromkeys(inputs.values(), 0)
     start = time.monotonic()
     next_progress = start + PROGRESS_PERIOD

@@ -70,7 +70,10 @@ def main() -> None:
                     from dora_ros import msgconv
 
                     value = msgconv.decode(schema.name, message.data)
-                    node.send_output(output, value, {mc.ROS_TYPE_KEY: schema.name})
+                    from_graph = channel.metadata.get(mc.TYPE_SOURCE_KEY) == "graph"
+                    node.send_output(
+                        output, value, None if from_graph else {mc.ROS_TYPE_KEY: schema.name}
+                    )
                 else:
                     value, metadata = mc.read_arrow_message(message.data)
                     node.send_output(output, value, metadata or None)

@@ -1,9 +1,11 @@
-"""Writes one JSON line per input to $OUT: input id, value (an image as its length and sum),
-metadata without the timestamp."""
+"""Writes one JSON line per input to $OUT: input id, value (a flat image as its length and
+SHA-256), metadata without the timestamp."""
 
 import hashlib
 import json
 import os
+
+import pyarrow as pa
 
 from dora_ros import Node
 
@@ -14,7 +16,7 @@ def main() -> None:
             if event["type"] != "INPUT":
                 continue
             value = event["value"]
-            if event["id"] == "image":
+            if event["id"] == "image" and not isinstance(value, pa.StructArray):
                 data = value.to_numpy(zero_copy_only=False)
                 shown = [len(data), hashlib.sha256(data.tobytes()).hexdigest()]
             else:
