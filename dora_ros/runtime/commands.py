@@ -79,7 +79,7 @@ _graph = click.argument("graph", type=click.Path(dir_okay=False, path_type=Path)
 @click.option(
     "--uv",
     is_flag=True,
-    help="Accepted as `dora run --uv`: nodes run with the Python `dora-ros build --uv` fills.",
+    help="Start `path:` nodes through `uv run` (as `dora run --uv`): `uv run python -u x.py`.",
 )
 def run(
     graph: Path, stop_after: float | None, name: str | None, out_dir: Path,
@@ -90,23 +90,21 @@ def run(
     if log_level is not None:
         # Nodes filter their own records (node_logs): they read it from their environment.
         os.environ[ENV_LOG_LEVEL] = log_level.lower()
-    if uv:
-        click.echo(_uv_note(), err=True)
+    uv_path = find_uv() if uv else None
+    if uv and uv_path is None:
+        click.echo(
+            f"dora-ros: --uv: uv is not installed (not on PATH, not next to {sys.executable}):"
+            f" nodes run with {sys.executable} instead (`pip install uv` to use it)",
+            err=True,
+        )
     from .supervisor import run_dataflow  # imported lazily: validate/build need none of it
 
-    return run_dataflow(dataflow, stop_after=stop_after, out_dir=out_dir, name=name)
+    return run_dataflow(dataflow, stop_after=stop_after, out_dir=out_dir, name=name, uv=uv_path)
 
 
-def _uv_note() -> str:
-    """What ``--uv`` means here (dora-rs's examples run ``dora run graph.yml --uv``)."""
-    python = sys.executable
-    note = (
-        f"dora-ros: --uv: Python nodes run with {python}, the Python `dora-ros build --uv`"
-        " installs their packages into (`uv pip ... --python` it)"
-    )
-    if shutil.which("uv") is None:
-        note += "; uv is not installed here, so `dora-ros build --uv` needs it first"
-    return note
+def find_uv() -> str | None:
+    """The uv executable: on ``PATH``, else next to the running Python (an inactive venv)."""
+    return shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
 
 
 @click.command()

@@ -223,9 +223,11 @@ class Coordinator:
 
     def __init__(
         self, dataflow: Dataflow, *, out_dir: Path | None, name: str | None,
-        stop_after: float | None,
+        stop_after: float | None, uv: str | None = None,
     ) -> None:  # fmt: skip
         self.dataflow = dataflow
+        # `run --uv`: the uv executable that starts `path:` nodes (`uv run ...`, as dora-rs does).
+        self.uv = uv
         self.id = str(uuid.uuid4())
         self.name = name
         self.stop_after = stop_after
@@ -296,7 +298,8 @@ class Coordinator:
     def _command(self, spec: NodeSpec) -> list[str]:
         if spec.kind == "python":
             assert spec.resolved_path is not None
-            return [sys.executable, "-u", str(spec.resolved_path), *spec.args]
+            python = [self.uv, "run", "python"] if self.uv else [sys.executable]
+            return [*python, "-u", str(spec.resolved_path), *spec.args]
         if spec.kind == "extension":
             from .extensions import find_node_kind
 
@@ -307,7 +310,8 @@ class Coordinator:
                     f"{spec.location}: node {spec.id!r}: nothing handles key {spec.extension[0]!r}"
                 )
             return [*kind.command(spec, self.dataflow), *spec.args]
-        return [str(resolve_executable(spec, self.dataflow)), *spec.args]
+        executable = str(resolve_executable(spec, self.dataflow))
+        return [*([self.uv, "run"] if self.uv else []), executable, *spec.args]
 
     def _env(self, state: _NodeState) -> dict[str, str]:
         from ..compat import compat_path
@@ -324,6 +328,10 @@ class Coordinator:
         # Console scripts of the venv running dora-ros (node-hub packages) are found without
         # activating it.
         env["PATH"] = os.pathsep.join([env.get("PATH", ""), str(Path(sys.executable).parent)])
+        if self.uv and sys.prefix != sys.base_prefix:
+            # `uv run` outside a uv project uses the active venv: dora-ros's own, unless one is
+            # active, so nodes import what `dora-ros build --uv` installed (`--python` it).
+            env["VIRTUAL_ENV"] = env.get("VIRTUAL_ENV") or sys.prefix
         return env
 
     def _spawn(self, state: _NodeState) -> None:
@@ -805,8 +813,12 @@ def run_dataflow(
     stop_after: float | None = None,
     out_dir: Path | None = None,
     name: str | None = None,
+    uv: str | None = None,
 ) -> int:
-    """Run ``dataflow`` until every node ended or it is stopped; returns the exit status."""
+    """Run ``dataflow`` until every node ended or it is stopped; returns the exit status.
+
+    ``uv`` is the uv executable to start ``path:`` nodes with (``run --uv``), or None.
+    """
     # Resolve every command first: a missing executable is an error before anything starts.
     if name is not None and (
         not name or name in ("latest", ".", "..") or "/" in name or name.startswith(".")
@@ -816,7 +828,7 @@ def run_dataflow(
             f"--name {name!r}: a run's name becomes the link out/<name>; use letters, digits, '-'"
             " or '_' (not 'latest', not a UUID, no '/', not starting with '.')"
         )
-    coordinator = Coordinator(dataflow, out_dir=out_dir, name=name, stop_after=stop_after)
+    coordinator = Coordinator(dataflow, out_dir=out_dir, name=name, stop_after=stop_after, uv=uv)
     for spec in dataflow.nodes:
         if spec.kind == "executable":
             resolve_executable(spec, dataflow)

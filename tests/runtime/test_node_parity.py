@@ -6,9 +6,6 @@ venv) and the values asserted here are what it did; the comments say so where it
 
 from __future__ import annotations
 
-import shutil
-import sys
-
 from runflow import run_flow, write_flow
 
 
@@ -295,31 +292,6 @@ def test_recv_async_cancelled_loses_nothing_and_sends_concurrently(tmp_path):
     assert values == list(range(40))
     assert timeouts > 10 and ticks > 5, (timeouts, ticks)  # both paths were exercised
     assert flow.result("echoes") == sent
-
-
-def test_run_accepts_uv_with_a_note(tmp_path):
-    """dora-rs's example READMEs say `dora run dataflow.yml --uv`: accepted, and what it means."""
-    flow = write_flow(
-        tmp_path,
-        """
-        nodes:
-          - id: hello
-            path: hello.py
-        """,
-        hello="""
-        from _rec import record
-        from dora_ros import Node
-
-        Node()
-        record("ran", True)
-        """,
-    )
-    result = run_flow(flow, "--uv")
-    assert result.returncode == 0, result.stderr
-    assert flow.result("ran") is True
-    note = next(line for line in result.stderr.splitlines() if "--uv" in line)
-    assert f"Python nodes run with {sys.executable}" in note
-    assert ("uv is not installed" in note) == (shutil.which("uv") is None)
 
 
 def test_second_concurrent_recv_async_is_refused(tmp_path):
