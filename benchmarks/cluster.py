@@ -1,0 +1,285 @@
+"""One edge between two machines: dora-ros against raw zenoh-python, and the same edge on one machine.
+
+Each "machine" is a Linux network namespace (as root; `tests/cluster/netns.py` makes them, joined
+by veths to a bridge in the coordinator's namespace), else, not as root, daemons on loopback. Per
+payload size (8 B, 64 KiB, 1 MiB, 16 MiB):
+
+- latency: the sender sends one message every `PERIOD[size]` seconds with its send time
+  (`time.time_ns()`, one clock for every process of the host) in the metadata (dora-ros) or in
+  the first 8 bytes (raw Zenoh); the receiver subtracts it from its own clock the moment the
+  message reaches Python. Median and p99 of `--count` messages.
+- throughput: the sender sends `BURST[size]` messages back to back; the receiver times the first
+  to the last it got (MB/s) and counts them (sends never block: Zenoh drops when its queue is full).
+
+Targets: raw zenoh-python pub/sub between the two namespaces (the same Zenoh settings as dora-ros's
+edges: peer mode, express, congestion control DROP), `dora-ros start` of a sender on robot and a
+receiver on gpu, and the same graph with both nodes on robot (the shared-memory path).
+
+    sudo .venv/bin/python benchmarks/cluster.py             # about 2 minutes
+    sudo .venv/bin/python benchmarks/cluster.py --count 50  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "cluster"))
+from cluster_env import Cluster, free_port
+from netns import Network, available
+
+KIB, MIB = 1024, 1024 * 1024
+SIZES = (8, 64 * KIB, MIB, 16 * MIB)
+PERIOD = {8: 0.005, 64 * KIB: 0.005, MIB: 0.02, 16 * MIB: 0.15}
+BURST = {8: 2000, 64 * KIB: 500, MIB: 100, 16 * MIB: 12}
+
+# The sender: for each size, `count` paced messages, then a burst; `phase` in the metadata.
+DORA_SENDER = """
+import json, os, time
+import numpy as np
+import pyarrow as pa
+from dora import Node
+
+sizes = json.loads(os.environ["SIZES"]); count = int(os.environ["COUNT"])
+period = json.loads(os.environ["PERIOD"]); burst = json.loads(os.environ["BURST"])
+node = Node()
+time.sleep(1.0)  # the receiver's subscription reaches us
+for size in sizes:
+    data = pa.array(np.zeros(size, dtype=np.uint8))
+    for _ in range(count):
+        node.send_output("data", data, {"t": time.time_ns(), "size": size, "phase": "lat"})
+        time.sleep(period[str(size)])
+    for _ in range(burst[str(size)]):
+        node.send_output("data", data, {"t": time.time_ns(), "size": size, "phase": "thr"})
+    time.sleep(1.0)
+"""
+
+DORA_RECEIVER = """
+import json, os, time
+from dora import Node
+
+lat = {}; thr = {}
+for event in Node():
+    if event["type"] != "INPUT":
+        continue
+    now = time.time_ns(); md = event["metadata"]; size = str(md["size"])
+    if md["phase"] == "lat":
+        lat.setdefault(size, []).append(now - md["t"])
+    else:
+        first, last, n = thr.get(size, (now, now, 0))
+        thr[size] = (first, now, n + 1)
+with open(os.environ["RESULT"], "w") as f:
+    json.dump({"lat": lat, "thr": thr}, f)
+"""
+
+RAW_PUB = """
+import json, os, struct, sys, time
+import zenoh
+
+sizes = json.loads(os.environ["SIZES"]); count = int(os.environ["COUNT"])
+period = json.loads(os.environ["PERIOD"]); burst = json.loads(os.environ["BURST"])
+conf = zenoh.Config()
+conf.insert_json5("mode", '"peer"')
+conf.insert_json5("scouting/multicast/enabled", "false")
+conf.insert_json5("connect/endpoints", json.dumps([sys.argv[1]]))
+conf.insert_json5("listen/endpoints", "[]")
+with zenoh.open(conf) as session:
+    pub = session.declare_publisher("bench/data", congestion_control=zenoh.CongestionControl.DROP,
+                                    express=True)
+    while not pub.matching_status.matching:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    for size in sizes:
+        buf = bytearray(max(size, 17))
+        for phase, n in ((0, count), (1, burst[str(size)])):
+            for _ in range(n):
+                struct.pack_into("<QQB", buf, 0, time.time_ns(), size, phase)
+                pub.put(bytes(buf))
+                if phase == 0:
+                    time.sleep(period[str(size)])
+        time.sleep(1.0)
+    pub.put(b"end")
+    time.sleep(0.5)
+"""
+
+RAW_SUB = """
+import json, os, struct, sys, threading, time
+import zenoh
+
+lat = {}; thr = {}; done = threading.Event()
+
+def on_sample(sample):
+    data = sample.payload.to_bytes()
+    now = time.time_ns()
+    if data == b"end":
+        done.set(); return
+    t, size, phase = struct.unpack_from("<QQB", data)
+    size = str(size)
+    if phase == 0:
+        lat.setdefault(size, []).append(now - t)
+    else:
+        first, last, n = thr.get(size, (now, now, 0))
+        thr[size] = (first, now, n + 1)
+
+conf = zenoh.Config()
+conf.insert_json5("mode", '"peer"')
+conf.insert_json5("scouting/multicast/enabled", "false")
+conf.insert_json5("listen/endpoints", json.dumps([sys.argv[1]]))
+with zenoh.open(conf) as session:
+    sub = session.declare_subscriber("bench/data",
+                                     zenoh.handlers.Callback(on_sample, indirect=False))
+    print("ready", flush=True)
+    done.wait(600)
+with open(os.environ["RESULT"], "w") as f:
+    json.dump({"lat": lat, "thr": thr}, f)
+"""
+
+GRAPH = """
+nodes:
+  - id: sender
+    path: sender.py
+    deploy: {{machine: robot}}
+    env: {env}
+    outputs: [data]
+  - id: receiver
+    path: receiver.py
+    deploy: {{machine: {receiver_machine}}}
+    env: {env}
+    inputs:
+      data: {{source: sender/data, queue_size: 4000}}
+"""
+
+
+def _env(folder: Path, count: int, result: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        SIZES=json.dumps(list(SIZES)), COUNT=str(count), RESULT=str(folder / result),
+        PERIOD=json.dumps({str(k): v for k, v in PERIOD.items()}),
+        BURST=json.dumps({str(k): v for k, v in BURST.items()}),
+    )  # fmt: skip
+    return env
+
+
+def run_raw(folder: Path, network: Network | None, count: int) -> dict[str, Any]:
+    (folder / "pub.py").write_text(textwrap.dedent(RAW_PUB))
+    (folder / "sub.py").write_text(textwrap.dedent(RAW_SUB))
+    address = network.addresses["gpu"] if network else "127.0.0.1"
+    endpoint = f"tcp/{address}:{free_port()}"
+
+    def prefix(role: str) -> list[str]:
+        return ["ip", "netns", "exec", network.namespaces[role]] if network else []
+
+    env = _env(folder, count, "raw.json")
+    sub = subprocess.Popen([*prefix("gpu"), sys.executable, "sub.py", endpoint], cwd=folder,
+                           env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
+        subprocess.run([*prefix("robot"), sys.executable, "pub.py", endpoint], cwd=folder,
+                       env=env, check=True, timeout=600)  # fmt: skip
+        sub.wait(timeout=60)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+    return json.loads((folder / "raw.json").read_text())
+
+
+def run_dora(cluster: Cluster, folder: Path, count: int, receiver_machine: str) -> dict[str, Any]:
+    (folder / "sender.py").write_text(textwrap.dedent(DORA_SENDER))
+    (folder / "receiver.py").write_text(textwrap.dedent(DORA_RECEIVER))
+    result = f"dora-{receiver_machine}.json"
+    env = _env(folder, count, result)
+    # The nodes inherit the daemons' environment, not ours: the settings go in the graph.
+    settings = {k: env[k] for k in ("SIZES", "COUNT", "RESULT", "PERIOD", "BURST")}
+    graph = GRAPH.format(receiver_machine=receiver_machine, env=json.dumps(settings))
+    (folder / "graph.yml").write_text(graph)
+    run = cluster.cli("start", "graph.yml", "--attach", timeout=900)
+    if run.returncode != 0:
+        raise SystemExit(f"dora-ros start failed:\n{run.stdout}\n{run.stderr}\n{cluster.logs()}")
+    return json.loads((folder / result).read_text())
+
+
+def _fmt_us(ns: float) -> str:
+    return f"{ns / 1000:,.0f}"
+
+
+def table(results: dict[str, dict[str, Any]], count: int) -> str:
+    rows = ["| size | target | median us | p99 us | got | burst MB/s | burst got |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    ratios = []
+    for size in SIZES:
+        key = str(size)
+        medians = {}
+        for target, data in results.items():
+            lat = sorted(data["lat"].get(key, []))
+            if lat:
+                median = statistics.median(lat)
+                p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+                medians[target] = median
+            first, last, n = data["thr"].get(key, (0, 0, 0))
+            mbs = (n - 1) * size / ((last - first) / 1e9) / 1e6 if n > 1 and last > first else 0
+            label = (
+                f"{size} B"
+                if size < KIB
+                else f"{size // KIB} KiB"
+                if size < MIB
+                else f"{size // MIB} MiB"
+            )
+            rows.append(
+                f"| {label} | {target} | {_fmt_us(median) if lat else '-'} |"
+                f" {_fmt_us(p99) if lat else '-'} | {len(lat)}/{count} | {mbs:,.0f} |"
+                f" {n}/{BURST[size]} |"
+            )
+        if "zenoh-python" in medians and "dora-ros cross" in medians:
+            raw, ours = medians["zenoh-python"], medians["dora-ros cross"]
+            limit = max(raw * 1.2, raw + 25_000)
+            ratios.append(f"{size} B: dora-ros/raw {ours / raw:.2f}x"
+                          f" ({'within' if ours <= limit else 'OVER'} 1.2x or +25 us)")  # fmt: skip
+    return "\n".join(rows) + "\n\n" + "\n".join(ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200, help="paced messages per size")
+    parser.add_argument("--loopback", action="store_true", help="no namespaces, even as root")
+    args = parser.parse_args()
+    why = "--loopback" if args.loopback else available()
+    with tempfile.TemporaryDirectory(prefix="dora-ros-cluster-bench-") as tmp:
+        folder = Path(tmp)
+        network = None if why else Network(("robot", "gpu"))
+        where = "two network namespaces" if network else f"loopback ({why})"
+        print(f"cluster benchmark: {where}, {args.count} paced messages per size", flush=True)
+        results: dict[str, dict[str, Any]] = {}
+        cluster = Cluster(folder, addr=network.addresses["coordinator"] if network else "127.0.0.1",
+                          netns=network.namespaces if network else {})  # fmt: skip
+        try:
+            results["zenoh-python"] = run_raw(folder, network, args.count)
+            cluster.start_coordinator()
+            for machine in ("robot", "gpu"):
+                extra = []
+                if network:
+                    extra = ["-c", network.addresses["coordinator"], "--zenoh-listen",
+                             f"tcp/{network.addresses[machine]}:0"]  # fmt: skip
+                cluster.start_daemon(machine, *extra)
+            cluster.wait_daemons("robot", "gpu")
+            results["dora-ros cross"] = run_dora(cluster, folder, args.count, "gpu")
+            results["dora-ros local"] = run_dora(cluster, folder, args.count, "robot")
+        finally:
+            left = cluster.close()
+            if network is not None:
+                network.close()
+            if left:
+                print(f"warning: killed leftover processes: {left}", file=sys.stderr)
+        print(table(results, args.count))
+
+
+if __name__ == "__main__":
+    main()
