@@ -16,9 +16,11 @@ The memory is a mapping of its own over the sender's shared-memory region (from 
   sender may still write), and refuses a second time;
 - once sent or dropped, the buffer refuses new views (``BufferError``), and ``as_buffer()`` /
   ``as_memoryview()`` raise;
-- an exception inside the ``with`` block does not send; the sample stays sendable, and its region
-  goes back to the pool when the handler is dropped and no view of it is left (the node retries
-  on its next send), never while one still is.
+- an exception inside the ``with`` block does not send. Unlike dora-rs 1.1, where the sample
+  stays sendable and its memory waits for the handler to be dropped, the sample is dropped on
+  leaving the block: its region goes back to the pool there, or, while a view of it is still
+  alive, once the last view is gone (the node checks at its next ``send_output_raw``), never
+  while one is. A handler dropped unsent is discarded the same way.
 
 ``as_buffer()`` is a ``SampleBuffer`` (``_sample_buffer.c``) that counts its views. Without the C
 extension the owner itself is handed out: views are still detected (an mmap refuses to close, a
@@ -116,19 +118,26 @@ class SampleHandler:
         return self.as_buffer()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:  # a `with` left by an exception sends nothing (dora-rs: the same)
+        if exc_type is None:
             self.send()
+        else:
+            # Sends nothing (as dora-rs) and, unlike dora-rs 1.1, drops the sample now: a
+            # handler kept in a variable would otherwise hold its region until it is dropped.
+            self._discard()
 
-    def __del__(self) -> None:
-        # An unsent sample gives its memory back once no view of it is left.
+    def _discard(self) -> None:
+        """Drop an unsent sample: its memory goes back once no view of it is left."""
         try:
             if self._state == _OPEN:
                 self._state = _DROPPED
                 if self._buffer is not None:
                     self._buffer.invalidate()
                 self._on_discard(views_released(self._owner, self._buffer), self._buffer)
-        except Exception:  # never raise from a finaliser (the node may be closed by now)
+        except Exception:  # never raise from a finaliser or over the user's own exception
             logging.getLogger(__name__).exception("discarding an unsent sample failed")
+
+    def __del__(self) -> None:
+        self._discard()
 
     def __repr__(self) -> str:
         state = ("open", "sent", "dropped")[self._state]

@@ -213,6 +213,82 @@ def test_send_output_raw_sample_handler(tmp_path):
     assert got == expected
 
 
+def test_exception_in_with_returns_the_region_at_once_or_after_the_last_view(tmp_path):
+    """Leaving `with node.send_output_raw(...)` by an exception puts the region back in the pool
+    at once, though the handler is still referenced (old code: only when it was dropped); with a
+    numpy view still alive, not while it lives, and at the next send_output_raw once it is gone."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: camera
+            path: camera.py
+            outputs: [image]
+        """,
+        camera="""
+        import numpy as np
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        pool = node._pool
+        size = 100_000
+        out = {}
+
+        def state():
+            return (len(pool._free), pool.region_count)
+
+        with node.send_output_raw("image", size) as buf:  # one region, sent, free again
+            np.frombuffer(buf, np.uint8)[:] = 1
+        out["start"] = state()
+
+        sample = node.send_output_raw("image", size)  # takes the free region
+        out["taken"] = state()
+        try:
+            with sample as buf:
+                np.frombuffer(buf, np.uint8)[:] = 2
+                raise ValueError("boom")
+        except ValueError:
+            pass
+        out["after_exception"] = state()  # `sample` still referenced here
+        try:
+            sample.send()
+        except RuntimeError as err:
+            out["send_after"] = str(err)
+
+        held = node.send_output_raw("image", size)  # the same region again
+        try:
+            with held as buf:
+                kept = np.frombuffer(buf, np.uint8)
+                kept[:] = 3
+                raise ValueError("boom")
+        except ValueError:
+            pass
+        out["view_alive"] = state()
+        with node.send_output_raw("image", size) as buf:  # needs a region of its own
+            np.frombuffer(buf, np.uint8)[:] = 4
+        out["other_send"] = state()
+        out["kept_intact"] = bool((kept == 3).all())
+        del kept
+        with node.send_output_raw("image", size) as buf:  # the held region is back and reused
+            np.frombuffer(buf, np.uint8)[:] = 5
+        out["view_gone"] = state()
+        record("camera", out)
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    out = flow.result("camera")
+    assert out["start"] == (1, 1)
+    assert out["taken"] == (0, 1)
+    assert out["after_exception"] == (1, 1), out  # old code: (0, 1) until `sample` is dropped
+    assert "dropped" in out["send_after"]
+    assert out["view_alive"] == (0, 1), out  # not back while `kept` lives
+    assert out["other_send"] == (1, 2), out  # a second region; the held one still aside
+    assert out["kept_intact"] is True
+    assert out["view_gone"] == (2, 2), out  # both free: no third region
+
+
 def test_recv_async_cancelled_loses_nothing_and_sends_concurrently(tmp_path):
     """A wait_for that cancels recv_async must not swallow the next event (it did: next() went
     on in a worker thread and its event was dropped), and another coroutine may send meanwhile."""
