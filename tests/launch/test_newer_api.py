@@ -45,6 +45,7 @@ XML = """<launch>
   <ros_timer period="1.5"><executable cmd="echo later"/></ros_timer>
   <reset><keep name="kept" value="$(var n)"/></reset>
   <executable cmd="echo $(var kept) $(var n gone)"/>
+  <set_ros_log_dir new_log_dir="nodes"/>
   <node pkg="demo_pkg" exec="reporter" name="r"/>
   <reset_env/>
   <executable cmd="echo $(env DEMO_PATH none)"/>
@@ -71,6 +72,7 @@ def test_newer_tags_and_substitutions_resolve(ws: Workspace) -> None:
     words = list(node.cmd)
     assert words[words.index("-p") + 1] == "use_sim_time:=true"
     assert str(ws.launch_dir / "globals.yaml") in words
+    assert node.env["ROS_LOG_DIR"] == str(ws.log_dir / "nodes")
     # global settings in the order they were made, before the node's own
     assert words.index("use_sim_time:=true") < words.index(str(ws.launch_dir / "globals.yaml"))
     assert procs[8].cmd[1:] == (ws.env.get("DEMO_PATH", "none"),)  # <reset_env/>

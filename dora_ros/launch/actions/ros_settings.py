@@ -1,6 +1,6 @@
 """launch_ros's settings for the nodes started later in scope: `SetParametersFromFile`
 (`<set_parameters_from_file filename=>`), `SetUseSimTime` (`<set_use_sim_time value=>`) and
-`SetROSLogDir` (`<set_ros_log_dir log_dir=>`)."""
+`SetROSLogDir` (`<set_ros_log_dir new_log_dir=>`)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class SetROSLogDir(Action):
     @classmethod
     def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
         kwargs = cls.parse_common(entity, parser)
-        return cls(parser.parse_substitution(entity.get_attr("log_dir")), **kwargs)
+        return cls(parser.parse_substitution(entity.get_attr("new_log_dir")), **kwargs)
 
     def execute(self, context: LaunchContext) -> None:
         new = perform(context, self.new_log_dir)
