@@ -2,7 +2,10 @@
 
 One place for the conversion rules both faces share: a value is encoded row by row (a struct
 array of n rows is n messages), a value that does not fit raises `BridgeError` naming what was
-being sent and the field, and a sample decodes into a one-row struct array.
+being sent and the field, and a sample decodes into a one-row struct array. A sample that does not
+decode is a `MsgConvError` from `decode` (for code that drops it and counts), or a `BridgeError`
+naming the endpoint and the type from `decode_as` (for errors raised to the user's code, which,
+written for dora-rs, catches `RuntimeError`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import pyarrow as pa
 
 from ..errors import BridgeError, MsgConvError
 
-__all__ = ["decode", "encode", "encode_rows"]
+__all__ = ["decode", "decode_as", "encode", "encode_rows"]
 
 
 def encode(type_name: str, value: Any, what: str) -> bytes:
@@ -45,3 +48,14 @@ def decode(type_name: str, data: bytes | memoryview) -> pa.StructArray:
     from .. import msgconv
 
     return msgconv.decode(type_name, data)
+
+
+def decode_as(type_name: str, data: bytes | memoryview, what: str) -> pa.StructArray:
+    """`decode`, with a malformed sample raised as a BridgeError (a RuntimeError) naming `what`
+    (the endpoint: `response from service /add`) and the type."""
+    try:
+        return decode(type_name, data)
+    except MsgConvError as err:
+        raise BridgeError(
+            f"{what}: malformed {type_name} sample ({len(data)} bytes) from the network: {err}"
+        ) from err

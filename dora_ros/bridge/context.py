@@ -34,7 +34,7 @@ from .backend import (
     open_backend,
     resolve_backend_name,
 )
-from .codec import decode, encode, encode_rows
+from .codec import decode, decode_as, encode, encode_rows
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
 from .rclpy_services import MAX_PENDING_REQUESTS  # one overflow rule for both faces
@@ -294,7 +294,7 @@ class Ros2Node(Closeable):
         server = require(self._backend, "action").create_action_server(
             self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept=auto_accept
         )
-        return self._track(Ros2ActionServer(canonical, server))
+        return self._track(Ros2ActionServer(canonical, server, auto_accept))
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -439,12 +439,19 @@ class Ros2ServiceClient:
         return bool(self._client.wait_for_service(timeout_s))
 
     def call(self, request: Any, timeout_s: float | None = None) -> pa.StructArray:
-        """Send `request` and block for the response (default timeout 30 s, then BridgeError)."""
+        """Send `request` and block for the response (default timeout 30 s, then BridgeError).
+
+        A response whose bytes do not decode as the type is a BridgeError (a RuntimeError, as
+        dora-rs raises) naming the service and the type."""
         data = encode(
             part_type(self.service_type, "Request"), request, f"request to {self._client.name}"
         )
         answer = self._client.call(data, _timeout(timeout_s, 30.0))
-        return decode(part_type(self.service_type, "Response"), answer)
+        return decode_as(
+            part_type(self.service_type, "Response"),
+            answer,
+            f"response of service {self._client.name}",
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -464,13 +471,24 @@ class Ros2ServiceServer:
         """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None.
 
         At most `MAX_PENDING_REQUESTS` (64) requests are held, taken or not; a newer one drops
-        the oldest, which then gets no response (logged once, then as a running count).
+        the oldest, which then gets no response (logged once, then as a running count). A request
+        that does not decode is dropped (its client gets no response) and raised as a BridgeError
+        naming the service and the type.
         """
         item = self._server.take(_timeout(timeout_s, 1.0))
         if item is None:
             return None
         request_id, data = item
-        return request_id, decode(part_type(self.service_type, "Request"), data)
+        try:
+            value = decode_as(
+                part_type(self.service_type, "Request"),
+                data,
+                f"request {request_id} on service {self._server.name}",
+            )
+        except BridgeError:
+            self._server.drop(request_id)  # nobody can answer it: its client gets no response
+            raise
+        return request_id, value
 
     def send_response(self, request_id: int, response: Any) -> None:
         """Answer the request `request_id` (BridgeError naming the field if it does not fit)."""
@@ -521,21 +539,34 @@ class Ros2ActionClient:
         """One feedback message of `goal_id`, waiting up to `timeout_s` (default 1 s); else None.
 
         Raises:
-            BridgeError: unknown goal_id (never accepted, or its result was taken already).
+            BridgeError: unknown goal_id (never accepted, or its result was taken already), or a
+                feedback message that does not decode as the type (the goal goes on: take the
+                next one).
         """
         queue = self._client.feedback_queue(goal_id)
         data = queue.take(_timeout(timeout_s, 1.0))
-        return None if data is None else decode(part_type(self.action_type, "Feedback"), data)
+        if data is None:
+            return None
+        return decode_as(
+            part_type(self.action_type, "Feedback"),
+            data,
+            f"feedback of goal {goal_id} on action {self._client.name}",
+        )
 
     def take_result(
         self, goal_id: str, timeout_s: float | None = None
     ) -> tuple[str, pa.StructArray] | None:
-        """`(status, result)` of `goal_id` once it ends, or None on timeout (default 300 s)."""
+        """`(status, result)` of `goal_id` once it ends, or None on timeout (default 300 s); a
+        result that does not decode is a BridgeError naming the action and the type."""
         outcome = self._client.take_result(goal_id, _timeout(timeout_s, 300.0))
         if outcome is None:
             return None
         status, data = outcome
-        return status, decode(part_type(self.action_type, "Result"), data)
+        return status, decode_as(
+            part_type(self.action_type, "Result"),
+            data,
+            f"result of goal {goal_id} on action {self._client.name}",
+        )
 
     def cancel(self, goal_id: str | None = None, timeout_s: float | None = None) -> int:
         """Cancel `goal_id` (all goals when None); the CancelGoal return code (0 = accepted)."""
@@ -551,21 +582,45 @@ class Ros2ActionClient:
 class Ros2ActionServer:
     """Serves a ROS 2 action: `take_goal`, `send_feedback`, `send_result`, `take_cancel`."""
 
-    def __init__(self, action_type: str, server: Any) -> None:
+    def __init__(self, action_type: str, server: Any, auto_accept: bool = True) -> None:
         self.action_type = action_type
         self._server = server
+        self._auto_accept = auto_accept
 
     def take_goal(self, timeout_s: float | None = None) -> tuple[str, pa.StructArray] | None:
         """The next `(goal_id, goal)`, waiting up to `timeout_s` (default 1 s); else None.
 
         With auto-accept (the default) the goal is already accepted and executing; otherwise
-        answer it with `accept_goal` or `reject_goal`.
+        answer it with `accept_goal` or `reject_goal`. A goal that does not decode is aborted
+        (rejected without auto-accept) and raised as a BridgeError naming the action and the type.
         """
         item = self._server.goals.take(_timeout(timeout_s, 1.0))
         if item is None:
             return None
         goal_id, data = item
-        return goal_id, decode(part_type(self.action_type, "Goal"), data)
+        try:
+            value = decode_as(
+                part_type(self.action_type, "Goal"),
+                data,
+                f"goal {goal_id} on action {self._server.name}",
+            )
+        except BridgeError:
+            self._end_malformed(goal_id)
+            raise
+        return goal_id, value
+
+    def _end_malformed(self, goal_id: str) -> None:
+        """A goal nobody can act on: rejected while it waits for a decision, else aborted."""
+        try:
+            if self._auto_accept:
+                self._server.send_result(goal_id, None, "aborted")
+                self._server.forget_delivery(goal_id)
+            else:
+                self._server.decide(goal_id, False)
+        except BridgeError as err:  # already ended (the server is closing): nothing left to end
+            log.warning(
+                "action %s: malformed goal %s not ended: %s", self._server.name, goal_id, err
+            )
 
     def accept_goal(self, goal_id: str) -> None:
         """Accept a goal taken from a server made with `auto_accept=False` (extension)."""

@@ -1,0 +1,116 @@
+"""Samples that do not decode as our definition of their type, from correct rclpy peers.
+
+Our side reads a drifted definition (an extra field in one part of test_msgs/srv/BasicTypes or
+test_msgs/action/Fibonacci, found first through `DORA_ROS_MSG_PATH`), as when a package was rebuilt
+from an edited .srv/.action on one machine only; the rclpy peer sends what the real definition
+says. Python API: the error raised to user code is a `BridgeError`, which code written for dora-rs
+catches as `RuntimeError`, naming the endpoint and the type.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ros_peers import Peer, name, peer, ros_env
+
+DOMAIN = 71
+SERVICE = "test_msgs/srv/BasicTypes"
+ACTION = "test_msgs/action/Fibonacci"
+SHARE = Path(__file__).resolve().parents[2] / ".venv" / "share" / "test_msgs"
+#: Appended to a part: 800 bytes more than a correct peer sends, so its sample is cut short.
+EXTRA = "float64[100] drifted_extra\n"
+
+
+def drifted(folder: Path, kind: str, base: str, parts: set[int]) -> Path:
+    """A copy of test_msgs' `kind/base` definition with `EXTRA` in the parts numbered `parts`
+    (0 = request/goal, 1 = response/result, 2 = feedback); the folder for DORA_ROS_MSG_PATH."""
+    text = (SHARE / kind / f"{base}.{kind}").read_text()
+    sections = text.split("---\n")
+    for index in parts:
+        sections[index] = sections[index].rstrip("\n") + "\n" + EXTRA
+    target = folder / "test_msgs" / kind
+    target.mkdir(parents=True)
+    (target / f"{base}.{kind}").write_text("---\n".join(sections))
+    return folder
+
+
+def api_peer(role: str, ros_name: str, msg_path: Path) -> Peer:
+    environ = {**ros_env(DOMAIN), "DORA_ROS_MSG_PATH": str(msg_path)}
+    return Peer("drifted_api_peer.py", {"role": role, "name": ros_name}, DOMAIN, environ=environ)
+
+
+def errors_of(running: Peer, ops: list[str], timeout: float = 40.0) -> dict[str, dict]:
+    found = {}
+    for op in ops:
+        found[op] = running.wait(
+            lambda e, op=op: e.get("event") == "error" and e["op"] == op, timeout
+        )
+    return found
+
+
+def check(error: dict, *names: str) -> None:
+    assert error["runtime"], f"{error['cls']} is not a RuntimeError: {error['message']}"
+    assert error["cls"] == "BridgeError"
+    for part in names:
+        assert part in error["message"], error["message"]
+    assert "malformed" in error["message"]
+
+
+def test_malformed_service_response_is_a_runtime_error(tmp_path: Path) -> None:
+    svc = name("/drift_svc")
+    with peer("service_peer.py", {"role": "server", "name": svc}, DOMAIN):
+        running = api_peer("service_client", svc, drifted(tmp_path, "srv", "BasicTypes", {1}))
+        try:
+            found = errors_of(running, ["call"])
+        finally:
+            running.stop()
+    check(found["call"], f"response of service {svc}", f"{SERVICE}_Response")
+
+
+def test_malformed_service_request_is_a_runtime_error(tmp_path: Path) -> None:
+    svc = name("/drift_srv_server")
+    running = api_peer("service_server", svc, drifted(tmp_path, "srv", "BasicTypes", {0}))
+    try:
+        running.ready()
+        with peer(
+            "service_peer.py",
+            {"role": "client", "name": svc, "requests": [{"int32_value": 1}], "timeout": 20},
+            DOMAIN,
+        ):
+            found = errors_of(running, ["take_request"])
+    finally:
+        running.stop()
+    check(found["take_request"], f"on service {svc}", f"{SERVICE}_Request")
+
+
+def test_malformed_feedback_and_result_are_runtime_errors(tmp_path: Path) -> None:
+    fib = name("/drift_fib")
+    with peer("action_peer.py", {"role": "server", "name": fib, "step": 0.3}, DOMAIN):
+        running = api_peer("action_client", fib, drifted(tmp_path, "action", "Fibonacci", {1, 2}))
+        try:
+            found = errors_of(running, ["take_feedback", "take_result"])
+        finally:
+            running.stop()
+    check(found["take_feedback"], f"on action {fib}", f"{ACTION}_Feedback", "feedback of goal")
+    check(found["take_result"], f"on action {fib}", f"{ACTION}_Result", "result of goal")
+
+
+def test_malformed_goal_is_a_runtime_error_and_the_goal_is_aborted(tmp_path: Path) -> None:
+    fib = name("/drift_fib_server")
+    running = api_peer("action_server", fib, drifted(tmp_path, "action", "Fibonacci", {0}))
+    try:
+        running.ready()
+        with peer(
+            "action_peer.py", {"role": "client", "name": fib, "goals": [{"order": 3}]}, DOMAIN
+        ) as client:
+            found = errors_of(running, ["take_goal"])
+            result = client.wait(lambda e: e.get("event") == "result", 20)
+    finally:
+        running.stop()
+    check(found["take_goal"], f"on action {fib}", f"{ACTION}_Goal")
+    assert result["status"] == 6  # ABORTED: nobody can act on a goal that does not decode
+
+
+if __name__ == "__main__":  # pragma: no cover
+    pytest.main([__file__, "-q"])
