@@ -20,7 +20,7 @@ def test_send_stdout_as_keeps_long_lines_and_lines_printed_before_start(tmp_path
             send_stdout_as: lines
           - id: listener
             path: listener.py
-            inputs: {lines: talker/lines}
+            inputs: {lines: {source: talker/lines, queue_size: 100}}  # 13 messages at once
         """,
         talker="""
         print("early 0", flush=True)  # before Node(): the dataflow has not started
