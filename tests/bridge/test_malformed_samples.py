@@ -4,15 +4,17 @@ Our side reads a drifted definition (an extra field in one part of test_msgs/srv
 test_msgs/action/Fibonacci, found first through `DORA_ROS_MSG_PATH`), as when a package was rebuilt
 from an edited .srv/.action on one machine only; the rclpy peer sends what the real definition
 says. Python API: the error raised to user code is a `BridgeError`, which code written for dora-rs
-catches as `RuntimeError`, naming the endpoint and the type.
+catches as `RuntimeError`, naming the endpoint and the type. YAML bridge: a malformed sample is
+logged (counted) and the bridge goes on, a goal's forwarding included.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from ros_peers import Peer, name, peer, ros_env
+from ros_peers import Peer, name, peer, ros_env, run_graph
 
 DOMAIN = 71
 SERVICE = "test_msgs/srv/BasicTypes"
@@ -110,6 +112,72 @@ def test_malformed_goal_is_a_runtime_error_and_the_goal_is_aborted(tmp_path: Pat
         running.stop()
     check(found["take_goal"], f"on action {fib}", f"{ACTION}_Goal")
     assert result["status"] == 6  # ABORTED: nobody can act on a goal that does not decode
+
+
+#: Fibonacci's feedback (`int32[] sequence`) read as this: `a` is the count, `b`, `c` the first two
+#: numbers, and `rest` counts the third (always 1) and holds the fourth. The first feedback of a
+#: goal, [0, 1, 1], has no fourth number and does not decode; the next ones do ([0, 1, 1, 2]: a=4).
+FEEDBACK_READ_AS = "int32 a\nint32 b\nint32 c\nint32[] rest\n"
+
+GOAL_ONCE = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    sent = False
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] == "tick" and not sent:
+            node.send_output("goal", pa.array([{"order": 5}]))
+            sent = True
+        elif event["id"] == "feedback":
+            print("feedback a", event["value"][0].as_py()["a"], flush=True)
+        elif event["id"] == "result":
+            value = event["value"][0].as_py()["sequence"]
+            print("result", event["metadata"]["goal_status"], value, flush=True)
+"""
+
+
+def test_yaml_bridge_goes_on_forwarding_a_goal_after_a_malformed_feedback(tmp_path: Path) -> None:
+    text = (SHARE / "action" / "Fibonacci.action").read_text()
+    goal, result, _feedback = text.split("---\n")
+    folder = tmp_path / "msgs" / "test_msgs" / "action"
+    folder.mkdir(parents=True)
+    (folder / "Fibonacci.action").write_text("---\n".join([goal, result, FEEDBACK_READ_AS]))
+    fib = name("/drift_yaml_fib")
+    graph = f"""
+        env:
+          DORA_ROS_MSG_PATH: {tmp_path / "msgs"}
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs:
+              tick: dora/timer/millis/200
+              feedback: fib/feedback
+              result: fib/result
+            outputs:
+              - goal
+          - id: fib
+            ros2:
+              action: {fib}
+              action_type: test_msgs/action/Fibonacci
+              role: client
+            inputs:
+              goal: sender/goal
+            outputs:
+              - feedback
+              - result
+    """
+    server = {"role": "server", "name": fib, "step": 0.3, "start_delay": 1.5}
+    with peer("action_peer.py", server, DOMAIN):
+        logs = run_graph(tmp_path, graph, {"sender.py": GOAL_ONCE}, DOMAIN, lambda t: "result" in t)
+    # The first feedback ([0, 1, 1]) reached the bridge and was dropped, once ...
+    assert len(re.findall(r"ERROR .*: dropped a malformed feedback of goal", logs)) == 1, logs
+    assert re.search(r"1 x action \S+: dropped a malformed feedback", logs), logs  # the summary
+    # ... and the goal's later feedback and its result were still forwarded.
+    assert re.findall(r"feedback a (\d+)", logs) == ["4", "5", "6"], logs
+    assert "result succeeded [0, 1, 1, 2, 3, 5]" in logs, logs
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
 """rclpy action peer for test_msgs/action/Fibonacci (JSON config in argv[1]).
 
-server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4} rejects a negative order, publishes the
-growing sequence as feedback every `step` s, honours cancel (result so far, CANCELED).
+server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4, "start_delay": 0} rejects a
+negative order, publishes the growing sequence as feedback every `step` s (the first `start_delay` s
+after accepting), honours cancel (result so far, CANCELED).
 client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null,
 "result_delay": 0}]} prints "accepted"/"rejected", each feedback and the result with its status;
 `result_delay` s after acceptance it asks for the result.
@@ -26,6 +27,7 @@ def main() -> None:
             return GoalResponse.REJECT if goal.order < 0 else GoalResponse.ACCEPT
 
         def execute(handle):
+            time.sleep(cfg.get("start_delay", 0))  # lets a client's feedback reader match first
             sequence = [0, 1]
             for _ in range(1, handle.request.order):
                 if handle.is_cancel_requested:
