@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ..errors import DoraRosError
 from .console import prefix
 from .descriptor import Dataflow, NodeSpec
 
-__all__ = ["BuildError", "build_argv", "build_dataflow"]
+__all__ = ["BuildError", "build_argv", "build_dataflow", "find_uv"]
 
 
 class BuildError(DoraRosError):
     """A node's ``build`` line could not be started or exited with a non-zero status."""
+
+
+def find_uv() -> str | None:
+    """The uv executable: on ``PATH``, else next to the running Python (an inactive venv)."""
+    return shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
 
 
 def build_argv(line: str, *, uv: bool = False, python: str = sys.executable) -> list[str]:

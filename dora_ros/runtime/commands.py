@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -90,6 +89,8 @@ def run(
     if log_level is not None:
         # Nodes filter their own records (node_logs): they read it from their environment.
         os.environ[ENV_LOG_LEVEL] = log_level.lower()
+    from .build import find_uv
+
     uv_path = find_uv() if uv else None
     if uv and uv_path is None:
         click.echo(
@@ -100,11 +101,6 @@ def run(
     from .supervisor import run_dataflow  # imported lazily: validate/build need none of it
 
     return run_dataflow(dataflow, stop_after=stop_after, out_dir=out_dir, name=name, uv=uv_path)
-
-
-def find_uv() -> str | None:
-    """The uv executable: on ``PATH``, else next to the running Python (an inactive venv)."""
-    return shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
 
 
 @click.command()

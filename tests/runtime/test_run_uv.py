@@ -139,3 +139,35 @@ def test_run_uv_without_uv_says_so_in_one_line_and_runs(tmp_path):
     assert len(notes) == 1, result.stderr
     assert "uv is not installed" in notes[0] and sys.executable in notes[0], notes
     assert Path(flow.result("parent")[0].decode()).name != "uv"
+
+
+def test_dora_run_with_uv_true_starts_nodes_through_uv(tmp_path):
+    """dora-rs's `dora.run(path, uv=True)` (the Python API of `dora run --uv`) does the same."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: hello
+            path: hello.py
+        """,
+        _parent=_PARENT,
+        hello="""
+        from _parent import parent_command
+        from _rec import record
+        from dora import Node
+
+        Node()
+        record("parent", parent_command())
+        """,
+    )
+    from dora_ros.compat import compat_path
+
+    script = f"import dora; dora.run({str(flow.graph)!r}, uv=True)"
+    env = {**os.environ, **_offline_env(tmp_path), "PYTHONPATH": str(compat_path())}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    parent = flow.result("parent")
+    assert Path(parent[0].decode()).name == "uv" and parent[1:3] == [b"run", b"python"], parent

@@ -121,14 +121,15 @@ _NOT_API = frozenset({"annotations", "Any", "NoReturn", "TYPE_CHECKING"})
 
 def run(dataflow_path: str, uv: bool | None = None, stop_after: float | None = None) -> None:
     """Run a dataflow like `dora-ros run` (dora-rs: like `dora run`); raises if it fails."""
+    from dora_ros.runtime.build import find_uv
     from dora_ros.runtime.descriptor import load_dataflow
     from dora_ros.runtime.supervisor import run_dataflow
 
-    if uv:
-        raise CompatError(
-            "dora.run(uv=True) is not supported by dora-ros: nodes run with this Python"
-        )
-    status = run_dataflow(load_dataflow(_os.fspath(dataflow_path)), stop_after=stop_after)
+    uv_path = find_uv() if uv else None
+    if uv and uv_path is None:
+        raise CompatError("dora.run(uv=True): uv is not installed (pip install uv)")
+    dataflow = load_dataflow(_os.fspath(dataflow_path))
+    status = run_dataflow(dataflow, stop_after=stop_after, uv=uv_path)
     if status != 0:
         raise CompatError(f"dataflow {_os.fspath(dataflow_path)!r} failed (exit status {status})")
 
