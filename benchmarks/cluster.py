@@ -41,6 +41,12 @@ SIZES = (8, 64 * KIB, MIB, 16 * MIB)
 PERIOD = {8: 0.005, 64 * KIB: 0.005, MIB: 0.02, 16 * MIB: 0.15}
 BURST = {8: 2000, 64 * KIB: 500, MIB: 100, 16 * MIB: 12}
 
+
+def _pace(size: int) -> tuple[float, int]:
+    """(seconds between paced messages, messages in the burst) for any size."""
+    known = max((s for s in PERIOD if s <= size), default=8)
+    return PERIOD[known], BURST[known]
+
 # The sender: for each size, `count` paced messages, then a burst; `phase` in the metadata.
 DORA_SENDER = """
 import json, os, time
@@ -162,8 +168,8 @@ def _env(folder: Path, count: int, result: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         SIZES=json.dumps(list(SIZES)), COUNT=str(count), RESULT=str(folder / result),
-        PERIOD=json.dumps({str(k): v for k, v in PERIOD.items()}),
-        BURST=json.dumps({str(k): v for k, v in BURST.items()}),
+        PERIOD=json.dumps({str(k): _pace(k)[0] for k in SIZES}),
+        BURST=json.dumps({str(k): _pace(k)[1] for k in SIZES}),
     )  # fmt: skip
     return env
 
@@ -236,7 +242,7 @@ def table(results: dict[str, dict[str, Any]], count: int) -> str:
             rows.append(
                 f"| {label} | {target} | {_fmt_us(median) if lat else '-'} |"
                 f" {_fmt_us(p99) if lat else '-'} | {len(lat)}/{count} | {mbs:,.0f} |"
-                f" {n}/{BURST[size]} |"
+                f" {n}/{_pace(size)[1]} |"
             )
         if "zenoh-python" in medians and "dora-ros cross" in medians:
             raw, ours = medians["zenoh-python"], medians["dora-ros cross"]
@@ -250,7 +256,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="paced messages per size")
     parser.add_argument("--loopback", action="store_true", help="no namespaces, even as root")
+    parser.add_argument("--sizes", default=None, help="comma-separated subset, e.g. 8,65536")
     args = parser.parse_args()
+    if args.sizes:
+        global SIZES
+        SIZES = tuple(int(s) for s in args.sizes.split(","))
     why = "--loopback" if args.loopback else available()
     with tempfile.TemporaryDirectory(prefix="dora-ros-cluster-bench-") as tmp:
         folder = Path(tmp)

@@ -108,6 +108,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "logs",
         "Show the node logs of a dataflow started with `start`.",
     ),
+    "restart": (
+        "dora_ros.cluster.commands",
+        "restart",
+        "Stop a dataflow and start it again from its stored descriptor.",
+    ),
+    "node": (
+        "dora_ros.cluster.commands",
+        "node",
+        "Nodes of the coordinator's dataflows (`node list`).",
+    ),
     "status": (
         "dora_ros.cluster.commands",
         "status",

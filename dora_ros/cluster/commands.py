@@ -37,7 +37,10 @@ from .zenoh_config import (
     read_overlay,
 )
 
-__all__ = ["coordinator", "daemon", "down", "list_", "logs", "start", "status", "stop", "up"]
+__all__ = [
+    "coordinator", "daemon", "down", "list_", "logs", "node", "restart", "start", "status", "stop",
+    "up",
+]  # fmt: skip
 
 REQUEST_TIMEOUT = 5.0
 START_TIMEOUT = 30.0
@@ -314,6 +317,65 @@ def stop(dataflow: str | None, all_: bool, force: bool, grace_duration: str | No
         if not answer["stopping"]:
             click.echo("no running dataflow")
     return code
+
+
+@click.command()
+@click.argument("dataflow", required=False)
+@click.option("-n", "--name", "name_option", default=None, help="The dataflow (as the argument).")
+@click.option("--grace-duration", default=None, help="Wait this long after STOP before SIGTERM.")
+@click.option("-f", "--force", is_flag=True, help="Kill the nodes at once.")
+@_coordinator_options
+def restart(dataflow: str | None, name_option: str | None, grace_duration: str | None,
+            force: bool, coordinator_addr: str, coordinator_port: int) -> int:  # fmt: skip
+    """Stop a dataflow and start it again from the descriptor it was started with."""
+    target = dataflow or name_option
+    if not target:
+        raise ClusterError("restart: name a dataflow (name or UUID)")
+    stored = _ask(coordinator_addr, coordinator_port, "descriptor", {"target": target})
+    if stored["status"] == "running":
+        args = [stored["uuid"], "--coordinator-addr", coordinator_addr,
+                "--coordinator-port", str(coordinator_port)]  # fmt: skip
+        args += ["--grace-duration", grace_duration] if grace_duration else []
+        args += ["--force"] if force else []
+        stop.main(args, standalone_mode=False)
+    message = {"graph_path": stored["graph_path"], "graph_text": stored["graph_text"],
+               "name": stored["name"], "out_dir": stored["out_dir"]}  # fmt: skip
+    answer = _ask(coordinator_addr, coordinator_port, "start", message, timeout=START_TIMEOUT)
+    click.echo(f"dataflow {answer['uuid']} started" + (f" ({stored['name']})" if stored["name"]
+               else "") + f" on {', '.join(answer['machines'])}")  # fmt: skip
+    return 0
+
+
+@click.group()
+def node() -> None:
+    """Nodes of the coordinator's dataflows."""
+
+
+@node.command("list")
+@click.option("-d", "--dataflow", default=None, help="Only this dataflow (name or UUID).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json: one object per line.")  # fmt: skip
+@click.option("-q", "--quiet", is_flag=True, help="Only the node ids.")
+@_coordinator_options
+def node_list(dataflow: str | None, fmt: str, quiet: bool, coordinator_addr: str,
+              coordinator_port: int) -> int:  # fmt: skip
+    """List the nodes of running dataflows (or of one): machine and status."""
+    rows = _ask(coordinator_addr, coordinator_port, "nodes", {"target": dataflow})["nodes"]
+    if quiet:
+        for row in rows:
+            click.echo(row["node"])
+    elif fmt == "json":
+        for row in rows:
+            if dataflow:
+                row.pop("dataflow")
+            click.echo(json.dumps(row))
+    else:
+        table = [("NODE", "DATAFLOW", "MACHINE", "STATUS")]
+        table += [(r["node"], r["dataflow"], r["machine"], r["status"]) for r in rows]
+        widths = [max(len(r[i]) for r in table) for i in range(4)]
+        for line in table:
+            click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return 0
 
 
 @click.command()

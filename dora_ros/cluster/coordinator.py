@@ -74,6 +74,9 @@ class _Record:
     message: str = ""
     start_sent: bool = False
     stop: dict[str, Any] | None = None  # the stop request, repeated until the dataflow ends
+    graph_text: str | None = None  # the descriptor it was started with (for `restart`)
+    out_dir: str | None = None
+    node_status: dict[str, str] = field(default_factory=dict)  # node -> finished / failed
     stop_sent: float = 0.0
 
     @property
@@ -319,6 +322,9 @@ class Coordinator:
             if not record.start_sent and record.ready >= set(record.machines):
                 record.start_sent = True
                 self.session.put(keys.control(record.id), encode({"op": "start"}))
+        elif op == "node_finished":
+            node = str(message.get("node"))
+            record.node_status[node] = "failed" if message.get("failure") else "finished"
         elif op == "done":
             if machine not in record.done:
                 record.done[machine] = message
@@ -381,6 +387,8 @@ class Coordinator:
         where = placement(dataflow, self._alive())
         dataflow_id = str(uuid.uuid4())
         record = _Record(dataflow_id, name, str(graph), where)
+        record.graph_text = message["graph_text"]
+        record.out_dir = message.get("out_dir")
         self.dataflows[dataflow_id] = record
         started: list[str] = []
         try:
@@ -436,6 +444,31 @@ class Coordinator:
             )  # fmt: skip
             logs.append({"node": node_id, "machine": machine, "text": answer.get("text", "")})
         return {"uuid": record.id, "logs": logs}
+
+    def _api_descriptor(self, message: dict[str, Any]) -> dict[str, Any]:
+        record = self.find(str(message["target"]), running=False)
+        if record.graph_text is None:
+            raise ClusterError(f"dataflow {record.id} was learnt back after a coordinator"
+                               " restart: its descriptor is not known here; start it again")  # fmt: skip
+        return {"uuid": record.id, "name": record.name, "graph_path": record.graph,
+                "graph_text": record.graph_text, "out_dir": record.out_dir,
+                "status": record.status}  # fmt: skip
+
+    def _api_nodes(self, message: dict[str, Any]) -> dict[str, Any]:
+        target = message.get("target")
+        if target:
+            records = [self.find(str(target), running=False)]
+        else:
+            records = [r for r in self.dataflows.values() if r.status == "running"]
+        rows = []
+        for record in records:
+            for node, machine in sorted(record.placement.items()):
+                status = record.node_status.get(node)
+                if status is None:
+                    status = "running" if record.status == "running" else record.status
+                rows.append({"node": node, "dataflow": record.name or record.id,
+                             "uuid": record.id, "machine": machine, "status": status})  # fmt: skip
+        return {"nodes": rows}
 
     def _api_status(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

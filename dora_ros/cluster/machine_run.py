@@ -185,6 +185,11 @@ class MachineRun(Coordinator):
                 # The coordinator repeats `stop` until the run ends (one published before this
                 # process subscribed is lost): only the first counts, and `force` kills.
                 grace = message.get("grace")
+                if not self.started:
+                    # Stopped before every machine was ready: start what is here at once, so
+                    # its nodes leave the barrier and see STOP (they would wait for `start`).
+                    self.start_allowed = True
+                    self._maybe_start()
                 if self.stopping_since is None:
                     if grace is not None:
                         self.escalation = ((float(grace), signal.SIGTERM), *self.escalation[1:])

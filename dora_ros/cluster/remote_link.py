@@ -17,8 +17,8 @@ node directly, never through a daemon) and:
   sequence numbers (lost in a partition) are counted as drops of the inputs fed by the link.
 
 The receiving side declares its subscribers while the node sets up, before the start barrier
-releases; the sending side waits (at most ``MATCH_TIMEOUT``) for its publisher to match when the
-barrier releases, so the first messages are not sent into the void.
+releases; the sending side's first send waits (until ``MATCH_TIMEOUT`` after the barrier) for its
+publisher to match, so the first messages are not sent into the void.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ class RemoteOutboundLink(OutboundLink):
             congestion_control=zenoh.CongestionControl.DROP,
             express=True,
         )
-        deadline = time.monotonic() + MATCH_TIMEOUT
-        while not self.publisher.matching_status.matching and time.monotonic() < deadline:
-            time.sleep(0.005)
+        # Waited for in the first send, not here: a node stopped right after the start must
+        # not sit in its set-up for MATCH_TIMEOUT.
+        self.match_deadline: float | None = time.monotonic() + MATCH_TIMEOUT
 
     def retire(self, region_id: int) -> None:
         return  # the receiver never maps our regions
@@ -112,6 +112,12 @@ class RemoteOutboundLink(OutboundLink):
         if self.closed:
             self.dropped += 1
             return
+        if self.match_deadline is not None:
+            while not self.publisher.matching_status.matching:
+                if time.monotonic() > self.match_deadline:
+                    break
+                time.sleep(0.002)
+            self.match_deadline = None
         if region is None:
             frame: Any = b"".join(parts)
         else:

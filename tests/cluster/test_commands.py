@@ -158,3 +158,35 @@ def test_stop_all_with_grace(cluster: Cluster, tmp_path: Path) -> None:
     again = cluster.cli("stop", "a")
     assert again.returncode == 1
     assert again.stderr.strip() == "error: no running dataflow is called 'a' (see `dora-ros list`)"
+
+
+def test_node_list_and_restart(cluster: Cluster, tmp_path: Path) -> None:
+    import json
+
+    from graphs import SCRIPTS, SPLIT_GRAPH
+
+    write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
+    cluster.up("robot", "gpu")
+    cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
+    table = cluster.cli("node", "list", check=True).stdout.splitlines()
+    assert table[0].split() == ["NODE", "DATAFLOW", "MACHINE", "STATUS"]
+    assert sorted(line.split() for line in table[1:]) == [
+        ["recorder", "two", "gpu", "running"],
+        ["relay", "two", "robot", "running"],
+        ["sink", "two", "gpu", "running"],
+        ["source", "two", "robot", "running"],
+    ]
+    rows = cluster.cli("node", "list", "-d", "two", "--format", "json", check=True).stdout
+    assert {json.loads(line)["node"] for line in rows.splitlines()} == set(SCRIPTS)
+    assert "dataflow" not in json.loads(rows.splitlines()[0])
+    first = cluster.row("two")
+    assert first is not None
+
+    # The graph file changes on disk: restart uses the descriptor the dataflow started with.
+    (tmp_path / "graph.yml").write_text("nodes: [broken")
+    restarted = cluster.cli("restart", "two", "--grace-duration", "1s", check=True)
+    assert f"dataflow {first['uuid']} finished" in restarted.stdout
+    assert "started (two) on gpu, robot" in restarted.stdout
+    rows_after = [r for r in cluster.rows() if r["name"] == "two"]
+    assert [r["status"] for r in rows_after] == ["finished", "running"]
+    cluster.cli("stop", "two", check=True)
