@@ -4,7 +4,8 @@ Run by the supervisor as `python recorder_node.py '<json config>'` (`record.py` 
 output path, input id -> `node/output`, queue bounds, compression). Two threads:
 
 - the node's event loop takes each input and appends it to a bounded queue, never waiting: when
-  the queue holds `queue_size` messages or `MAX_PENDING_BYTES`, the message is dropped and counted
+  the queue holds `queue_size` messages per input (at least `MIN_PENDING`: a 1 kHz IMU must not
+  be dropped because ten images wait) or `MAX_PENDING_BYTES`, the message is dropped and counted
   (the runtime's own queue in front of this node drops the oldest, counted by the supervisor), so
   a slow disk never slows the graph;
 - a writer thread converts each message (`mcap_channels`: CDR for ROS messages, Arrow IPC for the
@@ -29,7 +30,11 @@ from typing import Any
 
 FLUSH_PERIOD = 1.0  # seconds: the most a SIGKILL can lose
 PROGRESS_PERIOD = 2.0
-MAX_PENDING_BYTES = 512 << 20  # a bound on what waits for the disk, whatever queue_size says
+MAX_PENDING_BYTES = 256 << 20  # a bound on what waits for the disk, whatever queue_size says
+MIN_PENDING = 1024  # messages
+# After STOP, the queue is written for at most this long, then dropped (counted): the supervisor
+# sends SIGTERM 5 s after STOP (STOP_ESCALATION), and the summary and footer must be written first.
+DRAIN_TIME = 3.0
 CHUNK_SIZE = 4 << 20
 
 
@@ -53,6 +58,7 @@ class Recorder:
     dropped: dict[str, int] = field(default_factory=dict)
     written: int = 0
     written_bytes: int = 0
+    unwritten_at_stop: int = 0  # still queued DRAIN_TIME after STOP
     failed: dict[str, int] = field(default_factory=dict)  # messages that could not be written
 
     def __post_init__(self) -> None:
@@ -85,11 +91,17 @@ class Recorder:
             self.pending_bytes += size
             self._lock.notify()
 
-    def close(self) -> None:
-        """Write what is queued, then the summary section and the footer."""
+    def close(self, drain: float = DRAIN_TIME) -> None:
+        """Write what is queued (for at most `drain` seconds, then drop the rest, counted), then
+        the summary section and the footer."""
         with self._lock:
             self._closing = True
             self._lock.notify()
+        self._thread.join(timeout=drain)
+        with self._lock:
+            self.unwritten_at_stop = len(self.queue)
+            self.queue.clear()
+            self.pending_bytes = 0
         self._thread.join()
         self._writer.finish()
         self._file.close()
@@ -202,7 +214,7 @@ def main() -> None:
     recorder = Recorder(
         config["output"],
         config["compression"],
-        int(config["queue_size"]),
+        max(MIN_PENDING, int(config["queue_size"]) * len(inputs)),
         dict(config.get("ros_types") or {}),
     )
     received: dict[str, int] = dict.fromkeys(inputs.values(), 0)
@@ -236,7 +248,12 @@ def main() -> None:
     dropped = sum(recorder.dropped.values())
     print(
         f"recorded {recorder.written} messages, {_mib(recorder.written_bytes)}, in {elapsed:.1f} s"
-        f" to {config['output']}; {dropped} dropped (writer queue full)",
+        f" to {config['output']}; {dropped} dropped (writer queue full)"
+        + (
+            f", {recorder.unwritten_at_stop} still queued {DRAIN_TIME:g} s after STOP not written"
+            if recorder.unwritten_at_stop
+            else ""
+        ),
         flush=True,
     )
     for topic, count in sorted(recorder.dropped.items()):

@@ -12,6 +12,7 @@ show up in the graph, then says it does not exist (one line, exit status 1).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import math
@@ -99,7 +100,11 @@ class RosTopicTool:
                 break
             time.sleep(POLL)
         known = [name for name in self.topics() if not _is_internal(name)]
-        hint = f" (topics: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''})"
+        close = difflib.get_close_matches(topic, known, n=1, cutoff=0.6)
+        if close:
+            hint = f" (did you mean '{close[0]}'?)"
+        else:
+            hint = f" (topics: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''})"
         raise ToolError(
             f"{topic}: no such ROS 2 topic on domain {self.domain_id} after {seconds:g} s"
             + (hint if known else "")

@@ -141,7 +141,10 @@ def test_record_ros_topics_as_cdr_readable_by_mcap_ros2_and_replay_them(tmp_path
     chatter = by_topic["ros/chatter"]
     assert len(chatter) >= 20 and {name for name, _ in chatter} == {"std_msgs/msg/String"}
     numbers = [int(message.data.removeprefix("hello ")) for _, message in chatter]
-    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # in order, none lost
+    # In order; the bridge's own ROS reader (keep_last 10) may drop on a loaded machine, the
+    # recorder may not.
+    assert numbers == sorted(set(numbers))
+    assert "; 0 dropped (writer queue full)" in result.stdout
     images = by_topic["ros/image"]
     assert len(images) >= 10 and {name for name, _ in images} == {"sensor_msgs/msg/Image"}
     for _, image in images:

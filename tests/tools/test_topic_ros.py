@@ -69,6 +69,11 @@ def test_list_and_info_show_names_types_and_qos(tmp_path: Path) -> None:
         ]
         assert {"name": "/chatter", "types": ["std_msgs/msg/String"]} in as_json
         info = _topic(180, tmp_path, "info", "--ros", "/chatter")
+        typo = _topic(180, tmp_path, "echo", "--ros", "/chatr", "--wait", "1")
+    assert typo.returncode == 1
+    assert typo.stderr == (
+        "error: /chatr: no such ROS 2 topic on domain 180 after 1 s (did you mean '/chatter'?)\n"
+    )
     assert info.returncode == 0, info.stderr
     lines = info.stdout.splitlines()
     assert lines[0] == "Type: std_msgs/msg/String"
