@@ -27,7 +27,17 @@ def _fds() -> int:
 
 def test_a_keep_all_burst_of_100000_messages_arrives_whole() -> None:
     """Old code: a pipe byte per waiting sample; the 65,536th failed (BlockingIOError) in the
-    executor's callback, and every sample after it was lost with a traceback each."""
+    executor's callback, and every sample after it was lost with a traceback each.
+
+    Why this takes about a minute (measured: 58 s from the first sample to the last, on the
+    shared 2-core test VM; the queue and the drain take under 0.1 s): what failed was the DDS
+    callback path itself (rclpy's executor thread calling the reader's callback, which puts into
+    the queue), so every sample has to travel it, and more than 65,536 of them must wait at
+    once. That path runs one executor round in Python per sample (~0.5 ms under load), and a
+    reliable keep_all writer cannot outrun its reader. Putting 100,000 items into a ReadyQueue
+    directly would take 0.1 s but would leave out the callback where the samples were lost; a
+    smaller burst would not reach the old limit. The test's own waits are bounded (240 s, 120 s).
+    """
     count = 100_000
     topic = name("/burst")
     with Ros2Context(domain_id=DOMAIN) as context:
