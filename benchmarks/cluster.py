@@ -47,6 +47,7 @@ def _pace(size: int) -> tuple[float, int]:
     known = max((s for s in PERIOD if s <= size), default=8)
     return PERIOD[known], BURST[known]
 
+
 # The sender: for each size, `count` paced messages, then a burst; `phase` in the metadata.
 DORA_SENDER = """
 import json, os, time
