@@ -54,7 +54,13 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
         return str(value)
     text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _KEYWORDS and not _looks_numeric(text):
+    if (
+        _PLAIN.fullmatch(text)
+        and ": " not in text  # would read as a mapping in YAML
+        and not text.endswith((":", " "))
+        and text.lower() not in _KEYWORDS
+        and not _looks_numeric(text)
+    ):
         return text
     return json.dumps(text, ensure_ascii=False)
 

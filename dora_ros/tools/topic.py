@@ -108,7 +108,7 @@ def echo(
     \b
     Example:
       $ dora-ros topic echo --ros /chatter --count 1
-      data: 'Hello World: 7'
+      data: hello 7
       ---
     """
     _not_yet(ros, "echo")

@@ -198,6 +198,15 @@ def test_replay_gives_the_same_outputs_downstream(tmp_path: Path) -> None:
         stats = make_reader(stream).get_summary().statistics
     span = (stats.message_end_time - stats.message_start_time) / 1e9
     assert span > 0.3 and took > span / 2
+    # --loop starts again at the end: the sink sees the same 60 lines round after round
+    looped = dora_ros(
+        "replay", str(run), "--graph", str(graph), "--replace", "source", "--speed", "4",
+        "--loop", "--stop-after", "6s", cwd=tmp_path, env=_env(OUT="looped.jsonl"),
+    )  # fmt: skip
+    assert looped.returncode == 0, looped.stderr
+    rounds = (tmp_path / "looped.jsonl").read_text().splitlines()
+    assert len(rounds) > 60
+    assert rounds[:60] == before and rounds[60:120] == before[: len(rounds) - 60]
 
 
 def test_a_killed_recorder_leaves_a_file_readable_to_its_last_chunk(tmp_path: Path) -> None:
