@@ -30,7 +30,7 @@ from ..errors import DescriptorError
 from . import descriptor_keys as keys
 from .descriptor_modules import expand_modules
 from .descriptor_sources import LOG_LEVELS, log_subscription, split_source, timer_interval
-from .descriptor_yaml import LineMap, LineSeq, load_yaml, plain
+from .descriptor_yaml import LineMap, LineSeq, load_yaml, plain, yaml_error
 from .extensions import find_node_kind, node_kind_keys
 from .log_files import parse_size
 
@@ -229,6 +229,7 @@ class _Parser:
         self.file = path
         self.working_dir = path.resolve().parent
         self.kinds = node_kind_keys()  # read the entry points once per file: it is slow
+        self.origins: dict[str, str] = {}  # node id -> where a module file has it ("m.yml:5")
 
     # -- errors ---------------------------------------------------------------------------------
     def loc(self, line: int) -> SourceLocation:
@@ -236,24 +237,17 @@ class _Parser:
 
     def fail(self, line: int, message: str, node: str | None = None) -> NoReturn:
         where = f"node '{node}': " if node is not None else ""
+        if node in self.origins:  # expanded from a module: the graph's line, and the module's
+            where = f"node '{node}' (from {self.origins[node]}): "
         raise DescriptorError(f"{self.file}:{line}: {where}{message}")
 
     # -- top level ------------------------------------------------------------------------------
     def parse(self, text: str) -> Dataflow:
         try:
             doc = load_yaml(text)
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark or err.context_mark
-            context = err.context or ""
-            if err.context_mark is not None and ("flow" in context or "quoted" in context):
-                mark = err.context_mark  # where the unclosed bracket or quote was opened
-            line = mark.line + 1 if mark is not None else 1
-            problem = err.problem or context or "invalid YAML"
-            if context and err.problem:
-                problem = f"{problem} ({context})"
-            raise DescriptorError(f"{self.file}:{line}: invalid YAML: {problem}") from err
         except yaml.YAMLError as err:
-            raise DescriptorError(f"{self.file}:1: invalid YAML: {err}") from err
+            line, problem = yaml_error(err)
+            raise DescriptorError(f"{self.file}:{line}: invalid YAML: {problem}") from err
         if not isinstance(doc, LineMap):
             self.fail(
                 getattr(doc, "line", 1), "a dataflow file must be a mapping with a `nodes` list"
@@ -327,6 +321,8 @@ class _Parser:
             if key in known:
                 note = known[key]
                 self.fail(line, f"{what} '{key}' ({note}) is not supported by dora-ros", node)
+            if node is None and known is keys.TOP_KEYS and key in keys.NODE_KEYS:
+                self.fail(line, f"'{key}' is a node key: write it under each node it is for")
             self.fail(line, f"unknown {what} '{key}'{closest(key, [*known, *extensions])}", node)
 
     def env(self, owner: LineMap, node: str | None) -> dict[str, str]:
@@ -403,6 +399,8 @@ class _Parser:
         return node_id
 
     def node(self, raw: LineMap, node_id: str, global_env: dict[str, str]) -> NodeSpec:
+        if raw.origin is not None:
+            self.origins[node_id] = raw.origin
         self.check_keys(raw, keys.NODE_KEYS, keys.SUPPORTED_NODE_KEYS, "key", node_id, self.kinds)
         location = self.loc(raw.line_of("id"))
         extension = self.extension(raw, node_id, self.kinds)

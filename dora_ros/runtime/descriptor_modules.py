@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from ..errors import DescriptorError
-from .descriptor_yaml import LineMap, LineSeq, load_yaml
+from .descriptor_yaml import LineMap, LineSeq, load_yaml, yaml_error
 
 __all__ = ["MAX_DEPTH", "check_module_file", "expand_modules"]
 
@@ -53,6 +53,7 @@ def _relabel(value: Any, line: int) -> Any:
         out = LineMap({k: _relabel(v, line) for k, v in value.items()})
         out.line = line
         out.key_lines = dict.fromkeys(value, line)
+        out.origin = value.origin
         return out
     if isinstance(value, LineSeq):
         seq = LineSeq(_relabel(v, line) for v in value)
@@ -225,12 +226,13 @@ class _Expander:
         for child in inner:
             if not isinstance(child, LineMap):
                 raise _fail(inner_where, inner_nodes.line, "every node must be a mapping")
-            result.append(
-                self.rename(
-                    child, str(node_id), wired, (inner_ids, nested), params, env, builds, node,
-                    file.parent if str(child.get("id")) in children else None,
-                )
+            renamed = self.rename(
+                child, str(node_id), wired, (inner_ids, nested), params, env, builds, node,
+                file.parent if str(child.get("id")) in children else None,
             )  # fmt: skip
+            # Errors found later name the module file too (a nested module's node keeps its own).
+            renamed.origin = child.origin or f"{inner_where}:{child.line}"
+            result.append(renamed)
         outputs_map = {o: f"{node_id}.{produced[o][0]}" for o in outputs}
         return [_relabel(n, line) for n in result], outputs_map
 
@@ -251,8 +253,12 @@ class _Expander:
         try:
             doc = load_yaml(text)
         except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise _fail(inner_where, mark.line + 1 if mark else 1, f"invalid YAML: {err}") from err
+            bad_line, problem = yaml_error(err)
+            raise _fail(
+                inner_where,
+                bad_line,
+                f"invalid YAML: {problem} (the module of {what}, {where}:{line})",
+            ) from err
         if not isinstance(doc, LineMap) or not isinstance(doc.get("module"), LineMap):
             raise _fail(
                 inner_where, getattr(doc, "line", 1), "a module file starts with a `module:` header"

@@ -42,6 +42,8 @@ class LineMap(dict):
 
     line: int
     key_lines: dict[Any, int]
+    # A node expanded from a `module:` file: where it is written there ("m.yml:5"), for errors.
+    origin: str | None = None
 
     def line_of(self, key: Any) -> int:
         """The 1-based line where ``key`` was written (the mapping's line if unknown)."""
@@ -135,6 +137,20 @@ def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> LineSeq:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def yaml_error(err: yaml.YAMLError) -> tuple[int, str]:
+    """The line and the one-line problem of a YAML error (PyYAML's text has several lines)."""
+    if not isinstance(err, yaml.MarkedYAMLError):
+        return 1, " ".join(str(err).split())
+    mark = err.problem_mark or err.context_mark
+    context = err.context or ""
+    if err.context_mark is not None and ("flow" in context or "quoted" in context):
+        mark = err.context_mark  # where the unclosed bracket or quote was opened
+    problem = err.problem or context or "invalid YAML"
+    if context and err.problem:
+        problem = f"{problem} ({context})"
+    return (mark.line + 1 if mark is not None else 1), problem
 
 
 def load_yaml(text: str) -> Any:

@@ -369,4 +369,5 @@ def test_expand_module_checks_a_module_file_on_its_own(tmp_path, good):
         assert (result.returncode, result.stdout) == (0, "Module file is valid: m.yml\n")
     else:
         assert result.returncode == 1
-        assert "module.n': unknown key 'colour'" in result.stderr, result.stderr
+        # the node's line in the module file too (m.yml:7)
+        assert "module.n' (from m.yml:7): unknown key 'colour'" in result.stderr, result.stderr
