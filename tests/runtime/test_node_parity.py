@@ -289,6 +289,67 @@ def test_exception_in_with_returns_the_region_at_once_or_after_the_last_view(tmp
     assert out["view_gone"] == (2, 2), out  # both free: no third region
 
 
+def test_recv_async_example_says_the_type_note_once(tmp_path):
+    """dora-rs's python-recv-async graph (output_types on both nodes, input_types on the async
+    receiver, which echoes from the async context): the output_types note is one line, once, on
+    stderr only (not in stdout nor in any node's log)."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [values]
+            output_types: {values: std/core/v1/Int64}
+          - id: async-receiver
+            path: receiver.py
+            inputs: {values: sender/values}
+            input_types: {values: std/core/v1/Int64}
+            outputs: [echo]
+            output_types: {echo: std/core/v1/Int64}
+        """,
+        sender="""
+        import time
+        import pyarrow as pa
+        from dora import Node
+
+        node = Node()
+        for i in range(10):
+            node.send_output("values", pa.array([i], type=pa.int64()))
+            time.sleep(0.02)
+        """,
+        receiver="""
+        import asyncio
+        import pyarrow as pa
+        from dora import Node
+
+        async def main():
+            node = Node()
+            received = 0
+            while True:
+                event = await node.recv_async(timeout=2.0)
+                if event is None or event["type"] == "STOP":
+                    break
+                if event["type"] == "INPUT":
+                    node.send_output("echo", pa.array(event["value"].to_pylist(), pa.int64()))
+                    received += 1
+            print(f"recv-async: SUCCESS - received and echoed {received} messages")
+
+        asyncio.run(main())
+        """,
+    )
+    result = run_flow(flow)
+    assert result.returncode == 0, result.stderr
+    assert "received and echoed 10 messages" in result.stdout
+    notes = [line for line in result.stderr.splitlines() if "output_types" in line]
+    assert notes == [
+        "dora-ros: note: output_types/input_types of 'sender', 'async-receiver' are annotations:"
+        " dora-ros does not check the data against them (as dora-rs, which only warns)"
+    ], result.stderr
+    assert "output_types" not in result.stdout
+    assert all("output_types" not in log for log in flow.logs().values())
+
+
 def test_recv_async_cancelled_loses_nothing_and_sends_concurrently(tmp_path):
     """A wait_for that cancels recv_async must not swallow the next event (it did: next() went
     on in a worker thread and its event was dropped), and another coroutine may send meanwhile."""
