@@ -314,6 +314,8 @@ class Node:
 
     def _pump(self, wait: float) -> None:
         """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
+        if self._held_samples:  # dropped samples whose last view may be gone by now
+            self._settle_held_samples()
         if self._log.pending:
             self._log.flush()  # records logged on other threads
         for link in self._inbound.values():

@@ -216,7 +216,7 @@ def test_send_output_raw_sample_handler(tmp_path):
 def test_exception_in_with_returns_the_region_at_once_or_after_the_last_view(tmp_path):
     """Leaving `with node.send_output_raw(...)` by an exception puts the region back in the pool
     at once, though the handler is still referenced (old code: only when it was dropped); with a
-    numpy view still alive, not while it lives, and at the next send_output_raw once it is gone."""
+    numpy view still alive, not while it lives, and at the node's next call once it is gone."""
     flow = write_flow(
         tmp_path,
         """
@@ -270,9 +270,11 @@ def test_exception_in_with_returns_the_region_at_once_or_after_the_last_view(tmp
         out["other_send"] = state()
         out["kept_intact"] = bool((kept == 3).all())
         del kept
-        with node.send_output_raw("image", size) as buf:  # the held region is back and reused
-            np.frombuffer(buf, np.uint8)[:] = 5
+        node.try_recv()  # the node's next call: the held region is back
         out["view_gone"] = state()
+        with node.send_output_raw("image", size) as buf:  # and reused
+            np.frombuffer(buf, np.uint8)[:] = 5
+        out["reused"] = state()
         record("camera", out)
         """,
     )
@@ -286,7 +288,8 @@ def test_exception_in_with_returns_the_region_at_once_or_after_the_last_view(tmp
     assert out["view_alive"] == (0, 1), out  # not back while `kept` lives
     assert out["other_send"] == (1, 2), out  # a second region; the held one still aside
     assert out["kept_intact"] is True
-    assert out["view_gone"] == (2, 2), out  # both free: no third region
+    assert out["view_gone"] == (2, 2), out  # both free
+    assert out["reused"] == (2, 2), out  # no third region
 
 
 def test_recv_async_example_says_the_type_note_once(tmp_path):
