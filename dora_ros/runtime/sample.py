@@ -19,7 +19,7 @@ The memory is a mapping of its own over the sender's shared-memory region (from 
 - an exception inside the ``with`` block does not send. Unlike dora-rs 1.1, where the sample
   stays sendable and its memory waits for the handler to be dropped, the sample is dropped on
   leaving the block: its region goes back to the pool there, or, while a view of it is still
-  alive, once the last view is gone (the node checks at its next receive or send), never
+  alive, once the last view is gone (the node checks when it next receives or takes a region), never
   while one is. A handler dropped unsent is discarded the same way.
 
 ``as_buffer()`` is a ``SampleBuffer`` (``_sample_buffer.c``) that counts its views. Without the C
