@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .errors import LaunchError, Location
+from .errors import LaunchError, LaunchFileError, Location, NotFoundError
 
 if TYPE_CHECKING:
     from .context import LaunchContext
@@ -31,6 +31,7 @@ __all__ = [
     "LoadComponents",
     "LoadResult",
     "flatten_parameters",
+    "parameter_type",
 ]
 
 SERVICE_WAIT_S = 30.0
@@ -115,8 +116,38 @@ def flatten_parameters(
             try:
                 _flatten("", _file_parameters(path, node_name, namespace), out)
             except OSError as err:
-                raise LaunchError(f"parameter file '{path}': {err.strerror}") from None
+                raise NotFoundError(f"parameter file '{path}': {err.strerror}") from err
+            except yaml.YAMLError as err:
+                raise LaunchFileError(f"parameter file '{path}': not valid YAML") from err
+    for name, value in out:
+        parameter_type(name, value)
     return out
+
+
+def parameter_type(name: str, value: Any) -> int:
+    """The rcl_interfaces ParameterType id of a Python value; LaunchFileError if it has none.
+
+    Checked when a launch is resolved, so a bad value is refused before anything starts.
+    """
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return 2
+    if isinstance(value, float):
+        return 3
+    if isinstance(value, str):
+        return 4
+    if isinstance(value, (list, tuple)) and value:
+        if all(isinstance(x, bool) for x in value):
+            return 6
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+            return 7
+        # as ROS 2: integers among floats make a double array
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+            return 8
+        if all(isinstance(x, str) for x in value):
+            return 9
+    raise LaunchFileError(f"parameter '{name}': {value!r} is not a ROS 2 parameter value")
 
 
 def _parameter_message(module: Any, name: str, value: Any) -> Any:
@@ -124,26 +155,20 @@ def _parameter_message(module: Any, name: str, value: Any) -> Any:
     parameter = module.Parameter()
     parameter.name = name
     v = module.ParameterValue()
-    if isinstance(value, bool):
-        v.type, v.bool_value = 1, value
-    elif isinstance(value, int):
-        v.type, v.integer_value = 2, value
-    elif isinstance(value, float):
-        v.type, v.double_value = 3, value
-    elif isinstance(value, str):
-        v.type, v.string_value = 4, value
-    elif isinstance(value, (list, tuple)) and value:
-        first = value[0]
-        if isinstance(first, bool):
-            v.type, v.bool_array_value = 6, [bool(x) for x in value]
-        elif isinstance(first, int):
-            v.type, v.integer_array_value = 7, [int(x) for x in value]
-        elif isinstance(first, float):
-            v.type, v.double_array_value = 8, [float(x) for x in value]
-        else:
-            v.type, v.string_array_value = 9, [str(x) for x in value]
-    else:
-        raise LaunchError(f"parameter '{name}': {value!r} is not a ROS 2 parameter value")
+    v.type = parameter_type(name, value)
+    field = {
+        1: "bool_value",
+        2: "integer_value",
+        3: "double_value",
+        4: "string_value",
+        6: "bool_array_value",
+        7: "integer_array_value",
+        8: "double_array_value",
+        9: "string_array_value",
+    }[v.type]
+    if v.type == 8:
+        value = [float(x) for x in value]
+    setattr(v, field, list(value) if isinstance(value, (list, tuple)) else value)
     parameter.value = v
     return parameter
 

@@ -23,7 +23,13 @@ from .substitutions import Substitution, normalize, perform
 if TYPE_CHECKING:
     from .context import LaunchContext
 
-__all__ = ["ParameterFile", "ParameterValue", "RosArguments", "evaluate_parameter_value"]
+__all__ = [
+    "ParameterFile",
+    "ParameterValue",
+    "RosArguments",
+    "evaluate_parameter_value",
+    "existing_file",
+]
 
 
 _TYPE_IDS: dict[str, tuple[type | None, bool]] = {
@@ -156,7 +162,7 @@ class ParameterFile:
                 raise LaunchFileError(f"allow_substs must be true or false, got '{text}'")
         if not allow:
             return path
-        return _substituted_copy(context, _existing(path))
+        return _substituted_copy(context, existing_file(path))
 
 
 def _substituted_copy(context: LaunchContext, path: str) -> str:
@@ -236,23 +242,24 @@ class RosArguments:
             if isinstance(item, tuple):
                 words += ["-p", f"{item[0]}:={_param_text(item[1])}"]
             else:
-                words += ["--params-file", _existing(str(item))]
+                words += ["--params-file", existing_file(str(item))]
         for item in parameters:
             if isinstance(item, Mapping):
                 # As ROS 2: the node's full name when both name and namespace are known.
                 key = f"{namespace.rstrip('/')}/{name}" if name and namespace else "/**"
                 words += ["--params-file", _write_params(context, item, key)]
             elif isinstance(item, ParameterFile):
-                words += ["--params-file", _existing(item.evaluate(context))]
+                words += ["--params-file", existing_file(item.evaluate(context))]
             else:
                 path = str(item) if isinstance(item, Path) else perform(context, normalize(item))
-                words += ["--params-file", _existing(path)]
+                words += ["--params-file", existing_file(path)]
         for src, dst in remappings:
             words += ["-r", f"{src}:={dst}"]
         return cls(name, namespace, tuple(words))
 
 
-def _existing(path: str) -> str:
+def existing_file(path: str) -> str:
+    """The absolute path of an existing parameter file; NotFoundError if there is none."""
     if not os.path.isfile(path):
         raise NotFoundError(f"parameter file '{path}' not found")
     return os.path.abspath(path)

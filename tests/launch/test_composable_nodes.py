@@ -199,3 +199,37 @@ def test_missing_container_names_the_package(ws: Workspace) -> None:
         "noexec.launch.xml:3: executable 'component_container' not found in package 'demo_pkg'"
         in result.stderr
     )
+
+
+def test_component_errors_name_the_launch_file_line(ws: Workspace) -> None:
+    """A missing `<param from>` of a component, and a value that is no ROS parameter, are one
+    line naming file:line when the launch is resolved (also under --print), not at load time."""
+    ws.add_executable("container", CONTAINER)
+    ws.add_launch(
+        "badfile.launch.xml",
+        '<launch>\n<node_container pkg="demo_pkg" exec="container" name="c" namespace="">\n'
+        '  <composable_node pkg="demo_comp" plugin="demo::Talker">\n'
+        '    <param from="/nonexistent.yaml"/>\n'
+        "  </composable_node>\n</node_container>\n</launch>",
+    )
+    result = ws.launch("demo_pkg", "badfile.launch.xml", "--print")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "badfile.launch.xml:3: parameter file '/nonexistent.yaml'" in result.stderr
+    ws.add_launch(
+        "badvalue.launch.py",
+        "from launch import LaunchDescription\n"
+        "from launch_ros.actions import ComposableNodeContainer\n"
+        "from launch_ros.descriptions import ComposableNode\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([ComposableNodeContainer(\n"
+        '        name="box", namespace="", package="demo_pkg", executable="container",\n'
+        "        composable_node_descriptions=[\n"
+        '            ComposableNode(package="demo_comp", plugin="demo::Talker",\n'
+        "                           parameters=[{'x': object()}])])])\n",
+    )
+    result = ws.launch("demo_pkg", "badvalue.launch.py", "--print")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "badvalue.launch.py:8: parameter 'x': " in result.stderr
+    assert "is not a ROS 2 parameter value" in result.stderr

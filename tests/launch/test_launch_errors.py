@@ -141,6 +141,12 @@ CASES = {
         "    return LaunchDescription([undefined_name])\n",
         r"bad.launch.py:4: NameError: name 'undefined_name' is not defined",
     ),
+    "missing-global-parameter-file": (
+        "bad.launch.xml",
+        "<launch>\n{touch}\n<set_parameters_from_file filename='/no/such/globals.yaml'/>\n"
+        "<node pkg='demo_pkg' exec='reporter'/>\n</launch>",
+        r"bad.launch.xml:3: parameter file '/no/such/globals.yaml' not found",
+    ),
     "python-missing-required-in-include": (
         "bad.launch.xml",
         "<launch>\n{touch}\n<include file='$(dirname)/inner.launch.py'/>\n</launch>",

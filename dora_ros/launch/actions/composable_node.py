@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..action import Action, caller_location, register
 from ..composition import ComponentSpec, LoadComponents, flatten_parameters
 from ..entity import ENTITIES
-from ..errors import LaunchFileError
+from ..errors import LaunchFileError, _LocatedError
 from ..frontend_params import parse_parameters
 from ..substitutions import normalize, perform
 from .execute_process import ExecuteProcess
@@ -124,7 +124,7 @@ def _load_step(
     for description in descriptions:
         try:
             spec = description.resolve(context)
-        except LaunchFileError as err:
+        except _LocatedError as err:
             raise err.at(description.location) from None
         if spec is not None:
             specs.append(spec)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..action import Action, register
 from ..entity import to_bool
 from ..errors import LaunchFileError
-from ..ros_args import ParameterFile
+from ..ros_args import ParameterFile, existing_file
 from ..substitutions import normalize, perform
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ class SetParametersFromFile(Action):
         return cls(filename, allow_substs=bool(allow), **kwargs)
 
     def execute(self, context: LaunchContext) -> None:
-        context.global_params.append(self.file.evaluate(context))
+        # checked here, so a missing file is reported at this line, not at a node's
+        context.global_params.append(existing_file(self.file.evaluate(context)))
 
 
 @register("set_use_sim_time", "set-use-sim-time")
