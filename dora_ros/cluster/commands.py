@@ -129,15 +129,30 @@ def daemon(machine_id: str | None, coordinator_addr: str, coordinator_port: int,
     machine = check_id("--machine-id", machine_id or socket.gethostname().split(".")[0])
     connect = (coordinator_endpoint(coordinator_addr, coordinator_port), *endpoints(zenoh_connect))
     overlay = _overlay(zenoh_config_overlay, zenoh_no_multicast)
-    listen = endpoints(zenoh_listen) or None
+    # Without --zenoh-listen: the address this machine reaches the coordinator from, so that
+    # what the daemon and its nodes advertise is reachable from the other machines (never a
+    # loopback address, unless the coordinator is on loopback too).
+    listen = endpoints(zenoh_listen) or (
+        f"tcp/{_address_towards(coordinator_addr, coordinator_port)}:0",
+    )
     settings = ZenohSettings(mode="peer", connect=connect, listen=listen, overlay=overlay)
     # Nodes with edges to other machines: peers of the same network, listening on any port of
-    # the daemon's listen addresses (or Zenoh's default: every interface).
-    node_listen = None
-    if listen:
-        node_listen = tuple(_any_port(e) for e in listen)
+    # the daemon's listen addresses.
+    node_listen = tuple(_any_port(e) for e in listen)
     nodes = ZenohSettings(mode="peer", connect=connect, listen=node_listen, overlay=overlay)
     return Daemon(machine, settings, nodes).serve()
+
+
+def _address_towards(addr: str, port: int) -> str:
+    """This machine's address on the route to ``addr`` (no packet is sent: a UDP connect)."""
+    try:
+        family, _, _, _, target = socket.getaddrinfo(addr, port, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(target)
+            local = str(probe.getsockname()[0])
+    except OSError as err:
+        raise ClusterError(f"--coordinator-addr {addr}: no route to it: {err}") from err
+    return f"[{local}]" if ":" in local else local
 
 
 def _overlay(path: Path | None, no_multicast: bool) -> dict[str, Any]:

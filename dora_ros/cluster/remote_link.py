@@ -17,8 +17,9 @@ node directly, never through a daemon) and:
   sequence numbers (lost in a partition) are counted as drops of the inputs fed by the link.
 
 The receiving side declares its subscribers while the node sets up, before the start barrier
-releases; the sending side's first send waits (until ``MATCH_TIMEOUT`` after the barrier) for its
-publisher to match, so the first messages are not sent into the void.
+releases; the sending side holds its first messages (bounded by the receiver's queue size) until
+its publisher matches (at most ``MATCH_TIMEOUT`` after the barrier), so they are not sent into
+the void, and never blocks the node meanwhile.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ..runtime.shm_pool import Region, ShmPool
 from ..runtime.transport import InboundLink, OutboundLink
 from .zenoh_config import ZenohSettings
 
-MATCH_TIMEOUT = 3.0
+MATCH_TIMEOUT = 1.0
 # Frames a receiving link holds between the Zenoh thread and the node (per sender): this many
 # times the largest queue_size of the inputs it feeds, then the oldest are dropped and counted.
 BUFFER_PER_SLOT = 2
@@ -101,8 +102,8 @@ class RemoteOutboundLink(OutboundLink):
             congestion_control=zenoh.CongestionControl.DROP,
             express=True,
         )
-        # Waited for in the first send, not here: a node stopped right after the start must
-        # not sit in its set-up for MATCH_TIMEOUT.
+        # Until the publisher matches the receiver's subscriber (at most MATCH_TIMEOUT), sends
+        # are held, never waited for: a node stopped right after the start must not block.
         self.match_deadline: float | None = time.monotonic() + MATCH_TIMEOUT
 
     def retire(self, region_id: int) -> None:
@@ -112,12 +113,6 @@ class RemoteOutboundLink(OutboundLink):
         if self.closed:
             self.dropped += 1
             return
-        if self.match_deadline is not None:
-            while not self.publisher.matching_status.matching:
-                if time.monotonic() > self.match_deadline:
-                    break
-                time.sleep(0.002)
-            self.match_deadline = None
         if region is None:
             frame: Any = b"".join(parts)
         else:
@@ -131,6 +126,25 @@ class RemoteOutboundLink(OutboundLink):
             frame[: len(head)] = head
             frame[len(head) : len(head) + len(meta)] = meta
             frame[len(head) + len(meta) :] = memoryview(region.mm)[:nbytes]
+        if self.pending or not self._matched():
+            # Not matched yet: held (bounded, oldest dropped) and sent by `flush`, which the
+            # node calls every few ms while anything is pending.
+            self.pending.append(([frame], [], None))
+            if len(self.pending) > self.pending_limit:
+                self.pending.popleft()
+                self.dropped += 1
+            return
+        self._put(frame)
+
+    def _matched(self) -> bool:
+        if self.match_deadline is None:
+            return True
+        if self.publisher.matching_status.matching or time.monotonic() > self.match_deadline:
+            self.match_deadline = None  # from here on, sends go out as they come
+            return True
+        return False
+
+    def _put(self, frame: Any) -> None:
         self.seq += 1
         try:
             self.publisher.put(frame, attachment=_SEQ.pack(self.seq))
@@ -138,7 +152,9 @@ class RemoteOutboundLink(OutboundLink):
             self.dropped += 1
 
     def flush(self, pool: ShmPool) -> None:
-        return
+        if self.pending and self._matched():
+            while self.pending:
+                self._put(self.pending.popleft()[0][0])
 
     def read_releases(self, pool: ShmPool) -> None:
         return
@@ -147,6 +163,8 @@ class RemoteOutboundLink(OutboundLink):
         if self.closed:
             return
         self.closed = True
+        self.dropped += len(self.pending)
+        self.pending.clear()
         with contextlib.suppress(Exception):
             self.publisher.undeclare()
         os.close(self.fd)
