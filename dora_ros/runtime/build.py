@@ -39,8 +39,8 @@ def build_argv(line: str, *, uv: bool = False, python: str = sys.executable) -> 
     words = shlex.split(line)
     program, rest = words[0], words[1:]
     if program in ("pip", "pip3"):
-        if uv:
-            return ["uv", "pip", *rest, "--python", python]
+        if uv:  # uv of an inactive venv too (a missing uv is a one-line error when started)
+            return [find_uv() or "uv", "pip", *rest, "--python", python]
         return [python, "-m", "pip", *rest]
     if program in ("python", "python3"):
         return [python, *rest]

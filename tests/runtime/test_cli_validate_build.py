@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dora_ros.runtime.build import build_argv
+from dora_ros.runtime.build import build_argv, find_uv
 from dora_ros.runtime.commands import parse_duration
 
 DORA_ROS = str(Path(sys.executable).with_name("dora-ros"))
@@ -185,7 +185,11 @@ def test_build_refuses_an_invalid_graph(tmp_path: Path) -> None:
     [
         ("pip install -e .", False, [sys.executable, "-m", "pip", "install", "-e", "."]),
         ("pip3 install numpy", False, [sys.executable, "-m", "pip", "install", "numpy"]),
-        ("pip install numpy", True, ["uv", "pip", "install", "numpy", "--python", sys.executable]),
+        (
+            "pip install numpy",
+            True,
+            [find_uv() or "uv", "pip", "install", "numpy", "--python", sys.executable],
+        ),
         ("python3 setup.py", False, [sys.executable, "setup.py"]),
         ("cargo build --release", True, ["cargo", "build", "--release"]),
         ("""echo 'a b' "c d" e\\ f""", False, ["echo", "a b", "c d", "e f"]),

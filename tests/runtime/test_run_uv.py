@@ -171,3 +171,22 @@ def test_dora_run_with_uv_true_starts_nodes_through_uv(tmp_path):
     assert result.returncode == 0, result.stderr
     parent = flow.result("parent")
     assert Path(parent[0].decode()).name == "uv" and parent[1:3] == [b"run", b"python"], parent
+
+
+def test_build_uv_finds_uv_of_an_inactive_venv(tmp_path):
+    """`dora-ros build --uv` runs pip lines as `uv pip ... --python <python>` with the venv's uv
+    though the venv is not active (it failed: 'cannot start ... (uv)'); offline here."""
+    (tmp_path / "n.py").write_text("")
+    (tmp_path / "graph.yml").write_text(
+        "nodes:\n  - id: a\n    path: n.py\n    build: pip show pyarrow\n"
+    )
+    result = subprocess.run(
+        [*DORA_ROS, "build", "graph.yml", "--uv"],
+        cwd=tmp_path,
+        env={**os.environ, **_offline_env(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "a: Name: pyarrow" in result.stdout.splitlines(), result.stdout
