@@ -138,7 +138,9 @@ def run(folder: Path, compression: str, seconds: float) -> dict[str, float]:
         text,
     )
     assert summary is not None, text
-    queue_drops = sum(int(n) for n in re.findall(r"'dora-record' input '\w+': dropped (\d+)", text))
+    queue_drops = sum(
+        int(n) for n in re.findall(r"'dora-record' input '[^']+': dropped (\d+)", text)
+    )
     return {
         "camera": sent.get("camera", 0),
         "imu": sent.get("imu", 0),

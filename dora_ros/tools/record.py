@@ -116,7 +116,8 @@ def recording_graph(
     node_id = _free_id(doc, "dora-record")
     config = {
         "output": str(output_file),
-        "inputs": {f"in{i}": name for i, name in enumerate(outputs)},
+        # input ids are the outputs' names, so the runtime's drop report names what was dropped
+        "inputs": {name: name for name in outputs},
         "ros_types": {name: ros_types[name] for name in outputs if name in ros_types},
         "queue_size": queue_size,
         "compression": compression,
@@ -126,10 +127,7 @@ def recording_graph(
             "id": node_id,
             "path": str(RECORDER),
             "args": [json.dumps(config)],
-            "inputs": {
-                f"in{i}": {"source": name, "queue_size": queue_size}
-                for i, name in enumerate(outputs)
-            },
+            "inputs": {name: {"source": name, "queue_size": queue_size} for name in outputs},
         }
     )
     return yaml.safe_dump(doc, sort_keys=False), node_id

