@@ -87,7 +87,9 @@ class ZenohSettings:
         try:
             config = zenoh.Config.from_file(path) if path else zenoh.Config()
         except Exception as err:  # zenoh raises ZError for a missing or invalid file
-            raise ClusterError(f"{ENV_CONFIG}={path}: not a Zenoh configuration: {err}") from err
+            raise ClusterError(
+                f"{ENV_CONFIG}={path}: not a Zenoh configuration: {_short(err)}"
+            ) from err
         # The role's settings first, then the overlay: a user's file has the last word.
         items: list[tuple[str, Any]] = [("mode", self.mode), ("transport/link/tx/lease", LEASE_MS)]
         items.append(("scouting/multicast/enabled", self.multicast))
@@ -102,7 +104,9 @@ class ZenohSettings:
             try:
                 config.insert_json5(key, json.dumps(value))
             except Exception as err:
-                raise ClusterError(f"Zenoh configuration {key!r} = {value!r}: {err}") from err
+                raise ClusterError(
+                    f"Zenoh configuration {key!r} = {value!r}: {_short(err)}"
+                ) from err
         return config
 
     def open(self, what: str) -> Any:
@@ -119,7 +123,8 @@ class ZenohSettings:
 
 
 def _short(err: BaseException) -> str:
-    text = str(err)
+    """Zenoh's message on one line, without the Rust source location it ends with."""
+    text = " ".join(str(err).split())
     return text.split(" at /", 1)[0].strip()
 
 
