@@ -163,9 +163,15 @@ def test_pub_reaches_an_rclpy_subscriber(tmp_path: Path) -> None:
         assert result.stdout.splitlines() == [
             f"publishing #{i}: /heard (std_msgs/msg/String), 17 bytes" for i in (1, 2, 3)
         ]
+        message = tmp_path / "message.json"
+        message.write_text('{"data": "from a file"}')
+        from_file = _topic(
+            185, tmp_path, "pub", "--ros", "/heard", "std_msgs/msg/String", "--file", str(message)
+        )
+        assert from_file.returncode == 0, from_file.stderr
         assert listener.stdout is not None
-        heard = [json.loads(listener.stdout.readline()) for _ in range(3)]
-    assert heard == ["hi there"] * 3
+        heard = [json.loads(listener.stdout.readline()) for _ in range(4)]
+    assert heard == ["hi there"] * 3 + ["from a file"]
 
 
 def test_mistakes_are_one_line_and_fail(tmp_path: Path) -> None:
