@@ -84,6 +84,8 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
                 lines.append(f"{indent}  cwd: {spec.cwd}")
             for key, value in spec.additional_env.items():
                 lines.append(f"{indent}  env: {key}={value}")
+            for key in spec.unset_env:
+                lines.append(f"{indent}  env: {key} unset")
             extras = [f"output={spec.output}"]
             if spec.respawn:
                 extras.append(

@@ -47,6 +47,7 @@ class ProcessSpec:
     dora_nodes: tuple[str, ...] | None = None  # a dora graph's node ids
     location: Location | None = None
     origin: Any = field(default=None, compare=False, repr=False)  # the action, for handlers
+    unset_env: tuple[str, ...] = ()  # variables the launch file removed (shown by --print)
 
 
 @dataclass(frozen=True)

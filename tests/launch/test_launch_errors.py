@@ -147,6 +147,14 @@ CASES = {
         "<node pkg='demo_pkg' exec='reporter'/>\n</launch>",
         r"bad.launch.xml:3: parameter file '/no/such/globals.yaml' not found",
     ),
+    "python-shutdown-process-event": (
+        "bad.launch.py",
+        "from launch import LaunchDescription\nfrom launch.actions import EmitEvent\n"
+        "from launch.events.process import ShutdownProcess\n\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([EmitEvent(event=ShutdownProcess())])\n",
+        r"bad.launch.py:6: launch.events.process.ShutdownProcess is not supported by dora-ros",
+    ),
     "python-missing-required-in-include": (
         "bad.launch.xml",
         "<launch>\n{touch}\n<include file='$(dirname)/inner.launch.py'/>\n</launch>",

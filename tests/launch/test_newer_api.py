@@ -349,3 +349,60 @@ def test_pre_foxy_node_spellings(ws: Workspace) -> None:
     )
     steps, _ = resolve_in_process(ws, path)
     assert processes(steps)[0].ros_node == ("old", "/")
+
+
+STACK_XML = """<launch>
+  <let name="a" value="1"/>
+  <push_vars/>
+  <let name="a" value="2"/>
+  <unset name="a"/>
+  <executable cmd="echo $(var a unset)"/>
+  <pop_vars/>
+  <push_env/>
+  <set_env name="DEMO_S" value="inner"/>
+  <executable cmd="echo $(var a) $(env DEMO_S none)"/>
+  <pop_env/>
+  <executable cmd="echo $(env DEMO_S none)"/>
+</launch>
+"""
+
+STACK_YAML = """launch:
+- let: {name: a, value: "1"}
+- push_vars:
+- let: {name: a, value: "2"}
+- unset: {name: a}
+- executable: {cmd: "echo $(var a unset)"}
+- pop_vars: {}
+- push_env:
+- set_env: {name: DEMO_S, value: inner}
+- executable: {cmd: "echo $(var a) $(env DEMO_S none)"}
+- pop_env:
+- executable: {cmd: "echo $(env DEMO_S none)"}
+"""
+
+
+@pytest.mark.parametrize("name,text", [("s.launch.xml", STACK_XML), ("s.launch.yaml", STACK_YAML)])
+def test_stack_tags_of_ros2_front_ends(ws: Workspace, name: str, text: str) -> None:
+    """`unset`, `push_vars`/`pop_vars`, `push_env`/`pop_env`: the tags ROS 2 exposes."""
+    steps, _ = resolve_in_process(ws, ws.add_launch(name, text))
+    cmds = [list(p.cmd[1:]) for p in processes(steps)]
+    assert cmds == [["unset"], ["1", "inner"], ["none"]]
+
+
+def test_print_shows_the_environment_the_launch_file_set(ws: Workspace) -> None:
+    ws.add_launch(
+        "env.launch.xml",
+        """<launch>
+  <set_env name="DEMO_SET" value="one"/>
+  <append_env name="DEMO_SET" value="two" separator=","/>
+  <unset_env name="HOME"/>
+  <executable cmd="true">
+    <env name="OWN" value="x"/>
+  </executable>
+</launch>""",
+    )
+    printed = ws.launch("demo_pkg", "env.launch.xml", "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert "  env: DEMO_SET=one,two\n" in printed.stdout
+    assert "  env: OWN=x\n" in printed.stdout
+    assert "  env: HOME unset\n" in printed.stdout

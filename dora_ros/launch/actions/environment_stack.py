@@ -1,5 +1,6 @@
-"""`PushEnvironment`, `PopEnvironment`, `ResetEnvironment` (`<reset_env>`): the environment that
-later processes get, saved, restored, or put back to what the launch started with."""
+"""`PushEnvironment` (`<push_env>`), `PopEnvironment` (`<pop_env>`), `ResetEnvironment`
+(`<reset_env>`): the environment that later processes get, saved, restored, or put back to what
+the launch started with."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ if TYPE_CHECKING:
     from ..context import LaunchContext
 
 
+@register("push_env")
 class PushEnvironment(Action):
     def execute(self, context: LaunchContext) -> None:
         context.environment_stack.append(dict(context.environment))
 
 
+@register("pop_env")
 class PopEnvironment(Action):
     def execute(self, context: LaunchContext) -> None:
         if not context.environment_stack:

@@ -258,10 +258,16 @@ class ExecuteProcess(Action):
             cmd = [*shlex.split(str(prefix_text)), *cmd]
         if self.shell:
             cmd = ["/bin/sh", "-c", " ".join(cmd)]
+        unset: tuple[str, ...] = ()
         if self.env is not None:
             env = {perform(context, k): perform(context, v) for k, v in self.env.items()}
+            launch_set = dict(env)  # the launch file gave the whole environment
         else:
             env = dict(context.environment)
+            # what set_env, append_env, unset_env, set_ros_log_dir... changed, for --print
+            initial = context.initial_environment
+            launch_set = {k: v for k, v in env.items() if initial.get(k) != v}
+            unset = tuple(sorted(k for k in initial if k not in env))
         additional = {
             perform(context, k): perform(context, v) for k, v in (self.additional_env or {}).items()
         }
@@ -296,7 +302,8 @@ class ExecuteProcess(Action):
             cmd=tuple(cmd),
             cwd=cwd,
             env=env,
-            additional_env=additional,
+            additional_env={**launch_set, **additional},
+            unset_env=unset,
             output=output,
             respawn=respawn,
             respawn_delay=_float(context, self.respawn_delay or 0.0, "respawn_delay"),

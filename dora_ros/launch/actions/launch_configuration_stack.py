@@ -1,5 +1,6 @@
-"""`PushLaunchConfigurations`, `PopLaunchConfigurations`, `ResetLaunchConfigurations` (`<reset>`
-with `<keep name= value=>` children) and `UnsetLaunchConfiguration`."""
+"""`PushLaunchConfigurations` (`<push_vars>`), `PopLaunchConfigurations` (`<pop_vars>`),
+`ResetLaunchConfigurations` (`<reset>` with `<keep name= value=>` children) and
+`UnsetLaunchConfiguration` (`<unset name=>`), with ROS 2's front-end tag names."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
     from ..frontend import FrontendParser
 
 
+@register("push_vars")
 class PushLaunchConfigurations(Action):
     def execute(self, context: LaunchContext) -> None:
         context.configuration_stack.append(dict(context.launch_configurations))
 
 
+@register("pop_vars")
 class PopLaunchConfigurations(Action):
     def execute(self, context: LaunchContext) -> None:
         if not context.configuration_stack:
@@ -63,10 +66,16 @@ class ResetLaunchConfigurations(Action):
         context.launch_configurations = kept
 
 
+@register("unset")
 class UnsetLaunchConfiguration(Action):
     def __init__(self, name: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.name = normalize(name)
+
+    @classmethod
+    def parse(cls, entity: Entity, parser: FrontendParser) -> Action:
+        kwargs = cls.parse_common(entity, parser)
+        return cls(parser.parse_substitution(entity.get_attr("name")), **kwargs)
 
     def execute(self, context: LaunchContext) -> None:
         context.launch_configurations.pop(perform(context, self.name), None)
