@@ -51,7 +51,14 @@ def _peer(domain: int, *args: str) -> Iterator[subprocess.Popen[str]]:
 
 
 def _topic(domain: int, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return dora_ros("topic", *args, cwd=tmp, env=_env(domain), timeout=60)
+    # A loaded machine can take seconds to discover a peer: wait longer than the default 3 s
+    # unless the test says how long (`list` always waits that long; the others stop once found).
+    wait = (
+        ()
+        if "--wait" in args or args[0] == "--help"
+        else ("--wait", "8" if args[0] == "list" else "15")
+    )
+    return dora_ros("topic", *args, *wait, cwd=tmp, env=_env(domain), timeout=90)
 
 
 def _ours(stderr: str) -> list[str]:
