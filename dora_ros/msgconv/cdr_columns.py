@@ -116,14 +116,14 @@ class _ColumnGen(_DecoderGen):
     def field(self, f: Field) -> str:
         self.path.append(f.name)
         result = super().field(f)
-        if f.type.is_nested and not f.type.array:
-            pass
-        elif result.startswith("@"):
-            self.slots[tuple(self.path)] = ("run", result[1:])
-        else:
-            k = self.new_k()
-            self.emit(f"K[{k}].append({result})")
-            self.slots[tuple(self.path)] = ("list", k)
+        # a single nested message has no slot of its own: its fields have theirs
+        if not (f.type.is_nested and not f.type.array):
+            if result.startswith("@"):
+                self.slots[tuple(self.path)] = ("run", result[1:])
+            else:
+                k = self.new_k()
+                self.emit(f"K[{k}].append({result})")
+                self.slots[tuple(self.path)] = ("list", k)
         self.path.pop()
         return result
 

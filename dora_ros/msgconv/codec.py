@@ -27,7 +27,7 @@ from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_reference import HEADER_LE, decode_reference, encode_reference
 from .definitions import MessageDefinition
-from .errors import CdrError, MsgConvError, ValueKindError
+from .errors import CdrError, MsgConvError, ValueKindError, a_or_an
 
 if TYPE_CHECKING:
     from .registry import TypeRegistry
@@ -161,7 +161,7 @@ class Codec:
                 "null (give a value, or drop the row)"
             )
         raise ValueKindError(
-            f"{self.definition.name}: cannot encode a {type(value).__name__}; give a dict, a "
+            f"{self.definition.name}: cannot encode {a_or_an(type(value).__name__)}; give a dict, a "
             "pa.StructArray, a pa.StructScalar or pa.array([{...}])"
         )
 

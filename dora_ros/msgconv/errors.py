@@ -53,6 +53,13 @@ class CdrError(MsgConvError):
     """CDR bytes are truncated or malformed (bad header, length past the end, bad UTF-8)."""
 
 
+def a_or_an(word: str) -> str:
+    """`word` with its indefinite article as it is read: "an int32[3]", "a uint8", "an ndarray"."""
+    lower = word.lower()
+    vowel = lower[:1] in ("a", "e", "i", "o") or (lower[:1] == "u" and not lower.startswith("uint"))
+    return f"{'an' if vowel or lower.startswith('nd') else 'a'} {word}"
+
+
 def field_error(cls: type[MsgConvError], type_name: str, path: str, message: str) -> MsgConvError:
     """An error of class `cls` worded `type: field 'path': message` (path may be empty)."""
     where = f"{type_name}: field '{path}': " if path else f"{type_name}: "

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from .definitions import PRIMITIVES, STRINGS, Constant, Field, FieldType, MessageDefinition
-from .errors import DefinitionError
+from .errors import DefinitionError, a_or_an
 
 __all__ = ["parse_idl"]
 
@@ -366,7 +366,7 @@ def _default(ftype: FieldType, value: Any, parser: _Parser) -> Any:
             items = (items,)
         if ftype.array == "fixed" and len(items) != ftype.length:
             raise parser.fail(
-                f"@default of a {ftype.name}[{ftype.length}] needs exactly {ftype.length} "
+                f"@default of {a_or_an(f'{ftype.name}[{ftype.length}]')} needs exactly {ftype.length} "
                 f"elements, got {len(items)}"
             )
         if ftype.array == "bounded" and ftype.length is not None and len(items) > ftype.length:

@@ -61,8 +61,10 @@ def test_float_arrays_never_wrap_into_integer_fields(int_type: str) -> None:
                 type=pa.struct([pa.field(field, pa.list_(pa.float64()))]),
             )
             del ints
-            with pytest.raises(OutOfRangeError):
+            with pytest.raises(OutOfRangeError) as info:
                 codec.encode(pa.StructArray.from_arrays([arrow_inner], names=["inner"]))
+            message = str(info.value)
+            assert f"inner.{field}" in message and "strict/msg/Outer" in message, message
     # the largest floats inside the range encode exactly (float(high) itself is outside for 64 bits)
     top = float(prim.high) if float(prim.high) < above else float(np.nextafter(above, 0.0))
     value = {"inner": {f"{int_type}_seq": np.array([top, float(prim.low)])}}

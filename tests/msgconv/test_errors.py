@@ -205,7 +205,7 @@ def test_encode_takes_one_row() -> None:
     rows = pa.array([{"data": "a"}, {"data": "b"}])
     with pytest.raises(ValueKindError, match="encode takes one message, got 2 rows"):
         msgconv.encode("std_msgs/String", rows)
-    with pytest.raises(ValueKindError, match="cannot encode a int"):
+    with pytest.raises(ValueKindError, match="cannot encode an int;"):
         msgconv.encode("std_msgs/String", 5)
 
 

@@ -271,7 +271,7 @@ def test_idl_literals_read_as_rosidl_grammar_reads_them() -> None:
         ("module S_Constants {\n const int32 O = 08;\n};", "B.idl:3: '08' is not an IDL integer"),
         (
             'struct S {\n @default (value="(1, 2)") int32 a[3];\n};',
-            "B.idl:3: @default of a int32[3] needs exactly 3 elements, got 2",
+            "B.idl:3: @default of an int32[3] needs exactly 3 elements, got 2",
         ),
         (
             'struct S {\n @default (value="(1, 2, 3)") sequence<int32, 2> a;\n};',
