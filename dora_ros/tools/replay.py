@@ -68,6 +68,13 @@ def replaying_graph(
     """The graph's YAML with each node of `replaced` (id -> outputs) turned into a replayer."""
     doc = read_graph_document(graph)
     nodes: list[Any] = doc.get("nodes") or []
+    written = {str(raw.get("id")) for raw in nodes if isinstance(raw, dict)}
+    for module_node in replaced:
+        if module_node not in written:
+            raise ToolError(
+                f"--replace: node '{module_node}' comes from a module: node of {graph.name}; replay"
+                " replaces nodes written in the graph itself"
+            )
     for i, raw in enumerate(nodes):
         node_id = raw.get("id") if isinstance(raw, dict) else None
         if node_id not in replaced:
