@@ -8,7 +8,8 @@ of each sample to pair replies with requests, as rmw_cyclonedds does. Both ends 
 whether a ROS 2 peer on rmw_cyclonedds matches depends on its type information (untested).
 
 The bridge's Cyclone backend does topics only (its services need rclpy); this module is the
-launcher's own small service layer until the bridge has one (see docs/launch.md).
+launcher's own small service layer until the bridge has one (see docs/launch.md). It uses the
+bridge's public type builder and discovery configuration and cyclonedds's public API only.
 """
 
 from __future__ import annotations
@@ -19,12 +20,57 @@ import threading
 import time
 from typing import Any
 
-from ..errors import LaunchError
+from ..errors import BridgeError, LaunchError, MsgConvError
 
 __all__ = ["DdsServiceClient", "DdsServiceServer", "service_types"]
 
 _cache: dict[str, tuple[Any, Any, Any, Any]] = {}
 _cache_lock = threading.Lock()
+# One cyclonedds Domain per id in this process, configured as the bridge configures its own (the
+# discovery range and peers ROS 2 nodes use), shared by the endpoints here: (domain, users).
+_domains: dict[int, tuple[Any, int]] = {}
+_domains_lock = threading.Lock()
+
+
+def _acquire_domain(domain_id: int) -> None:
+    """Create the domain `domain_id` with the ROS 2 discovery settings, or count one more user.
+
+    Raises:
+        LaunchError: Cyclone DDS refuses the configuration (ROS_AUTOMATIC_DISCOVERY_RANGE, ...).
+    """
+    from cyclonedds.core import DDSException
+    from cyclonedds.domain import Domain
+
+    from ..bridge.cyclone_config import DiscoverySettings, cyclone_config
+
+    with _domains_lock:
+        domain, users = _domains.get(domain_id, (None, 0))
+        if users == 0:
+            try:
+                settings = DiscoverySettings.from_env()
+            except BridgeError as err:
+                raise LaunchError(f"composable nodes: {err}") from err
+            try:
+                domain = Domain(domain_id, cyclone_config(settings))
+            except DDSException:
+                # Cyclone DDS before 0.11 does not know the Fast DDS compatibility setting
+                try:
+                    domain = Domain(domain_id, cyclone_config(settings, ignore_fastdds_types=False))
+                except DDSException as err:
+                    raise LaunchError(
+                        f"Cyclone DDS refused its configuration for domain {domain_id}: {err}"
+                    ) from err
+        _domains[domain_id] = (domain, users + 1)
+
+
+def _release_domain(domain_id: int) -> None:
+    """One user less; the last one drops the domain (cyclonedds deletes it with the object)."""
+    with _domains_lock:
+        domain, users = _domains.get(domain_id, (None, 0))
+        if users > 1:
+            _domains[domain_id] = (domain, users - 1)
+        else:
+            _domains.pop(domain_id, None)
 
 
 def service_types(service_type: str) -> tuple[Any, Any, Any, Any]:
@@ -37,7 +83,7 @@ def service_types(service_type: str) -> tuple[Any, Any, Any, Any]:
     from cyclonedds.idl import types as idl
 
     from ..bridge.cyclone_types import build_type
-    from ..msgconv import MsgConvError, message_definition
+    from ..msgconv import message_definition
 
     with _cache_lock:
         if service_type in _cache:
@@ -45,12 +91,12 @@ def service_types(service_type: str) -> tuple[Any, Any, Any, Any]:
         try:
             request = build_type(f"{service_type}_Request", message_definition)
             response = build_type(f"{service_type}_Response", message_definition)
-        except (MsgConvError, LaunchError, Exception) as err:
+        except (MsgConvError, BridgeError) as err:
             package = service_type.split("/")[0]
             raise LaunchError(
                 f"service type {service_type}: no definition found ({err}); install package "
                 f"'{package}' or put its .srv files on DORA_ROS_MSG_PATH"
-            ) from None
+            ) from err
         base = service_type.replace("/", "::")
         wires = tuple(
             make_idl_struct(
@@ -72,8 +118,6 @@ class _Endpoint:
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
 
-        from ..bridge import cyclone_backend
-
         self.service = service
         self.request_type, self.response_type, request_wire, reply_wire = service_types(
             service_type
@@ -82,26 +126,30 @@ class _Endpoint:
             int(os.environ.get("ROS_DOMAIN_ID", "0")) if domain_id is None else domain_id
         )
         # The bridge's configured domain (discovery range, peers) is the one ROS 2 nodes use.
-        cyclone_backend._acquire_domain(self.domain_id)
-        self.participant = DomainParticipant(self.domain_id)
+        _acquire_domain(self.domain_id)
+        self.participant: Any = DomainParticipant(self.domain_id)
         qos = Qos(Policy.Reliability.Reliable(1_000_000_000), Policy.History.KeepLast(100))
-        self._topics = (
+        self._topics: tuple[Any, ...] = (
             Topic(self.participant, f"rq{service}Request", request_wire),
             Topic(self.participant, f"rr{service}Reply", reply_wire),
         )
         self.request_wire, self.reply_wire = request_wire, reply_wire
         self._writer_topic, self._reader_topic = self._pick(self._topics)
-        self.writer = DataWriter(self.participant, self._writer_topic, qos=qos)
-        self.reader = DataReader(self.participant, self._reader_topic, qos=qos)
+        self.writer: Any = DataWriter(self.participant, self._writer_topic, qos=qos)
+        self.reader: Any = DataReader(self.participant, self._reader_topic, qos=qos)
 
     def _pick(self, topics: tuple[Any, Any]) -> tuple[Any, Any]:
         raise NotImplementedError
 
     def close(self) -> None:
-        from ..bridge import cyclone_backend
-
-        cyclone_backend._delete(self.participant)
-        cyclone_backend._release_domain(self.domain_id)
+        """Delete the DDS entities now: cyclonedds deletes an entity when its last Python
+        reference goes (it keeps only weak ones), and the participant takes its children."""
+        if self.participant is None:
+            return
+        self.writer = self.reader = self._writer_topic = self._reader_topic = None
+        self._topics = ()
+        self.participant = None
+        _release_domain(self.domain_id)
 
 
 class DdsServiceClient(_Endpoint):
