@@ -253,8 +253,13 @@ def _row(session: Any, dataflow_id: str, where: str) -> dict[str, Any] | None:
 
 def _report(row: dict[str, Any]) -> int:
     for where, count in sorted((row.get("dropped") or {}).items()):
-        node, _, input_id = where.partition("/")
-        click.echo(f"node {node!r} input {input_id!r}: dropped {count} message(s)", err=True)
+        if "->" in where:
+            node, _, receiver = where.partition("->")
+            click.echo(f"node {node!r}: {count} message(s) for {receiver!r} were dropped"
+                       " (receiver not there yet, or too slow)", err=True)  # fmt: skip
+        else:
+            node, _, input_id = where.partition("/")
+            click.echo(f"node {node!r} input {input_id!r}: dropped {count} message(s)", err=True)
     if row["status"] == "failed":
         click.echo(f"dataflow {row['uuid']} failed: {row['message']}", err=True)
         return 1

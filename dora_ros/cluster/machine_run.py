@@ -38,7 +38,7 @@ from .zenoh_config import ZenohSettings
 
 # Data a sender published just before it ended may still be on its way when its machine says
 # it ended (two Zenoh sessions, no order between them): wait this long before INPUT_CLOSED.
-REMOTE_CLOSE_DELAY = 0.2
+REMOTE_CLOSE_DELAY = 0.5
 
 
 class _PublishingTerminal(_Terminal):
@@ -164,7 +164,12 @@ class MachineRun(Coordinator):
     def _report(self) -> int:
         code = super()._report()
         self.code = code
+        # "<node>/<input>": dropped by the input's queue; "<node>-><receiver>": dropped by the
+        # sender (receiver not there yet, or too slow).
         dropped = {f"{s.spec.id}/{i}": n for s in self.nodes.values() for i, n in s.dropped.items()}
+        for state in self.nodes.values():
+            for receiver, count in state.send_dropped.items():
+                dropped[f"{state.spec.id}->{receiver}"] = count
         failures = [s.failure for s in self.nodes.values() if s.failure]
         self._event({"op": "done", "code": code, "failures": failures, "dropped": dropped})
         return code

@@ -203,7 +203,7 @@ class RemoteInboundLink(InboundLink):
         with self.lock:
             if self.closed:
                 return
-            if seq and self.last_seq and seq > self.last_seq + 1:
+            if seq > self.last_seq + 1:  # a gap (the first message is 1)
                 self.lost += seq - self.last_seq - 1
             if seq:
                 self.last_seq = seq

@@ -148,3 +148,13 @@ for event in node:
         events.append((event["type"], event["id"]))
 record("receiver", events)
 """
+
+
+def assert_seen_or_counted(numbers: list[int], row: dict[str, object]) -> None:
+    """Every message of the split graph up to the last one seen reached the sink, or is in the
+    run's drop report (relay's queue, relay -> sink in flight or held, sink's queue)."""
+    dropped = row["dropped"]
+    assert isinstance(dropped, dict)
+    counted = sum(dropped.get(k, 0) for k in ("relay/value", "relay->sink", "sink/big"))
+    assert numbers == sorted(set(numbers))
+    assert numbers[-1] - len(numbers) == counted, (numbers[:20], dropped)

@@ -152,7 +152,7 @@ def test_stop_all_with_grace(cluster: Cluster, tmp_path: Path) -> None:
     for name in ("a", "b"):
         cluster.cli("start", "graph.yml", "--name", name, "--detach", check=True)
     wait_for(lambda: len(cluster.rows()) == 2, 10, "two dataflows")
-    run = cluster.cli("stop", "--all", "--grace-duration", "1s", check=True)
+    run = cluster.cli("stop", "--all", "--grace-duration", "4s", check=True)
     assert run.stdout.count("finished") == 2
     assert {r["status"] for r in cluster.rows()} == {"finished"}
     again = cluster.cli("stop", "a")
