@@ -1,6 +1,9 @@
 """The process of a `ros2:` dataflow node: a ROS 2 node on one side, a dora-ros node on the other.
 
-Started by the runtime with the argv of `graph_node.Ros2NodeKind.command`. What crosses:
+Started by the runtime with the argv of `graph_node.Ros2NodeKind.command`. This is the YAML face of
+the bridge's core (`endpoints.py`, shared with the Python API): it turns `ros2:` keys, inputs and
+metadata into calls on the core's endpoints and their results and failures into outputs, counted
+log lines and `error` values. What crosses:
 
 - topics: each ROS message goes out as a one-row struct array on its output; each input value is
   published (every row one message).
@@ -43,15 +46,23 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import BridgeError, DoraRosError, MsgConvError
+from ..errors import BridgeError, DoraRosError
 from ..msgconv import ROS_TYPE_KEY, default_value
 from .backend import KEEP_ALL_DEPTH, ReadyQueue, open_backend
-from .codec import decode, encode, encode_rows
+from .codec import MalformedSample
+from .endpoints import (
+    ActionClientEndpoint,
+    ActionServerEndpoint,
+    ServiceClientEndpoint,
+    ServiceServerEndpoint,
+    TopicPublisher,
+    TopicSubscriber,
+    result_status,
+)
 from .graph_config import BridgeSpec, parse_bridge_config
 from .names import part_type, resolve_name
 from .rclpy_services import MAX_PENDING_REQUESTS
 from .reporting import CountedLog
-from .roles import require
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("dora_ros.bridge")
@@ -88,30 +99,28 @@ class _Source:
 
 
 class _TopicSource:
-    """ROS samples of one subscribed topic, decoded into external events for its output."""
+    """ROS messages of one subscribed topic as external events for its output."""
 
-    def __init__(self, reader: Any, type_name: str, output: str, report: CountedLog) -> None:
-        self.reader = reader
-        self.type_name = type_name
+    def __init__(self, subscriber: TopicSubscriber, output: str, report: CountedLog) -> None:
+        self.subscriber = subscriber
         self.output = output
         self.report = report
 
     def fileno(self) -> int:
-        return int(self.reader.fileno())
+        return self.subscriber.fileno()
 
     def take(self) -> dict[str, Any] | None:
-        sample = self.reader.take(0.0)
-        if sample is None:
-            return None
         try:
-            value = decode(self.type_name, sample)
-        except MsgConvError as err:
+            value = self.subscriber.take(0.0)
+        except MalformedSample as err:
             self.report.error(
-                f"{self.reader.topic}: dropped a malformed {self.type_name} sample from the "
-                f"network: {err}",
-                key=f"malformed:{self.reader.topic}",
+                f"{self.subscriber.topic}: dropped a malformed {err.type_name} sample from the "
+                f"network: {err.cause}",
+                key=f"malformed:{self.subscriber.topic}",
             )
             return {"kind": "external", "drop": True}
+        if value is None:
+            return None
         return {"kind": "external", "output": self.output, "value": value, "metadata": {}}
 
 
@@ -129,7 +138,7 @@ class _PendingRequests:
     #: Requests waiting at once; a newer one drops the oldest, as the backend's server does.
     LIMIT = MAX_PENDING_REQUESTS
 
-    def __init__(self, server: Any, timeout: float, report: CountedLog) -> None:
+    def __init__(self, server: ServiceServerEndpoint, timeout: float, report: CountedLog) -> None:
         self.timeout = timeout
         self._server = server
         self._report = report
@@ -217,10 +226,10 @@ class BridgeNode:
         self.inputs = inputs
         self.events = _Source()  # results of worker threads (service/action clients)
         self.backend: Any = None
-        self._publishers: dict[str, tuple[Any, str]] = {}  # input id -> (writer, type)
+        self._publishers: dict[str, TopicPublisher] = {}  # input id -> its topic's publisher
         self._requests: _PendingRequests | None = None  # service server only
-        self._server: Any = None
-        self._client: Any = None
+        self._server: Any = None  # a ServiceServerEndpoint or ActionServerEndpoint
+        self._client: Any = None  # a ServiceClientEndpoint or ActionClientEndpoint
         #: Problems of this bridge node, logged once with a running count; summarised at close.
         self.report = CountedLog(log, f"bridge node '{node_id}'")
         self._workers = WorkerPool(f"{node_id}-calls", WORKERS, WAITING, self._dropped_job)
@@ -242,39 +251,43 @@ class BridgeNode:
         if spec.mode == "topics":
             for topic in spec.topics:
                 if topic.direction == "subscribe":
-                    reader = self.backend.create_reader(
-                        full(topic.topic), topic.message_type, topic.qos
+                    subscriber = TopicSubscriber(
+                        self.backend, full(topic.topic), topic.message_type, topic.qos
                     )
                     output = topic.dora_id
                     declared = [o for o in self.declared_outputs if o != "error"]
                     if spec.single and declared:
                         output = declared[0]
-                    node.merge_external_events(
-                        _TopicSource(reader, topic.message_type, output, self.report)
-                    )
+                    node.merge_external_events(_TopicSource(subscriber, output, self.report))
                 else:
-                    writer = self.backend.create_writer(
-                        full(topic.topic), topic.message_type, topic.qos
+                    publisher = TopicPublisher(
+                        self.backend, full(topic.topic), topic.message_type, topic.qos
                     )
                     ids = self.inputs if spec.single and self.inputs else [topic.dora_id]
                     for input_id in ids:
-                        self._publishers[input_id] = (writer, topic.message_type)
+                        self._publishers[input_id] = publisher
         else:
-            require(self.backend, "service" if spec.mode == "service" else "action")
             assert spec.name is not None and spec.type_name is not None
             name = full(spec.name)
             if spec.mode == "service" and spec.role == "server":
-                self._server = self.backend.create_service_server(name, spec.type_name, spec.qos)
+                self._server = ServiceServerEndpoint(self.backend, name, spec.type_name, spec.qos)
                 self._requests = _PendingRequests(self._server, spec.response_timeout, self.report)
                 node.merge_external_events(
-                    _Adapter(self._server.take, self._server.fileno, self._on_request)
+                    _Adapter(
+                        self._server.take, self._server.fileno, self._on_request, self._malformed
+                    )
                 )
             elif spec.mode == "service":
-                self._client = self.backend.create_service_client(name, spec.type_name, spec.qos)
+                self._client = ServiceClientEndpoint(self.backend, name, spec.type_name, spec.qos)
             elif spec.role == "server":
-                self._server = self.backend.create_action_server(name, spec.type_name, spec.qos)
+                self._server = ActionServerEndpoint(self.backend, name, spec.type_name, spec.qos)
                 node.merge_external_events(
-                    _Adapter(self._server.goals.take, self._server.goals.fileno, self._on_goal)
+                    _Adapter(
+                        self._server.take_goal,
+                        self._server.goals.fileno,
+                        self._on_goal,
+                        self._malformed,
+                    )
                 )
                 node.merge_external_events(
                     _Adapter(
@@ -282,7 +295,7 @@ class BridgeNode:
                     )
                 )
             else:
-                self._client = self.backend.create_action_client(name, spec.type_name, spec.qos)
+                self._client = ActionClientEndpoint(self.backend, name, spec.type_name, spec.qos)
         node.merge_external_events(self.events)
 
     def _fail(self, message: str, params: Mapping[str, Any] | None, key: str | None = None) -> None:
@@ -309,34 +322,22 @@ class BridgeNode:
 
     # --- ROS -> dora -----------------------------------------------------------------------------
 
-    def _on_request(self, item: tuple[int, bytes]) -> dict[str, Any] | None:
-        rid, data = item
-        assert self.spec.type_name is not None and self._requests is not None
-        try:
-            value = decode(part_type(self.spec.type_name, "Request"), data)
-        except MsgConvError as err:
-            self.report.error(
-                f"service {self._server.name}: dropped a malformed request: {err}",
-                key=f"malformed:{self._server.name}",
-            )
-            self._server.drop(rid)
-            return None
+    def _malformed(self, err: MalformedSample) -> None:
+        """A request (dropped by the core) or goal (aborted by the core) that did not decode."""
+        done = "dropped" if self.spec.mode == "service" else "aborted"
+        self.report.error(
+            f"{err.what}: {done}, malformed: {err.cause}", key=f"malformed:{self._server.name}"
+        )
+
+    def _on_request(self, item: tuple[int, pa.StructArray]) -> dict[str, Any] | None:
+        rid, value = item
+        assert self._requests is not None
         request_id = str(uuid.uuid4())
         self._requests.add(request_id, rid)
         return {"output": "request", "value": value, "metadata": {"request_id": request_id}}
 
-    def _on_goal(self, item: tuple[str, bytes]) -> dict[str, Any] | None:
-        goal_id, data = item
-        assert self.spec.type_name is not None
-        try:
-            value = decode(part_type(self.spec.type_name, "Goal"), data)
-        except MsgConvError as err:
-            self.report.error(
-                f"action {self._server.name}: aborting goal {goal_id}, malformed: {err}",
-                key=f"malformed:{self._server.name}",
-            )
-            self._server.send_result(goal_id, None, "aborted")
-            return None
+    def _on_goal(self, item: tuple[str, pa.StructArray]) -> dict[str, Any] | None:
+        goal_id, value = item
         return {"output": "goal", "value": value, "metadata": {"goal_id": goal_id}}
 
     def _on_cancel(self, goal_id: str) -> dict[str, Any]:
@@ -354,14 +355,12 @@ class BridgeNode:
                 raise BridgeError(
                     f"{where} is not bridged to any topic (known: {', '.join(self._publishers)})"
                 )
-            writer, type_name = target
             # The hot path of dora -> ROS. Measured per 1080p Image (6.2 MB, rclpy backend, quiet
             # VM): the value arrives over shared memory 0.4 ms after the dora node's send_output
             # (1.7 ms) returns; msgconv's encode from the Arrow row 1.5 ms (one copy of the
             # pixels into the CDR bytes); the write 3.3 ms (rcl takes the bytes in place, rmw
             # copies them into Fast DDS). Nothing here touches the payload in Python.
-            for sample in encode_rows(type_name, value, f"{where} -> {writer.topic}"):
-                writer.write(sample)
+            target.publish(value, f"{where} -> {target.topic}")
             return
         assert spec.type_name is not None
         params = dict(metadata or {})
@@ -372,13 +371,13 @@ class BridgeNode:
                 raise self._no_request(where, request_id)
             # Encoded before the request leaves the table: a handler whose response does not fit
             # the type can still send a fixed one.
-            data = encode(part_type(spec.type_name, "Response"), value, f"{where} (response)")
+            data = self._server.encode_response(value, f"{where} (response)")
             rid = self._requests.pop(request_id)
             if rid is None:  # dropped by the timeout in the meantime
                 raise self._no_request(where, request_id)
-            self._server.send_response(rid, data)
+            self._server.respond(rid, data)
         elif spec.mode == "service":
-            data = encode(part_type(spec.type_name, "Request"), value, f"{where} (request)")
+            data = self._client.encode_request(value, f"{where} (request)")
             self._workers.submit(
                 lambda stop: self._call(data, params, stop), ("service call", params)
             )
@@ -389,18 +388,17 @@ class BridgeNode:
                     f"{where}: no 'goal_id' metadata parameter; pass the goal's metadata back"
                 )
             if input_id == "feedback":
-                data = encode(part_type(spec.type_name, "Feedback"), value, f"{where} (feedback)")
-                self._server.send_feedback(goal_id, data)
+                self._server.send_feedback(goal_id, value, f"{where} (feedback)")
             elif input_id == "result":
-                status = str(params.get("goal_status") or "succeeded").lower()
-                if status not in ("succeeded", "aborted", "canceled"):
+                asked = str(params.get("goal_status") or "succeeded")
+                status, known = result_status(asked)
+                if not known:
                     log.warning(
                         "%s: goal_status %r is not succeeded/aborted/canceled: aborting",
                         where,
-                        status,
+                        asked.lower(),
                     )
-                    status = "aborted"
-                data = encode(part_type(spec.type_name, "Result"), value, f"{where} (result)")
+                data = self._server.encode_result(value, f"{where} (result)")
                 self._server.send_result(goal_id, data, status)
             else:
                 raise BridgeError(f"{where}: an action server takes inputs 'feedback' and 'result'")
@@ -408,7 +406,7 @@ class BridgeNode:
             cancel_id = params.get("goal_id") or _first_string(value)
             self._workers.submit(lambda stop: self._cancel(cancel_id, params), ("cancel", params))
         else:
-            data = encode(part_type(spec.type_name, "Goal"), value, f"{where} (goal)")
+            data = self._client.encode_goal(value, f"{where} (goal)")
             self._workers.submit(lambda stop: self._run_goal(data, params, stop), ("goal", params))
 
     def _no_request(self, where: str, request_id: str) -> BridgeError:
@@ -425,10 +423,8 @@ class BridgeNode:
         )
 
     def _call(self, data: bytes, params: dict[str, Any], stop: threading.Event) -> None:
-        assert self.spec.type_name is not None
         try:
-            answer = self._client.call(data, self.spec.response_timeout, stop)
-            value = decode(part_type(self.spec.type_name, "Response"), answer)
+            value = self._client.call(data, self.spec.response_timeout, stop)
         except DoraRosError as err:
             if not stop.is_set():
                 self._fail(str(err), params)
@@ -459,22 +455,22 @@ class BridgeNode:
             )
             return
         meta = {**params, "goal_id": goal_id}
-        feedback_type = part_type(self.spec.type_name, "Feedback")
         deadline = time.monotonic() + GOAL_TIMEOUT
         try:
-            feedback = client.feedback_queue(goal_id)
             while not stop.is_set():
                 ended = client.ended(goal_id)  # before draining: no feedback is left behind
-                while (sample := feedback.take(0.0 if ended else 0.05)) is not None:
+                while True:
                     try:
-                        value = decode(feedback_type, sample)
-                    except MsgConvError as err:  # one bad feedback does not end the goal
+                        value = client.take_feedback(goal_id, 0.0 if ended else 0.05)
+                    except MalformedSample as err:  # one bad feedback does not end the goal
                         self.report.error(
                             f"action {client.name}: dropped a malformed feedback of goal "
-                            f"{goal_id}: {err}",
+                            f"{goal_id}: {err.cause}",
                             key=f"malformed feedback:{client.name}",
                         )
                         continue
+                    if value is None:
+                        break
                     self.events.put(
                         {"kind": "external", "output": "feedback", "value": value, "metadata": meta}
                     )
@@ -491,8 +487,9 @@ class BridgeNode:
                     )
             else:
                 return  # stopping
-            status, result = outcome
-            value = decode(part_type(self.spec.type_name, "Result"), result)
+            if outcome is None:  # ended, so the result is there; None only if just released
+                raise BridgeError(f"action {client.name}: goal {goal_id} ended without a result")
+            status, value = outcome
         except DoraRosError as err:
             if not stop.is_set():
                 self._fail(str(err), meta)
@@ -534,18 +531,26 @@ class BridgeNode:
 
 
 class _Adapter:
-    """Turns a backend queue (`take`, `fileno`) into an external source through `convert`."""
+    """Turns an endpoint's queue (`take`, `fileno`) into an external source through `convert`;
+    a sample that did not decode goes to `malformed` and is skipped."""
 
-    def __init__(self, take: Any, fileno: Any, convert: Any) -> None:
+    def __init__(self, take: Any, fileno: Any, convert: Any, malformed: Any = None) -> None:
         self._take = take
         self._fileno = fileno
         self._convert = convert
+        self._malformed = malformed
 
     def fileno(self) -> int:
         return int(self._fileno())
 
     def take(self) -> dict[str, Any] | None:
-        item = self._take(0.0)
+        try:
+            item = self._take(0.0)
+        except MalformedSample as err:
+            if self._malformed is None:
+                raise
+            self._malformed(err)
+            return {"kind": "external", "drop": True}
         if item is None:
             return None
         event = self._convert(item)

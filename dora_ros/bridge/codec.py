@@ -3,9 +3,8 @@
 One place for the conversion rules both faces share: a value is encoded row by row (a struct
 array of n rows is n messages), a value that does not fit raises `BridgeError` naming what was
 being sent and the field, and a sample decodes into a one-row struct array. A sample that does not
-decode is a `MsgConvError` from `decode` (for code that drops it and counts), or a `BridgeError`
-naming the endpoint and the type from `decode_as` (for errors raised to the user's code, which,
-written for dora-rs, catches `RuntimeError`).
+decode is a `MalformedSample` from `decode_as` naming the endpoint and the type: a `BridgeError`,
+so a `RuntimeError` as code written for dora-rs catches (`decode` alone raises msgconv's error).
 """
 
 from __future__ import annotations
@@ -16,7 +15,21 @@ import pyarrow as pa
 
 from ..errors import BridgeError, MsgConvError
 
-__all__ = ["decode", "decode_as", "encode", "encode_rows"]
+__all__ = ["MalformedSample", "decode", "decode_as", "encode", "encode_rows"]
+
+
+class MalformedSample(BridgeError):
+    """A sample from the network does not decode as its type (a peer with another definition of
+    the type, or damaged bytes). Raised by `decode_as`; names the endpoint (`what`) and the type,
+    and keeps msgconv's error naming the field as `cause`."""
+
+    def __init__(self, what: str, type_name: str, size: int, cause: MsgConvError) -> None:
+        super().__init__(
+            f"{what}: malformed {type_name} sample ({size} bytes) from the network: {cause}"
+        )
+        self.what = what
+        self.type_name = type_name
+        self.cause = cause
 
 
 def encode(type_name: str, value: Any, what: str) -> bytes:
@@ -51,11 +64,9 @@ def decode(type_name: str, data: bytes | memoryview) -> pa.StructArray:
 
 
 def decode_as(type_name: str, data: bytes | memoryview, what: str) -> pa.StructArray:
-    """`decode`, with a malformed sample raised as a BridgeError (a RuntimeError) naming `what`
-    (the endpoint: `response from service /add`) and the type."""
+    """`decode`, with a malformed sample raised as a `MalformedSample` (a BridgeError, so a
+    RuntimeError) naming `what` (the endpoint: `response of service /add`) and the type."""
     try:
         return decode(type_name, data)
     except MsgConvError as err:
-        raise BridgeError(
-            f"{what}: malformed {type_name} sample ({len(data)} bytes) from the network: {err}"
-        ) from err
+        raise MalformedSample(what, type_name, len(data), err) from err

@@ -13,6 +13,10 @@ installed `dora` with `inspect.signature` in `tests/bridge/test_python_api.py`).
 
 Values are Arrow: each message crosses as a one-row `pa.StructArray` of msgconv's schema; anything
 msgconv can encode (a dict, a struct array with looser types, missing fields) is accepted going out.
+
+This is the Python face of the bridge's core (`endpoints.py`, shared with the YAML bridge): the
+classes here give dora-rs's names, signatures and defaults and raise errors (every `BridgeError`
+is a `RuntimeError`); what an endpoint does is the core's.
 """
 
 from __future__ import annotations
@@ -34,10 +38,19 @@ from .backend import (
     open_backend,
     resolve_backend_name,
 )
-from .codec import decode, decode_as, encode, encode_rows
+from .codec import MalformedSample, decode, encode
+from .endpoints import (
+    END_STATUSES,
+    ActionClientEndpoint,
+    ActionServerEndpoint,
+    ServiceClientEndpoint,
+    ServiceServerEndpoint,
+    TopicPublisher,
+    TopicSubscriber,
+    result_status,
+)
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
-from .rclpy_services import MAX_PENDING_REQUESTS  # one overflow rule for both faces
 from .roles import require
 from .ros2_transport import transport_kind
 
@@ -227,15 +240,15 @@ class Ros2Node(Closeable):
         self, topic: Ros2Topic, qos: Ros2QosPolicies | None = None
     ) -> Ros2Publisher:
         """A publisher on `topic` (with `qos`, or the topic's)."""
-        writer = self._backend.create_writer(topic.name, topic.message_type, qos or topic.qos)
-        return self._track(Ros2Publisher(topic, writer))
+        core = TopicPublisher(self._backend, topic.name, topic.message_type, qos or topic.qos)
+        return self._track(Ros2Publisher(topic, core))
 
     def create_subscription(
         self, topic: Ros2Topic, qos: Ros2QosPolicies | None = None
     ) -> Ros2Subscription:
         """A subscription to `topic` (with `qos`, or the topic's)."""
-        reader = self._backend.create_reader(topic.name, topic.message_type, qos or topic.qos)
-        return self._track(Ros2Subscription(topic, reader))
+        core = TopicSubscriber(self._backend, topic.name, topic.message_type, qos or topic.qos)
+        return self._track(Ros2Subscription(topic, core))
 
     # --- services and actions --------------------------------------------------------------------
 
@@ -249,8 +262,8 @@ class Ros2Node(Closeable):
         """A service client; waits up to `wait_timeout_s` (20 s, as dora) for a server."""
         canonical = canonical_type(service_type, "srv")
         _check_type(part_type(canonical, "Request"))
-        client = require(self._backend, "service").create_service_client(
-            self._name(service_name), canonical, qos or SERVICE_QOS
+        client = ServiceClientEndpoint(
+            self._backend, self._name(service_name), canonical, qos or SERVICE_QOS
         )
         wrapper = self._track(Ros2ServiceClient(canonical, client))
         if wait_timeout_s and not client.wait_for_service(wait_timeout_s):
@@ -265,8 +278,8 @@ class Ros2Node(Closeable):
         """A service server driven by `take_request` / `send_response`."""
         canonical = canonical_type(service_type, "srv")
         _check_type(part_type(canonical, "Request"))
-        server = require(self._backend, "service").create_service_server(
-            self._name(service_name), canonical, qos or SERVICE_QOS, MAX_PENDING_REQUESTS
+        server = ServiceServerEndpoint(
+            self._backend, self._name(service_name), canonical, qos or SERVICE_QOS
         )
         return self._track(Ros2ServiceServer(canonical, server))
 
@@ -276,8 +289,8 @@ class Ros2Node(Closeable):
         """An action client (see `Ros2ActionClient`)."""
         canonical = canonical_type(action_type, "action")
         _check_type(part_type(canonical, "Goal"))
-        client = require(self._backend, "action").create_action_client(
-            self._name(action_name), canonical, qos or SERVICE_QOS
+        client = ActionClientEndpoint(
+            self._backend, self._name(action_name), canonical, qos or SERVICE_QOS
         )
         return self._track(Ros2ActionClient(canonical, client))
 
@@ -291,10 +304,10 @@ class Ros2Node(Closeable):
         """An action server; with `auto_accept=False` each goal waits for `accept_goal`/`reject_goal`."""
         canonical = canonical_type(action_type, "action")
         _check_type(part_type(canonical, "Goal"))
-        server = require(self._backend, "action").create_action_server(
-            self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept=auto_accept
+        server = ActionServerEndpoint(
+            self._backend, self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept
         )
-        return self._track(Ros2ActionServer(canonical, server, auto_accept))
+        return self._track(Ros2ActionServer(canonical, server))
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -336,14 +349,18 @@ def _check_type(type_name: str) -> None:
 
 
 # --- topics --------------------------------------------------------------------------------------
+#
+# The classes below are the Python API's face of the core (`endpoints.py`): dora-rs's names,
+# signatures and defaults, errors raised (a `BridgeError` is a `RuntimeError`), nothing else.
 
 
 class Ros2Publisher(Closeable):
     """Publishes Arrow values on a topic."""
 
-    def __init__(self, topic: Ros2Topic, writer: Any) -> None:
+    def __init__(self, topic: Ros2Topic, core: TopicPublisher) -> None:
         self.topic = topic
-        self._writer = writer
+        self._core = core
+        self._writer = core.writer
 
     def publish(self, data: Any) -> None:
         """Publish each row of a struct array (or one dict) as one message.
@@ -351,15 +368,14 @@ class Ros2Publisher(Closeable):
         Raises:
             BridgeError: the value does not fit the message type (names the field).
         """
-        for sample in encode_rows(self.topic.message_type, data, f"publish on {self.topic.name}"):
-            self._writer.write(sample)
+        self._core.publish(data, f"publish on {self.topic.name}")
 
     def matched_count(self) -> int:
         """How many subscriptions currently match (extension)."""
-        return int(self._writer.matched_count())
+        return self._core.matched_count()
 
     def close(self) -> None:
-        self._writer.close()
+        self._core.close()
 
     def __repr__(self) -> str:
         return f"Ros2Publisher({self.topic.name!r})"
@@ -374,31 +390,32 @@ class Ros2Subscription(Closeable):
     bytes do not decode is logged and dropped.
     """
 
-    def __init__(self, topic: Ros2Topic, reader: Any) -> None:
+    def __init__(self, topic: Ros2Topic, core: TopicSubscriber) -> None:
         self.topic = topic
-        self._reader = reader
-        self.dropped = 0  # malformed samples dropped
+        self._core = core
+        self._reader = core.reader
+
+    @property
+    def dropped(self) -> int:
+        """Malformed samples dropped."""
+        return self._core.malformed
 
     def next(self, timeout: float | None = 0.0) -> pa.StructArray | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            sample = self._reader.take(remaining)
-            if sample is None:
-                return None
             try:
-                return decode(self.topic.message_type, sample)
-            except MsgConvError as err:
-                self.dropped += 1
+                return self._core.take(remaining)
+            except MalformedSample as err:
                 log.warning(
                     "%s: dropped a malformed %s sample: %s",
                     self.topic.name,
                     self.topic.message_type,
-                    err,
+                    err.cause,
                 )
 
     def fileno(self) -> int:
-        return int(self._reader.fileno())
+        return self._core.fileno()
 
     def take(self) -> dict[str, Any] | None:
         value = self.next(0.0)
@@ -406,10 +423,10 @@ class Ros2Subscription(Closeable):
 
     def matched_count(self) -> int:
         """How many publishers currently match (extension)."""
-        return int(self._reader.matched_count())
+        return self._core.matched_count()
 
     def close(self) -> None:
-        self._reader.close()
+        self._core.close()
 
     def __iter__(self) -> Ros2Subscription:
         return self
@@ -430,42 +447,37 @@ class Ros2Subscription(Closeable):
 class Ros2ServiceClient:
     """Calls a ROS 2 service with Arrow requests."""
 
-    def __init__(self, service_type: str, client: Any) -> None:
+    def __init__(self, service_type: str, core: ServiceClientEndpoint) -> None:
         self.service_type = service_type
-        self._client = client
+        self._core = core
+        self._client = core.client
 
     def wait_for_service(self, timeout_s: float | None = None) -> bool:
         """Wait up to `timeout_s` (None = forever) for a server; whether one is there (extension)."""
-        return bool(self._client.wait_for_service(timeout_s))
+        return self._core.wait_for_service(timeout_s)
 
     def call(self, request: Any, timeout_s: float | None = None) -> pa.StructArray:
         """Send `request` and block for the response (default timeout 30 s, then BridgeError).
 
         A response whose bytes do not decode as the type is a BridgeError (a RuntimeError, as
         dora-rs raises) naming the service and the type."""
-        data = encode(
-            part_type(self.service_type, "Request"), request, f"request to {self._client.name}"
-        )
-        answer = self._client.call(data, _timeout(timeout_s, 30.0))
-        return decode_as(
-            part_type(self.service_type, "Response"),
-            answer,
-            f"response of service {self._client.name}",
-        )
+        data = self._core.encode_request(request, f"request to {self._core.name}")
+        return self._core.call(data, _timeout(timeout_s, 30.0))
 
     def close(self) -> None:
-        self._client.close()
+        self._core.close()
 
     def __repr__(self) -> str:
-        return f"Ros2ServiceClient({self._client.name!r}, {self.service_type!r})"
+        return f"Ros2ServiceClient({self._core.name!r}, {self.service_type!r})"
 
 
 class Ros2ServiceServer:
     """Serves a ROS 2 service: `take_request` then `send_response` (any order between requests)."""
 
-    def __init__(self, service_type: str, server: Any) -> None:
+    def __init__(self, service_type: str, core: ServiceServerEndpoint) -> None:
         self.service_type = service_type
-        self._server = server
+        self._core = core
+        self._server = core.server
 
     def take_request(self, timeout_s: float | None = None) -> tuple[int, pa.StructArray] | None:
         """The next `(request_id, request)`, waiting up to `timeout_s` (default 1 s); else None.
@@ -475,53 +487,37 @@ class Ros2ServiceServer:
         that does not decode is dropped (its client gets no response) and raised as a BridgeError
         naming the service and the type.
         """
-        item = self._server.take(_timeout(timeout_s, 1.0))
-        if item is None:
-            return None
-        request_id, data = item
-        try:
-            value = decode_as(
-                part_type(self.service_type, "Request"),
-                data,
-                f"request {request_id} on service {self._server.name}",
-            )
-        except BridgeError:
-            self._server.drop(request_id)  # nobody can answer it: its client gets no response
-            raise
-        return request_id, value
+        return self._core.take(_timeout(timeout_s, 1.0))
 
     def send_response(self, request_id: int, response: Any) -> None:
         """Answer the request `request_id` (BridgeError naming the field if it does not fit)."""
-        data = encode(
-            part_type(self.service_type, "Response"), response, f"response on {self._server.name}"
-        )
-        self._server.send_response(int(request_id), data)
+        data = self._core.encode_response(response, f"response on {self._core.name}")
+        self._core.respond(int(request_id), data)
 
     def fileno(self) -> int:
-        return int(self._server.fileno())
+        return self._core.fileno()
 
     def close(self) -> None:
-        self._server.close()
+        self._core.close()
 
     def __repr__(self) -> str:
-        return f"Ros2ServiceServer({self._server.name!r}, {self.service_type!r})"
+        return f"Ros2ServiceServer({self._core.name!r}, {self.service_type!r})"
 
 
 # --- actions -------------------------------------------------------------------------------------
-
-_END_STATUSES = ("succeeded", "aborted", "canceled")
 
 
 class Ros2ActionClient:
     """Calls a ROS 2 action: `send_goal`, per-goal `take_feedback`, `take_result`, `cancel`."""
 
-    def __init__(self, action_type: str, client: Any) -> None:
+    def __init__(self, action_type: str, core: ActionClientEndpoint) -> None:
         self.action_type = action_type
-        self._client = client
+        self._core = core
+        self._client = core.client
 
     def wait_for_action_server(self, timeout_s: float | None = None) -> bool:
         """Wait up to `timeout_s` (None = forever) for the server; whether it is there (extension)."""
-        return bool(self._client.wait_for_server(timeout_s))
+        return self._core.wait_for_server(timeout_s)
 
     wait_for_server = wait_for_action_server
 
@@ -531,9 +527,8 @@ class Ros2ActionClient:
         Within the timeout, waits for the action server to be matched before sending (a goal
         sent earlier would be lost). At most 8 goals are in flight at once (dora-rs's bound).
         """
-        data = encode(part_type(self.action_type, "Goal"), goal, f"goal to {self._client.name}")
-        result: str | None = self._client.send_goal(data, _timeout(timeout_s, 30.0))
-        return result
+        data = self._core.encode_goal(goal, f"goal to {self._core.name}")
+        return self._core.send_goal(data, _timeout(timeout_s, 30.0))
 
     def take_feedback(self, goal_id: str, timeout_s: float | None = None) -> pa.StructArray | None:
         """One feedback message of `goal_id`, waiting up to `timeout_s` (default 1 s); else None.
@@ -543,49 +538,33 @@ class Ros2ActionClient:
                 feedback message that does not decode as the type (the goal goes on: take the
                 next one).
         """
-        queue = self._client.feedback_queue(goal_id)
-        data = queue.take(_timeout(timeout_s, 1.0))
-        if data is None:
-            return None
-        return decode_as(
-            part_type(self.action_type, "Feedback"),
-            data,
-            f"feedback of goal {goal_id} on action {self._client.name}",
-        )
+        return self._core.take_feedback(goal_id, _timeout(timeout_s, 1.0))
 
     def take_result(
         self, goal_id: str, timeout_s: float | None = None
     ) -> tuple[str, pa.StructArray] | None:
         """`(status, result)` of `goal_id` once it ends, or None on timeout (default 300 s); a
         result that does not decode is a BridgeError naming the action and the type."""
-        outcome = self._client.take_result(goal_id, _timeout(timeout_s, 300.0))
-        if outcome is None:
-            return None
-        status, data = outcome
-        return status, decode_as(
-            part_type(self.action_type, "Result"),
-            data,
-            f"result of goal {goal_id} on action {self._client.name}",
-        )
+        return self._core.take_result(goal_id, _timeout(timeout_s, 300.0))
 
     def cancel(self, goal_id: str | None = None, timeout_s: float | None = None) -> int:
         """Cancel `goal_id` (all goals when None); the CancelGoal return code (0 = accepted)."""
-        return int(self._client.cancel(goal_id, _timeout(timeout_s, 10.0)))
+        return self._core.cancel(goal_id, _timeout(timeout_s, 10.0))
 
     def close(self) -> None:
-        self._client.close()
+        self._core.close()
 
     def __repr__(self) -> str:
-        return f"Ros2ActionClient({self._client.name!r}, {self.action_type!r})"
+        return f"Ros2ActionClient({self._core.name!r}, {self.action_type!r})"
 
 
 class Ros2ActionServer:
     """Serves a ROS 2 action: `take_goal`, `send_feedback`, `send_result`, `take_cancel`."""
 
-    def __init__(self, action_type: str, server: Any, auto_accept: bool = True) -> None:
+    def __init__(self, action_type: str, core: ActionServerEndpoint) -> None:
         self.action_type = action_type
-        self._server = server
-        self._auto_accept = auto_accept
+        self._core = core
+        self._server = core.server
 
     def take_goal(self, timeout_s: float | None = None) -> tuple[str, pa.StructArray] | None:
         """The next `(goal_id, goal)`, waiting up to `timeout_s` (default 1 s); else None.
@@ -594,48 +573,19 @@ class Ros2ActionServer:
         answer it with `accept_goal` or `reject_goal`. A goal that does not decode is aborted
         (rejected without auto-accept) and raised as a BridgeError naming the action and the type.
         """
-        item = self._server.goals.take(_timeout(timeout_s, 1.0))
-        if item is None:
-            return None
-        goal_id, data = item
-        try:
-            value = decode_as(
-                part_type(self.action_type, "Goal"),
-                data,
-                f"goal {goal_id} on action {self._server.name}",
-            )
-        except BridgeError:
-            self._end_malformed(goal_id)
-            raise
-        return goal_id, value
-
-    def _end_malformed(self, goal_id: str) -> None:
-        """A goal nobody can act on: rejected while it waits for a decision, else aborted."""
-        try:
-            if self._auto_accept:
-                self._server.send_result(goal_id, None, "aborted")
-                self._server.forget_delivery(goal_id)
-            else:
-                self._server.decide(goal_id, False)
-        except BridgeError as err:  # already ended (the server is closing): nothing left to end
-            log.warning(
-                "action %s: malformed goal %s not ended: %s", self._server.name, goal_id, err
-            )
+        return self._core.take_goal(_timeout(timeout_s, 1.0))
 
     def accept_goal(self, goal_id: str) -> None:
         """Accept a goal taken from a server made with `auto_accept=False` (extension)."""
-        self._server.decide(goal_id, True)
+        self._core.decide(goal_id, True)
 
     def reject_goal(self, goal_id: str) -> None:
         """Reject a goal taken from a server made with `auto_accept=False` (extension)."""
-        self._server.decide(goal_id, False)
+        self._core.decide(goal_id, False)
 
     def send_feedback(self, goal_id: str, feedback: Any) -> None:
         """Publish one feedback message for an executing goal."""
-        data = encode(
-            part_type(self.action_type, "Feedback"), feedback, f"feedback on {self._server.name}"
-        )
-        self._server.send_feedback(goal_id, data)
+        self._core.send_feedback(goal_id, feedback, f"feedback on {self._core.name}")
 
     def send_result(
         self,
@@ -651,46 +601,43 @@ class Ros2ActionServer:
         delivered in answer to a client's get-result request, so a server may exit right after;
         if no client asks in time, a warning is logged and the result stays with the server for
         clients that ask later (until the goal expires)."""
-        name = (status or "succeeded").lower()
-        if name not in _END_STATUSES:
+        name, known = result_status(status)
+        if not known:
             warnings.warn(
-                f"goal status {status!r} is not one of {_END_STATUSES}: aborting", stacklevel=2
+                f"goal status {status!r} is not one of {END_STATUSES}: aborting", stacklevel=2
             )
-            name = "aborted"
-        data = encode(
-            part_type(self.action_type, "Result"), result, f"result on {self._server.name}"
-        )
-        delivered = self._server.send_result(goal_id, data, name)
+        data = self._core.encode_result(result, f"result on {self._core.name}")
+        delivered = self._core.send_result(goal_id, data, name)
         wait = _timeout(timeout_s, 300.0)
         try:
             if not delivered.wait(wait):
                 log.warning(
                     "action %s: no client asked for the result of goal %s within %g s; the "
                     "server keeps it until the goal expires",
-                    self._server.name,
+                    self._core.name,
                     goal_id,
                     wait,
                 )
         finally:
-            self._server.forget_delivery(goal_id)
+            self._core.forget_delivery(goal_id)
 
     def take_cancel(self, timeout_s: float | None = None) -> list[str] | None:
         """Goal ids a client asked to cancel (answer each with `send_result(status="canceled")`),
         waiting up to `timeout_s` (default 1 s); None if none."""
-        first = self._server.cancels.take(_timeout(timeout_s, 1.0))
+        first = self._core.cancels.take(_timeout(timeout_s, 1.0))
         if first is None:
             return None
         ids = [first]
-        while (more := self._server.cancels.take(0.0)) is not None:
+        while (more := self._core.cancels.take(0.0)) is not None:
             ids.append(more)
         return ids
 
     def is_cancel_requested(self, goal_id: str) -> bool:
         """Whether a client asked to cancel `goal_id` (extension)."""
-        return bool(self._server.is_cancel_requested(goal_id))
+        return self._core.is_cancel_requested(goal_id)
 
     def close(self) -> None:
-        self._server.close()
+        self._core.close()
 
     def __repr__(self) -> str:
-        return f"Ros2ActionServer({self._server.name!r}, {self.action_type!r})"
+        return f"Ros2ActionServer({self._core.name!r}, {self.action_type!r})"

@@ -27,6 +27,7 @@ def failed(op: str, err: Exception) -> None:
         event="error",
         op=op,
         cls=type(err).__name__,
+        bases=[c.__name__ for c in type(err).__mro__],
         runtime=isinstance(err, RuntimeError),
         message=str(err),
     )
