@@ -148,13 +148,19 @@ def test_params_typed_escaped_and_in_document_order(
 
 
 def test_param_order_and_type_reach_an_rclpy_node(ws: Workspace) -> None:
-    (ws.launch_dir / "file.yaml").write_text("/**:\n  ros__parameters:\n    first: 8\n")
+    # Keyed by the node's full name, as the inline params' generated files are: rcl merges the
+    # sections of one key in command-line order. (A `/**` section is another key, applied in the
+    # order the keys first appear: after `/t/order` here, so it would win, in ROS 2 as here.)
+    (ws.launch_dir / "file.yaml").write_text(
+        "/t/order:\n  ros__parameters:\n    first: 8\n    later: 1\n"
+    )
     ws.add_launch(
         "order.launch.xml",
         """<launch>
   <node pkg="demo_pkg" exec="reporter" name="order" namespace="t">
     <param name="first" value="7"/>
     <param from="$(dirname)/file.yaml"/>
+    <param name="later" value="2"/>
     <param name="label" value="100" type="str"/>
     <param name="items" value="\\'a\\', \\'b\\'" value-sep=", "/>
   </node>
@@ -164,6 +170,7 @@ def test_param_order_and_type_reach_an_rclpy_node(ws: Workspace) -> None:
     assert result.returncode == 0, result.stderr
     params = ws.report("/t/order")["params"]
     assert params["first"] == 8
+    assert params["later"] == 2  # a file's key overridden by a later inline param
     assert params["label"] == "100"
     assert params["items"] == ["'a'", "'b'"]
 
@@ -195,6 +202,19 @@ def test_a_substituted_argument_is_one_word_even_with_spaces_and_quotes(ws: Work
     assert echo[:4] == ["echo", "don't split me", "two", "three four"]
     assert echo[4:] == ["don't split me", "xdon't split mey"]
     assert node[1:3] == ["--flag", "don't split me"]
+
+
+def test_a_substituted_argument_with_only_spaces_is_one_word(ws: Workspace) -> None:
+    result = _print(
+        ws,
+        "spaces.launch.xml",
+        """<launch>
+  <arg name="x" default="a b c"/>
+  <executable cmd="echo" args="$(var x)"/>
+</launch>""",
+    )
+    assert result.returncode == 0, result.stderr
+    assert _cmds(result.stdout) == [["echo", "a b c"]]
 
 
 def test_unbalanced_quote_in_the_file_is_one_line(ws: Workspace) -> None:
