@@ -180,5 +180,74 @@ def test_yaml_bridge_goes_on_forwarding_a_goal_after_a_malformed_feedback(tmp_pa
     assert "result succeeded [0, 1, 1, 2, 3, 5]" in logs, logs
 
 
+HANDLER = """
+    from dora import Node
+
+    for event in Node():
+        if event["type"] == "INPUT":
+            print("handler got", event["id"], flush=True)
+"""
+
+
+def test_yaml_service_server_drops_malformed_requests_counted(tmp_path: Path) -> None:
+    svc = name("/drift_yaml_svc")
+    msgs = drifted(tmp_path / "msgs", "srv", "BasicTypes", {0})
+    graph = f"""
+        env:
+          DORA_ROS_MSG_PATH: {msgs}
+        nodes:
+          - id: handler
+            path: handler.py
+            inputs:
+              request: svc/request
+          - id: svc
+            ros2:
+              service: {svc}
+              service_type: test_msgs/srv/BasicTypes
+              role: server
+            outputs:
+              - request
+    """
+    requests = [{"int32_value": 1}, {"int32_value": 2}]
+    config = {"role": "client", "name": svc, "requests": requests, "timeout": 3, "wait": 60}
+    with peer("service_peer.py", config, DOMAIN) as client:
+        done = lambda _logs: client.events(lambda e: e.get("event") == "done")  # noqa: E731
+        logs = run_graph(tmp_path, graph, {"handler.py": HANDLER}, DOMAIN, done)
+        responses = client.events(lambda e: e.get("event") == "response")
+    assert [r["value"] for r in responses] == [None, None]  # dropped: no response
+    assert "handler got" not in logs, logs
+    assert len(re.findall(r"ERROR .*on service \S+: dropped, malformed", logs)) == 1, logs
+    assert re.search(r"2 x request \d+ on service \S+: dropped, malformed", logs), logs
+
+
+def test_yaml_action_server_aborts_a_malformed_goal(tmp_path: Path) -> None:
+    fib = name("/drift_yaml_fib_server")
+    msgs = drifted(tmp_path / "msgs", "action", "Fibonacci", {0})
+    graph = f"""
+        env:
+          DORA_ROS_MSG_PATH: {msgs}
+        nodes:
+          - id: handler
+            path: handler.py
+            inputs:
+              goal: fib/goal
+          - id: fib
+            ros2:
+              action: {fib}
+              action_type: test_msgs/action/Fibonacci
+              role: server
+            outputs:
+              - goal
+    """
+    config = {"role": "client", "name": fib, "goals": [{"order": 3}], "wait": 60}
+    with peer("action_peer.py", config, DOMAIN) as client:
+        done = lambda _logs: client.events(lambda e: e.get("event") == "done")  # noqa: E731
+        logs = run_graph(tmp_path, graph, {"handler.py": HANDLER}, DOMAIN, done)
+        results = client.events(lambda e: e.get("event") == "result")
+    assert [r["status"] for r in results] == [6], results  # ABORTED
+    assert "handler got" not in logs, logs
+    assert re.search(r"ERROR .*goal \S+ on action \S+: aborted, malformed", logs), logs
+
+
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__, "-q"])
