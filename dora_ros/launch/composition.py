@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .errors import LaunchError, LaunchFileError, Location, NotFoundError
+from .ros_args import parameter_type
 
 if TYPE_CHECKING:
     from .context import LaunchContext
@@ -31,7 +32,6 @@ __all__ = [
     "LoadComponents",
     "LoadResult",
     "flatten_parameters",
-    "parameter_type",
 ]
 
 SERVICE_WAIT_S = 30.0
@@ -122,32 +122,6 @@ def flatten_parameters(
     for name, value in out:
         parameter_type(name, value)
     return out
-
-
-def parameter_type(name: str, value: Any) -> int:
-    """The rcl_interfaces ParameterType id of a Python value; LaunchFileError if it has none.
-
-    Checked when a launch is resolved, so a bad value is refused before anything starts.
-    """
-    if isinstance(value, bool):
-        return 1
-    if isinstance(value, int):
-        return 2
-    if isinstance(value, float):
-        return 3
-    if isinstance(value, str):
-        return 4
-    if isinstance(value, (list, tuple)) and value:
-        if all(isinstance(x, bool) for x in value):
-            return 6
-        if all(isinstance(x, int) and not isinstance(x, bool) for x in value):
-            return 7
-        # as ROS 2: integers among floats make a double array
-        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
-            return 8
-        if all(isinstance(x, str) for x in value):
-            return 9
-    raise LaunchFileError(f"parameter '{name}': {value!r} is not a ROS 2 parameter value")
 
 
 def _parameter_message(module: Any, name: str, value: Any) -> Any:

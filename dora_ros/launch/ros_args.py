@@ -29,6 +29,7 @@ __all__ = [
     "RosArguments",
     "evaluate_parameter_value",
     "existing_file",
+    "parameter_type",
 ]
 
 
@@ -201,7 +202,35 @@ def _key(context: LaunchContext, key: Any) -> str:
     return key if isinstance(key, str) else perform(context, key)
 
 
-def _param_text(value: Any) -> str:
+def parameter_type(name: str, value: Any) -> int:
+    """The rcl_interfaces ParameterType id of a Python value; LaunchFileError if it has none.
+
+    Checked when a launch is resolved, so a bad value is refused before anything starts.
+    """
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return 2
+    if isinstance(value, float):
+        return 3
+    if isinstance(value, str):
+        return 4
+    if isinstance(value, (list, tuple)) and value:
+        if all(isinstance(x, bool) for x in value):
+            return 6
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+            return 7
+        # as ROS 2: integers among floats make a double array
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+            return 8
+        if all(isinstance(x, str) for x in value):
+            return 9
+    raise LaunchFileError(f"parameter '{name}': {value!r} is not a ROS 2 parameter value")
+
+
+def _param_text(name: str, value: Any) -> str:
+    """A value as the text of `-p name:=text`, refused here if it is no ROS 2 parameter."""
+    parameter_type(name, value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
@@ -240,7 +269,7 @@ class RosArguments:
             words += ["-r", f"__ns:={namespace}"]
         for item in global_params:
             if isinstance(item, tuple):
-                words += ["-p", f"{item[0]}:={_param_text(item[1])}"]
+                words += ["-p", f"{item[0]}:={_param_text(item[0], item[1])}"]
             else:
                 words += ["--params-file", existing_file(str(item))]
         for item in parameters:

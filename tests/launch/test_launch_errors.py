@@ -155,6 +155,15 @@ CASES = {
         "    return LaunchDescription([EmitEvent(event=ShutdownProcess())])\n",
         r"bad.launch.py:6: launch.events.process.ShutdownProcess is not supported by dora-ros",
     ),
+    "python-set-parameter-not-a-ros-value": (
+        "bad.launch.py",
+        "from launch import LaunchDescription\nfrom launch.actions import ExecuteProcess\n"
+        "from launch_ros.actions import Node, SetParameter\n\n"
+        "def generate_launch_description():\n"
+        "    return LaunchDescription([ExecuteProcess(cmd=['touch', '{marker}']),\n"
+        "        SetParameter('y', [1, 'a']), Node(package='demo_pkg', executable='reporter')])\n",
+        r"bad.launch.py:7: parameter 'y': \[1, 'a'\] is not a ROS 2 parameter value",
+    ),
     "python-missing-required-in-include": (
         "bad.launch.xml",
         "<launch>\n{touch}\n<include file='$(dirname)/inner.launch.py'/>\n</launch>",
