@@ -287,10 +287,13 @@ def list_(fmt: str, quiet: bool, status_filter: str | None, coordinator_addr: st
         for row in rows:
             click.echo(json.dumps(row))
     else:
-        table = [("UUID", "NAME", "STATUS", "NODES", "MACHINES")]
+        table = [("UUID", "NAME", "STATUS", "NODES", "MACHINES", "CPU", "MEMORY")]
         for row in rows:
+            running = row["status"] == "running"
+            cpu = f"{row.get('cpu', 0):.1f}%" if running else "-"
+            memory = f"{row.get('memory', 0) / 1e6:.1f} MB" if running else "-"
             table.append((row["uuid"], row["name"] or "-", row["status"].capitalize(),
-                          str(row["nodes"]), ",".join(row["machines"])))  # fmt: skip
+                          str(row["nodes"]), ",".join(row["machines"]), cpu, memory))  # fmt: skip
         widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
         for line in table:
             click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())

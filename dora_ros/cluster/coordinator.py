@@ -77,6 +77,7 @@ class _Record:
     graph_text: str | None = None  # the descriptor it was started with (for `restart`)
     out_dir: str | None = None
     node_status: dict[str, str] = field(default_factory=dict)  # node -> finished / failed
+    usage: dict[str, tuple[float, int]] = field(default_factory=dict)  # machine -> (cpu, bytes)
     stop_sent: float = 0.0
 
     @property
@@ -94,7 +95,11 @@ class _Record:
             "started_at": self.started_at,
             "message": self.message,
             "dropped": {k: v for d in self.done.values() for k, v in d.get("dropped", {}).items()},
-        }
+            # Of the running nodes, summed over machines (updated every few seconds).
+            "cpu": round(sum(c for c, _ in self.usage.values()), 1) if self.status == "running"
+            else 0.0,
+            "memory": sum(m for _, m in self.usage.values()) if self.status == "running" else 0,
+        }  # fmt: skip
 
 
 def placement(dataflow: Dataflow, alive: list[str]) -> dict[str, str]:
@@ -322,6 +327,8 @@ class Coordinator:
             if not record.start_sent and record.ready >= set(record.machines):
                 record.start_sent = True
                 self.session.put(keys.control(record.id), encode({"op": "start"}))
+        elif op == "usage":
+            record.usage[machine] = (float(message.get("cpu", 0)), int(message.get("memory", 0)))
         elif op == "node_finished":
             node = str(message.get("node"))
             record.node_status[node] = "failed" if message.get("failure") else "finished"

@@ -21,12 +21,16 @@ def test_start_list_logs_stop(cluster: Cluster, tmp_path: Path) -> None:
     quiet = cluster.cli("list", "-q", check=True).stdout.split()
     assert quiet == [row["uuid"]]
     table = cluster.cli("list", check=True).stdout.splitlines()
-    assert table[0].split() == ["UUID", "NAME", "STATUS", "NODES", "MACHINES"]
-    assert table[1].split() == [row["uuid"], "two", "Running", "4", "gpu,robot"]
+    assert table[0].split() == ["UUID", "NAME", "STATUS", "NODES", "MACHINES", "CPU", "MEMORY"]
+    assert table[1].split()[:5] == [row["uuid"], "two", "Running", "4", "gpu,robot"]
 
     # Data crossed machines and went on over gpu's local edge.
     wait_for(lambda: (tmp_path / "recorder.pkl").exists() and len(result(tmp_path, "recorder"))
              >= 12, 30, "12 messages at the recorder")  # fmt: skip
+    # CPU and memory of the four node processes (each a Python with pyarrow: tens of MB).
+    usage = wait_for(lambda: (r := cluster.row("two")) and r["memory"] > 40e6 and r, 10,
+                     "the nodes' memory in `list`")  # fmt: skip
+    assert usage["cpu"] >= 0
     logs = cluster.cli("logs", "two", "-n", "sink", "--tail", "3", check=True).stdout
     lines = logs.splitlines()
     assert len(lines) == 3 and all(line.startswith("sink got ") for line in lines)
