@@ -28,6 +28,7 @@ from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_reference import HEADER_LE, decode_reference, encode_reference
 from .definitions import MessageDefinition
 from .errors import CdrError, MsgConvError, ValueKindError, a_or_an
+from .fixed_layout import FixedLayout, fixed_layout
 
 if TYPE_CHECKING:
     from .registry import TypeRegistry
@@ -65,6 +66,21 @@ class Codec:
         self._columnar = columnar_ok(definition, registry)
         self._columns: dict[str, ColumnDecoder] = {}
         self._plans = _RowPlans(registry)
+        self._fixed = self._checked(fixed_layout(definition, self.arrow_type, registry))
+
+    def _checked(self, layout: FixedLayout | None) -> FixedLayout | None:
+        """`layout`, if it decodes and encodes its sentinel row as the generated code does."""
+        if layout is None:
+            return None
+        try:
+            blob = self._encode(layout.sentinel.to_pylist()[0])
+            general = self.to_arrow([self.decode_tree(blob)])
+            fast = layout.decode(memoryview(blob))
+            if fast is not None and fast.equals(general) and layout.encode(fast) == blob:
+                return layout
+        except (*_FAST_ENCODE_GIVES_UP, *_DECODE_ERRORS, MsgConvError, pa.ArrowException):
+            pass
+        return None
 
     # --- plans ---------------------------------------------------------------------------------
 
@@ -88,6 +104,11 @@ class Codec:
 
     def encode(self, value: Any) -> bytes:
         """One message from a dict, a one-row struct array, a StructScalar or `pa.array([{...}])`."""
+        fixed = self._fixed
+        if fixed is not None and type(value) is pa.StructArray and value.type == fixed.arrow_type:
+            blob = fixed.encode(value)
+            if blob is not None:
+                return blob
         rows = self.rows(value)
         if len(rows) != 1:
             raise ValueKindError(
@@ -251,6 +272,17 @@ class Codec:
 
     def decode(self, data: Any) -> pa.StructArray:
         """One CDR message as a one-row struct array."""
+        fixed = self._fixed
+        if fixed is not None:
+            try:
+                view = memoryview(data)
+            except TypeError:
+                view = None
+            if view is not None and view.format == "B" and len(view) > 4 and view[0] == 0:
+                if view[1] in (0, 1):
+                    built = fixed.decode(view)
+                    if built is not None:
+                        return built
         return self.to_arrow([self.decode_tree(data)])
 
     def decode_many(self, buffers: Iterable[Any]) -> pa.StructArray:
