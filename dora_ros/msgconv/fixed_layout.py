@@ -21,7 +21,6 @@ goes the general way, which also names every error.
 
 from __future__ import annotations
 
-import operator
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +58,7 @@ class FixedLayout:
         self.cdr_size = end
         self.cdr_le = struct.Struct("<" + cdr)
         self.cdr_be = struct.Struct(">" + cdr)
+        self.cdr_le_header = struct.Struct("<4s" + cdr)
         # the IPC body: pyarrow writes one buffer per leaf, each padded to 8 bytes
         ipc = "".join(
             f"{count}{_UNSIGNED[size]}" + "x" * (-(size * count) % 8) for _, size, count in leaves
@@ -72,23 +72,11 @@ class FixedLayout:
         self.ipc = struct.Struct(f"={len(self.prefix)}s" + ipc)
         if self.ipc.size != template.size:
             raise _NotFixed("the IPC body is not laid out as expected")
-        # where the leaves' data buffers are in `StructArray.buffers()`: a struct node has one
-        # buffer (validity), a number two (validity, data), a fixed-size list one and its child's
+        # how many buffers `StructArray.buffers()` lists: a struct node has one (validity), a
+        # number two (validity, data), a fixed-size list one and its child's
         self.data_positions: tuple[int, ...] = ()
         self.buffer_count = 0
         self._positions(arrow_type)
-        data: set[int] = set(self.data_positions)
-        others = tuple(i for i in range(self.buffer_count) if i not in data)
-        self.validity: Any = lambda buffers: tuple(buffers[i] for i in others)
-        if others:
-            get: Any = operator.itemgetter(*others)
-            self.validity = (lambda b: (get(b),)) if len(others) == 1 else get
-        self.no_validity = (None,) * len(others)
-        getter: Any = operator.itemgetter
-        self.take: Any = getter(*self.data_positions)
-        if len(self.data_positions) == 1:
-            single = self.take
-            self.take = lambda buffers: (single(buffers),)
 
     def _positions(self, dtype: pa.DataType) -> None:
         at = self.buffer_count
@@ -157,15 +145,13 @@ class FixedLayout:
         buffers = array.buffers()
         if len(buffers) != self.buffer_count:
             return None
-        try:  # a validity buffer compares unequal to None, or raises TypeError
-            if self.validity(buffers) != self.no_validity:
-                return None
-            raw = b"".join(self.take(buffers))
-        except TypeError:
-            return None
+        # every buffer there is, in order: with no validity buffer these are the leaves' data
+        # buffers, each at least one value long; any validity buffer or longer data buffer (a
+        # slice, an offset) makes the bytes too many
+        raw = b"".join(filter(None, buffers))
         if len(raw) != self.leaf_bytes:
             return None
-        return _HEADER_LE + self.cdr_le.pack(*self.native.unpack(raw))
+        return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
 
 
 def _leaves(
