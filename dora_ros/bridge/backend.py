@@ -152,6 +152,11 @@ class TopicReader(Protocol):
         """How many writers (publishers) currently match this reader."""
         ...
 
+    @property
+    def dropped(self) -> int:
+        """Samples dropped because the queue held its QoS depth (the oldest go first)."""
+        ...
+
     def close(self) -> None: ...
 
 

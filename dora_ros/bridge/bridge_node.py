@@ -72,12 +72,21 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 WORKERS = 8
 #: Calls or goals waiting for a worker; beyond, the oldest is dropped (reported, `error` output).
 WAITING = 64
+#: Worker threads for cancel requests of an action client: apart from the goals' workers, which
+#: a running goal holds until its result, so a cancel never waits behind the goals it cancels.
+CANCEL_WORKERS = 2
 #: Overall time a goal may take, from sending to its result, before the bridge cancels it.
 GOAL_TIMEOUT = 3600.0
 #: Time for sending a goal (waiting for the server's match, then for its answer).
 SEND_GOAL_TIMEOUT = 30.0
 #: Of the supervisor's grace period after STOP (5 s), what the workers get to finish.
 STOP_BUDGET = 1.5
+#: The whole close path's budget: the supervisor SIGTERMs a node 5 s after STOP
+#: (runtime/supervisor.py), so every bounded wait of `BridgeNode.close` shares one deadline of
+#: 4 s, leaving 1 s for the process to exit. Worst case: workers and cancels STOP_BUDGET (1.5 s)
+#: + the service server's timeout thread (0.5 s at most) + the backend what is left (>= 2 s:
+#: its flush at most half of it, then its spin thread and executor the rest).
+CLOSE_BUDGET = 4.0
 
 __all__ = ["BridgeNode", "main", "run"]
 
@@ -207,11 +216,11 @@ class _PendingRequests:
                 )
                 self._server.drop(rid)
 
-    def close(self) -> None:
+    def close(self, budget: float = 1.0) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify()
-        self._thread.join(timeout=1.0)
+        self._thread.join(timeout=budget)
 
 
 class BridgeNode:
@@ -233,6 +242,13 @@ class BridgeNode:
         #: Problems of this bridge node, logged once with a running count; summarised at close.
         self.report = CountedLog(log, f"bridge node '{node_id}'")
         self._workers = WorkerPool(f"{node_id}-calls", WORKERS, WAITING, self._dropped_job)
+        self._cancels = WorkerPool(
+            f"{node_id}-cancels",
+            CANCEL_WORKERS,
+            WAITING,
+            self._dropped_job,
+            stop=self._workers.stop,
+        )
         self._stopping = self._workers.stop
 
     # --- set-up ----------------------------------------------------------------------------------
@@ -404,7 +420,7 @@ class BridgeNode:
                 raise BridgeError(f"{where}: an action server takes inputs 'feedback' and 'result'")
         elif input_id == "cancel":
             cancel_id = params.get("goal_id") or _first_string(value)
-            self._workers.submit(lambda stop: self._cancel(cancel_id, params), ("cancel", params))
+            self._cancels.submit(lambda stop: self._cancel(cancel_id, params), ("cancel", params))
         else:
             data = self._client.encode_goal(value, f"{where} (goal)")
             self._workers.submit(lambda stop: self._run_goal(data, params, stop), ("goal", params))
@@ -517,15 +533,19 @@ class BridgeNode:
             self._fail(str(err), params)
 
     def close(self) -> None:
-        """Stop within the supervisor's grace period: workers get `STOP_BUDGET` s, then the
-        backend closes (flushing, 2 s at most); then the summary of this run's problems."""
+        """Stop within the supervisor's grace period, `CLOSE_BUDGET` s in all: workers get
+        `STOP_BUDGET` s, then the backend closes with what is left (flushing first); then the
+        summary of this run's problems."""
+        deadline = time.monotonic() + CLOSE_BUDGET
+        workers_done = time.monotonic() + STOP_BUDGET
         running = self._workers.close(STOP_BUDGET)
+        running += self._cancels.close(max(0.0, workers_done - time.monotonic()))
         if running:
             self.report.warning(f"{running} calls still running at STOP, left behind")
         if self._requests is not None:
-            self._requests.close()
+            self._requests.close(min(0.5, max(0.0, deadline - time.monotonic())))
         if self.backend is not None:
-            self.backend.close()
+            self.backend.close(max(0.0, deadline - time.monotonic()))
         self.events.queue.close()
         self.report.close()
 

@@ -397,7 +397,12 @@ class Ros2Subscription(Closeable):
 
     @property
     def dropped(self) -> int:
-        """Malformed samples dropped."""
+        """Messages dropped because the queue held its QoS depth (`keep_last`), the oldest first."""
+        return self._core.dropped
+
+    @property
+    def malformed(self) -> int:
+        """Samples whose bytes did not decode, logged and dropped."""
         return self._core.malformed
 
     def next(self, timeout: float | None = 0.0) -> pa.StructArray | None:

@@ -53,6 +53,7 @@ from .cyclone_config import RECEIVE_BUFFER_MAX, DiscoverySettings, cyclone_confi
 from .cyclone_types import build_type
 from .endpoint_watch import EndpointWatch, PeerEndpoint
 from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
+from .reporting import CountedLog
 from .ros_discovery import (
     ENCLAVE_USER_DATA,
     NodeAnnouncer,
@@ -274,7 +275,9 @@ class CycloneTopicReader:
         self.type_name = type_name
         self._backend = backend
         self._queue: ReadyQueue[bytes | memoryview] = ReadyQueue(
-            KEEP_ALL_DEPTH if depth is None else min(depth, KEEP_ALL_DEPTH), f"topic {topic}"
+            KEEP_ALL_DEPTH if depth is None else min(depth, KEEP_ALL_DEPTH),
+            f"topic {topic}",
+            backend.report,  # drops are counted in the node's end-of-run summary
         )
         self._reader: Any = None
         self._handle = 0
@@ -397,6 +400,9 @@ class CycloneBackend(Closeable):
         self.namespace = namespace if namespace.startswith("/") else "/" + namespace
         self.domain_id = domain_id
         self._msg_dirs = tuple(Path(p) for p in msg_paths)
+        #: Repeated problems of this node's endpoints (queue drops), logged once with a running
+        #: count; summarised when the backend closes.
+        self.report = CountedLog(log, f"ROS 2 node {self.namespace.rstrip('/')}/{node_name}")
         # Endpoint logs (creation, first match; no graph of peer names here). A publisher's type
         # hash is checked on its first sample, from its discovery data (CycloneTopicReader._vet).
         self.watch = EndpointWatch(lambda _topic, _publishers: [])
@@ -469,7 +475,8 @@ class CycloneBackend(Closeable):
         self.watch.add(endpoint, kind, topic, type_name, qos, type_hash_of_user_data(user_data))
         self.watch.start(self.node_name)  # with the first endpoint
 
-    def close(self) -> None:
+    def close(self, budget: float | None = None) -> None:
+        """Delete every entity; nothing here waits, so `budget` (the rclpy backend's) is unused."""
         with self._lock:
             if self._closed:
                 return
@@ -483,6 +490,7 @@ class CycloneBackend(Closeable):
         self._topics.clear()
         _delete(self._participant)
         _release_domain(self.domain_id)
+        self.report.close()
 
     # --- internals ---
 

@@ -116,6 +116,11 @@ class TopicSubscriber:
             self.malformed += 1
             raise
 
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the queue held its QoS depth (not counting `malformed`)."""
+        return int(self.reader.dropped)
+
     def matched_count(self) -> int:
         return int(self.reader.matched_count())
 

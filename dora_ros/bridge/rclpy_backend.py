@@ -60,6 +60,9 @@ __all__ = ["FASTDDS_SOCKETS_ENV", "RclpyBackend", "fastdds_sockets_size", "impor
 
 #: Seconds a closing backend waits, at most, for what its reliable writers still hold.
 CLOSE_FLUSH = 2.0
+#: Seconds `close()` takes at most by default, all its bounded waits (flush, spin thread,
+#: executor) sharing one deadline; a bridge node passes what is left of its own budget.
+CLOSE_BUDGET = 3.0
 
 
 def import_interface(type_name: str) -> Any:
@@ -246,6 +249,11 @@ class RclpyReader:
 
     def take(self, timeout: float | None = 0.0) -> bytes | memoryview | None:
         return self._queue.take(timeout)
+
+    @property
+    def dropped(self) -> int:
+        """Samples dropped because the queue held its QoS depth (the oldest go first)."""
+        return self._queue.dropped
 
     def _on_sample(self, message: bytes, info: Any) -> None:
         # Each publisher is vetted on its first sample (endpoint_watch.py): one whose type has
@@ -471,12 +479,15 @@ class RclpyBackend(RclpyParameters, Closeable):
 
     # --- lifetime --------------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, budget: float = CLOSE_BUDGET) -> None:
+        """Flush, then destroy everything; at most about `budget` s, every bounded wait below
+        sharing one deadline (the flush gets at most `CLOSE_FLUSH` s and half the budget)."""
         if self._closed:
             return
         import rclpy
 
-        self._flush(CLOSE_FLUSH)
+        deadline = time.monotonic() + budget
+        self._flush(min(CLOSE_FLUSH, budget / 2))
         for entity in reversed(self._entities):
             try:
                 entity.close()
@@ -485,8 +496,8 @@ class RclpyBackend(RclpyParameters, Closeable):
         self._closed = True
         self._stop.set()
         self.executor.wake()
-        self._thread.join(timeout=5)
-        self.executor.shutdown(timeout_sec=1)
+        self._thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.executor.shutdown(timeout_sec=max(0.1, deadline - time.monotonic()))
         self.node.destroy_node()
         if self.context.ok():
             rclpy.shutdown(context=self.context)

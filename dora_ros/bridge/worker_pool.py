@@ -31,15 +31,21 @@ class WorkerPool:
         size: most threads at once.
         waiting: most jobs queued; beyond, the oldest is dropped (given to `on_drop`).
         on_drop: called with the `what` of each dropped or abandoned job.
+        stop: the stop event, when shared with another pool (one STOP for both).
     """
 
     def __init__(
-        self, name: str, size: int, waiting: int, on_drop: Callable[[Any, str], None]
+        self,
+        name: str,
+        size: int,
+        waiting: int,
+        on_drop: Callable[[Any, str], None],
+        stop: threading.Event | None = None,
     ) -> None:
         self.name = name
         self.size = size
         self.waiting = waiting
-        self.stop = threading.Event()
+        self.stop = threading.Event() if stop is None else stop
         self._on_drop = on_drop
         self._jobs: collections.deque[tuple[Job, Any]] = collections.deque()
         self._cond = threading.Condition()

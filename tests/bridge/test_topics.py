@@ -296,10 +296,29 @@ def test_malformed_bytes_are_logged_and_dropped(ros_peer: Peer, ros_node, caplog
     sub.close()
     if ros_node.backend.name == "cyclonedds":
         return  # Cyclone DDS checks and drops the bad sample itself (and logs it)
-    assert sub.dropped == 1
+    assert sub.malformed == 1
+    assert sub.dropped == 0  # no queue overflow: `dropped` counts those, not malformed samples
     assert any(
         "malformed" in r.getMessage() and the_topic in r.getMessage() for r in caplog.records
     )
+
+
+def test_queue_drops_are_counted_in_dropped(ros_peer: Peer, ros_node) -> None:
+    """A subscription of depth 2 nobody reads: of 10 messages the 8 oldest are dropped and
+    counted in `dropped` (old code: `dropped` counted malformed samples, so 0 here)."""
+    the_topic = name(f"/{ros_node.backend.name}/overflow")
+    qos = Ros2QosPolicies(reliable=True, keep_last=2)
+    sub = ros_node.create_subscription(ros_node.create_topic(the_topic, "std_msgs/String", qos))
+    with open_backend("rclpy", node_name="overflower", domain_id=DOMAIN) as other:
+        raw = other.create_writer(the_topic, "std_msgs/msg/String", qos)
+        poll(lambda: raw.matched_count() and sub.matched_count(), 15)
+        for n in range(10):  # paced, so each reaches the subscription's queue before the next
+            raw.write(b"\x00\x01\x00\x00\x02\x00\x00\x00" + str(n).encode() + b"\x00")
+            time.sleep(0.05)
+        poll(lambda: sub.dropped == 8, 15)
+        assert [sub.next(5.0)[0].as_py()["data"] for _ in range(2)] == ["8", "9"]
+    assert sub.malformed == 0
+    sub.close()
 
 
 def test_peer_that_goes_away_and_comes_back(ros_node) -> None:

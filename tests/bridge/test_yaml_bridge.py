@@ -782,3 +782,69 @@ def test_failures_reach_the_dora_node_and_repeats_are_counted(tmp_path: Path) ->
         f"client: ERROR dora_ros.bridge: {failure}"
     ], logs
     assert f"client:   3 x {failure}" in client, logs
+
+
+EIGHT_GOALS = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    sent = False
+    running = {}
+    canceled = False
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        meta = event["metadata"]
+        if event["id"] == "tick" and not sent:
+            sent = True
+            for n in range(8):
+                node.send_output("goal", pa.array([{"order": 45}]), {"tag": f"g{n}"})
+        elif event["id"] == "feedback":
+            running[meta["tag"]] = meta["goal_id"]
+            if len(running) == 8 and not canceled:
+                canceled = True
+                print("all 8 running", flush=True)
+                node.send_output("cancel", pa.array([running["g3"]]), {"goal_id": running["g3"]})
+        elif event["id"] == "result":
+            print("result", meta["tag"], meta["goal_status"], flush=True)
+"""
+
+
+def test_cancel_while_eight_goals_run_is_not_starved(tmp_path: Path) -> None:
+    """8 goals hold the 8 goal workers until their results (minutes here): a cancel still goes
+    out at once (old code queued it behind them on the same pool, so it waited for a goal to end)."""
+    domain = 91
+    graph = f"""
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs:
+              tick: dora/timer/millis/200
+              feedback: fib/feedback
+              result: fib/result
+            outputs:
+              - goal
+              - cancel
+          - id: fib
+            ros2:
+              action: {name("/fib8")}
+              action_type: test_msgs/action/Fibonacci
+              role: client
+            inputs:
+              goal: sender/goal
+              cancel: sender/cancel
+    """
+    config = {"role": "server", "name": name("/fib8"), "step": 1.0, "threads": 12}
+    with peer("action_peer.py", config, domain):
+        logs = run_graph(
+            tmp_path,
+            graph,
+            {"sender.py": EIGHT_GOALS},
+            domain,
+            lambda logs: "result g3" in logs,
+            timeout=40,
+        )
+    assert "all 8 running" in logs, logs
+    assert "result g3 canceled" in logs, logs
+    assert "result g0" not in logs, logs  # the others still run: nothing freed a worker
