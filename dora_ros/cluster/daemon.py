@@ -5,8 +5,9 @@ to start when another daemon already holds its machine id, then holds the liveli
 ``dora-ros/daemon/<machine>`` (its presence: when it goes, the coordinator reports the machine
 lost) and answers queries on ``dora-ros/daemon/<machine>/api/*``:
 
-- ``spawn``: check the graph's part for this machine (executables, working folders) and start a
-  ``machine_run`` process for it (the runtime's supervisor; ``machine_run.py``);
+- ``spawn``: check the graph's part for this machine (executables, working folders), run its
+  nodes' ``build`` lines (``runtime/build.py``) and start a ``machine_run`` process for it (the
+  runtime's supervisor; ``machine_run.py``);
 - ``logs``: the tail of a node's log file;
 - ``runs``: the dataflows it runs.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import queue
 import signal
@@ -28,10 +30,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import DoraRosError
-from ..runtime.descriptor import parse_dataflow, resolve_executable
+from ..runtime.build import build_dataflow
+from ..runtime.descriptor import Dataflow, parse_dataflow, resolve_executable
 from ..runtime.supervisor import node_working_dir
 from . import keys
 from .messages import decode, reply, request
@@ -179,6 +182,11 @@ class Daemon:
         out_dir = Path(request.get("out_dir") or graph.parent / "out")
         out_dir.joinpath(dataflow_id).mkdir(parents=True, exist_ok=True)
         terminal = open(out_dir / dataflow_id / f"machine_{self.machine}.txt", "ab")
+        try:
+            self._build(dataflow, placement, terminal)
+        except BaseException:
+            terminal.close()
+            raise
         run_spec = dict(request)
         run_spec["out_dir"] = str(out_dir)
         run_spec["zenoh"] = self.settings.replace(listen=None).to_json()
@@ -201,6 +209,24 @@ class Daemon:
         count = sum(m == self.machine for m in placement.values())
         self.say(f"started dataflow {dataflow_id} ({count} node(s))")
         return {"ok": True, "pid": proc.pid}
+
+    def _build(self, dataflow: Dataflow, placement: dict[str, str], terminal: IO[bytes]) -> None:
+        """Run the ``build`` lines of this machine's nodes here, as ``dora-ros build`` does.
+
+        Before anything of the dataflow starts (within the coordinator's spawn timeout); the
+        output goes to the run's terminal file; a failing line is a ``BuildError`` naming the
+        node and the line, which the coordinator reports and the dataflow does not start.
+        """
+        mine = tuple(n for n in dataflow.nodes if placement.get(n.id) == self.machine and n.build)
+        if not mine:
+            return
+
+        def echo(line: str) -> None:
+            terminal.write(line.encode(errors="replace") + b"\n")
+
+        count = build_dataflow(dataclasses.replace(dataflow, nodes=mine), echo=echo)
+        terminal.flush()
+        self.say(f"ran {count} build line(s) for {len(mine)} node(s)")
 
     def _logs(self, request: dict[str, Any]) -> dict[str, Any]:
         dataflow_id = request["id"]
