@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ros_peers import Peer, name, peer, run_graph
+from ros_peers import Peer, backends, name, peer, run_graph
 
 from dora_ros.errors import DescriptorError
 from dora_ros.runtime.descriptor import parse_dataflow
@@ -848,3 +848,53 @@ def test_cancel_while_eight_goals_run_is_not_starved(tmp_path: Path) -> None:
     assert "all 8 running" in logs, logs
     assert "result g3 canceled" in logs, logs
     assert "result g0" not in logs, logs  # the others still run: nothing freed a worker
+
+
+SINK = """
+    from dora import Node
+
+    for event in Node():
+        pass
+"""
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_reader_overflow_is_in_the_end_of_run_summary(tmp_path: Path, backend: str) -> None:
+    """A keep_last 1 subscription flooded by a 50,000-message burst drops samples; the bridge's
+    end-of-run summary counts them on both backends (old code: the cyclonedds readers counted
+    theirs in a private log nobody closed, so no summary)."""
+    domain = 92 if backend == "rclpy" else 93
+    graph = f"""
+        nodes:
+          - id: sink
+            path: sink.py
+            inputs:
+              value: fast/value
+          - id: fast
+            ros2:
+              topic: {name("/burst")}
+              message_type: std_msgs/Int32
+              direction: subscribe
+              backend: {backend}
+              qos:
+                reliable: true
+                keep_last: 1
+            outputs:
+              - value
+    """
+    with peer("burst_peer.py", {"topic": name("/burst"), "count": 50000}, domain) as burst:
+        logs = run_graph(
+            tmp_path,
+            graph,
+            {"sink.py": SINK},
+            domain,
+            lambda _logs: burst.events(lambda e: e.get("event") == "acked"),
+            timeout=60,
+        )
+    summary = re.search(
+        rf"fast: WARNING .*: problems during this run:\n"
+        rf"(?:fast:   .*\n)*?fast:   (\d+) x topic {name('/burst')}: 1 items waiting, the oldest "
+        rf"dropped",
+        logs,
+    )
+    assert summary and int(summary[1]) > 0, logs
