@@ -26,7 +26,7 @@ logs a summary of problems and drops.
 
 Service calls and goals run on a bounded pool of workers (`worker_pool.py`: `WORKERS` threads,
 `WAITING` queued calls, the oldest dropped beyond), each with an overall timeout
-(`response_timeout` for a call, `GOAL_TIMEOUT` for a goal), and every wait looks at STOP, so the
+(ros2 keys `response_timeout` for a call, `goal_timeout` for a goal), and every wait looks at STOP, so the
 bridge ends within the supervisor's grace period. A service server holds at most 64 requests
 without a response, as the Python API: a newer one drops the oldest (`rclpy_services.py`).
 """
@@ -75,9 +75,8 @@ WAITING = 64
 #: Worker threads for cancel requests of an action client: apart from the goals' workers, which
 #: a running goal holds until its result, so a cancel never waits behind the goals it cancels.
 CANCEL_WORKERS = 2
-#: Overall time a goal may take, from sending to its result, before the bridge cancels it.
-GOAL_TIMEOUT = 3600.0
-#: Time for sending a goal (waiting for the server's match, then for its answer).
+#: Time for sending a goal (waiting for the server's match, then for its answer); within the
+#: goal's overall timeout (ros2 key `goal_timeout`, `graph_config.DEFAULT_GOAL_TIMEOUT`).
 SEND_GOAL_TIMEOUT = 30.0
 #: Of the supervisor's grace period after STOP (5 s), what the workers get to finish.
 STOP_BUDGET = 1.5
@@ -450,12 +449,14 @@ class BridgeNode:
         )
 
     def _run_goal(self, data: bytes, params: dict[str, Any], stop: threading.Event) -> None:
-        """Send one goal, forward its feedback and result; at most `GOAL_TIMEOUT` s in all (then
+        """Send one goal, forward its feedback and result; at most `goal_timeout` s in all (then
         the goal is canceled), and ends as soon as `stop` is set."""
         assert self.spec.type_name is not None
         client = self._client
+        timeout = self.spec.goal_timeout
+        deadline = time.monotonic() + timeout
         try:
-            goal_id = client.send_goal(data, SEND_GOAL_TIMEOUT, stop)
+            goal_id = client.send_goal(data, min(SEND_GOAL_TIMEOUT, timeout), stop)
         except DoraRosError as err:
             if not stop.is_set():
                 self._fail(str(err), params)
@@ -471,7 +472,6 @@ class BridgeNode:
             )
             return
         meta = {**params, "goal_id": goal_id}
-        deadline = time.monotonic() + GOAL_TIMEOUT
         try:
             while not stop.is_set():
                 ended = client.ended(goal_id)  # before draining: no feedback is left behind
@@ -499,7 +499,7 @@ class BridgeNode:
                     client.cancel(goal_id, 5.0)
                     raise BridgeError(
                         f"action {client.name}: goal {goal_id} has no result after "
-                        f"{GOAL_TIMEOUT:g} s; canceled"
+                        f"{timeout:g} s (ros2 key 'goal_timeout'); canceled"
                     )
             else:
                 return  # stopping

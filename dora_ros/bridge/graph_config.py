@@ -3,8 +3,9 @@
 Keys are dora-rs's (`docs/ros2-bridge.md`): exactly one of `topic` (+ `message_type`,
 `direction`), `topics` (a list of those, each with optional `output`/`input`/`qos`), `service`
 (+ `service_type`, `role`) or `action` (+ `action_type`, `role`); and `qos`, `namespace`,
-`node_name`, `transport` (DDS only). Ours: `backend` (`rclpy`, `cyclonedds`) and, for a service,
-`response_timeout` (seconds; dora-rs fixes it at 30).
+`node_name`, `transport` (DDS only). Ours: `backend` (`rclpy`, `cyclonedds`), for a service
+`response_timeout` (seconds; dora-rs fixes it at 30), and for an action client `goal_timeout`
+(seconds a goal may take in all before the bridge cancels it; 3600).
 
 Every mistake raises `DescriptorError` naming `file:line`, the node and the key, with a suggestion
 when one is clear.
@@ -41,12 +42,16 @@ BRIDGE_KEYS = (
     "transport",
     "backend",
     "response_timeout",
+    "goal_timeout",
 )
 TOPIC_KEYS = ("topic", "message_type", "direction", "output", "input", "qos")
 MAX_TOPICS = 64
 # How long a service waits for its response (s): a server for the dora handler's, after which the
 # request is dropped; a client for the ROS server's. dora-rs's SERVICE_RESPONSE_TIMEOUT.
 DEFAULT_RESPONSE_TIMEOUT = 30.0
+# How long a YAML action client's goal may take in all, from sending to its result, before the
+# bridge cancels it and reports the failure (s).
+DEFAULT_GOAL_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class BridgeSpec:
     backend: str | None
     # Services only; see DEFAULT_RESPONSE_TIMEOUT.
     response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
+    # Action clients only; see DEFAULT_GOAL_TIMEOUT.
+    goal_timeout: float = DEFAULT_GOAL_TIMEOUT
 
     def implied_outputs(self) -> tuple[str, ...]:
         if self.mode == "topics":
@@ -197,6 +204,10 @@ def parse_bridge_config(
         raise where.fail(
             config, "response_timeout", f"'response_timeout' belongs to a service, not to '{mode}'"
         )
+    if (mode != "action" or config.get("role") != "client") and "goal_timeout" in config:
+        raise where.fail(
+            config, "goal_timeout", f"'goal_timeout' belongs to an action client, not to '{mode}'"
+        )
     if mode in ("topic", "topics"):
         for key in ("service_type", "action_type", "role"):
             if key in config:
@@ -261,12 +272,16 @@ def parse_bridge_config(
             "replies with requests the way Fast DDS does",
         )
     if mode == "service":
-        common["response_timeout"] = _response_timeout(config, where)
+        common["response_timeout"] = _seconds(
+            config, "response_timeout", DEFAULT_RESPONSE_TIMEOUT, where
+        )
+    elif role == "client":
+        common["goal_timeout"] = _seconds(config, "goal_timeout", DEFAULT_GOAL_TIMEOUT, where)
     return BridgeSpec(mode, (), False, name, type_name, role, **common)  # type: ignore[arg-type]
 
 
-def _response_timeout(config: Mapping[str, Any], where: _Where) -> float:
-    value = config.get("response_timeout", DEFAULT_RESPONSE_TIMEOUT)
+def _seconds(config: Mapping[str, Any], key: str, default: float, where: _Where) -> float:
+    value = config.get(key, default)
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -275,8 +290,8 @@ def _response_timeout(config: Mapping[str, Any], where: _Where) -> float:
     ):
         raise where.fail(
             config,
-            "response_timeout",
-            f"response_timeout {value!r} must be a positive number of seconds",
+            key,
+            f"{key} {value!r} must be a positive number of seconds",
         )
     return float(value)
 

@@ -622,6 +622,16 @@ def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
             "graph.yml:7: node 'b': ros2: response_timeout 0 must be a positive number of seconds",
         ),
         (
+            "action: /f\n      action_type: test_msgs/Fibonacci\n      role: client\n"
+            "      goal_timeout: -1",
+            "graph.yml:7: node 'b': ros2: goal_timeout -1 must be a positive number of seconds",
+        ),
+        (
+            "action: /f\n      action_type: test_msgs/Fibonacci\n      role: server\n"
+            "      goal_timeout: 5",
+            "ros2: 'goal_timeout' belongs to an action client, not to 'action'",
+        ),
+        (
             "topic: /a\n      message_type: std_msgs/String\n      response_timeout: 5",
             "graph.yml:6: node 'b': ros2: 'response_timeout' belongs to a service, not to 'topic'",
         ),
@@ -898,3 +908,69 @@ def test_reader_overflow_is_in_the_end_of_run_summary(tmp_path: Path, backend: s
         logs,
     )
     assert summary and int(summary[1]) > 0, logs
+
+
+SLOW_GOAL = """
+    import pyarrow as pa
+    from dora import Node
+
+    node = Node()
+    sent = False
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] == "tick" and not sent:
+            sent = True
+            node.send_output("goal", pa.array([{"order": 45}]), {"tag": "slow"})
+        elif event["id"] == "error":
+            print("goal error", event["metadata"].get("tag"), event["value"][0].as_py(), flush=True)
+        elif event["id"] == "result":
+            print("result", event["metadata"]["goal_status"], flush=True)
+"""
+
+
+def test_goal_timeout_cancels_a_goal_and_reports_it(tmp_path: Path) -> None:
+    """`goal_timeout: 2` on a 45 s goal: after 2 s the bridge cancels it (the server sees the
+    cancel) and the failure reaches the `error` output with the goal's metadata."""
+    domain = 94
+    graph = f"""
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs:
+              tick: dora/timer/millis/200
+              result: fib/result
+              error: fib/error
+            outputs:
+              - goal
+          - id: fib
+            ros2:
+              action: {name("/slowfib")}
+              action_type: test_msgs/action/Fibonacci
+              role: client
+              goal_timeout: 2
+            inputs:
+              goal: sender/goal
+            outputs:
+              - feedback
+              - result
+              - error
+    """
+    config = {"role": "server", "name": name("/slowfib"), "step": 1.0}
+    with peer("action_peer.py", config, domain) as server:
+        logs = run_graph(
+            tmp_path,
+            graph,
+            {"sender.py": SLOW_GOAL},
+            domain,
+            lambda logs: (
+                "goal error" in logs and server.events(lambda e: e.get("event") == "canceled")
+            ),
+            timeout=30,
+        )
+        assert server.events(lambda e: e.get("event") == "canceled"), logs
+    assert re.search(
+        r"goal error slow action \S+/slowfib: goal \S+ has no result after 2 s "
+        r"\(ros2 key 'goal_timeout'\); canceled",
+        logs,
+    ), logs
