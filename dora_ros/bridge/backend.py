@@ -1,9 +1,10 @@
 """The interface between the bridge and a DDS implementation ("backend"), and backend selection.
 
-The bridge (the Python API in `context.py` and the YAML bridge node in `graph_node.py`) never
-talks to DDS directly: it asks a `Backend` for topic writers and readers that move *serialized*
-messages. Conversion between Arrow and CDR is msgconv's job, done by the bridge, so a backend only
-moves bytes. Two backends exist:
+The bridge's core (`endpoints.py`, behind the Python API in `context.py` and the YAML bridge node
+in `bridge_node.py`) never talks to DDS directly: it asks a `Backend` for topic writers and readers
+that move *serialized* messages (and, through `roles.py`, for services, actions and parameters).
+Conversion between Arrow and CDR is msgconv's job, done by the core, so a backend only moves
+bytes. Two backends exist:
 
 - `rclpy` (default, `rclpy_backend.py`): an rclpy node spun in a background thread; topics,
   services, actions and parameter services.

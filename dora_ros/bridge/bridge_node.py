@@ -51,6 +51,9 @@ from ..msgconv import ROS_TYPE_KEY, default_value
 from .backend import KEEP_ALL_DEPTH, ReadyQueue, open_backend
 from .codec import MalformedSample
 from .endpoints import (
+    CALL_TIMEOUT,
+    CANCEL_TIMEOUT,
+    MAX_PENDING_REQUESTS,
     ActionClientEndpoint,
     ActionServerEndpoint,
     ServiceClientEndpoint,
@@ -61,7 +64,6 @@ from .endpoints import (
 )
 from .graph_config import BridgeSpec, parse_bridge_config
 from .names import part_type, resolve_name
-from .rclpy_services import MAX_PENDING_REQUESTS
 from .reporting import CountedLog
 from .worker_pool import WorkerPool
 
@@ -75,9 +77,6 @@ WAITING = 64
 #: Worker threads for cancel requests of an action client: apart from the goals' workers, which
 #: a running goal holds until its result, so a cancel never waits behind the goals it cancels.
 CANCEL_WORKERS = 2
-#: Time for sending a goal (waiting for the server's match, then for its answer); within the
-#: goal's overall timeout (ros2 key `goal_timeout`, `graph_config.DEFAULT_GOAL_TIMEOUT`).
-SEND_GOAL_TIMEOUT = 30.0
 #: Of the supervisor's grace period after STOP (5 s), what the workers get to finish.
 STOP_BUDGET = 1.5
 #: The whole close path's budget: the supervisor SIGTERMs a node 5 s after STOP
@@ -159,7 +158,7 @@ class _PendingRequests:
 
     def add(self, request_id: str, rid: int) -> None:
         """Track a request. The overflow rule is the backend server's alone (the oldest of
-        `MAX_PENDING_REQUESTS` is dropped, `rclpy_services.py`): here, when the table is full,
+        `MAX_PENDING_REQUESTS` is dropped, `endpoints.py`): here, when the table is full,
         the requests the server no longer holds are forgotten and remembered as dropped."""
         with self._cond:
             if len(self._waiting) >= self.LIMIT:
@@ -456,7 +455,7 @@ class BridgeNode:
         timeout = self.spec.goal_timeout
         deadline = time.monotonic() + timeout
         try:
-            goal_id = client.send_goal(data, min(SEND_GOAL_TIMEOUT, timeout), stop)
+            goal_id = client.send_goal(data, min(CALL_TIMEOUT, timeout), stop)
         except DoraRosError as err:
             if not stop.is_set():
                 self._fail(str(err), params)
@@ -521,7 +520,7 @@ class BridgeNode:
 
     def _cancel(self, goal_id: Any, params: dict[str, Any]) -> None:
         try:
-            code = self._client.cancel(str(goal_id) if goal_id else None, 10.0)
+            code = self._client.cancel(str(goal_id) if goal_id else None, CANCEL_TIMEOUT)
             if code:
                 self._fail(
                     f"action {self._client.name}: cancel of goal {goal_id} answered with code "

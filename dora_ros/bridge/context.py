@@ -40,7 +40,10 @@ from .backend import (
 )
 from .codec import MalformedSample, decode, encode
 from .endpoints import (
+    CALL_TIMEOUT,
+    CANCEL_TIMEOUT,
     END_STATUSES,
+    RESULT_TIMEOUT,
     ActionClientEndpoint,
     ActionServerEndpoint,
     ServiceClientEndpoint,
@@ -467,7 +470,7 @@ class Ros2ServiceClient:
         A response whose bytes do not decode as the type is a BridgeError (a RuntimeError, as
         dora-rs raises) naming the service and the type."""
         data = self._core.encode_request(request, f"request to {self._core.name}")
-        return self._core.call(data, _timeout(timeout_s, 30.0))
+        return self._core.call(data, _timeout(timeout_s, CALL_TIMEOUT))
 
     def close(self) -> None:
         self._core.close()
@@ -533,7 +536,7 @@ class Ros2ActionClient:
         sent earlier would be lost). At most 8 goals are in flight at once (dora-rs's bound).
         """
         data = self._core.encode_goal(goal, f"goal to {self._core.name}")
-        return self._core.send_goal(data, _timeout(timeout_s, 30.0))
+        return self._core.send_goal(data, _timeout(timeout_s, CALL_TIMEOUT))
 
     def take_feedback(self, goal_id: str, timeout_s: float | None = None) -> pa.StructArray | None:
         """One feedback message of `goal_id`, waiting up to `timeout_s` (default 1 s); else None.
@@ -550,11 +553,11 @@ class Ros2ActionClient:
     ) -> tuple[str, pa.StructArray] | None:
         """`(status, result)` of `goal_id` once it ends, or None on timeout (default 300 s); a
         result that does not decode is a BridgeError naming the action and the type."""
-        return self._core.take_result(goal_id, _timeout(timeout_s, 300.0))
+        return self._core.take_result(goal_id, _timeout(timeout_s, RESULT_TIMEOUT))
 
     def cancel(self, goal_id: str | None = None, timeout_s: float | None = None) -> int:
         """Cancel `goal_id` (all goals when None); the CancelGoal return code (0 = accepted)."""
-        return self._core.cancel(goal_id, _timeout(timeout_s, 10.0))
+        return self._core.cancel(goal_id, _timeout(timeout_s, CANCEL_TIMEOUT))
 
     def close(self) -> None:
         self._core.close()
@@ -613,7 +616,7 @@ class Ros2ActionServer:
             )
         data = self._core.encode_result(result, f"result on {self._core.name}")
         delivered = self._core.send_result(goal_id, data, name)
-        wait = _timeout(timeout_s, 300.0)
+        wait = _timeout(timeout_s, RESULT_TIMEOUT)
         try:
             if not delivered.wait(wait):
                 log.warning(

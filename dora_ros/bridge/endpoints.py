@@ -32,13 +32,28 @@ from .backend import Backend
 from .codec import MalformedSample, decode_as, encode, encode_rows
 from .names import part_type
 from .qos import Ros2QosPolicies
-from .rclpy_services import MAX_PENDING_REQUESTS
 from .roles import require
 
 log = logging.getLogger("dora_ros.bridge")
 
+#: Requests a service server holds without a response, taken or not, before the oldest is dropped
+#: (both faces; the backend is given it). dora-rs bounds its pending requests at 64 as well
+#: (MAX_PENDING_REQUESTS in its Python API).
+MAX_PENDING_REQUESTS = 64
+#: Default waits of both faces, dora-rs's: a service call, and sending a goal (waiting for the
+#: server's match, then its answer).
+CALL_TIMEOUT = 30.0
+#: Default wait for a cancel request's answer.
+CANCEL_TIMEOUT = 10.0
+#: Default wait for a goal's result, and `send_result`'s for its delivery (dora-rs's 300 s).
+RESULT_TIMEOUT = 300.0
+
 __all__ = [
+    "CALL_TIMEOUT",
+    "CANCEL_TIMEOUT",
     "END_STATUSES",
+    "MAX_PENDING_REQUESTS",
+    "RESULT_TIMEOUT",
     "ActionClientEndpoint",
     "ActionServerEndpoint",
     "MalformedSample",

@@ -47,7 +47,6 @@ from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies, r
 from .rclpy_actions import RclpyActionClient, RclpyActionServer
 from .rclpy_parameters import RclpyParameters
 from .rclpy_services import (
-    MAX_PENDING_REQUESTS,
     RclpyServiceClient,
     RclpyServiceServer,
     Unanswered,
@@ -454,8 +453,8 @@ class RclpyBackend(RclpyParameters, Closeable):
         self,
         name: str,
         type_name: str,
-        qos: Ros2QosPolicies = SERVICE_QOS,
-        max_pending: int = MAX_PENDING_REQUESTS,
+        qos: Ros2QosPolicies,
+        max_pending: int,
     ) -> RclpyServiceServer:
         return self._track(RclpyServiceServer(self, name, type_name, qos, max_pending))
 

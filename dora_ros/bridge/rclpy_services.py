@@ -6,7 +6,7 @@ as CDR; the handler coroutine awaits an rclpy future that `send_response` comple
 user's thread, so a pending request never holds the executor thread.
 
 One overflow rule, for the Python API and the YAML bridge alike: a server holds at most
-`MAX_PENDING_REQUESTS` requests without a response (taken or not); a newer one drops the *oldest*
+`max_pending` requests (the core's `endpoints.MAX_PENDING_REQUESTS`) without a response (taken or not); a newer one drops the *oldest*
 (fresh data wins on a robot), whose client gets no response and times out on its own. Drops are
 counted (`evicted`) and reported through the backend's `CountedLog`.
 """
@@ -25,11 +25,8 @@ from .ready_queue import ReadyQueue
 if TYPE_CHECKING:
     from .rclpy_backend import RclpyBackend
 
-__all__ = ["MAX_PENDING_REQUESTS", "RclpyServiceClient", "RclpyServiceServer"]
+__all__ = ["RclpyServiceClient", "RclpyServiceServer"]
 
-#: Requests a server holds without a response, taken or not, before the oldest is dropped. dora-rs
-#: bounds its pending requests at 64 as well (MAX_PENDING_REQUESTS in its Python API).
-MAX_PENDING_REQUESTS = 64
 #: Polling step while waiting for a service server to be matched.
 _MATCH_POLL = 0.005
 
@@ -131,7 +128,7 @@ class RclpyServiceServer:
         name: str,
         type_name: str,
         qos: Ros2QosPolicies,
-        max_pending: int = MAX_PENDING_REQUESTS,
+        max_pending: int,
     ):
         from .rclpy_backend import import_interface, to_qos_profile
 

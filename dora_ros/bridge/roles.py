@@ -6,8 +6,8 @@ not have it" into one clear `UnsupportedRoleError` (the backend's own reason whe
 gives one). So the Python API (`context.py`) and the YAML bridge (`bridge_node.py`) ask for a role,
 never for a backend by name.
 
-Endpoints move CDR bytes, as topic writers and readers do; msgconv converts to and from Arrow in
-the faces (`codec.py`). The rclpy backend implements every role (`rclpy_services.py`,
+Endpoints move CDR bytes, as topic writers and readers do; the core (`endpoints.py`, through
+`codec.py`) converts them to and from Arrow for both faces. The rclpy backend implements every role (`rclpy_services.py`,
 `rclpy_actions.py`, `rclpy_backend.py` for parameters); the Cyclone backend none of them.
 """
 
@@ -123,8 +123,11 @@ class ServiceRole(Protocol):
     ) -> ServiceClient: ...
 
     def create_service_server(
-        self, name: str, type_name: str, qos: Ros2QosPolicies, max_pending: int = ...
-    ) -> ServiceServer: ...
+        self, name: str, type_name: str, qos: Ros2QosPolicies, max_pending: int
+    ) -> ServiceServer:
+        """A server holding at most `max_pending` requests without a response (the oldest
+        dropped beyond; the core passes `endpoints.MAX_PENDING_REQUESTS`)."""
+        ...
 
 
 @runtime_checkable
