@@ -25,10 +25,12 @@ is logged (once, then as a running count, `reporting.py`) and, when the node dec
 logs a summary of problems and drops.
 
 Service calls and goals run on a bounded pool of workers (`worker_pool.py`: `WORKERS` threads,
-`WAITING` queued calls, the oldest dropped beyond), each with an overall timeout
-(ros2 keys `response_timeout` for a call, `goal_timeout` for a goal), and every wait looks at STOP, so the
-bridge ends within the supervisor's grace period. A service server holds at most 64 requests
-without a response, as the Python API: a newer one drops the oldest (`rclpy_services.py`).
+`WAITING` queued calls, the oldest dropped beyond), each with an overall timeout (ros2 keys
+`response_timeout` for a call, `goal_timeout` for a goal), and every wait looks at STOP, so the
+bridge ends within the supervisor's grace period (`CLOSE_BUDGET`). An action client's cancels run
+on a small pool of their own, so they never wait behind the goals holding the workers. A service
+server holds at most 64 requests without a response, as the Python API: a newer one drops the
+oldest (`endpoints.MAX_PENDING_REQUESTS`).
 """
 
 from __future__ import annotations
