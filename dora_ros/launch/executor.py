@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..runtime import reaper
+from ..runtime.console import colour_enabled, prefix
 from .action import visit
 from .composition import ComponentLoader, LoadComponents, LoadResult
 from .context import LaunchContext
@@ -493,6 +494,9 @@ class Launcher:
             return
         to_screen = spec.output in ("screen", "both") or is_stderr
         screen = sys.stderr if is_stderr else sys.stdout
+        colour = colour_enabled(
+            screen
+        )  # the `run`/`build` prefix style, coloured on a terminal only
         while True:
             try:
                 raw = await stream.readline()
@@ -503,9 +507,10 @@ class Launcher:
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
             own.write(text + "\n")
             own.flush()
-            self._write_log(f"[{spec.name}] {text}")
+            plain, shown = _labelled(spec, text, colour)
+            self._write_log(plain)
             if to_screen:
-                print(f"[{spec.name}] {text}", file=screen, flush=True)
+                print(shown, file=screen, flush=True)
             if any(isinstance(h, OnProcessIO) for h, _ in self._handlers):
                 fd = 2 if is_stderr else 1
                 await self._emit(ProcessIO(spec.origin, spec.name, pid, raw, fd))
@@ -535,3 +540,18 @@ class Launcher:
                 return
             except asyncio.TimeoutError:
                 continue
+
+
+def _labelled(spec: ProcessSpec, text: str, colour: bool) -> tuple[str, str]:
+    """One output line as the launch log holds it (plain) and as the screen shows it.
+
+    A process's lines get ``<name>: `` as `dora-ros run` and `build` print them (console.py). A
+    dora graph is a `dora-ros run` whose lines carry their node's prefix already (plain: its output
+    is a pipe): they pass through once, the node's prefix recoloured for a terminal.
+    """
+    if spec.dora_nodes is None:
+        return prefix(spec.name, False) + text, prefix(spec.name, colour) + text
+    node, sep, rest = text.partition(": ")
+    if colour and sep and node in spec.dora_nodes:
+        return text, prefix(node, True) + rest
+    return text, text

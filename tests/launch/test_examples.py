@@ -66,7 +66,7 @@ def test_example_runs_talker_dora_listener(name: str, tmp_path: Path) -> None:
             line = launcher.stdout.readline()
             if not line:
                 break
-            if line.startswith("[listener-2] heard "):
+            if line.startswith("listener-2: heard "):
                 heard.append(line.split("heard ", 1)[1].strip())
     finally:
         launcher.send_signal(signal.SIGINT)

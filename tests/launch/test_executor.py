@@ -15,7 +15,7 @@ from ament_workspace import Workspace, lines_of, pid_alive, stop, wait_for
 
 
 def pids(text: str, word: str) -> list[int]:
-    return [int(p) for p in re.findall(rf"\] {word} (\d+)", text)]
+    return [int(p) for p in re.findall(rf": {word} (\d+)", text)]
 
 
 ESCALATION = """<launch>
@@ -70,7 +70,7 @@ ORPHANS = """<launch>
 
 def _process_tree_started(out_lines: list[str]) -> bool:
     text = "\n".join(out_lines)
-    return bool(pids(text, "child")) and "] shell " in text
+    return bool(pids(text, "child")) and ": shell " in text
 
 
 def _read_until(launcher, predicate, timeout: float = 20) -> list[str]:  # type: ignore[no-untyped-def]
@@ -87,7 +87,7 @@ def _read_until(launcher, predicate, timeout: float = 20) -> list[str]:  # type:
 
 def _tree(lines: list[str]) -> list[int]:
     text = "\n".join(lines)
-    shell = int(re.search(r"\] shell (\d+)", text).group(1))  # type: ignore[union-attr]
+    shell = int(re.search(r": shell (\d+)", text).group(1))  # type: ignore[union-attr]
     shell_children = [int(p) for p in open(f"/proc/{shell}/task/{shell}/children").read().split()]
     return [*pids(text, "start"), *pids(text, "child"), shell, *shell_children]
 
@@ -177,13 +177,13 @@ def test_output_screen_log_and_log_folder(ws: Workspace) -> None:
     )
     result = ws.launch("demo_pkg", "out.launch.xml")
     assert result.returncode == 0, result.stderr
-    assert "[loud-1] shown-on-screen" in result.stdout
+    assert "loud-1: shown-on-screen" in result.stdout
     assert "only-in-log" not in result.stdout + result.stderr
-    assert "[errs-3] to-stderr" in result.stderr  # output="log" still shows stderr, as ROS 2
+    assert "errs-3: to-stderr" in result.stderr  # output="log" still shows stderr, as ROS 2
     (folder,) = [p for p in ws.log_dir.iterdir() if p.is_dir()]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-\d+-.+-\d+", folder.name)
     launch_log = (folder / "launch.log").read_text()
-    assert "[quiet-2] only-in-log" in launch_log and "[loud-1] shown-on-screen" in launch_log
+    assert "quiet-2: only-in-log" in launch_log and "loud-1: shown-on-screen" in launch_log
     (quiet,) = folder.glob("quiet-2-*-stdout_stderr.log")
     assert quiet.read_text() == "only-in-log\n"
 
@@ -235,7 +235,7 @@ def test_event_handlers_timer_and_shutdown_in_order(ws: Workspace) -> None:
         "handler two",
         "bye",
     ]
-    assert "[second-3] second ran" in result.stdout
+    assert "second-3: second ran" in result.stdout
     assert "shutting down: all done" in result.stdout
     assert "[INFO] [idle-2]: process has finished cleanly" in result.stdout
 
@@ -246,7 +246,7 @@ def test_pdeathsig_child_dies_with_launcher_even_without_reaper(ws: Workspace) -
         "one.launch.xml", '<launch><node pkg="demo_pkg" exec="stub" output="screen"/></launch>'
     )
     launcher = ws.start("demo_pkg", "one.launch.xml")
-    lines = _read_until(launcher, lambda ls: any("] start " in line for line in ls))
+    lines = _read_until(launcher, lambda ls: any(": start " in line for line in ls))
     (pid,) = pids("\n".join(lines), "start")
     assert os.getpgid(pid) == pid  # its own process group
     launcher.kill()

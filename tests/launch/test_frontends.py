@@ -121,7 +121,7 @@ def test_node_sees_name_namespace_remaps_parameters(ws: Workspace, front_end: st
         "global_gain": 7,
     }
     assert report["env"] == "r7-label"
-    assert "[reporter-1] reported /r7/arm/talker" in result.stdout  # output="screen" prefix
+    assert "reporter-1: reported /r7/arm/talker" in result.stdout  # output="screen" prefix
     assert not (ws.reports / "plain.json").exists()  # unless="True" skipped it
 
 

@@ -121,9 +121,9 @@ def test_executable_cmd_cwd_args_env_shell(ws: Workspace) -> None:
     )
     result = ws.launch("demo_pkg", "exec.launch.xml", "v:=from-arg", "delay:=0.2", "skip:=false")
     assert result.returncode == 0, result.stderr
-    assert f"[plain-1] cwd={ws.root} env=from-arg set=set-value gone=" in result.stdout
-    assert "[piped-2] SHELL-SET-VALUE" in result.stdout
-    assert "[late-3] late" in result.stdout
+    assert f"plain-1: cwd={ws.root} env=from-arg set=set-value gone=" in result.stdout
+    assert "piped-2: SHELL-SET-VALUE" in result.stdout
+    assert "late-3: late" in result.stdout
     lines = plan(ws, "demo_pkg", "exec.launch.xml", "v:=x", "delay:=1", "skip:=true")
     assert "after 1.0 s:" in lines and not any("late" in line for line in lines)
 
