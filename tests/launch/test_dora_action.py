@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import signal
 import sys
@@ -99,8 +98,6 @@ def generate_launch_description():
     ),
 }
 
-RUNTIME_READY = importlib.util.find_spec("dora_ros.runtime.supervisor") is not None
-
 
 def _setup(ws: Workspace, front_end: str) -> Path:
     for name, text in (("sender.py", SENDER), ("receiver.py", RECEIVER), ("graph.yml", GRAPH)):
@@ -133,9 +130,6 @@ def test_bad_graph_is_a_launch_error(ws: Workspace) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(
-    not RUNTIME_READY, reason="dora-ros run (dora_ros.runtime.supervisor) not there yet"
-)
 def test_graph_runs_and_stops_with_the_launch(ws: Workspace) -> None:
     path = _setup(ws, "xml")
     launcher = ws.start(str(path), "greeting:=bonjour")
@@ -149,9 +143,6 @@ def test_graph_runs_and_stops_with_the_launch(ws: Workspace) -> None:
     assert not pid_alive(int(lines[1].split()[1]))
 
 
-@pytest.mark.skipif(
-    not RUNTIME_READY, reason="dora-ros run (dora_ros.runtime.supervisor) not there yet"
-)
 def test_graph_dies_with_a_killed_launcher(ws: Workspace) -> None:
     path = _setup(ws, "yaml")
     launcher = ws.start(str(path))

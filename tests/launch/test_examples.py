@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -13,10 +12,6 @@ from pathlib import Path
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ros2" / "launch"
-READY = (
-    importlib.util.find_spec("dora_ros.runtime.supervisor") is not None
-    and importlib.util.find_spec("dora_ros.bridge.graph_node") is not None
-)
 
 
 def _env(domain: int) -> dict[str, str]:
@@ -45,7 +40,6 @@ def test_example_resolves(name: str, tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.skipif(not READY, reason="needs `dora-ros run` (runtime supervisor) and the bridge")
 @pytest.mark.parametrize("name", ["mixed.launch.py"])
 def test_example_runs_talker_dora_listener(name: str, tmp_path: Path) -> None:
     # Start-up of three rclpy processes, the runtime and two bridge nodes takes a few seconds.
