@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -82,6 +81,8 @@ class RemoteLinks:
 class RemoteOutboundLink(OutboundLink):
     """Sender's end of an edge to a node on another machine (module docstring)."""
 
+    remote = True  # the node sends inline records of any size here (no shared-memory region)
+
     def __init__(self, links: RemoteLinks, link_id: int, receiver: str, pending_limit: int):
         import zenoh
 
@@ -115,26 +116,24 @@ class RemoteOutboundLink(OutboundLink):
             return
         if region is None:
             frame: Any = b"".join(parts)
+            extra = b""
         else:
-            # A shared-memory record: header, region reference, metadata. The frame carries the
-            # payload itself, copied once out of the region (Zenoh copies it once more into its
+            # A shared-memory record: its header (region reference kept, never mapped by the
+            # receiver) and metadata go as the attachment, the payload alone as the Zenoh
+            # payload, copied once out of the region (Zenoh copies it once more into its
             # buffers); the region is free again as soon as this returns.
-            header, _ref, meta = parts
-            _kind, enc, index, type_code, meta_len, ts, nbytes = wire.HEADER.unpack(header)
-            head = wire.HEADER.pack(wire.KIND_INLINE, enc, index, type_code, meta_len, ts, nbytes)
-            frame = bytearray(len(head) + len(meta) + nbytes)
-            frame[: len(head)] = head
-            frame[len(head) : len(head) + len(meta)] = meta
-            frame[len(head) + len(meta) :] = memoryview(region.mm)[:nbytes]
+            nbytes = wire.HEADER.unpack(parts[0])[-1]
+            extra = b"".join(parts)
+            frame = bytes(memoryview(region.mm)[:nbytes])
         if self.pending or not self._matched():
             # Not matched yet: held (bounded, oldest dropped) and sent by `flush`, which the
             # node calls every few ms while anything is pending.
-            self.pending.append(([frame], [], None))
+            self.pending.append(([frame, extra], [], None))
             if len(self.pending) > self.pending_limit:
                 self.pending.popleft()
                 self.dropped += 1
             return
-        self._put(frame)
+        self._put(frame, extra)
 
     def _matched(self) -> bool:
         if self.match_deadline is None:
@@ -144,17 +143,17 @@ class RemoteOutboundLink(OutboundLink):
             return True
         return False
 
-    def _put(self, frame: Any) -> None:
+    def _put(self, frame: Any, extra: bytes) -> None:
         self.seq += 1
         try:
-            self.publisher.put(frame, attachment=_SEQ.pack(self.seq))
+            self.publisher.put(frame, attachment=_SEQ.pack(self.seq) + extra)
         except Exception:  # a closed session (the node is ending): count it, never raise
             self.dropped += 1
 
     def flush(self, pool: ShmPool) -> None:
         if self.pending and self._matched():
             while self.pending:
-                self._put(self.pending.popleft()[0][0])
+                self._put(*self.pending.popleft()[0])
 
     def read_releases(self, pool: ShmPool) -> None:
         return
@@ -181,11 +180,11 @@ class RemoteInboundLink(InboundLink):
         self.mappings = {}
         self.releases = deque()
         self.closed = False
-        self.frames: deque[bytes] = deque()
-        self.capacity = capacity
-        self.lock = threading.Lock()
+        # Samples between Zenoh's thread and the node; the oldest fall out when full (their
+        # sequence numbers are then missing, and counted as drops by ``receive``).
+        self.samples: deque[Any] = deque(maxlen=capacity)
+        self.payload = b""
         self.last_seq = 0
-        self.lost = 0  # dropped here or missing in the sequence, not yet counted on inputs
         import zenoh
 
         # indirect=False: the callback runs on Zenoh's own thread, not on a Python thread of
@@ -197,33 +196,41 @@ class RemoteInboundLink(InboundLink):
         )
 
     def _on_sample(self, sample: Any) -> None:  # a Zenoh thread
-        data = sample.payload.to_bytes()
-        attachment = sample.attachment
-        seq = _SEQ.unpack(attachment.to_bytes())[0] if attachment is not None else 0
-        with self.lock:
-            if self.closed:
-                return
-            if seq > self.last_seq + 1:  # a gap (the first message is 1)
-                self.lost += seq - self.last_seq - 1
-            if seq:
-                self.last_seq = seq
-            self.frames.append(data)
-            if len(self.frames) > self.capacity:
-                self.frames.popleft()
-                self.lost += 1
+        # As little as possible while holding the GIL on Zenoh's thread: the sample goes in the
+        # bounded deque (drop-oldest: the node sees the hole in the sequence numbers and counts
+        # it) and the node's epoll is woken; the node's own thread reads the bytes.
+        if self.closed:
+            return
+        self.samples.append(sample)
         with contextlib.suppress(OSError):
             os.eventfd_write(self.fd, 1)
 
     def receive(self, on_frame: Callable[[InboundLink, bytes, pa.Buffer | None], None]) -> bool:
         with contextlib.suppress(BlockingIOError, OSError):
             os.eventfd_read(self.fd)
-        while True:
-            with self.lock:
-                if not self.frames:
-                    lost, self.lost = self.lost, 0
-                    break
-                data = self.frames.popleft()
-            on_frame(self, data, None)
+        samples = self.samples
+        lost = 0
+        while samples:
+            try:
+                sample = samples.popleft()
+            except IndexError:  # emptied by close() on another thread
+                break
+            attachment = sample.attachment
+            if attachment is None:  # not one of ours: nothing to route
+                continue
+            att = attachment.to_bytes()
+            seq = _SEQ.unpack_from(att)[0]
+            if seq > self.last_seq + 1:  # a gap (the first message is 1): dropped on the way
+                lost += seq - self.last_seq - 1
+            self.last_seq = seq
+            if len(att) > _SEQ.size:
+                # A large message: header and metadata came as the attachment, the payload
+                # alone as the Zenoh payload (``shm_buffer`` hands it to the node uncopied).
+                self.payload = sample.payload.to_bytes()
+                on_frame(self, att[_SEQ.size :], None)
+                self.payload = b""
+            else:
+                on_frame(self, sample.payload.to_bytes(), None)
         if lost and self.routes:
             # The node's inputs count their drops and report them at exit (the run's drop
             # report); frames lost on the way count for each input this sender feeds.
@@ -232,15 +239,18 @@ class RemoteInboundLink(InboundLink):
                     target.dropped += lost
         return not self.closed
 
+    def shm_buffer(self, region_id: int, generation: int, nbytes: int) -> pa.Buffer:
+        # The payload of the message being read (a record of KIND_SHM from a remote sender).
+        return pa.py_buffer(self.payload)[:nbytes]
+
     def flush_releases(self) -> bool:
         return True
 
     def close(self) -> None:
-        with self.lock:
-            if self.closed:
-                return
-            self.closed = True
-            self.frames.clear()
+        if self.closed:
+            return
+        self.closed = True
+        self.samples.clear()
         with contextlib.suppress(Exception):
             self.subscriber.undeclare()
         with contextlib.suppress(OSError):

@@ -518,7 +518,11 @@ class Node:
             return
         links = self._links_for(receivers)
         ts = time.time_ns()
-        if payload.length < wire.INLINE_LIMIT and len(meta) + payload.length < MAX_INLINE_RECORD:
+        if (
+            payload.length < wire.INLINE_LIMIT and len(meta) + payload.length < MAX_INLINE_RECORD
+        ) or all(link.remote for link in links):
+            # Inline; also at any size when every receiver is on another machine: the remote
+            # link copies the frame into Zenoh once, a shared-memory region would be one copy more.
             body = payload.view if ipc_array is None else wire.ipc_bytes(ipc_array)
             header = wire.HEADER.pack(
                 wire.KIND_INLINE, payload.encoding, index, payload.type_code, len(meta), ts,

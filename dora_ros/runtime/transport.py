@@ -73,6 +73,8 @@ class OutboundLink:
     send or when the node waits for events.
     """
 
+    remote = False  # a link to a node on another machine (cluster/remote_link.py) says True
+
     def __init__(self, link_id: int, receiver: str, sock: socket.socket, pending_limit: int):
         self.id = link_id
         self.receiver = receiver

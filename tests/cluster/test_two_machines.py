@@ -6,7 +6,15 @@ import time
 from pathlib import Path
 
 from cluster_env import Cluster, result, wait_for, write
-from graphs import FINITE_GRAPH, RECEIVER, SCRIPTS, SENDER, SPLIT_GRAPH, assert_seen_or_counted
+from graphs import (
+    FINITE_GRAPH,
+    RECEIVER,
+    SCRIPTS,
+    SENDER,
+    SINK,
+    SPLIT_GRAPH,
+    assert_seen_or_counted,
+)
 
 
 def test_start_list_logs_stop(cluster: Cluster, tmp_path: Path) -> None:
@@ -158,3 +166,36 @@ def _final(cluster: Cluster) -> dict[str, object]:
     row = cluster.row("two")
     assert row is not None and row["status"] != "running"
     return row
+
+
+# relay's output goes to a node on its own machine (shared memory) and one on the other: the
+# 64 KiB messages leave robot from the shared-memory region (header and metadata as the Zenoh
+# attachment, the payload alone as the Zenoh payload), 8 B ones inline.
+MIXED_GRAPH = SPLIT_GRAPH.replace(
+    "  - id: recorder\n",
+    "  - id: mirror\n"
+    "    path: mirror.py\n"
+    "    deploy: {machine: robot}\n"
+    "    inputs:\n"
+    "      big: relay/big\n"
+    "    outputs: [count]\n"
+    "  - id: recorder\n",
+)
+
+
+def test_local_and_remote_receivers_of_one_output(cluster: Cluster, tmp_path: Path) -> None:
+    mirror = SINK.replace('record("sink"', 'record("mirror"').replace("sink got", "mirror got")
+    write(tmp_path, MIXED_GRAPH, **SCRIPTS, mirror=mirror)
+    cluster.up("robot", "gpu")
+    cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
+    wait_for(lambda: (tmp_path / "recorder.pkl").exists() and len(result(tmp_path, "recorder"))
+             >= 12, 30, "12 messages at the recorder")  # fmt: skip
+    cluster.cli("stop", "two", check=True)
+    for name in ("sink", "mirror"):
+        got = result(tmp_path, name)
+        inputs = [e for e in got["events"] if e[0] == "INPUT"]
+        assert len(inputs) >= 12, name
+        assert all(ok for _, _, ok in inputs), name  # 8 B and 64 KiB arrays arrived intact
+        assert got["meta"] == {"n": inputs[0][1], "tag": "from-robot", "has_timestamp": True}
+    sink = [n for _, n, _ in (e for e in result(tmp_path, "sink")["events"] if e[0] == "INPUT")]
+    assert_seen_or_counted(sink, _final(cluster))
