@@ -275,6 +275,31 @@ def test_a_thousand_fire_and_forget_goals_keep_nothing(client) -> None:
     assert backend_client.released >= 1000 - MAX_UNTAKEN_RESULTS
 
 
+def test_results_nobody_takes_are_released_after_they_expire(
+    ros_server: Peer, ros_node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ended goal whose result nobody takes is released once it has been kept RESULT_KEEP s
+    (900 s, ROS 2's result_timeout; shortened here), not only beyond the count limit."""
+    from dora_ros.bridge import rclpy_actions
+
+    monkeypatch.setattr(rclpy_actions, "RESULT_KEEP", 1.0)
+    client = ros_node.create_action_client(name("/fib"), "test_msgs/Fibonacci", Ros2QosPolicies())
+    assert client.wait_for_action_server(timeout_s=20)
+    backend_client = client._client
+    first = client.send_goal(pa.array([{"order": 1}]), timeout_s=15)
+    assert first is not None
+    poll(lambda: backend_client.ended(first), 20)
+    second = client.send_goal(pa.array([{"order": 1}]), timeout_s=15)  # releases on send
+    assert backend_client.ended(first)  # kept: it ended less than RESULT_KEEP ago
+    assert backend_client.released == 0
+    time.sleep(1.2)
+    client.send_goal(pa.array([{"order": 1}]), timeout_s=15)
+    assert backend_client.released >= 1
+    with pytest.raises(BridgeError, match="unknown goal_id"):
+        client.take_result(first, timeout_s=1)
+    assert second is not None
+
+
 def test_max_concurrent_goals_and_cancel_all(ros_node) -> None:
     # Each goal takes 20 s (order 40, 0.5 s a step; Fibonacci overflows int32 past 46), and the
     # server has a thread per goal and more for cancel requests.
