@@ -197,6 +197,8 @@ class EventQueues:
                 inp.timed_out = True
                 self.seq += 1
                 inp.queue.append((self.seq, input_closed(inp.id)))
+        if self.stop_queued:  # no tick after STOP (dora-rs's daemon stops its timers then)
+            return
         for timer in self.timers:
             if now >= timer.due:
                 interval = timer.interval
@@ -207,7 +209,7 @@ class EventQueues:
 
     def next_deadline(self) -> float | None:
         """When the next timer or input_timeout is due (``time.monotonic()``), or None."""
-        deadlines = [t.due for t in self.timers]
+        deadlines = [] if self.stop_queued else [t.due for t in self.timers]
         deadlines += [
             i.last + i.timeout  # type: ignore[operator]
             for i in self.watched
