@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError
 from .qos import Ros2QosPolicies
+from .rclpy_services import wait_for_match
 from .ready_queue import ReadyQueue
 from .reporting import CountedLog
 
@@ -59,8 +60,6 @@ FEEDBACK_DEPTH = 100
 MAX_PENDING_GOALS = 64
 #: How long a goal's first feedback waits for the client's feedback subscription to be discovered.
 FEEDBACK_SUBSCRIBER_WAIT = 2.0
-#: Polling step while waiting for an action server to be matched.
-_MATCH_POLL = 0.005
 
 GOAL_STATUS_NAMES = {
     0: "unknown",
@@ -400,16 +399,11 @@ class RclpyActionClient:
     ) -> bool:
         """Whether the action server is matched, waiting up to `timeout` s (None = forever) or
         until `stop` is set."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            client = self._client
-            if client is None or (stop is not None and stop.is_set()):
-                return False
-            if client.server_is_ready():
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_MATCH_POLL)
+        return wait_for_match(
+            lambda: (client := self._client) and client.server_is_ready(),
+            timeout,
+            stop,
+        )
 
     def send_goal(
         self, goal: bytes, timeout: float | None, stop: threading.Event | None = None

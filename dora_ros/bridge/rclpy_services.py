@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError
@@ -29,6 +30,23 @@ __all__ = ["RclpyServiceClient", "RclpyServiceServer"]
 
 #: Polling step while waiting for a service server to be matched.
 _MATCH_POLL = 0.005
+
+
+def wait_for_match(
+    ready: Callable[[], bool | None], timeout: float | None, stop: threading.Event | None
+) -> bool:
+    """Poll `ready` (None: the endpoint was closed) until True, `timeout` s (None = forever) or
+    `stop`; rclpy has no wait for a match, only these polls (services and actions share it)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        state = ready()
+        if state is None or (stop is not None and stop.is_set()):
+            return False
+        if state:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(_MATCH_POLL)
 
 
 class RclpyServiceClient:
@@ -50,16 +68,11 @@ class RclpyServiceClient:
     ) -> bool:
         """Whether a server is matched, waiting up to `timeout` s (None = forever) or until
         `stop` is set."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            client = self._client
-            if client is None or (stop is not None and stop.is_set()):
-                return False
-            if client.service_is_ready():
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_MATCH_POLL)
+        return wait_for_match(
+            lambda: (client := self._client) and client.service_is_ready(),
+            timeout,
+            stop,
+        )
 
     def call(
         self, request: bytes, timeout: float | None, stop: threading.Event | None = None
