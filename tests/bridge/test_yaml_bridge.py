@@ -930,7 +930,7 @@ SLOW_GOAL = """
 
 
 def test_goal_timeout_cancels_a_goal_and_reports_it(tmp_path: Path) -> None:
-    """`goal_timeout: 2` on a 45 s goal: after 2 s the bridge cancels it (the server sees the
+    """`goal_timeout: 8` on a 45 s goal: after 8 s the bridge cancels it (the server sees the
     cancel) and the failure reaches the `error` output with the goal's metadata."""
     domain = 94
     graph = f"""
@@ -948,7 +948,7 @@ def test_goal_timeout_cancels_a_goal_and_reports_it(tmp_path: Path) -> None:
               action: {name("/slowfib")}
               action_type: test_msgs/action/Fibonacci
               role: client
-              goal_timeout: 2
+              goal_timeout: 8  # counted from sending, discovery included: 2 s was too short in CI
             inputs:
               goal: sender/goal
             outputs:
@@ -970,7 +970,7 @@ def test_goal_timeout_cancels_a_goal_and_reports_it(tmp_path: Path) -> None:
         )
         assert server.events(lambda e: e.get("event") == "canceled"), logs
     assert re.search(
-        r"goal error slow action \S+/slowfib: goal \S+ has no result after 2 s "
+        r"goal error slow action \S+/slowfib: goal \S+ has no result after 8 s "
         r"\(ros2 key 'goal_timeout'\); canceled",
         logs,
     ), logs
