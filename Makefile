@@ -38,7 +38,15 @@ test: $(STAMP) $(JAZZY_STAMP)
 	# selenium; Debian's packages, since nothing may download a browser build of its own here
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update && apt-get install -y chromium chromium-driver)
-	DORA_ROS_REQUIRE_AARCH64=1 $(PY) -m pytest -n $(WORKERS) tests
+	# Three passes, so that the tests that time DDS discovery and ROS peers (bridge, cluster,
+	# launch) do not share the 2 cores with the CPU-bound ones (msgconv's random definitions,
+	# the soak's 8 MiB bursts): under that load CI saw goals and feedback miss their timeouts.
+	DORA_ROS_REQUIRE_AARCH64=1 $(PY) -m pytest -n $(WORKERS) tests \
+		--ignore=tests/bridge --ignore=tests/cluster --ignore=tests/launch \
+		--ignore=tests/tools/test_topic_ros.py \
+		--deselect tests/runtime/test_soak.py::test_one_minute_soak_is_flat
+	$(PY) -m pytest -n $(WORKERS) tests/bridge tests/cluster tests/launch tests/tools/test_topic_ros.py
+	$(PY) -m pytest tests/runtime/test_soak.py
 	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
 	DORA_ROS_NO_NATIVE=1 $(PY) -m pytest -n $(WORKERS) -q tests/msgconv
 
