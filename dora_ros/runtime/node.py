@@ -39,6 +39,7 @@ from .node_descriptor import normalise_descriptor
 from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank, log_routes
 from .sample import SampleHandler, views_released
 from .shm_pool import ShmPool
+from .tap import NodeTaps
 from .transport import (
     MAX_INLINE_RECORD,
     InboundLink,
@@ -184,6 +185,10 @@ class Node:
         self._link_ids = 0
         self._inbound: dict[int, InboundLink] = {}
         self._pool = ShmPool()
+        # Taps (tap.py): extra, never-blocking receivers of outputs someone watches; the send
+        # path reads the dict of tap links by output index (empty: no cost but a truth test).
+        self._taps = NodeTaps()
+        self._tapped = self._taps.by_index
         self._started = False
         self._send_dropped: dict[str, int] = {}
         self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
@@ -299,6 +304,8 @@ class Node:
                 self._open_link(node)
         elif op == "closed":
             self._on_sender_closed(message["node"], message.get("error"))
+        elif op == "tap":  # someone watches one of our outputs (tap.py)
+            self._taps.add(message, self._outputs.get(str(message.get("output"))), self._id)
         elif op == "restarted":  # dora-rs 1.1: NODE_RESTARTED
             self._events.source_restarted(message["node"])
         elif op == "stop":
@@ -326,6 +333,8 @@ class Node:
                 out.flush(self._pool)
                 if (out.pending or out.retiring) and (wait < 0 or wait > 0.005):
                     wait = 0.005
+        if self._taps and self._taps.service(self._pool) and (wait < 0 or wait > 0.005):
+            wait = 0.005
         if self._events.timers or self._events.watched:
             self._events.fire_timers()
         ready = self._poller.poll(wait if wait <= 0 else wait + 0.001)
@@ -514,9 +523,11 @@ class Node:
         """Send ``data`` as output ``index`` (an output, or a log level's) to ``receivers``."""
         payload, ipc_array = wire.encode_payload(data)
         meta = wire.encode_metadata(metadata)
-        if not receivers:
+        if not receivers and index not in self._tapped:
             return
         links = self._links_for(receivers)
+        if self._tapped:
+            links.extend(self._tapped.get(index, ()))
         ts = time.time_ns()
         if (
             payload.length < wire.INLINE_LIMIT and len(meta) + payload.length < MAX_INLINE_RECORD
@@ -558,6 +569,8 @@ class Node:
         for link in self._links.values():
             if link.outstanding:
                 link.read_releases(self._pool)
+        if self._tapped:
+            self._taps.read_releases(self._pool)
         return self._pool.acquire(nbytes)
 
     def _settle_held_samples(self) -> None:
@@ -616,6 +629,8 @@ class Node:
             if self._closed:
                 raise NodeError(f"node {self._id!r}: sample sent after the node was closed")
             links = self._links_for(self._routes.get(output_id, ()))
+            if self._tapped:
+                links.extend(self._tapped.get(index, ()))
             self._send_region(
                 index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
             )
@@ -763,6 +778,7 @@ class Node:
             in_link.close()
         if self._remote is not None:
             self._remote.close()
+        self._taps.close(self._pool)
         self._listener.close()
         self._ctl.close()
         self._poller.close()
