@@ -11,6 +11,11 @@ events are publications:
 - ``dora-ros/cluster/destroy`` (publication): every daemon exits (``dora-ros down``).
 - ``dora-ros/df/<id>/run/<machine>`` (liveliness + queryable): the part of dataflow ``<id>`` on
   ``<machine>`` runs; a query returns its description (a restarted coordinator learns it back).
+- ``dora-ros/df/<id>/run/<machine>/api/<verb>`` (queryable): the dataflow API of that part's
+  supervisor (``describe``, node verbs, taps; ``dataflow_api.py``); ``dora-ros run`` serves it too,
+  on a local Unix socket only.
+- ``dora-ros/df/<id>/tap/<node>/<output>`` (publication): the messages of a tapped output, while
+  someone listens (``tap_server.py``): Arrow IPC, a JSON attachment.
 - ``dora-ros/df/<id>/event/<machine>`` (publication): ``ready``, ``node_finished``, ``done``.
 - ``dora-ros/df/<id>/control`` (publication): ``start``, ``stop``, ``machine_lost``.
 - ``dora-ros/df/<id>/status`` (publication): the dataflow ended (``finished``).
@@ -45,6 +50,14 @@ def dataflow(dataflow_id: str) -> str:
 
 def run(dataflow_id: str, machine: str) -> str:
     return f"{ROOT}/df/{dataflow_id}/run/{machine}"
+
+
+def run_api(dataflow_id: str, machine: str, verb: str) -> str:
+    return f"{ROOT}/df/{dataflow_id}/run/{machine}/api/{verb}"
+
+
+def tap(dataflow_id: str, node: str, output: str) -> str:
+    return f"{ROOT}/df/{dataflow_id}/tap/{node}/{output}"
 
 
 def event(dataflow_id: str, machine: str) -> str:

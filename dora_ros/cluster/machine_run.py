@@ -253,6 +253,22 @@ class MachineRun(Coordinator):
                 state.error = why
                 super()._finish(state)
 
+    # --- the dataflow API, on the run's own session (cluster/dataflow_api.py) ------------------
+
+    def _serve_api(self) -> None:
+        from .dataflow_api import DataflowApi
+
+        self.api = DataflowApi(self, session=self.session)
+
+    def _api_id(self) -> str:
+        return self.cluster_id
+
+    def _api_machine(self) -> str:
+        return self.machine
+
+    def _api_is_local(self, node_id: str) -> bool:
+        return node_id in self.local
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.cluster_id,

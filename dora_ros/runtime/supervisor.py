@@ -241,6 +241,28 @@ class Coordinator:
         self.escalation = stop_escalation()
         self.reaper: subprocess.Popen[str] | None = None
         self.threads: list[threading.Thread] = []
+        self.api: Any = None  # the dataflow API (cluster/dataflow_api.py) while running
+
+    # --- the dataflow API (cluster/dataflow_api.py) -------------------------------------------
+
+    def _serve_api(self) -> None:
+        """Serve the dataflow API: ``run`` on a local Unix socket, opened off the start-up path."""
+        from ..cluster.dataflow_api import DataflowApi
+
+        self.api = DataflowApi(self)
+
+    def _api_id(self) -> str:
+        """The dataflow id in the API's keys."""
+        return self.id
+
+    def _api_machine(self) -> str:
+        from ..cluster.dataflow_api import run_machine
+
+        return run_machine()
+
+    def _api_is_local(self, node_id: str) -> bool:
+        """True for the nodes this supervisor runs (all of them for ``run``)."""
+        return node_id in self.nodes
 
     # --- messages to nodes ----------------------------------------------------------------
 
@@ -616,6 +638,8 @@ class Coordinator:
         wake_r.setblocking(False)
         wake_w.setblocking(False)
         self.selector.register(wake_r, selectors.EVENT_READ, ("signal", None))
+        self._serve_api()
+        self.selector.register(self.api, selectors.EVENT_READ, ("api", None))
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno())
         old_handlers = {
             sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -650,6 +674,8 @@ class Coordinator:
                         self._on_conn(state)
                     elif what == "exit":
                         self._on_exit(state)
+                    elif what == "api":
+                        self.api.serve_pending()
                     elif what == "signal":
                         with contextlib.suppress(OSError):
                             wake_r.recv(64)
@@ -687,6 +713,8 @@ class Coordinator:
             listener.close()
             wake_r.close()
             wake_w.close()
+            self.selector.unregister(self.api)
+            self.api.close()
         return self._report()
 
     def _link_log_dir(self) -> None:

@@ -1,0 +1,80 @@
+"""The dataflow API of `dora-ros run` (cluster/dataflow_api.py) and its resolution
+(tools/dataflows.py), with a real background run; the `start` case is in
+tests/cluster/test_dataflow_api_start.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from live_run import live_run
+
+from dora_ros.cluster.zenoh_config import ClusterError
+from dora_ros.tools.dataflows import DataflowClient, query, resolve
+
+
+def free_port_hint() -> int:
+    """A loopback port nothing listens on (so no coordinator answers there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_serves_describe_by_name_and_uuid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live_run(tmp_path, name="apitest") as run:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", run.env["XDG_RUNTIME_DIR"])
+        port = free_port_hint()  # no coordinator there: the local registry alone answers
+        by_name = query("apitest", "describe", {}, port=port)
+        by_uuid = query(run.id, "describe", {}, port=port)
+        only = query(None, "describe", {}, port=port)  # the only dataflow running
+        assert by_name == by_uuid == only
+        assert by_name["id"] == run.id and by_name["name"] == "apitest"
+        assert by_name["pid"] == run.proc.pid == run.entry["pid"]
+        assert by_name["nodes"] == ["talker", "listener"]
+        assert by_name["graph"] == str(tmp_path / "graph.yml")
+        assert {"ping", "describe"} <= set(by_name["verbs"])
+        # the endpoint is a Unix socket in the private runtime dir (mode 0700), nothing else
+        socket_path = Path(run.entry["endpoint"].removeprefix("unixsock-stream/"))
+        assert socket_path.parent == run.runtime / "dora-ros"
+        assert os.stat(socket_path.parent).st_mode & 0o777 == 0o700
+        with DataflowClient.open("apitest", port=port) as client:
+            assert client.query_all("ping", {}) == {
+                run.entry["machine"]: {"pong": True, "id": run.id, "machine": run.entry["machine"]}
+            }
+            with pytest.raises(ClusterError, match="dataflow API has no verb 'nope'"):
+                client.query("nope", {})
+        with pytest.raises(
+            ClusterError, match=r"no running dataflow is called 'other' \(running: apitest\)"
+        ):
+            resolve("other", port=port)
+
+
+def test_dead_run_files_are_ignored_and_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = tmp_path / "rt"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    runs = runtime / "dora-ros" / "runs"
+    runs.mkdir(parents=True)
+    dead = runs / "0b5d4c6e-0000-4000-8000-000000000000.json"
+    pid = os.getpid()
+    while True:  # a pid that is not running
+        pid += 1000
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            continue
+    dead.write_text(json.dumps({"id": dead.stem, "name": "ghost", "pid": pid, "machine": "m",
+                                "endpoint": "unixsock-stream//nonexistent"}))  # fmt: skip
+    (runtime / "dora-ros" / f"{dead.stem}.sock").write_text("")
+    with pytest.raises(ClusterError, match="no dataflow is running"):
+        resolve(None, port=free_port_hint())
+    assert not dead.exists()
+    assert not (runtime / "dora-ros" / f"{dead.stem}.sock").exists()
