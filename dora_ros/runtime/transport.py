@@ -124,6 +124,10 @@ class OutboundLink:
                 return
         if region is not None:
             region.busy += 1
+        else:
+            # An inline record's body is a view of the caller's array, which it may reuse for
+            # the next message: a record that waits keeps a copy.
+            parts = [b"".join(parts)]
         self.pending.append((parts, fds, region))
         if len(self.pending) > self.pending_limit:
             _, _, old_region = self.pending.popleft()
