@@ -274,15 +274,9 @@ class Codec:
         """One CDR message as a one-row struct array."""
         fixed = self._fixed
         if fixed is not None:
-            try:
-                view = memoryview(data)
-            except TypeError:
-                view = None
-            if view is not None and view.format == "B" and len(view) > 4 and view[0] == 0:
-                if view[1] in (0, 1):
-                    built = fixed.decode(view)
-                    if built is not None:
-                        return built
+            built = fixed.decode(data)
+            if built is not None:
+                return built
         return self.to_arrow([self.decode_tree(data)])
 
     def decode_many(self, buffers: Iterable[Any]) -> pa.StructArray:

@@ -132,3 +132,53 @@ def test_fixed_decode_errors_and_inputs_are_those_of_the_general_path() -> None:
     for data in (bytearray(blob), memoryview(blob), np.frombuffer(blob, np.uint8)):
         assert codec.decode(data).to_pylist() == want
     assert codec.decode(blob + b"\x00" * 4).to_pylist() == want  # trailing bytes ignored
+    # a 2-D, a strided and a signed-byte buffer: the general way reads them (or names the error)
+    assert codec._fixed is not None
+    square = np.frombuffer(blob, np.uint8).reshape(4, -1)
+    assert codec._fixed.decode(square) is None
+    strided = np.frombuffer(blob + blob, np.uint8)[::2]
+    assert codec._fixed.decode(strided) is None
+    assert codec._fixed.decode(memoryview(blob).cast("b")) is None
+    assert codec.decode(memoryview(blob).cast("b")).to_pylist() == want
+
+
+def test_copied_and_joined_layouts() -> None:
+    """Where CDR and Arrow IPC put every leaf at one offset, decode copies the CDR body as it is
+    (padding bytes included, which Arrow never reads); where CDR has no padding, encode joins the
+    leaves' buffers. Each path gives the general path's values and canonical bytes."""
+    registry = _registry()
+    registry.add_definition("fx/msg/Gap", "float32[3] f\nfloat64 g\nuint8 h\n")
+    gap = registry.codec("fx/msg/Gap")
+    twist = msgconv.default_registry().codec("geometry_msgs/msg/Twist")
+    time = msgconv.default_registry().codec("builtin_interfaces/msg/Time")
+    numbers = registry.codec("fx/msg/Numbers")
+    layouts = {c: c._fixed for c in (gap, twist, time, numbers)}
+    assert all(layout is not None for layout in layouts.values())
+    # (copied on decode, joined on encode), on this little-endian machine
+    assert (layouts[gap].copy_le, layouts[gap].join_le) == (True, False)  # type: ignore[union-attr]
+    assert (layouts[twist].copy_le, layouts[twist].join_le) == (True, True)  # type: ignore[union-attr]
+    assert (layouts[time].copy_le, layouts[time].join_le) == (False, True)  # type: ignore[union-attr]
+    assert (layouts[numbers].copy_le, layouts[numbers].join_le) == (False, False)  # type: ignore[union-attr]
+    rng = random.Random(5)
+    for codec, layout in layouts.items():
+        assert layout is not None
+        padding = set(range(layout.cdr_size))
+        for offset, size, count in layout.leaves:
+            padding -= set(range(offset, offset + size * count))
+        for _ in range(50):
+            # random values (made canonical by the general path: zero padding, and float32
+            # values that survive Python floats), then random padding bytes, as a peer may leave
+            raw = b"\x00\x01\x00\x00" + rng.randbytes(layout.cdr_size)
+            canonical = codec._encode(_general(codec, raw).to_pylist()[0])
+            noisy = bytearray(canonical)
+            for i in padding:
+                noisy[4 + i] = rng.randrange(256)
+            got = codec.decode(bytes(noisy))
+            assert repr(got.to_pylist()) == repr(_general(codec, canonical).to_pylist())
+            assert layout.encode(got) == canonical  # zero padding, every bit of every value
+            assert codec.encode(got) == canonical
+        # a zero-row slice of a one-row array still has one row's buffers: never a message
+        one = codec.decode(b"\x00\x01\x00\x00" + bytes(layout.cdr_size))
+        assert layout.encode(one.slice(0, 0)) is None
+        with pytest.raises(msgconv.MsgConvError, match="got 0 rows"):
+            codec.encode(one.slice(0, 0))
