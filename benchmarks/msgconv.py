@@ -9,8 +9,9 @@ re-exec the interpreter at start-up, so the import works). dora-ros decodes from
 CDR body is 8-byte aligned, as the runtime and the bridge hand it over; the others get `bytes`.
 Each figure is the median of N samples; within a sample the peers of a row take turns (so load
 on the shared machine hits them alike), and small operations loop inside a sample. Encoding from
-Arrow gets a new array object each call (`fresh`, a zero-copy slice): pyarrow caches conversions
-on an array object, and a message arrives as a new array.
+Arrow gets a new array object each call (`fresh`, a zero-copy slice, made before the timed loop
+as the peers' message objects are): pyarrow caches conversions on an array object, and a message
+arrives as a new array.
 
 Run: .venv/bin/python benchmarks/msgconv.py [--quick]
 """
@@ -33,6 +34,23 @@ import pyarrow as pa
 from dora_ros import msgconv
 
 
+@dataclass
+class Fresh:
+    """An operation on a new input object each call: `call(make())`, with only `call` timed.
+
+    Encoding from Arrow takes a new array object every call (pyarrow caches conversions on an
+    array object, and a message arrives as a new array), made before the timed loop of each
+    sample: the other peers' inputs (rosbags' and rclpy's message objects) are made outside the
+    timing too, so only the encode itself is compared.
+    """
+
+    call: Callable[[Any], Any]
+    make: Callable[[], Any]
+
+    def __call__(self) -> Any:
+        return self.call(self.make())
+
+
 def measure_group(
     fns: dict[str, Callable[[], Any]], samples: int, errors: list[str], label: str
 ) -> dict[str, float | None]:
@@ -40,13 +58,15 @@ def measure_group(
 
     The functions take turns within every sample, so a load spike on the shared machine hits all
     peers of a row alike and the ratios stay meaningful. Small operations loop inside a sample.
+    A `Fresh` fn gets its inputs made before its timed loop.
     """
     inner: dict[str, int] = {}
     for name, fn in fns.items():
         try:
             fn()  # warm up (and build any per-type caches)
+            arg = fn.make() if isinstance(fn, Fresh) else None
             start = time.perf_counter()
-            fn()
+            fn.call(arg) if isinstance(fn, Fresh) else fn()
             once = time.perf_counter() - start
         except Exception as err:  # a broken codec must not hide the other figures
             errors.append(f"{label} ({name}): {type(err).__name__}: {err}")
@@ -56,10 +76,20 @@ def measure_group(
     for _ in range(samples):
         for name, count in inner.items():
             fn = fns[name]
-            start = time.perf_counter_ns()
-            for _ in range(count):
-                fn()
-            times[name].append((time.perf_counter_ns() - start) / count / 1000)
+            if isinstance(fn, Fresh):
+                call = fn.call
+                inputs = [fn.make() for _ in range(count)]
+                start = time.perf_counter_ns()
+                for arg in inputs:
+                    call(arg)
+                elapsed = time.perf_counter_ns() - start
+                del inputs
+            else:
+                start = time.perf_counter_ns()
+                for _ in range(count):
+                    fn()
+                elapsed = time.perf_counter_ns() - start
+            times[name].append(elapsed / count / 1000)
     return {name: statistics.median(times[name]) if name in times else None for name in fns}
 
 
@@ -89,14 +119,6 @@ def arrow_row(arrow_type: pa.DataType, value: Any) -> Any:
 def fresh(array: Any) -> Any:
     """The same Arrow data in a new array object (pyarrow caches conversions per object)."""
     return array.slice(0) if isinstance(array, pa.Array) else array
-
-
-def encode_fresh(type_name: str, value: Any) -> bytes:
-    return msgconv.encode(type_name, fresh(value))
-
-
-def encode_many_fresh(type_name: str, value: Any) -> list[bytes]:
-    return msgconv.encode_many(type_name, fresh(value))
 
 
 def get_message(type_name: str) -> Any:
@@ -282,10 +304,10 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
 
         fns = {
             "copy": partial(bytearray, case.blob),
-            # A fresh array object each call (`slice(0)`, ~1 us, no copy): pyarrow caches what it
-            # converted on the array object, so encoding the same object again costs a tenth
-            # (Twist: ~2 instead of ~20 us), and real messages arrive as new arrays.
-            "dora": partial(encode_fresh, case.type_name, row_value),
+            # A fresh array object each call (`slice(0)`, ~0.3 us, no copy, made outside the
+            # timing as the peers' message objects are): pyarrow caches what it converted on the
+            # array object, and real messages arrive as new arrays.
+            "dora": Fresh(partial(msgconv.encode, case.type_name), partial(fresh, row_value)),
             "rosbags": partial(store.serialize_cdr, rb_msg, case.type_name),
             "rclpy": partial(serialize_message, rclpy_msg),
         }
@@ -361,7 +383,7 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
     }
     try:
         decoded = msgconv.decode_many(imu, blobs)
-        fns["dora"] = partial(encode_many_fresh, imu, decoded)
+        fns["dora"] = Fresh(partial(msgconv.encode_many, imu), partial(fresh, decoded))
     except Exception as err:
         errors.append(f"encode_many Imu: no input, decode_many failed: {err}")
     t = measure_group(fns, samples, errors, "encode_many Imu")
@@ -378,6 +400,89 @@ def run(samples: int, imu_count: int) -> tuple[list[Row], list[str]]:
         )
     )
     return rows, errors
+
+
+def floor(samples: int, errors: list[str]) -> str:
+    """What pyarrow's public API costs at least for a one-row Twist, against rosbags' whole codec.
+
+    Decode must give a `pa.StructArray` (9 nodes for a Twist) where rosbags gives Python objects:
+    the cheapest public constructions measured are timed here on ready-made input, with nothing
+    else of msgconv's work (no CDR read, no checks), so the ratio to rosbags is a lower bound for
+    any pure-Python decoder built on them. Encode must at least list the row's buffers and join
+    their bytes.
+    """
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    twist = "geometry_msgs/msg/Twist"
+    case = make_cases(scale=100)[0]
+    aligned = aligned_body(case.blob)
+    arrow = msgconv.arrow_type(twist)
+    value = pa.array([case.value], type=arrow)
+    schema = pa.schema([pa.field("m", arrow, nullable=False)])
+    ipc = pa.record_batch([value], schema=schema).serialize().to_pybytes()
+    f64 = pa.float64()
+    vector = arrow.field("linear").type
+    leaf = pa.py_buffer(np.arange(6, dtype=np.float64).tobytes())
+
+    def ipc_read() -> pa.Array:  # the whole tree in one call: msgconv's way (fixed_layout.py)
+        return pa.ipc.read_record_batch(pa.py_buffer(ipc), schema).column(0)
+
+    def per_node() -> pa.Array:  # one public call per node
+        leaves = [pa.Array.from_buffers(f64, 1, [None, leaf], offset=i) for i in range(6)]
+        linear = pa.Array.from_buffers(vector, 1, [None], children=leaves[:3])
+        angular = pa.Array.from_buffers(vector, 1, [None], children=leaves[3:])
+        return pa.Array.from_buffers(arrow, 1, [None], children=[linear, angular])
+
+    rb_msg = store.deserialize_cdr(case.blob, twist)
+    decode = measure_group(
+        {
+            "rosbags": partial(store.deserialize_cdr, case.blob, twist),
+            "dora": partial(msgconv.decode, twist, aligned),
+            "ipc": ipc_read,
+            "nodes": per_node,
+            "pa.array": partial(pa.array, [case.value], type=arrow),
+        },
+        samples,
+        errors,
+        "floor decode Twist",
+    )
+    encode = measure_group(
+        {
+            "rosbags": partial(store.serialize_cdr, rb_msg, twist),
+            "dora": Fresh(partial(msgconv.encode, twist), partial(fresh, value)),
+            "buffers": Fresh(
+                lambda a: b"".join([b for b in a.buffers() if b is not None]),
+                partial(fresh, value),
+            ),
+        },
+        samples,
+        errors,
+        "floor encode Twist",
+    )
+    rows = [
+        ("decode", "rosbags `deserialize_cdr` (Python objects)", decode["rosbags"], decode),
+        ("decode", "dora-ros `decode` (one-row StructArray)", decode["dora"], decode),
+        (
+            "decode",
+            "`pa.ipc.read_record_batch(...).column(0)` of ready IPC bytes",
+            decode["ipc"],
+            decode,
+        ),
+        ("decode", "`pa.Array.from_buffers` per node (9)", decode["nodes"], decode),
+        ("decode", "`pa.array([dict], type=...)`", decode["pa.array"], decode),
+        ("encode", "rosbags `serialize_cdr`", encode["rosbags"], encode),
+        ("encode", "dora-ros `encode` (fresh one-row StructArray)", encode["dora"], encode),
+        ("encode", "`buffers()` + join of the non-None ones", encode["buffers"], encode),
+    ]
+    lines = [
+        "Twist floor: pyarrow's public calls alone, against rosbags (same run, same samples)",
+        "| op | what | us | / rosbags |",
+        "|---|---|---|---|",
+    ]
+    for op, what, us, group in rows:
+        lines.append(f"| {op} | {what} | {fmt(us)} | {ratio(us, group['rosbags'] or 0.0)} |")
+    return "\n".join(lines)
 
 
 def render(rows: list[Row]) -> str:
@@ -413,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}"
     )
     print(render(rows))
+    print()
+    print(floor(samples, errors))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     missed = [f"{r.op} {r.case}" for r in rows if r.met is False]
