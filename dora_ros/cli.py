@@ -114,9 +114,9 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Stop a dataflow and start it again from its stored descriptor.",
     ),
     "node": (
-        "dora_ros.cluster.commands",
+        "dora_ros.tools.node_cmd",
         "node",
-        "Nodes of the coordinator's dataflows (`node list`).",
+        "Nodes of running dataflows: list, info, restart, stop.",
     ),
     "status": (
         "dora_ros.cluster.commands",

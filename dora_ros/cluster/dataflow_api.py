@@ -28,6 +28,9 @@ Adding a verb (in any module; the verb table is shared)::
         return {"ok": True}
 
 then add the module to ``VERB_MODULES`` below, so a supervisor imports it before serving.
+Work that must happen on its own (a lease that expires, metrics sampled each second) registers
+with ``@periodic(seconds)``: ``fn(sup, api, now)`` runs on the supervisor's thread at most that
+often. A module keeps its running state in ``api.state[<its name>]`` (one API per supervisor).
 A handler runs on the supervisor's own thread, between two turns of its loop (``serve_pending``),
 so it may read and change the supervisor's state (``sup.nodes``, control records to nodes) without
 locks; it must not block (the loop waits for it). Raise ``ApiError`` (or any ``DoraRosError``) for
@@ -62,7 +65,11 @@ Handler = Callable[["Coordinator", dict[str, Any]], dict[str, Any]]
 # verb -> handler: every verb of every module, filled by @verb at import.
 VERBS: dict[str, Handler] = {}
 # Modules that define verbs; a supervisor imports them before it serves.
-VERB_MODULES: tuple[str, ...] = ("dora_ros.cluster.dataflow_api", "dora_ros.cluster.tap_server")
+VERB_MODULES: tuple[str, ...] = (
+    "dora_ros.cluster.dataflow_api", "dora_ros.cluster.tap_server", "dora_ros.cluster.node_verbs",
+)  # fmt: skip
+# (period in seconds, fn(sup, api, now)): work the supervisor's loop runs at most that often.
+PERIODIC: list[tuple[float, Callable[[Coordinator, DataflowApi, float], None]]] = []
 # A query not answered by the supervisor's loop within this long gets an error (a stuck loop).
 ANSWER_TIMEOUT = 5.0
 # A socket with no registry file this old belongs to a run that was killed while starting.
@@ -83,6 +90,17 @@ def verb(name: str) -> Callable[[Handler], Handler]:
             raise ValueError(f"dataflow API verb {name!r} is defined twice")
         VERBS[name] = handler
         return handler
+
+    return register
+
+
+def periodic(seconds: float) -> Callable[[Any], Any]:
+    """Run the decorated ``fn(sup, api, now)`` every ``seconds`` on the supervisor's thread."""
+
+    def register(fn: Any) -> Any:
+        if all(f is not fn for _, f in PERIODIC):
+            PERIODIC.append((seconds, fn))
+        return fn
 
     return register
 
@@ -186,6 +204,8 @@ class DataflowApi:
         self.registry: Path | None = None
         self.socket_path: Path | None = None
         self.thread: threading.Thread | None = None
+        self.state: dict[str, Any] = {}  # per verb module: its running state
+        self.due: dict[Any, float] = {}  # periodic fn -> when it runs next
         for module in VERB_MODULES:
             importlib.import_module(module)
         if session is None:
@@ -256,6 +276,17 @@ class DataflowApi:
             except queue.Empty:
                 return
             self._answer(query, since)
+
+    def tick(self, now: float) -> None:
+        """The periodic work that is due (``@periodic``); the supervisor calls it every turn."""
+        for period, fn in PERIODIC:
+            if now >= self.due.get(fn, 0.0):
+                self.due[fn] = now + period
+                try:
+                    fn(self.sup, self, now)
+                except Exception:  # a bug: say it, keep the dataflow running
+                    self.sup._say("warning: dataflow API periodic work failed:\n"
+                                  + traceback.format_exc().rstrip())  # fmt: skip
 
     def _answer(self, query: Any, since: float) -> None:
         name = keys.last_chunk(query.key_expr)

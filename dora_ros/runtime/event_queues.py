@@ -65,6 +65,15 @@ def node_restarted(node: str) -> dict[str, Any]:
     return {"type": "NODE_RESTARTED", "id": node, "kind": "dora"}
 
 
+def param_update(key: str, value: Any) -> dict[str, Any]:
+    """dora-rs 1.1's PARAM_UPDATE (`dora-ros param set`): the key as ``id``, the JSON value."""
+    return {"type": "PARAM_UPDATE", "id": key, "kind": "dora", "value": value}
+
+
+def param_deleted(key: str) -> dict[str, Any]:
+    return {"type": "PARAM_DELETED", "id": key, "kind": "dora"}
+
+
 def timeout_error() -> dict[str, Any]:
     """What ``next(timeout=t)`` returns when nothing came within ``t`` seconds."""
     return {
@@ -81,8 +90,8 @@ class InputQueue:
     """One input of the node: its queue and what decides when it closes."""
 
     __slots__ = (
-        "closed", "dropped", "id", "last", "log_sources", "queue", "queue_size", "source_node",
-        "timed_out", "timeout", "timer",
+        "closed", "dropped", "id", "last", "log_sources", "queue", "queue_size", "received",
+        "source_node", "timed_out", "timeout", "timer",
     )  # fmt: skip
 
     def __init__(self, spec: dict[str, Any]) -> None:
@@ -97,6 +106,7 @@ class InputQueue:
         self.timed_out = False
         self.queue: deque[tuple[int, dict[str, Any]]] = deque()
         self.dropped = 0
+        self.received = 0  # messages from its sender (for `stats`: `top`, `node info`)
         self.closed = False
         # A dora/logs input: the nodes whose records it takes and that still run (it closes
         # when the last of them ends, as a data input closes with its sender).
@@ -151,6 +161,7 @@ class EventQueues:
         for target in targets:
             if target.closed:
                 continue
+            target.received += 1
             if target.timeout:
                 target.last = time.monotonic()
                 if target.timed_out:
@@ -205,6 +216,7 @@ class EventQueues:
                 late = now - timer.due >= interval  # fell behind: skip ticks, don't burst
                 timer.due = now + interval if late else timer.due + interval
                 metadata = wire.decode_metadata(b"", time.time_ns())
+                timer.input.received += 1
                 self.push(timer.input, input_event(timer.input.id, _TIMER_VALUE, metadata))
 
     def next_deadline(self) -> float | None:

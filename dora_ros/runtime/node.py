@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from ..errors import NodeError
 from . import control, wire
-from .event_queues import EventQueues, InputQueue, timeout_error
+from .event_queues import EventQueues, InputQueue, param_deleted, param_update, timeout_error
 from .node_descriptor import normalise_descriptor
 from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank, log_routes
 from .sample import SampleHandler, views_released
@@ -62,6 +62,7 @@ _SHM_META = wire.HEADER.size + wire.SHM_REF.size
 # Seconds next() polls before it sleeps (DORA_ROS_SPIN_US, default 50 us; 0 turns it off).
 _SPIN = float(os.environ.get("DORA_ROS_SPIN_US", "50")) / 1e6
 _LOG_ROUTE = "\0logs"  # self._routes key of the dora/logs receivers
+STATS_PERIOD = 1.0  # seconds between two `stats` records to the supervisor
 # Seconds close() still waits for slow receivers once the dataflow is stopping (see _flush_links).
 STOP_FLUSH_GRACE = 2.0
 
@@ -194,6 +195,11 @@ class Node:
         self._started = False
         self._stop_requested = False  # the coordinator asked the dataflow to stop
         self._send_dropped: dict[str, int] = {}
+        # Messages sent per output, and what the last `stats` record told (drops go as counts
+        # since then); `stats` goes every STATS_PERIOD from _pump (`top`, `node info`).
+        self._sent: dict[str, int] = dict.fromkeys(self._outputs, 0)
+        self._told: dict[str, dict[str, int]] = {"dropped": {}, "send_dropped": {}}
+        self._stats_due = 0.0
         self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
         # Discarded raw samples whose buffer the user still views (bounded by what they hold).
         self._held_samples: list[tuple[mmap.mmap, Any, Any]] = []
@@ -311,6 +317,12 @@ class Node:
             self._taps.add(message, self._outputs.get(str(message.get("output"))), self._id)
         elif op == "restarted":  # dora-rs 1.1: NODE_RESTARTED
             self._events.source_restarted(message["node"])
+        elif op == "param":  # `dora-ros param set|delete` (dora-rs 1.1's parameters)
+            key = str(message.get("key"))
+            event = param_deleted(key) if message.get("deleted") else param_update(
+                key, message.get("value")
+            )  # fmt: skip
+            self._events.push_control(event)
         elif op == "stop":
             self._stop_requested = True
             self._events.stop("MANUAL")
@@ -327,6 +339,8 @@ class Node:
         """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
         if self._held_samples:  # dropped samples whose last view may be gone by now
             self._settle_held_samples()
+        if self._started and time.monotonic() >= self._stats_due:
+            self._send_stats()
         if self._log.pending:
             self._log.flush()  # records logged on other threads
         for link in self._inbound.values():
@@ -519,6 +533,7 @@ class Node:
             raise NodeError(f"node {self._id!r}: send_output after the node was closed")
         if index is None:
             return
+        self._sent[output_id] += 1
         self._send_index(index, self._routes.get(output_id, ()), data, metadata)
 
     def _send_index(
@@ -635,6 +650,7 @@ class Node:
             links = self._links_for(self._routes.get(output_id, ()))
             if self._tapped:
                 links.extend(self._tapped.get(index, ()))
+            self._sent[output_id] += 1
             self._send_region(
                 index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
             )
@@ -764,13 +780,7 @@ class Node:
                 logging.getLogger(self._id).warning(
                     "ignored %d sends on undeclared output %r in all", count, output_id
                 )
-        dropped = self._events.dropped()
-        with contextlib.suppress(OSError):
-            if dropped or self._send_dropped:
-                control.send(
-                    self._ctl,
-                    {"op": "stats", "dropped": dropped, "send_dropped": self._send_dropped},
-                )
+        self._send_stats()
         for in_link in self._inbound.values():
             in_link.close()
         if self._remote is not None:
@@ -780,6 +790,21 @@ class Node:
         self._ctl.close()
         self._poller.close()
         self._pool.close()
+
+    def _send_stats(self) -> None:
+        """A ``stats`` record: drops since the last one, totals of messages in, queued and out."""
+        self._stats_due = time.monotonic() + STATS_PERIOD
+        message: dict[str, Any] = {"op": "stats"}
+        for key, totals in (("dropped", self._events.dropped()),
+                            ("send_dropped", self._send_dropped)):  # fmt: skip
+            told = self._told[key]
+            message[key] = {k: n - told.get(k, 0) for k, n in totals.items() if n != told.get(k, 0)}
+            self._told[key] = dict(totals)
+        message["received"] = {i.id: i.received for i in self._inputs.values()}
+        message["queued"] = {i.id: len(i.queue) for i in self._inputs.values()}
+        message["sent"] = self._sent
+        with contextlib.suppress(OSError, ValueError):
+            control.send(self._ctl, message)
 
     def _flush_links(self) -> None:
         """Hand every record still held back for a slow receiver to it before the node ends.

@@ -102,6 +102,10 @@ class _NodeState:
     records: _LineSender | None = None  # printed lines as `stdout` records for dora/logs inputs
     dropped: dict[str, int] = field(default_factory=dict)
     send_dropped: dict[str, int] = field(default_factory=dict)
+    # `node restart` / `node stop` asked through the dataflow API: "restart" or "stop"
+    requested: str | None = None
+    # The node's latest counts (`stats`): received/queued per input, sent per output.
+    io: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class _Terminal:
@@ -545,6 +549,10 @@ class Coordinator:
         failed = code != 0
         wants = policy.mode == "always" or (policy.mode == "on-failure" and failed)
         allowed = policy.max_restarts is None or state.restarts < policy.max_restarts
+        requested, state.requested = state.requested, None
+        if requested is not None:  # `node restart|stop`: whatever the policy; not a failure
+            wants, allowed, failed = requested == "restart", True, False
+            state.signalled = False
         if wants and allowed and self.stopping_since is None:
             if self._inputs_all_closed(state):
                 self._say(f"node {state.spec.id!r} exited with {_status(code)}; not restarting"
@@ -694,6 +702,7 @@ class Coordinator:
                             self._spawn(state)
                 if self.stopping_since is not None:
                     self._escalate(now)
+                self.api.tick(now)
         finally:
             for state in self.nodes.values():
                 self._signal(state, signal.SIGKILL)
@@ -780,9 +789,14 @@ def _failure_text(code: int, stderr_tail: deque[str]) -> str:
 
 
 def _add_stats(state: _NodeState, message: dict[str, Any]) -> None:
+    # Drops come as counts since the node's previous `stats`; the others as totals of its
+    # process (for the dataflow API: `node info`, `top`).
     for key, target in (("dropped", state.dropped), ("send_dropped", state.send_dropped)):
         for name, count in message.get(key, {}).items():
             target[name] = target.get(name, 0) + int(count)
+    for key in ("received", "queued", "sent"):
+        if key in message:
+            state.io[key] = {str(k): int(v) for k, v in message[key].items()}
 
 
 def _recv_nowait(sock: socket.socket) -> dict[str, Any] | None:

@@ -167,6 +167,17 @@ def _running_text(local: list[dict[str, Any]], started: list[dict[str, Any]]) ->
     return "running: " + ", ".join(names) if names else "none is running"
 
 
+def running_refs(dataflow: str | None, addr: str = DEFAULT_ADDR,
+                 port: int = DEFAULT_PORT) -> list[DataflowRef]:  # fmt: skip
+    """``[resolve(dataflow)]`` with ``-d``; without, every running dataflow (local runs, then
+    the coordinator's), for commands that show them all (``node list``, ``top``)."""
+    if dataflow is not None:
+        return [resolve(dataflow, addr, port)]
+    local = [_run_ref(e) for e in registry_entries()]
+    started = _coordinator_dataflows(addr, port, required=False)
+    return local + [_started_ref(r, addr, port) for r in started]
+
+
 class DataflowClient:
     """A Zenoh session that reaches one dataflow's supervisors; a context manager."""
 
@@ -175,10 +186,15 @@ class DataflowClient:
         self.session = session
 
     @classmethod
-    @contextlib.contextmanager
     def open(cls, dataflow: str | None, addr: str = DEFAULT_ADDR,
-             port: int = DEFAULT_PORT) -> Iterator[DataflowClient]:  # fmt: skip
-        ref = resolve(dataflow, addr, port)
+             port: int = DEFAULT_PORT) -> contextlib.AbstractContextManager[DataflowClient]:  # fmt: skip
+        """A client of the dataflow ``dataflow`` names (``resolve``)."""
+        return cls.connect(resolve(dataflow, addr, port))
+
+    @classmethod
+    @contextlib.contextmanager
+    def connect(cls, ref: DataflowRef) -> Iterator[DataflowClient]:
+        """A client of the dataflow ``ref``."""
         try:
             session = ref.settings.open(f"dataflow {ref.label}")
         except ClusterError as err:

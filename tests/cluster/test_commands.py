@@ -168,13 +168,21 @@ def test_node_list_and_restart(cluster: Cluster, tmp_path: Path) -> None:
     write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
     cluster.up("robot", "gpu")
     cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
-    table = cluster.cli("node", "list", check=True).stdout.splitlines()
-    assert table[0].split() == ["NODE", "DATAFLOW", "MACHINE", "STATUS"]
-    assert sorted(line.split() for line in table[1:]) == [
-        ["recorder", "two", "gpu", "running"],
-        ["relay", "two", "robot", "running"],
-        ["sink", "two", "gpu", "running"],
-        ["source", "two", "robot", "running"],
+
+    # One `node list` for `run` and `start` (tools/node_cmd.py), answered by each machine's run;
+    # -d: other tests' local runs may be running too.
+    def table() -> list[list[str]]:
+        lines = cluster.cli("node", "list", "-d", "two", check=True).stdout.splitlines()
+        assert lines[0].split() == ["NODE", "STATUS", "PID", "CPU", "MEMORY", "RESTARTS",
+                                    "MACHINE"]  # fmt: skip
+        return sorted([c[0], c[1], c[-1]] for c in (line.split() for line in lines[1:]))
+
+    wait_for(lambda: all(row[1] == "running" for row in table()), 20, "nodes running")
+    assert table() == [
+        ["recorder", "running", "gpu"],
+        ["relay", "running", "robot"],
+        ["sink", "running", "gpu"],
+        ["source", "running", "robot"],
     ]
     rows = cluster.cli("node", "list", "-d", "two", "--format", "json", check=True).stdout
     assert {json.loads(line)["node"] for line in rows.splitlines()} == set(SCRIPTS)

@@ -40,7 +40,8 @@ from dora import Node
 
 node = Node()
 for event in node:
-    pass
+    if event["type"] == "STOP":  # as dora-rs's examples: a node stopped alone ends at once
+        break
 """
 
 GRAPH = """

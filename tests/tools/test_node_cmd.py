@@ -1,0 +1,108 @@
+"""`dora-ros node list|info|restart|stop` on a background `dora-ros run` (the console script
+against a real run; the `start` case is in tests/cluster/test_commands.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from live_run import LiveRun, live_run
+from toolrun import dora_ros
+
+
+def _cli(run: LiveRun, *args: str) -> Any:
+    return dora_ros(*args, cwd=run.folder, env=run.env, timeout=60)
+
+
+def _info(run: LiveRun, node: str) -> dict[str, Any]:
+    result = _cli(run, "node", "info", node, "-d", "live", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    info: dict[str, Any] = json.loads(result.stdout)
+    return info
+
+
+def _wait(what: str, predicate: Any, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_node_list_and_info(tmp_path: Path) -> None:
+    with live_run(tmp_path) as run:
+        _wait("both nodes running", lambda: _info(run, "talker")["status"] == "running"
+              and _info(run, "listener")["status"] == "running")  # fmt: skip
+        listed = _cli(run, "node", "list")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split() == [
+            "NODE", "STATUS", "PID", "CPU", "MEMORY", "RESTARTS", "MACHINE", "DATAFLOW",
+        ]  # fmt: skip
+        assert [line.split()[:2] for line in lines[1:]] == [
+            ["talker", "running"], ["listener", "running"]
+        ]  # fmt: skip
+        rows = [json.loads(x) for x in _cli(run, "node", "list", "-d", "live", "-f", "json")
+                .stdout.splitlines()]  # fmt: skip
+        assert [r["node"] for r in rows] == ["talker", "listener"]
+        assert all("dataflow" not in r and r["pid"].isdigit() for r in rows)
+        assert _cli(run, "node", "list", "-q").stdout.split() == ["talker", "listener"]
+
+        # Counts come from the nodes' periodic `stats`, CPU and memory from /proc.
+        info = _wait("rates", lambda: (i := _info(run, "listener"))["in_per_s"] and i)
+        assert info["node_id"] == "listener" and info["uuid"] == run.id
+        assert info["status"] == "running" and info["restarts"] == 0
+        (inp,) = info["inputs"]
+        assert (inp["id"], inp["source"], inp["queue_size"]) == ("count", "talker/count", 4)
+        assert inp["received"] > 0 and inp["dropped"] == 0
+        assert 10 < info["in_per_s"] < 80  # a 20 ms timer drives the talker
+        assert info["memory"] > 1 << 20 and info["cpu"] is not None
+        talker = _info(run, "talker")
+        assert talker["outputs"] == [
+            {"id": "count", "subscribers": ["listener/count"], "sent": talker["outputs"][0]["sent"]}
+        ]
+        assert talker["outputs"][0]["sent"] > 0
+        text = _cli(run, "node", "info", "talker").stdout
+        assert "count -> listener/count" in text and "Messages out/s:" in text
+        assert "tick  <- dora/timer/millis/20" in text
+
+
+def test_node_restart_and_stop(tmp_path: Path) -> None:
+    with live_run(tmp_path) as run:
+        before = _wait("the listener", lambda: (i := _info(run, "listener"))["status"] == "running"
+                       and i)  # fmt: skip
+        restarted = _cli(run, "node", "restart", "listener", "--grace", "2s")
+        assert restarted.returncode == 0, restarted.stderr
+        assert restarted.stdout.strip() == "Node `listener` restart initiated"
+        after = _wait("the restart", lambda: (i := _info(run, "listener"))["restarts"] == 1
+                      and i["status"] == "running" and i)  # fmt: skip
+        assert after["pid"] != before["pid"]
+        assert "node 'listener' exited with exit status 0; restarting it (restart 1)" in (
+            run.output()
+        )
+        stopped = _cli(run, "node", "stop", "talker")
+        assert stopped.returncode == 0 and stopped.stdout.strip() == "Node `talker` stopped"
+        # Never restarted; its receiver's only input closes, so the whole dataflow ends well.
+        assert run.proc.wait(timeout=20) == 0, run.output()
+
+
+def test_node_errors_are_one_line(tmp_path: Path) -> None:
+    with live_run(tmp_path) as run:
+        for args, message in (
+            (["node", "info", "ghost"],
+             f"error: dataflow {run.id} has no node 'ghost' (nodes: talker, listener)"),
+            (["node", "restart", "talker", "-d", "nope"],
+             "error: no running dataflow is called 'nope' (running: live)"),
+            (["node", "stop", "talker", "--grace", "soon"],
+             "error: --grace: invalid duration 'soon' (use e.g. 10s, 500ms, 2m or 1.5)"),
+        ):  # fmt: skip
+            result = _cli(run, *args)
+            assert result.returncode == 1, (args, result.stdout)
+            assert result.stderr.strip() == message, args
+    gone = dora_ros("node", "list", "-d", "live", cwd=tmp_path, env=run.env)
+    assert gone.returncode == 1
+    assert gone.stderr.strip() == "error: no running dataflow is called 'live' (none is running)"
