@@ -14,7 +14,8 @@ Verbs (``dataflow_api.verb``), served by every supervisor for the nodes it runs:
   ``untap`` or a lapsed lease removes it, and the last one gone closes the tap.
 - ``untap`` ``{node, output, listener}``.
 - ``topics`` ``{}``: every output of the nodes this supervisor runs, with its subscribers and
-  their queue sizes, whether its node runs, and its declared ``output_types`` entry.
+  their queue sizes, whether its node runs, its declared ``output_types`` entry and how many
+  listeners hold a tap on it.
 - ``pub`` ``{node, output, data}``: ``data`` is an Arrow IPC stream (base64) of one array,
   sent to the receivers of ``node/output`` that this supervisor runs, as if the node had sent
   it: the supervisor connects to each receiver introducing itself as the node, as it does for
@@ -187,6 +188,11 @@ def _untap(sup: Coordinator, request: dict[str, Any]) -> dict[str, Any]:
 
 @verb("topics")
 def _topics(sup: Coordinator, request: dict[str, Any]) -> dict[str, Any]:
+    server: TapServer | None = getattr(sup, "_tap_server", None)
+    with server.lock if server is not None else contextlib.nullcontext():
+        listeners = {
+            where: len(t.listeners) for where, t in (server.taps if server else {}).items()
+        }
     rows = []
     for node_id, state in sup.nodes.items():
         if not sup._api_is_local(node_id):
@@ -201,8 +207,9 @@ def _topics(sup: Coordinator, request: dict[str, Any]) -> dict[str, Any]:
             ]  # fmt: skip
             rows.append({"node": node_id, "output": output, "subscribers": subscribers,
                          "running": state.conn is not None,
+                         "listeners": listeners.get((node_id, output), 0),
                          "type": types.get(output) if isinstance(types, dict) else None})  # fmt: skip
-    return {"topics": rows}
+    return {"topics": rows, "nodes": [n for n in sup.nodes if sup._api_is_local(n)]}
 
 
 @verb("pub")

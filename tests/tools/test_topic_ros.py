@@ -200,7 +200,7 @@ def test_mistakes_are_one_line_and_fail(tmp_path: Path) -> None:
         (("pub", "--ros", "/x", "std_msgs/msg/String", '{"dta": "x"}'), "error: "),
         (
             ("echo", "/chatter"),
-            "error: topic echo: only ROS 2 topics are supported yet (add --ros)",
+            "error: '/chatter': a dataflow topic is node/output (ROS 2 topics need --ros)",
         ),
     ]
     for args, start in cases:
