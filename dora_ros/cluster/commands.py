@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from . import keys
 from .messages import decode, request
@@ -35,6 +36,7 @@ from .zenoh_config import (
     coordinator_endpoint,
     endpoints,
     read_overlay,
+    scout_coordinator,
 )
 
 __all__ = [
@@ -127,8 +129,14 @@ def daemon(machine_id: str | None, coordinator_addr: str, coordinator_port: int,
     from .daemon import Daemon
 
     machine = check_id("--machine-id", machine_id or socket.gethostname().split(".")[0])
-    connect = (coordinator_endpoint(coordinator_addr, coordinator_port), *endpoints(zenoh_connect))
     overlay = _overlay(zenoh_config_overlay, zenoh_no_multicast)
+    given = click.get_current_context().get_parameter_source("coordinator_addr")
+    if overlay.get("scouting/multicast/enabled") is True and given == ParameterSource.DEFAULT:
+        # Multicast on and no address given (option or env): find the coordinator on the LAN,
+        # so that what this daemon listens on is its address towards it, never loopback.
+        probe = ZenohSettings(mode="peer", multicast=True, overlay=overlay)
+        coordinator_addr = scout_coordinator(probe, coordinator_port)
+    connect = (coordinator_endpoint(coordinator_addr, coordinator_port), *endpoints(zenoh_connect))
     # Without --zenoh-listen: the address this machine reaches the coordinator from, so that
     # what the daemon and its nodes advertise is reachable from the other machines (never a
     # loopback address, unless the coordinator is on loopback too).

@@ -189,7 +189,10 @@ class Daemon:
             raise
         run_spec = dict(request)
         run_spec["out_dir"] = str(out_dir)
-        run_spec["zenoh"] = self.settings.replace(listen=None).to_json()
+        # The machine run listens where the nodes do (the daemon's addresses, any port): with no
+        # listen endpoints Zenoh listens on every interface and advertises every address (IPv6
+        # link-local, container bridges) to the other machines.
+        run_spec["zenoh"] = self.node_settings.to_json()
         run_spec["node_zenoh"] = self.node_settings.to_json()
         try:
             proc = subprocess.Popen(

@@ -30,6 +30,8 @@ CLI_CONNECT_TIMEOUT_MS = 1000
 # survived (reported by the coordinator's pings, docs/cluster.md), a longer one is a lost
 # machine. Zenoh's default (10 s) would end a dataflow on a 10-s cable pull.
 LEASE_MS = 30000
+# A daemon with multicast scouting on and no coordinator address looks this long for one.
+SCOUT_TIMEOUT_S = 3.0
 
 
 class ClusterError(DoraRosError):
@@ -120,6 +122,60 @@ class ZenohSettings:
         except Exception as err:
             where = ", ".join(self.connect) or "the network"
             raise ClusterError(f"{what}: cannot reach {where}: {_short(err)}") from err
+
+
+def scout_coordinator(settings: ZenohSettings, port: int,
+                      timeout: float = SCOUT_TIMEOUT_S) -> str:  # fmt: skip
+    """The address of a coordinator on this LAN, found by Zenoh multicast scouting.
+
+    The coordinator is a Zenoh router listening on ``port``; routers on other ports (an
+    rmw_zenoh router, say) are not it. Loopback and link-local locators are skipped: a
+    coordinator on another machine is not reached there, and one on this machine answers on its
+    LAN address too.
+    """
+    import ipaddress
+    import threading
+
+    import zenoh
+
+    found: list[str] = []
+    done = threading.Event()
+
+    def on_hello(hello: zenoh.Hello) -> None:
+        for locator in hello.locators:
+            text = str(locator).split("?", 1)[0]
+            proto, _, address = text.partition("/")
+            host, _, tail = address.rpartition(":")
+            host = host.strip("[]")
+            try:
+                ip = ipaddress.ip_address(host)
+                unusable = ip.is_loopback or ip.is_link_local  # link-local needs a scope id
+            except ValueError:
+                unusable = host == "localhost"
+            if proto == "tcp" and tail == str(port) and not unusable and not found:
+                found.append(host)
+                done.set()
+
+    try:
+        # zenoh's stub splits scout's overloads (a __doc__ assignment between them), so mypy
+        # sees only the channel form; a callback is documented and what zenoh's examples use.
+        scout_fn: Any = zenoh.scout
+        scout = scout_fn(on_hello, what="router", config=settings.config())
+    except ClusterError:
+        raise
+    except Exception as err:
+        raise ClusterError(f"multicast scouting: {_short(err)}") from err
+    try:
+        done.wait(timeout)
+    finally:
+        scout.stop()
+    if not found:
+        raise ClusterError(
+            f"daemon: multicast scouting found no coordinator (a Zenoh router on port {port}) on"
+            f" this LAN within {timeout:g} s; start one with `dora-ros coordinator --interface"
+            " 0.0.0.0` and multicast on, or give its address with -c/--coordinator-addr"
+        )
+    return found[0]
 
 
 def _short(err: BaseException) -> str:

@@ -88,10 +88,13 @@ class Cluster:
         env.pop("ZENOH_CONFIG", None)
         return env
 
-    def spawn(self, role: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
+    def spawn(self, role: str, args: list[str], extra_env: dict[str, str] | None = None,
+              unset: tuple[str, ...] = ()) -> None:  # fmt: skip
         log = open(self.folder / f"{role}.log", "a")
         env = self.env()
         env.update(extra_env or {})
+        for name in unset:
+            env.pop(name, None)
         self.procs[role] = subprocess.Popen(
             [*self._prefix(role), *DORA_ROS, *args], stdout=log, stderr=subprocess.STDOUT,
             text=True, start_new_session=True, cwd=self.folder, env=env,
@@ -103,8 +106,8 @@ class Cluster:
         self.spawn("coordinator", ["coordinator", "--interface", interface, "--port",
                                    str(self.port), *extra])  # fmt: skip
 
-    def start_daemon(self, machine: str, *extra: str) -> None:
-        self.spawn(machine, ["daemon", "--machine-id", machine, *extra])
+    def start_daemon(self, machine: str, *extra: str, unset: tuple[str, ...] = ()) -> None:
+        self.spawn(machine, ["daemon", "--machine-id", machine, *extra], unset=unset)
 
     def up(self, *machines: str) -> None:
         self.start_coordinator()

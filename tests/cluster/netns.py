@@ -2,7 +2,8 @@
 
 ``Network`` makes three namespaces (the coordinator's and one per machine), joined by veth links
 to a bridge in the coordinator's namespace, each on its own address of 10.<x>.0.0/24 (x chosen
-per test process, so parallel tests do not meet). ``close()`` deletes the namespaces, which
+per test process, so parallel tests do not meet); with ``multicast``, each has a multicast route on
+its link, as a LAN has (Zenoh's scouting group is 224.0.0.224). ``close()`` deletes the namespaces, which
 deletes their veths and bridge with them; nothing is created in the host's namespace.
 """
 
@@ -31,6 +32,7 @@ def _ip(*args: str) -> None:
 class Network:
     machines: tuple[str, ...]
     tag: str = field(default_factory=lambda: f"{os.getpid() % 100000}")
+    multicast: bool = False  # a multicast route on each machine's link (Zenoh scouting)
     namespaces: dict[str, str] = field(default_factory=dict)  # role -> namespace
     addresses: dict[str, str] = field(default_factory=dict)  # role -> IPv4 address
     links: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (ns, veth)
@@ -57,6 +59,8 @@ class Network:
                 _ip("-n", hub, "link", "set", outer, "up")
                 _ip("-n", ns, "addr", "add", f"{self.addresses[role]}/24", "dev", inner)
                 _ip("-n", ns, "link", "set", inner, "up")
+                if self.multicast:
+                    _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", inner)
                 self.links[role] = (hub, outer)
         except BaseException:
             self.close()
