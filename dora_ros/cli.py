@@ -118,6 +118,21 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "node",
         "Nodes of running dataflows: list, info, restart, stop.",
     ),
+    "top": (
+        "dora_ros.tools.top",
+        "top",
+        "Per node CPU, memory, messages per second and drops, live (as `inspect top`).",
+    ),
+    "inspect": (
+        "dora_ros.tools.top",
+        "inspect",
+        "Inspect running dataflows in real time (`inspect top`).",
+    ),
+    "param": (
+        "dora_ros.tools.param_cmd",
+        "param",
+        "List, get, set and delete parameters of a running node.",
+    ),
     "status": (
         "dora_ros.cluster.commands",
         "status",

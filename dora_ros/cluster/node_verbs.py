@@ -41,12 +41,15 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 class _Sample:
     """The last /proc and message-count sample of one node, and the rates since the one before."""
 
-    __slots__ = ("at", "cpu", "in_rate", "memory", "out_rate", "pid", "received", "sent", "ticks")
+    __slots__ = (
+        "at", "counted", "cpu", "in_rate", "memory", "out_rate", "pid", "received", "sent", "ticks",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.pid = 0
         self.at = 0.0
         self.ticks = 0
+        self.counted = 0.0  # `t` of the node's stats record the counts below come from
         self.received = 0
         self.sent = 0
         self.cpu: float | None = None
@@ -91,11 +94,21 @@ def _sample(sup: Coordinator, api: DataflowApi, now: float) -> None:
         span = now - sample.at
         if same and span > 0:
             sample.cpu = round(max(0, ticks - sample.ticks) / _HZ / span * 100, 1)
-            # Counts start again at 0 in a restarted process: a smaller count is a new one.
-            sample.in_rate = round(max(0, received - sample.received) / span, 1)
-            sample.out_rate = round(max(0, sent - sample.sent) / span, 1)
-        sample.pid, sample.at, sample.ticks = state.proc.pid, now, ticks
-        sample.received, sample.sent, sample.memory = received, sent, memory
+        if not same:
+            sample.counted, sample.in_rate, sample.out_rate = 0.0, None, None
+        # Rates between the node's two latest stats records (its own clock: sampling them on
+        # ours, one second apart each, would alias to 0 or twice the rate).
+        counted = state.io.get("t", 0.0)
+        if counted != sample.counted:
+            between = counted - sample.counted
+            if sample.counted and between > 0:
+                # Counts start again at 0 in a restarted process: a smaller count is a new one.
+                sample.in_rate = round(max(0, received - sample.received) / between, 1)
+                sample.out_rate = round(max(0, sent - sample.sent) / between, 1)
+            sample.counted, sample.received, sample.sent = counted, received, sent
+        elif sample.counted and now - sample.counted > 3 * SAMPLE_PERIOD:
+            sample.in_rate = sample.out_rate = 0.0  # no record: nothing moved (an idle node)
+        sample.pid, sample.at, sample.ticks, sample.memory = state.proc.pid, now, ticks, memory
 
 
 def _status(sup: Coordinator, state: _NodeState) -> str:

@@ -794,7 +794,8 @@ class Node:
     def _send_stats(self) -> None:
         """A ``stats`` record: drops since the last one, totals of messages in, queued and out."""
         self._stats_due = time.monotonic() + STATS_PERIOD
-        message: dict[str, Any] = {"op": "stats"}
+        # `t`: CLOCK_MONOTONIC, the same in every process: rates are counted between records.
+        message: dict[str, Any] = {"op": "stats", "t": time.monotonic()}
         for key, totals in (("dropped", self._events.dropped()),
                             ("send_dropped", self._send_dropped)):  # fmt: skip
             told = self._told[key]

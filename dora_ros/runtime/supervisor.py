@@ -104,8 +104,9 @@ class _NodeState:
     send_dropped: dict[str, int] = field(default_factory=dict)
     # `node restart` / `node stop` asked through the dataflow API: "restart" or "stop"
     requested: str | None = None
-    # The node's latest counts (`stats`): received/queued per input, sent per output.
-    io: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The node's latest counts (`stats`): received/queued per input, sent per output, and
+    # when the node counted them (`t`: time.monotonic()).
+    io: dict[str, Any] = field(default_factory=dict)
 
 
 class _Terminal:
@@ -797,6 +798,8 @@ def _add_stats(state: _NodeState, message: dict[str, Any]) -> None:
     for key in ("received", "queued", "sent"):
         if key in message:
             state.io[key] = {str(k): int(v) for k, v in message[key].items()}
+    if "t" in message:
+        state.io["t"] = float(message["t"])
 
 
 def _recv_nowait(sock: socket.socket) -> dict[str, Any] | None:

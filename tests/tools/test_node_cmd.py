@@ -106,3 +106,19 @@ def test_node_errors_are_one_line(tmp_path: Path) -> None:
     gone = dora_ros("node", "list", "-d", "live", cwd=tmp_path, env=run.env)
     assert gone.returncode == 1
     assert gone.stderr.strip() == "error: no running dataflow is called 'live' (none is running)"
+
+
+def test_help_has_an_example(tmp_path: Path) -> None:
+    for command in (
+        ("node", "list"), ("node", "info"), ("node", "restart"), ("node", "stop"), ("top",),
+        ("inspect", "top"), ("param", "list"), ("param", "get"), ("param", "set"),
+        ("param", "delete"),
+    ):  # fmt: skip
+        result = dora_ros(*command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Example" in result.stdout, command
+        assert "dora-ros " + " ".join(command) in result.stdout, command
+        assert "--dataflow" in result.stdout and "--coordinator-port" in result.stdout, command
+    top = dora_ros("--help", cwd=tmp_path).stdout
+    for name in ("node", "top", "inspect", "param"):
+        assert f"\n  {name} " in top
