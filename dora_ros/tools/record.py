@@ -7,6 +7,9 @@ uses, from the graph's folder. What the recorder writes is described in `mcap_ch
 
 MCAP, not dora-rs's `.drec`: Foxglove, rosbag2 (its MCAP storage) and the `mcap` tools read it,
 and ROS messages in it are plain CDR under `ros2msg` schemas.
+
+`record --proxy` attaches to a dataflow that already runs instead, through taps
+(`record_proxy.py`), and writes the same MCAP with the same `Recorder`.
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ def recording_graph(
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("graph", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("graph", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option(
     "-o",
     "--output",
@@ -157,7 +160,21 @@ def recording_graph(
 @click.option(
     "--stop-after", default=None, help="Stop after a duration, as `dora-ros run`: 10s, 2m."
 )
-@click.option("--name", default=None, help="Name of the dataflow (default: generated).")
+@click.option(
+    "--name",
+    default=None,
+    help="Name of the dataflow (default: generated); with --proxy, the running dataflow to"
+    " record (NAME or UUID; default: the only one running).",
+)
+@click.option(
+    "--proxy",
+    is_flag=True,
+    help="Record a dataflow that already runs (through taps; no GRAPH, nothing restarted).",
+)
+@click.option("--coordinator-addr", envvar="DORA_COORDINATOR_ADDR", default="127.0.0.1",
+              show_default=True, help="Address of the coordinator (--proxy).")  # fmt: skip
+@click.option("--coordinator-port", type=int, envvar="DORA_COORDINATOR_PORT", default=6013,
+              show_default=True, help="Port of the coordinator (--proxy).")  # fmt: skip
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -166,17 +183,21 @@ def recording_graph(
     help="Folder for per-node logs, as `dora-ros run`.",
 )
 def record(
-    graph: Path, output: Path, topics: str | None, queue_size: int, compression: str,
-    overwrite: bool, stop_after: str | None, name: str | None, out_dir: Path,
+    graph: Path | None, output: Path, topics: str | None, queue_size: int, compression: str,
+    overwrite: bool, stop_after: str | None, name: str | None, proxy: bool, coordinator_addr: str,
+    coordinator_port: int, out_dir: Path,
 ) -> int:  # fmt: skip
     """Run a graph and record its outputs (and bridged ROS topics) into an MCAP file.
 
     ROS messages (outputs of `ros2:` nodes) are written as CDR with `ros2msg` schemas (Foxglove,
     rosbag2); other outputs as Arrow IPC with their metadata. Stop with Ctrl-C or --stop-after.
+    With --proxy, record a dataflow that already runs (`run` or `start`) until Ctrl-C,
+    --stop-after or its end; it is not slowed: what cannot be taken is dropped and counted.
 
     \b
     Example:
       $ dora-ros record graph.yml -o run.mcap --topics camera/image,imu/data --stop-after 30s
+      $ dora-ros record --proxy --name arm -o arm.mcap --stop-after 10s
     """
     from ..runtime.commands import parse_duration
     from ..runtime.descriptor import load_dataflow, parse_dataflow
@@ -187,12 +208,22 @@ def record(
             stop_seconds = parse_duration(stop_after)
         except ValueError as err:
             raise ToolError(f"--stop-after: {err}") from None
-    dataflow = load_dataflow(graph)  # errors name the user's file and lines
     output = output.expanduser().resolve()
     if not output.parent.is_dir():
         raise ToolError(f"{output}: folder {output.parent} does not exist")
     if output.exists() and not overwrite:
         raise ToolError(f"{output}: already exists (use --overwrite, or another -o)")
+    if proxy:
+        if graph is not None:
+            raise ToolError("record --proxy records a running dataflow: give --name, not a graph")
+        from .record_proxy import record_proxy
+        from .topic_ros import run_or_exit
+
+        return run_or_exit(record_proxy, name, coordinator_addr, coordinator_port, output, topics,
+                           queue_size, compression, stop_seconds)  # fmt: skip
+    if graph is None:
+        raise ToolError("record: give the graph to run (or --proxy to record a running dataflow)")
+    dataflow = load_dataflow(graph)  # errors name the user's file and lines
     outputs = choose_outputs(dataflow, topics)
     if not outputs:
         raise ToolError(f"{graph}: the graph has no outputs to record")

@@ -38,6 +38,10 @@ __all__ = ["TapListener", "TopicMessage", "echo", "hz", "info", "list_topics", "
 MAX_QUEUED = 1000
 MAX_QUEUED_BYTES = 256 << 20
 REPORT_PERIOD = 1.0
+# Renewals in a row that must fail (no answer, or the dataflow says it ends) before a listener
+# takes the dataflow for ended.
+RENEWALS_LOST = 3
+RENEW_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class TapListener:
         self.cond = threading.Condition()
         self.subscribers: list[Any] = []
         self.stop = threading.Event()
+        self.ended = threading.Event()  # the dataflow no longer answers: it ended
         self.renewer: threading.Thread | None = None
         self.renew_every = 1.0
 
@@ -106,9 +111,10 @@ class TapListener:
         node, output = split_topic(topic)
         return {"node": node, "output": output, "listener": self.listener}
 
-    def _hold(self, topic: str) -> dict[str, Any]:
+    def _hold(self, topic: str, timeout: float | None = None) -> dict[str, Any]:
         request = self._request(topic)
-        answer: dict[str, Any] = self.client.query("tap", request, node=request["node"])
+        extra = {} if timeout is None else {"timeout": timeout}
+        answer: dict[str, Any] = self.client.query("tap", request, node=request["node"], **extra)
         return answer
 
     def _subscribe(self, topic: str) -> None:
@@ -152,15 +158,26 @@ class TapListener:
             self.cond.notify()
 
     def _renew(self) -> None:
+        from ..errors import DoraRosError
+
+        lost = 0
         while not self.stop.wait(self.renew_every):
-            for topic in self.topics:
-                with contextlib.suppress(Exception):  # the dataflow ended: the reader notices
-                    self._hold(topic)
+            try:
+                for topic in self.topics:
+                    self._hold(topic, RENEW_TIMEOUT)
+                lost = 0
+            except DoraRosError:
+                lost += 1
+                if lost >= RENEWALS_LOST:
+                    self.ended.set()
+                    with self.cond:
+                        self.cond.notify_all()
+                    return
 
     def get(self, timeout: float) -> TopicMessage | None:
-        """The next message, or None after ``timeout`` seconds."""
+        """The next message, or None after ``timeout`` seconds (or once the dataflow ended)."""
         with self.cond:
-            if not self.queue:
+            if not self.queue and not self.ended.is_set():
                 self.cond.wait(timeout)
             if not self.queue:
                 return None
@@ -294,6 +311,9 @@ def echo(
                         break
                     message = listener.get(0.5 if left is None else min(0.5, left))
                     if message is None:
+                        if listener.ended.is_set():
+                            click.echo(f"dataflow {client.ref.label} ended", err=True)
+                            break
                         continue
                     received += 1
                     if fmt == "json":
@@ -342,6 +362,9 @@ def hz(
                         next_report = now + REPORT_PERIOD
                     stop = next_report if end is None else min(next_report, end)
                     message = listener.get(max(0.0, stop - now))
+                    if message is None and listener.ended.is_set():
+                        click.echo(f"dataflow {client.ref.label} ended", err=True)
+                        break
                     if message is not None:
                         # The send time, not the arrival here: the rate the node sends at.
                         sent = message.metadata["timestamp"].timestamp()
