@@ -5,8 +5,10 @@ the socket buffer sizes docs/bridge.md asks for, a small /dev/shm) or ``FAIL`` (
 will not work: a missing package, a ROS variable ROS 2 would refuse, a graph `dora-ros validate`
 refuses). One line per finding; the exit status is 1 when anything failed.
 
-Not checked yet: reaching a coordinator over Zenoh (there is no coordinator to reach until the
-daemon of the control-plane issue exists).
+The coordinator check asks the coordinator (``--coordinator-addr/--coordinator-port``, env, as the
+cluster commands) for its status over Zenoh, as ``dora-ros status`` does: its version, its daemons
+and the round trip. No coordinator is fine for ``dora-ros run`` (ok) unless an address was given
+(FAIL). The local ``dora-ros run`` dataflows (the run registry) are listed too.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _PACKAGES = (
     ("ros-rclpy", "the bridge's default backend", True),
     ("ros-rmw-fastrtps-cpp", "ROS 2's default middleware", True),
     ("cyclonedds", "the bridge's cyclonedds backend", True),
-    ("eclipse-zenoh", "links between machines (to come)", True),
+    ("eclipse-zenoh", "the control plane and links between machines", True),
     ("dora-rs", "the reference runtime (tests, benchmarks)", False),
 )
 _RANGES = ("SUBNET", "LOCALHOST", "OFF", "SYSTEM_DEFAULT")
@@ -242,13 +244,77 @@ def check_dataflow(path: Path) -> Iterator[Finding]:
                 yield Finding("FAIL", "dataflow", str(err))
 
 
-def check_all(dataflow: Path | None = None) -> list[Finding]:
+def check_coordinator(addr: str | None, port: int | None) -> Iterator[Finding]:
+    """The coordinator answers a status query over Zenoh; its version and daemons; local runs."""
+    import time
+
+    from ..cluster import keys
+    from ..cluster.coordinator import version
+    from ..cluster.dataflow_api import registry_entries
+    from ..cluster.messages import request
+    from ..cluster.zenoh_config import (
+        DEFAULT_ADDR, DEFAULT_PORT, ClusterError, cli_settings, coordinator_endpoint,
+    )  # fmt: skip
+    from .dataflows import _coordinator_listens
+
+    runs = registry_entries()
+    names = ", ".join(e.get("name") or e["id"] for e in runs)
+    yield Finding("ok", "local runs", f"{len(runs)} running" + (f" ({names})" if names else ""))
+    explicit = addr is not None or port is not None
+    addr = DEFAULT_ADDR if addr is None else addr
+    port = DEFAULT_PORT if port is None else port
+    where = coordinator_endpoint(addr, port)
+    if not _coordinator_listens(addr, port):
+        if explicit:
+            yield Finding("FAIL", "coordinator", f"nothing listens at {where} (start one there"
+                          " with `dora-ros coordinator`, or `dora-ros up` on this machine)")  # fmt: skip
+        else:
+            yield Finding("ok", "coordinator", f"none at {where} (only `start` and the cluster"
+                          " commands need one: `dora-ros up`)")  # fmt: skip
+        return
+    started = time.monotonic()
+    try:
+        session = cli_settings(addr, port).open("coordinator")
+        try:
+            status = request(session, keys.coordinator_api("status"), {}, timeout=3.0,
+                             what=f"coordinator at {where}")  # fmt: skip
+        finally:
+            session.close()
+    except ClusterError as err:
+        yield Finding("FAIL", "coordinator", f"{where} accepts connections but does not answer"
+                      f" over Zenoh: {err}")  # fmt: skip
+        return
+    took = (time.monotonic() - started) * 1000
+    info = status["coordinator"]
+    yield Finding("ok", "coordinator", f"{where} answers over Zenoh in {took:.0f} ms (dora-ros"
+                  f" {info['version']}, host {info['host']}, {status['running']} running"
+                  " dataflows)")  # fmt: skip
+    if info["version"] != version():
+        yield Finding("warn", "coordinator", f"runs dora-ros {info['version']}, this is"
+                      f" {version()}: use one version on every machine")  # fmt: skip
+    daemons = status["daemons"]
+    if not daemons:
+        yield Finding("warn", "daemons", "none connected: start `dora-ros daemon --machine-id ID`"
+                      " on each machine")  # fmt: skip
+    for daemon in daemons:
+        if daemon["alive"] and daemon.get("reachable", True):
+            yield Finding("ok", f"daemon {daemon['machine']}", "connected")
+        else:
+            state = "lost" if not daemon["alive"] else "connected but not answering"
+            yield Finding("warn", f"daemon {daemon['machine']}", state)
+
+
+def check_all(
+    dataflow: Path | None = None, coordinator_addr: str | None = None,
+    coordinator_port: int | None = None,
+) -> list[Finding]:  # fmt: skip
     findings = [
         *check_python(),
         *check_packages(),
         *check_ros_environment(),
         *check_shared_memory(),
         *check_socket_buffers(),
+        *check_coordinator(coordinator_addr, coordinator_port),
     ]
     if dataflow is not None:
         findings += check_dataflow(dataflow)
@@ -261,6 +327,7 @@ Examples:
   dora-ros doctor
   dora-ros doctor --dataflow graph.yml
   dora-ros doctor --problems-only      # only warnings and failures
+  dora-ros doctor --coordinator-addr 10.0.0.2   # a coordinator on another machine
 """
 )
 @click.option(
@@ -271,13 +338,19 @@ Examples:
     help="Also validate this dataflow (as `dora-ros validate`) and find its executables.",
 )
 @click.option("--problems-only", is_flag=True, help="Show only warnings and failures.")
-def doctor(dataflow: Path | None, problems_only: bool) -> int:
-    """Check Python, packages, the ROS 2 environment, /dev/shm and socket buffers.
+@click.option("--coordinator-addr", envvar="DORA_COORDINATOR_ADDR", default=None,
+              help="Check the coordinator at this address (default 127.0.0.1).")  # fmt: skip
+@click.option("--coordinator-port", type=int, envvar="DORA_COORDINATOR_PORT", default=None,
+              help="Check the coordinator on this port (default 6013).")  # fmt: skip
+def doctor(dataflow: Path | None, problems_only: bool, coordinator_addr: str | None,
+           coordinator_port: int | None) -> int:  # fmt: skip
+    """Check Python, packages, the ROS 2 environment, /dev/shm, socket buffers and the
+    coordinator (Zenoh).
 
     One line per finding: ok, warn (works, with advice) or FAIL. The exit status is 1 when
     something failed.
     """
-    findings = check_all(dataflow)
+    findings = check_all(dataflow, coordinator_addr, coordinator_port)
     for finding in findings:
         if finding.level != "ok" or not problems_only:
             click.echo(str(finding))
