@@ -253,7 +253,11 @@ def check_coordinator(addr: str | None, port: int | None) -> Iterator[Finding]:
     from ..cluster.dataflow_api import registry_entries
     from ..cluster.messages import request
     from ..cluster.zenoh_config import (
-        DEFAULT_ADDR, DEFAULT_PORT, ClusterError, cli_settings, coordinator_endpoint,
+        DEFAULT_ADDR,
+        DEFAULT_PORT,
+        ClusterError,
+        cli_settings,
+        coordinator_endpoint,
     )  # fmt: skip
     from .dataflows import _coordinator_listens
 
