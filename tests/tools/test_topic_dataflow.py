@@ -218,6 +218,56 @@ def test_a_slow_terminal_drops_counted_and_the_dataflow_loses_nothing(tmp_path: 
         assert "dropped" not in run.output(), run.output()
 
 
+RESTARTING_TALKER = """
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+sent = 0
+for event in node:
+    if event["type"] == "INPUT":
+        sent += 1
+        node.send_output("count", pa.array([node.restart_count() * 1000 + sent]))
+        if sent == 40 and node.restart_count() == 0:
+            raise SystemExit(1)  # restarted by its policy: the tap must follow
+"""
+
+
+def test_a_restarted_node_is_tapped_again(tmp_path: Path) -> None:
+    graph = GRAPH.replace(
+        "    outputs: [count]", "    outputs: [count]\n    restart_policy: on-failure"
+    )
+    with live_run(tmp_path, graph=graph, talker=RESTARTING_TALKER) as run:
+        result = _topic(run, "echo", "talker/count", "--format", "json", "--duration", "8")
+        assert result.returncode == 0, result.stderr
+        values = [json.loads(line)["value"][0] for line in result.stdout.splitlines()]
+        before = [v for v in values if v < 1000]
+        after = [v for v in values if v > 1000]
+        assert before and before[-1] == 40, values
+        # after the restart (within one renewal of the lease) the new process is tapped
+        assert len(after) >= 10 and after == list(range(after[0], after[0] + len(after)))
+
+
+def test_echo_without_a_topic_prints_every_output(tmp_path: Path) -> None:
+    graph = GRAPH.replace("queue_size: 4", "queue_size: 4\n    outputs: [heard]")
+    listener = """
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+for event in node:
+    if event["type"] == "INPUT":
+        node.send_output("heard", pa.array(["got " + str(event["value"][0].as_py())]))
+"""
+    with live_run(tmp_path, graph=graph, listener=listener) as run:
+        result = _topic(run, "echo", "--format", "json", "--count", "20")
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert {line["topic"] for line in lines} == {"talker/count", "listener/heard"}
+        heard = [line["value"][0] for line in lines if line["topic"] == "listener/heard"]
+        assert all(text.startswith("got ") for text in heard)
+
+
 def test_a_killed_listener_lets_go_of_its_tap(tmp_path: Path) -> None:
     with live_run(tmp_path) as run:
         port = str(_free_port())
