@@ -40,7 +40,7 @@ from .zenoh_config import (
 )
 
 __all__ = [
-    "coordinator", "daemon", "down", "list_", "logs", "node", "restart", "start", "status", "stop",
+    "coordinator", "daemon", "down", "list_", "logs", "restart", "start", "status", "stop",
     "up",
 ]  # fmt: skip
 
@@ -374,38 +374,6 @@ def restart(dataflow: str | None, name_option: str | None, grace_duration: str |
     answer = _ask(coordinator_addr, coordinator_port, "start", message, timeout=START_TIMEOUT)
     click.echo(f"dataflow {answer['uuid']} started" + (f" ({stored['name']})" if stored["name"]
                else "") + f" on {', '.join(answer['machines'])}")  # fmt: skip
-    return 0
-
-
-@click.group()
-def node() -> None:
-    """Nodes of the coordinator's dataflows."""
-
-
-@node.command("list")
-@click.option("-d", "--dataflow", default=None, help="Only this dataflow (name or UUID).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="json: one object per line.")  # fmt: skip
-@click.option("-q", "--quiet", is_flag=True, help="Only the node ids.")
-@_coordinator_options
-def node_list(dataflow: str | None, fmt: str, quiet: bool, coordinator_addr: str,
-              coordinator_port: int) -> int:  # fmt: skip
-    """List the nodes of running dataflows (or of one): machine and status."""
-    rows = _ask(coordinator_addr, coordinator_port, "nodes", {"target": dataflow})["nodes"]
-    if quiet:
-        for row in rows:
-            click.echo(row["node"])
-    elif fmt == "json":
-        for row in rows:
-            if dataflow:
-                row.pop("dataflow")
-            click.echo(json.dumps(row))
-    else:
-        table = [("NODE", "DATAFLOW", "MACHINE", "STATUS")]
-        table += [(r["node"], r["dataflow"], r["machine"], r["status"]) for r in rows]
-        widths = [max(len(r[i]) for r in table) for i in range(4)]
-        for line in table:
-            click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
     return 0
 
 
