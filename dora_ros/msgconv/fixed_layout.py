@@ -77,6 +77,8 @@ class FixedLayout:
         if self.ipc.size != template.size:
             raise _NotFixed("the IPC body is not laid out as expected")
         self.cdr_end = 4 + self.cdr_size  # the bytes a message needs, header included
+        # the encapsulation kind (its first byte must be 0, the second 0 or 1) and the body
+        self.message = struct.Struct(f"2B2x{self.cdr_size}s")
         # Where the CDR body of little-endian data already is the IPC body (every leaf at the
         # same offset: doubles only, or sizes whose CDR alignment pads to 8 as IPC does), it is
         # copied as it is (one concatenation instead of an unpack and a pack: Twist ~0.3 us);
@@ -148,23 +150,24 @@ class FixedLayout:
     def decode(self, data: Any) -> pa.StructArray | None:
         """The one-row struct array of a CDR message, or None (the general way decides).
 
-        None for anything but a flat byte buffer long enough for the message with a CDR_LE or
+        Reads the raw bytes of any C-contiguous buffer, as the general way does (`Codec._view`
+        casts it to bytes); None for anything shorter than the message or without a CDR_LE or
         CDR_BE header: the general way then reads it or names the error.
         """
-        try:
-            view = memoryview(data)
-            if view.ndim != 1 or view.format != "B" or len(view) < self.cdr_end or view[0]:
-                return None
-            kind = view[1]
-            if kind == 1 and self.copy_le:
-                packed = self.prefix + view[4 : self.cdr_end] + self.ipc_tail
-            elif kind == 1:
-                packed = self.ipc.pack(self.prefix, *self.cdr_le.unpack_from(view, 4))
-            elif kind == 0:
-                packed = self.ipc.pack(self.prefix, *self.cdr_be.unpack_from(view, 4))
+        try:  # one call checks the length and takes the header and the body
+            zero, kind, body = self.message.unpack_from(data)
+        except (struct.error, TypeError, ValueError, BufferError):
+            return None
+        if zero:
+            return None
+        if kind == 1:
+            if self.copy_le:
+                packed = self.prefix + body + self.ipc_tail
             else:
-                return None
-        except (TypeError, BufferError, struct.error):
+                packed = self.ipc.pack(self.prefix, *self.cdr_le.unpack(body))
+        elif kind == 0:
+            packed = self.ipc.pack(self.prefix, *self.cdr_be.unpack(body))
+        else:
             return None
         buffer = pa.py_buffer(packed)
         if buffer.address % 8:  # every leaf's buffer 8-aligned, as Arrow expects

@@ -132,14 +132,16 @@ def test_fixed_decode_errors_and_inputs_are_those_of_the_general_path() -> None:
     for data in (bytearray(blob), memoryview(blob), np.frombuffer(blob, np.uint8)):
         assert codec.decode(data).to_pylist() == want
     assert codec.decode(blob + b"\x00" * 4).to_pylist() == want  # trailing bytes ignored
-    # a 2-D, a strided and a signed-byte buffer: the general way reads them (or names the error)
+    # any C-contiguous buffer is read as its bytes, both ways; a strided one goes the general way
     assert codec._fixed is not None
     square = np.frombuffer(blob, np.uint8).reshape(4, -1)
-    assert codec._fixed.decode(square) is None
+    signed = memoryview(blob).cast("b")
+    for data in (square, signed, np.frombuffer(blob, np.int32)):
+        assert codec._fixed.decode(data) is not None
+        assert codec.decode(data).to_pylist() == want
+        assert _general(codec, data).to_pylist() == want
     strided = np.frombuffer(blob + blob, np.uint8)[::2]
     assert codec._fixed.decode(strided) is None
-    assert codec._fixed.decode(memoryview(blob).cast("b")) is None
-    assert codec.decode(memoryview(blob).cast("b")).to_pylist() == want
 
 
 def test_copied_and_joined_layouts() -> None:
