@@ -37,3 +37,43 @@ def test_started_dataflow_answers_describe_per_machine(
     with pytest.raises(ClusterError, match="no running dataflow is called 'nope'"):
         resolve("nope", cluster.addr, cluster.port)
     cluster.cli("stop", "split", "--grace-duration", "5s", check=True)
+
+
+def test_node_and_param_commands_on_a_started_dataflow(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`node info/restart`, `param set/get` and `top` reach the machine that runs the node."""
+    import json
+
+    from cluster_env import wait_for
+
+    env_runtime = str(tmp_path / "rt")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", env_runtime)
+    write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
+    cluster.up("robot", "gpu")
+    cluster.cli("start", "graph.yml", "--name", "split", "--detach", check=True)
+
+    def info(node: str) -> dict[str, object]:
+        run = cluster.cli("node", "info", node, "-d", "split", "--format", "json", check=True)
+        answer: dict[str, object] = json.loads(run.stdout)
+        return answer
+
+    wait_for(lambda: info("sink")["status"] == "running", 20, "sink running")
+    sink = info("sink")
+    assert sink["machine"] == "gpu" and sink["inputs"][0]["source"] == "relay/big"  # type: ignore[index]
+    assert info("relay")["machine"] == "robot"
+    done = cluster.cli("param", "set", "sink", "gain", "2.5", "-d", "split", check=True)
+    assert done.stdout.strip() == "Set `gain` = 2.5 on node `sink`"
+    assert cluster.cli("param", "get", "sink", "gain", "-d", "split").stdout.strip() == "2.5"
+    missing = cluster.cli("param", "get", "relay", "gain", "-d", "split")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: node 'relay' has no parameter 'gain'"
+    restarted = cluster.cli("node", "restart", "recorder", "-d", "split", "--grace", "1s")
+    assert restarted.returncode == 0, restarted.stderr
+    wait_for(lambda: info("recorder")["restarts"] == 1 and info("recorder")["status"] == "running",
+             20, "the recorder's restart")  # fmt: skip
+    rows = json.loads(cluster.cli("top", "-d", "split", "--once", check=True).stdout)
+    assert sorted((r["node"], r["machine"]) for r in rows) == [
+        ("recorder", "gpu"), ("relay", "robot"), ("sink", "gpu"), ("source", "robot")
+    ]  # fmt: skip
+    cluster.cli("stop", "split", "--grace-duration", "5s", check=True)
