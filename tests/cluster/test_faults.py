@@ -43,9 +43,15 @@ def test_daemon_killed_is_a_lost_machine(cluster: Cluster, tmp_path: Path) -> No
     assert failed[2]["error"] == "machine 'robot' was lost (its daemon stopped answering)"
     assert failed[2]["affected_input_ids"] == ["big"]
 
-    # The same machine id comes back.
+    # The same machine id comes back, and takes its part of a new dataflow.
     cluster.start_daemon("robot")
     cluster.wait_daemons("robot", "gpu")
+    (tmp_path / "recorder.pkl").unlink()
+    cluster.cli("start", "graph.yml", "--name", "again", "--detach", check=True)
+    wait_for(lambda: _count(tmp_path) >= 5, 30, "5 messages through the rejoined machine")
+    row = cluster.row("again")
+    assert row is not None and row["status"] == "running" and row["machines"] == ["gpu", "robot"]
+    assert "finished" in cluster.cli("stop", "again", check=True).stdout
 
 
 def test_coordinator_killed_and_restarted(cluster: Cluster, tmp_path: Path) -> None:
