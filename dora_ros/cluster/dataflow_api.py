@@ -317,6 +317,13 @@ class DataflowApi:
 
     def close(self) -> None:
         """Stop serving; remove the registry file and the socket (``run``)."""
+        self.closed.set()
+        if self.thread is not None:
+            # The opener may still be inside zenoh.open: it sees `closed` once out and closes
+            # what it opened. A daemon thread still in Zenoh when the interpreter exits aborts
+            # the process ("FATAL: exception not rethrown", exit status 134), and its socket
+            # would be left behind.
+            self.thread.join(timeout=10)
         with self.lock:
             self.closed.set()
             if self.queryable is not None:
