@@ -24,6 +24,7 @@ Verbs (``dataflow_api.verb``), served by every supervisor for the nodes it runs:
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
@@ -68,6 +69,9 @@ class TapServer:
         self.lock = threading.Lock()
         self.taps: dict[tuple[str, str], _Tap] = {}
         self.thread: threading.Thread | None = None
+        # Receivers end before the interpreter does: a daemon thread stopped by finalization
+        # inside a Zenoh call (publisher.put) aborts the process ("exception not rethrown").
+        atexit.register(self.close)
 
     def hold(self, node: str, output: str, listener: str) -> _Tap:
         """The tap on ``node/output`` (made now if needed), held by ``listener`` for LEASE s."""
