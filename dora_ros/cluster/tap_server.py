@@ -156,11 +156,19 @@ def _server(sup: Coordinator) -> TapServer:
     return server
 
 
-def _output(sup: Coordinator, request: dict[str, Any]) -> tuple[str, str]:
-    """``node`` and ``output`` of a request: ApiError naming what the node has."""
-    state = node_state(sup, request)
+def _output(sup: Coordinator, request: dict[str, Any], *, local: bool = True) -> tuple[str, str]:
+    """``node`` and ``output`` of a request: ApiError naming what the node has. ``local``: the
+    node must run here (a tap), else any node of the dataflow (``pub`` reaches the receivers
+    here of an output sent on another machine)."""
+    if local:
+        spec = node_state(sup, request).spec
+    else:
+        state = sup.nodes.get(str(request.get("node")))
+        if state is None:
+            raise ApiError(f"dataflow {sup._api_id()} has no node {request.get('node')!r}"
+                           f" (nodes: {', '.join(sup.nodes)})")  # fmt: skip
+        spec = state.spec
     output = str(request.get("output"))
-    spec = state.spec
     if output not in spec.outputs:
         outputs = ", ".join(spec.outputs) or "none"
         raise ApiError(f"node {spec.id!r} has no output {output!r} (outputs: {outputs})")
@@ -218,7 +226,7 @@ def _topics(sup: Coordinator, request: dict[str, Any]) -> dict[str, Any]:
 
 @verb("pub")
 def _pub(sup: Coordinator, request: dict[str, Any]) -> dict[str, Any]:
-    node, output = _output(sup, request)
+    node, output = _output(sup, request, local=False)
     try:
         body = base64.b64decode(str(request.get("data")), validate=True)
     except ValueError as err:

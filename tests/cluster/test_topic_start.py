@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cluster_env import Cluster, write
+from cluster_env import Cluster, wait_for, write
 from graphs import SCRIPTS, SPLIT_GRAPH
 from mcap.reader import make_reader
 
@@ -44,6 +44,14 @@ def test_topic_verbs_and_record_proxy_on_a_started_dataflow(
     with open(tmp_path / "split.mcap", "rb") as stream:
         topics = [c.topic for _, c, _ in make_reader(stream).iter_messages()]
     assert topics.count("source/value") >= 10 and topics.count("sink/count") >= 10
+
+    # pub on robot's output: robot's supervisor sends it to relay (gpu's has no receiver of it);
+    # relay passes it on across machines to sink like any value of source
+    published = cluster.cli("topic", "pub", "-d", "split", "source/value", "[100000]",
+                            check=True)  # fmt: skip
+    assert published.stdout.splitlines() == ["publishing #1: source/value (int64) to relay"]
+    wait_for(lambda: "sink got 100000" in cluster.cli("logs", "split", "-n", "sink").stdout, 20,
+             "the published value at the sink")  # fmt: skip
 
     bad = cluster.cli("topic", "echo", "-d", "split", "ghost/out")
     assert bad.returncode == 1 and "has no node 'ghost'" in bad.stderr
