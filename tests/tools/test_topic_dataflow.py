@@ -279,3 +279,24 @@ def test_a_killed_listener_lets_go_of_its_tap(tmp_path: Path) -> None:
         echo.kill()  # no untap: the lease lapses
         echo.wait()
         _wait_listeners(run, "talker/count", 0, 10)
+
+
+def test_echo_summarises_long_arrays_unless_raw(tmp_path: Path) -> None:
+    talker = """
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+for event in node:
+    if event["type"] == "INPUT":
+        node.send_output("count", pa.array(range(100), pa.int32()))
+"""
+    with live_run(tmp_path, talker=talker) as run:
+        short = _topic(run, "echo", "talker/count", "--count", "1", "--format", "json")
+        assert json.loads(short.stdout)["value"] == {
+            "length": 100, "type": "int32", "first": [0, 1, 2, 3, 4, 5, 6, 7],
+        }  # fmt: skip
+        full = _topic(run, "echo", "talker/count", "--count", "1", "--format", "json", "--raw")
+        assert json.loads(full.stdout)["value"] == list(range(100))
+        text = _topic(run, "echo", "talker/count", "--count", "1")
+        assert text.stdout.splitlines()[0] == "<100 x int32> [0, 1, 2, 3, 4, 5, 6, 7, ...]"
