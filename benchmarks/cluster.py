@@ -12,8 +12,11 @@ payload size (8 B, 64 KiB, 1 MiB, 16 MiB):
   to the last it got (MB/s) and counts them (sends never block: Zenoh drops when its queue is full).
 
 Targets: raw zenoh-python pub/sub between the two namespaces (the same Zenoh settings as dora-ros's
-edges: peer mode, express, congestion control DROP), `dora-ros start` of a sender on robot and a
-receiver on gpu, and the same graph with both nodes on robot (the shared-memory path).
+edges: peer mode, express, congestion control DROP), timed inside the subscriber's callback on
+Zenoh's thread (the issue's reference), and read on the main thread from zenoh-python's default
+handler (a FIFO channel: what a Python loop that handles messages pays, a thread hand-off, as a
+dora-ros node does); `dora-ros start` of a sender on robot and a receiver on gpu, and the same
+graph with both nodes on robot (the shared-memory path).
 
     sudo .venv/bin/python benchmarks/cluster.py             # about 2 minutes
     sudo .venv/bin/python benchmarks/cluster.py --count 50  # quicker
@@ -141,10 +144,16 @@ conf.insert_json5("mode", '"peer"')
 conf.insert_json5("scouting/multicast/enabled", "false")
 conf.insert_json5("listen/endpoints", json.dumps([sys.argv[1]]))
 with zenoh.open(conf) as session:
-    sub = session.declare_subscriber("bench/data",
-                                     zenoh.handlers.Callback(on_sample, indirect=False))
-    print("ready", flush=True)
-    done.wait(600)
+    if sys.argv[2] == "callback":  # timed on Zenoh's thread, inside the callback
+        sub = session.declare_subscriber("bench/data",
+                                         zenoh.handlers.Callback(on_sample, indirect=False))
+        print("ready", flush=True)
+        done.wait(600)
+    else:  # zenoh-python's default handler (a FIFO channel), read on the main thread
+        sub = session.declare_subscriber("bench/data")
+        print("ready", flush=True)
+        while not done.is_set():
+            on_sample(sub.recv())
 with open(os.environ["RESULT"], "w") as f:
     json.dump({"lat": lat, "thr": thr}, f)
 """
@@ -175,7 +184,7 @@ def _env(folder: Path, count: int, result: str) -> dict[str, str]:
     return env
 
 
-def run_raw(folder: Path, network: Network | None, count: int) -> dict[str, Any]:
+def run_raw(folder: Path, network: Network | None, count: int, how: str) -> dict[str, Any]:
     (folder / "pub.py").write_text(textwrap.dedent(RAW_PUB))
     (folder / "sub.py").write_text(textwrap.dedent(RAW_SUB))
     address = network.addresses["gpu"] if network else "127.0.0.1"
@@ -185,8 +194,8 @@ def run_raw(folder: Path, network: Network | None, count: int) -> dict[str, Any]
         return ["ip", "netns", "exec", network.namespaces[role]] if network else []
 
     env = _env(folder, count, "raw.json")
-    sub = subprocess.Popen([*prefix("gpu"), sys.executable, "sub.py", endpoint], cwd=folder,
-                           env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    sub = subprocess.Popen([*prefix("gpu"), sys.executable, "sub.py", endpoint, how],
+                           cwd=folder, env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
         subprocess.run([*prefix("robot"), sys.executable, "pub.py", endpoint], cwd=folder,
@@ -272,7 +281,8 @@ def main() -> None:
         cluster = Cluster(folder, addr=network.addresses["coordinator"] if network else "127.0.0.1",
                           netns=network.namespaces if network else {})  # fmt: skip
         try:
-            results["zenoh-python"] = run_raw(folder, network, args.count)
+            results["zenoh-python"] = run_raw(folder, network, args.count, "callback")
+            results["zenoh-python main thread"] = run_raw(folder, network, args.count, "channel")
             cluster.start_coordinator()
             for machine in ("robot", "gpu"):
                 extra = []
