@@ -14,7 +14,7 @@ Two builders, one result:
   pointers and no private pyarrow API is used, so this path is safe on every platform.
 
 Zero copy is kept: a numeric sequence whose value is a numpy array (a view into the received CDR
-bytes, see `cdr_codegen._array_view`) becomes an Arrow buffer over that memory (`pa.py_buffer`,
+bytes, see `cdr_decoder._array_view`) becomes an Arrow buffer over that memory (`pa.py_buffer`,
 which holds the array, and so the received bytes, for as long as the Arrow buffer lives) when it
 is contiguous, of the element type and aligned; otherwise it is copied once.
 

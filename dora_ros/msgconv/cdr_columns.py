@@ -1,6 +1,6 @@
 """Columnar decoding of many CDR messages of one type (`decode_many`), without a dict per message.
 
-The generated column decoder walks one message like the row decoder (`cdr_codegen`), but instead of
+The generated column decoder walks one message like the row decoder (`cdr_decoder`), but instead of
 building values it records where they are: each run of fixed-size fields (numbers, fixed numeric
 arrays, also inside nested structs) is appended as one memoryview slice of the input, a string or a
 numeric sequence as one Python object into its column list. At the end every run's slices are
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from .cdr_codegen import PRIMITIVES, Truncated, _DecoderGen, _wstring
-from .definitions import Field, FieldType, MessageDefinition
+from .cdr_decoder import Truncated, _DecoderGen, _wstring
+from .definitions import PRIMITIVES, Field, FieldType, MessageDefinition
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -23,8 +23,9 @@ import pyarrow as pa
 
 from . import native
 from .arrow_build import build_struct_array
-from .cdr_codegen import Fallback, Truncated, generate_decoder, generate_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
+from .cdr_decoder import Truncated, generate_decoder
+from .cdr_encoder import Fallback, generate_encoder
 from .cdr_reference import HEADER_LE, decode_reference, encode_reference
 from .definitions import MessageDefinition
 from .errors import CdrError, MsgConvError, ValueKindError, a_or_an

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from .cdr_codegen import Alignment
+from .cdr_alignment import Alignment
 from .definitions import PRIMITIVES, MessageDefinition
 
 if TYPE_CHECKING:
