@@ -35,8 +35,8 @@ from typing import Any
 import pyarrow as pa
 
 from ..runtime import wire
+from ..runtime.link import InboundLink, OutboundLink
 from ..runtime.shm_pool import Region, ShmPool
-from ..runtime.transport import InboundLink, OutboundLink
 from .zenoh_config import ZenohSettings
 
 MATCH_TIMEOUT = 1.0

@@ -1,16 +1,16 @@
 """The Python node API: ``from dora_ros import Node``, with dora-rs 1.1's names and events.
 
 A node talks to the coordinator (``dora-ros run``) over a control socket for lifecycle only, and to
-other nodes directly (``transport``): outputs go straight into the subscribers' sockets, inputs are
-read by the node's own thread when it asks for the next event. No background thread: waiting,
-reading and dispatch happen in ``next()``, which keeps one message to one ``recvmsg`` and no thread
-hand-off (a hand-off costs ~30-60 us in CPython).
+other nodes directly through links (``link``): outputs go straight into the subscribers' links,
+inputs are read by the node's own thread when it asks for the next event. No background thread:
+waiting, reading and dispatch happen in ``next()``, which keeps one message to one ``recvmsg``
+and no thread hand-off (a hand-off costs ~30-60 us in CPython).
 
-Parts with a home of their own: the events and their queues, timers and order
-(``event_queues``), log records (``node_logs``), raw samples (``sample``), the descriptor a node
-is given (``node_descriptor``), and the links to other nodes (``transport``). What is left here is
-the API and the wiring between them: sockets read in ``_pump`` go to ``EventQueues``, payloads
-handed to ``send_output`` go to the links.
+This module is the API facade; each part behind it has a home of its own: the sockets, links,
+pool and the one wait (``node_loop``), the events and their queues, timers and order
+(``event_queues``), the links to other nodes (``link``, ``transport``), log records
+(``node_logs``), raw samples (``sample``) and the descriptor a node is given
+(``node_descriptor``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import contextlib
 import datetime as dt
 import errno
 import logging
-import mmap
 import os
-import select
 import time
 import uuid
 import weakref
@@ -34,37 +32,17 @@ import pyarrow as pa
 
 from ..errors import NodeError
 from . import control, wire
-from .event_queues import EventQueues, InputQueue, param_deleted, param_update, timeout_error
+from .event_queues import timeout_error
+from .link import link_providers
 from .node_descriptor import normalise_descriptor
-from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank, log_routes
-from .sample import SampleHandler, views_released
-from .shm_pool import ShmPool
-from .tap import NodeTaps
-from .transport import (
-    MAX_INLINE_RECORD,
-    InboundLink,
-    OutboundLink,
-    connect,
-    listen,
-    peer_uid,
-    socket_name,
-)
+from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank
+from .node_loop import STOP_FLUSH_GRACE as STOP_FLUSH_GRACE
+from .node_loop import NodeLoop
+from .sample import SampleHandler
+from .transport import listen, socket_name
 
-_POLL_IN = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
-# Outbound links are watched for their receiver's exit only: its RELEASE records are read when a
-# region is needed (`_acquire`), so they do not wake this node. Waking a sleeping sender cost the
-# receiver ~13 us per message here (flush_releases 20 -> 7 us; docs/benchmarks.md).
-_POLL_HUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
-_unpack_header = wire.HEADER.unpack_from
-_unpack_ref = wire.SHM_REF.unpack_from
-_HEADER_SIZE = wire.HEADER.size
-_SHM_META = wire.HEADER.size + wire.SHM_REF.size
 # Seconds next() polls before it sleeps (DORA_ROS_SPIN_US, default 50 us; 0 turns it off).
 _SPIN = float(os.environ.get("DORA_ROS_SPIN_US", "50")) / 1e6
-_LOG_ROUTE = "\0logs"  # self._routes key of the dora/logs receivers
-STATS_PERIOD = 1.0  # seconds between two `stats` records to the supervisor
-# Seconds close() still waits for slow receivers once the dataflow is stopping (see _flush_links).
-STOP_FLUSH_GRACE = 2.0
 
 
 class Node:
@@ -118,7 +96,7 @@ class Node:
             raise NodeError(f"cannot reach dataflow {dataflow_id}: {err}") from err
         # Listen before registering, so senders can connect as soon as the dataflow starts.
         try:
-            self._listener = listen(socket_name(dataflow_id, f"n/{node_id}"))
+            listener = listen(socket_name(dataflow_id, f"n/{node_id}"))
         except OSError as err:
             ctl.close()
             if err.errno == errno.EADDRINUSE:  # the address lives as long as its node
@@ -126,263 +104,53 @@ class Node:
                     f"node {node_id!r} is already running in dataflow {dataflow_id}"
                 ) from err
             raise NodeError(f"node {node_id!r}: cannot listen for inputs: {err}") from err
+        # Links of registered kinds (link.register_link_provider) also receive before we register.
+        providers = link_providers(node_id, dataflow_id)
         control.send(
             ctl, {"op": "register", "node": node_id, "pid": os.getpid(), "dynamic": dynamic}
         )
         init = control.recv(ctl)
         if init is None or init.get("op") != "init":
             ctl.close()
-            self._listener.close()
+            listener.close()
+            for provider in providers:
+                provider.close()
             message = init.get("message") if init else "the coordinator closed the connection"
             raise NodeError(f"node {node_id!r}: {message}")
-        self._ctl = ctl
         self._id = node_id
         self._dataflow_id = dataflow_id
-        self._setup(init)
+        self._restart_count: int = init["restart_count"]
+        self._node_config: dict[str, Any] = init["node_config"]
+        self._descriptor: dict[str, Any] = init["descriptor"]
+        self._loop = loop = NodeLoop(ctl, listener, node_id, dataflow_id, init, providers)
+        self._events = loop.events
+        self._outputs = loop.outputs
+        self._pump = loop.pump
+        self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
         self._closed = False
-        # Wait for the barrier: every node is listening once `start` arrives.
-        while not self._started:
-            message = control.recv(ctl)
-            if message is None:
-                raise NodeError(f"node {node_id!r}: the dataflow ended before it started")
-            self._on_control(message)
-        self._connect_outputs()
+        if not loop.wait_for_start():
+            raise NodeError(f"node {node_id!r}: the dataflow ended before it started")
+        loop.connect_outputs()
         atexit.register(_close_at_exit, weakref.ref(self))
         node_raw: dict[str, Any] = next(
             (n for n in self._descriptor.get("nodes") or () if n.get("id") == node_id), {}
         )
-        self._log = NodeLog(node_id, dataflow_id, node_raw, self._log_routes, self._send_log)
+        self._log = NodeLog(node_id, dataflow_id, node_raw, loop.log_routes, self._send_log)
+        loop.log = self._log
         _install_logging(self._log)
 
-    def _setup(self, init: dict[str, Any]) -> None:
-        self._restart_count: int = init["restart_count"]
-        self._node_config: dict[str, Any] = init["node_config"]
-        self._descriptor: dict[str, Any] = init["descriptor"]
-        self._events = EventQueues(init["inputs"])
-        self._inputs = self._events.inputs
-        # sender node -> output index -> inputs of this node it feeds
-        self._inbound_routes: dict[str, dict[int, tuple[InputQueue, ...]]] = {
-            sender: {int(i): tuple(self._inputs[x] for x in ids) for i, ids in outs.items()}
-            for sender, outs in init["inbound"].items()
-        }
-        self._outputs: dict[str, int] = {o: i for i, o in enumerate(init["outputs"])}
-        # output -> receiver nodes; receiver -> pending limit (its largest queue size for us)
-        self._routes: dict[str, tuple[str, ...]] = {
-            o: tuple(receivers) for o, receivers in init["routes"].items()
-        }
-        self._receiver_limits: dict[str, int] = init["receiver_limits"]
-        # dora/logs: this node's records go to their subscribers as outputs LOG_INDEX_BASE + level
-        # (the key cannot be an output id), and records of others arrive as inputs.
-        self._log_routes = log_routes(self._descriptor, self._id)
-        if self._log_routes.receivers:
-            self._routes[_LOG_ROUTE] = tuple(sorted(self._log_routes.all_receivers))
-        for sender, by_index in self._log_routes.inbound.items():
-            routes = self._inbound_routes.setdefault(sender, {})
-            for index, ids in by_index.items():
-                routes[index] = tuple(self._inputs[x] for x in ids)
-                for x in ids:
-                    sources = self._inputs[x].log_sources
-                    self._inputs[x].log_sources = {sender} | (sources or set())
-        self._ready: set[str] = set(init["ready"])
-        self._links: dict[str, OutboundLink] = {}
-        self._link_ids = 0
-        self._inbound: dict[int, InboundLink] = {}
-        self._pool = ShmPool()
-        # Taps (tap.py): extra, never-blocking receivers of outputs someone watches; the send
-        # path reads the dict of tap links by output index (empty: no cost but a truth test).
-        self._taps = NodeTaps()
-        self._tapped = self._taps.by_index
-        self._started = False
-        self._stop_requested = False  # the coordinator asked the dataflow to stop
-        self._send_dropped: dict[str, int] = {}
-        # Messages sent per output, and what the last `stats` record told (drops go as counts
-        # since then); `stats` goes every STATS_PERIOD from _pump (`top`, `node info`).
-        self._sent: dict[str, int] = dict.fromkeys(self._outputs, 0)
-        self._told: dict[str, dict[str, int]] = {"dropped": {}, "send_dropped": {}}
-        self._stats_due = 0.0
-        self._undeclared: dict[str, int] = {}  # undeclared output -> sends ignored
-        # Discarded raw samples whose buffer the user still views (bounded by what they hold).
-        self._held_samples: list[tuple[mmap.mmap, Any, Any]] = []
-        self._external: dict[int, Any] = {}
-        # epoll, not poll: its own fd is readable whenever one of ours is, which lets
-        # recv_async wait in the event loop (loop.add_reader) with no thread.
-        self._poller = select.epoll()
-        self._poller.register(self._ctl.fileno(), _POLL_IN)
-        self._poller.register(self._listener.fileno(), _POLL_IN)
-        # Edges to nodes on other machines (a dataflow started with `dora-ros start` over
-        # several daemons): Zenoh links behind the same link classes (dora_ros.cluster).
-        self._remote: Any = None
-        if init.get("remote"):
-            from ..cluster.remote_link import RemoteLinks
+    # The loop's parts, for tests and tools that look inside a running node.
+    @property
+    def _pool(self) -> Any:
+        return self._loop.pool
 
-            self._remote = RemoteLinks(self._id, init["remote"])
-            for remote_in in self._remote.inbound:
-                self._inbound[remote_in.fd] = remote_in
-                self._poller.register(remote_in.fd, _POLL_IN)
+    @property
+    def _links(self) -> Any:
+        return self._loop.links
 
-    def _connect_outputs(self) -> None:
-        receivers = {r for rs in self._routes.values() for r in rs}
-        for receiver in sorted(receivers & self._ready):
-            self._open_link(receiver)
-        self._events.start()
-
-    def _open_link(self, receiver: str) -> None:
-        old = self._links.pop(receiver, None)
-        if old is not None:
-            self._drop_link(old)
-        if self._remote is not None and receiver in self._remote.receivers:
-            self._link_ids += 1
-            limit = self._receiver_limits.get(receiver, 10)
-            remote = self._links[receiver] = self._remote.outbound(self._link_ids, receiver, limit)
-            self._poller.register(remote.fd, _POLL_HUP)
-            return
-        try:
-            sock = connect(socket_name(self._dataflow_id, f"n/{receiver}"), self._id)
-        except OSError:
-            return  # not listening (yet): messages to it are counted as dropped
-        self._link_ids += 1
-        link = OutboundLink(self._link_ids, receiver, sock, self._receiver_limits.get(receiver, 10))
-        self._links[receiver] = link
-        self._poller.register(link.fd, _POLL_HUP)
-
-    def _drop_link(self, link: OutboundLink) -> None:
-        if not link.closed:
-            with contextlib.suppress(OSError):  # closed fds leave epoll by themselves
-                self._poller.unregister(link.fd)
-        link.close(self._pool)
-        if link.dropped:
-            self._send_dropped[link.receiver] = (
-                self._send_dropped.get(link.receiver, 0) + link.dropped
-            )
-            link.dropped = 0
-
-    # --- receiving ----------------------------------------------------------------------------
-
-    def _on_frame(self, link: InboundLink, data: bytes, _: Any) -> None:
-        # Hot path (one call per received message): header, payload view, event; nothing else.
-        kind, encoding, out_idx, type_code, meta_len, ts, nbytes = _unpack_header(data)
-        routes = link.routes
-        if routes is None:
-            routes = link.routes = self._inbound_routes.get(link.sender or "", {})
-        targets = routes.get(out_idx)
-        if not targets:
-            return
-        if kind == wire.KIND_SHM:
-            region_id, generation, _ = _unpack_ref(data, _HEADER_SIZE)
-            meta = data[_SHM_META : _SHM_META + meta_len] if meta_len else b""
-            buf = link.shm_buffer(region_id, generation, nbytes)
-        else:
-            start = _HEADER_SIZE + meta_len
-            meta = data[_HEADER_SIZE:start] if meta_len else b""
-            buf = pa.py_buffer(data).slice(start, nbytes)
-        value = wire.decode_payload(encoding, type_code, buf)
-        self._events.deliver(targets, value, wire.decode_metadata(meta, ts))
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            if peer_uid(sock) != os.getuid():
-                sock.close()
-                continue
-            sock.setblocking(False)
-            link = InboundLink(sock)
-            self._inbound[link.fd] = link
-            self._poller.register(link.fd, _POLL_IN)
-            # Read what is already waiting now: the poll that showed the listener ready did not
-            # include this socket, so a try_recv()/drain() after a quiet spell saw nothing.
-            self._read_inbound(link)
-
-    def _read_inbound(self, link: InboundLink) -> None:
-        if not link.receive(self._on_frame):
-            self._inbound.pop(link.fd, None)
-            with contextlib.suppress(OSError):  # closed fds leave epoll by themselves
-                self._poller.unregister(link.fd)
-
-    def _on_control(self, message: dict[str, Any]) -> None:
-        op = message.get("op")
-        if op == "start":
-            self._ready.update(message.get("ready", ()))
-            self._started = True
-        elif op == "ready":
-            node = message["node"]
-            self._ready.add(node)
-            if self._started and any(node in rs for rs in self._routes.values()):
-                self._open_link(node)
-        elif op == "closed":
-            self._on_sender_closed(message["node"], message.get("error"))
-        elif op == "tap":  # someone watches one of our outputs (tap.py)
-            self._taps.add(message, self._outputs.get(str(message.get("output"))), self._id)
-        elif op == "restarted":  # dora-rs 1.1: NODE_RESTARTED
-            self._events.source_restarted(message["node"])
-        elif op == "param":  # `dora-ros param set|delete` (dora-rs 1.1's parameters)
-            key = str(message.get("key"))
-            event = param_deleted(key) if message.get("deleted") else param_update(
-                key, message.get("value")
-            )  # fmt: skip
-            self._events.push_control(event)
-        elif op == "stop":
-            self._stop_requested = True
-            self._events.stop("MANUAL")
-
-    def _on_sender_closed(self, sender: str, error: str | None = None) -> None:
-        # Everything the sender sent is already in our sockets: read it before closing inputs.
-        self._accept()
-        for link in list(self._inbound.values()):
-            if link.sender is None or link.sender == sender:
-                self._read_inbound(link)
-        self._events.sender_closed(sender, error)
-
-    def _pump(self, wait: float) -> None:
-        """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
-        if self._held_samples:  # dropped samples whose last view may be gone by now
-            self._settle_held_samples()
-        if self._started and time.monotonic() >= self._stats_due:
-            self._send_stats()
-        if self._log.pending:
-            self._log.flush()  # records logged on other threads
-        for link in self._inbound.values():
-            if link.releases and not link.flush_releases() and (wait < 0 or wait > 0.005):
-                wait = 0.005  # the sender's socket is full: retry its RELEASE records soon
-        for out in self._links.values():
-            if out.pending or out.retiring:  # held back for a slow receiver: retry soon
-                out.flush(self._pool)
-                if (out.pending or out.retiring) and (wait < 0 or wait > 0.005):
-                    wait = 0.005
-        if self._taps and self._taps.service(self._pool) and (wait < 0 or wait > 0.005):
-            wait = 0.005
-        if self._events.timers or self._events.watched:
-            self._events.fire_timers()
-        ready = self._poller.poll(wait if wait <= 0 else wait + 0.001)
-        for fd, _ in ready:
-            inbound = self._inbound.get(fd)
-            if inbound is not None:
-                self._read_inbound(inbound)
-            elif fd == self._listener.fileno():
-                self._accept()
-            elif fd == self._ctl.fileno():
-                message = control.recv(self._ctl)
-                if message is None:
-                    self._poller.unregister(fd)
-                    self._on_control({"op": "stop"})
-                else:
-                    self._on_control(message)
-            elif fd in self._external:
-                source = self._external[fd]
-                while (event := source.take()) is not None:
-                    self._events.push_control(event)
-            else:
-                for out_link in list(self._links.values()):
-                    if out_link.fd == fd:
-                        out_link.read_releases(self._pool)
-                        out_link.flush(self._pool)
-                        if out_link.closed:
-                            self._drop_link(out_link)
-                            self._links.pop(out_link.receiver, None)
-        if self._events.timers or self._events.watched:
-            self._events.fire_timers()
+    @property
+    def _taps(self) -> Any:
+        return self._loop.taps
 
     # --- receiving: public ----------------------------------------------------------------
 
@@ -454,7 +222,7 @@ class Node:
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else time.monotonic() + timeout
-        fd = self._poller.fileno()
+        fd = self._loop.poller.fileno()
         while True:
             if self._closed or (self._events.finished and not self._events.has_events()):
                 return None
@@ -497,9 +265,7 @@ class Node:
                 "merge_external_events needs an object with fileno() and take(), such as a"
                 " subscription from dora_ros.bridge"
             )
-        fd = subscription.fileno()
-        self._external[fd] = subscription
-        self._poller.register(fd, _POLL_IN)
+        self._loop.add_external(subscription)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -533,86 +299,9 @@ class Node:
             raise NodeError(f"node {self._id!r}: send_output after the node was closed")
         if index is None:
             return
-        self._sent[output_id] += 1
-        self._send_index(index, self._routes.get(output_id, ()), data, metadata)
-
-    def _send_index(
-        self, index: int, receivers: tuple[str, ...], data: Any, metadata: dict[str, Any] | None
-    ) -> None:
-        """Send ``data`` as output ``index`` (an output, or a log level's) to ``receivers``."""
-        payload, ipc_array = wire.encode_payload(data)
-        meta = wire.encode_metadata(metadata)
-        if not receivers and index not in self._tapped:
-            return
-        links = self._links_for(receivers)
-        if self._tapped:
-            links.extend(self._tapped.get(index, ()))
-        ts = time.time_ns()
-        if (
-            payload.length < wire.INLINE_LIMIT and len(meta) + payload.length < MAX_INLINE_RECORD
-        ) or all(link.remote for link in links):
-            # Inline; also at any size when every receiver is on another machine: the remote
-            # link copies the frame into Zenoh once, a shared-memory region would be one copy more.
-            body = payload.view if ipc_array is None else wire.ipc_bytes(ipc_array)
-            header = wire.HEADER.pack(
-                wire.KIND_INLINE, payload.encoding, index, payload.type_code, len(meta), ts,
-                payload.length,
-            )  # fmt: skip
-            parts = [header, meta, body]
-            for link in links:
-                link.send(parts, [], None, self._pool)
-            return
-        region = self._acquire(payload.length)
-        if ipc_array is None:
-            region.mm[: payload.length] = payload.view
-        else:
-            # The whole (mutable) region: pyarrow's slices of a mutable buffer are read-only.
-            wire.write_ipc(ipc_array, region.buffer)
-        self._send_region(
-            index, region, payload.encoding, payload.type_code, payload.length, meta, ts, links
-        )
-
-    def _links_for(self, receivers: tuple[str, ...]) -> list[OutboundLink]:
-        links = []
-        for receiver in receivers:
-            link = self._links.get(receiver)
-            if link is None or link.closed:
-                self._send_dropped[receiver] = self._send_dropped.get(receiver, 0) + 1
-            else:
-                links.append(link)
-        return links
-
-    def _acquire(self, nbytes: int) -> Any:
-        if self._held_samples:
-            self._settle_held_samples()
-        for link in self._links.values():
-            if link.outstanding:
-                link.read_releases(self._pool)
-        if self._tapped:
-            self._taps.read_releases(self._pool)
-        return self._pool.acquire(nbytes)
-
-    def _settle_held_samples(self) -> None:
-        """Regions of discarded samples go back to the pool once the user's views are gone."""
-        held = []
-        for sample_mm, buffer, region in self._held_samples:
-            if views_released(sample_mm, buffer):
-                self._pool.settle(region)
-            else:
-                held.append((sample_mm, buffer, region))
-        self._held_samples = held
-
-    def _send_region(
-        self, index: int, region: Any, encoding: int, type_code: int, nbytes: int, meta: bytes,
-        ts: int, links: list[OutboundLink],
-    ) -> None:  # fmt: skip
-        header = wire.HEADER.pack(wire.KIND_SHM, encoding, index, type_code, len(meta), ts, nbytes)
-        ref = wire.SHM_REF.pack(region.id, region.generation, region.size)
-        parts = [header, ref, meta]
-        for link in links:
-            fds = [] if link.id in region.sent_to else [region.fd]
-            link.send(parts, fds, region, self._pool)
-        self._pool.settle(region)
+        loop = self._loop
+        loop.sent[output_id] += 1
+        loop.send_index(index, loop.routes.get(output_id, ()), data, metadata)
 
     def send_output_raw(
         self, /, output_id: str, data_length: int, metadata: dict[str, Any] | None = None
@@ -638,30 +327,7 @@ class Node:
                 lambda: self.send_output(output_id, bytes(scratch), metadata),
                 lambda _released, _buffer: None,
             )
-        meta = wire.encode_metadata(metadata)
-        region = self._acquire(data_length)
-        # A mapping of the sample's own: its exports tell whether the user still holds views.
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        sample_mm = mmap.mmap(region.fd, data_length, flags=flags)
-
-        def send() -> None:
-            if self._closed:
-                raise NodeError(f"node {self._id!r}: sample sent after the node was closed")
-            links = self._links_for(self._routes.get(output_id, ()))
-            if self._tapped:
-                links.extend(self._tapped.get(index, ()))
-            self._sent[output_id] += 1
-            self._send_region(
-                index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
-            )
-
-        def discard(released: bool, buffer: Any) -> None:
-            if released:
-                self._pool.settle(region)
-            else:  # the user still holds a view: the region waits until it is gone
-                self._held_samples.append((sample_mm, buffer, region))
-
-        return SampleHandler(sample_mm, send, discard)
+        return self._loop.raw_sample(output_id, index, data_length, metadata)
 
     def send_service_request(
         self, /, output_id: str, data: Any, metadata: dict[str, Any] | None = None
@@ -743,7 +409,7 @@ class Node:
         if output is not None:
             self.send_output(output, value)
         if receivers:
-            self._send_index(LOG_INDEX_BASE + rank, receivers, value, None)
+            self._loop.send_index(LOG_INDEX_BASE + rank, receivers, value, None)
 
     def _unsupported(self, what: str) -> NodeError:
         return NodeError(f"{what} is not supported by dora-ros (dora-rs extension storage)")
@@ -772,87 +438,12 @@ class Node:
         self._log.flush()
         self._log.enabled = False  # records from here on are only shown
         self._closed = True
-        self._flush_links()
-        for link in list(self._links.values()):
-            self._drop_link(link)
         for output_id, count in self._undeclared.items():
             if count > 1:
                 logging.getLogger(self._id).warning(
                     "ignored %d sends on undeclared output %r in all", count, output_id
                 )
-        self._send_stats()
-        for in_link in self._inbound.values():
-            in_link.close()
-        if self._remote is not None:
-            self._remote.close()
-        self._taps.close(self._pool)
-        self._listener.close()
-        self._ctl.close()
-        self._poller.close()
-        self._pool.close()
-
-    def _send_stats(self) -> None:
-        """A ``stats`` record: drops since the last one, totals of messages in, queued and out."""
-        self._stats_due = time.monotonic() + STATS_PERIOD
-        # `t`: CLOCK_MONOTONIC, the same in every process: rates are counted between records.
-        message: dict[str, Any] = {"op": "stats", "t": time.monotonic()}
-        for key, totals in (("dropped", self._events.dropped()),
-                            ("send_dropped", self._send_dropped)):  # fmt: skip
-            told = self._told[key]
-            message[key] = {k: n - told.get(k, 0) for k, n in totals.items() if n != told.get(k, 0)}
-            self._told[key] = dict(totals)
-        message["received"] = {i.id: i.received for i in self._inputs.values()}
-        message["queued"] = {i.id: len(i.queue) for i in self._inputs.values()}
-        message["sent"] = self._sent
-        with contextlib.suppress(OSError, ValueError):
-            control.send(self._ctl, message)
-
-    def _flush_links(self) -> None:
-        """Hand every record still held back for a slow receiver to it before the node ends.
-
-        As on dora-rs, where a sender's messages wait in the daemon after it exits, nothing is
-        dropped for a receiver that is still running and reading, however long its backlog
-        (bounded by its queue size): the wait ends when every link is flushed or its receiver
-        has gone. A stop of the dataflow (Ctrl-C, --stop-after) leaves ``STOP_FLUSH_GRACE``
-        seconds, after which the rest is dropped and reported. (Before, close gave every link 2 s
-        in all and retried every 10 ms: 91,033 of 573,033 messages of benchmarks/latency.py's
-        8-byte burst were dropped.)
-        """
-        deadline = time.monotonic() + STOP_FLUSH_GRACE if self._stop_requested else None
-        ctl_fd: int | None = self._ctl.fileno()
-        stalled = False
-        while True:
-            waiting = []
-            moved = False
-            for link in self._links.values():
-                if link.closed or not (link.pending or link.retiring):
-                    continue
-                if link.outstanding:
-                    link.read_releases(self._pool)
-                before = len(link.pending) + len(link.retiring)
-                link.flush(self._pool)
-                if not link.closed and (link.pending or link.retiring):
-                    waiting.append(link)
-                    moved = moved or len(link.pending) + len(link.retiring) < before
-            if not waiting or (deadline is not None and time.monotonic() >= deadline):
-                return
-            if stalled and not moved:
-                # Writable but held back for the receiver's unread backlog of shared memory
-                # (transport): poll() would return at once, so wait a little instead.
-                time.sleep(0.002)
-            poller = select.poll()
-            if ctl_fd is not None:
-                poller.register(ctl_fd, select.POLLIN)
-            for link in waiting:
-                poller.register(link.fd, select.POLLOUT)
-            ready = poller.poll(10)
-            stalled = bool(ready)
-            if ctl_fd is not None and any(fd == ctl_fd for fd, _ in ready):
-                message = control.recv(self._ctl)
-                if message is None:
-                    ctl_fd = None  # the coordinator is gone: the dataflow is ending
-                if (message is None or message.get("op") == "stop") and deadline is None:
-                    deadline = time.monotonic() + STOP_FLUSH_GRACE
+        self._loop.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

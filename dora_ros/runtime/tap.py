@@ -37,7 +37,9 @@ from typing import Any
 
 from . import wire
 from .shm_pool import ShmPool
-from .transport import InboundLink, OutboundLink, connect, listen, peer_uid, socket_name
+from .transport import SocketInboundLink as InboundLink
+from .transport import SocketOutboundLink as OutboundLink
+from .transport import connect, listen, peer_uid, socket_name
 
 __all__ = [
     "DROP_REPORT_PERIOD",

@@ -1,12 +1,13 @@
-"""Node-to-node links: the one small interface between the node API and the wire.
+"""Node-to-node links on one machine: the shared-memory implementation of ``link``'s interface.
 
 A node listens on its own Unix socket (SOCK_SEQPACKET, Linux abstract namespace: no file to leave
 behind) and senders connect to it directly, so no relay process sits on the data path: one
 ``sendmsg`` in the sender and one ``recvmsg`` in the receiver per message (8 bytes one way in
 ~15 us here, against ~130 us through dora-rs's daemon).
 
-``OutboundLink`` is the sender's end of one link (sender node -> receiver node), ``InboundLink`` the
-receiver's. Links between machines (Zenoh) will implement the same two classes.
+``SocketOutboundLink`` is the sender's end of one link (sender node -> receiver node),
+``SocketInboundLink`` the receiver's; they implement ``link.OutboundLink``/``link.InboundLink``,
+as the links between machines (``cluster/remote_link``) do.
 
 Control records (RELEASE receiver -> sender, RETIRE sender -> receiver) are never dropped: one
 that does not fit in the socket now waits, merged with the next ones into one record, and goes
@@ -29,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import wire
+from .link import InboundLink, OutboundLink
 from .shm_pool import Mapping, Region, ShmPool
 
 RECV_SIZE = 65536
@@ -65,15 +67,13 @@ def peer_uid(sock: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
-class OutboundLink:
+class SocketOutboundLink(OutboundLink):
     """Sender's end of a link to one receiver node.
 
     Sends never block: if the receiver's socket buffer is full, records wait in ``pending``
     (bounded by the receiver's queue size, oldest dropped and counted) and are flushed on the next
     send or when the node waits for events.
     """
-
-    remote = False  # a link to a node on another machine (cluster/remote_link.py) says True
 
     def __init__(self, link_id: int, receiver: str, sock: socket.socket, pending_limit: int):
         self.id = link_id
@@ -225,7 +225,7 @@ class _Lease:
 
     __slots__ = ("generation", "link", "region_id")
 
-    def __init__(self, link: InboundLink, region_id: int, generation: int) -> None:
+    def __init__(self, link: SocketInboundLink, region_id: int, generation: int) -> None:
         self.link = link
         self.region_id = region_id
         self.generation = generation
@@ -234,7 +234,7 @@ class _Lease:
         self.link.releases.append((self.region_id, self.generation))
 
 
-class InboundLink:
+class SocketInboundLink(InboundLink):
     """Receiver's end of a link from one sender node."""
 
     def __init__(self, sock: socket.socket) -> None:
@@ -246,7 +246,9 @@ class InboundLink:
         self.releases: deque[tuple[int, int]] = deque()
         self.closed = False
 
-    def receive(self, on_frame: Callable[[InboundLink, bytes, pa.Buffer | None], None]) -> bool:
+    def receive(
+        self, on_frame: Callable[[SocketInboundLink, bytes, pa.Buffer | None], None]
+    ) -> bool:
         """Read every record waiting on the socket. Returns False once the sender is gone."""
         while True:
             try:
