@@ -20,6 +20,7 @@ import array
 import errno
 import fcntl
 import os
+import select
 import socket
 import struct
 import termios
@@ -44,6 +45,8 @@ _FD_SPACE = socket.CMSG_SPACE(struct.calcsize("i"))
 # in `pending` (bounded by queue_size, oldest dropped and counted) once the receiver has more than
 # this many unread bytes per queue slot (+2).
 _UNREAD_BYTES_PER_SLOT = 1024
+# Regions a receiver may hold before that backlog is checked at all (one ioctl per send).
+_UNCHECKED_REGIONS = 4
 _INT = struct.Struct("i")
 
 
@@ -88,6 +91,8 @@ class SocketOutboundLink(OutboundLink):
         self.backlog_limit = (pending_limit + 2) * _UNREAD_BYTES_PER_SLOT
         # Regions retired while the socket was full; bounded by the regions the receiver mapped.
         self.retiring: list[int] = []
+        self._readable = select.poll()
+        self._readable.register(self.fd, select.POLLIN)
 
     def retire(self, region_id: int) -> None:
         """The pool gave up region ``region_id``: the receiver unmaps it (see ``shm_pool``)."""
@@ -139,11 +144,13 @@ class SocketOutboundLink(OutboundLink):
     def _try_send(
         self, parts: list[Any], fds: list[int], region: Region | None, pool: ShmPool
     ) -> bool:
-        # With at most one region at the receiver (the releases were read just before, in
-        # Node._acquire), shared memory cannot pile up there: skip the ioctl (~2 us).
+        # With a few regions at most at the receiver (the releases were read just before, in
+        # NodeLoop.acquire), shared memory cannot pile up there: skip the ioctl (~2 us). A
+        # receiver in lockstep holds two (its current message, and the previous one whose
+        # release is on its way), so a bound of one paid the ioctl on every message.
         if (
             region is not None
-            and len(self.outstanding) > 1
+            and len(self.outstanding) > _UNCHECKED_REGIONS
             and _unread_bytes(self.fd) > self.backlog_limit
         ):
             return False  # as if the socket were full: it waits in `pending`
@@ -185,7 +192,10 @@ class SocketOutboundLink(OutboundLink):
 
     def read_releases(self, pool: ShmPool) -> None:
         """Take RELEASE records (and notice a closed receiver) without blocking."""
-        while not self.closed:
+        # Asked before each region is taken (NodeLoop.acquire): poll(0) first, since a recv
+        # that finds nothing raises, and the exception costs more than the poll.
+        readable = self._readable.poll
+        while not self.closed and readable(0):
             try:
                 data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
             except BlockingIOError:
