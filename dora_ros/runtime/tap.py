@@ -61,6 +61,9 @@ KIND_TAP_DROPPED = 0x40
 _DROPPED = struct.Struct("<BQ")
 # The receiver's thread wakes this often to notice close() (and its owner's lease checks).
 _RECEIVER_TICK = 0.2
+# While a tap link's records wait (the supervisor is behind), its socket is retried at most this
+# often, not at every send.
+_RETRY = 0.001
 
 
 def tap_address(dataflow_id: str, tap_id: str) -> str:
@@ -69,6 +72,26 @@ def tap_address(dataflow_id: str, tap_id: str) -> str:
 
 
 # --- node side ------------------------------------------------------------------------------------
+
+
+class _TapLink(OutboundLink):
+    """A tap's link: while records wait for the supervisor, the socket is retried at most every
+    `_RETRY` seconds, not at each send (the send then only queues, oldest dropped and counted).
+
+    A sender at full rate saturates a tap; trying the full socket at each message cost it a
+    failed sendmsg per message. Median cost of an 8-byte send with `topic hz` attached against
+    without, in the same run (a sender of 2000-message bursts; 2 cores at load ~11, so ratios
+    only): 2.6x, 2.1x, 3.0x retrying at each send; 1.0x, 2.4x, 1.4x with the retry spaced.
+    """
+
+    retry_at = 0.0
+
+    def flush(self, pool: ShmPool) -> None:
+        now = time.monotonic()
+        if now < self.retry_at:
+            return
+        super().flush(pool)
+        self.retry_at = now + _RETRY if self.pending or self.retiring else 0.0
 
 
 class NodeTaps:
@@ -95,7 +118,7 @@ class NodeTaps:
             return  # the receiver is gone already
         # Negative ids: never one of the node's own link ids (ShmPool keys retire notices by id).
         self._next_id -= 1
-        link = OutboundLink(self._next_id, f"\0tap/{tap_id}", sock, TAP_QUEUE)
+        link = _TapLink(self._next_id, f"\0tap/{tap_id}", sock, TAP_QUEUE)
         link.tap_id = tap_id  # type: ignore[attr-defined]
         link.tap_index = index  # type: ignore[attr-defined]
         self._links[tap_id] = link
