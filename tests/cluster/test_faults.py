@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
-from cluster_env import Cluster, result, wait_for, write
+from cluster_env import DORA_ROS, Cluster, result, wait_for, write
 from graphs import SCRIPTS, SPLIT_GRAPH, assert_seen_or_counted
 
 
@@ -16,11 +17,22 @@ def _count(folder: Path) -> int:
 def test_daemon_killed_is_a_lost_machine(cluster: Cluster, tmp_path: Path) -> None:
     write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
     cluster.up("robot", "gpu")
-    cluster.cli("start", "graph.yml", "--name", "two", "--detach", check=True)
-    wait_for(lambda: _count(tmp_path) >= 5, 30, "5 messages at the recorder")
-
-    cluster.kill("robot")  # SIGKILL: its machine run and nodes die with it
-    killed = time.monotonic()
+    # Attached, as a user watching it: the command ends non-zero, naming the machine.
+    attached = subprocess.Popen(
+        [*DORA_ROS, "start", "graph.yml", "--name", "two", "--attach"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=cluster.env(),
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _count(tmp_path) >= 5, 30, "5 messages at the recorder")
+        cluster.kill("robot")  # SIGKILL: its machine run and nodes die with it
+        killed = time.monotonic()
+        _, err = attached.communicate(timeout=30)
+    finally:
+        if attached.poll() is None:
+            attached.kill()
+            attached.wait()
+    assert attached.returncode == 1, err
+    assert "failed: machine 'robot' lost" in err, err
 
     def ended() -> dict[str, object] | None:
         row = cluster.row("two")
