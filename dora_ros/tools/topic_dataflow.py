@@ -61,6 +61,7 @@ class _Counts:
     at_sender: int = 0
     in_transit: int = 0
     here: int = 0
+    unreadable: int = 0
 
 
 def split_topic(name: str) -> tuple[str, str]:
@@ -137,9 +138,12 @@ class TapListener:
             value = pa.ipc.open_stream(sample.payload.to_bytes()).read_next_batch().column(0)
             metadata = wire.decode_metadata(info["meta"].encode(), int(info["ts"]))
         except Exception as err:  # a sample we cannot read: said once, counted as dropped
-            print(f"{topic}: unreadable sample: {err}", file=sys.stderr)
             with self.cond:
-                self.counts[topic].here += 1
+                counts = self.counts[topic]
+                if not counts.unreadable:
+                    print(f"{topic}: unreadable sample: {err}", file=sys.stderr)
+                counts.unreadable += 1
+                counts.here += 1
             return
         message = TopicMessage(topic, value, metadata, int(info["size"]), time.monotonic())
         with self.cond:
@@ -187,7 +191,7 @@ class TapListener:
 
     def dropped(self) -> dict[str, _Counts]:
         with self.cond:
-            return {t: _Counts(c.last_seq, c.at_sender, c.in_transit, c.here)
+            return {t: _Counts(c.last_seq, c.at_sender, c.in_transit, c.here, c.unreadable)
                     for t, c in self.counts.items()}  # fmt: skip
 
     def __exit__(self, *exc: object) -> None:
