@@ -146,11 +146,19 @@ class _LineSender:
     ``pa.StringArray`` of one line per message). A line longer than ``LINE_CHUNK`` characters
     goes as several messages, in order; lines printed before the dataflow started wait (at most
     ``EARLY_LINES``, then the oldest are dropped and counted) and go out at the start.
+
+    Sends never block: this runs on the relay thread that also writes the node's log and drains
+    its stdout pipe, so a blocked send would stop the log and then the node's own ``print``.
+    Messages a receiver cannot take now wait for it (at most ``PENDING_MESSAGES`` per receiver,
+    then the oldest are dropped), are retried at each line and, when the node ends, for at most
+    ``CLOSE_WAIT`` seconds; drops are counted and reported in one line per receiver.
     """
 
     # Characters per message: at most 4 bytes each in UTF-8, so one chunk fits in one record.
     LINE_CHUNK = MAX_INLINE_RECORD // 8
     EARLY_LINES = 1000
+    PENDING_MESSAGES = 1000
+    CLOSE_WAIT = 1.0
 
     def __init__(
         self, coordinator: Coordinator, node: str, index: int, receivers: list[str],
@@ -165,6 +173,8 @@ class _LineSender:
         self.lock = threading.Lock()
         self.early: deque[str] = deque()
         self.early_dropped = 0
+        self.pending: dict[str, deque[list[bytes]]] = {}  # receiver -> messages waiting for it
+        self.dropped: dict[str, int] = {}  # receiver -> messages dropped
 
     def send(self, line: str) -> None:
         with self.lock:
@@ -205,19 +215,52 @@ class _LineSender:
                 wire.KIND_INLINE, wire.ENC_IPC, self.index, 0, 0, time.time_ns(), len(body)
             )
             for receiver in self.receivers:
-                sock = self.links.get(receiver)
-                try:
-                    if sock is None:
-                        address = socket_name(self.coordinator.id, f"n/{receiver}")
-                        sock = self.links[receiver] = connect(address, self.node)
-                    sock.sendmsg([header, body])
-                except OSError:
-                    dropped = self.links.pop(receiver, None)
-                    if dropped is not None:
-                        dropped.close()
+                pending = self.pending.setdefault(receiver, deque())
+                pending.append([header, body])
+                if len(pending) > self.PENDING_MESSAGES:
+                    pending.popleft()
+                    self.dropped[receiver] = self.dropped.get(receiver, 0) + 1
+                self._flush(receiver)
+
+    def _flush(self, receiver: str) -> bool:
+        """Send what waits for ``receiver`` without blocking; True once nothing waits."""
+        pending = self.pending.get(receiver)
+        while pending:
+            sock = self.links.get(receiver)
+            try:
+                if sock is None:
+                    address = socket_name(self.coordinator.id, f"n/{receiver}")
+                    sock = self.links[receiver] = connect(address, self.node)
+                sock.sendmsg(pending[0], [], socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False  # the receiver is behind: the message waits
+            except OSError:  # the receiver is gone: what waits for it is lost
+                gone = self.links.pop(receiver, None)
+                if gone is not None:
+                    gone.close()
+                self.dropped[receiver] = self.dropped.get(receiver, 0) + len(pending)
+                pending.clear()
+                return True
+            pending.popleft()
+        return True
 
     def close(self) -> None:
         with self.lock:
+            deadline = time.monotonic() + self.CLOSE_WAIT
+            while not all([self._flush(r) for r in self.receivers]):
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+            for receiver, pending in self.pending.items():
+                self.dropped[receiver] = self.dropped.get(receiver, 0) + len(pending)
+                pending.clear()
+            for receiver, count in self.dropped.items():
+                if count:
+                    self.coordinator._say(
+                        f"node {self.node!r}: {count} line(s) for {receiver!r} were dropped"
+                        " (the receiver was too slow; a long line counts once per part)"
+                    )
+            self.dropped.clear()
             for sock in self.links.values():
                 sock.close()
             self.links.clear()

@@ -4,6 +4,8 @@ lines longer than one message and lines printed before the dataflow started.
 
 from __future__ import annotations
 
+import re
+
 from runflow import run_flow, write_flow
 
 
@@ -49,3 +51,57 @@ def test_send_stdout_as_keeps_long_lines_and_lines_printed_before_start(tmp_path
     assert got[-1] == "last"
     long_parts = got[2:-1]
     assert len(long_parts) >= 2 and "".join(long_parts) == "é" * 70_000
+
+
+def test_a_slow_receiver_of_send_stdout_as_never_blocks_the_printing_node(tmp_path):
+    # Regression (issue 12): the coordinator sent the lines on blocking sockets, so a receiver
+    # that did not read blocked the relay thread, then the node's stdout pipe, then the node's
+    # print(). Lines the receiver cannot take now wait (bounded) and are then dropped and
+    # counted; the node and its log file never wait for it.
+    count = 20_000
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: printer
+            path: printer.py
+            outputs: [lines]
+            send_stdout_as: lines
+          - id: reader
+            path: reader.py
+            inputs: {lines: {source: printer/lines, queue_size: 100000}}
+        """,
+        printer=f"""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        for i in range({count}):
+            print(f"line {{i}}", flush=True)
+        record("printed_at", time.monotonic())
+        """,
+        reader="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        time.sleep(4.0)  # busy: not reading
+        started = time.monotonic()
+        got = [e["value"][0].as_py() for e in node if e["type"] == "INPUT"]
+        record("reader", {"started": started, "got": got})
+        """,
+    )
+    result = run_flow(flow, timeout=60)
+    assert result.returncode == 0, result.stderr
+    reader = flow.result("reader")
+    # The printer finished while the reader was still asleep.
+    assert flow.result("printed_at") < reader["started"], result.stderr
+    log = flow.logs()["printer"].splitlines()
+    assert log == [f"line {i}" for i in range(count)]
+    got = reader["got"]
+    assert got == [f"line {i}" for i in range(len(got))] and got  # in order, from the start
+    match = re.search(r"node 'printer': (\d+) line\(s\) for 'reader' were dropped", result.stderr)
+    assert match, result.stderr
+    assert len(got) + int(match.group(1)) == count
