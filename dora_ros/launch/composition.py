@@ -135,6 +135,7 @@ def _parameter_message(module: Any, name: str, value: Any) -> Any:
         2: "integer_value",
         3: "double_value",
         4: "string_value",
+        5: "byte_array_value",
         6: "bool_array_value",
         7: "integer_array_value",
         8: "double_array_value",

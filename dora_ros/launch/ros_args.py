@@ -215,7 +215,11 @@ def parameter_type(name: str, value: Any) -> int:
         return 3
     if isinstance(value, str):
         return 4
-    if isinstance(value, (list, tuple)) and value:
+    if isinstance(value, (list, tuple)) and not value:
+        # as rclpy's Parameter.Type.from_parameter_value: an empty sequence is a byte array
+        # (autoware's component_state_monitor passes a list its launch_setup left empty)
+        return 5
+    if isinstance(value, (list, tuple)):
         if all(isinstance(x, bool) for x in value):
             return 6
         if all(isinstance(x, int) and not isinstance(x, bool) for x in value):
