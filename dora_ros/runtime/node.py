@@ -35,7 +35,7 @@ from . import control, wire
 from .event_queues import timeout_error
 from .link import link_providers
 from .node_descriptor import normalise_descriptor
-from .node_logs import LOG_INDEX_BASE, LogHandler, NodeLog, level_rank
+from .node_logs import LOG_INDEX_BASE, NodeLog, install_logging, level_rank
 from .node_loop import STOP_FLUSH_GRACE as STOP_FLUSH_GRACE
 from .node_loop import NodeLoop
 from .sample import SampleHandler
@@ -137,7 +137,7 @@ class Node:
         )
         self._log = NodeLog(node_id, dataflow_id, node_raw, loop.log_routes, self._send_log)
         loop.log = self._log
-        _install_logging(self._log)
+        install_logging(self._log)
 
     # The loop's parts, for tests and tools that look inside a running node.
     @property
@@ -459,17 +459,3 @@ def _close_at_exit(ref: weakref.ref[Node]) -> None:
     node = ref()
     if node is not None:
         node.close()
-
-
-def _install_logging(log: NodeLog) -> None:
-    """Route Python ``logging`` into the node's records (as dora-rs's ``Node()`` does).
-
-    The root logger is left at INFO (library debug output stays quiet, as before) unless
-    ``min_log_level`` or the display level ask for debug or trace.
-    """
-    root = logging.getLogger()
-    if root.handlers:
-        return
-    root.addHandler(LogHandler(log))
-    wanted = max(log.min_rank, log.display_rank)
-    root.setLevel(logging.DEBUG if 0 < wanted <= level_rank("debug") else logging.INFO)

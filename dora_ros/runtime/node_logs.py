@@ -270,3 +270,17 @@ class LogHandler(logging.Handler):
             self.log.emit(_python_rank(record.levelno), message, target)
         except Exception:
             self.handleError(record)
+
+
+def install_logging(log: NodeLog) -> None:
+    """Route Python ``logging`` into the node's records (as dora-rs's ``Node()`` does).
+
+    The root logger is left at INFO (library debug output stays quiet, as before) unless
+    ``min_log_level`` or the display level ask for debug or trace.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    root.addHandler(LogHandler(log))
+    wanted = max(log.min_rank, log.display_rank)
+    root.setLevel(logging.DEBUG if 0 < wanted <= level_rank("debug") else logging.INFO)
