@@ -478,25 +478,23 @@ def _struct_rows(
         children = array.flatten()
     # Plain columns: one to_pylist per child (~2 us for a number, ~10 us for a struct); a
     # StructArray.from_arrays over them first costs more (PointCloud2: 57 vs 38 us, measured).
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    special: list[tuple[str, list[Any], Any]] = []
+    # The rows are then made in one pass, a dict per row from the columns zipped (10,000 Imu:
+    # about half the time of setting each column's value in each row's dict in turn).
+    names: list[str] = []
+    columns: list[list[Any]] = []
     for (_i, name, kind, sub), child in zip(plan, children, strict=True):
-        if kind == "list":
-            special.append((name, _list_rows(child), child))
-        elif kind == "struct":
-            special.append((name, _struct_rows(child, sub, plans), child))
-        elif n == 1:
-            rows[0][name] = child.to_pylist()[0]
+        if kind == "plain":
+            values = child.to_pylist()  # a null is None already
         else:
-            for row, v in zip(rows, child.to_pylist(), strict=True):
-                row[name] = v
-    for name, values, child in special:
-        if child.null_count:
-            valid = child.is_valid().to_pylist()
-            values = [v if ok else None for v, ok in zip(values, valid, strict=True)]
-        for row, v in zip(rows, values, strict=True):
-            row[name] = v
-    return rows
+            values = _list_rows(child) if kind == "list" else _struct_rows(child, sub, plans)
+            if child.null_count:
+                valid = child.is_valid().to_pylist()
+                values = [v if ok else None for v, ok in zip(values, valid, strict=True)]
+        names.append(name)
+        columns.append(values)
+    if n == 1:
+        return [dict(zip(names, [column[0] for column in columns], strict=True))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _list_rows(child: Any) -> list[Any]:
@@ -515,6 +513,9 @@ def _list_rows(child: Any) -> list[Any]:
     if isinstance(child, pa.FixedSizeListArray):
         size = child.type.list_size
         start = child.offset * size
-        return [values[start + i * size : start + (i + 1) * size] for i in range(n)]
+        if size == 0:
+            return [values[:0]] * n
+        # the rows of a 2-D view, made by numpy's iterator (one view per row, no Python slicing)
+        return list(values[start : start + n * size].reshape(n, size))
     offsets = child.offsets.to_numpy()
     return [values[offsets[i] : offsets[i + 1]] for i in range(n)]

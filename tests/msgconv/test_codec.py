@@ -128,6 +128,44 @@ def test_encode_many_one_message_per_row() -> None:
     assert msgconv.encode_many("std_msgs/String", rows.slice(1, 2)) == blobs[1:]
 
 
+def test_python_row_reader_matches_to_pylist() -> None:
+    """The Python reader of Arrow rows (`_struct_rows`, used where the C helpers are not built)
+    gives the dicts of `to_pylist`, with numeric lists as arrays: over slices (offsets in the
+    struct and in fixed-size lists), a null nested struct, null lists and several sizes."""
+    from dora_ros.msgconv.codec import _struct_rows
+
+    name = "sensor_msgs/msg/Imu"
+    codec = msgconv.default_registry().codec(name)
+    rng = np.random.default_rng(3)
+    rows: list[dict[str, Any]] = []
+    for i in range(40):
+        cov = [float(x) for x in rng.standard_normal(9)]
+        rows.append(
+            {
+                "header": {"stamp": {"sec": i, "nanosec": 7 * i}, "frame_id": f"imu{i}"},
+                "orientation": None if i % 7 == 3 else {"x": 0.5, "y": -0.5, "z": 0.0, "w": i},
+                "orientation_covariance": None if i % 5 == 2 else cov,
+                "angular_velocity": {"x": float(i), "y": 0.0, "z": -1.0},
+                "angular_velocity_covariance": cov[::-1],
+                "linear_acceleration": {"x": 0.0, "y": 0.0, "z": 9.81},
+                "linear_acceleration_covariance": cov,
+            }
+        )
+    array = pa.array(rows, type=codec.arrow_type)
+    for part in (array, array.slice(1), array.slice(13, 17), array.slice(39), array.slice(5, 0)):
+        got = _struct_rows(part, codec.definition, codec._plans)
+        want = part.to_pylist()
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert list(g) == list(w)  # every field, in the definition's order
+            for key, value in w.items():
+                if isinstance(g[key], np.ndarray):
+                    assert g[key].tolist() == value
+                else:
+                    assert g[key] == value
+        assert codec.encode_many(part) == [codec.encode_tree(r) for r in want]
+
+
 def _body_at(blob: bytes, misalign: int) -> memoryview:
     """`blob` in fresh memory, its CDR body (after the header) at an 8-aligned address + misalign."""
     raw = np.zeros(len(blob) + 32, dtype=np.uint8)
