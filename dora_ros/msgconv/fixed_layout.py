@@ -3,16 +3,19 @@
 A type qualifies when every field, at any depth of nested (non-array) messages, is a number or a
 fixed array of numbers (`geometry_msgs/Twist`, `Pose`, `PoseWithCovariance`, `builtin_interfaces/
 Time`): then every value sits at an offset known in advance (`Alignment`, the one CDR model of
-`cdr_codegen`), and no per-field Python work is needed. Bools are left to the generated code (a
+`cdr_alignment`), and no per-field Python work is needed. Bools are left to the generated code (a
 CDR byte other than 0/1 must be refused there, not copied into an Arrow bitmap).
 
-Decode: one `struct` unpack of the CDR body (unsigned codes of each value's size, so every bit,
-NaN payloads included, is carried over; `>` for big-endian data) and one pack into the body of an
-Arrow IPC record-batch message whose metadata (the flatbuffer header) was made once per type by
-pyarrow itself; `pa.ipc.read_record_batch` then builds the whole one-row struct tree in one call.
+Decode: the CDR body goes into the body of an Arrow IPC record-batch message whose metadata (the
+flatbuffer header) was made once per type by pyarrow itself, and `pa.ipc.read_record_batch` builds
+the whole one-row struct tree in one call (the cheapest public way found: docs/benchmarks.md). A
+little-endian body that already has every leaf where IPC puts it (Twist, Pose) is copied as it
+is; any other is repacked by one `struct` unpack and pack (unsigned codes of each value's size, so
+every bit, NaN payloads included, is carried over; `>` for big-endian data).
 Encode from a one-row `pa.StructArray` of exactly the registry's type: `buffers()` (one call) gives
 every leaf's data buffer; when no validity buffer exists and each leaf buffer holds exactly its one
-value (so no offset can apply, see `encode`), their bytes are repacked into CDR by one unpack/pack.
+value (so no offset can apply, see `encode`), their bytes are the CDR body: joined behind the
+header as they are where CDR has no padding between them, else repacked by one unpack/pack.
 
 Each layout checks itself once when made (its decode and encode must give what the generated code
 gives on distinct sentinel values); a type whose check fails, or any input it does not take,
