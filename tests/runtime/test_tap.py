@@ -94,9 +94,21 @@ total = int(sys.argv[2])
 coordinator = Coordinator(load_dataflow(Path(sys.argv[1])), out_dir=None, name=None,
                           stop_after=None)
 seen = []
+shared = []  # for 64 KiB values: the mapping their data lies in
+
+def mapping_of(address):
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            span, *rest = line.split()
+            start, end = (int(x, 16) for x in span.split("-"))
+            if start <= address < end:
+                return rest[4] if len(rest) >= 5 else ""
+    return None
 
 def slow(message):
     seen.append((message.seq, message.metadata.decode(), len(message.value)))
+    if len(message.value) == 65536 and len(shared) < 20:
+        shared.append(mapping_of(message.value.buffers()[1].address))
     time.sleep(0.005)
 
 def tapper():
@@ -111,7 +123,7 @@ def tapper():
     receiver.close()
     Path("tap.json").write_text(json.dumps({
         "received": receiver.received, "dropped_at_sender": receiver.dropped_at_sender,
-        "seqs": [s for s, _, _ in seen], "first": seen[0] if seen else None,
+        "seqs": [s for s, _, _ in seen], "first": seen[0] if seen else None, "shared": shared,
     }))
 
 threading.Thread(target=tapper, daemon=True).start()
@@ -154,6 +166,9 @@ def test_tap_never_slows_the_sender_and_counts_its_drops(tmp_path: Path) -> None
     assert tap["seqs"] == list(range(1, tap["received"] + 1))
     seq, metadata, length = tap["first"]
     assert seq == 1 and json.loads(metadata)["i"] >= 0 and length >= 1
+    # The supervisor reads a 64 KiB value where the sender wrote it (its memfd region, mapped
+    # read-only), with no copy before it republishes.
+    assert tap["shared"] and all(m.startswith("/memfd:dora-ros") for m in tap["shared"]), tap
     # Regions the tap held went back promptly: the pool stays small (8 free at most, plus the
     # few in flight to the receiver and the tap's queue of 4).
     assert sender["max_regions"] <= 16, sender
