@@ -27,7 +27,10 @@ nodes:
 
 def test_no_coordinator_is_one_line_within_seconds(tmp_path: Path) -> None:
     port = free_port()
-    for args in (["list"], ["status"], ["stop", "x"], ["logs", "x"], ["down"]):
+    write(tmp_path, _ENDLESS, ticker=_TICKER)
+    every = (["list"], ["status"], ["stop", "x"], ["logs", "x"], ["down"],
+             ["start", "graph.yml", "--detach"], ["restart", "x"])  # fmt: skip
+    for args in every:
         start = time.monotonic()
         run = subprocess.run(
             [*DORA_ROS, *args, "--coordinator-port", str(port)], capture_output=True, text=True,
