@@ -1,7 +1,8 @@
 """Zenoh multicast scouting on a LAN (network namespaces joined by a bridge, each with a multicast
-route): daemons given no coordinator address and no endpoint find the coordinator, run the
-two-machine graph, and advertise only their LAN addresses, never loopback (checked in the hellos
-that another machine receives). Explicit endpoints: test_netns.py."""
+route): a daemon given no coordinator address and no endpoint finds the coordinator, one given
+only the coordinator's address derives its own; they run the two-machine graph and advertise
+only their LAN addresses, never loopback (checked in the hellos that another machine receives).
+Explicit endpoints: test_netns.py."""
 
 from __future__ import annotations
 
@@ -73,10 +74,12 @@ def test_daemons_find_the_coordinator_by_multicast(
     assert len(alone.stderr.strip().splitlines()) == 1 and time.monotonic() - began < 10
 
     cluster.start_coordinator("--zenoh-config-overlay", "multicast.json")
-    for machine in ("robot", "gpu"):
-        # Neither -c nor DORA_COORDINATOR_ADDR nor --zenoh-listen: everything from scouting.
-        cluster.start_daemon(machine, "--zenoh-config-overlay", "multicast.json",
-                             unset=("DORA_COORDINATOR_ADDR",))  # fmt: skip
+    # robot: neither -c nor DORA_COORDINATOR_ADDR nor --zenoh-listen, everything from scouting;
+    # gpu: the coordinator's address but no --zenoh-listen (the listen address is derived).
+    cluster.start_daemon("robot", "--zenoh-config-overlay", "multicast.json",
+                         unset=("DORA_COORDINATOR_ADDR",))  # fmt: skip
+    cluster.start_daemon("gpu", "-c", network.addresses["coordinator"],
+                         "--zenoh-config-overlay", "multicast.json")  # fmt: skip
     cluster.wait_daemons("robot", "gpu")
 
     write(tmp_path, SPLIT_GRAPH, **SCRIPTS)
