@@ -43,6 +43,8 @@ from .transport import listen, socket_name
 
 # Seconds next() polls before it sleeps (DORA_ROS_SPIN_US, default 50 us; 0 turns it off).
 _SPIN = float(os.environ.get("DORA_ROS_SPIN_US", "50")) / 1e6
+# Seconds next() may hand out events already queued without reading its sockets again.
+_PUMP_PERIOD = 0.001
 
 
 class Node:
@@ -53,6 +55,7 @@ class Node:
     """
 
     _async_waiting = False  # a recv_async is waiting on the epoll fd
+    _pump_due = 0.0  # next() reads its sockets again from then on, even with events queued
 
     def __init__(self, node_id: str | None = None, daemon_port: int | None = None) -> None:
         del daemon_port  # dora-rs's daemon port; dora-ros finds dataflows by their sockets
@@ -158,7 +161,13 @@ class Node:
         """The next event; ``None`` once the node was told to stop; an ERROR event on timeout."""
         if self._closed or (self._events.finished and not self._events.has_events()):
             return None
-        deadline = None if timeout is None else time.monotonic() + timeout
+        now = time.monotonic()
+        if now < self._pump_due and (event := self._events.pop()) is not None:
+            # Queued already (a burst was read in one go): no epoll_wait for each event, but a
+            # pump at least every _PUMP_PERIOD, so releases, held-back sends and timers go out.
+            return event
+        self._pump_due = now + _PUMP_PERIOD
+        deadline = None if timeout is None else now + timeout
         self._pump(0)
         spin_until = 0.0
         while True:
