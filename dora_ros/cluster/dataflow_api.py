@@ -15,7 +15,9 @@ Where the API lives:
   ``unixsock-stream/<runtime dir>/<uuid>.sock``, and then writes ``<runtime dir>/runs/<uuid>.json``
   (id, name, pid, machine, endpoint, graph, start time), removed at exit. The runtime dir is
   ``$XDG_RUNTIME_DIR/dora-ros`` or ``/tmp/dora-ros-<uid>`` (mode 0700); ``registry_entries`` reads
-  it and removes files whose process is gone.
+  it and removes files whose process is gone. Where that socket path would not fit in a Unix
+  socket address (over 107 bytes: a long ``XDG_RUNTIME_DIR``), the socket goes to
+  ``/tmp/dora-ros-<uid>`` (the registry file still names it).
 
 Adding a verb (in any module; the verb table is shared)::
 
@@ -147,7 +149,9 @@ def registry_entries() -> list[dict[str, Any]]:
         if not _alive(pid):
             with contextlib.suppress(OSError):
                 path.unlink()
-            _remove_socket(path.parent.parent / f"{path.stem}.sock")
+            endpoint = str(entry.get("endpoint", ""))
+            if endpoint.startswith(_UNIXSOCK) and endpoint.endswith(f"/{path.stem}.sock"):
+                _remove_socket(Path(endpoint[len(_UNIXSOCK) :]))
             continue
         entries.append(entry)
     # A socket without its file for a while: a run killed before it wrote the file.
@@ -158,6 +162,23 @@ def registry_entries() -> list[dict[str, Any]]:
             ):
                 _remove_socket(sock)
     return sorted(entries, key=lambda e: e.get("started_at", 0))
+
+
+_UNIXSOCK = "unixsock-stream/"
+# A Unix socket's path holds at most 107 bytes (sun_path).
+_SUN_PATH = 107
+
+
+def socket_path(folder: Path, dataflow_id: str) -> Path:
+    """Where a run's socket goes: the runtime dir, or ``/tmp/dora-ros-<uid>`` when that path
+    would not fit in a Unix socket address (a long ``XDG_RUNTIME_DIR``)."""
+    path = folder / f"{dataflow_id}.sock"
+    if len(os.fsencode(path)) <= _SUN_PATH:
+        return path
+    short = Path(f"/tmp/dora-ros-{os.getuid()}")
+    short.mkdir(exist_ok=True, mode=0o700)
+    os.chmod(short, 0o700)
+    return short / f"{dataflow_id}.sock"
 
 
 def _remove_socket(path: Path) -> None:
@@ -222,10 +243,10 @@ class DataflowApi:
     def _open_local(self) -> None:
         try:
             folder = runtime_dir()
-            self.socket_path = folder / f"{self.dataflow_id}.sock"
+            self.socket_path = socket_path(folder, self.dataflow_id)
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()  # a stale one of a killed run with the same id
-            endpoint = f"unixsock-stream/{self.socket_path}"
+            endpoint = f"{_UNIXSOCK}{self.socket_path}"
             settings = ZenohSettings(mode="peer", listen=(endpoint,), multicast=False)
             session = settings.open(f"dataflow {self.dataflow_id} API")
             with self.lock:

@@ -73,9 +73,10 @@ def test_dead_run_files_are_ignored_and_removed(
             break
         except PermissionError:
             continue
+    sock = runtime / "dora-ros" / f"{dead.stem}.sock"
     dead.write_text(json.dumps({"id": dead.stem, "name": "ghost", "pid": pid, "machine": "m",
-                                "endpoint": "unixsock-stream//nonexistent"}))  # fmt: skip
-    (runtime / "dora-ros" / f"{dead.stem}.sock").write_text("")
+                                "endpoint": f"unixsock-stream/{sock}"}))  # fmt: skip
+    sock.write_text("")
     with pytest.raises(ClusterError, match="no dataflow is running"):
         resolve(None, port=free_port_hint())
     assert not dead.exists()
@@ -117,3 +118,38 @@ def test_short_runs_exit_cleanly(tmp_path: Path) -> None:
     assert not any("not available" in r.stderr for r in results)  # the API did start
     assert not list((runtime / "dora-ros").glob("*.sock*"))
     shutil.rmtree(runtime)
+
+
+def test_a_long_runtime_dir_keeps_the_socket_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 107 bytes a Unix socket cannot bind: the socket goes to /tmp/dora-ros-<uid>."""
+    import signal
+    import subprocess
+    import time
+
+    from live_run import write_graph
+    from toolrun import DORA_ROS
+
+    runtime = tmp_path / ("r" * 80)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    graph = write_graph(tmp_path)
+    proc = subprocess.Popen([DORA_ROS, "run", str(graph), "--name", "longdir"], cwd=tmp_path,
+                            env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    try:
+        runs = runtime / "dora-ros" / "runs"
+        deadline = time.monotonic() + 30
+        while not (runs.is_dir() and list(runs.glob("*.json"))):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        answer = query("longdir", "describe", {}, port=free_port_hint())
+        endpoint = json.loads(next(runs.glob("*.json")).read_text())["endpoint"]
+        assert endpoint == f"unixsock-stream//tmp/dora-ros-{os.getuid()}/{answer['id']}.sock"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=20)[0]
+    assert proc.returncode == 0, output
+    assert "not available" not in output
+    assert not Path(endpoint.removeprefix("unixsock-stream/")).exists()
+    assert not list(runs.glob("*.json"))
