@@ -170,6 +170,24 @@ class EventQueues:
             md = metadata if len(targets) == 1 else dict(metadata)
             self.push(target, input_event(target.id, value, md))
 
+    def deliver_record(self, targets: tuple[InputQueue, ...], record: bytes) -> None:
+        """One received inline record (``wire.KIND_INLINE``) for ``targets``, decoded when it
+        is taken (``pop``). A burst queued by the thousand then holds bytes, which the cyclic
+        GC does not scan, not the dicts and arrays of its events: at 150,000 queued 8-byte
+        messages those collections cost the receiver 0.6-2 us per message."""
+        if record.__class__ is not bytes:
+            record = bytes(record)
+        for target in targets:
+            if target.closed:
+                continue
+            target.received += 1
+            if target.timeout:
+                target.last = time.monotonic()
+                if target.timed_out:
+                    target.timed_out = False
+                    self.push(target, input_recovered(target.id))
+            self.push(target, record)  # type: ignore[arg-type]
+
     def stop(self, reason: str) -> None:
         """Queue STOP once, whatever asks for it first."""
         if not self.stop_queued:
@@ -233,14 +251,18 @@ class EventQueues:
         """The oldest event of all queues, or None."""
         best: deque[tuple[int, dict[str, Any]]] | None = None
         best_seq = 0
+        best_input: InputQueue | None = None
         if self.control:
             best, best_seq = self.control, self.control[0][0]
         for inp in self.inputs.values():
             if inp.queue and (best is None or inp.queue[0][0] < best_seq):
-                best, best_seq = inp.queue, inp.queue[0][0]
+                best, best_seq, best_input = inp.queue, inp.queue[0][0], inp
         if best is None:
             return None
         event = best.popleft()[1]
+        if event.__class__ is bytes and best_input is not None:  # see deliver_record
+            value, metadata = wire.decode_inline(event)
+            return input_event(best_input.id, value, metadata)
         if event.get("type") == "STOP":  # external events have no type
             self.finished = True
         return event

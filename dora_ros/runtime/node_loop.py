@@ -23,8 +23,6 @@ import socket
 import time
 from typing import Any
 
-import pyarrow as pa
-
 from ..errors import NodeError
 from . import control, wire
 from .event_queues import EventQueues, InputQueue, param_deleted, param_update
@@ -196,14 +194,13 @@ class NodeLoop:
         targets = routes.get(out_idx)
         if not targets:
             return
-        if kind == wire.KIND_SHM:
-            region_id, generation, _ = _unpack_ref(data, _HEADER_SIZE)
-            meta = data[_SHM_META : _SHM_META + meta_len] if meta_len else b""
-            buf = link.shm_buffer(region_id, generation, nbytes)
-        else:
-            start = _HEADER_SIZE + meta_len
-            meta = data[_HEADER_SIZE:start] if meta_len else b""
-            buf = pa.py_buffer(data).slice(start, nbytes)
+        if kind != wire.KIND_SHM:
+            self.events.deliver_record(targets, data)  # decoded when taken
+            return
+        # A region is mapped only until its sender retires it: its buffer is made now.
+        region_id, generation, _ = _unpack_ref(data, _HEADER_SIZE)
+        meta = data[_SHM_META : _SHM_META + meta_len] if meta_len else b""
+        buf = link.shm_buffer(region_id, generation, nbytes)
         value = wire.decode_payload(encoding, type_code, buf)
         self.events.deliver(targets, value, wire.decode_metadata(meta, ts))
 

@@ -143,6 +143,15 @@ def decode_payload(encoding: int, type_code: int, buf: pa.Buffer) -> pa.Array:
     return batch.column(0)
 
 
+def decode_inline(record: bytes) -> tuple[pa.Array, dict[str, Any]]:
+    """The value and metadata of an inline data record (``KIND_INLINE``), over its bytes."""
+    _, encoding, _, type_code, meta_len, ts, nbytes = HEADER.unpack_from(record)
+    start = HEADER.size + meta_len
+    meta = record[HEADER.size : start] if meta_len else b""
+    buf = pa.py_buffer(record).slice(start, nbytes)
+    return decode_payload(encoding, type_code, buf), decode_metadata(meta, ts)
+
+
 # --- metadata ---------------------------------------------------------------------------------
 # JSON keeps bool/int/float/str and lists apart exactly; datetimes travel as {"$dt": ns}.
 
