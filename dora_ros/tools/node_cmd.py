@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..cluster.zenoh_config import ClusterError
-from .dataflows import DataflowClient, dataflow_options, running_refs
+from .dataflows import DataflowClient, DataflowRef, dataflow_options, running_refs
 
 __all__ = ["node"]
 
@@ -39,6 +39,21 @@ def table(rows: Sequence[Sequence[str]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def all_node_rows(dataflow: str | None, addr: str,
+                  port: int) -> list[tuple[DataflowRef, dict[str, Any]]]:  # fmt: skip
+    """(dataflow, row) of every node of the running dataflows, or of ``dataflow``. Without
+    ``-d``, a dataflow that ends between the listing and its answer is left out, not an error."""
+    found = []
+    for ref in running_refs(dataflow, addr, port):
+        try:
+            with DataflowClient.connect(ref) as client:
+                found += [(ref, row) for row in node_rows(client)]
+        except ClusterError:
+            if dataflow is not None:
+                raise
+    return found
 
 
 def node_rows(client: DataflowClient, node: str | None = None) -> list[dict[str, Any]]:
@@ -70,20 +85,17 @@ def node_list(dataflow: str | None, fmt: str, quiet: bool, coordinator_addr: str
       dora-ros node list
       dora-ros node list --dataflow my-dataflow --format json
     """
-    refs = running_refs(dataflow, coordinator_addr, coordinator_port)
     entries = []
-    for ref in refs:
-        with DataflowClient.connect(ref) as client:
-            for row in node_rows(client):
-                entry = {
-                    "node": row["node"], "status": row["status"],
-                    "pid": "-" if row["pid"] is None else str(row["pid"]),
-                    "cpu": format_cpu(row["cpu"]), "memory": format_bytes(row["memory"]),
-                    "restarts": str(row["restarts"]), "machine": row["machine"],
-                }  # fmt: skip
-                if dataflow is None:
-                    entry["dataflow"] = ref.name or ref.id
-                entries.append(entry)
+    for ref, row in all_node_rows(dataflow, coordinator_addr, coordinator_port):
+        entry = {
+            "node": row["node"], "status": row["status"],
+            "pid": "-" if row["pid"] is None else str(row["pid"]),
+            "cpu": format_cpu(row["cpu"]), "memory": format_bytes(row["memory"]),
+            "restarts": str(row["restarts"]), "machine": row["machine"],
+        }  # fmt: skip
+        if dataflow is None:
+            entry["dataflow"] = ref.name or ref.id
+        entries.append(entry)
     if quiet:
         for entry in entries:
             click.echo(entry["node"])

@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from .dataflows import DataflowClient, dataflow_options, running_refs
-from .node_cmd import format_bytes, format_cpu, node_rows, table
+from ..cluster.zenoh_config import ClusterError
+from .dataflows import dataflow_options
+from .node_cmd import all_node_rows, format_bytes, format_cpu, table
 
 __all__ = ["inspect", "top"]
 
@@ -29,12 +30,8 @@ _HOME_CLEAR = "\x1b[H\x1b[2J"
 
 def snapshot(dataflow: str | None, addr: str, port: int) -> list[dict[str, Any]]:
     """Every node row of the running dataflows (or of one), with its dataflow's name and id."""
-    rows = []
-    for ref in running_refs(dataflow, addr, port):
-        with DataflowClient.connect(ref) as client:
-            for row in node_rows(client):
-                rows.append({**row, "dataflow": ref.name or ref.id, "uuid": ref.id})
-    return rows
+    found = all_node_rows(dataflow, addr, port)
+    return [{**row, "dataflow": ref.name or ref.id, "uuid": ref.id} for ref, row in found]
 
 
 def _rate(value: float | None) -> str:
@@ -65,10 +62,14 @@ def _top(dataflow: str | None, refresh_interval: float, once: bool, addr: str, p
     try:
         while True:
             started = time.monotonic()
-            rows = snapshot(dataflow, addr, port)
+            try:
+                rows = snapshot(dataflow, addr, port)
+                body = render(rows)
+            except ClusterError as err:  # e.g. the dataflow ended: say so, keep watching
+                rows, body = [], f"error: {err}"
             title = (f"dora-ros top: {len(rows)} node(s), every {refresh_interval:g} s"
                      f" ({time.strftime('%H:%M:%S')}; Ctrl-C quits)")  # fmt: skip
-            sys.stdout.write(f"{_HOME_CLEAR}{title}\n\n{render(rows)}\n")
+            sys.stdout.write(f"{_HOME_CLEAR}{title}\n\n{body}\n")
             sys.stdout.flush()
             time.sleep(max(0.0, refresh_interval - (time.monotonic() - started)))
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ against a real run; the `start` case is in tests/cluster/test_commands.py)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,29 @@ def test_help_has_an_example(tmp_path: Path) -> None:
     top = dora_ros("--help", cwd=tmp_path).stdout
     for name in ("node", "top", "inspect", "param"):
         assert f"\n  {name} " in top
+
+
+def test_a_dataflow_that_does_not_answer_is_left_out_of_the_whole_list(tmp_path: Path) -> None:
+    """Without -d, `node list` and `top` show the dataflows that answer (one may end between
+    the listing and the query); with -d naming the silent one, its error is the answer."""
+    with live_run(tmp_path) as run:
+        runs = run.runtime / "dora-ros" / "runs"
+        ghost = runs / "0b5d4c6e-0000-4000-8000-000000000001.json"
+        # A live pid (this test's) whose endpoint nobody serves: as a run that just ended.
+        ghost.write_text(json.dumps({
+            "id": ghost.stem, "name": "ghost", "pid": os.getpid(), "machine": "m",
+            "endpoint": f"unixsock-stream/{run.runtime}/dora-ros/{ghost.stem}.sock",
+        }))  # fmt: skip
+        try:
+            listed = _cli(run, "node", "list", "-q")
+            assert listed.returncode == 0, listed.stderr
+            assert listed.stdout.split() == ["talker", "listener"]
+            top = _cli(run, "top", "--once")
+            assert {r["node"] for r in json.loads(top.stdout)} == {"talker", "listener"}
+            asked = _cli(run, "node", "list", "-d", "ghost")
+            assert asked.returncode == 1
+            assert asked.stderr.startswith("error: dataflow ghost (0b5d4c6e-0000-4000-8000-"
+                                           "000000000001): cannot reach its supervisor: ")  # fmt: skip
+            assert len(asked.stderr.strip().splitlines()) == 1
+        finally:
+            ghost.unlink()
