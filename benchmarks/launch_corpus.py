@@ -72,32 +72,6 @@ KEEP_SUFFIXES = (
 MAX_FILE_BYTES = 4_000_000
 LAUNCH_NAME = re.compile(r"([._]launch\.(py|xml|ya?ml))$")
 TEST_PART = re.compile(r"(^|/)(test|tests|launch_testing)/|_launch_test\.py$|(^|/)test_[^/]*$")
-# Launch files of packages in repositories the study does not fetch, written to set what the real
-# ones set (read from the files that include them): autoware's Agnocast switch, off.
-_AGNOCAST_XML = """<launch>
-  <arg name="use_multithread" default="false"/>
-  <let name="use_agnocast" value="false"/>
-  <let name="ld_preload_value" value=""/>
-  <let name="container_package" value="rclcpp_components"/>
-  <let name="container_executable" value="component_container_mt" if="$(var use_multithread)"/>
-  <let name="container_executable" value="component_container" unless="$(var use_multithread)"/>
-</launch>
-"""
-_AGNOCAST_PY = """import os
-from launch import LaunchDescription
-from launch.actions import IncludeLaunchDescription
-from launch.launch_description_sources import AnyLaunchDescriptionSource
-
-
-def generate_launch_description():
-    here = os.path.dirname(os.path.abspath(__file__))
-    xml = AnyLaunchDescriptionSource(os.path.join(here, "agnocast_env.launch.xml"))
-    return LaunchDescription([IncludeLaunchDescription(xml)])
-"""
-STUB_LAUNCH_FILES = {
-    "autoware_agnocast_wrapper/launch/agnocast_env.launch.xml": _AGNOCAST_XML,
-    "autoware_agnocast_wrapper/launch/agnocast_env.launch.py": _AGNOCAST_PY,
-}
 MAX_ATTEMPTS = 100  # stub rounds per file: a file naming more missing things than this is reported
 
 
@@ -211,7 +185,7 @@ class Outcome:
 class Prefix:
     """The ament prefix: corpus packages linked into share/, stubs for the rest."""
 
-    def __init__(self, root: Path, corpus: Path) -> None:
+    def __init__(self, root: Path, corpus: Path, stale: tuple[str, ...] = ()) -> None:
         self.root = root
         self.share = root / "share"
         self.marker = self.share / "ament_index" / "resource_index" / "packages"
@@ -220,6 +194,8 @@ class Prefix:
         self.stub_packages: set[str] = set()
         self.duplicates: list[str] = []
         self.dropped: list[Path] = []  # folders of packages found twice (the first is kept)
+        self.stale_packages: set[str] = set()  # of projects older than the ones using them
+        self.stubbed: set[str] = set()  # files made up in stale packages (reported)
         self.python_path: list[str] = []
         self.lock = threading.Lock()
         self.home = root.parent / "home"
@@ -236,8 +212,17 @@ class Prefix:
             (self.marker / name).write_text("")
             share = self.share / name
             share.mkdir(parents=True)
-            for entry in folder.iterdir():
-                (share / entry.name).symlink_to(entry)
+            if manifest.relative_to(corpus).parts[0] in stale:
+                # real folders, linked files: files the package lacks can be added as stubs
+                self.stale_packages.add(name)
+                for source in folder.rglob("*"):
+                    if source.is_file():
+                        target = share / source.relative_to(folder)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.symlink_to(source)
+            else:
+                for entry in folder.iterdir():
+                    (share / entry.name).symlink_to(entry)
             self._install_rules(name, folder, share)
             (root / "lib" / name).mkdir(parents=True, exist_ok=True)
             if (folder / name / "__init__.py").is_file():
@@ -324,7 +309,14 @@ class Prefix:
             path.write_text(f"#!/bin/sh\necho 'stub {name}' \"$@\"\n")
             path.chmod(0o755)
 
-    def stub_file(self, path: Path) -> bool:
+    def owner(self, path: Path) -> str | None:
+        """The package a file (in the prefix or the corpus) belongs to."""
+        try:
+            return path.relative_to(self.share).parts[0]
+        except (ValueError, IndexError):
+            return self.package_of(path)
+
+    def stub_file(self, path: Path, asked_by: str | None = None) -> bool:
         """Make an empty file of a stub package; False when the path is not a stub's to make."""
         if self.home in path.parents:
             pass  # downloaded data (autoware's models under ~/autoware_data): a stub copy
@@ -333,19 +325,14 @@ class Prefix:
                 package = path.relative_to(self.share).parts[0]
             except (ValueError, IndexError):
                 return False
-            if package not in self.stub_packages:
+            if package in self.stale_packages and asked_by not in (None, *self.stale_packages):
+                # a newer project asks a stale package for a file it gained since
+                self.stubbed.add(str(path.relative_to(self.share)))
+            elif package not in self.stub_packages:
                 return False
-        key = f"{path.parent.parent.name}/launch/{path.name}"
-        stub = STUB_LAUNCH_FILES.get(key)
-        if key.endswith(".py") and stub is not None:  # the Python stub includes its XML twin
-            xml = key[:-3] + ".xml"
-            (path.parent).mkdir(parents=True, exist_ok=True)
-            (path.parent / Path(xml).name).write_text(STUB_LAUNCH_FILES[xml])
         with self.lock:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if stub is not None:
-                text = stub
-            elif path.suffix == ".py":
+            if path.suffix == ".py":
                 text = (
                     "from launch import LaunchDescription\n\n\n"
                     "def generate_launch_description():\n    return LaunchDescription()\n"
@@ -431,6 +418,51 @@ class Runner:
         loaded = trace.read_text().splitlines() if trace.exists() else []
         return done.returncode, done.stdout, done.stderr, loaded
 
+    def placeholder(self, name: str) -> str:
+        """A value for a missing argument, by the kind its name says: a file, a flag, a word."""
+        low = name.lower()
+        if low.endswith(("_path", "_file", "param", "_dir", "_directory")) or "param_path" in low:
+            if "map_path" in low or low.endswith(("_dir", "_directory")):
+                folder = self.work / "placeholder" / "folder"
+                folder.mkdir(parents=True, exist_ok=True)
+                return str(folder)
+            return str(self.placeholder_file())
+        if low.split("/")[-1].startswith(("use_", "enable_", "is_", "launch_", "with_")):
+            return "false"
+        return "stub"
+
+    def placeholder_file(self) -> Path:
+        path = self.work / "placeholder" / "params.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("/**:\n  ros__parameters: {}\n")
+        return path
+
+    def retype_placeholders(self, line: str, arguments: list[str]) -> bool:
+        """A placeholder used as a condition or a file: give the arguments of that line the kind
+        it needs (`false`, an empty parameter file); False when nothing changed."""
+        kind = None
+        if "condition 'stub' is not valid" in line:
+            kind = "false"
+        elif re.search(r"(parameter file|cannot read|No such file).*'stub'", line):
+            kind = str(self.placeholder_file())
+        located = LOCATED.match(line)
+        if kind is None or located is None:
+            return False
+        try:
+            text = Path(located.group(2)).read_text(errors="replace").splitlines()
+            source = text[int(located.group(3)) - 1]
+        except (OSError, IndexError):
+            return False
+        names = set(re.findall(r"\$\(var ([^)\s]+)\)", source))
+        names |= set(re.findall(r"LaunchConfiguration\(\s*['\"]([^'\"]+)['\"]", source))
+        changed = False
+        for i, argument in enumerate(arguments):
+            name, _, value = argument.partition(":=")
+            if name in names and value == "stub":
+                arguments[i] = f"{name}:={kind}"
+                changed = True
+        return changed
+
     def required_arguments(self, path: Path) -> list[str]:
         """The arguments `--show-args` lists as required."""
         done = subprocess.run(
@@ -448,6 +480,8 @@ class Runner:
 
     def stub_for(self, line: str) -> bool:
         """Add what the error line says is missing, if a build or another repository gives it."""
+        located = LOCATED.match(line)
+        asked_by = self.prefix.owner(Path(located.group(2))) if located else None
         if match := EXECUTABLE.search(line):
             name, package = match.groups()
             self.prefix.add_package(package)
@@ -458,7 +492,7 @@ class Runner:
             return True
         if match := LAUNCH_IN_PACKAGE.search(line):
             name, package, share = match.groups()
-            return self.prefix.stub_file(Path(share) / "launch" / name)
+            return self.prefix.stub_file(Path(share) / "launch" / name, asked_by)
         if match := PACKAGE.search(line):
             package = match.group(1)
             if package in self.prefix.corpus_packages:
@@ -467,7 +501,7 @@ class Runner:
             return True
         for match in QUOTED_PATH.finditer(line):
             if "not found" in line or "cannot read" in line or "No such file" in line:
-                if self.prefix.stub_file(Path(match.group(1))):
+                if self.prefix.stub_file(Path(match.group(1)), asked_by):
                     return True
         return False
 
@@ -515,11 +549,13 @@ class Runner:
                     for required in self.required_arguments(path):
                         if required != name:
                             missing.append(required)
-                            arguments.append(f"{required}:=stub")
+                            arguments.append(f"{required}:={self.placeholder(required)}")
                 if name not in missing:
                     missing.append(name)
-                    arguments.append(f"{name}:=stub")
+                    arguments.append(f"{name}:={self.placeholder(name)}")
                     continue
+            if missing and self.retype_placeholders(line, arguments):
+                continue
             if missing:
                 # it needs arguments, and with placeholders it stops on something else: report that
                 outcome.status = "needs-argument"
@@ -696,18 +732,27 @@ def choosing_arguments(parent: Path, child: Path, prefix: Prefix) -> dict[str, s
 
 
 STATUSES = (
-    "resolved", "via-parent", "args-only", "needs-argument", "needs-external", "refused", "crash"
+    "resolved", "via-parent", "user-args", "args-only", "needs-argument", "needs-external",
+    "refused", "crash",
 )  # fmt: skip
+
+
+def shown_status(outcome: Outcome) -> str:
+    """The column of a file: needs-argument splits by whether, and how, it was seen resolved."""
+    if outcome.status != "needs-argument":
+        return outcome.status
+    if outcome.parents:
+        return "via-parent"
+    if outcome.placeholders_resolve:
+        return "args-only" if outcome.named_by else "user-args"
+    return "needs-argument"
 
 
 def report(outcomes: list[Outcome], corpus: Path, command: str) -> None:
     by_project: dict[str, Counter[str]] = defaultdict(Counter)
     for outcome in outcomes:
         status = outcome.status
-        if status == "needs-argument" and outcome.parents:
-            status = "via-parent"
-        elif status == "needs-argument" and outcome.placeholders_resolve and outcome.named_by:
-            status = "args-only"
+        status = shown_status(outcome)
         by_project[outcome.project][status] += 1
     header = f"{'project':<20}{'files':>6}" + "".join(f"{s:>15}" for s in STATUSES)
     header += f"{'ok':>6}{'ok+args':>8}"
@@ -724,14 +769,15 @@ def report(outcomes: list[Outcome], corpus: Path, command: str) -> None:
         if source.exists():
             info = json.loads(source.read_text())
             print(f"  {project}: {info['git_dir']} @ {info['commit'][:10]} ({info['date']})")
-    print("ok: resolved alone or through a parent run that loaded the file (via-parent);")
+    print("ok: resolved alone, through a parent run that loaded the file (via-parent), or, named")
+    print("by no other file, once its required arguments get placeholders (user-args: map_path);")
     print("ok+args: also args-only (resolves when its missing arguments get placeholders, and")
     print("another launch file names it: a parent that gives them exists, unverified)")
 
 
 def row(name: str, counts: Counter[str]) -> str:
     files = sum(counts.values())
-    ok = counts["resolved"] + counts["via-parent"]
+    ok = counts["resolved"] + counts["via-parent"] + counts["user-args"]
     more = ok + counts["args-only"]
     share = f"{100 * ok / files:.0f}%" if files else "-"
     share_more = f"{100 * more / files:.0f}%" if files else "-"
@@ -750,7 +796,7 @@ def run(args: argparse.Namespace) -> int:
         projects = [p for p in projects if p.name in args.project]
     work = Path(tempfile.mkdtemp(prefix="launch_corpus_"))
     try:
-        prefix = Prefix(work / "prefix", corpus)
+        prefix = Prefix(work / "prefix", corpus, tuple(args.stale or ()))
         runner = Runner(corpus, prefix, work, args.timeout)
         files = [
             (p.name, f)
@@ -765,11 +811,17 @@ def run(args: argparse.Namespace) -> int:
         link_parents(outcomes, corpus, prefix, runner, args.jobs)
         if args.verbose:
             for outcome in outcomes:
-                if outcome.status != "resolved" and not outcome.parents:
-                    print(f"{outcome.status:<15} {outcome.file}: {outcome.detail}")
+                status = shown_status(outcome)
+                if status not in ("resolved", "via-parent", "user-args"):
+                    print(f"{status:<15} {outcome.file}: {outcome.detail}")
             print()
         command = "python benchmarks/launch_corpus.py run --corpus " + args.corpus
+        command += "".join(f" --stale {name}" for name in args.stale or ())
         report(outcomes, corpus, command)
+        if prefix.stubbed:
+            print(f"stub files in stale packages ({len(prefix.stubbed)}):")
+            for name in sorted(prefix.stubbed):
+                print(f"  share/{name}")
         if prefix.duplicates:
             print(
                 f"{len(prefix.duplicates)} packages found twice; the first is kept, the launch files"
@@ -802,6 +854,12 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--timeout", type=float, default=60.0)
     go.add_argument("--jobs", type=int, default=2)
     go.add_argument("--json", help="write every outcome to this file")
+    go.add_argument(
+        "--stale",
+        action="append",
+        help="a project older than those including its files (repeatable): a launch or parameter"
+        " file its packages lack is a stub, listed in the output",
+    )
     go.add_argument("--keep", action="store_true", help="keep the work folder (prefix, traces)")
     go.add_argument("-v", "--verbose", action="store_true", help="list every file not resolved")
     args = parser.parse_args(argv)
