@@ -199,6 +199,14 @@ def _end_node(sup: Coordinator, request: dict[str, Any], what: str) -> dict[str,
     grace = _grace(request)
     if sup.stopping_since is not None:
         raise ApiError(f"dataflow {sup._api_id()} is stopping")
+    if state.spec.kind == "dynamic":
+        # Started by hand, not by us: STOP is all we can send, and nothing restarts it.
+        if what == "restart" or state.conn is None:
+            raise ApiError(f"node {state.spec.id!r} is a dynamic node (started by hand): "
+                           + ("`node stop` only" if state.conn else "it is not connected"))  # fmt: skip
+        with contextlib.suppress(OSError):
+            control.send(state.conn, {"op": "stop"})
+        return {"node": state.spec.id, "action": what}
     if state.proc is None or state.proc.returncode is not None:
         if what == "restart" and state.restart_at is not None:
             state.restart_at = time.monotonic()  # waiting for its restart delay: now

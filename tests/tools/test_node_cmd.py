@@ -149,3 +149,54 @@ def test_a_dataflow_that_does_not_answer_is_left_out_of_the_whole_list(tmp_path:
             assert len(asked.stderr.strip().splitlines()) == 1
         finally:
             ghost.unlink()
+
+
+DYNAMIC_GRAPH = """
+nodes:
+  - id: talker
+    path: talker.py
+    inputs:
+      tick: dora/timer/millis/20
+    outputs: [count]
+  - id: dyn
+    path: dynamic
+    inputs:
+      count: talker/count
+"""
+
+DYNAMIC = """
+from dora_ros import Node  # started by hand: `dora` would be dora-rs here
+
+node = Node("dyn")
+print("joined", flush=True)
+for event in node:
+    if event["type"] == "STOP":
+        print("stopped", flush=True)
+        break
+"""
+
+
+def test_a_dynamic_node_can_be_stopped_not_restarted(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "dyn.py").write_text(DYNAMIC)
+    with live_run(tmp_path, graph=DYNAMIC_GRAPH) as run:
+        _wait("dyn waiting", lambda: _info(run, "dyn")["status"] == "waiting")
+        proc = subprocess.Popen([sys.executable, "dyn.py"], cwd=tmp_path, env=run.env,
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            _wait("dyn running", lambda: _info(run, "dyn")["status"] == "running")
+            again = _cli(run, "node", "restart", "dyn")
+            assert again.returncode == 1
+            assert again.stderr.strip() == (
+                "error: node 'dyn' is a dynamic node (started by hand): `node stop` only"
+            )
+            stopped = _cli(run, "node", "stop", "dyn")
+            assert stopped.returncode == 0, stopped.stderr
+            assert proc.wait(timeout=20) == 0
+            assert proc.stdout is not None and proc.stdout.read().split() == ["joined", "stopped"]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
