@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -116,8 +117,7 @@ def live_run(folder: Path, *args: str, name: str | None = "live",
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-    left = sorted(p.name for p in (runtime / "dora-ros").rglob("*") if p.is_file() or p.is_socket())
+        files = (runtime / "dora-ros").rglob("*")
+        left = sorted(p.name for p in files if p.is_file() or p.is_socket())
+        shutil.rmtree(runtime, ignore_errors=True)  # also when the test failed
     assert not left, f"left in the runtime dir: {left}"
-    (runs).rmdir()
-    (runtime / "dora-ros").rmdir()
-    runtime.rmdir()

@@ -111,13 +111,16 @@ def test_short_runs_exit_cleanly(tmp_path: Path) -> None:
         return subprocess.run([DORA_ROS, "run", "graph.yml"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=60)  # fmt: skip
 
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(run, range(24)))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(run, range(24)))
+        left = list((runtime / "dora-ros").glob("*.sock*"))
+    finally:
+        shutil.rmtree(runtime)
     bad = [(r.returncode, r.stderr[-200:]) for r in results if r.returncode != 0]
     assert not bad, bad
     assert not any("not available" in r.stderr for r in results)  # the API did start
-    assert not list((runtime / "dora-ros").glob("*.sock*"))
-    shutil.rmtree(runtime)
+    assert not left
 
 
 def test_a_long_runtime_dir_keeps_the_socket_short(
