@@ -310,6 +310,7 @@ class Node:
             return
         loop = self._loop
         loop.sent[output_id] += 1
+        loop.stats_if_due()
         loop.send_index(index, loop.routes.get(output_id, ()), data, metadata)
 
     def send_output_raw(

@@ -270,8 +270,7 @@ class NodeLoop:
         """Read whatever is ready; wait up to ``wait`` seconds (-1: forever) if nothing is."""
         if self.held_samples:  # dropped samples whose last view may be gone by now
             self.settle_held_samples()
-        if self.started and time.monotonic() >= self._stats_due:
-            self.send_stats()
+        self.stats_if_due()
         if self.log is not None and self.log.pending:
             self.log.flush()  # records logged on other threads
         for link in self.inbound.values():
@@ -412,6 +411,7 @@ class NodeLoop:
             if self.tapped:
                 links.extend(self.tapped.get(index, ()))
             self.sent[output_id] += 1
+            self.stats_if_due()
             self.send_region(
                 index, region, wire.ENC_BYTES, 0, data_length, meta, time.time_ns(), links
             )
@@ -425,6 +425,12 @@ class NodeLoop:
         return SampleHandler(sample_mm, send, discard)
 
     # --- end ----------------------------------------------------------------------------------
+
+    def stats_if_due(self) -> None:
+        """A ``stats`` record if one is due: from ``pump`` and from each send (a node that only
+        sends never pumps, and ``top`` showed no rate for it)."""
+        if self.started and time.monotonic() >= self._stats_due:
+            self.send_stats()
 
     def send_stats(self) -> None:
         """A ``stats`` record: drops since the last one, totals of messages in, queued and out."""

@@ -98,3 +98,40 @@ def test_top_without_dataflows_and_bad_input(tmp_path: Path) -> None:
     )
     bad = dora_ros("top", "--refresh-interval", "0", cwd=tmp_path, env=env)
     assert bad.returncode == 2 and "--refresh-interval" in bad.stderr
+
+
+SENDER = """
+import time
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+count = 0
+while True:  # sends only: never asks for an event
+    count += 1
+    node.send_output("count", pa.array([count]))
+    time.sleep(0.02)
+"""
+
+SEND_ONLY = """
+nodes:
+  - id: talker
+    path: sender.py
+    outputs: [count]
+  - id: listener
+    path: listener.py
+    inputs:
+      count: talker/count
+"""
+
+
+def test_a_node_that_only_sends_has_a_rate(tmp_path: Path) -> None:
+    with live_run(tmp_path, graph=SEND_ONLY, sender=SENDER) as run:
+        deadline = time.monotonic() + 30
+        while True:
+            rows = {r["node"]: r for r in _snapshot(run.env, tmp_path, "top")}
+            if rows["talker"]["out_per_s"]:
+                break
+            assert time.monotonic() < deadline, rows["talker"]
+            time.sleep(0.5)
+        assert 10 <= rows["talker"]["out_per_s"] <= 75  # ~50 Hz
