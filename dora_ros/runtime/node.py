@@ -168,6 +168,8 @@ class Node:
             return event
         self._pump_due = now + _PUMP_PERIOD
         deadline = None if timeout is None else now + timeout
+        if self._loop.pool.region_count:  # this node sent shared memory: take its releases now
+            self._loop.collect_releases()
         self._pump(0)
         spin_until = 0.0
         while True:

@@ -74,6 +74,11 @@ class ShmPool:
 
     def acquire(self, nbytes: int) -> Region:
         """A region of at least ``nbytes`` that no receiver references."""
+        region = self.take_free(nbytes)
+        return region if region is not None else self._create(_round_size(nbytes))
+
+    def take_free(self, nbytes: int) -> Region | None:
+        """A free region that fits ``nbytes`` (the smallest), or None."""
         best = None
         for region in self._free:
             if region.size >= nbytes and region.size <= 4 * max(nbytes, 64 * 1024):
@@ -82,8 +87,7 @@ class ShmPool:
         if best is not None:
             self._free.remove(best)
             best.generation += 1
-            return best
-        return self._create(_round_size(nbytes))
+        return best
 
     def _create(self, size: int) -> Region:
         fd = os.memfd_create("dora-ros", os.MFD_CLOEXEC)
