@@ -146,6 +146,15 @@ class LaunchContext:
         return other
 
     # -- helpers for actions ---------------------------------------------------------------------
+    def add_global_param(self, item: Any) -> None:
+        """A (name, value) or a parameter file for every node started later in scope.
+
+        ROS 2 keeps the list in the launch configuration 'global_params' as well, and launch
+        files read it there (autoware's ground segmentation takes the vehicle's size from it).
+        """
+        self.global_params.append(item)
+        self.launch_configurations["global_params"] = list(self.global_params)
+
     def perform(self, value: Any) -> str:
         return _perform(self, value)
 

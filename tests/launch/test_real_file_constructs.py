@@ -4,6 +4,9 @@ from ROS 2; each fixture is our own, with the same construct, resolved against s
 - An empty list as a parameter (autoware's component_state_monitor builds a component's
   `topic_monitor_names` in an OpaqueFunction; with no matching rows it is `[]`): ROS 2 takes it
   (rclpy types an empty sequence as a byte array), dora-ros refused the launch.
+- Global parameters read back from the launch configuration 'global_params' (autoware's ground
+  segmentation computes the vehicle's size in an OpaqueFunction from the `SetParameter`s of its
+  vehicle description): ROS 2 keeps them there, dora-ros did not (a KeyError in the file).
 """
 
 from __future__ import annotations
@@ -67,3 +70,47 @@ def test_an_empty_list_parameter_resolves_as_ros2(ws: Workspace) -> None:
     ours = _parameter_message(msg, "names", [])
     assert ours == Parameter("names", value=[]).to_parameter_msg()
     assert ours.value.type == 5
+
+
+GLOBAL_PARAMS_LAUNCH = """\
+from launch import LaunchDescription
+from launch.actions import GroupAction, OpaqueFunction
+from launch_ros.actions import Node, SetParameter, SetUseSimTime
+
+
+def setup(context):
+    gp = dict(context.launch_configurations.get("global_params", {}))
+    length = gp["front_overhang"] + gp["wheel_base"]
+    return [Node(package="demo_pkg", executable="reporter", name="seg", namespace="ns",
+                 parameters=[{"vehicle_length": length, "seen": sorted(gp)}])]
+
+
+def after_group(context):
+    gp = dict(context.launch_configurations.get("global_params", {}))
+    return [Node(package="demo_pkg", executable="reporter", name="after", namespace="ns",
+                 parameters=[{"seen": sorted(gp)}])]
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        SetParameter(name="front_overhang", value=1.0),
+        SetParameter(name="wheel_base", value=2.5),
+        GroupAction([SetUseSimTime(True), OpaqueFunction(function=setup)], scoped=True),
+        OpaqueFunction(function=after_group),
+    ])
+"""
+
+
+def test_global_params_are_a_launch_configuration_as_in_ros2(ws: Workspace) -> None:
+    path = ws.add_launch("global.launch.py", GLOBAL_PARAMS_LAUNCH)
+    printed = ws.launch(str(path), "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert "Traceback" not in printed.stderr
+    _, files = resolve_in_process(ws, path)
+    params = [next(iter(f.values()))["ros__parameters"] for f in files.values()]
+    # the values as set, in scope: use_sim_time only inside the group
+    assert {
+        "vehicle_length": 3.5,
+        "seen": ["front_overhang", "use_sim_time", "wheel_base"],
+    } in params
+    assert {"seen": ["front_overhang", "wheel_base"]} in params

@@ -39,7 +39,7 @@ class SetParametersFromFile(Action):
 
     def execute(self, context: LaunchContext) -> None:
         # checked here, so a missing file is reported at this line, not at a node's
-        context.global_params.append(existing_file(self.file.evaluate(context)))
+        context.add_global_param(existing_file(self.file.evaluate(context)))
 
 
 @register("set_use_sim_time", "set-use-sim-time")
@@ -63,7 +63,7 @@ class SetUseSimTime(Action):
             if parsed is None:
                 raise LaunchFileError(f"use_sim_time must be true or false, got '{text}'")
             value = parsed
-        context.global_params.append(("use_sim_time", value))
+        context.add_global_param(("use_sim_time", value))
 
 
 @register("set_ros_log_dir", "set-ros-log-dir")

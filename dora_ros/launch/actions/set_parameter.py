@@ -30,4 +30,4 @@ class SetParameter(Action):
         from .node import evaluate_parameter_value
 
         value = evaluate_parameter_value(context, self.value)
-        context.global_params.append((perform(context, self.name), value))
+        context.add_global_param((perform(context, self.name), value))
