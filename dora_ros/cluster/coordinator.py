@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import DoraRosError
 from ..runtime.descriptor import Dataflow, parse_dataflow
 from . import keys
+from .channel_reader import read_queryable, read_subscriber
 from .messages import decode, encode, reply, request
 from .zenoh_config import ClusterError, ZenohSettings, check_id
 
@@ -58,7 +59,8 @@ class _Daemon:
     alive: bool = True
     since: float = field(default_factory=time.time)
     reachable: bool = True  # answered the last ping
-    pinging: bool = False
+    ping: Any = None  # the reply channel of the ping under way
+    answered: bool = False  # the ping under way was answered
 
 
 @dataclass(eq=False)
@@ -154,14 +156,29 @@ class Coordinator:
                for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
         session = self.session
         put = self.inbox.put
-        entities = [
-            session.declare_queryable(keys.coordinator_api("*"), lambda q: put(("query", q))),
-            session.declare_subscriber(keys.ALL_EVENTS, lambda s: put(("event", s))),
-            session.liveliness().declare_subscriber(
-                keys.DAEMONS, lambda s: put(("daemon", s)), history=True
+        # Read by threads of ours, never Python callbacks on Zenoh's threads
+        # (channel_reader.py): a callback run while the interpreter finalized aborts it.
+        entities: list[Any] = [
+            read_queryable(
+                session,
+                keys.coordinator_api("*"),
+                lambda q: put(("query", q)),
+                name="coordinator-api",
             ),
-            session.liveliness().declare_subscriber(
-                keys.ALL_RUNS, lambda s: put(("run", s)), history=True
+            read_subscriber(session, keys.ALL_EVENTS, lambda s: put(("event", s)), name="events"),
+            read_subscriber(
+                session.liveliness(),
+                keys.DAEMONS,
+                lambda s: put(("daemon", s)),
+                name="daemons",
+                history=True,
+            ),
+            read_subscriber(
+                session.liveliness(),
+                keys.ALL_RUNS,
+                lambda s: put(("run", s)),
+                name="runs",
+                history=True,
             ),
             session.liveliness().declare_token(keys.COORDINATOR),
         ]
@@ -195,8 +212,6 @@ class Coordinator:
 
         if kind == "query":
             self._answer(item)
-        elif kind == "pong":
-            self._on_pong(*item)
         elif kind == "event":
             self._on_event(keys.last_chunk(item.key_expr), decode(item.payload))
         elif kind == "daemon":
@@ -220,33 +235,37 @@ class Coordinator:
     # --- daemons and machine runs -------------------------------------------------------------
 
     def _ping(self) -> None:
+        """Ping every daemon each PING_PERIOD; collect the answers of pings under way.
+
+        The replies come on a Zenoh channel read here, on the coordinator's loop (at most
+        0.2 s late), not through a callback on Zenoh's threads (channel_reader.py says why).
+        """
         import zenoh
 
+        for daemon in self.daemons.values():
+            if daemon.ping is None:
+                continue
+            try:
+                while (answer := daemon.ping.try_recv()) is not None:
+                    daemon.answered = daemon.answered or answer.ok is not None
+            except zenoh.ZError:  # the channel is empty and closed: the query has ended
+                daemon.ping = None
+                self._on_pong(daemon, daemon.answered)
         now = time.monotonic()
         if now - self.pinged < PING_PERIOD:
             return
         self.pinged = now
         for daemon in self.daemons.values():
-            if not daemon.alive or daemon.pinging:
+            if not daemon.alive or daemon.ping is not None:
                 continue
-            daemon.pinging = True
-            answered: list[bool] = []
-
-            def on_reply(reply: Any, answered: list[bool] = answered) -> None:
-                if reply.ok is not None:
-                    answered.append(True)
-
-            def on_end(daemon: _Daemon = daemon, answered: list[bool] = answered) -> None:
-                self.inbox.put(("pong", (daemon, bool(answered))))
-
-            self.session.get(
+            daemon.answered = False
+            daemon.ping = self.session.get(
                 keys.daemon_api(daemon.machine, "ping"),
-                zenoh.handlers.Callback(on_reply, on_end, indirect=False),
+                zenoh.handlers.FifoChannel(4),
                 timeout=PING_TIMEOUT,
             )
 
     def _on_pong(self, daemon: _Daemon, answered: bool) -> None:
-        daemon.pinging = False
         if not daemon.alive or answered == daemon.reachable:
             return
         daemon.reachable = answered

@@ -37,6 +37,7 @@ from ..runtime.build import build_dataflow
 from ..runtime.descriptor import Dataflow, parse_dataflow, resolve_executable
 from ..runtime.supervisor import node_working_dir
 from . import keys
+from .channel_reader import read_queryable, read_subscriber
 from .messages import decode, reply, request
 from .zenoh_config import ClusterError, ZenohSettings
 
@@ -98,9 +99,15 @@ class Daemon:
                     f"daemon: machine id {self.machine!r} is taken by another running daemon;"
                     " give this one another --machine-id"
                 )
-            entities = [
-                session.declare_queryable(keys.daemon_api(self.machine, "*"), self.inbox.put),
-                session.declare_subscriber(keys.DESTROY, lambda _: self.stopping.set()),
+            # Read by threads of ours, never Python callbacks on Zenoh's threads
+            # (channel_reader.py): a callback run while the interpreter finalized aborts it.
+            entities: list[Any] = [
+                read_queryable(
+                    session, keys.daemon_api(self.machine, "*"), self.inbox.put, name="daemon-api"
+                ),
+                read_subscriber(
+                    session, keys.DESTROY, lambda _: self.stopping.set(), name="destroy"
+                ),
                 session.liveliness().declare_token(keys.daemon(self.machine)),
             ]
             self.say("ready")

@@ -33,6 +33,7 @@ from typing import IO, Any
 from ..runtime.descriptor import Dataflow, parse_dataflow
 from ..runtime.supervisor import Coordinator, _NodeState, _Terminal
 from . import keys
+from .channel_reader import read_queryable, read_subscriber
 from .messages import decode, encode
 from .zenoh_config import ZenohSettings
 
@@ -308,10 +309,14 @@ def main() -> int:
 
         reply(query, run.describe())
 
-    declared = [
-        session.declare_subscriber(keys.control(dataflow_id), on_message),
-        session.declare_subscriber(f"{keys.dataflow(dataflow_id)}/event/*", on_message),
-        session.declare_queryable(keys.run(dataflow_id, machine), on_query),
+    # Read by threads of ours, never Python callbacks on Zenoh's threads (channel_reader.py):
+    # a callback run while the interpreter finalized aborted the process at exit.
+    declared: list[Any] = [
+        read_subscriber(session, keys.control(dataflow_id), on_message, name="control"),
+        read_subscriber(
+            session, f"{keys.dataflow(dataflow_id)}/event/*", on_message, name="events"
+        ),
+        read_queryable(session, keys.run(dataflow_id, machine), on_query, name="run"),
         session.liveliness().declare_token(keys.run(dataflow_id, machine)),
     ]
     try:
