@@ -92,6 +92,12 @@ def _ask(addr: str, port: int, verb: str, message: dict[str, Any],
                        what=f"coordinator at {coordinator_endpoint(addr, port)}")  # fmt: skip
 
 
+def check_coordinator(addr: str, port: int) -> None:
+    """Raise the one-line ``ClusterError`` of every command when no coordinator answers at
+    ``addr:port`` (for tools that also find dataflows without one, once the user named it)."""
+    _ask(addr, port, "status", {})
+
+
 # --- servers -----------------------------------------------------------------------------------
 
 

@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from ..cluster.commands import check_coordinator
+from ..cluster.dataflow_api import registry_entries
 from ..cluster.zenoh_config import ClusterError
 from .dataflows import DataflowClient, DataflowRef, dataflow_options, running_refs
 
@@ -85,6 +88,15 @@ def node_list(dataflow: str | None, fmt: str, quiet: bool, coordinator_addr: str
       dora-ros node list
       dora-ros node list --dataflow my-dataflow --format json
     """
+    if dataflow is None and _coordinator_named():
+        # As dora-rs 1.1 (whose `node list` always asks its coordinator): a coordinator the
+        # user named that does not answer is one line and status 1, unless local runs answer.
+        try:
+            check_coordinator(coordinator_addr, coordinator_port)
+        except ClusterError as err:
+            if not registry_entries():
+                raise
+            click.echo(f"warning: {err}; listing the `dora-ros run` dataflows only", err=True)
     entries = []
     for ref, row in all_node_rows(dataflow, coordinator_addr, coordinator_port):
         entry = {
@@ -105,9 +117,20 @@ def node_list(dataflow: str | None, fmt: str, quiet: bool, coordinator_addr: str
     elif entries:
         header = tuple(k.upper() for k in entries[0])
         click.echo(table([header, *(tuple(e.values()) for e in entries)]))
+    elif dataflow is None:
+        click.echo("no dataflow is running")
     else:
         click.echo("no node is running")
     return 0
+
+
+def _coordinator_named() -> bool:
+    """Whether the user gave the coordinator's address or port (option or environment)."""
+    context = click.get_current_context()
+    return any(
+        context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+        for name in ("coordinator_addr", "coordinator_port")
+    )
 
 
 @node.command("info")

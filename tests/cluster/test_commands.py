@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -203,3 +204,47 @@ def test_node_list_and_restart(cluster: Cluster, tmp_path: Path) -> None:
     # Stopped right after its start: a sender may hold messages for up to MATCH_TIMEOUT (1 s)
     # before it exits; a loaded test machine needs more than the default 2 s grace.
     cluster.cli("stop", "two", "--grace-duration", "5s", check=True)
+
+
+def test_node_list_names_a_missing_coordinator_only_when_asked(tmp_path: Path) -> None:
+    """`node list` with no local run: a coordinator the user named (option or environment) that
+    does not answer is one error line and status 1, as dora-rs 1.1 (whose `node list` always
+    asks its coordinator); with none named, "no dataflow is running" and status 0 (before: status
+    0 and "no node is running" either way)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DORA_COORDINATOR_")}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "rt")  # no `dora-ros run` registered there
+    (tmp_path / "rt").mkdir(mode=0o700)
+
+    def node_list(*args: str, **extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+        start = time.monotonic()
+        run = subprocess.run([*DORA_ROS, "node", "list", *args], capture_output=True, text=True,
+                             timeout=30, cwd=tmp_path, env={**env, **extra})  # fmt: skip
+        return run, time.monotonic() - start
+
+    for args, extra in (
+        (("--coordinator-port", str(port)), {}),
+        (("--coordinator-addr", "127.0.0.1", "--coordinator-port", str(port)), {}),
+        ((), {"DORA_COORDINATOR_PORT": str(port)}),
+    ):
+        run, elapsed = node_list(*args, **extra)
+        assert run.returncode == 1, (args, extra, run.stdout)
+        assert run.stdout == ""
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1, run.stderr
+        assert lines[0].startswith(f"error: no coordinator answers at tcp/127.0.0.1:{port} ")
+        assert elapsed < 4, (args, extra, elapsed)
+    # None named: the default coordinator (127.0.0.1:6013) is only looked for.
+    quiet, _ = node_list()
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "no dataflow is running\n", "")
+
+
+def test_node_list_with_a_coordinator_and_no_dataflow(cluster: Cluster,
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    cluster.up("robot")
+    env = cluster.env()
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "rt")
+    (tmp_path / "rt").mkdir(mode=0o700)
+    run = subprocess.run([*DORA_ROS, "node", "list"], capture_output=True, text=True,
+                         timeout=30, cwd=cluster.folder, env=env)  # fmt: skip
+    assert (run.returncode, run.stdout, run.stderr) == (0, "no dataflow is running\n", "")
