@@ -28,6 +28,7 @@ from .zenoh_config import (
     DEFAULT_ADDR,
     DEFAULT_PORT,
     ENV_ADDR,
+    ENV_INTERFACE,
     ENV_PORT,
     ClusterError,
     ZenohSettings,
@@ -102,10 +103,10 @@ def check_coordinator(addr: str, port: int) -> None:
 
 
 @click.command()
-@click.option("--interface", default=DEFAULT_ADDR, show_default=True,
-              help="Address to listen on (0.0.0.0 for every interface).")  # fmt: skip
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
-              help="Port to listen on (Zenoh tcp/<interface>:<port>).")  # fmt: skip
+@click.option("--interface", envvar=ENV_INTERFACE, default=DEFAULT_ADDR, show_default=True,
+              show_envvar=True, help="Address to listen on (0.0.0.0 for every interface).")  # fmt: skip
+@click.option("--port", type=int, envvar=ENV_PORT, default=DEFAULT_PORT, show_default=True,
+              show_envvar=True, help="Port to listen on (Zenoh tcp/<interface>:<port>).")  # fmt: skip
 @_zenoh_options
 def coordinator(interface: str, port: int, zenoh_config_overlay: Path | None,
                 zenoh_listen: tuple[str, ...], zenoh_connect: tuple[str, ...],

@@ -248,3 +248,16 @@ def test_node_list_with_a_coordinator_and_no_dataflow(cluster: Cluster,
     run = subprocess.run([*DORA_ROS, "node", "list"], capture_output=True, text=True,
                          timeout=30, cwd=cluster.folder, env=env)  # fmt: skip
     assert (run.returncode, run.stdout, run.stderr) == (0, "no dataflow is running\n", "")
+
+
+def test_coordinator_reads_port_and_interface_from_env(cluster: Cluster) -> None:
+    # As dora-rs 1.1's `coordinator`: DORA_COORDINATOR_PORT / _INTERFACE stand for --port /
+    # --interface (before, the coordinator listened on 6013 and the daemon waited forever).
+    cluster.spawn("coordinator", ["coordinator"],
+                  extra_env={"DORA_COORDINATOR_INTERFACE": "127.0.0.1"})  # fmt: skip
+    cluster.start_daemon("gpu")
+    cluster.wait_daemons("gpu", timeout=20)
+    out = cluster.cli("status", check=True).stdout
+    assert f"coordinator: tcp/127.0.0.1:{cluster.port} (dora-ros " in out
+    help_text = cluster.cli("coordinator", "--help", check=True).stdout
+    assert "DORA_COORDINATOR_PORT" in help_text and "DORA_COORDINATOR_INTERFACE" in help_text
