@@ -409,7 +409,7 @@ class Coordinator:
             if any(r.name == name and r.status == "running" for r in self.dataflows.values()):
                 raise ClusterError(f"a dataflow called {name!r} is already running")
         graph = Path(message["graph_path"])
-        dataflow = parse_dataflow(message["graph_text"], graph)
+        dataflow = parse_dataflow(message["graph_text"], graph, check_paths=False)  # structure
         where = placement(dataflow, self._alive())
         dataflow_id = str(uuid.uuid4())
         record = _Record(dataflow_id, name, str(graph), where)

@@ -34,11 +34,11 @@ from typing import IO, Any
 
 from ..errors import DoraRosError
 from ..runtime.build import build_dataflow
-from ..runtime.descriptor import Dataflow, parse_dataflow, resolve_executable
-from ..runtime.supervisor import node_working_dir
+from ..runtime.descriptor import Dataflow, parse_dataflow
 from . import keys
 from .channel_reader import read_queryable, read_subscriber
 from .messages import decode, reply, request
+from .node_paths import resolve_here
 from .zenoh_config import ClusterError, ZenohSettings
 
 # How long a daemon waits to see whether its machine id is taken.
@@ -175,17 +175,9 @@ class Daemon:
         if dataflow_id in self.runs:
             raise ClusterError(f"daemon {self.machine!r}: dataflow {dataflow_id} already runs here")
         graph = Path(request["graph_path"])
-        dataflow = parse_dataflow(request["graph_text"], graph)
+        dataflow = parse_dataflow(request["graph_text"], graph, check_paths=False)
         placement: dict[str, str] = request["placement"]
-        for spec in dataflow.nodes:
-            if placement.get(spec.id) != self.machine:
-                continue
-            if spec.kind == "executable":
-                resolve_executable(spec, dataflow)
-            folder = node_working_dir(spec, dataflow)
-            if not folder.is_dir():
-                raise ClusterError(f"{spec.location}: node '{spec.id}': deploy working_dir"
-                                   f" '{folder}' is not a folder on machine {self.machine!r}")  # fmt: skip
+        dataflow = resolve_here(dataflow, self.machine, placement)  # this machine's paths
         out_dir = Path(request.get("out_dir") or graph.parent / "out")
         out_dir.joinpath(dataflow_id).mkdir(parents=True, exist_ok=True)
         terminal = open(out_dir / dataflow_id / f"machine_{self.machine}.txt", "ab")
@@ -207,7 +199,8 @@ class Daemon:
                 stdin=subprocess.PIPE,
                 stdout=terminal,
                 stderr=subprocess.STDOUT,
-                cwd=str(graph.parent),
+                # The graph's folder is the CLI's: it need not exist on this machine.
+                cwd=str(graph.parent if graph.parent.is_dir() else out_dir / dataflow_id),
                 preexec_fn=_die_with_parent,
             )
         finally:

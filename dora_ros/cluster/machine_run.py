@@ -35,6 +35,7 @@ from ..runtime.supervisor import Coordinator, _NodeState, _Terminal
 from . import keys
 from .channel_reader import read_queryable, read_subscriber
 from .messages import decode, encode
+from .node_paths import resolve_here
 from .zenoh_config import ZenohSettings
 
 # Data a sender published just before it ended may still be on its way when its machine says
@@ -289,7 +290,8 @@ def main() -> int:
     dataflow_id: str = spec["id"]
     machine: str = spec["machine"]
     graph = Path(spec["graph_path"])
-    dataflow = parse_dataflow(spec["graph_text"], graph)
+    dataflow = resolve_here(parse_dataflow(spec["graph_text"], graph, check_paths=False),
+                            machine, spec["placement"])  # fmt: skip
     settings = ZenohSettings.from_json(spec["zenoh"])
     session = settings.open(f"dataflow {dataflow_id} on {machine}")
     run = MachineRun(

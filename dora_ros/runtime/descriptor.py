@@ -160,8 +160,12 @@ class Dataflow:
         return self._subscribers.get((node_id, output_id), ())
 
 
-def load_dataflow(path: str | os.PathLike[str]) -> Dataflow:
-    """Read and validate the dataflow file at ``path``; raises DescriptorError."""
+def load_dataflow(path: str | os.PathLike[str], *, check_paths: bool = True) -> Dataflow:
+    """Read and validate the dataflow file at ``path``; raises DescriptorError.
+
+    ``check_paths=False``: the graph's structure only, no node file is looked for (a host that
+    does not run the nodes: the cluster's CLI and coordinator; the machine that runs a node
+    checks its path there, dora_ros/cluster/node_paths.py)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -169,12 +173,13 @@ def load_dataflow(path: str | os.PathLike[str]) -> Dataflow:
         raise DescriptorError(f"{file}: cannot read: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
         raise DescriptorError(f"{file}: not a UTF-8 text file") from err
-    return parse_dataflow(text, file)
+    return parse_dataflow(text, file, check_paths=check_paths)
 
 
-def parse_dataflow(text: str, path: Path) -> Dataflow:
-    """Validate the dataflow in ``text``, as if read from ``path``; raises DescriptorError."""
-    return _Parser(Path(path)).parse(text)
+def parse_dataflow(text: str, path: Path, *, check_paths: bool = True) -> Dataflow:
+    """Validate the dataflow in ``text``, as if read from ``path``; raises DescriptorError.
+    ``check_paths`` as for :func:`load_dataflow`."""
+    return _Parser(Path(path), check_paths=check_paths).parse(text)
 
 
 def resolve_executable(node: NodeSpec, dataflow: Dataflow) -> Path:
@@ -225,8 +230,9 @@ _RESTART_MODES = ("never", "on-failure", "always")
 class _Parser:
     """One parse of one file: knows the file name for every message."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check_paths: bool = True) -> None:
         self.file = path
+        self.check_paths = check_paths
         self.working_dir = path.resolve().parent
         self.kinds = node_kind_keys()  # read the entry points once per file: it is slow
         self.origins: dict[str, str] = {}  # node id -> where a module file has it ("m.yml:5")
@@ -500,7 +506,7 @@ class _Parser:
             self.fail(line, "a URL as `path` is not supported by dora-ros: download it", node_id)
         if path.endswith(".py"):
             resolved = (self.working_dir / os.path.expanduser(path)).resolve()
-            if not resolved.is_file():
+            if self.check_paths and not resolved.is_file():
                 self.fail(
                     line, f"path '{path}' does not exist (looked in {resolved.parent})", node_id
                 )
