@@ -80,6 +80,11 @@ def test_a_slow_receiver_of_send_stdout_as_never_blocks_the_printing_node(tmp_pa
         for i in range({count}):
             print(f"line {{i}}", flush=True)
         record("printed_at", time.monotonic())
+        # Once the reader reads, one more line takes what waited along (waiting lines go out
+        # with the next line or when the node ends) before the reader's input closes.
+        time.sleep(6.0)
+        print("last", flush=True)
+        time.sleep(1.0)
         """,
         reader="""
         import time
@@ -99,9 +104,14 @@ def test_a_slow_receiver_of_send_stdout_as_never_blocks_the_printing_node(tmp_pa
     # The printer finished while the reader was still asleep.
     assert flow.result("printed_at") < reader["started"], result.stderr
     log = flow.logs()["printer"].splitlines()
-    assert log == [f"line {i}" for i in range(count)]
+    assert log == [*(f"line {i}" for i in range(count)), "last"]
     got = reader["got"]
-    assert got == [f"line {i}" for i in range(len(got))] and got  # in order, from the start
+    assert got[-1] == "last", got[-3:]
+    numbers = [int(line.split()[1]) for line in got[:-1]]
+    # In order, none twice: the first ones (taken by the reader's socket) and the newest ones
+    # (those that waited, oldest dropped); the ones between are counted as dropped.
+    assert numbers == sorted(set(numbers)) and numbers[0] == 0 and numbers[-1] == count - 1
+    lines = got[:-1]
     match = re.search(r"node 'printer': (\d+) line\(s\) for 'reader' were dropped", result.stderr)
     assert match, result.stderr
-    assert len(got) + int(match.group(1)) == count
+    assert len(lines) + int(match.group(1)) == count
