@@ -75,6 +75,7 @@ class _Record:
     status: str = "running"
     message: str = ""
     start_sent: bool = False
+    learnt: bool = False  # learnt back from its machine runs after a restart (not started here)
     stop: dict[str, Any] | None = None  # the stop request, repeated until the dataflow ends
     graph_text: str | None = None  # the descriptor it was started with (for `restart`)
     out_dir: str | None = None
@@ -225,7 +226,8 @@ class Coordinator:
             parts = str(item.key_expr).split("/")
             dataflow_id, machine = parts[-3], parts[-1]
             if item.kind == zenoh.SampleKind.PUT:
-                if dataflow_id not in self.dataflows:
+                known = self.dataflows.get(dataflow_id)
+                if known is None or (known.learnt and machine not in known.ready):
                     self._learn(dataflow_id, machine)
             else:
                 # Its daemon's token may go a moment later (a SIGKILLed daemon takes its runs
@@ -330,10 +332,20 @@ class Coordinator:
         if record is None:
             record = _Record(dataflow_id, info.get("name"), str(info.get("graph")),
                              dict(info.get("placement") or {}))  # fmt: skip
-            record.start_sent = True
+            record.learnt = True
             self.dataflows[dataflow_id] = record
             self.say(f"learnt back dataflow {dataflow_id} ({record.name or 'no name'})")
-        record.ready.add(machine)
+        # A run's `ready` event may have been lost while we were down: its description says.
+        # Once every part is ready (or started), `start` is sent; a part already started
+        # ignores it, so the barrier is released even when we died before sending it.
+        if info.get("ready") or info.get("started"):
+            record.ready.add(machine)
+            self._release_barrier(record)
+
+    def _release_barrier(self, record: _Record) -> None:
+        if not record.start_sent and record.ready >= set(record.machines):
+            record.start_sent = True
+            self.session.put(keys.control(record.id), encode({"op": "start"}))
 
     def _on_event(self, machine: str, message: dict[str, Any]) -> None:
         dataflow_id = message.get("dataflow") or ""
@@ -343,9 +355,7 @@ class Coordinator:
         op = message.get("op")
         if op == "ready":
             record.ready.add(machine)
-            if not record.start_sent and record.ready >= set(record.machines):
-                record.start_sent = True
-                self.session.put(keys.control(record.id), encode({"op": "start"}))
+            self._release_barrier(record)
         elif op == "usage":
             record.usage[machine] = (float(message.get("cpu", 0)), int(message.get("memory", 0)))
         elif op == "node_finished":
