@@ -402,6 +402,9 @@ def logs(dataflow: str, node: str | None, follow: bool, tail: int | None, coordi
                          timeout=REQUEST_TIMEOUT + 5, what=where)  # fmt: skip
         several = len(answer["logs"]) > 1
         for entry in answer["logs"]:
+            if entry.get("missing") and not follow:
+                click.echo(f"node {entry['node']!r} on {entry['machine']}: no output yet (it is"
+                           " not started yet; -f waits for it)", err=True)  # fmt: skip
             for line in entry["text"].splitlines():
                 click.echo(f"{entry['node']}: {line}" if several else line)
         if not follow:

@@ -478,7 +478,8 @@ class Coordinator:
                  "out_dir": out_dir},
                 timeout=5.0, what=f"daemon {machine!r}",
             )  # fmt: skip
-            logs.append({"node": node_id, "machine": machine, "text": answer.get("text", "")})
+            logs.append({"node": node_id, "machine": machine, "text": answer.get("text", ""),
+                         "missing": bool(answer.get("missing"))})  # fmt: skip
         return {"uuid": record.id, "logs": logs}
 
     def _api_descriptor(self, message: dict[str, Any]) -> dict[str, Any]:

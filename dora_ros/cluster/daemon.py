@@ -239,10 +239,14 @@ class Daemon:
         path = out_dir / dataflow_id / f"log_{node}.txt"
         try:
             data = path.read_bytes()
+        except FileNotFoundError as err:
+            if run is not None:  # not spawned yet (the run starts its nodes after `start`)
+                return {"text": "", "path": str(path), "missing": True}
+            raise ClusterError(f"machine {self.machine!r}: no log of node {node!r} of dataflow"
+                               f" {dataflow_id} in {path.parent}") from err  # fmt: skip
         except OSError as err:
-            raise ClusterError(
-                f"machine {self.machine!r}: no log for node {node!r}: {err}"
-            ) from err
+            raise ClusterError(f"machine {self.machine!r}: cannot read the log of node {node!r}"
+                               f" ({path}): {err.strerror or err}") from err  # fmt: skip
         text = data.decode(errors="replace")
         tail = request.get("tail")
         if tail is not None:
