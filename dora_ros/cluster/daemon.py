@@ -255,8 +255,12 @@ class Daemon:
 
     def _reap(self) -> None:
         for dataflow_id, run in list(self.runs.items()):
-            if run.proc.poll() is not None:
+            code = run.proc.poll()
+            if code is not None:
                 del self.runs[dataflow_id]
+                if code < 0:  # its own status reached the coordinator (or not): say how it ended
+                    self.say(f"dataflow {dataflow_id}: its run process ended by signal"
+                             f" {signal.Signals(-code).name}")  # fmt: skip
 
     def _stop_runs(self) -> None:
         for run in self.runs.values():
