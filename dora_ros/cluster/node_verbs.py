@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -23,7 +22,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import control
 from .dataflow_api import ApiError, DataflowApi, node_state, periodic, verb
 
 if TYPE_CHECKING:
@@ -111,7 +109,9 @@ def _sample(sup: Coordinator, api: DataflowApi, now: float) -> None:
         sample.pid, sample.at, sample.ticks, sample.memory = state.proc.pid, now, ticks, memory
 
 
-def _status(sup: Coordinator, state: _NodeState) -> str:
+def node_status(sup: Coordinator, state: _NodeState) -> str:
+    """What ``node list`` shows: running, starting, stopping, restarting, failed, finished,
+    waiting (a dynamic node not connected) or not started."""
     if state.proc is not None and state.proc.returncode is None:
         if state.requested is not None:
             return "stopping" if state.requested == "stop" else "restarting"
@@ -145,7 +145,7 @@ def _row(sup: Coordinator, api: DataflowApi, state: _NodeState) -> dict[str, Any
     return {
         "node": spec.id,
         "machine": sup._api_machine(),
-        "status": _status(sup, state),
+        "status": node_status(sup, state),
         "pid": state.proc.pid if alive and state.proc is not None else None,
         "restarts": state.restarts,
         "restart_policy": policy.mode,
@@ -204,18 +204,21 @@ def _end_node(sup: Coordinator, request: dict[str, Any], what: str) -> dict[str,
         if what == "restart" or state.conn is None:
             raise ApiError(f"node {state.spec.id!r} is a dynamic node (started by hand): "
                            + ("`node stop` only" if state.conn else "it is not connected"))  # fmt: skip
-        with contextlib.suppress(OSError):
-            control.send(state.conn, {"op": "stop"})
+        state.tell({"op": "stop"}, keep=True)
         return {"node": state.spec.id, "action": what}
     if state.proc is None or state.proc.returncode is not None:
         if what == "restart" and state.restart_at is not None:
             state.restart_at = time.monotonic()  # waiting for its restart delay: now
             return {"node": state.spec.id, "action": what}
-        raise ApiError(f"node {state.spec.id!r} is not running ({_status(sup, state)})")
+        status = node_status(sup, state)
+        hint = ""
+        if what == "restart" and status in ("failed", "finished"):
+            # As dora-rs 1.1, which refuses to restart a node whose process has ended for good.
+            hint = ("; a node that ended for good is not restarted: run the dataflow again, or"
+                    " give the node a `restart_policy` (on-failure, always) in the graph")  # fmt: skip
+        raise ApiError(f"node {state.spec.id!r} is not running ({status}){hint}")
     state.requested = what
-    if state.conn is not None:
-        with contextlib.suppress(OSError):
-            control.send(state.conn, {"op": "stop"})
+    state.tell({"op": "stop"}, keep=True)  # never blocks: a node may not read (control.Outbox)
     kills: dict[str, tuple[float, int]] = _api(sup).state.setdefault("node_kills", {})
     kills[state.spec.id] = (time.monotonic() + grace, state.proc.pid)
     return {"node": state.spec.id, "action": what, "pid": state.proc.pid}
@@ -263,13 +266,8 @@ def _key(request: dict[str, Any]) -> str:
 
 
 def _tell(state: _NodeState, message: dict[str, Any]) -> bool:
-    if state.conn is None:
-        return False
-    try:
-        control.send(state.conn, message)
-    except (OSError, ValueError):
-        return False
-    return True
+    # Never blocks (control.Outbox): False if the node is not connected or does not read.
+    return state.tell(message)
 
 
 @verb("params")

@@ -10,7 +10,9 @@ Verbs (``dataflow_api.verb``), served by every supervisor for the nodes it runs:
   metadata as the wire carries it, for ``runtime.wire.decode_metadata``; ``dropped`` is what the
   sender dropped for the tap so far). Publication drops under congestion and never waits.
   A listener holds the tap by asking again within ``LEASE`` seconds (the CLI asks every
-  ``RENEW``; the control record is sent again each time, so a restarted node is tapped again);
+  ``RENEW``; the control record goes once to each connection of the node, so a restarted node
+  is tapped again and one that does not read is not flooded); the answer says whether the node
+  runs (``running``, ``status`` as ``node list``, ``ended``: it will not run again);
   ``untap`` or a lapsed lease removes it, and the last one gone closes the tap.
 - ``untap`` ``{node, output, listener}``.
 - ``topics`` ``{}``: every output of the nodes this supervisor runs, with its subscribers and
@@ -34,11 +36,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import control, wire
+from ..runtime import wire
 from ..runtime.tap import TapMessage, TapReceiver
 from ..runtime.transport import MAX_INLINE_RECORD, connect, socket_name
 from . import keys
 from .dataflow_api import ApiError, node_state, verb
+from .node_verbs import node_status
 
 if TYPE_CHECKING:
     from ..runtime.supervisor import Coordinator
@@ -55,6 +58,9 @@ class _Tap:
     publisher: Any
     key: str
     listeners: dict[str, float] = field(default_factory=dict)  # listener -> lease end
+    # The node connection (a socket) the tap record went to: sent once per connection, so a
+    # restarted node is tapped again and one that does not read is not flooded by renewals.
+    told: Any = None
 
 
 class TapServer:
@@ -184,11 +190,12 @@ def _tap(sup: Coordinator, request: dict[str, Any]) -> dict[str, Any]:
                        " which the supervisor sends: it cannot be tapped")  # fmt: skip
     tap = _server(sup).hold(node, output, str(request.get("listener")))
     running = state.conn is not None
-    if running:
-        assert state.conn is not None
-        with contextlib.suppress(OSError):  # it just ended: the next renewal finds it again
-            control.send(state.conn, tap.receiver.record())
-    return {"key": tap.key, "running": running, "lease": LEASE, "renew": RENEW}
+    if running and tap.told is not state.conn and state.tell(tap.receiver.record()):
+        tap.told = state.conn
+    # "failed" / "finished": ended for good (nothing restarts it); else it may still (re)start
+    status = node_status(sup, state)
+    return {"key": tap.key, "running": running, "status": status,
+            "ended": status in ("failed", "finished"), "lease": LEASE, "renew": RENEW}  # fmt: skip
 
 
 @verb("untap")

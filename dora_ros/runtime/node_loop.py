@@ -53,6 +53,10 @@ _HEADER_SIZE = wire.HEADER.size
 _SHM_META = wire.HEADER.size + wire.SHM_REF.size
 LOG_ROUTE = "\0logs"  # routes key of the dora/logs receivers
 STATS_PERIOD = 1.0  # seconds between two `stats` records to the supervisor
+# Seconds between two looks at the control socket from the send path (a node that only sends
+# never pumps: taps, parameters and STOP reach it this way).
+CONTROL_PERIOD = 0.1
+_CONTROL_BATCH = 64  # control records taken per look from the send path
 # Seconds close() still waits for slow receivers once the dataflow is stopping (see flush_links).
 STOP_FLUSH_GRACE = 2.0
 # How long a sender that is held back sleeps at most before it retries (seconds).
@@ -114,6 +118,8 @@ class NodeLoop:
         self.sent: dict[str, int] = dict.fromkeys(self.outputs, 0)
         self._told: dict[str, dict[str, int]] = {"dropped": {}, "send_dropped": {}}
         self._stats_due = 0.0
+        self._control_due = 0.0  # the next look at the control socket from the send path
+        self.ctl_open = True
         # Discarded raw samples whose buffer the user still views (bounded by what they hold).
         self.held_samples: list[tuple[mmap.mmap, Any, Region]] = []
         self.external: dict[int, Any] = {}
@@ -294,12 +300,7 @@ class NodeLoop:
             elif fd == self.listener.fileno():
                 self.accept()
             elif fd == self.ctl.fileno():
-                message = control.recv(self.ctl)
-                if message is None:
-                    self.poller.unregister(fd)
-                    self.on_control({"op": "stop"})
-                else:
-                    self.on_control(message)
+                self.read_control()
             elif fd in self.external:
                 source = self.external[fd]
                 while (event := source.take()) is not None:
@@ -438,10 +439,33 @@ class NodeLoop:
     # --- end ----------------------------------------------------------------------------------
 
     def stats_if_due(self) -> None:
-        """A ``stats`` record if one is due: from ``pump`` and from each send (a node that only
-        sends never pumps, and ``top`` showed no rate for it)."""
-        if self.started and time.monotonic() >= self._stats_due:
+        """A ``stats`` record if one is due, and a look at the control socket every
+        ``CONTROL_PERIOD``: from ``pump`` and from each send, one clock read (a node that only
+        sends never pumps: ``top`` showed no rate for it and a tap never reached it)."""
+        now = time.monotonic()
+        if now < self._control_due:
+            return
+        self._control_due = now + CONTROL_PERIOD
+        if self.started and now >= self._stats_due:
             self.send_stats()
+        if self.ctl_open and select.select((self.ctl,), (), (), 0)[0]:
+            self.read_control(_CONTROL_BATCH)
+        if self.taps:
+            self.taps.service(self.pool)  # drops reported, a closed tap noticed
+
+    def read_control(self, limit: int = 1) -> None:
+        """Take up to ``limit`` control records from the readable control socket."""
+        for _ in range(limit):
+            message = control.recv(self.ctl)
+            if message is None:  # the coordinator is gone: the dataflow is ending
+                self.ctl_open = False
+                with contextlib.suppress(OSError, ValueError):
+                    self.poller.unregister(self.ctl.fileno())
+                self.on_control({"op": "stop"})
+                return
+            self.on_control(message)
+            if limit > 1 and not select.select((self.ctl,), (), (), 0)[0]:
+                return
 
     def send_stats(self) -> None:
         """A ``stats`` record: drops since the last one, totals of messages in, queued and out."""

@@ -107,6 +107,21 @@ class _NodeState:
     # The node's latest counts (`stats`): received/queued per input, sent per output, and
     # when the node counted them (`t`: time.monotonic()).
     io: dict[str, Any] = field(default_factory=dict)
+    # Records for `conn` that the node has not taken yet (never a blocking send: control.Outbox).
+    outbox: control.Outbox | None = None
+
+    def tell(self, message: dict[str, Any], *, keep: bool = False) -> bool:
+        """Send ``message`` to the node if it is connected, without blocking (``control.Outbox``;
+        ``keep``: never dropped, for ``stop``). False if not connected, gone or dropped."""
+        conn = self.conn
+        if conn is None:
+            return False
+        if self.outbox is None or self.outbox.sock is not conn:
+            self.outbox = control.Outbox(conn)
+        try:
+            return self.outbox.send(message, keep=keep)
+        except (OSError, ValueError):
+            return False
 
 
 class _Terminal:
@@ -359,9 +374,8 @@ class Coordinator:
 
     def _broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
         for node_id, state in self.nodes.items():
-            if state.conn is not None and node_id != exclude:
-                with contextlib.suppress(OSError):
-                    control.send(state.conn, message)
+            if node_id != exclude:
+                state.tell(message, keep=True)  # lifecycle: few, never dropped
 
     # --- processes ----------------------------------------------------------------------------
 
@@ -519,7 +533,7 @@ class Coordinator:
                 control.send(conn, {"op": "error", "message": problem})
             conn.close()
             return
-        control.send(conn, self._init_message(state))
+        control.send(conn, self._init_message(state))  # the first record: the socket is empty
         state.conn = conn
         state.registered = True
         state.finished = False
@@ -527,16 +541,16 @@ class Coordinator:
         # their outputs are closed for it from the start.
         for other_id, other in self.nodes.items():
             if other.finished and other_id != node_id:
-                control.send(conn, _closed_message(other))
+                state.tell(_closed_message(other), keep=True)
         self.selector.register(conn, selectors.EVENT_READ, ("conn", state))
         if self.started:
             ready = [n for n, s in self.nodes.items() if s.registered]
-            control.send(conn, {"op": "start", "ready": ready})
+            state.tell({"op": "start", "ready": ready}, keep=True)
             self._broadcast({"op": "ready", "node": node_id}, exclude=node_id)
         else:
             self._maybe_start()
         if self.stopping_since is not None:  # came up late: it starts and stops at once
-            control.send(conn, {"op": "stop"})
+            state.tell({"op": "stop"}, keep=True)
 
     def _maybe_start(self) -> None:
         waiting = [
@@ -697,6 +711,7 @@ class Coordinator:
             sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         deadline = None if self.stop_after is None else time.monotonic() + self.stop_after
+        waiting = False  # records wait in outboxes: the loop retries them soon
         try:
             self.reaper = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(Path(__file__).with_name("reaper.py"))],
@@ -712,7 +727,7 @@ class Coordinator:
             self._maybe_start()
             while not self._done():
                 now = time.monotonic()
-                timeout = 0.2
+                timeout = 0.01 if waiting else 0.2
                 if deadline is not None and self.stopping_since is None:
                     if now >= deadline:
                         self._say(f"stopping after {self.stop_after:g} s (--stop-after)")
@@ -747,6 +762,7 @@ class Coordinator:
                 if self.stopping_since is not None:
                     self._escalate(now)
                 self.api.tick(now)
+                waiting = self._flush_outboxes()
         finally:
             for state in self.nodes.values():
                 self._signal(state, signal.SIGKILL)
@@ -769,6 +785,18 @@ class Coordinator:
             self.selector.unregister(self.api)
             self.api.close()
         return self._report()
+
+    def _flush_outboxes(self) -> bool:
+        """Retry the records waiting for nodes (``_NodeState.tell``); True while some wait."""
+        waiting = False
+        for state in self.nodes.values():
+            outbox = state.outbox
+            if outbox is not None and outbox.pending:
+                if outbox.sock is not state.conn:
+                    state.outbox = None  # that connection ended: its records with it
+                elif outbox.flush():
+                    waiting = True
+        return waiting
 
     def _link_log_dir(self) -> None:
         """``out/latest`` and ``out/<name>`` point at this run's ``out/<id>`` (replaced

@@ -18,9 +18,9 @@ nobody listens: the node has no tap until its supervisor asks for one, and none 
   `DROP_REPORT_PERIOD`. Closing the receiver's socket is what ends a tap: the node notices on
   its next call into the API and drops the link (there is no "untap" record to lose).
 
-The node sees a tap record only when it handles control records (in `next()`, `try_recv()`,
-`drain()`...), as it sees `ready` of a late receiver: a node that only ever sends, without
-reading events, is never tapped.
+The node sees a tap record when it handles control records (in `next()`, `try_recv()`,
+`drain()`...), and from `send_output` at most every `node_loop.CONTROL_PERIOD`: a node that only
+ever sends, without reading events, is tapped too.
 """
 
 from __future__ import annotations

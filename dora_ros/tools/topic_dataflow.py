@@ -98,9 +98,23 @@ class TapListener:
         try:
             for topic in self.topics:
                 self._subscribe(topic)
+            ended = []
             for topic in self.topics:  # after subscribing: nothing sent before is missed
                 answer = self._hold(topic)
                 self.renew_every = float(answer.get("renew", 1.0))
+                if not answer.get("running", True):
+                    node = split_topic(topic)[0]
+                    status = answer.get("status", "not running")
+                    if answer.get("ended"):
+                        ended.append(f"node {node!r} is not running ({status}) and will not"
+                                     " restart")  # fmt: skip
+                    else:  # said at once, not a silent wait
+                        print(f"node {node!r} is not running ({status}): waiting for it to"
+                              f" start ({topic})", file=sys.stderr)  # fmt: skip
+            if ended and len(ended) == len(self.topics):
+                raise ToolError(f"{', '.join(self.topics)}: {'; '.join(ended)}")
+            for text in ended:
+                print(f"{text}: its outputs stay silent", file=sys.stderr)
         except BaseException:
             self.__exit__(None, None, None)
             raise

@@ -1,0 +1,105 @@
+"""Taps and node verbs on nodes that do not read events: a send-only node (a sensor driver's loop of
+``send_output``) and a stopped one (SIGSTOP). The supervisor must never block on a node's control
+socket, and a node that only sends must still take its control records (``NodeLoop.stats_if_due``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from live_run import GRAPH, LiveRun, live_run
+from toolrun import DORA_ROS
+
+from dora_ros.tools.dataflows import DataflowClient
+
+# A sensor driver: sends forever, never asks for an event.
+SEND_ONLY = """
+import time
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+count = 0
+while True:
+    count += 1
+    node.send_output("count", pa.array([count]))
+    time.sleep(0.01)
+"""
+
+SEND_ONLY_GRAPH = GRAPH.replace("    inputs:\n      tick: dora/timer/millis/20\n", "", 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dora_ros(run: LiveRun, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    port = str(_free_port())
+    return subprocess.run(
+        [DORA_ROS, *args, "--coordinator-port", port],
+        env=run.env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def _pid(run: LiveRun, node: str) -> int:
+    listed = _dora_ros(run, "node", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    for line in listed.stdout.splitlines():
+        row = json.loads(line)
+        if row["node"] == node and row.get("pid"):
+            return int(row["pid"])
+    raise AssertionError(f"{node} has no pid: {listed.stdout}")
+
+
+def test_echo_on_a_send_only_node_gets_values(tmp_path: Path) -> None:
+    assert "tick" not in SEND_ONLY_GRAPH
+    with live_run(tmp_path, graph=SEND_ONLY_GRAPH, talker=SEND_ONLY) as run:
+        # before: the node never read its control socket, so the tap never reached it
+        echoed = _dora_ros(run, "topic", "echo", "talker/count", "--count", "5", "--format",
+                           "json", "--duration", "20")  # fmt: skip
+        assert echoed.returncode == 0, echoed.stderr
+        values = [json.loads(line)["value"][0] for line in echoed.stdout.splitlines()]
+        assert len(values) == 5 and values == list(range(values[0], values[0] + 5)), values
+
+
+def test_a_stopped_node_tapped_many_times_does_not_stall_the_supervisor(tmp_path: Path) -> None:
+    with live_run(tmp_path, graph=SEND_ONLY_GRAPH, talker=SEND_ONLY) as run:
+        pid = _pid(run, "talker")
+        os.kill(pid, signal.SIGSTOP)  # it reads nothing from now on
+        try:
+            old = os.environ.get("XDG_RUNTIME_DIR")
+            os.environ["XDG_RUNTIME_DIR"] = run.env["XDG_RUNTIME_DIR"]
+            try:
+                with DataflowClient.open(run.id, port=_free_port()) as client:
+                    tap = {"node": "talker", "output": "count", "listener": "t3"}
+                    # Lease renewals and parameter sets: before, each one a blocking send on
+                    # the node's control socket, and after ~280 the supervisor hung for good.
+                    for n in range(600):
+                        assert client.query("tap", tap, node="talker", timeout=5)["running"]
+                        client.query("param_set", {"node": "talker", "key": f"k{n % 50}",
+                                                   "value": "x" * 2000}, node="talker", timeout=5)  # fmt: skip
+                    stop = client.query("node_stop", {"node": "talker", "grace": 30},
+                                        node="talker", timeout=5)  # fmt: skip
+                    assert stop["action"] == "stop"
+            finally:
+                if old is None:
+                    del os.environ["XDG_RUNTIME_DIR"]
+                else:
+                    os.environ["XDG_RUNTIME_DIR"] = old
+            listed = _dora_ros(run, "node", "list", timeout=20)
+            assert listed.returncode == 0 and "talker" in listed.stdout, listed.stderr
+            started = time.monotonic()
+            run.proc.send_signal(signal.SIGINT)
+            run.proc.wait(timeout=20)  # Ctrl-C still works: the stopped node is killed
+            assert time.monotonic() - started < 20
+        finally:
+            if run.proc.poll() is None:
+                os.kill(pid, signal.SIGCONT)
