@@ -70,6 +70,24 @@ def test_echo_on_a_send_only_node_gets_values(tmp_path: Path) -> None:
         assert len(values) == 5 and values == list(range(values[0], values[0] + 5)), values
 
 
+def test_record_proxy_records_a_send_only_node(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from mcap.reader import make_reader
+
+    with live_run(tmp_path, graph=SEND_ONLY_GRAPH, talker=SEND_ONLY) as run:
+        out = tmp_path / "proxy.mcap"
+        recorded = _dora_ros(run, "record", "--proxy", "-o", str(out), "--topics",
+                             "talker/count", "--stop-after", "3s")  # fmt: skip
+        assert recorded.returncode == 0, recorded.stderr
+    with open(out, "rb") as stream:
+        values = [
+            pa.ipc.open_stream(message.data).read_all().column("value").to_pylist()[0]
+            for _, _, message in make_reader(stream).iter_messages(topics=["talker/count"])
+        ]
+    # before: nothing (the tap never reached the node); 100 Hz for about 3 s, none lost
+    assert len(values) >= 20 and values == list(range(values[0], values[0] + len(values)))
+
+
 def test_a_stopped_node_tapped_many_times_does_not_stall_the_supervisor(tmp_path: Path) -> None:
     with live_run(tmp_path, graph=SEND_ONLY_GRAPH, talker=SEND_ONLY) as run:
         pid = _pid(run, "talker")
