@@ -111,7 +111,12 @@ def check_coordinator(addr: str, port: int) -> None:
 def coordinator(interface: str, port: int, zenoh_config_overlay: Path | None,
                 zenoh_listen: tuple[str, ...], zenoh_connect: tuple[str, ...],
                 zenoh_no_multicast: bool) -> int:  # fmt: skip
-    """Run the coordinator in the foreground."""
+    """Run the coordinator in the foreground.
+
+    \b
+    Example:
+      dora-ros coordinator --interface 0.0.0.0 --port 6013
+    """
     from .coordinator import Coordinator
 
     listen = (coordinator_endpoint(interface, port), *endpoints(zenoh_listen))
@@ -132,7 +137,12 @@ def coordinator(interface: str, port: int, zenoh_config_overlay: Path | None,
 def daemon(machine_id: str | None, coordinator_addr: str, coordinator_port: int,
            zenoh_config_overlay: Path | None, zenoh_listen: tuple[str, ...],
            zenoh_connect: tuple[str, ...], zenoh_no_multicast: bool) -> int:  # fmt: skip
-    """Run a daemon (one per machine) in the foreground."""
+    """Run a daemon (one per machine) in the foreground.
+
+    \b
+    Example:
+      dora-ros daemon --machine-id gpu -c 10.0.0.1 --zenoh-listen tcp/10.0.0.3:0
+    """
     from .daemon import Daemon
 
     machine = check_id("--machine-id", machine_id or socket.gethostname().split(".")[0])
@@ -194,7 +204,12 @@ def _any_port(endpoint: str) -> str:
 @_coordinator_options
 def start(graph: Path, name: str | None, attach: bool | None, coordinator_addr: str,
           coordinator_port: int) -> int:  # fmt: skip
-    """Start a dataflow on the running coordinator's daemons."""
+    """Start a dataflow on the running coordinator's daemons.
+
+    \b
+    Example:
+      dora-ros start examples/cluster/graph.yml --name demo --detach
+    """
     from ..runtime.descriptor import load_dataflow
 
     # Errors here, with the file's own line numbers; node paths are checked by the machines
@@ -293,7 +308,13 @@ def _report(row: dict[str, Any]) -> int:
 @_coordinator_options
 def list_(fmt: str, quiet: bool, status_filter: str | None, coordinator_addr: str,
           coordinator_port: int) -> int:  # fmt: skip
-    """List the coordinator's dataflows."""
+    """List the coordinator's dataflows.
+
+    \b
+    Examples:
+      dora-ros list --status running
+      dora-ros list --format json
+    """
     rows = _ask(coordinator_addr, coordinator_port, "list", {})["dataflows"]
     if status_filter:
         rows = [r for r in rows if r["status"] == status_filter]
@@ -326,7 +347,13 @@ def list_(fmt: str, quiet: bool, status_filter: str | None, coordinator_addr: st
 @_coordinator_options
 def stop(dataflow: str | None, all_: bool, force: bool, grace_duration: str | None,
          coordinator_addr: str, coordinator_port: int) -> int:  # fmt: skip
-    """Stop a dataflow (by name or UUID) and wait for it to end."""
+    """Stop a dataflow (by name or UUID) and wait for it to end.
+
+    \b
+    Examples:
+      dora-ros stop demo --grace-duration 5s
+      dora-ros stop --all
+    """
     from ..runtime.commands import parse_duration
 
     if not dataflow and not all_:
@@ -367,7 +394,12 @@ def stop(dataflow: str | None, all_: bool, force: bool, grace_duration: str | No
 @_coordinator_options
 def restart(dataflow: str | None, name_option: str | None, grace_duration: str | None,
             force: bool, coordinator_addr: str, coordinator_port: int) -> int:  # fmt: skip
-    """Stop a dataflow and start it again from the descriptor it was started with."""
+    """Stop a dataflow and start it again from the descriptor it was started with.
+
+    \b
+    Example:
+      dora-ros restart demo
+    """
     target = dataflow or name_option
     if not target:
         raise ClusterError("restart: name a dataflow (name or UUID)")
@@ -394,7 +426,12 @@ def restart(dataflow: str | None, name_option: str | None, grace_duration: str |
 @_coordinator_options
 def logs(dataflow: str, node: str | None, follow: bool, tail: int | None, coordinator_addr: str,
          coordinator_port: int) -> int:  # fmt: skip
-    """Show a dataflow's node logs (from the machines that ran them)."""
+    """Show a dataflow's node logs (from the machines that ran them).
+
+    \b
+    Example:
+      dora-ros logs demo -n listener --tail 20 -f
+    """
     where = f"coordinator at {coordinator_endpoint(coordinator_addr, coordinator_port)}"
     with _session(coordinator_addr, coordinator_port) as session:
         answer = request(session, keys.coordinator_api("logs"),
@@ -433,7 +470,12 @@ def logs(dataflow: str, node: str | None, follow: bool, tail: int | None, coordi
 @click.command()
 @_coordinator_options
 def status(coordinator_addr: str, coordinator_port: int) -> int:
-    """Show the coordinator, its daemons (machine ids, liveliness) and versions."""
+    """Show the coordinator, its daemons (machine ids, liveliness) and versions.
+
+    \b
+    Example:
+      dora-ros status --coordinator-addr 10.0.0.1
+    """
     answer = _ask(coordinator_addr, coordinator_port, "status", {})
     info = answer["coordinator"]
     click.echo(f"coordinator: {coordinator_endpoint(coordinator_addr, coordinator_port)}"
@@ -445,7 +487,10 @@ def status(coordinator_addr: str, coordinator_port: int) -> int:
         state = "connected" if entry["alive"] else "lost"
         if entry["alive"] and not entry.get("reachable", True):
             state = "unreachable"
-        click.echo(f"daemon {entry['machine']}: {state}")
+        about = [f"dora-ros {entry['version']}"] if entry.get("version") else []
+        about += [f"host {entry['host']}"] if entry.get("host") else []
+        click.echo(f"daemon {entry['machine']}: {state}" + (f" ({', '.join(about)})"
+                                                           if about else ""))  # fmt: skip
     click.echo(f"running dataflows: {answer['running']}")
     return 0
 
@@ -484,7 +529,12 @@ def _status_or_none(addr: str, port: int) -> dict[str, Any] | None:
 @click.option("--machine-id", default=None, help="The local daemon's machine id.")
 @_coordinator_options
 def up(machine_id: str | None, coordinator_addr: str, coordinator_port: int) -> int:
-    """Start a coordinator and a daemon in the background (where none runs yet)."""
+    """Start a coordinator and a daemon in the background (where none runs yet).
+
+    \b
+    Example:
+      dora-ros up --machine-id robot
+    """
     port = ["--coordinator-addr", coordinator_addr, "--coordinator-port", str(coordinator_port)]
     info = _status_or_none(coordinator_addr, coordinator_port)
     if info is None:
@@ -523,7 +573,12 @@ def _wait(probe: Callable[[], dict[str, Any] | None], what: str) -> dict[str, An
 @click.option("--force", is_flag=True, help="Stop running dataflows first.")
 @_coordinator_options
 def down(force: bool, coordinator_addr: str, coordinator_port: int) -> int:
-    """Stop the coordinator and its daemons (refused while dataflows run, unless --force)."""
+    """Stop the coordinator and its daemons (refused while dataflows run, unless --force).
+
+    \b
+    Example:
+      dora-ros down --force
+    """
     rows = _ask(coordinator_addr, coordinator_port, "list", {})["dataflows"]
     running = [r for r in rows if r["status"] == "running"]
     if running and not force:

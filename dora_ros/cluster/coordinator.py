@@ -61,6 +61,8 @@ class _Daemon:
     reachable: bool = True  # answered the last ping
     ping: Any = None  # the reply channel of the ping under way
     answered: bool = False  # the ping under way was answered
+    version: str | None = None  # its dora-ros version and host, from its ping answers
+    host: str | None = None
 
 
 @dataclass(eq=False)
@@ -250,6 +252,10 @@ class Coordinator:
             try:
                 while (answer := daemon.ping.try_recv()) is not None:
                     daemon.answered = daemon.answered or answer.ok is not None
+                    if answer.ok is not None:
+                        with contextlib.suppress(ValueError, AttributeError):
+                            pong = decode(answer.ok.payload)
+                            daemon.version, daemon.host = pong.get("version"), pong.get("host")
             except zenoh.ZError:  # the channel is empty and closed: the query has ended
                 daemon.ping = None
                 self._on_pong(daemon, daemon.answered)
@@ -513,7 +519,7 @@ class Coordinator:
                             "listen": list(self.settings.listen or ()),
                             "host": socket.gethostname()},
             "daemons": [{"machine": d.machine, "alive": d.alive, "since": d.since,
-                         "reachable": d.reachable}
+                         "reachable": d.reachable, "version": d.version, "host": d.host}
                         for d in sorted(self.daemons.values(), key=lambda d: d.machine)],
             "running": sum(r.status == "running" for r in self.dataflows.values()),
         }  # fmt: skip

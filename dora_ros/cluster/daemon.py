@@ -24,6 +24,7 @@ import dataclasses
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +45,12 @@ from .zenoh_config import ClusterError, ZenohSettings
 # How long a daemon waits to see whether its machine id is taken.
 DUPLICATE_CHECK_TIMEOUT = 1.0
 _PR_SET_PDEATHSIG = 1
+
+
+def _version() -> str:
+    from .coordinator import version
+
+    return version()
 
 
 def _die_with_parent() -> None:  # in the child, between fork and exec
@@ -151,7 +158,7 @@ class Daemon:
             elif verb == "logs":
                 answer = self._logs(request)
             elif verb == "ping":
-                answer = {"ok": True}
+                answer = {"ok": True, "version": _version(), "host": socket.gethostname()}
             elif verb == "runs":
                 answer = {"runs": [{"id": r.dataflow_id, "name": r.name,
                                     "running": r.proc.poll() is None}

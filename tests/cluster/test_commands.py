@@ -261,3 +261,26 @@ def test_coordinator_reads_port_and_interface_from_env(cluster: Cluster) -> None
     assert f"coordinator: tcp/127.0.0.1:{cluster.port} (dora-ros " in out
     help_text = cluster.cli("coordinator", "--help", check=True).stdout
     assert "DORA_COORDINATOR_PORT" in help_text and "DORA_COORDINATOR_INTERFACE" in help_text
+
+
+def test_status_shows_daemon_versions_and_empty_list_ends_with_newline(cluster: Cluster) -> None:
+    cluster.up("robot")
+
+    def with_version() -> str | None:
+        out = cluster.cli("status", check=True).stdout
+        return out if "daemon robot: connected (dora-ros " in out else None
+
+    out = wait_for(with_version, 10, "the daemon's version in status")
+    assert ", host " in out.split("daemon robot: connected", 1)[1].splitlines()[0], out
+    for args in (["list", "--status", "running"], ["list"]):
+        run = cluster.cli(*args, check=True)
+        assert run.stdout.startswith("UUID") and run.stdout.endswith("\n"), repr(run.stdout)
+
+
+def test_every_cluster_command_help_has_an_example() -> None:
+    for command in ("coordinator", "daemon", "up", "down", "start", "stop", "restart", "list",
+                    "logs", "status"):  # fmt: skip
+        run = subprocess.run([*DORA_ROS, command, "--help"], capture_output=True, text=True,
+                             timeout=30)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert "Example" in run.stdout and f"    dora-ros {command} " in run.stdout, run.stdout
