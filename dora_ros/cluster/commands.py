@@ -538,15 +538,16 @@ def up(machine_id: str | None, coordinator_addr: str, coordinator_port: int) -> 
     port = ["--coordinator-addr", coordinator_addr, "--coordinator-port", str(coordinator_port)]
     info = _status_or_none(coordinator_addr, coordinator_port)
     if info is None:
-        _background(["coordinator", "--interface", coordinator_addr, "--port",
-                     str(coordinator_port)], "coordinator.log")  # fmt: skip
+        pid = _background(["coordinator", "--interface", coordinator_addr, "--port",
+                           str(coordinator_port)], f"coordinator-{coordinator_port}.log")  # fmt: skip
+        _remember(coordinator_port, pid)
         info = _wait(lambda: _status_or_none(coordinator_addr, coordinator_port), "coordinator")
         click.echo(
             f"coordinator started on {coordinator_endpoint(coordinator_addr, coordinator_port)}"
         )
     if not any(d["alive"] for d in info["daemons"]):
         args = ["daemon", *port] + (["--machine-id", machine_id] if machine_id else [])
-        _background(args, "daemon.log")
+        _remember(coordinator_port, _background(args, f"daemon-{coordinator_port}.log"))
 
         def has_daemon() -> dict[str, Any] | None:
             found = _status_or_none(coordinator_addr, coordinator_port)
@@ -557,6 +558,35 @@ def up(machine_id: str | None, coordinator_addr: str, coordinator_port: int) -> 
     else:
         click.echo("coordinator and daemon already running")
     return 0
+
+
+def _pid_file(port: int) -> Path:
+    """The processes `up` started for the coordinator on ``port`` (so `down` waits for them)."""
+    return _state_dir() / f"up-{port}.pids"
+
+
+def _remember(port: int, pid: int) -> None:
+    with open(_pid_file(port), "a", encoding="utf-8") as f:
+        f.write(f"{pid}\n")
+
+
+def _running_of_up(port: int) -> list[int]:
+    """The pids of `up`'s processes for ``port`` that still run (a reused pid is not ours: its
+    command line must be dora-ros's)."""
+    try:
+        text = _pid_file(port).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    alive = []
+    for pid in {int(x) for x in text.split() if x.isdigit()}:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if b"dora_ros" in cmdline and state != "Z":
+            alive.append(pid)
+    return sorted(alive)
 
 
 def _wait(probe: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any]:
@@ -593,5 +623,18 @@ def down(force: bool, coordinator_addr: str, coordinator_port: int) -> int:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _status_or_none(coordinator_addr, coordinator_port):
         time.sleep(0.2)
+    # "stopped" only once they exited: the processes `up` started here (their pids), and the
+    # coordinator no longer answering.
+    deadline = time.monotonic() + 15
+    while (left := _running_of_up(coordinator_port)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        raise ClusterError(f"down: asked to stop, but process(es) {', '.join(map(str, left))}"
+                           f" still run after 15 s (logs in {_state_dir()})")  # fmt: skip
+    if _status_or_none(coordinator_addr, coordinator_port) is not None:
+        raise ClusterError("down: asked to stop, but the coordinator at"
+                           f" {coordinator_endpoint(coordinator_addr, coordinator_port)} still"
+                           " answers")  # fmt: skip
+    _pid_file(coordinator_port).unlink(missing_ok=True)
     click.echo("coordinator and daemons stopped")
     return 0

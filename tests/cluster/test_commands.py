@@ -110,6 +110,9 @@ def test_up_and_down(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
         assert up.returncode == 0, up.stderr
         assert "daemon local started" in up.stdout
+        state = tmp_path / "state" / "dora-ros"  # one log per coordinator port, not one shared
+        logs = sorted(p.name for p in state.glob("*.log"))
+        assert logs == [f"coordinator-{env_cluster.port}.log", f"daemon-{env_cluster.port}.log"]
         write(tmp_path, _ENDLESS, ticker=_TICKER)
         start = subprocess.run([*DORA_ROS, "start", "graph.yml", "--name", "bg", "--detach",
                                 *port], capture_output=True, text=True, timeout=60, env=env,
@@ -124,6 +127,9 @@ def test_up_and_down(tmp_path: Path) -> None:
                               text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
         assert down.returncode == 0, down.stderr
         assert "coordinator and daemons stopped" in down.stdout
+        from cluster_env import leftovers
+
+        assert leftovers(tmp_path) == {}  # "stopped" only once they exited
         status = subprocess.run([*DORA_ROS, "status", *port], capture_output=True, text=True,
                                 timeout=30, env=env, cwd=tmp_path)  # fmt: skip
         assert status.returncode == 1
