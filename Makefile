@@ -38,6 +38,8 @@ test: $(STAMP) $(JAZZY_STAMP)
 	# selenium; Debian's packages, since nothing may download a browser build of its own here
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update && apt-get install -y chromium chromium-driver)
+	# tests/cluster/test_tls.py makes its certificates with openssl (it never skips)
+	command -v openssl >/dev/null || (apt-get update && apt-get install -y openssl)
 	# Three passes, so that the tests that time DDS discovery and ROS peers (bridge, cluster,
 	# launch) do not share the 2 cores with the CPU-bound ones (msgconv's random definitions,
 	# the soak's 8 MiB bursts): under that load CI saw goals and feedback miss their timeouts.
