@@ -23,6 +23,7 @@ import click
 from click.core import ParameterSource
 
 from . import keys
+from .channel_reader import read_subscriber
 from .messages import decode, request
 from .zenoh_config import (
     DEFAULT_ADDR,
@@ -240,10 +241,11 @@ def _attach(session: Any, dataflow_id: str, where: str) -> int:
         node = keys.last_chunk(sample.key_expr)
         click.echo(f"{node}: {sample.payload.to_string()}")
 
+    # Read by threads of ours, never Python callbacks on Zenoh's threads (channel_reader.py).
     subs = [
-        session.declare_subscriber(f"{keys.dataflow(dataflow_id)}/log/**", on_line),
-        session.declare_subscriber(
-            keys.status(dataflow_id), lambda s: ended.put(decode(s.payload))
+        read_subscriber(session, f"{keys.dataflow(dataflow_id)}/log/**", on_line, name="logs"),
+        read_subscriber(
+            session, keys.status(dataflow_id), lambda s: ended.put(decode(s.payload)), name="status"
         ),
     ]
     interrupts = 0
@@ -264,17 +266,19 @@ def _attach(session: Any, dataflow_id: str, where: str) -> int:
                 request(session, keys.coordinator_api("stop"),
                         {"target": dataflow_id, "force": sent > 1}, timeout=REQUEST_TIMEOUT,
                         what=where)  # fmt: skip
+            row: dict[str, Any] | None
             try:
-                return _report(ended.get(timeout=1.0))
+                row = ended.get(timeout=1.0)
             except queue.Empty:
                 row = _row(session, dataflow_id, where)
-            if row is not None and row["status"] != "running":
+            if row is not None and row.get("status") != "running":
+                for sub in subs:  # the lines already received are shown before the report
+                    sub.undeclare()
                 return _report(row)
     finally:
         signal.signal(signal.SIGINT, old)
         for sub in subs:
-            with contextlib.suppress(Exception):
-                sub.undeclare()
+            sub.undeclare()
 
 
 def _row(session: Any, dataflow_id: str, where: str) -> dict[str, Any] | None:
@@ -453,7 +457,7 @@ def logs(dataflow: str, node: str | None, follow: bool, tail: int | None, coordi
             text = sample.payload.to_string()
             click.echo(f"{keys.last_chunk(sample.key_expr)}: {text}" if not node else text)
 
-        sub = session.declare_subscriber(key, on_line)
+        sub = read_subscriber(session, key, on_line, name="logs")  # channel_reader.py: why
         try:
             while True:
                 row = _row(session, dataflow_id, where)
