@@ -145,21 +145,27 @@ class NodeTaps:
         waiting = False
         now = time.monotonic()
         report = now >= self._report_at
+        unsent = False
         gone = []
         for tap_id, link in self._links.items():
             link.read_releases(pool)  # also notices a receiver that closed its socket
+            # The count goes before the waiting records, and one that did not fit is tried
+            # again at the next call, not a period later: `topic hz` counts the sender's rate
+            # as seq + this count, and a stale count under congestion under-reported it.
+            if not link.closed and report and link.dropped != self._reported[tap_id]:
+                try:
+                    link.sock.send(
+                        _DROPPED.pack(KIND_TAP_DROPPED, link.dropped), socket.MSG_DONTWAIT
+                    )
+                    self._reported[tap_id] = link.dropped
+                except OSError:  # full now (or closing: noticed below)
+                    unsent = True
             if not link.closed and (link.pending or link.retiring):
                 link.flush(pool)
                 waiting = waiting or bool(link.pending or link.retiring)
             if link.closed:
                 gone.append(tap_id)
-            elif report and link.dropped != self._reported[tap_id]:
-                with contextlib.suppress(OSError):  # full now: the next report carries it
-                    link.sock.send(
-                        _DROPPED.pack(KIND_TAP_DROPPED, link.dropped), socket.MSG_DONTWAIT
-                    )
-                    self._reported[tap_id] = link.dropped
-        if report:
+        if report and not unsent:
             self._report_at = now + DROP_REPORT_PERIOD
         for tap_id in gone:
             self._links.pop(tap_id).close(pool)

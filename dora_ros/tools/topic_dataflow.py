@@ -53,6 +53,9 @@ class TopicMessage:
     metadata: dict[str, Any]  # with "timestamp", as a receiving node sees it
     size: int  # payload bytes on the wire
     arrived: float  # time.monotonic() here
+    # The sender's number of this message since the tap began (the tap's `seq` plus what the
+    # sender dropped for it): `hz` counts the rate sent, not only what reached the tap.
+    number: int = 0
 
 
 @dataclass
@@ -159,7 +162,8 @@ class TapListener:
                 counts.unreadable += 1
                 counts.here += 1
             return
-        message = TopicMessage(topic, value, metadata, int(info["size"]), time.monotonic())
+        number = int(info["seq"]) + int(info.get("dropped", 0))
+        message = TopicMessage(topic, value, metadata, int(info["size"]), time.monotonic(), number)
         with self.cond:
             counts = self.counts[topic]
             seq = int(info["seq"])
@@ -386,7 +390,7 @@ def hz(
                     if message is not None:
                         # The send time, not the arrival here: the rate the node sends at.
                         sent = message.metadata["timestamp"].timestamp()
-                        stats[message.topic].add(sent, message.size)
+                        stats[message.topic].add(sent, message.size, message.number)
         for topic in topics:
             _print_hz(topic, stats[topic], fmt)
         report_drops("topic hz", listener)
@@ -414,7 +418,7 @@ def info(
                     message = listener.get(min(0.5, left))
                     if message is not None:
                         stats[message.topic].add(
-                            message.metadata["timestamp"].timestamp(), message.size
+                            message.metadata["timestamp"].timestamp(), message.size, message.number
                         )
                         types[message.topic].add(str(message.value.type))
     for topic in topics:

@@ -277,24 +277,35 @@ def echo(
 
 @dataclass
 class RateStats:
-    """Arrival times and sizes in a sliding window of `window` seconds (`ros2 topic hz` + `bw`)."""
+    """Arrival times and sizes in a sliding window of `window` seconds (`ros2 topic hz` + `bw`).
+
+    Where messages are numbered by their sender (a dataflow tap: ``TopicMessage.number``), the
+    rate is the sender's (numbers over time), and ``rate_received`` what reached us: a tap drops
+    rather than slow the sender, and above ~1,500 msg/s counting arrivals under-reported.
+    """
 
     window: float
     times: deque[float]
     sizes: deque[int]
+    numbers: deque[int]
     total: int = 0
 
     @classmethod
     def of(cls, window: float) -> RateStats:
-        return cls(window, deque(maxlen=MAX_WINDOW_SAMPLES), deque(maxlen=MAX_WINDOW_SAMPLES))
+        n = MAX_WINDOW_SAMPLES
+        return cls(window, deque(maxlen=n), deque(maxlen=n), deque(maxlen=n))
 
-    def add(self, when: float, size: int) -> None:
+    def add(self, when: float, size: int, number: int | None = None) -> None:
         self.times.append(when)
         self.sizes.append(size)
+        if number is not None:
+            self.numbers.append(number)
         self.total += 1
         while self.times and when - self.times[0] > self.window:
             self.times.popleft()
             self.sizes.popleft()
+            if self.numbers:
+                self.numbers.popleft()
 
     def report(self) -> dict[str, float] | None:
         """Rate (Hz), min/max/std of the periods (s), bandwidth (B/s) and sizes; None below 2."""
@@ -306,17 +317,25 @@ class RateStats:
         std = math.sqrt(sum((p - mean) ** 2 for p in periods) / len(periods))
         span = times[-1] - times[0]
         sizes = list(self.sizes)
-        return {
-            "rate": 1.0 / mean if mean > 0 else math.inf,
+        received = 1.0 / mean if mean > 0 else math.inf
+        report: dict[str, float] = {
+            "rate": received,
             "min": min(periods),
             "max": max(periods),
             "std": std,
-            "window": float(len(times)),
+            "window": len(times),
             "bandwidth": sum(sizes[1:]) / span if span > 0 else math.inf,
             "size_mean": sum(sizes) / len(sizes),
             "size_min": float(min(sizes)),
             "size_max": float(max(sizes)),
         }
+        if len(self.numbers) == len(times):  # numbered by the sender: its rate
+            sent = self.numbers[-1] - self.numbers[0]
+            report["rate_received"] = received
+            report["missed"] = max(0, sent - (len(times) - 1))  # in the window, not seen here
+            report["rate"] = sent / span if span > 0 else math.inf
+            report["bandwidth"] *= sent / (len(times) - 1) if sent > len(times) - 1 else 1
+        return report
 
 
 def _bytes(n: float) -> str:
@@ -335,7 +354,12 @@ def _print_hz(topic: str, stats: RateStats, fmt: str) -> None:
     if report is None:
         click.echo(f"{topic}: {stats.total} message(s), too few for a rate")
         return
-    click.echo(f"{topic}: average rate: {report['rate']:.3f} Hz")
+    if "rate_received" in report and report["missed"]:
+        click.echo(f"{topic}: average rate: {report['rate']:.3f} Hz (sent; here"
+                   f" {report['rate_received']:.3f} Hz, {report['missed']:.0f} of the window's"
+                   " messages dropped on the way)")  # fmt: skip
+    else:
+        click.echo(f"{topic}: average rate: {report['rate']:.3f} Hz")
     click.echo(
         f"\tmin: {report['min']:.6f}s max: {report['max']:.6f}s std dev: {report['std']:.6f}s"
         f" window: {report['window']:.0f}"

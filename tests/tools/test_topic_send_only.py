@@ -121,3 +121,51 @@ def test_a_stopped_node_tapped_many_times_does_not_stall_the_supervisor(tmp_path
         finally:
             if run.proc.poll() is None:
                 os.kill(pid, signal.SIGCONT)
+
+
+# As fast as it can, paced to at most 15 kHz, on a 1 ms timer (it reads events: old code tapped
+# it too); writes how many it sent by when (wall clock).
+FAST = """
+import time
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+count = 0
+start = time.time()
+noted = start
+with open("sent.txt", "w") as out:
+    for event in node:
+        if event["type"] != "INPUT":
+            continue
+        now = time.time()
+        while count < (now - start) * 15_000:
+            count += 1
+            node.send_output("count", pa.array([count]))
+        if now - noted >= 0.25:
+            out.write(f"{now} {count}\\n")
+            out.flush()
+            noted = now
+"""
+FAST_GRAPH = GRAPH.replace("millis/20", "millis/1")
+
+
+def test_hz_counts_the_rate_sent_not_what_reached_the_tap(tmp_path: Path) -> None:
+    with live_run(tmp_path, graph=FAST_GRAPH, talker=FAST) as run:
+        time.sleep(1)
+        started = time.time()
+        # the window holds the whole run: a sender stalled by the load here and catching up
+        # averages out over the same span as the sender's own count below
+        rate = _dora_ros(run, "topic", "hz", "talker/count", "--window", "30", "--duration",
+                         "5", "--format", "json")  # fmt: skip
+        ended = time.time()
+        assert rate.returncode == 0, rate.stderr
+        last = json.loads(rate.stdout.splitlines()[-1])
+    notes = [tuple(map(float, line.split())) for line in (tmp_path / "sent.txt").open()]
+    window = [(t, n) for t, n in notes if started + 1.5 <= t <= ended - 0.5]
+    (t0, n0), (t1, n1) = window[0], window[-1]
+    sent = (n1 - n0) / (t1 - t0)
+    assert sent > 2000, f"the sender was too slow here for this test: {sent:.0f} msg/s"
+    # before: the rate of what reached the tap (9,005 Hz of 15,000 sent in a run), now the sender's
+    assert 0.85 * sent <= last["rate"] <= 1.15 * sent, (sent, last)
+    assert last["rate_received"] <= last["rate"] and isinstance(last["window"], int), last
