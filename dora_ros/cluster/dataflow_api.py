@@ -112,9 +112,18 @@ def node_state(sup: Coordinator, request: dict[str, Any]) -> _NodeState:
     node = request.get("node")
     state = sup.nodes.get(str(node)) if node is not None else None
     if state is None or not sup._api_is_local(str(node)):
-        local = ", ".join(n for n in sup.nodes if sup._api_is_local(n))
-        raise ApiError(f"dataflow {sup._api_id()} has no node {node!r} (nodes: {local})")
+        raise ApiError(
+            no_node(sup._api_id(), str(node), [n for n in sup.nodes if sup._api_is_local(n)])
+        )
     return state
+
+
+def no_node(dataflow: str, node: str, nodes: list[str]) -> str:
+    """``dataflow X has no node 'y' (did you mean 'z'?) (nodes: a, b)``, nodes sorted."""
+    from ..runtime.descriptor import closest
+
+    return (f"dataflow {dataflow} has no node {node!r}{closest(node, nodes)}"
+            f" (nodes: {', '.join(sorted(nodes))})")  # fmt: skip
 
 
 # --- where `run` keeps its endpoint ------------------------------------------------------------

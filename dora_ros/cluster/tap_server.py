@@ -40,7 +40,7 @@ from ..runtime import wire
 from ..runtime.tap import TapMessage, TapReceiver
 from ..runtime.transport import MAX_INLINE_RECORD, connect, socket_name
 from . import keys
-from .dataflow_api import ApiError, node_state, verb
+from .dataflow_api import ApiError, no_node, node_state, verb
 from .node_verbs import node_status
 
 if TYPE_CHECKING:
@@ -171,8 +171,7 @@ def _output(sup: Coordinator, request: dict[str, Any], *, local: bool = True) ->
     else:
         state = sup.nodes.get(str(request.get("node")))
         if state is None:
-            raise ApiError(f"dataflow {sup._api_id()} has no node {request.get('node')!r}"
-                           f" (nodes: {', '.join(sup.nodes)})")  # fmt: skip
+            raise ApiError(no_node(sup._api_id(), str(request.get("node")), list(sup.nodes)))
         spec = state.spec
     output = str(request.get("output"))
     if output not in spec.outputs:

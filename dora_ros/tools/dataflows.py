@@ -211,8 +211,9 @@ class DataflowClient:
             return self.ref.machines[0]
         machine = self.ref.placement.get(node)
         if machine is None:
-            known = ", ".join(sorted(self.ref.placement))
-            raise ClusterError(f"dataflow {self.ref.label} has no node {node!r} (nodes: {known})")
+            from ..cluster.dataflow_api import no_node
+
+            raise ClusterError(no_node(self.ref.label, node, list(self.ref.placement)))
         return machine
 
     def query(self, verb: str, payload: dict[str, Any], *, node: str | None = None,

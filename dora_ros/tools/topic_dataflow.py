@@ -273,7 +273,7 @@ def _check_topics(client: Any, names: tuple[str, ...]) -> list[str]:
             from ..runtime.descriptor import closest
 
             raise ToolError(f"dataflow {client.ref.label} has no node {node!r}"
-                            f"{closest(node, list(nodes))} (nodes: {', '.join(nodes)})")  # fmt: skip
+                            f"{closest(node, list(nodes))} (nodes: {', '.join(sorted(nodes))})")  # fmt: skip
         if output not in nodes[node]:
             raise ToolError(f"node {node!r} has no output {output!r} (outputs:"
                             f" {', '.join(nodes[node]) or 'none'})")  # fmt: skip

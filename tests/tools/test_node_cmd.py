@@ -95,7 +95,10 @@ def test_node_errors_are_one_line(tmp_path: Path) -> None:
     with live_run(tmp_path) as run:
         for args, message in (
             (["node", "info", "ghost"],
-             f"error: dataflow {run.id} has no node 'ghost' (nodes: talker, listener)"),
+             f"error: dataflow {run.id} has no node 'ghost' (nodes: listener, talker)"),
+            (["node", "stop", "talkr"],
+             f"error: dataflow {run.id} has no node 'talkr' (did you mean 'talker'?)"
+             " (nodes: listener, talker)"),
             (["node", "restart", "talker", "-d", "nope"],
              "error: no running dataflow is called 'nope' (running: live)"),
             (["node", "stop", "talker", "--grace", "soon"],

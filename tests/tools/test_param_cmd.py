@@ -100,7 +100,10 @@ def test_param_errors_are_one_line(tmp_path: Path) -> None:
             (["get", "listener", "fps"], "error: node 'listener' has no parameter 'fps'"),
             (["delete", "listener", "fps"], "error: node 'listener' has no parameter 'fps'"),
             (["list", "ghost"],
-             f"error: dataflow {run.id} has no node 'ghost' (nodes: talker, listener)"),
+             f"error: dataflow {run.id} has no node 'ghost' (nodes: listener, talker)"),
+            (["set", "listner", "fps", "1"],
+             f"error: dataflow {run.id} has no node 'listner' (did you mean 'listener'?)"
+             " (nodes: listener, talker)"),
             (["set", "listener", "fps", "1", "-d", "nope"],
              "error: no running dataflow is called 'nope' (running: live)"),
         ):  # fmt: skip
