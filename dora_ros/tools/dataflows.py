@@ -71,7 +71,7 @@ def dataflow_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--coordinator-addr", envvar=ENV_ADDR, default=DEFAULT_ADDR,
                         show_default=True, help="Address of the coordinator.")(func)  # fmt: skip
     func = click.option("-d", "--dataflow", default=None, metavar="NAME|UUID",
-                        help="The running dataflow (needed when several run).")(func)  # fmt: skip
+                        help="The running dataflow: name, UUID or a unique UUID prefix (needed when several run).")(func)  # fmt: skip
     return func
 
 
@@ -128,7 +128,8 @@ def _started_ref(row: dict[str, Any], addr: str, port: int) -> DataflowRef:
 def resolve(
     dataflow: str | None, addr: str = DEFAULT_ADDR, port: int = DEFAULT_PORT
 ) -> DataflowRef:
-    """The running dataflow ``dataflow`` names (a name or UUID), or the only one running."""
+    """The running dataflow ``dataflow`` names (a name, a UUID or a unique prefix of one), or the
+    only one running."""
     local = registry_entries()
     if dataflow is not None:
         by_id = [e for e in local if e["id"] == dataflow]
@@ -148,6 +149,16 @@ def resolve(
             ids = ", ".join(r["uuid"] for r in found)
             raise ClusterError(f"{len(found)} running dataflows are called {dataflow!r}"
                                f" ({ids}): give the UUID")  # fmt: skip
+        # A unique prefix of a UUID, as `docker` and `git` take one (`-d 5ae9c32a`).
+        prefixed = [_run_ref(e) for e in local if e["id"].startswith(dataflow)] + [
+            _started_ref(r, addr, port) for r in started if str(r["uuid"]).startswith(dataflow)
+        ]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if len(prefixed) > 1:
+            ids = ", ".join(ref.id for ref in prefixed)
+            raise ClusterError(f"{len(prefixed)} running dataflows have a UUID starting with"
+                               f" {dataflow!r} ({ids}): give more of it")  # fmt: skip
         raise ClusterError(f"no running dataflow is called {dataflow!r}"
                            f" ({_running_text(local, started)})")  # fmt: skip
     everything = [_run_ref(e) for e in local] + [_started_ref(r, addr, port) for r in started]

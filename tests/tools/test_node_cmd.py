@@ -107,6 +107,10 @@ def test_node_errors_are_one_line(tmp_path: Path) -> None:
             result = _cli(run, *args)
             assert result.returncode == 1, (args, result.stdout)
             assert result.stderr.strip() == message, args
+        # -d takes a unique prefix of the UUID (before: "no running dataflow is called ...")
+        found = _cli(run, "node", "info", "talker", "-d", run.id[:8], "--format", "json")
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["uuid"] == run.id
     gone = dora_ros("node", "list", "-d", "live", cwd=tmp_path, env=run.env)
     assert gone.returncode == 1
     assert gone.stderr.strip() == "error: no running dataflow is called 'live' (none is running)"
