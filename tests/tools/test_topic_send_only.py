@@ -5,6 +5,7 @@ socket, and a node that only sends must still take its control records (``NodeLo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -169,3 +170,57 @@ def test_hz_counts_the_rate_sent_not_what_reached_the_tap(tmp_path: Path) -> Non
     # before: the rate of what reached the tap (9,005 Hz of 15,000 sent in a run), now the sender's
     assert 0.85 * sent <= last["rate"] <= 1.15 * sent, (sent, last)
     assert last["rate_received"] <= last["rate"] and isinstance(last["window"], int), last
+
+
+def test_pub_to_a_stopped_receiver_does_not_hold_up_the_supervisor(tmp_path: Path) -> None:
+    import base64
+    import threading
+
+    import pyarrow as pa
+
+    from dora_ros.runtime import wire
+
+    data = base64.b64encode(wire.ipc_bytes(pa.array([1]))).decode()
+    pub = {"node": "talker", "output": "count", "data": data}
+    with live_run(tmp_path) as run:
+        pid = _pid(run, "listener")
+        os.kill(pid, signal.SIGSTOP)  # accepts no connection: its listen backlog fills
+        old = os.environ.get("XDG_RUNTIME_DIR")
+        os.environ["XDG_RUNTIME_DIR"] = run.env["XDG_RUNTIME_DIR"]
+        try:
+            with DataflowClient.open(run.id, port=_free_port()) as client:
+                answers = [client.query("pub", pub, node="talker", timeout=10)
+                           for _ in range(140)]  # fmt: skip
+                # its listen backlog (128) took the first ones; connecting to a full one fails
+                # at once (EAGAIN for a Unix socket with a timeout): missed, not waited for
+                assert answers[0] == {"sent": ["listener"], "missed": []}, answers[0]
+                assert answers[-1] == {"sent": [], "missed": ["listener"]}, answers[-1]
+                busy = threading.Event()
+
+                def publish() -> None:
+                    while not busy.is_set():
+                        with contextlib.suppress(Exception):  # only `nodes` is checked
+                            client.query("pub", pub, node="talker", timeout=10)
+
+                threads = [threading.Thread(target=publish) for _ in range(4)]
+                for thread in threads:
+                    thread.start()
+                try:
+                    time.sleep(1)
+                    slowest = 0.0
+                    for _ in range(10):
+                        started = time.monotonic()
+                        client.query("nodes", {}, node="talker", timeout=10)
+                        slowest = max(slowest, time.monotonic() - started)
+                finally:
+                    busy.set()
+                    for thread in threads:
+                        thread.join()
+                # the supervisor answers pub on its own thread: it must never wait there
+                assert slowest < 0.5, slowest
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            if old is None:
+                del os.environ["XDG_RUNTIME_DIR"]
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = old
