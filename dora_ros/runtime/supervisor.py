@@ -286,7 +286,7 @@ class Coordinator:
 
     def __init__(
         self, dataflow: Dataflow, *, out_dir: Path | None, name: str | None,
-        stop_after: float | None, uv: str | None = None,
+        stop_after: float | None, uv: str | None = None, stop_after_start: bool = False,
     ) -> None:  # fmt: skip
         self.dataflow = dataflow
         # `run --uv`: the uv executable that starts `path:` nodes (`uv run ...`, as dora-rs does).
@@ -294,6 +294,9 @@ class Coordinator:
         self.id = str(uuid.uuid4())
         self.name = name
         self.stop_after = stop_after
+        # `record --stop-after`: counted from when every node is up, not from the start (on a
+        # loaded machine a 2 s recording was all start-up, and recorded nothing)
+        self.stop_after_start = stop_after_start
         self.log_dir = (out_dir or Path("out")) / self.id
         self.nodes = {spec.id: _NodeState(spec) for spec in dataflow.nodes}
         self.selector = selectors.DefaultSelector()
@@ -710,7 +713,9 @@ class Coordinator:
         old_handlers = {
             sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
         }
-        deadline = None if self.stop_after is None else time.monotonic() + self.stop_after
+        deadline = None
+        if self.stop_after is not None and not self.stop_after_start:
+            deadline = time.monotonic() + self.stop_after
         waiting = False  # records wait in outboxes: the loop retries them soon
         try:
             self.reaper = subprocess.Popen(
@@ -728,6 +733,8 @@ class Coordinator:
             while not self._done():
                 now = time.monotonic()
                 timeout = 0.01 if waiting else 0.2
+                if deadline is None and self.stop_after is not None and self.started:
+                    deadline = now + self.stop_after  # stop_after_start: every node is up
                 if deadline is not None and self.stopping_since is None:
                     if now >= deadline:
                         self._say(f"stopping after {self.stop_after:g} s (--stop-after)")
@@ -930,10 +937,12 @@ def run_dataflow(
     out_dir: Path | None = None,
     name: str | None = None,
     uv: str | None = None,
+    stop_after_start: bool = False,
 ) -> int:
     """Run ``dataflow`` until every node ended or it is stopped; returns the exit status.
 
-    ``uv`` is the uv executable to start ``path:`` nodes with (``run --uv``), or None.
+    ``uv`` is the uv executable to start ``path:`` nodes with (``run --uv``), or None;
+    ``stop_after_start``: ``stop_after`` counts from when every node is up (``record``).
     """
     # Resolve every command first: a missing executable is an error before anything starts.
     if name is not None and (
@@ -944,7 +953,8 @@ def run_dataflow(
             f"--name {name!r}: a run's name becomes the link out/<name>; use letters, digits, '-'"
             " or '_' (not 'latest', not a UUID, no '/', not starting with '.')"
         )
-    coordinator = Coordinator(dataflow, out_dir=out_dir, name=name, stop_after=stop_after, uv=uv)
+    coordinator = Coordinator(dataflow, out_dir=out_dir, name=name, stop_after=stop_after, uv=uv,
+                              stop_after_start=stop_after_start)  # fmt: skip
     for spec in dataflow.nodes:
         if spec.kind == "executable":
             resolve_executable(spec, dataflow)

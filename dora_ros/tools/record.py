@@ -238,4 +238,6 @@ def record(
     )
     from ..runtime.supervisor import run_dataflow
 
-    return run_dataflow(recording, stop_after=stop_seconds, out_dir=out_dir, name=name)
+    # --stop-after counts from when every node is up, the recorder included
+    return run_dataflow(recording, stop_after=stop_seconds, out_dir=out_dir, name=name,
+                        stop_after_start=True)  # fmt: skip

@@ -74,7 +74,7 @@ def record_proxy(
                     now = time.monotonic()
                     if now >= next_progress:
                         click.echo(f"recording {now - start:.0f} s: {recorder.written} messages,"
-                                   f" {_mib(recorder.written_bytes)} written", err=True)  # fmt: skip
+                                   f" {_mib(recorder.file_bytes())} in the file", err=True)  # fmt: skip
                         next_progress = now + PROGRESS_PERIOD
                     wait = next_progress - now if end is None else min(next_progress, end) - now
                     message = listener.get(max(0.0, min(wait, 0.5)))
@@ -91,8 +91,9 @@ def record_proxy(
     dropped = sum(recorder.dropped.values())
     unwritten = recorder.unwritten_at_stop
     click.echo(
-        f"recorded {recorder.written} messages, {_mib(recorder.written_bytes)}, in"
-        f" {time.monotonic() - start:.1f} s to {output}; {dropped} dropped (writer queue full)"
+        f"recorded {recorder.written} messages ({_mib(recorder.written_bytes)} of message data) in"
+        f" {time.monotonic() - start:.1f} s to {output}, {_mib(recorder.file_bytes())} file;"
+        f" {dropped} dropped (writer queue full)"
         + (f", {unwritten} not written at the end" if unwritten else ""),
         err=True,
     )

@@ -13,14 +13,15 @@ output path, input id -> `node/output`, queue bounds, compression). Two threads:
   current chunk at least every `FLUSH_PERIOD`, so after a SIGKILL the file is readable up to the
   last complete chunk.
 
-Progress (elapsed time, messages, bytes) is printed every `PROGRESS_PERIOD`, a summary with drops
-at the end.
+Progress (elapsed time, messages, bytes in the file so far) is printed every `PROGRESS_PERIOD`, a
+summary with the message data and file sizes and the drops at the end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import threading
 import time
@@ -105,6 +106,13 @@ class Recorder:
         self._thread.join()
         self._writer.finish()
         self._file.close()
+
+    def file_bytes(self) -> int:
+        """Bytes in the MCAP file so far (compressed chunks, indexes): what the disk holds."""
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return 0
 
     # --- the writer thread ------------------------------------------------------------------------
 
@@ -203,6 +211,9 @@ class Recorder:
 
 
 def _mib(n: int) -> str:
+    """``n`` bytes in KiB below 1 MiB (a compressed file of still frames is a few KiB), else MiB."""
+    if n < 1 << 20:
+        return f"{n / 1024:.1f} KiB"
     return f"{n / (1 << 20):.1f} MiB"
 
 
@@ -228,7 +239,7 @@ def main() -> None:
             if now >= next_progress:
                 print(
                     f"recording {now - start:.0f} s: {recorder.written} messages,"
-                    f" {_mib(recorder.written_bytes)} written",
+                    f" {_mib(recorder.file_bytes())} in the file",
                     flush=True,
                 )
                 next_progress = now + PROGRESS_PERIOD
@@ -247,8 +258,9 @@ def main() -> None:
     elapsed = time.monotonic() - start
     dropped = sum(recorder.dropped.values())
     print(
-        f"recorded {recorder.written} messages, {_mib(recorder.written_bytes)}, in {elapsed:.1f} s"
-        f" to {config['output']}; {dropped} dropped (writer queue full)"
+        f"recorded {recorder.written} messages ({_mib(recorder.written_bytes)} of message data)"
+        f" in {elapsed:.1f} s to {config['output']}, {_mib(recorder.file_bytes())} file;"
+        f" {dropped} dropped (writer queue full)"
         + (
             f", {recorder.unwritten_at_stop} still queued {DRAIN_TIME:g} s after STOP not written"
             if recorder.unwritten_at_stop
