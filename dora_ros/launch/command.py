@@ -44,15 +44,9 @@ def find_launch_file(positional: Sequence[str]) -> str:
     if len(positional) != 2:
         raise click.UsageError("expected <package> <launch file> or <path to launch file>")
     package, name = positional
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    from .substitutions import _package_prefix
 
-    try:
-        share = get_package_share_directory(package)
-    except (PackageNotFoundError, LookupError, ValueError):
-        raise NotFoundError(
-            f"package '{package}' not found (AMENT_PREFIX_PATH="
-            f"{os.environ.get('AMENT_PREFIX_PATH') or '<unset>'})"
-        ) from None
+    share = os.path.join(_package_prefix(package), "share", package)
     candidate = os.path.join(share, "launch", name)
     if os.path.isfile(candidate):
         return candidate

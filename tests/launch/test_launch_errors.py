@@ -6,6 +6,8 @@ not exist afterwards, because everything is resolved before the first process st
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from ament_workspace import Workspace
 
@@ -225,3 +227,51 @@ def test_debug_adds_the_traceback(ws: Workspace) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: {path}:2: launch configuration 'nobody' does not exist"
     )
+
+
+NO_INDEX = (
+    "AMENT_PREFIX_PATH is not set; source a ROS 2 setup (/opt/ros/<distro>/setup.bash) or set "
+    "AMENT_PREFIX_PATH (the ROS 2 packages pip installed with dora-ros are under "
+)
+
+
+def test_package_and_file_without_ament_index(ws: Workspace) -> None:
+    # Before: a traceback ending in ament_index_python's OSError from find_launch_file.
+    ws.env.pop("AMENT_PREFIX_PATH", None)
+    result = ws.launch("demo_pkg", "x.launch.py", timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: cannot look up package 'demo_pkg': {NO_INDEX}{sys.prefix})"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        (
+            "share.launch.xml",
+            "<launch>\n<arg name='a' default='1'/>\n"
+            "<executable cmd='echo $(find-pkg-share demo_pkg)'/>\n</launch>",
+            3,
+        ),
+        (
+            "share.launch.py",
+            "from launch import LaunchDescription\n"
+            "from launch.actions import ExecuteProcess\n"
+            "from launch_ros.substitutions import FindPackageShare\n\n\n"
+            "def generate_launch_description():\n"
+            "    return LaunchDescription([ExecuteProcess(cmd=['echo', FindPackageShare('demo_pkg')])])\n",
+            7,
+        ),
+    ],
+)
+def test_find_pkg_share_without_ament_index(ws: Workspace, name: str, text: str, line: int) -> None:
+    # Before: "substitution FindPackageShare failed (at .../search_paths.py:30): OSError: ...".
+    path = ws.add_launch(name, text)
+    ws.env.pop("AMENT_PREFIX_PATH", None)
+    result = ws.launch(str(path), "--print", timeout=30)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"error: {path}:{line}: cannot look up package 'demo_pkg': {NO_INDEX}{sys.prefix})"
+    ]

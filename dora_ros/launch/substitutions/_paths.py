@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,15 +19,21 @@ if TYPE_CHECKING:
 
 
 def _package_prefix(package: str) -> str:
+    """The install prefix of `package` from the ament index (`AMENT_PREFIX_PATH`)."""
     from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
+    where = os.environ.get("AMENT_PREFIX_PATH", "")
+    if not where.strip(os.pathsep):
+        # ament_index_python raises a bare OSError here; say what to do instead
+        raise NotFoundError(
+            f"cannot look up package '{package}': AMENT_PREFIX_PATH is not set; source a ROS 2 "
+            f"setup (/opt/ros/<distro>/setup.bash) or set AMENT_PREFIX_PATH (the ROS 2 packages "
+            f"pip installed with dora-ros are under {sys.prefix})"
+        )
     try:
         return str(get_package_prefix(package))
     except (PackageNotFoundError, LookupError, ValueError) as err:
-        where = os.environ.get("AMENT_PREFIX_PATH", "")
-        raise NotFoundError(
-            f"package '{package}' not found (AMENT_PREFIX_PATH={where or '<unset>'})"
-        ) from err
+        raise NotFoundError(f"package '{package}' not found (AMENT_PREFIX_PATH={where})") from err
 
 
 class FindPackagePrefix(Substitution):
