@@ -56,8 +56,15 @@ def find_launch_file(positional: Sequence[str]) -> str:
     raise NotFoundError(f"launch file '{name}' not found in package '{package}' ({share})")
 
 
-def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
-    """The resolved description as text: every process with command line, env and namespace."""
+def format_plan(
+    steps: Sequence[Any], indent: str = "", generated_dir: str | None = None
+) -> list[str]:
+    """The resolved description as text: every process with command line, env and namespace.
+
+    Parameter files the launch generated in `generated_dir` (a node's inline parameters, a file
+    read with substitutions) are removed when the command ends, so the command line names them
+    `<params N>` and their parameters are listed below it, one per line as components' are.
+    """
     from .composition import LoadComponents
     from .lifecycle import LifecycleRequest
     from .plan import Log, RegisterHandler, RequestShutdown, StartProcess, StartTimer
@@ -73,7 +80,10 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
             if spec.dora_nodes is not None:
                 title += f"  (dora graph, nodes: {', '.join(spec.dora_nodes)})"
             lines.append(title)
-            lines.append(f"{indent}  cmd: {shlex.join(spec.cmd)}")
+            cmd, generated = _name_generated_files(spec.cmd, generated_dir)
+            lines.append(f"{indent}  cmd: {' '.join(cmd)}")
+            for number, path in enumerate(generated, 1):
+                lines.extend(_describe_params_file(number, path, indent + "  "))
             if spec.cwd:
                 lines.append(f"{indent}  cwd: {spec.cwd}")
             for key, value in spec.additional_env.items():
@@ -94,7 +104,7 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
                 lines.append(f"{indent}  from: {spec.location}")
         elif isinstance(step, StartTimer):
             lines.append(f"{indent}after {step.period} s:")
-            lines.extend(format_plan(step.steps, indent + "  "))
+            lines.extend(format_plan(step.steps, indent + "  ", generated_dir))
         elif isinstance(step, RegisterHandler):
             target = getattr(step.handler.target_action, "location", None)
             lines.append(
@@ -120,6 +130,49 @@ def format_plan(steps: Sequence[Any], indent: str = "") -> list[str]:
         elif isinstance(step, RequestShutdown):
             lines.append(f"{indent}shutdown: {step.reason}")
     return lines
+
+
+def _name_generated_files(
+    cmd: Sequence[str], generated_dir: str | None
+) -> tuple[list[str], list[str]]:
+    """`cmd` as shell words, each generated parameter file as `<params N>`, and those files."""
+    if generated_dir is None:
+        return [shlex.quote(word) for word in cmd], []
+    folder = os.path.join(os.path.abspath(generated_dir), "")
+    shown: list[str] = []
+    generated: list[str] = []
+    for word in cmd:
+        if os.path.abspath(word).startswith(folder) and os.path.isfile(word):
+            generated.append(word)
+            shown.append(f"<params {len(generated)}>")
+        else:
+            shown.append(shlex.quote(word))
+    return shown, generated
+
+
+def _describe_params_file(number: int, path: str, indent: str) -> list[str]:
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        content = yaml.safe_load(f) or {}
+    lines: list[str] = []
+    for node, section in content.items() if isinstance(content, dict) else ():
+        params = section.get("ros__parameters", {}) if isinstance(section, dict) else {}
+        lines.append(f"{indent}params {number} (for {node}):")
+        for name, value in _flatten(params):
+            lines.append(f"{indent}  param: {name}={value!r}")
+    return lines
+
+
+def _flatten(params: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested parameter maps as ROS 2 reads them: `{a: {b: 1}}` is parameter `a.b`."""
+    if not isinstance(params, dict):
+        return [(prefix, params)] if prefix else []
+    out: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        out.extend(_flatten(value, name) if isinstance(value, dict) else [(name, value)])
+    return out
 
 
 def _show_arguments(description: Any) -> None:
@@ -203,7 +256,9 @@ def launch(
                     traceback.print_exc()
                 raise
             if print_only:
-                for line in format_plan(context.steps):
+                for line in format_plan(
+                    context.steps, generated_dir=context.shared.existing_temp_dir
+                ):
                     click.echo(line)
                 for note in context.shared.notes:
                     click.echo(f"note: {note}")

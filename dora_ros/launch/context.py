@@ -56,6 +56,11 @@ class Shared:
             self._temp_dir = tempfile.mkdtemp(prefix="dora_ros_launch_")
         return self._temp_dir
 
+    @property
+    def existing_temp_dir(self) -> str | None:
+        """The folder of generated parameter files if one was made (without making one)."""
+        return self._temp_dir
+
     def remove_temp_dir(self) -> None:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)

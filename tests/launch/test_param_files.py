@@ -71,3 +71,50 @@ def test_bad_substitution_in_a_parameter_file_names_the_file(ws: Workspace) -> N
         f"bad.launch.xml:3: parameter file '{ws.launch_dir / 'subst.yaml'}': "
         "launch configuration 'nope' does not exist"
     ) in result.stderr
+
+
+PRINTED = """<launch>
+  <arg name="speed" default="2.5"/>
+  <node pkg="demo_pkg" exec="reporter" name="talker" namespace="r1">
+    <param name="gain" value="7"/>
+    <param name="names" value="['a', 'b']"/>
+    <param name="nested">
+      <param name="deep" value="x"/>
+    </param>
+    <param from="$(dirname)/subst.yaml" allow_substs="true"/>
+    <param from="$(dirname)/plain.yaml"/>
+  </node>
+</launch>
+"""
+
+
+def test_print_lists_generated_parameters(ws: Workspace) -> None:
+    # Before: `--params-file /tmp/dora_ros_launch_xxx/params_0.yaml`, a file deleted on exit.
+    ws.add_launch("subst.yaml", PARAMS)
+    plain = ws.add_launch("plain.yaml", "/**:\n  ros__parameters:\n    kept: 1\n")
+    path = ws.add_launch("printed.launch.xml", PRINTED)
+    result = ws.launch(str(path), "--print", timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = lines.index("process reporter-1  (ROS node talker, namespace /r1)")
+    cmd = lines[start + 1]
+    assert cmd.startswith("  cmd: ")
+    assert "dora_ros_launch_" not in result.stdout
+    generated = " ".join(f"--params-file <params {n}>" for n in (1, 2, 3, 4))
+    assert cmd.endswith(f" {generated} --params-file {plain}"), cmd
+    share = ws.prefix / "share" / "demo_pkg"
+    assert lines[start + 2 : start + 14] == [
+        "  params 1 (for /r1/talker):",
+        "    param: gain=7",
+        "  params 2 (for /r1/talker):",
+        "    param: names=['a', 'b']",
+        "  params 3 (for /r1/talker):",
+        "    param: nested.deep='x'",
+        # the file read with its substitutions performed
+        "  params 4 (for /**):",
+        "    param: speed=2.5",
+        f"    param: share='{share}/maps'",
+        "    param: label='fallback'",
+        "  output=log, sigterm_timeout=5.0, sigkill_timeout=5.0",
+        f"  from: {path}:3",
+    ], result.stdout
