@@ -65,6 +65,9 @@ PARAMS_XML = r"""<launch>
       <param name="typed_list" value="3, 1" value-sep=", " type="list_of_str"/>
       <param name="typed_float" value="2" type="float"/>
       <param name="empty" value="''"/>
+      <param name="dq_quoted_nums" value="&quot;'3'&quot;, &quot;'1'&quot;" value-sep=", "/>
+      <param name="dq_quoted_words" value="&quot;'xy'&quot;, &quot;'zw'&quot;" value-sep=", "/>
+      <param name="typed_quoted_list" value="'3', '1'" value-sep=", " type="list_of_str"/>
     </param>
   </node>
 </launch>
@@ -96,6 +99,9 @@ PARAMS_YAML = r"""launch:
       - {name: typed_list, value: ["3", "1"], type: list_of_str}
       - {name: typed_float, value: 2.0, type: float}
       - {name: empty, value: ""}
+      - {name: dq_quoted_nums, value: ["'3'", "'1'"]}
+      - {name: dq_quoted_words, value: ["'xy'", "'zw'"]}
+      - {name: typed_quoted_list, value: ["'3'", "'1'"], type: list_of_str}
 """
 
 EXPECTED_GROUP = {
@@ -110,6 +116,11 @@ EXPECTED_GROUP = {
     "typed_list": ["3", "1"],
     "typed_float": 2.0,
     "empty": "",
+    # launch_ros's param8/param10: items in double quotes keep their single quotes
+    "dq_quoted_nums": ["'3'", "'1'"],
+    "dq_quoted_words": ["'xy'", "'zw'"],
+    # launch_ros's param14: quoted items typed list_of_str keep their quotes
+    "typed_quoted_list": ["'3'", "'1'"],
 }
 
 
