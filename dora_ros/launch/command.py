@@ -175,6 +175,22 @@ def _flatten(params: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def _warn_undeclared(arguments: dict[str, str], context: Any) -> None:
+    """One warning line per command-line argument that no launch file declares or reads.
+
+    ROS 2 accepts such an argument silently; a misspelled one then changes nothing.
+    """
+    from .entity import did_you_mean
+
+    declared = [arg.name for arg in context.shared.declared_arguments]
+    for name, value in arguments.items():
+        if name not in declared and name not in context.shared.read_configurations:
+            context.log_warning(
+                f"launch argument '{name}:={value}' is not declared by the launch file or the "
+                f"files it includes{did_you_mean(name, declared)}; it is passed on as given"
+            )
+
+
 def _show_arguments(description: Any) -> None:
     declared = description.get_launch_arguments()
     if not declared:
@@ -249,6 +265,7 @@ def launch(
                     _show_arguments(description)
                     return 0
                 visit(description, context)
+                _warn_undeclared(arguments, context)
             except LaunchError:
                 if debug:
                     import traceback

@@ -58,6 +58,7 @@ class LaunchConfigurationEquals(Condition):
         self.expected = None if expected_value is None else normalize(expected_value)
 
     def evaluate(self, context: LaunchContext) -> bool:
+        context.shared.read_configurations.add(self.name)
         current = context.launch_configurations.get(self.name)
         expected = None if self.expected is None else perform(context, self.expected)
         return current == expected

@@ -37,6 +37,9 @@ class Shared:
 
     process_count: int = 0
     declared_arguments: list[Any] = field(default_factory=list)
+    # names a LaunchConfiguration substitution read: a command-line argument no file declares
+    # but one reads with `$(var name)` is used, not a typo
+    read_configurations: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     log_dir: str | None = None  # the launch's log folder (dora graphs write their node logs there)
     # False under `--print` without `--eval`: `$(command)` is shown, not run.

@@ -196,3 +196,17 @@ def test_observer_sees_launched_node_in_ros_graph(ws: Workspace) -> None:
         out, err = stop(launcher)
     assert launcher.returncode == 0, err
     wait_for(lambda: "process has finished cleanly" in out or "exit code" in out, timeout=1)
+
+
+def test_undeclared_argument_warns_once(ws: Workspace) -> None:
+    # ROS 2 takes `robto:=r2` silently; before, so did we. `skip_plain` is not declared but the
+    # file reads it with $(var skip_plain false), so it is no mistake; `robot` is declared.
+    path = ws.add_launch("demo.launch.xml", XML)
+    result = ws.launch(str(path), "--print", "robto:=r2", "skip_plain:=true", "robot:=r3")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "[WARNING] [launch]: launch argument 'robto:=r2' is not declared by the launch file or "
+        "the files it includes (did you mean 'robot'?); it is passed on as given"
+    ]
+    assert "process reporter-1  (ROS node talker, namespace /r3/arm)" in result.stdout
+    assert "reporter-2" not in result.stdout  # skip_plain:=true was read

@@ -252,6 +252,7 @@ class ExecuteProcess(Action):
             raise NotFoundError(f"working directory '{cwd}' does not exist")
         if not self.shell:
             _check_executable(cmd[0], context.environment.get("PATH"), cwd)
+        context.shared.read_configurations.add("launch-prefix")
         prefix = context.launch_configurations.get("launch-prefix")
         prefix_text = perform(context, self.prefix) if self.prefix is not None else prefix
         if prefix_text:

@@ -124,6 +124,7 @@ class LaunchConfiguration(Substitution):
 
     def perform(self, context: LaunchContext) -> str:
         name = perform(context, self.variable_name)
+        context.shared.read_configurations.add(name)
         if name in context.launch_configurations:
             return _plain(context.launch_configurations[name])
         if self.default is not None:
