@@ -230,12 +230,22 @@ class EventQueues:
             return
         for timer in self.timers:
             if now >= timer.due:
+                # Every tick due since the last look is queued, as dora-rs's daemon sends them
+                # while the node is busy (a node that sleeps 1.5 s on a 10 ms timer then drains
+                # 10 ticks under dora-rs 1.1): only the newest `queue_size` are kept (the queue
+                # drops the oldest), each stamped with when it was due.
                 interval = timer.interval
-                late = now - timer.due >= interval  # fell behind: skip ticks, don't burst
-                timer.due = now + interval if late else timer.due + interval
-                metadata = wire.decode_metadata(b"", time.time_ns())
-                timer.input.received += 1
-                self.push(timer.input, input_event(timer.input.id, _TIMER_VALUE, metadata))
+                missed = int((now - timer.due) // interval) + 1
+                inp = timer.input
+                kept = min(missed, inp.queue_size)
+                first = timer.due + (missed - kept) * interval
+                timer.due += missed * interval
+                wall = time.time_ns()
+                inp.received += kept  # ticks never queued are not counted as dropped
+                for k in range(kept):
+                    ns = wall - int((now - (first + k * interval)) * 1e9)
+                    metadata = wire.decode_metadata(b"", ns)
+                    self.push(inp, input_event(inp.id, _TIMER_VALUE, metadata))
 
     def next_deadline(self) -> float | None:
         """When the next timer or input_timeout is due (``time.monotonic()``), or None."""
