@@ -84,7 +84,12 @@ def run(
     graph: Path, stop_after: float | None, name: str | None, out_dir: Path,
     log_level: str | None, uv: bool,
 ) -> int:  # fmt: skip
-    """Run a dataflow graph until it ends or is stopped."""
+    """Run a dataflow graph until it ends or is stopped.
+
+    \b
+    Example:
+      $ dora-ros run graph.yml --stop-after 10s --name demo
+    """
     dataflow = load_dataflow(graph)
     if log_level is not None:
         # Nodes filter their own records (node_logs): they read it from their environment.
@@ -106,7 +111,13 @@ def run(
 @click.command()
 @_graph
 def validate(graph: Path) -> int:
-    """Check a dataflow graph without running it."""
+    """Check a dataflow graph without running it.
+
+    \b
+    Example:
+      $ dora-ros validate graph.yml
+      graph.yml: ok (3 nodes)
+    """
     dataflow = load_dataflow(graph)
     count = len(dataflow.nodes)
     click.echo(f"{graph}: ok ({count} node{'s' if count != 1 else ''})")
@@ -117,7 +128,12 @@ def validate(graph: Path) -> int:
 @_graph
 @click.option("--uv", is_flag=True, help="Run `pip` lines through `uv pip` (as `dora build --uv`).")
 def build(graph: Path, uv: bool) -> int:
-    """Run the `build` lines of each node of a graph."""
+    """Run the `build` lines of each node of a graph.
+
+    \b
+    Example:
+      $ dora-ros build graph.yml --uv
+    """
     from .build import build_dataflow
     from .console import colour_enabled
 
@@ -131,7 +147,12 @@ def build(graph: Path, uv: bool) -> int:
 @_graph
 @click.option("--module", "module", is_flag=True, help="Validate a module file on its own instead.")
 def expand(graph: Path, module: bool) -> int:
-    """Print a graph with its `module:` nodes expanded, as `dora expand` does."""
+    """Print a graph with its `module:` nodes expanded, as `dora expand` does.
+
+    \b
+    Example:
+      $ dora-ros expand graph.yml > flat.yml
+    """
     import yaml
 
     from .node_descriptor import normalise_descriptor

@@ -224,3 +224,12 @@ def test_run_rejects_a_bad_duration_and_a_bad_graph(tmp_path: Path) -> None:
         f"error: graph.yml:3: node 'a': path 'nodee.py' does not exist "
         f"(looked in {tmp_path.resolve()})\n"
     )
+
+
+@pytest.mark.parametrize("command", ["run", "expand", "validate", "build"])
+def test_help_has_an_example(command: str, tmp_path: Path) -> None:
+    # Before: these four had none (every other command has one).
+    result = dora_ros(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Example" in result.stdout
+    assert f"$ dora-ros {command} graph.yml" in result.stdout
