@@ -28,7 +28,7 @@ from . import substitutions as T
 from .action import Action, LaunchDescriptionEntity, caller_location
 from .context import LaunchContext
 from .entity import Entity
-from .errors import LaunchError, LaunchFileError, Location
+from .errors import LaunchError, LaunchFileError, Location, _LocatedError
 from .launch_description import LaunchDescription
 from .ros_args import ParameterFile, ParameterValue
 
@@ -241,14 +241,20 @@ def python_launch_api() -> Iterator[None]:
             _saved.clear()
 
 
-def _user_error(err: BaseException, path: str) -> LaunchFileError:
-    """Turn an exception raised by launch-file code into one line naming its file and line."""
+def _line_in(err: BaseException, path: str) -> int:
+    """The line of launch file `path` where `err` was raised (the innermost), 0 if none."""
     line = 0
     if isinstance(err, SyntaxError) and err.filename and os.path.samefile(err.filename, path):
         line = err.lineno or 0
     for frame in traceback.extract_tb(err.__traceback__):
         if os.path.abspath(frame.filename) == os.path.abspath(path):
             line = frame.lineno or line
+    return line
+
+
+def _user_error(err: BaseException, path: str) -> LaunchFileError:
+    """Turn an exception raised by launch-file code into one line naming its file and line."""
+    line = _line_in(err, path)
     text = str(err)
     if isinstance(err, ModuleNotFoundError) and (err.name or "").startswith(
         ("launch", "launch_ros")
@@ -271,7 +277,10 @@ def load_python_launch_file(path: str) -> LaunchDescription:
             if generate is None:
                 raise LaunchFileError("has no generate_launch_description()", Location(path))
             description = generate()
-        except LaunchError:
+        except LaunchError as err:
+            # one of ours raised by the file's own code (`FindPackageShare('p').find('p')`, say)
+            if isinstance(err, _LocatedError) and err.location is None:
+                err.at(Location(path, _line_in(err, path)))
             raise
         except Exception as err:
             raise _user_error(err, path) from None

@@ -263,6 +263,16 @@ def test_package_and_file_without_ament_index(ws: Workspace) -> None:
             "    return LaunchDescription([ExecuteProcess(cmd=['echo', FindPackageShare('demo_pkg')])])\n",
             7,
         ),
+        (
+            "find.launch.py",
+            "from launch import LaunchDescription\n"
+            "from launch.actions import ExecuteProcess\n"
+            "from launch_ros.substitutions import FindPackageShare\n\n\n"
+            "def generate_launch_description():\n"
+            "    share = FindPackageShare('demo_pkg').find('demo_pkg')\n"
+            "    return LaunchDescription([ExecuteProcess(cmd=['echo', share])])\n",
+            7,
+        ),
     ],
 )
 def test_find_pkg_share_without_ament_index(ws: Workspace, name: str, text: str, line: int) -> None:
