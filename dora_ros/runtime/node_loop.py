@@ -292,6 +292,11 @@ class NodeLoop:
         events = self.events
         if events.timers or events.watched:
             events.fire_timers()
+        if wait != 0 and events.has_events():
+            # stats_if_due above may have taken control records (`closed`, `stop`) and queued
+            # their events: sleeping now left them unseen until something else woke the node
+            # (a listener of send_stdout_as lines never ended, 1 run in ~100 under load).
+            wait = 0
         ready = self.poller.poll(wait if wait <= 0 else wait + 0.001)
         for fd, _ in ready:
             inbound = self.inbound.get(fd)
