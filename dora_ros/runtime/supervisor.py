@@ -55,6 +55,9 @@ STDERR_TAIL = 10
 # once an hour for days must still come back within seconds.
 RESTART_DELAY_FLOOR = 0.1
 RESTART_DELAY_CAP = 30.0
+# Seconds the coordinator waits for a node's output relays once it exited (a child it left
+# behind may hold its pipes open), beyond what their line senders may wait.
+RELAY_GRACE = 2.0
 _PR_SET_PDEATHSIG = 1
 # dora-rs 1.1's NODE_FAILED error text frames the node's stderr with a line of dashes.
 _DASHES = "-" * 81
@@ -593,9 +596,14 @@ class Coordinator:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(state.proc.pid, signal.SIGKILL)  # children it left behind
         self._tell_reaper(f"-{state.proc.pid}")
-        # Its last output lines (and send_stdout_as messages) go out before `closed` does.
+        # Its last output lines (and send_stdout_as messages) go out before `closed` does: the
+        # relay that ends last closes the senders, which may wait CLOSE_WAIT for a slow
+        # receiver, so wait for that too (one deadline for both relays; before, 1 s each could
+        # end first on a loaded machine, and `closed` overtook the last lines).
+        grace = RELAY_GRACE + (_LineSender.CLOSE_WAIT if state.lines or state.records else 0.0)
+        relays_deadline = time.monotonic() + grace
         for thread in state.relays:
-            thread.join(timeout=1.0)
+            thread.join(timeout=max(0.0, relays_deadline - time.monotonic()))
         state.relays.clear()
         if state.conn is not None:
             with contextlib.suppress(KeyError, ValueError):
