@@ -94,3 +94,9 @@ def test_empty_and_missing_metadata_carry_nothing() -> None:
 def test_metadata_that_is_not_a_dict_is_an_error_naming_it() -> None:
     with pytest.raises(wire.NodeError, match="metadata must be a dict, not list"):
         wire.encode_metadata([1])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", [b'{"a":1} x', b"[1]", b'{"a":1}{"b":2}', b"{"])
+def test_metadata_that_is_not_one_json_object_is_an_error(raw: bytes) -> None:
+    with pytest.raises((wire.NodeError, ValueError)):
+        wire.decode_metadata(raw, 0)
