@@ -59,7 +59,10 @@ def test_node_list_and_info(tmp_path: Path) -> None:
         assert info["status"] == "running" and info["restarts"] == 0
         (inp,) = info["inputs"]
         assert (inp["id"], inp["source"], inp["queue_size"]) == ("count", "talker/count", 4)
-        assert inp["received"] > 0 and inp["dropped"] == 0
+        # queue_size 4 behind a 20 ms timer: a listener descheduled for 80 ms on a loaded CI
+        # machine drops a message or two (seen once in CI), so drops are only counted here;
+        # test_top.py checks that a drop shows.
+        assert inp["received"] > 0 and isinstance(inp["dropped"], int) and inp["dropped"] >= 0
         assert 10 < info["in_per_s"] < 80  # a 20 ms timer drives the talker
         assert info["memory"] > 1 << 20 and info["cpu"] is not None
         talker = _info(run, "talker")
