@@ -262,7 +262,9 @@ for event in node:
         node.send_output("heard", pa.array(["got " + str(event["value"][0].as_py())]))
 """
     with live_run(tmp_path, graph=graph, listener=listener) as run:
-        result = _topic(run, "echo", "--format", "json", "--count", "20")
+        # A duration, not a count: the second output's tap may attach after 20 messages of the
+        # first on a loaded machine (seen in CI).
+        result = _topic(run, "echo", "--format", "json", "--duration", "4")
         assert result.returncode == 0, result.stderr
         lines = [json.loads(line) for line in result.stdout.splitlines()]
         assert {line["topic"] for line in lines} == {"talker/count", "listener/heard"}
