@@ -215,7 +215,10 @@ def test_a_slow_terminal_drops_counted_and_the_dataflow_loses_nothing(tmp_path: 
             json.loads(line)[0] for line in (tmp_path / "heard.jsonl").read_text().splitlines()
         ]
         assert values == list(range(1, len(values) + 1))
-        assert "dropped" not in run.output(), run.output()
+        # Missed timer ticks queue up to queue_size as in dora-rs, so the busy talker's own
+        # `tick` input may drop a few on a loaded machine (CI): only the edge counts here.
+        drops = [x for x in run.output().splitlines() if "dropped" in x and "'tick'" not in x]
+        assert drops == [], run.output()
 
 
 RESTARTING_TALKER = """
