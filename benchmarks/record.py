@@ -133,7 +133,8 @@ def run(folder: Path, compression: str, seconds: float) -> dict[str, float]:
         raise SystemExit(f"record {compression} failed:\n{text}")
     sent = {m[0]: int(m[1]) for m in re.findall(r"^(camera|imu): sent (\d+)$", text, re.M)}
     summary = re.search(
-        r"recorded (\d+) messages, ([\d.]+) MiB, in ([\d.]+) s .*; (\d+) dropped[^,\n]*"
+        r"recorded (\d+) messages \(([\d.]+) MiB of message data\) in ([\d.]+) s .*; (\d+) "
+        r"dropped[^,\n]*"
         r"(?:, (\d+) still queued)?",
         text,
     )
