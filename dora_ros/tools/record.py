@@ -155,7 +155,7 @@ def recording_graph(
     show_default=True,
     help="Messages waiting for the disk per input (and in the writer) before drops.",
 )
-@click.option("--compression", type=click.Choice(COMPRESSIONS), default="zstd", show_default=True)
+@click.option("--compression", type=click.Choice(COMPRESSIONS), default="lz4", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option(
     "--stop-after", default=None, help="Stop after a duration, as `dora-ros run`: 10s, 2m."

@@ -103,7 +103,7 @@ def test_record_writes_arrow_outputs_readable_by_pyarrow(tmp_path: Path) -> None
     with open(run, "rb") as stream:
         summary = make_reader(stream).get_summary()
     assert summary is not None and summary.chunk_indexes
-    assert {index.compression for index in summary.chunk_indexes} == {"zstd"}
+    assert {index.compression for index in summary.chunk_indexes} == {"lz4"}
     assert all(index.message_index_offsets for index in summary.chunk_indexes)
     assert summary.statistics.message_count == 60
 
