@@ -202,11 +202,12 @@ def test_replay_gives_the_same_outputs_downstream(tmp_path: Path) -> None:
     image = json.loads(next(line for line in after if '"image"' in line))
     expected = ((np.arange(200_000) + 0) % 256).astype(np.uint8)
     assert image["value"] == [200_000, hashlib.sha256(expected.tobytes()).hexdigest()]
-    # 20 rounds 20 ms apart (~0.4 s recorded) at speed 2: the timing is kept, not rushed through
+    # 20 rounds 20 ms apart (~0.4 s recorded; less on a loaded machine, where ticks the source
+    # missed come at once, as in dora-rs) at speed 2: the timing is kept, not rushed through
     with open(run, "rb") as stream:
         stats = make_reader(stream).get_summary().statistics
     span = (stats.message_end_time - stats.message_start_time) / 1e9
-    assert span > 0.3 and took > span / 2
+    assert span > 0.15 and took > span / 2
     # --loop starts again at the end: the sink sees the same 60 lines round after round
     looped = dora_ros(
         "replay", str(run), "--graph", str(graph), "--replace", "source", "--speed", "4",
