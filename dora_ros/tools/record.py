@@ -124,6 +124,7 @@ def recording_graph(
         "ros_types": {name: ros_types[name] for name in outputs if name in ros_types},
         "queue_size": queue_size,
         "compression": compression,
+        "graph": str(graph.resolve()),
     }
     doc.setdefault("nodes", []).append(
         {

@@ -55,9 +55,10 @@ def record_proxy(
     names = tuple(t.strip() for t in (topics or "").split(",") if t.strip())
     with DataflowClient.open(name, addr, port) as client:
         chosen = _check_topics(client, names)
+        graphs = {str(a.get("graph", "")) for a in client.query_all("describe", {}).values()}
         recorder = Recorder(
             str(output), compression, max(MIN_PENDING, queue_size * len(chosen)),
-            _graph_types(client),
+            _graph_types(client), graph=next(iter(graphs)) if len(graphs) == 1 else None,
         )  # fmt: skip
         click.echo(
             f"dora-ros record --proxy: {len(chosen)} output(s) of dataflow {client.ref.label}"

@@ -46,6 +46,10 @@ class _Channel:
     messages: int = 0
 
 
+# The MCAP metadata record naming the graph a recording was made from (`replay` without --graph).
+GRAPH_METADATA = "dora-ros"
+
+
 @dataclass
 class Recorder:
     """The MCAP file being written, its channels and counters (the writer thread owns the file)."""
@@ -61,6 +65,7 @@ class Recorder:
     written_bytes: int = 0
     unwritten_at_stop: int = 0  # still queued DRAIN_TIME after STOP
     failed: dict[str, int] = field(default_factory=dict)  # messages that could not be written
+    graph: str | None = None  # the recorded graph's path, kept for `replay run.mcap` alone
 
     def __post_init__(self) -> None:
         from mcap.writer import CompressionType, Writer
@@ -73,6 +78,8 @@ class Recorder:
             compression=kinds.get(self.compression, CompressionType.NONE),
         )
         self._writer.start(profile="", library="dora-ros record")
+        if self.graph:
+            self._writer.add_metadata(GRAPH_METADATA, {"graph": self.graph})
         self._schemas: dict[tuple[str, str], int] = {}
         self._channels: dict[tuple[str, str], _Channel] = {}
         self._lock = threading.Condition()
@@ -227,6 +234,7 @@ def main() -> None:
         config["compression"],
         max(MIN_PENDING, int(config["queue_size"]) * len(inputs)),
         dict(config.get("ros_types") or {}),
+        graph=config.get("graph"),
     )
     received: dict[str, int] = dict.fromkeys(inputs.values(), 0)
     start = time.monotonic()

@@ -1,4 +1,4 @@
-"""`dora-ros replay run.mcap --graph graph.yml --replace camera`: recorded outputs into a graph.
+"""`dora-ros replay run.mcap [--graph graph.yml] --replace camera`: recorded outputs into a graph.
 
 A descriptor transformation again (as `record.py`): each replaced node keeps its id and outputs
 but becomes `replayer_node.py`, with no inputs, sending what the recording holds for
@@ -62,6 +62,30 @@ def recorded_topics(path: Path) -> tuple[dict[str, int], int]:
         raise ToolError(f"{path}: not an MCAP file ({err})") from None
 
 
+def recorded_graph(path: Path) -> Path:
+    """The graph a recording was made from (its `dora-ros` metadata record), still on disk."""
+    from mcap.reader import make_reader
+
+    from .recorder_node import GRAPH_METADATA
+
+    try:
+        with path.open("rb") as stream:
+            named = [
+                m.metadata.get("graph", "")
+                for m in make_reader(stream).iter_metadata()
+                if m.name == GRAPH_METADATA
+            ]
+    except Exception as err:  # a damaged file: one line, not a traceback
+        raise ToolError(f"{path}: cannot read its metadata ({err}); give --graph") from None
+    if not named or not named[0]:
+        raise ToolError(f"{path}: names no graph (recorded by --proxy over several graphs, or by"
+                        " an older dora-ros); give --graph")  # fmt: skip
+    graph = Path(named[0])
+    if not graph.is_file():
+        raise ToolError(f"{path} was recorded from {graph}, which is not here; give --graph")
+    return graph
+
+
 def replaying_graph(
     graph: Path, replaced: dict[str, list[str]], mcap: Path, first: int, speed: float, loop: bool
 ) -> str:
@@ -107,8 +131,8 @@ def yaml_dump(doc: dict[str, Any]) -> str:
 @click.option(
     "--graph",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The graph to feed (usually the one recorded).",
+    default=None,
+    help="The graph to feed (default: the one the recording was made from).",
 )
 @click.option(
     "--replace",
@@ -130,14 +154,15 @@ def yaml_dump(doc: dict[str, Any]) -> str:
     help="Folder for per-node logs, as `dora-ros run`.",
 )
 def replay(
-    recording: Path, graph: Path, replace: str | None, speed: float, loop: bool,
+    recording: Path, graph: Path | None, replace: str | None, speed: float, loop: bool,
     stop_after: str | None, name: str | None, out_dir: Path,
 ) -> int:  # fmt: skip
     """Run a graph with recorded outputs in place of some of its nodes.
 
     \b
     Example:
-      $ dora-ros replay run.mcap --graph graph.yml --replace camera,imu --speed 0.5
+      $ dora-ros replay run.mcap --replace camera,imu --speed 0.5
+      $ dora-ros replay run.mcap --graph other.yml --replace camera
     """
     from ..runtime.commands import parse_duration
     from ..runtime.descriptor import closest, load_dataflow, parse_dataflow
@@ -152,6 +177,8 @@ def replay(
             raise ToolError(f"--stop-after: {err}") from None
     if not recording.is_file():
         raise ToolError(f"{recording}: no such file")
+    if graph is None:
+        graph = recorded_graph(recording)
     dataflow = load_dataflow(graph)
     counts, first = recorded_topics(recording)
     if not counts:

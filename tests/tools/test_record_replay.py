@@ -188,8 +188,10 @@ def test_replay_gives_the_same_outputs_downstream(tmp_path: Path) -> None:
     )  # fmt: skip
     assert recorded.returncode == 0, recorded.stderr
     started = time.monotonic()
+    # No --graph: the recording names the graph it was made from (`replay run.mcap`, as the
+    # issue and dora-rs's replay of a .drec have it).
     replayed = dora_ros(
-        "replay", str(run), "--graph", str(graph), "--replace", "source", "--speed", "2",
+        "replay", str(run), "--replace", "source", "--speed", "2",
         cwd=tmp_path, env=_env(OUT="replayed.jsonl"),
     )  # fmt: skip
     took = time.monotonic() - started
@@ -217,6 +219,13 @@ def test_replay_gives_the_same_outputs_downstream(tmp_path: Path) -> None:
     rounds = (tmp_path / "looped.jsonl").read_text().splitlines()
     assert len(rounds) > 60
     assert rounds[:60] == before and rounds[60:120] == before[: len(rounds) - 60]
+    # The graph moved away: one line saying to give --graph.
+    graph.rename(tmp_path / "moved.yml")
+    moved = dora_ros("replay", str(run), "--replace", "source", cwd=tmp_path, env=_env())
+    assert moved.returncode != 0 and "Traceback" not in moved.stderr
+    assert f"was recorded from {graph}, which is not here; give --graph" in moved.stderr, (
+        moved.stderr
+    )
 
 
 def test_a_killed_recorder_leaves_a_file_readable_to_its_last_chunk(tmp_path: Path) -> None:
