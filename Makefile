@@ -40,14 +40,15 @@ test: $(STAMP) $(JAZZY_STAMP)
 		(apt-get update && apt-get install -y chromium chromium-driver)
 	# tests/cluster/test_tls.py makes its certificates with openssl (it never skips)
 	command -v openssl >/dev/null || (apt-get update && apt-get install -y openssl)
-	# Three passes, so that the tests that time DDS discovery, ROS peers and live dataflows
-	# (bridge, cluster, launch, tools) do not share the 2 cores with the CPU-bound ones (msgconv's
-	# random definitions, the soak's 8 MiB bursts): under that load CI saw goals and feedback
-	# miss their timeouts, and a tap attach later than a 20-message echo.
+	# Passes of their own for the tests that time DDS discovery and ROS peers (bridge, cluster,
+	# launch) and for those that time live dataflows through taps (tools), apart from the
+	# CPU-bound ones (msgconv's random definitions, the soak's 8 MiB bursts) and from each other:
+	# sharing the 2 cores, CI saw goals and feedback miss their timeouts and a tap attach late.
 	DORA_ROS_REQUIRE_AARCH64=1 $(PY) -m pytest -n $(WORKERS) tests \
 		--ignore=tests/bridge --ignore=tests/cluster --ignore=tests/launch --ignore=tests/tools \
 		--deselect tests/runtime/test_soak.py::test_one_minute_soak_is_flat
-	$(PY) -m pytest -n $(WORKERS) tests/bridge tests/cluster tests/launch tests/tools
+	$(PY) -m pytest -n $(WORKERS) tests/bridge tests/cluster tests/launch
+	$(PY) -m pytest -n $(WORKERS) tests/tools
 	$(PY) -m pytest tests/runtime/test_soak.py
 	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
 	DORA_ROS_NO_NATIVE=1 $(PY) -m pytest -n $(WORKERS) -q tests/msgconv
