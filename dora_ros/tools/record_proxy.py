@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -23,17 +22,17 @@ __all__ = ["record_proxy"]
 PROGRESS_PERIOD = 2.0
 
 
-def _graph_types(client: Any) -> dict[str, str]:
-    """ROS types of outputs that `ros2:` nodes publish, from the graph when it is readable here
-    (a dataflow started on other machines may have its graph elsewhere)."""
+def _graph_types(graphs: set[str]) -> dict[str, str]:
+    """ROS types of outputs that `ros2:` nodes publish, from the graphs readable here (a
+    dataflow started on other machines may have its graph elsewhere)."""
     from ..errors import DoraRosError
     from ..runtime.descriptor import load_dataflow
     from .record import published_ros_types
 
     types: dict[str, str] = {}
-    for answer in client.query_all("describe", {}).values():
-        path = Path(str(answer.get("graph", "")))
-        if not path.is_file():
+    for graph in graphs:
+        path = Path(graph)
+        if not graph or not path.is_file():
             continue
         try:
             types.update(published_ros_types(load_dataflow(path)))
@@ -55,10 +54,12 @@ def record_proxy(
     names = tuple(t.strip() for t in (topics or "").split(",") if t.strip())
     with DataflowClient.open(name, addr, port) as client:
         chosen = _check_topics(client, names)
+        # Each machine's part names its graph: the ROS types come from them, and a dataflow of
+        # one graph has it written into the file for `replay` without --graph.
         graphs = {str(a.get("graph", "")) for a in client.query_all("describe", {}).values()}
         recorder = Recorder(
             str(output), compression, max(MIN_PENDING, queue_size * len(chosen)),
-            _graph_types(client), graph=next(iter(graphs)) if len(graphs) == 1 else None,
+            _graph_types(graphs), graph=next(iter(graphs)) if len(graphs) == 1 else None,
         )  # fmt: skip
         click.echo(
             f"dora-ros record --proxy: {len(chosen)} output(s) of dataflow {client.ref.label}"
@@ -89,15 +90,7 @@ def record_proxy(
         finally:
             recorder.close()
         report_drops("record --proxy", listener)
-    dropped = sum(recorder.dropped.values())
-    unwritten = recorder.unwritten_at_stop
-    click.echo(
-        f"recorded {recorder.written} messages ({_mib(recorder.written_bytes)} of message data) in"
-        f" {time.monotonic() - start:.1f} s to {output}, {_mib(recorder.file_bytes())} file;"
-        f" {dropped} dropped (writer queue full)"
-        + (f", {unwritten} not written at the end" if unwritten else ""),
-        err=True,
-    )
+    click.echo(recorder.summary(time.monotonic() - start, "not written at the end"), err=True)
     for topic, count in sorted(recorder.failed.items()):
         click.echo(f"  could not write {count} message(s) of {topic}", err=True)
     return 0

@@ -114,6 +114,17 @@ class Recorder:
         self._writer.finish()
         self._file.close()
 
+    def summary(self, elapsed: float, unwritten_note: str) -> str:
+        """The end-of-recording line (`record` and `record --proxy`; benchmarks/record.py reads
+        it); `unwritten_note` says what happened to messages still queued at the end."""
+        unwritten = self.unwritten_at_stop
+        return (
+            f"recorded {self.written} messages ({_mib(self.written_bytes)} of message data) in"
+            f" {elapsed:.1f} s to {self.path}, {_mib(self.file_bytes())} file;"
+            f" {sum(self.dropped.values())} dropped (writer queue full)"
+            + (f", {unwritten} {unwritten_note}" if unwritten else "")
+        )
+
     def file_bytes(self) -> int:
         """Bytes in the MCAP file so far (compressed chunks, indexes): what the disk holds."""
         try:
@@ -263,19 +274,8 @@ def main() -> None:
                 break
     finally:
         recorder.close()
-    elapsed = time.monotonic() - start
-    dropped = sum(recorder.dropped.values())
-    print(
-        f"recorded {recorder.written} messages ({_mib(recorder.written_bytes)} of message data)"
-        f" in {elapsed:.1f} s to {config['output']}, {_mib(recorder.file_bytes())} file;"
-        f" {dropped} dropped (writer queue full)"
-        + (
-            f", {recorder.unwritten_at_stop} still queued {DRAIN_TIME:g} s after STOP not written"
-            if recorder.unwritten_at_stop
-            else ""
-        ),
-        flush=True,
-    )
+    note = f"still queued {DRAIN_TIME:g} s after STOP not written"
+    print(recorder.summary(time.monotonic() - start, note), flush=True)
     for topic, count in sorted(recorder.dropped.items()):
         print(f"  dropped {count} of {received[topic]} on {topic}", flush=True)
     for topic, count in sorted(recorder.failed.items()):
