@@ -159,16 +159,9 @@ class EventQueues:
     ) -> None:
         """One received message for the inputs ``targets`` (the receive hot path)."""
         for target in targets:
-            if target.closed:
-                continue
-            target.received += 1
-            if target.timeout:
-                target.last = time.monotonic()
-                if target.timed_out:
-                    target.timed_out = False
-                    self.push(target, input_recovered(target.id))
-            md = metadata if len(targets) == 1 else dict(metadata)
-            self.push(target, input_event(target.id, value, md))
+            if self._arrived(target):
+                md = metadata if len(targets) == 1 else dict(metadata)
+                self.push(target, input_event(target.id, value, md))
 
     def deliver_record(self, targets: tuple[InputQueue, ...], record: bytes) -> None:
         """One received inline record (``wire.KIND_INLINE``) for ``targets``, decoded when it
@@ -178,15 +171,21 @@ class EventQueues:
         if record.__class__ is not bytes:
             record = bytes(record)
         for target in targets:
-            if target.closed:
-                continue
-            target.received += 1
-            if target.timeout:
-                target.last = time.monotonic()
-                if target.timed_out:
-                    target.timed_out = False
-                    self.push(target, input_recovered(target.id))
-            self.push(target, record)  # type: ignore[arg-type]
+            if self._arrived(target):
+                self.push(target, record)  # type: ignore[arg-type]
+
+    def _arrived(self, target: InputQueue) -> bool:
+        """Count a message for ``target`` (and its recovery from an input timeout), unless the
+        input is closed: what both ``deliver`` kinds do before queueing."""
+        if target.closed:
+            return False
+        target.received += 1
+        if target.timeout:
+            target.last = time.monotonic()
+            if target.timed_out:
+                target.timed_out = False
+                self.push(target, input_recovered(target.id))
+        return True
 
     def stop(self, reason: str) -> None:
         """Queue STOP once, whatever asks for it first."""
