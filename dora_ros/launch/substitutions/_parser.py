@@ -129,12 +129,15 @@ class _Parser:
 
     def template(self, stop: str | None = None) -> list[Substitution]:
         """Text and substitutions up to `stop` (a closing quote) or the end."""
+        return self.scan(stop or "")
+
+    def scan(self, stops: str) -> list[Substitution]:
+        """Text (backslash escapes one character) and substitutions up to one of `stops` (never
+        `\\` or `$`) or the end."""
         out: list[Substitution] = []
         buf: list[str] = []
         while self.pos < len(self.text):
             ch = self.text[self.pos]
-            if stop is not None and ch == stop:
-                break
             if ch == "\\" and self.pos + 1 < len(self.text):
                 buf.append(self.text[self.pos + 1])
                 self.pos += 2
@@ -145,6 +148,8 @@ class _Parser:
                     buf = []
                 out.append(self.substitution())
                 continue
+            if ch in stops:
+                break
             buf.append(ch)
             self.pos += 1
         if buf:
@@ -190,27 +195,7 @@ class _Parser:
                 raise self.fail(f"unterminated quote {ch}")
             self.pos += 1
             return value or [TextSubstitution(text="")]
-        out: list[Substitution] = []
-        buf: list[str] = []
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            if ch == "\\" and self.pos + 1 < len(self.text):
-                buf.append(self.text[self.pos + 1])
-                self.pos += 2
-                continue
-            if self.at_sub():
-                if buf:
-                    out.append(TextSubstitution(text="".join(buf)))
-                    buf = []
-                out.append(self.substitution())
-                continue
-            if ch in " )'\"(":
-                break
-            buf.append(ch)
-            self.pos += 1
-        if buf:
-            out.append(TextSubstitution(text="".join(buf)))
-        return out
+        return self.scan(" )'\"(")
 
 
 def parse_substitution(text: str) -> list[Substitution]:
