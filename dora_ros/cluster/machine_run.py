@@ -43,8 +43,6 @@ from .zenoh_config import ZenohSettings
 REMOTE_CLOSE_DELAY = 0.5
 # How often a run publishes its nodes' CPU and memory (for `list`).
 USAGE_PERIOD = 2.0
-_HZ = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class _PublishingTerminal(_Terminal):
@@ -85,7 +83,6 @@ class MachineRun(Coordinator):
         self.closing: list[tuple[float, str, str | None]] = []  # (when, remote node, error)
         self.code: int | None = None
         self.usage_at = 0.0
-        self.usage_ticks = 0
 
     def publish(self, key: str, payload: bytes) -> None:
         with contextlib.suppress(Exception):  # a closed session at exit: nothing to tell
@@ -147,26 +144,17 @@ class MachineRun(Coordinator):
         return message
 
     def _usage(self) -> None:
-        """Every USAGE_PERIOD: CPU (% of one core) and resident memory of this machine's nodes."""
+        """Every USAGE_PERIOD: CPU (% of one core) and resident memory of this machine's nodes,
+        summed from the per-node /proc samples the dataflow API takes for `node info` and `top`."""
+        from .node_verbs import usage_totals
+
         now = time.monotonic()
         if now - self.usage_at < USAGE_PERIOD:
             return
-        ticks = 0
-        memory = 0
-        for state in self.nodes.values():
-            if state.proc is None or state.proc.returncode is not None:
-                continue
-            try:
-                stat = Path(f"/proc/{state.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(stat[11]) + int(stat[12])  # utime, stime
-                pages = int(Path(f"/proc/{state.proc.pid}/statm").read_text().split()[1])
-                memory += pages * _PAGE
-            except (OSError, ValueError, IndexError):
-                continue  # it just ended
-        if self.usage_at:
-            cpu = max(0, ticks - self.usage_ticks) / _HZ / (now - self.usage_at) * 100
-            self._event({"op": "usage", "cpu": round(cpu, 1), "memory": memory})
-        self.usage_at, self.usage_ticks = now, ticks
+        if self.usage_at and self.api is not None:
+            cpu, memory = usage_totals(self.api)
+            self._event({"op": "usage", "cpu": cpu, "memory": memory})
+        self.usage_at = now
 
     def _done(self) -> bool:
         self._usage()

@@ -109,6 +109,13 @@ def _sample(sup: Coordinator, api: DataflowApi, now: float) -> None:
         sample.pid, sample.at, sample.ticks, sample.memory = state.proc.pid, now, ticks, memory
 
 
+def usage_totals(api: DataflowApi) -> tuple[float, int]:
+    """CPU (% of one core) and resident bytes of the running nodes this supervisor samples."""
+    samples = [s for s in _samples(api).values() if s.pid]
+    cpu = sum(s.cpu for s in samples if s.cpu is not None)
+    return round(cpu, 1), sum(s.memory for s in samples if s.memory is not None)
+
+
 def node_status(sup: Coordinator, state: _NodeState) -> str:
     """What ``node list`` shows: running, starting, stopping, restarting, failed, finished,
     waiting (a dynamic node not connected) or not started."""
