@@ -75,11 +75,11 @@ def read_subscriber(declarer: Any, key: str, deliver: Callable[[Any], None], *, 
     return ChannelReader(entity, deliver, name)
 
 
-def read_queryable(session: Any, key: str, deliver: Callable[[Any], None], *,
-                   name: str) -> ChannelReader:  # fmt: skip
+def read_queryable(session: Any, key: str, deliver: Callable[[Any], None], *, name: str,
+                   capacity: int = CHANNEL_CAPACITY) -> ChannelReader:  # fmt: skip
     """A queryable on ``key``: each query goes to ``deliver`` on our thread (which may reply
     at once or hand it on; a query is answered until it is dropped)."""
     import zenoh
 
-    entity = session.declare_queryable(key, zenoh.handlers.FifoChannel(CHANNEL_CAPACITY))
+    entity = session.declare_queryable(key, zenoh.handlers.FifoChannel(capacity))
     return ChannelReader(entity, deliver, name)

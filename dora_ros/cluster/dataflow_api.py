@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DoraRosError
 from . import keys
+from .channel_reader import ChannelReader, read_queryable
 from .messages import decode, encode, reply
 from .zenoh_config import ZenohSettings
 
@@ -230,11 +231,10 @@ class DataflowApi:
         self.wake_w.setblocking(False)
         self.closed = threading.Event()
         self.lock = threading.Lock()
-        self.queryable: Any = None
+        self.queryable: ChannelReader | None = None
         self.registry: Path | None = None
         self.socket_path: Path | None = None
         self.thread: threading.Thread | None = None
-        self.reader: threading.Thread | None = None
         self.state: dict[str, Any] = {}  # per verb module: its running state
         self.due: dict[Any, float] = {}  # periodic fn -> when it runs next
         for module in VERB_MODULES:
@@ -284,26 +284,12 @@ class DataflowApi:
             self.sup._say(f"warning: the dataflow API is not available: {err}")
 
     def _declare(self) -> None:
-        import zenoh
-
         # A channel and a thread of ours, not a Python callback: Zenoh's threads then never run
         # (or drop) Python code, which aborted 5 of 24 loaded `run`s at exit ("FATAL: exception
         # not rethrown", status -6) when one did so while the interpreter was finalizing.
         key = keys.run_api(self.dataflow_id, self.machine, "*")
-        self.queryable = self.session.declare_queryable(key, zenoh.handlers.FifoChannel(64))
-        self.reader = threading.Thread(target=self._read, args=(self.queryable.handler,),
-                                       name="dataflow-api", daemon=True)  # fmt: skip
-        self.reader.start()
-
-    def _read(self, channel: Any) -> None:
-        """Queries from Zenoh's channel until ``close`` undeclares the queryable (then the
-        channel reports closed and this ends)."""
-        while True:
-            try:
-                query = channel.recv()
-            except Exception:  # zenoh.ZError: the channel is empty and closed
-                return
-            self._on_query(query)
+        self.queryable = read_queryable(self.session, key, self._on_query, name="dataflow-api",
+                                        capacity=64)  # fmt: skip
 
     def _on_query(self, query: Any) -> None:
         # On the reader thread: hand it to the supervisor's loop.
@@ -375,12 +361,9 @@ class DataflowApi:
             self.thread.join(timeout=10)
         with self.lock:
             self.closed.set()
-            if self.queryable is not None:
-                with contextlib.suppress(Exception):
-                    self.queryable.undeclare()
-                self.queryable = None
-        if self.reader is not None:
-            self.reader.join(timeout=5)  # ends once the channel is closed
+            reader, self.queryable = self.queryable, None
+        if reader is not None:
+            reader.undeclare()  # and joins its thread, which ends once the channel is closed
         with self.lock:
             while True:
                 try:
