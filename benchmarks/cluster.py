@@ -12,14 +12,16 @@ payload size (8 B, 64 KiB, 1 MiB, 16 MiB):
   to the last it got (MB/s) and counts them (sends never block: Zenoh drops when its queue is full).
 
 Targets: raw zenoh-python pub/sub between the two namespaces (the same Zenoh settings as dora-ros's
-edges: peer mode, express, congestion control DROP), timed inside the subscriber's callback on
-Zenoh's thread (the issue's reference), and read on the main thread from zenoh-python's default
-handler (a FIFO channel: what a Python loop that handles messages pays, a thread hand-off, as a
-dora-ros node does); `dora-ros start` of a sender on robot and a receiver on gpu, and the same
-graph with both nodes on robot (the shared-memory path).
+edges: peer mode, express, congestion control DROP), read on the main thread from zenoh-python's
+default handler (a FIFO channel) -- the reference of the target: a dora-ros node receives on its
+own thread, so the fair raw figure is one that hands each sample from Zenoh's thread to another
+thread too -- and, for contrast, timed inside the subscriber's callback on Zenoh's own thread (no
+hand-off: no Python loop of a node can receive there); `dora-ros start` of a sender on robot and
+a receiver on gpu, and the same graph with both nodes on robot (the shared-memory path).
 
     sudo .venv/bin/python benchmarks/cluster.py             # about 2 minutes
     sudo .venv/bin/python benchmarks/cluster.py --count 50  # quicker
+    sudo .venv/bin/python benchmarks/cluster.py --stages --count 2000 --sizes 8,65536  # per step
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ KIB, MIB = 1024, 1024 * 1024
 SIZES = (8, 64 * KIB, MIB, 16 * MIB)
 PERIOD = {8: 0.005, 64 * KIB: 0.005, MIB: 0.02, 16 * MIB: 0.15}
 BURST = {8: 2000, 64 * KIB: 500, MIB: 100, 16 * MIB: 12}
+# Rows of raw zenoh-python: the target's reference (a thread hand-off, as in a node) and contrast.
+REFERENCE = "zenoh-python main thread"
+CALLBACK = "zenoh-python callback"
 
 
 def _pace(size: int) -> tuple[float, int]:
@@ -223,6 +228,138 @@ def run_dora(cluster: Cluster, folder: Path, count: int, receiver_machine: str) 
     return json.loads((folder / result).read_text())
 
 
+# --stages: the cross-machine edge with a time stamp per step (CLOCK_REALTIME: one clock for
+# every process of the host). The node scripts wrap methods of the remote link and of the node's
+# loop before the node starts: measurement only (the benchmark's figures come from the plain
+# scripts above); the wrappers add well under a microsecond per step.
+STAGED_SENDER = """
+import json, os, time
+import numpy as np
+import pyarrow as pa
+from dora_ros.cluster import remote_link
+from dora import Node
+
+stamps = {}  # seq -> [send_output called, link.send, publisher.put called, put returned]
+current = []
+send, put = remote_link.RemoteOutboundLink.send, remote_link.RemoteOutboundLink._put
+
+def timed_send(self, *args):
+    current.append(time.time_ns())
+    send(self, *args)
+
+def timed_put(self, *args):
+    current.append(time.time_ns())
+    put(self, *args)
+    current.append(time.time_ns())
+    stamps[self.seq] = list(current)
+
+remote_link.RemoteOutboundLink.send = timed_send
+remote_link.RemoteOutboundLink._put = timed_put
+size = int(os.environ["STAGE_SIZE"]); count = int(os.environ["COUNT"])
+period = float(os.environ["STAGE_PERIOD"])
+node = Node()
+time.sleep(1.0)
+data = pa.array(np.zeros(size, dtype=np.uint8))
+for _ in range(count):
+    current[:] = [time.time_ns()]
+    node.send_output("data", data, {"t": current[0], "size": size, "phase": "lat"})
+    time.sleep(period)
+time.sleep(0.5)
+with open(os.environ["RESULT"] + ".send", "w") as f:
+    json.dump(stamps, f)
+"""
+
+STAGED_RECEIVER = """
+import json, os, time
+from dora_ros.cluster import remote_link
+from dora_ros.runtime import node_loop
+from dora import Node
+
+arrivals = []  # Zenoh callback entered, in arrival order (FIFO: matched to frames in order)
+stamps = {}  # seq -> [callback, receive called, on_frame called, on_frame returned, next() returned]
+woke = [0]
+on_sample, receive = remote_link.RemoteInboundLink._on_sample, remote_link.RemoteInboundLink.receive
+on_frame = node_loop.NodeLoop.on_frame
+last = [None]
+
+def timed_on_sample(self, sample):
+    arrivals.append(time.time_ns())
+    on_sample(self, sample)
+
+def timed_receive(self, handler):
+    woke[0] = time.time_ns()
+    return receive(self, handler)
+
+def timed_on_frame(self, link, data, extra):
+    t = time.time_ns()
+    on_frame(self, link, data, extra)
+    seq = link.last_seq
+    stamps[seq] = [arrivals[len(stamps)] if len(stamps) < len(arrivals) else 0, woke[0], t,
+                   time.time_ns()]
+    last[0] = seq
+
+remote_link.RemoteInboundLink._on_sample = timed_on_sample
+remote_link.RemoteInboundLink.receive = timed_receive
+node_loop.NodeLoop.on_frame = timed_on_frame
+for event in Node():
+    if event["type"] != "INPUT":
+        continue
+    now = time.time_ns()
+    if last[0] is not None:
+        stamps[last[0]].append(now)
+with open(os.environ["RESULT"] + ".recv", "w") as f:
+    json.dump(stamps, f)
+"""
+
+STEPS = (
+    "sender: send_output called -> remote link's send (runtime: payload, metadata, header)",
+    "sender: link's send -> publisher.put called (frame join, match check)",
+    "sender: publisher.put (attachment, Zenoh)",
+    "Zenoh: put returned -> receiver's callback entered (network, Zenoh's threads)",
+    "receiver: callback -> link's receive on the node's thread (deque, eventfd, epoll, GIL)",
+    "receiver: receive -> on_frame (eventfd read, attachment and payload to_bytes)",
+    "receiver: on_frame (header, routing, queue)",
+    "receiver: on_frame returned -> next() returned (pop, decode_inline, event)",
+)
+
+
+def run_stages(cluster: Cluster, folder: Path, count: int, size: int) -> str:
+    """Per-step medians of ``count`` paced messages of ``size`` bytes over the cross edge."""
+    (folder / "sender.py").write_text(textwrap.dedent(STAGED_SENDER))
+    (folder / "receiver.py").write_text(textwrap.dedent(STAGED_RECEIVER))
+    result = str(folder / f"stages-{size}")
+    settings = {"COUNT": str(count), "RESULT": result, "STAGE_SIZE": str(size),
+                "STAGE_PERIOD": str(_pace(size)[0])}  # fmt: skip
+    (folder / "graph.yml").write_text(
+        GRAPH.format(receiver_machine="gpu", env=json.dumps(settings))
+    )
+    run = cluster.cli("start", "graph.yml", "--attach", timeout=900)
+    if run.returncode != 0:
+        raise SystemExit(f"dora-ros start failed:\n{run.stdout}\n{run.stderr}\n{cluster.logs()}")
+    sent = json.loads(Path(result + ".send").read_text())
+    got = json.loads(Path(result + ".recv").read_text())
+    steps: list[list[int]] = [[] for _ in STEPS]
+    totals = []
+    for seq, r in got.items():
+        s = sent.get(seq)
+        if s is None or len(s) != 4 or len(r) != 5 or not r[0]:
+            continue
+        t = s + r
+        for i in range(len(STEPS)):
+            steps[i].append(t[i + 1] - t[i])
+        totals.append(t[-1] - t[0])
+    rows = [f"stages of {len(totals)}/{count} paced {size}-byte messages (medians, us):",
+            "| step | median us | p90 us |", "|---|---|---|"]  # fmt: skip
+    for name, values in zip(STEPS, steps, strict=True):
+        values.sort()
+        rows.append(f"| {name} | {statistics.median(values) / 1000:.1f} |"
+                    f" {values[int(len(values) * 0.9)] / 1000:.1f} |")  # fmt: skip
+    totals.sort()
+    rows.append(f"| send_output called -> next() returned | {statistics.median(totals) / 1000:.1f} |"
+                f" {totals[int(len(totals) * 0.9)] / 1000:.1f} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def _fmt_us(ns: float) -> str:
     return f"{ns / 1000:,.0f}"
 
@@ -254,11 +391,15 @@ def table(results: dict[str, dict[str, Any]], count: int) -> str:
                 f" {_fmt_us(p99) if lat else '-'} | {len(lat)}/{count} | {mbs:,.0f} |"
                 f" {n}/{_pace(size)[1]} |"
             )
-        if "zenoh-python" in medians and "dora-ros cross" in medians:
-            raw, ours = medians["zenoh-python"], medians["dora-ros cross"]
+        if REFERENCE in medians and "dora-ros cross" in medians:
+            raw, ours = medians[REFERENCE], medians["dora-ros cross"]
             limit = max(raw * 1.2, raw + 25_000)
-            ratios.append(f"{size} B: dora-ros/raw {ours / raw:.2f}x"
-                          f" ({'within' if ours <= limit else 'OVER'} 1.2x or +25 us)")  # fmt: skip
+            contrast = medians.get(CALLBACK)
+            ratios.append(
+                f"{size} B: dora-ros/raw {ours / raw:.2f}x"
+                f" ({'within' if ours <= limit else 'OVER'} 1.2x or +25 us of {REFERENCE})"
+                + (f"; {ours / contrast:.2f}x {CALLBACK}" if contrast else "")
+            )
     return "\n".join(rows) + "\n\n" + "\n".join(ratios)
 
 
@@ -267,6 +408,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="paced messages per size")
     parser.add_argument("--loopback", action="store_true", help="no namespaces, even as root")
     parser.add_argument("--sizes", default=None, help="comma-separated subset, e.g. 8,65536")
+    parser.add_argument("--stages", action="store_true",
+                        help="only the cross-machine edge, with a time stamp per step")  # fmt: skip
     args = parser.parse_args()
     if args.sizes:
         global SIZES
@@ -280,9 +423,11 @@ def main() -> None:
         results: dict[str, dict[str, Any]] = {}
         cluster = Cluster(folder, addr=network.addresses["coordinator"] if network else "127.0.0.1",
                           netns=network.namespaces if network else {})  # fmt: skip
+        stages: list[str] = []
         try:
-            results["zenoh-python"] = run_raw(folder, network, args.count, "callback")
-            results["zenoh-python main thread"] = run_raw(folder, network, args.count, "channel")
+            if not args.stages:
+                results[CALLBACK] = run_raw(folder, network, args.count, "callback")
+                results[REFERENCE] = run_raw(folder, network, args.count, "channel")
             cluster.start_coordinator()
             for machine in ("robot", "gpu"):
                 extra = []
@@ -291,15 +436,18 @@ def main() -> None:
                              f"tcp/{network.addresses[machine]}:0"]  # fmt: skip
                 cluster.start_daemon(machine, *extra)
             cluster.wait_daemons("robot", "gpu")
-            results["dora-ros cross"] = run_dora(cluster, folder, args.count, "gpu")
-            results["dora-ros local"] = run_dora(cluster, folder, args.count, "robot")
+            if args.stages:
+                stages = [run_stages(cluster, folder, args.count, size) for size in SIZES]
+            else:
+                results["dora-ros cross"] = run_dora(cluster, folder, args.count, "gpu")
+                results["dora-ros local"] = run_dora(cluster, folder, args.count, "robot")
         finally:
             left = cluster.close()
             if network is not None:
                 network.close()
             if left:
                 print(f"warning: killed leftover processes: {left}", file=sys.stderr)
-        print(table(results, args.count))
+        print("\n\n".join(stages) if stages else table(results, args.count))
 
 
 if __name__ == "__main__":
