@@ -445,10 +445,31 @@ class RclpyActionClient:
             remaining = (
                 None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
             )
-            future = self._client.send_goal_async(
+            # Sent from the executor thread: rclpy 9's `send_goal_async` registers the goal's
+            # future a second time after releasing its lock, so a response the executor takes in
+            # between (a sending thread preempted there, as under load) completes a future nobody
+            # holds and the goal is never answered. On the executor thread nothing is taken in
+            # between.
+            sending = self._backend.executor.create_task(
+                self._client.send_goal_async,
                 message,
                 feedback_callback=self._on_feedback,
                 goal_uuid=UUID(uuid=list(goal_uuid.bytes)),
+            )
+            if not _wait(self._backend, sending, remaining, stop):
+                sending.cancel()
+                self._forget_feedback_callback(goal_uuid.bytes)
+                raise BridgeError(
+                    f"action {self.name} ({self.type_name}): the bridge's executor did not send "
+                    f"the goal within {timeout:g} s"
+                )
+            if sending.exception() is not None:
+                raise BridgeError(
+                    f"action {self.name} ({self.type_name}): goal not sent: {sending.exception()}"
+                ) from sending.exception()
+            future = sending.result()
+            remaining = (
+                None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
             )
             if not _wait(self._backend, future, remaining, stop):
                 future.cancel()  # rclpy forgets the pending request

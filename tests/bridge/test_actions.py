@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import uuid
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -96,6 +97,31 @@ def test_feedback_is_kept_per_goal(client) -> None:
     # A goal whose result was taken is retired, as in dora-rs: its feedback is gone with it.
     with pytest.raises(BridgeError, match="unknown goal_id"):
         client.take_feedback(goals[6], timeout_s=0.1)
+
+
+class _SlowDict(dict):
+    """A dict whose stores take 0.5 s: the thread storing into it is held up there."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        time.sleep(0.5)
+        super().__setitem__(key, value)
+
+
+def test_goal_answered_while_the_sending_thread_is_held_up(
+    client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rclpy 9's `send_goal_async` registers the goal's future a second time after releasing its
+    lock, right after storing the feedback callback: a goal response the executor thread took in
+    between completed a future nobody held, and the goal was never answered (old code: "goal not
+    answered within 10 s"; seen in CI under load). Storing the callback is stretched here to what
+    a preemption under load gives."""
+    rclpy_client = client._client._client
+    monkeypatch.setattr(
+        rclpy_client, "_feedback_callbacks", _SlowDict(rclpy_client._feedback_callbacks)
+    )
+    goal_id = client.send_goal(pa.array([{"order": 2}]), timeout_s=10)
+    assert goal_id is not None
+    assert client.take_result(goal_id, timeout_s=15)[0] == "succeeded"
 
 
 def test_unknown_goal_id_is_a_clear_error(client) -> None:
@@ -256,25 +282,19 @@ def test_a_thousand_fire_and_forget_goals_keep_nothing(client) -> None:
     before = _fds()
     sent = 0
     busy = 0
-    # A goal request now and then goes unanswered for 15 s on a loaded CI machine (seen once in
-    # 1,000, with the one-minute soak test running beside it): counted and allowed a few times,
-    # since what this test holds to is that nothing is kept per goal, answered or not.
-    unanswered = 0
     deadline = time.monotonic() + 240
     while sent < 1000 and time.monotonic() < deadline:
         try:
             assert client.send_goal(pa.array([{"order": 1}]), timeout_s=15) is not None
             sent += 1
         except BridgeError as err:
-            if "goal not answered within" in str(err):
-                unanswered += 1
-                continue
+            # A goal never answered was rclpy's send_goal_async race (see
+            # test_goal_answered_while_the_sending_thread_is_held_up): none may be now.
             assert "max concurrent goals (8) reached" in str(err)
             busy += 1
             time.sleep(0.005)
         assert backend_client.in_flight() <= 8
     assert sent == 1000
-    assert unanswered <= 3
     poll(lambda: backend_client.in_flight() == 0, 20)
     assert _fds() <= before + 2  # old code: 2 pipe fds per goal, kept for ever
     # Results nobody took: the newest are kept, the rest released (and counted).
