@@ -48,8 +48,11 @@ test: $(STAMP) $(JAZZY_STAMP)
 		--ignore=tests/bridge --ignore=tests/cluster --ignore=tests/launch --ignore=tests/tools \
 		--deselect tests/runtime/test_soak.py::test_one_minute_soak_is_flat
 	# two workers here, not four: each test runs several processes (peers, daemons, nodes), and
-	# four at once made DDS bursts and cross-machine queues miss their marks in CI's runs
-	$(PY) -m pytest -n 2 tests/bridge tests/cluster tests/launch
+	# four at once made DDS bursts and cross-machine queues miss their marks in CI's runs; the
+	# cluster's tests (whole machines of daemons and nodes, some flooding links) in a pass of
+	# their own, apart from the DDS tests
+	$(PY) -m pytest -n 2 tests/bridge tests/launch
+	$(PY) -m pytest -n 2 tests/cluster
 	$(PY) -m pytest -n $(WORKERS) tests/tools
 	$(PY) -m pytest tests/runtime/test_soak.py
 	# msgconv once more on its Python paths, as on a machine where the C helpers were not built
