@@ -5,11 +5,12 @@ receivers on other machines) opens one Zenoh session (a peer of the cluster: it 
 node directly, never through a daemon) and:
 
 - per receiver on another machine, a ``RemoteOutboundLink``: a Zenoh publisher on
-  ``dora-ros/df/<id>/data/<sender>/<receiver>``. Each message goes as one inline frame (the
-  runtime's header with ``KIND_INLINE``, the metadata, the payload: a shared-memory payload is
-  read from the sender's region while it is built, so the region goes back to the pool at once),
-  with an 8-byte sequence number as Zenoh attachment. Congestion control is DROP: a send never
-  blocks the node, as for local links.
+  ``dora-ros/df/<id>/data/<sender>/<receiver>``. Each message goes as one Zenoh payload: an
+  inline record (the runtime's header with ``KIND_INLINE``, the metadata, the payload) followed
+  by an 8-byte sequence number, with no attachment. A record the node put in shared memory (it
+  also has local receivers) goes as its payload alone, read from the region once (so the region
+  goes back to the pool at once), with the sequence number, header and metadata as the Zenoh
+  attachment. Congestion control is DROP: a send never blocks the node, as for local links.
 - per sender on another machine, a ``RemoteInboundLink``: a subscriber whose callback (a Zenoh
   thread) appends the frame to a bounded buffer and makes an eventfd readable; the node's own
   loop then reads the frames as from a local link (``receive``), so routing, ``queue_size`` and
@@ -57,7 +58,11 @@ MATCH_TIMEOUT = 1.0
 # times the largest queue_size of the inputs it feeds, then the oldest are dropped and counted.
 BUFFER_PER_SLOT = 2
 _SEQ = struct.Struct("<Q")
-_EVENT = struct.Struct("Q")
+_unpack_seq = _SEQ.unpack_from
+# The shortest Zenoh payload (an inline record and its number) and attachment (the number, a
+# header and a region reference) a sender of ours puts.
+_MIN_INLINE = wire.HEADER.size + _SEQ.size
+_MIN_SHM = _SEQ.size + wire.HEADER.size + wire.SHM_REF.size
 
 
 class RemoteLinks:
@@ -138,8 +143,15 @@ class RemoteOutboundLink(OutboundLink):
             self.dropped += 1
             return
         if region is None:
+            # The record and its sequence number in one join, the payload's one copy here: the
+            # Zenoh payload alone, no attachment to build or read back (benchmarks/cluster.py
+            # --stages: attachment and payload were two ``to_bytes`` on the receiving side).
+            if not self.pending and self._matched():
+                self.seq += 1
+                self._put(b"".join([*parts, _SEQ.pack(self.seq)]), None)
+                return
             frame: Any = b"".join(parts)
-            extra = b""
+            extra: bytes | None = b""
         else:
             # A shared-memory record: its header (region reference kept, never mapped by the
             # receiver) and metadata go as the attachment, the payload alone as the Zenoh
@@ -150,13 +162,13 @@ class RemoteOutboundLink(OutboundLink):
             frame = bytes(memoryview(region.mm)[:nbytes])
         if self.pending or not self._matched():
             # Not matched yet: held (bounded, oldest dropped) and sent by `flush`, which the
-            # node calls every few ms while anything is pending.
+            # node calls every few ms while anything is pending; numbered when sent.
             self.pending.append(([frame, extra], [], None))
             if len(self.pending) > self.pending_limit:
                 self.pending.popleft()
                 self.dropped += 1
             return
-        self._put(frame, extra)
+        self._send_held(frame, extra)
 
     def _matched(self) -> bool:
         if self.match_deadline is None:
@@ -166,17 +178,27 @@ class RemoteOutboundLink(OutboundLink):
             return True
         return False
 
-    def _put(self, frame: Any, extra: bytes) -> None:
+    def _send_held(self, frame: Any, extra: bytes | None) -> None:
+        """Number and send a frame built before it could be sent (``extra`` as in ``send``)."""
         self.seq += 1
+        if extra:  # a shared-memory record: the payload alone, the rest as the attachment
+            self._put(frame, _SEQ.pack(self.seq) + extra)
+        else:
+            self._put(frame + _SEQ.pack(self.seq), None)
+
+    def _put(self, payload: Any, attachment: bytes | None) -> None:
         try:
-            self.publisher.put(frame, attachment=_SEQ.pack(self.seq) + extra)
+            if attachment is None:
+                self.publisher.put(payload)
+            else:
+                self.publisher.put(payload, attachment=attachment)
         except Exception:  # a closed session (the node is ending): count it, never raise
             self.dropped += 1
 
     def flush(self, pool: ShmPool) -> None:
         if self.pending and self._matched():
             while self.pending:
-                self._put(*self.pending.popleft()[0])
+                self._send_held(*self.pending.popleft()[0])
 
     def read_releases(self, pool: ShmPool) -> None:
         return
@@ -221,16 +243,22 @@ class RemoteInboundLink(InboundLink):
     def _on_sample(self, sample: Any) -> None:  # a Zenoh thread
         # As little as possible while holding the GIL on Zenoh's thread: the sample goes in the
         # bounded deque (drop-oldest: the node sees the hole in the sequence numbers and counts
-        # it) and the node's epoll is woken; the node's own thread reads the bytes.
+        # it) and the node's epoll is woken; the node's own thread reads the bytes. Nothing
+        # after the write (a try, not a context manager's exit): the node's thread, woken by
+        # it, needs the GIL this thread holds until the callback returns.
         if self.closed:
             return
         self.samples.append(sample)
-        with contextlib.suppress(OSError):
+        try:
             os.eventfd_write(self.fd, 1)
+        except OSError:  # closed by close() on the node's thread meanwhile
+            pass
 
     def receive(self, on_frame: Callable[[InboundLink, bytes, pa.Buffer | None], None]) -> bool:
-        with contextlib.suppress(BlockingIOError, OSError):
+        try:
             os.eventfd_read(self.fd)
+        except OSError:  # not readable (BlockingIOError: a pump(0) came first), or closed
+            pass
         samples = self.samples
         lost = 0
         while samples:
@@ -239,21 +267,30 @@ class RemoteInboundLink(InboundLink):
             except IndexError:  # emptied by close() on another thread
                 break
             attachment = sample.attachment
-            if attachment is None:  # not one of ours: nothing to route
-                continue
-            att = attachment.to_bytes()
-            seq = _SEQ.unpack_from(att)[0]
+            if attachment is None:
+                # An inline record and its sequence number (trailing bytes the record's own
+                # lengths leave out: it is handed on as is, with no slice copy).
+                data = sample.payload.to_bytes()
+                if len(data) < _MIN_INLINE:
+                    continue  # not one of ours: nothing to route
+                seq = _unpack_seq(data, len(data) - _SEQ.size)[0]
+            else:
+                att = attachment.to_bytes()
+                if len(att) < _MIN_SHM:
+                    continue
+                seq = _unpack_seq(att)[0]
+                data = None
             if seq > self.last_seq + 1:  # a gap (the first message is 1): dropped on the way
                 lost += seq - self.last_seq - 1
             self.last_seq = seq
-            if len(att) > _SEQ.size:
-                # A large message: header and metadata came as the attachment, the payload
-                # alone as the Zenoh payload (``shm_buffer`` hands it to the node uncopied).
+            if data is not None:
+                on_frame(self, data, None)
+            else:
+                # A shared-memory record: header and metadata came as the attachment, the
+                # payload alone as the Zenoh payload (``shm_buffer`` hands it to the node).
                 self.payload = sample.payload.to_bytes()
                 on_frame(self, att[_SEQ.size :], None)
                 self.payload = b""
-            else:
-                on_frame(self, sample.payload.to_bytes(), None)
         if lost and self.routes:
             # The node's inputs count their drops and report them at exit (the run's drop
             # report); frames lost on the way count for each input this sender feeds.

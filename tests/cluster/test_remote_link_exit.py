@@ -28,7 +28,8 @@ print("flooding", flush=True)
 seq = 0
 while True:
     seq += 1
-    publisher.put(b"12345678", attachment=struct.pack("<Q", seq))
+    # A frame as a sender node puts it (remote_link.py): a record, then its sequence number.
+    publisher.put(bytes(32) + struct.pack("<Q", seq))
 """
 
 # Receives until samples flow, then exits without closing its links.
