@@ -6,16 +6,34 @@ Time`): then every value sits at an offset known in advance (`Alignment`, the on
 `cdr_alignment`), and no per-field Python work is needed. Bools are left to the generated code (a
 CDR byte other than 0/1 must be refused there, not copied into an Arrow bitmap).
 
-Decode: the CDR body goes into the body of an Arrow IPC record-batch message whose metadata (the
-flatbuffer header) was made once per type by pyarrow itself, and `pa.ipc.read_record_batch` builds
-the whole one-row struct tree in one call (the cheapest public way found: docs/benchmarks.md). A
-little-endian body that already has every leaf where IPC puts it (Twist, Pose) is copied as it
-is; any other is repacked by one `struct` unpack and pack (unsigned codes of each value's size, so
-every bit, NaN payloads included, is carried over; `>` for big-endian data).
+Decode writes into an arena. An arena is a new `bytearray` holding N slots of every leaf column
+(leaf j's column at its own 8-aligned base, N * count_j elements), wrapped once by `pa.py_buffer`
+and built once into an N-row struct array of exactly the registry's type (`pa.Array.from_buffers`
+per node; fixed arrays as `FixedSizeList` children). A decode takes the arena's next free slot,
+reads the message with one `struct.unpack_from` in the data's byte order (unsigned codes of each
+value's size, so every bit, NaN payloads included, is carried over), writes each value into its
+slot by item assignment into a memoryview of that unsigned code (a fixed array: a byte copy of its
+slot when the data's byte order is the host's, else one `pack_into`), and returns
+`arena.slice(slot, 1)`: one public call instead of building a 9-node tree (Twist ~0.8 us against
+rosbags' ~1.8 us for `deserialize_cdr`, where `pa.ipc.read_record_batch` alone took ~1.7-2.3x
+rosbags; docs/benchmarks.md). Rules that keep the arrays handed out immutable:
+
+- a slot is written exactly once, before its slice exists, and never again: a full arena is
+  replaced by a new one (no wrap-around); an old arena lives as long as a slice of it does;
+- N is 16 KiB divided by the bytes of one row (at least 1, at most 1024), so a kept message pins
+  at most 16 KiB (or one row, if a row is larger), and making an arena (~10 us) is shared by N
+  decodes;
+- slots are taken without a lock: `next()` of the arena's `itertools.count()` is one C call,
+  atomic under the GIL, so two threads never get the same slot; only replacing a full arena takes
+  the layout's lock, and a thread that finds the arena already replaced takes a slot of the new
+  one.
+
 Encode from a one-row `pa.StructArray` of exactly the registry's type: `buffers()` (one call) gives
 every leaf's data buffer; when no validity buffer exists and each leaf buffer holds exactly its one
-value (so no offset can apply, see `encode`), their bytes are the CDR body: joined behind the
-header as they are where CDR has no padding between them, else repacked by one unpack/pack.
+value (so no offset can apply), their bytes are the CDR body: joined behind the header as they are
+where CDR has no padding between them, else repacked by one unpack/pack. A row with offsets (a
+decoded message, a slice) is read leaf by leaf through `StructArray.field`, which applies each
+parent's offset, and each leaf's own `offset` (bounds checked against its buffer).
 
 Each layout checks itself once when made (its decode and encode must give what the generated code
 gives on distinct sentinel values); a type whose check fails, or any input it does not take,
@@ -24,9 +42,11 @@ goes the general way, which also names every error.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,20 +63,54 @@ __all__ = ["FixedLayout", "fixed_layout"]
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _HEADER_LE = b"\x00\x01\x00\x00"
 _MAX_LEAVES = 256
+_ARENA_BYTES = 16 * 1024  # the memory one kept decoded message can pin (or one row, if larger)
+_MAX_SLOTS = 1024
+_HOST = "<" if sys.byteorder == "little" else ">"
+_OTHER = ">" if _HOST == "<" else "<"
 
 
 class _NotFixed(Exception):
     pass
 
 
+class _Arena:
+    """N rows of one fixed-layout type, each written once by a decode (see the module docstring)."""
+
+    __slots__ = ("B", "H", "I", "Q", "array", "memory", "slots")
+
+    def __init__(self, layout: FixedLayout) -> None:
+        n = layout.slots
+        self.memory = bytearray(layout.arena_bytes + 8)
+        whole = pa.py_buffer(self.memory)
+        shift = -whole.address % 8  # every column 8-aligned, as Arrow expects
+        raw = memoryview(self.memory)[shift : shift + layout.arena_bytes]
+        # one view per unsigned code (attributes named by it), indexed by element in that size
+        self.B, self.H, self.I, self.Q = raw, raw.cast("H"), raw.cast("I"), raw.cast("Q")
+        self.slots = itertools.count()
+        columns = iter(
+            [whole.slice(shift + base, n * size * count) for base, size, count in layout.columns]
+        )
+
+        def build(dtype: pa.DataType, length: int) -> pa.Array:
+            if pa.types.is_struct(dtype):
+                children = [build(f.type, length) for f in dtype]
+                return pa.Array.from_buffers(dtype, length, [None], children=children)
+            if pa.types.is_fixed_size_list(dtype):
+                values = build(dtype.value_type, length * dtype.list_size)
+                return pa.Array.from_buffers(dtype, length, [None], children=[values])
+            return pa.Array.from_buffers(dtype, length, [None, next(columns)])
+
+        self.array = build(layout.arrow_type, n)
+
+
 class FixedLayout:
-    """The CDR and Arrow IPC layouts of one fixed-layout type (immutable once made)."""
+    """The CDR and arena layouts of one fixed-layout type (its description is immutable once made;
+    the current arena is the only state, replaced under a lock)."""
 
     def __init__(self, arrow_type: pa.StructType, leaves: list[tuple[int, int, int]]) -> None:
         # leaves: (CDR offset in the body, element size, element count), depth first
         self.arrow_type = arrow_type
         self.leaves = tuple(leaves)
-        self.schema = pa.schema([pa.field("m", arrow_type, nullable=False)])
         cdr = ""
         end = 0
         for offset, size, count in leaves:
@@ -66,34 +120,22 @@ class FixedLayout:
         self.cdr_le = struct.Struct("<" + cdr)
         self.cdr_be = struct.Struct(">" + cdr)
         self.cdr_le_header = struct.Struct("<4s" + cdr)
-        # the IPC body: pyarrow writes one buffer per leaf, each padded to 8 bytes
-        ipc = "".join(
-            f"{count}{_UNSIGNED[size]}" + "x" * (-(size * count) % 8) for _, size, count in leaves
-        )
         self.native = struct.Struct("=" + "".join(f"{c}{_UNSIGNED[s]}" for _, s, c in leaves))
         self.leaf_bytes = self.native.size
-        self.sentinel = self._sentinel(leaves)
-        template = pa.record_batch([self.sentinel], schema=self.schema).serialize()
-        body = pa.ipc.read_message(template).body
-        self.prefix = bytes(template)[: template.size - body.size]
-        self.ipc = struct.Struct(f"={len(self.prefix)}s" + ipc)
-        if self.ipc.size != template.size:
-            raise _NotFixed("the IPC body is not laid out as expected")
         self.cdr_end = 4 + self.cdr_size  # the bytes a message needs, header included
-        # the encapsulation kind (its first byte must be 0, the second 0 or 1) and the body
-        self.message = struct.Struct(f"2B2x{self.cdr_size}s")
-        # Where the CDR body of little-endian data already is the IPC body (every leaf at the
-        # same offset: doubles only, or sizes whose CDR alignment pads to 8 as IPC does), it is
-        # copied as it is (one concatenation instead of an unpack and a pack: Twist ~0.3 us);
-        # the bytes between leaves are padding that Arrow never reads.
-        ipc_offsets = []
+        # the arena: N slots of each leaf's column, each column 8-aligned
+        self.slots = max(1, min(_MAX_SLOTS, _ARENA_BYTES // self.leaf_bytes))
+        columns = []
         at = 0
         for _, size, count in leaves:
-            ipc_offsets.append(at)
-            at += size * count + (-(size * count) % 8)
-        little = sys.byteorder == "little"
-        self.copy_le = little and ipc_offsets == [offset for offset, _, _ in leaves]
-        self.ipc_tail = b"\x00" * (template.size - len(self.prefix) - self.cdr_size)
+            columns.append((at, size, count))
+            at += self.slots * size * count
+            at += -at % 8
+        self.columns = tuple(columns)
+        self.arena_bytes = at
+        self._lock = threading.Lock()
+        self.decode = self._generate_decode()
+        self._arena = _Arena(self)
         # Where the leaves follow each other in CDR with no padding, the CDR body of an encode is
         # the leaves' data buffers joined (Twist, Pose, PoseWithCovariance, ...).
         packed_end = 0
@@ -101,7 +143,7 @@ class FixedLayout:
         for offset, size, count in leaves:
             contiguous = contiguous and offset == packed_end
             packed_end = offset + size * count
-        self.join_le = little and contiguous
+        self.join_le = sys.byteorder == "little" and contiguous
         # how many buffers `StructArray.buffers()` lists: a struct node has one (validity), a
         # number two (validity, data), a fixed-size list one and its child's
         self.data_positions: tuple[int, ...] = ()
@@ -111,6 +153,102 @@ class FixedLayout:
         self._no_validity = (None,) * len(validity)
         self._validity = _getter(validity)
         self._data = _getter(self.data_positions)
+        self.sentinel = self._sentinel(leaves)
+
+    def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
+        """The decoder of this type: straight-line Python, compiled once (see `decode`)."""
+
+        def fmt(order: str) -> struct.Struct:
+            # the header's two bytes, then the values; in the host's order a fixed array is read
+            # as its bytes (copied into its slot as they are)
+            body = "2B2x"
+            end = 0
+            for offset, size, count in self.leaves:
+                body += "x" * (offset - end)
+                body += (
+                    f"{size * count}s" if count > 1 and order == _HOST else _UNSIGNED[size] * count
+                )
+                end = offset + size * count
+            return struct.Struct(order + body)
+
+        def writes(order: str) -> list[str]:
+            lines = []
+            used = set()  # the views (named by their unsigned code) this order writes through
+            k = 2  # values[0:2] are the header's bytes
+            for j, (base, size, count) in enumerate(self.columns):
+                code = _UNSIGNED[size]
+                if count == 1:
+                    lines.append(f"{code}[{base // size} + s] = v[{k}]")
+                    used.add(code)
+                    k += 1
+                elif order == _HOST:
+                    nbytes = size * count
+                    lines.append(
+                        f"B[{base} + s * {nbytes} : {base + nbytes} + s * {nbytes}] = v[{k}]"
+                    )
+                    used.add("B")
+                    k += 1
+                else:
+                    lines.append(f"pack_{j}(B, {base} + s * {size * count}, *v[{k} : {k + count}])")
+                    used.add("B")
+                    k += count
+            return [f"{code} = a.{code}" for code in sorted(used)] + lines
+
+        host, other = fmt(_HOST), fmt(_OTHER)
+        host_kind = 1 if _HOST == "<" else 0  # the CDR encapsulation kind of host-order data
+        same = writes(_HOST) == writes(_OTHER)  # both orders write alike: no fixed arrays
+        src = [
+            "def decode(data):",
+            "    try:  # one call checks the length and reads the header and every value",
+            "        v = unpack_host(data)",
+            "    except (struct.error, TypeError, ValueError, BufferError):",
+            "        return None",
+            "    host = True",
+            f"    if v[0] or v[1] != {host_kind}:",
+            f"        if v[0] or v[1] != {1 - host_kind}:",
+            "            return None",
+            "        v = unpack_other(data)",
+            "        host = False",
+            "    a = layout._arena",
+            "    s = next(a.slots)",
+            f"    if s >= {self.slots}:",
+            "        a, s = layout._fresh(a)",
+        ]
+        if same:
+            src += ["    " + line for line in writes(_HOST)]
+        else:
+            src += ["    if host:", *("        " + line for line in writes(_HOST))]
+            src += ["    else:", *("        " + line for line in writes(_OTHER))]
+        src.append("    return a.array.slice(s, 1)")
+        if same:
+            src = [line for line in src if "host = " not in line]
+        namespace: dict[str, Any] = {
+            "struct": struct,
+            "layout": self,
+            "unpack_host": host.unpack_from,
+            "unpack_other": other.unpack_from,
+        }
+        for j, (_, size, count) in enumerate(self.leaves):
+            namespace[f"pack_{j}"] = struct.Struct(f"={count}{_UNSIGNED[size]}").pack_into
+        self.decoder_source = "\n".join(src) + "\n"
+        exec(
+            compile(self.decoder_source, f"<fixed layout decode of {self.arrow_type}>", "exec"),
+            namespace,
+        )
+        decode: Callable[[Any], pa.StructArray | None] = namespace["decode"]
+        return decode
+
+    def _fresh(self, full: _Arena) -> tuple[_Arena, int]:
+        """A slot of a new arena, `full` having none left (only this takes the lock)."""
+        with self._lock:
+            arena = self._arena
+            while True:
+                if arena is not full:
+                    slot = next(arena.slots)
+                    if slot < self.slots:
+                        return arena, slot
+                full = arena
+                arena = self._arena = _Arena(self)
 
     def _positions(self, dtype: pa.DataType) -> None:
         at = self.buffer_count
@@ -132,13 +270,7 @@ class FixedLayout:
         for _, _, count in leaves:
             values.extend(range(k, k + count))
             k += count
-        raw = self.native.pack(*values)
-        return self._build(raw)
-
-    def _build(self, native_leaves: bytes) -> pa.StructArray:
-        """The one-row array of leaf values packed by `self.native` (used to make the template)."""
-        flat = iter(self.native.unpack(native_leaves))
-        plan = self.arrow_type
+        flat = iter(values)
 
         def build(dtype: pa.DataType) -> Any:
             if pa.types.is_struct(dtype):
@@ -147,51 +279,19 @@ class FixedLayout:
                 return [next(flat) for _ in range(dtype.list_size)]
             return next(flat)
 
-        row = build(plan)
-        return pa.array([row], type=plan)
-
-    def decode(self, data: Any) -> pa.StructArray | None:
-        """The one-row struct array of a CDR message, or None (the general way decides).
-
-        Reads the raw bytes of any C-contiguous buffer, as the general way does (`Codec._view`
-        casts it to bytes); None for anything shorter than the message or without a CDR_LE or
-        CDR_BE header: the general way then reads it or names the error.
-        """
-        try:  # one call checks the length and takes the header and the body
-            zero, kind, body = self.message.unpack_from(data)
-        except (struct.error, TypeError, ValueError, BufferError):
-            return None
-        if zero:
-            return None
-        if kind == 1:
-            if self.copy_le:
-                packed = self.prefix + body + self.ipc_tail
-            else:
-                packed = self.ipc.pack(self.prefix, *self.cdr_le.unpack(body))
-        elif kind == 0:
-            packed = self.ipc.pack(self.prefix, *self.cdr_be.unpack(body))
-        else:
-            return None
-        buffer = pa.py_buffer(packed)
-        if buffer.address % 8:  # every leaf's buffer 8-aligned, as Arrow expects
-            buffer = pa.py_buffer(bytearray(packed))
-            if buffer.address % 8:
-                return None
-        array: pa.StructArray = pa.ipc.read_record_batch(buffer, self.schema).column(0)
-        return array
+        return pa.array([build(self.arrow_type)], type=self.arrow_type)
 
     def encode(self, array: pa.StructArray) -> bytes | None:
         """CDR (little-endian) of a one-row struct array of exactly this type, or None.
 
-        Sound without reading any offset: with no validity buffer anywhere and each leaf's data
-        buffer exactly one row's bytes long, every offset in the tree must be 0 (a child of a
-        struct holds at least the parent's offset + length rows).
+        With no validity buffer anywhere and each leaf's data buffer exactly one row's bytes long,
+        every offset in the tree must be 0 (a child of a struct holds at least the parent's
+        offset + length rows), so the buffers are the values. Otherwise (a decoded message, a
+        slice) each leaf is found through the offsets (`_sliced_leaves`).
         """
         if len(array) != 1:
             return None
         buffers = array.buffers()
-        # No validity buffer, and the data buffers' bytes, each at least one value long, add up
-        # to one row's: then no offset or slice can apply.
         if len(buffers) != self.buffer_count:
             return None
         try:
@@ -202,13 +302,54 @@ class FixedLayout:
             leaves = self._data(buffers)
             if self.join_le:
                 blob = b"".join((_HEADER_LE, *leaves))
-                return blob if len(blob) == self.cdr_end else None
+                if len(blob) == self.cdr_end:
+                    return blob
+                sliced = self._sliced_leaves(array)
+                return None if sliced is None else b"".join((_HEADER_LE, *sliced))
             raw = b"".join(leaves)
+            if len(raw) != self.leaf_bytes:
+                sliced = self._sliced_leaves(array)
+                if sliced is None:
+                    return None
+                raw = b"".join(sliced)
         except TypeError:
             return None
-        if len(raw) != self.leaf_bytes:
-            return None
         return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
+
+    def _sliced_leaves(self, array: pa.StructArray) -> list[pa.Buffer] | None:
+        """The bytes of each leaf's values in a one-row array with offsets (no validity buffer).
+
+        `StructArray.field` returns a child with its parent's offset applied, so a leaf's own
+        `offset` (and, under a fixed-size list, the list's offset times its size plus the values'
+        offset) is the index of its value in its data buffer; a buffer too short is refused.
+        """
+        out: list[pa.Buffer] = []
+
+        def take(values: pa.Array, start: int, count: int) -> bool:
+            size = values.type.bit_width // 8
+            data = values.buffers()[1]
+            end = (start + count) * size
+            if data is None or end > data.size:
+                return False
+            out.append(data[start * size : end])
+            return True
+
+        def walk(node: pa.StructArray, dtype: pa.StructType) -> bool:
+            for i, f in enumerate(dtype):
+                child = node.field(i)
+                t = f.type
+                if pa.types.is_struct(t):
+                    ok = walk(child, t)
+                elif pa.types.is_fixed_size_list(t):
+                    values = child.values
+                    ok = take(values, child.offset * t.list_size + values.offset, t.list_size)
+                else:
+                    ok = take(child, child.offset, 1)
+                if not ok:
+                    return False
+            return True
+
+        return out if walk(array, self.arrow_type) else None
 
 
 def _getter(positions: list[int] | tuple[int, ...]) -> Callable[[list[Any]], tuple[Any, ...]]:

@@ -88,7 +88,7 @@ def test_fixed_layout_matches_rclpy_padding() -> None:
     assert codec.decode(blob).to_pylist() == _general(codec, blob).to_pylist()
 
 
-def test_fixed_encode_leaves_what_it_cannot_prove_to_the_general_path() -> None:
+def test_fixed_encode_reads_offsets_and_leaves_nulls_and_other_types_to_the_general_path() -> None:
     codec = msgconv.default_registry().codec("geometry_msgs/msg/Twist")
     rows = [
         {"linear": {"x": 1.0, "y": 2.0, "z": 3.0}, "angular": {"x": 4.0, "y": 5.0, "z": 6.0}},
@@ -96,15 +96,16 @@ def test_fixed_encode_leaves_what_it_cannot_prove_to_the_general_path() -> None:
     ]
     two = pa.array(rows, type=codec.arrow_type)
     want = codec.encode_tree(rows[1])
-    assert codec._fixed is not None and codec._fixed.encode(two.slice(1)) is None
-    assert codec.encode(two.slice(1)) == want  # an offset at the top
+    # an offset at the top: read through it (a decoded message is a slice of its arena)
+    assert codec._fixed is not None and codec._fixed.encode(two.slice(1)) == want
+    assert codec.encode(two.slice(1)) == want
     linear = pa.StructArray.from_arrays(
         [pa.array([0.0, 7.0]).slice(1), pa.array([8.0]), pa.array([9.0])], names=["x", "y", "z"]
     )
     angular = pa.array([rows[1]["angular"]], type=codec.arrow_type.field("angular").type)
     shifted = pa.StructArray.from_arrays([linear, angular], names=["linear", "angular"])
-    assert codec._fixed.encode(shifted) is None
-    assert codec.encode(shifted) == want  # an offset in a leaf
+    assert codec._fixed.encode(shifted) == want  # an offset in a leaf
+    assert codec.encode(shifted) == want
     with_null = pa.array(
         [{"linear": {"x": None, "y": 8.0, "z": 9.0}, "angular": rows[1]["angular"]}],
         type=codec.arrow_type,
@@ -145,9 +146,9 @@ def test_fixed_decode_errors_and_inputs_are_those_of_the_general_path() -> None:
 
 
 def test_copied_and_joined_layouts() -> None:
-    """Where CDR and Arrow IPC put every leaf at one offset, decode copies the CDR body as it is
-    (padding bytes included, which Arrow never reads); where CDR has no padding, encode joins the
-    leaves' buffers. Each path gives the general path's values and canonical bytes."""
+    """Padding bytes of any value are skipped by decode; where CDR has no padding, encode joins the
+    leaves' buffers, else repacks them. Each path gives the general path's values and canonical
+    bytes, from a fresh array and from a decoded one (a slice of its arena)."""
     registry = _registry()
     registry.add_definition("fx/msg/Gap", "float32[3] f\nfloat64 g\nuint8 h\n")
     gap = registry.codec("fx/msg/Gap")
@@ -156,11 +157,8 @@ def test_copied_and_joined_layouts() -> None:
     numbers = registry.codec("fx/msg/Numbers")
     layouts = {c: c._fixed for c in (gap, twist, time, numbers)}
     assert all(layout is not None for layout in layouts.values())
-    # (copied on decode, joined on encode), on this little-endian machine
-    assert (layouts[gap].copy_le, layouts[gap].join_le) == (True, False)  # type: ignore[union-attr]
-    assert (layouts[twist].copy_le, layouts[twist].join_le) == (True, True)  # type: ignore[union-attr]
-    assert (layouts[time].copy_le, layouts[time].join_le) == (False, True)  # type: ignore[union-attr]
-    assert (layouts[numbers].copy_le, layouts[numbers].join_le) == (False, False)  # type: ignore[union-attr]
+    # joined on encode, on this little-endian machine
+    assert [layout.join_le for layout in layouts.values()] == [False, True, True, False]  # type: ignore[union-attr]
     rng = random.Random(5)
     for codec, layout in layouts.items():
         assert layout is not None
@@ -179,8 +177,113 @@ def test_copied_and_joined_layouts() -> None:
             assert repr(got.to_pylist()) == repr(_general(codec, canonical).to_pylist())
             assert layout.encode(got) == canonical  # zero padding, every bit of every value
             assert codec.encode(got) == canonical
+            fresh = pa.array(got.to_pylist(), type=codec.arrow_type)
+            assert layout.encode(fresh) == canonical
         # a zero-row slice of a one-row array still has one row's buffers: never a message
         one = codec.decode(b"\x00\x01\x00\x00" + bytes(layout.cdr_size))
         assert layout.encode(one.slice(0, 0)) is None
         with pytest.raises(msgconv.MsgConvError, match="got 0 rows"):
             codec.encode(one.slice(0, 0))
+
+
+# --- the arena (decode writes each message into a slot of a shared N-row array) -----------------
+
+ARENA_TYPES = (
+    "geometry_msgs/msg/Twist",  # doubles only
+    "geometry_msgs/msg/PoseWithCovariance",  # a fixed array (float64[36])
+    "builtin_interfaces/msg/Time",  # int32 and uint32
+)
+
+
+def _distinct_blobs(codec: msgconv.Codec, count: int, order: str) -> list[bytes]:
+    """`count` messages whose every element differs from every other message's."""
+    fixed = codec._fixed
+    assert fixed is not None
+    cdr = fixed.cdr_le if order == "<" else fixed.cdr_be
+    header = b"\x00\x01\x00\x00" if order == "<" else b"\x00\x00\x00\x00"
+    width = len(fixed.cdr_le.unpack(bytes(fixed.cdr_size)))
+    return [header + cdr.pack(*range(i * width + 1, (i + 1) * width + 1)) for i in range(count)]
+
+
+@pytest.mark.parametrize("name", ARENA_TYPES)
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_kept_decodes_keep_their_values_past_three_arenas(name: str, order: str) -> None:
+    # A slot written twice (a ring that wraps around, a slot reused) would change the messages
+    # kept from the first arenas; each message here differs from all others in every element.
+    codec = msgconv.default_registry().codec(name)
+    fixed = codec._fixed
+    assert fixed is not None
+    count = fixed.slots * 3 + 7
+    blobs = _distinct_blobs(codec, count, order)
+    want = [_general(codec, blob).to_pylist() for blob in blobs]
+    kept = [codec.decode(blob) for blob in blobs]
+    assert [k.to_pylist() for k in kept] == want
+    more = [codec.decode(blob) for blob in reversed(blobs)]  # three more arenas' worth
+    assert [k.to_pylist() for k in kept] == want
+    assert [k.to_pylist() for k in reversed(more)] == want
+    for k in kept[:: max(1, count // 20)]:
+        assert k.type == codec.arrow_type and len(k) == 1 and k.null_count == 0
+        assert codec.encode(k) == codec.encode_tree(k.to_pylist()[0])
+    # at most 16 KiB pinned by a kept message (one row's bytes if a row is larger)
+    assert fixed.arena_bytes <= max(16 * 1024, fixed.leaf_bytes) + 8 * len(fixed.leaves)
+    assert fixed.slots == min(1024, max(1, 16 * 1024 // fixed.leaf_bytes))
+
+
+def test_arena_slots_are_distinct_and_never_shared_with_a_later_arena() -> None:
+    codec = msgconv.default_registry().codec("geometry_msgs/msg/Twist")
+    fixed = codec._fixed
+    assert fixed is not None
+    blobs = _distinct_blobs(codec, fixed.slots * 2 + 1, "<")
+    got = [codec.decode(blob) for blob in blobs]
+    # where each message's linear.x lives: (the leaf's buffer address, the row's offset)
+    where = {(g.buffers()[3].address, g.offset) for g in got}
+    assert len(where) == len(got)
+    assert len({g.buffers()[3].address for g in got}) == 3  # a new arena when one is full
+
+
+def test_nan_payloads_and_every_bit_survive_both_byte_orders() -> None:
+    # float32 signalling NaNs lose their quiet bit when passed through a C double (struct's 'f'
+    # code, a float memoryview): decode must move bits, never floats
+    codec = _registry().codec("fx/msg/Outer")
+    fixed = codec._fixed
+    assert fixed is not None
+    snan32, qnan32_payload, neg_zero32 = 0x7F800001, 0xFFC0BEEF, 0x80000000
+    snan64 = 0x7FF0000000000001
+    # fields: head int8, inner (a uint8, b float64, c int16, d int32, e int8, f float32[3],
+    # g uint64, h char, i byte), tail float32
+    values = (0x81, 0xAB, snan64, 0x8001, 0x80000001, 0x7F, snan32, qnan32_payload, neg_zero32)
+    values += (2**64 - 1, 0xFF, 0x01, snan32)
+    for order, header in (("<", b"\x00\x01\x00\x00"), (">", b"\x00\x00\x00\x00")):
+        cdr = fixed.cdr_le if order == "<" else fixed.cdr_be
+        got = codec.decode(header + cdr.pack(*values))
+        inner = got.field("inner")
+        assert np.asarray(inner.field("b")).view(np.uint64)[0] == snan64
+        f = inner.field("f").flatten()
+        assert list(np.asarray(f).view(np.uint32)) == [snan32, qnan32_payload, neg_zero32]
+        assert np.asarray(got.field("tail")).view(np.uint32)[0] == snan32
+        assert np.asarray(got.field("head")).view(np.uint8)[0] == 0x81
+        assert np.asarray(inner.field("g"))[0] == 2**64 - 1
+        # and back to the same bits (little-endian CDR)
+        assert codec.encode(got) == b"\x00\x01\x00\x00" + fixed.cdr_le.pack(*values)
+
+
+def test_big_endian_decode_of_a_fixed_array_and_mixed_sizes() -> None:
+    registry = msgconv.default_registry()
+    pose = registry.codec("geometry_msgs/msg/PoseWithCovariance")
+    value = {
+        "pose": {
+            "position": {"x": 1.5, "y": -2.0, "z": 3.25},
+            "orientation": {"x": 0.0, "y": 0.5, "z": -0.5, "w": 1.0},
+        },
+        "covariance": [float(i) - 17.5 for i in range(36)],
+    }
+    le = pose.encode_tree(value)
+    values = struct.unpack_from("<43d", le, 4)
+    be = b"\x00\x00\x00\x00" + struct.pack(">43d", *values)
+    assert pose.decode(be).to_pylist() == [value] == pose.decode(le).to_pylist()
+    time = registry.codec("builtin_interfaces/msg/Time")
+    be_time = b"\x00\x00\x00\x00" + struct.pack(">iI", -(2**31), 2**32 - 1)
+    assert time.decode(be_time).to_pylist() == [{"sec": -(2**31), "nanosec": 2**32 - 1}]
+    assert time.encode(time.decode(be_time)) == b"\x00\x01\x00\x00" + struct.pack(
+        "<iI", -(2**31), 2**32 - 1
+    )

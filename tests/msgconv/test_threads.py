@@ -22,6 +22,7 @@ import pytest
 from dora_ros import msgconv
 from dora_ros.msgconv import arrow_build, native
 from tests.msgconv.test_codec import _message_types, _random_value
+from tests.msgconv.test_fixed_layout import ARENA_TYPES, _distinct_blobs
 
 PATHS = [True, False] if native.AVAILABLE else [False]
 
@@ -95,6 +96,49 @@ def test_threads_get_what_one_thread_gets(
         if (blob, decoded) != expected[i]
     ]
     assert not wrong, f"{len(wrong)} results differ from one thread's, e.g. {wrong[:3]}"
+
+
+def test_threads_decoding_into_shared_arenas_get_what_one_thread_gets(switch_often: None) -> None:
+    # Fixed-layout types decode into slots of a shared arena (fixed_layout.py), taken without a
+    # lock: two threads given one slot would overwrite each other's message, and a full arena is
+    # replaced while other threads take slots. Every thread decodes messages of its own (each
+    # element distinct) through three arenas and more of each type and keeps them all; then each
+    # kept message must equal a single-threaded decode, and no two may share a slot.
+    registry = msgconv.default_registry()
+    work: list[tuple[msgconv.Codec, list[list[bytes]]]] = []
+    for name in ARENA_TYPES:
+        codec = registry.codec(name)
+        assert codec._fixed is not None
+        per_thread = codec._fixed.slots * 3 + 5
+        blobs = _distinct_blobs(codec, per_thread * 4, "<")
+        work.append((codec, [blobs[t * per_thread : (t + 1) * per_thread] for t in range(4)]))
+    expected = [[[c.decode(b).to_pylist() for b in part] for part in parts] for c, parts in work]
+    kept: list[list[list[pa.StructArray]]] = [[[] for _ in range(4)] for _ in work]
+    errors: list[BaseException] = []
+
+    def run(t: int) -> None:
+        try:
+            for k, (codec, parts) in enumerate(work):
+                out = kept[k][t]
+                for blob in parts[t]:
+                    out.append(codec.decode(blob))
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors[0]
+    for k, (codec, _) in enumerate(work):
+        name = codec.definition.name
+        got = [[a.to_pylist() for a in kept[k][t]] for t in range(4)]
+        wrong = sum(g != e for t in range(4) for g, e in zip(got[t], expected[k][t], strict=True))
+        assert wrong == 0, f"{name}: {wrong} kept messages differ from one thread's decode"
+        position = codec._fixed.data_positions[0]  # type: ignore[union-attr]
+        slots = {(a.buffers()[position].address, a.offset) for part in kept[k] for a in part}
+        assert len(slots) == sum(len(part) for part in kept[k]), f"{name}: a slot given twice"
 
 
 def test_type_caches_are_bounded() -> None:
