@@ -408,7 +408,8 @@ def floor(samples: int, errors: list[str]) -> str:
     Decode must give a `pa.StructArray` (9 nodes for a Twist) where rosbags gives Python objects:
     the cheapest public constructions measured are timed here on ready-made input, with nothing
     else of msgconv's work (no CDR read, no checks), so the ratio to rosbags is a lower bound for
-    any pure-Python decoder built on them. Encode must at least list the row's buffers and join
+    any pure-Python decoder built on them (fixed_layout.py's arena builds the tree once per N
+    messages and hands out `slice(i, 1)`). Encode must at least list the row's buffers and join
     their bytes.
     """
     from rosbags.typesys import Stores, get_typestore
@@ -425,8 +426,10 @@ def floor(samples: int, errors: list[str]) -> str:
     vector = arrow.field("linear").type
     leaf = pa.py_buffer(np.arange(6, dtype=np.float64).tobytes())
 
-    def ipc_read() -> pa.Array:  # the whole tree in one call: msgconv's way (fixed_layout.py)
+    def ipc_read() -> pa.Array:  # the whole tree in one call (fixed_layout.py before its arena)
         return pa.ipc.read_record_batch(pa.py_buffer(ipc), schema).column(0)
+
+    many = pa.array([case.value] * 256, type=arrow)  # fixed_layout.py's arena: a slice of N rows
 
     def per_node() -> pa.Array:  # one public call per node
         leaves = [pa.Array.from_buffers(f64, 1, [None, leaf], offset=i) for i in range(6)]
@@ -440,6 +443,7 @@ def floor(samples: int, errors: list[str]) -> str:
             "rosbags": partial(store.deserialize_cdr, case.blob, twist),
             "dora": partial(msgconv.decode, twist, aligned),
             "ipc": ipc_read,
+            "slice": partial(many.slice, 3, 1),
             "nodes": per_node,
             "pa.array": partial(pa.array, [case.value], type=arrow),
         },
@@ -467,6 +471,12 @@ def floor(samples: int, errors: list[str]) -> str:
             "decode",
             "`pa.ipc.read_record_batch(...).column(0)` of ready IPC bytes",
             decode["ipc"],
+            decode,
+        ),
+        (
+            "decode",
+            "`slice(i, 1)` of a ready N-row array (the arena's floor)",
+            decode["slice"],
             decode,
         ),
         ("decode", "`pa.Array.from_buffers` per node (9)", decode["nodes"], decode),
