@@ -19,6 +19,7 @@ from __future__ import annotations
 import array
 import errno
 import fcntl
+import importlib
 import os
 import select
 import socket
@@ -48,6 +49,14 @@ _UNREAD_BYTES_PER_SLOT = 1024
 # Regions a receiver may hold before that backlog is checked at all (one ioctl per send).
 _UNCHECKED_REGIONS = 4
 _INT = struct.Struct("i")
+# The C lease on a received message (_sample_buffer.c: SharedSlice), or None without the C
+# extension (then _Lease and pa.foreign_buffer do the same: ~0.3 us more per message).
+_shared_slice: Callable[[Any, int, Any, tuple[int, int]], Any] | None
+try:
+    _shared_slice = importlib.import_module(f"{__package__}._sample_buffer").shared_slice
+except (ImportError, AttributeError):
+    _shared_slice = None
+_py_buffer = pa.py_buffer
 
 
 def socket_name(dataflow_id: str, what: str) -> str:
@@ -300,6 +309,12 @@ class SocketInboundLink(InboundLink):
 
     def shm_buffer(self, region_id: int, generation: int, nbytes: int) -> pa.Buffer:
         mapping = self.mappings[region_id]
+        if _shared_slice is not None:
+            # Holds the mapping's buffer (so the mapping outlives a RETIRE while it lives) and
+            # queues the release when the last Arrow buffer over it dies.
+            return _py_buffer(
+                _shared_slice(mapping.mm, nbytes, self.releases, (region_id, generation))
+            )
         lease = _Lease(self, region_id, generation)
         return pa.foreign_buffer(mapping.address, nbytes, base=(lease, mapping))
 

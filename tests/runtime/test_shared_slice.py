@@ -1,0 +1,217 @@
+"""The receiver's lease on a shared-memory message, with the C ``shared_slice`` and without it.
+
+A received message of 4 KiB or more is an Arrow buffer over the receiver's mapping of the sender's
+region (no copy), read-only, that keeps the mapping alive and queues a RELEASE for the sender only
+when the last Arrow object over it dies. ``_sample_buffer.c``'s ``shared_slice`` does this in C on
+the receive path (issue 12's 4-64 KiB latency); without the C extension ``transport._Lease`` and
+``pa.foreign_buffer`` do the same. Both are run here over a real socket pair and a real memfd pool:
+a sender's link, a receiver's link, RELEASE records back to the sender's pool.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import mmap
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dora_ros.runtime import transport, wire
+from dora_ros.runtime.shm_pool import ShmPool
+from dora_ros.runtime.transport import SocketInboundLink, SocketOutboundLink
+
+SOURCE = Path(transport.__file__).parent / "_sample_buffer.c"
+FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-c"]
+HAS_C = importlib.util.find_spec("dora_ros.runtime._sample_buffer") is not None
+
+
+@pytest.fixture(params=["c", "python"])
+def flavour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "c":
+        assert HAS_C, "the C extension is not built (make, or pip install -e .)"
+        assert transport._shared_slice is not None
+    else:
+        monkeypatch.setattr(transport, "_shared_slice", None)
+    return str(request.param)
+
+
+class Edge:
+    """One sender pool and link, one receiver link, over a SOCK_SEQPACKET pair."""
+
+    def __init__(self) -> None:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a.setblocking(False)
+        b.setblocking(False)
+        self.pool = ShmPool()
+        self.out = SocketOutboundLink(1, "receiver", a, 10)
+        self.inbound = SocketInboundLink(b)
+        self.frames: list[bytes] = []
+
+    def send(self, payload: bytes) -> int:
+        """Send ``payload`` in a region; returns the region id."""
+        region = self.pool.acquire(len(payload))
+        region.mm[: len(payload)] = payload
+        header = wire.HEADER.pack(wire.KIND_SHM, wire.ENC_BYTES, 0, 0, 0, 0, len(payload))
+        ref = wire.SHM_REF.pack(region.id, region.generation, region.size)
+        fds = [region.fd] if self.out.needs_fd(region) else []
+        self.out.send([header, ref, b""], fds, region, self.pool)
+        self.pool.settle(region)
+        return region.id
+
+    def receive(self) -> pa.Array:
+        """The next message as the node gets it (the buffer from ``shm_buffer``)."""
+        self.frames.clear()
+        assert self.inbound.receive(lambda _link, data, _: self.frames.append(data))
+        (data,) = self.frames
+        _, encoding, _, code, _, _, nbytes = wire.HEADER.unpack_from(data)
+        region_id, generation, _ = wire.SHM_REF.unpack_from(data, wire.HEADER.size)
+        buf = self.inbound.shm_buffer(region_id, generation, nbytes)
+        return wire.decode_payload(encoding, code, buf)
+
+    def busy(self) -> int:
+        """Messages the sender still counts as held by the receiver (after its releases)."""
+        assert self.inbound.flush_releases()
+        self.out.read_releases(self.pool)
+        return sum(r.busy for r in self.pool._regions.values())
+
+    def close(self) -> None:
+        self.out.close(self.pool)
+        self.inbound.close()
+        self.pool.close()
+
+
+@pytest.fixture
+def edge() -> Iterator[Edge]:
+    e = Edge()
+    yield e
+    e.close()
+
+
+def test_a_received_message_is_the_mapping_itself_read_only(flavour: str, edge: Edge) -> None:
+    payload = bytes(range(256)) * 40  # 10,240 bytes
+    region_id = edge.send(payload)
+    value = edge.receive()
+    assert value.to_numpy().tobytes() == payload
+    data = value.buffers()[1]
+    mapping = edge.inbound.mappings[region_id]
+    view = np.frombuffer(mapping.mm, np.uint8)
+    assert data.address == view.ctypes.data  # zero copy: the receiver's mapping of the region
+    assert data.size == len(payload)
+    assert not data.is_mutable
+    with pytest.raises((BufferError, TypeError, ValueError)):
+        memoryview(data)[0] = 1  # type: ignore[index]
+
+
+def test_the_release_goes_back_when_the_last_view_dies(flavour: str, edge: Edge) -> None:
+    edge.send(b"\1" * 5000)
+    value = edge.receive()
+    numpy_view = value.to_numpy(zero_copy_only=True)
+    del value
+    assert edge.busy() == 1  # a numpy view still shows the sender's memory: not released
+    assert not edge.inbound.releases
+    assert numpy_view[0] == 1
+    del numpy_view
+    assert edge.busy() == 0  # released, and the sender read the RELEASE record
+    region = edge.pool.take_free(5000)
+    assert region is not None  # the region is free for the next message
+
+
+def test_a_retired_region_stays_mapped_while_a_message_over_it_lives(
+    flavour: str, edge: Edge
+) -> None:
+    region_id = edge.send(b"\7" * 8192)
+    value = edge.receive()
+    # The sender retires the region (as when it gives up a region beyond MAX_FREE_REGIONS):
+    # the receiver drops the mapping from its table, the message must still read.
+    edge.inbound.sock.setblocking(False)
+    edge.out.retire(region_id)
+    assert edge.inbound.receive(lambda *_: pytest.fail("a RETIRE is not a frame"))
+    assert region_id not in edge.inbound.mappings
+    assert value.to_numpy()[-1] == 7
+    del value
+    assert len(edge.inbound.releases) == 1
+
+
+def test_many_messages_cycle_through_a_few_regions(flavour: str, edge: Edge) -> None:
+    regions = set()
+    for i in range(200):
+        regions.add(edge.send(bytes([i % 256]) * 4096))
+        value = edge.receive()
+        assert value.to_numpy()[0] == i % 256
+        del value
+        assert edge.busy() == 0
+    assert len(regions) == 1  # each message's region was released before the next send
+    assert edge.pool.region_count == 1
+
+
+def test_shared_slice_keeps_the_exception_being_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lease may die while an exception propagates (a node's handler raised with a message in
+    # a local variable): its release must not replace or clear that exception.
+    assert HAS_C, "the C extension is not built (make, or pip install -e .)"
+    shared_slice = importlib.import_module("dora_ros.runtime._sample_buffer").shared_slice
+    fd = os.memfd_create("test-shared-slice")
+    os.ftruncate(fd, 65536)
+    mm = mmap.mmap(fd, 65536, prot=mmap.PROT_READ)
+    os.close(fd)
+    releases: collections.deque[Any] = collections.deque()
+
+    def handler() -> None:
+        buf = pa.py_buffer(shared_slice(mm, 4096, releases, (3, 4)))
+        assert buf.size == 4096
+        raise KeyError("from the handler")
+
+    with pytest.raises(KeyError, match="from the handler"):
+        handler()
+    assert list(releases) == [(3, 4)]
+    with pytest.raises(ValueError, match="65537 bytes do not fit in a mapping of 65536"):
+        shared_slice(mm, 65537, releases, (1, 1))
+    with pytest.raises(TypeError):
+        shared_slice(mm, 1, releases)  # type: ignore[call-arg]
+    # An append that fails is reported as unraisable, never raised where the buffer died.
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    slice_ = shared_slice(mm, 8, None, (5, 6))
+    del slice_
+    assert [type(u.exc_value) for u in unraisable] == [AttributeError]
+    assert list(releases) == [(3, 4)]
+    mm.close()  # every export is gone
+
+
+def _compile(compiler: str, tmp_path: Path) -> None:
+    include = sysconfig.get_paths()["include"]
+    out = tmp_path / f"{compiler}.o"
+    done = subprocess.run(
+        [compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0
+
+
+def test_the_c_helper_compiles_without_warnings_here(tmp_path: Path) -> None:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}) on this machine")
+    _compile(compiler, tmp_path)
+
+
+def test_the_c_helper_compiles_without_warnings_for_aarch64(tmp_path: Path) -> None:
+    compiler = "aarch64-linux-gnu-gcc"
+    if shutil.which(compiler) is None:
+        # `make test` installs it and sets DORA_ROS_REQUIRE_AARCH64=1: there, missing is a failure
+        assert os.environ.get("DORA_ROS_REQUIRE_AARCH64", "") in ("", "0"), f"{compiler} missing"
+        pytest.skip(f"{compiler} is not installed (apt-get install gcc-aarch64-linux-gnu)")
+    _compile(compiler, tmp_path)
