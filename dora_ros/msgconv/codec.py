@@ -106,7 +106,12 @@ class Codec:
     def encode(self, value: Any) -> bytes:
         """One message from a dict, a one-row struct array, a StructScalar or `pa.array([{...}])`."""
         fixed = self._fixed
-        if fixed is not None and type(value) is pa.StructArray and value.type == fixed.arrow_type:
+        # `type.equals`: `==` does the same after a try (~0.03 us)
+        if (
+            fixed is not None
+            and type(value) is pa.StructArray
+            and value.type.equals(fixed.arrow_type)
+        ):
             blob = fixed.encode(value)
             if blob is not None:
                 return blob

@@ -152,7 +152,6 @@ class FixedLayout:
         validity = [i for i in range(self.buffer_count) if i not in self.data_positions]
         self._no_validity = (None,) * len(validity)
         self._validity = _getter(validity)
-        self._data = _getter(self.data_positions)
         self.sentinel = self._sentinel(leaves)
 
     def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
@@ -286,35 +285,39 @@ class FixedLayout:
 
         With no validity buffer anywhere and each leaf's data buffer exactly one row's bytes long,
         every offset in the tree must be 0 (a child of a struct holds at least the parent's
-        offset + length rows), so the buffers are the values. Otherwise (a decoded message, a
-        slice) each leaf is found through the offsets (`_sliced_leaves`).
+        offset + length rows), so the buffers are the values. That case is found by joining every
+        non-empty buffer `buffers()` lists, in order: each leaf's data buffer holds at least one
+        value, so the bytes add up to one row's only if no validity buffer (at least one byte)
+        is among them and every leaf buffer holds exactly its value (no `None` test per position:
+        Twist ~0.1 us less, benchmarks/msgconv.py). Otherwise (a decoded message, a slice) each
+        leaf is found through the offsets (`_sliced_leaves`) once no validity buffer is seen.
         """
         if len(array) != 1:
             return None
         buffers = array.buffers()
         if len(buffers) != self.buffer_count:
             return None
+        if self.join_le:
+            blob = b"".join((_HEADER_LE, *filter(None, buffers)))
+            if len(blob) == self.cdr_end:
+                return blob
+        else:
+            raw = b"".join(filter(None, buffers))
+            if len(raw) == self.leaf_bytes:
+                return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
         try:
             # a validity buffer anywhere: the general path decides (a Buffer compared with None
             # raises TypeError)
             if self._validity(buffers) != self._no_validity:
                 return None
-            leaves = self._data(buffers)
-            if self.join_le:
-                blob = b"".join((_HEADER_LE, *leaves))
-                if len(blob) == self.cdr_end:
-                    return blob
-                sliced = self._sliced_leaves(array)
-                return None if sliced is None else b"".join((_HEADER_LE, *sliced))
-            raw = b"".join(leaves)
-            if len(raw) != self.leaf_bytes:
-                sliced = self._sliced_leaves(array)
-                if sliced is None:
-                    return None
-                raw = b"".join(sliced)
         except TypeError:
             return None
-        return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
+        sliced = self._sliced_leaves(array)
+        if sliced is None:
+            return None
+        if self.join_le:
+            return b"".join((_HEADER_LE, *sliced))
+        return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(b"".join(sliced)))
 
     def _sliced_leaves(self, array: pa.StructArray) -> list[pa.Buffer] | None:
         """The bytes of each leaf's values in a one-row array with offsets (no validity buffer).

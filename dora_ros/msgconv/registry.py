@@ -74,6 +74,9 @@ class TypeRegistry:
         self._aliases: dict[tuple[str, str | None], str] = {}
         self._arrow: dict[str, pa.StructType] = {}
         self._codecs: dict[str, Codec] = {}
+        # the codec of each name as asked (a few spellings per resolved type, like `_aliases`):
+        # one dict lookup for `msgconv.encode(name, ...)`; cleared when a codec is replaced
+        self._codec_by_name: dict[str, Codec] = {}
         self._lock = threading.RLock()
 
     # --- sources -------------------------------------------------------------------------------
@@ -186,11 +189,9 @@ class TypeRegistry:
 
     def codec(self, type_name: str) -> Codec:
         """The generated CDR codec of a message (generated on first use, then cached)."""
-        canonical = self._aliases.get((type_name, None))
-        if canonical is not None:
-            codec = self._codecs.get(canonical)
-            if codec is not None:
-                return codec
+        codec = self._codec_by_name.get(type_name)
+        if codec is not None:
+            return codec
         definition = self.message(type_name)
         with self._lock:
             codec = self._codecs.get(definition.name)
@@ -198,6 +199,7 @@ class TypeRegistry:
                 from .codec import Codec
 
                 codec = self._codecs[definition.name] = Codec(definition, self)
+            self._codec_by_name[type_name] = codec
         return codec
 
     # --- loading -------------------------------------------------------------------------------
@@ -277,7 +279,8 @@ class TypeRegistry:
         for m in messages:
             self._messages[m.name] = m
             self._arrow.pop(m.name, None)
-            self._codecs.pop(m.name, None)
+            if self._codecs.pop(m.name, None) is not None:
+                self._codec_by_name.clear()
 
     def _unknown_message(self, type_name: str) -> str:
         split = split_type_name(type_name)

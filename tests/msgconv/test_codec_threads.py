@@ -169,3 +169,17 @@ def test_a_dropped_registry_and_its_definitions_are_freed() -> None:
     refs = use()
     gc.collect()
     assert [r() for r in refs] == [None, None, None], "something still holds the registry's types"
+
+
+def test_a_redefined_type_gets_a_new_codec_under_every_spelling() -> None:
+    # `codec()` answers from a cache keyed by the name as asked; a redefinition must clear it
+    registry = TypeRegistry(use_default_roots=False)
+    registry.add_definition("rd/msg/Value", "int32 a\n")
+    spellings = ("rd/msg/Value", "rd/Value", "/rd/msg/Value")
+    old = [registry.codec(name) for name in spellings]
+    assert old[0] is old[1] is old[2]
+    assert registry.codec("rd/Value").decode(old[0].encode({"a": 7})).to_pylist() == [{"a": 7}]
+    registry.add_definition("rd/msg/Value", "float64 b\nint32 a\n")
+    new = [registry.codec(name) for name in spellings]
+    assert new[0] is new[1] is new[2] and new[0] is not old[0]
+    assert [f.name for f in new[0].arrow_type] == ["b", "a"]
