@@ -467,7 +467,7 @@ class RclpyActionClient:
                 raise BridgeError(
                     f"action {self.name} ({self.type_name}): goal not sent: {sending.exception()}"
                 ) from sending.exception()
-            future = sending.result()
+            future: Any = sending.result()
             remaining = (
                 None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
             )
