@@ -48,6 +48,8 @@ _POLL_IN = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 # receiver ~13 us per message here (flush_releases 20 -> 7 us; docs/benchmarks.md).
 _POLL_HUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 _unpack_header = wire.HEADER.unpack_from
+_pack_header = wire.HEADER.pack
+_pack_ref = wire.SHM_REF.pack
 _unpack_ref = wire.SHM_REF.unpack_from
 _HEADER_SIZE = wire.HEADER.size
 _SHM_META = wire.HEADER.size + wire.SHM_REF.size
@@ -359,14 +361,18 @@ class NodeLoop:
             for link in links:
                 link.send(parts, [], None, self.pool)
             return
-        region = self.acquire(payload.length)
+        nbytes = payload.length
+        # acquire()'s first step without its call: the steady case, a free region of this size.
+        region = None if self.held_samples else self.pool.take_free(nbytes)
+        if region is None:
+            region = self.acquire(nbytes)
         if ipc_array is None:
-            region.mm[: payload.length] = payload.view
+            region.mm[:nbytes] = payload.view
         else:
             # The whole (mutable) region: pyarrow's slices of a mutable buffer are read-only.
             wire.write_ipc(ipc_array, region.buffer)
         self.send_region(
-            index, region, payload.encoding, payload.type_code, payload.length, meta, ts, links
+            index, region, payload.encoding, payload.type_code, nbytes, meta, ts, links
         )
 
     def links_for(self, receivers: tuple[str, ...]) -> list[OutboundLink]:
@@ -414,12 +420,16 @@ class NodeLoop:
         self, index: int, region: Region, encoding: int, type_code: int, nbytes: int,
         meta: bytes, ts: int, links: list[OutboundLink],
     ) -> None:  # fmt: skip
-        header = wire.HEADER.pack(wire.KIND_SHM, encoding, index, type_code, len(meta), ts, nbytes)
-        ref = wire.SHM_REF.pack(region.id, region.generation, region.size)
-        parts = [header, ref, meta]
+        parts = [
+            _pack_header(wire.KIND_SHM, encoding, index, type_code, len(meta), ts, nbytes),
+            _pack_ref(region.id, region.generation, region.size),
+            meta,
+        ]
+        pool = self.pool
         for link in links:
-            link.send(parts, [region.fd] if link.needs_fd(region) else [], region, self.pool)
-        self.pool.settle(region)
+            link.send(parts, [region.fd] if link.needs_fd(region) else [], region, pool)
+        if not region.busy:  # nobody received it (pool.settle, without the call)
+            pool.settle(region)
 
     def raw_sample(
         self, output_id: str, index: int, data_length: int, metadata: dict[str, Any] | None
