@@ -47,7 +47,7 @@ import operator
 import struct
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -65,6 +65,7 @@ _HEADER_LE = b"\x00\x01\x00\x00"
 _MAX_LEAVES = 256
 _ARENA_BYTES = 16 * 1024  # the memory one kept decoded message can pin (or one row, if larger)
 _MAX_SLOTS = 1024
+_STRUCT, _LIST, _NUMBER = range(3)  # the kinds of node in `_plan`
 _HOST = "<" if sys.byteorder == "little" else ">"
 _OTHER = ">" if _HOST == "<" else "<"
 
@@ -152,6 +153,8 @@ class FixedLayout:
         validity = [i for i in range(self.buffer_count) if i not in self.data_positions]
         self._no_validity = (None,) * len(validity)
         self._validity = _getter(validity)
+        self._plan = _plan(arrow_type, iter(range(len(leaves))))
+        self._read_sliced = self._generate_sliced_reader()
         self.sentinel = self._sentinel(leaves)
 
     def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
@@ -297,14 +300,15 @@ class FixedLayout:
         buffers = array.buffers()
         if len(buffers) != self.buffer_count:
             return None
-        if self.join_le:
-            blob = b"".join((_HEADER_LE, *filter(None, buffers)))
-            if len(blob) == self.cdr_end:
-                return blob
-        else:
-            raw = b"".join(filter(None, buffers))
-            if len(raw) == self.leaf_bytes:
-                return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
+        if array.offset == 0:  # else an offset applies: not the one-value-per-buffer case
+            if self.join_le:
+                blob = b"".join((_HEADER_LE, *filter(None, buffers)))
+                if len(blob) == self.cdr_end:
+                    return blob
+            else:
+                raw = b"".join(filter(None, buffers))
+                if len(raw) == self.leaf_bytes:
+                    return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
         try:
             # a validity buffer anywhere: the general path decides (a Buffer compared with None
             # raises TypeError)
@@ -312,47 +316,61 @@ class FixedLayout:
                 return None
         except TypeError:
             return None
-        sliced = self._sliced_leaves(array)
-        if sliced is None:
+        try:
+            values = self._read_sliced(array, buffers)
+        except (struct.error, TypeError):  # a buffer too short, or none
             return None
-        if self.join_le:
-            return b"".join((_HEADER_LE, *sliced))
-        return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(b"".join(sliced)))
+        return self.cdr_le_header.pack(_HEADER_LE, *values)
 
-    def _sliced_leaves(self, array: pa.StructArray) -> list[pa.Buffer] | None:
-        """The bytes of each leaf's values in a one-row array with offsets (no validity buffer).
+    def _generate_sliced_reader(self) -> Callable[[pa.StructArray, list[Any]], tuple[int, ...]]:
+        """The reader of a one-row array with offsets and no validity buffer: its values.
 
         `StructArray.field` returns a child with its parent's offset applied, so a leaf's own
         `offset` (and, under a fixed-size list, the list's offset times its size plus the values'
-        offset) is the index of its value in its data buffer; a buffer too short is refused.
+        offset) is the index of its value in its data buffer (`buffers`, the whole tree's, as
+        `buffers()` lists them), read by `struct.unpack_from` in unsigned codes (which raises
+        `struct.error` for a buffer too short, TypeError for none). Straight-line, generated once
+        per type like the decoder: a decoded message (a slice of its arena) takes this way, Twist
+        ~3.5 us, of which ~2.5 are the eight `field` calls.
         """
-        out: list[pa.Buffer] = []
+        lines = ["def read(n0, b):"]
+        reads = []
+        namespace: dict[str, Any] = {}
+        names = iter(range(1, 1 << 30))
 
-        def take(values: pa.Array, start: int, count: int) -> bool:
-            size = values.type.bit_width // 8
-            data = values.buffers()[1]
-            end = (start + count) * size
-            if data is None or end > data.size:
-                return False
-            out.append(data[start * size : end])
-            return True
+        def walk(node: str, plan: tuple[tuple[int, Any], ...]) -> None:
+            for i, (kind, j) in enumerate(plan):
+                name = f"n{next(names)}"
+                lines.append(f"    {name} = {node}.field({i})")
+                if kind == _STRUCT:
+                    walk(name, j)
+                    continue
+                _, size, count = self.leaves[j]
+                namespace[f"u{j}"] = struct.Struct(f"={count}{_UNSIGNED[size]}").unpack_from
+                start = (
+                    f"({name}.offset * {count} + {name}.values.offset)"
+                    if kind == _LIST
+                    else f"{name}.offset"
+                )
+                reads.append(f"u{j}(b[{self.data_positions[j]}], {start} * {size})")
 
-        def walk(node: pa.StructArray, dtype: pa.StructType) -> bool:
-            for i, f in enumerate(dtype):
-                child = node.field(i)
-                t = f.type
-                if pa.types.is_struct(t):
-                    ok = walk(child, t)
-                elif pa.types.is_fixed_size_list(t):
-                    values = child.values
-                    ok = take(values, child.offset * t.list_size + values.offset, t.list_size)
-                else:
-                    ok = take(child, child.offset, 1)
-                if not ok:
-                    return False
-            return True
+        walk("n0", self._plan)
+        lines.append("    return " + " + ".join(reads))
+        self.sliced_reader_source = "\n".join(lines) + "\n"
+        exec(compile(self.sliced_reader_source, "<fixed layout sliced reader>", "exec"), namespace)
+        read: Callable[[pa.StructArray, list[Any]], tuple[int, ...]] = namespace["read"]
+        return read
 
-        return out if walk(array, self.arrow_type) else None
+
+def _plan(dtype: pa.StructType, leaf: Iterator[int]) -> tuple[tuple[int, Any], ...]:
+    """Per field of a struct type: (_STRUCT, its plan), (_LIST, leaf index) or (_NUMBER, ...)."""
+    out: list[tuple[int, Any]] = []
+    for f in dtype:
+        if pa.types.is_struct(f.type):
+            out.append((_STRUCT, _plan(f.type, leaf)))
+        else:
+            out.append((_LIST if pa.types.is_fixed_size_list(f.type) else _NUMBER, next(leaf)))
+    return tuple(out)
 
 
 def _getter(positions: list[int] | tuple[int, ...]) -> Callable[[list[Any]], tuple[Any, ...]]:

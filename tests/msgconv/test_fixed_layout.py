@@ -287,3 +287,30 @@ def test_big_endian_decode_of_a_fixed_array_and_mixed_sizes() -> None:
     assert time.encode(time.decode(be_time)) == b"\x00\x01\x00\x00" + struct.pack(
         "<iI", -(2**31), 2**32 - 1
     )
+
+
+def test_encode_of_rows_rebuilt_from_decoded_messages_reads_every_offset() -> None:
+    # Children taken from different decoded messages (slices of one arena) carry their own
+    # offsets under a parent whose offset is 0: each leaf must be read at its own offset.
+    registry = msgconv.default_registry()
+    twist = registry.codec("geometry_msgs/msg/Twist")
+    first, second = (twist.decode(b) for b in _distinct_blobs(twist, 2, "<"))
+    mixed = pa.StructArray.from_arrays(
+        [second.field("linear"), first.field("angular")], fields=list(twist.arrow_type)
+    )
+    want = {"linear": second.to_pylist()[0]["linear"], "angular": first.to_pylist()[0]["angular"]}
+    assert mixed.offset == 0 and mixed.field(0).offset != mixed.field(1).offset
+    assert twist.encode(mixed) == twist.encode_tree(want)
+    pose = registry.codec("geometry_msgs/msg/PoseWithCovariance")
+    kept = [pose.decode(b) for b in _distinct_blobs(pose, 3, ">")]
+    # a fixed-size list over the arena's whole covariance column, sliced to message 2's row
+    column = kept[0].field("covariance").values
+    covariance = pa.FixedSizeListArray.from_arrays(column, 36).slice(kept[2].offset, 1)
+    rebuilt = pa.StructArray.from_arrays(
+        [kept[1].field("pose"), covariance], fields=list(pose.arrow_type)
+    )
+    want_pose = {
+        "pose": kept[1].to_pylist()[0]["pose"],
+        "covariance": kept[2].to_pylist()[0]["covariance"],
+    }
+    assert pose.encode(rebuilt) == pose.encode_tree(want_pose)
