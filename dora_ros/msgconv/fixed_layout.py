@@ -14,9 +14,9 @@ reads the message with one `struct.unpack_from` in the data's byte order (unsign
 value's size, so every bit, NaN payloads included, is carried over), writes each value into its
 slot by item assignment into a memoryview of that unsigned code (a fixed array: a byte copy of its
 slot when the data's byte order is the host's, else one `pack_into`), and returns
-`arena.slice(slot, 1)`: one public call instead of building a 9-node tree (Twist ~0.8 us against
-rosbags' ~1.8 us for `deserialize_cdr`, where `pa.ipc.read_record_batch` alone took ~1.7-2.3x
-rosbags; docs/benchmarks.md). Rules that keep the arrays handed out immutable:
+`arena.slice(slot, 1)`: one public call instead of building a 9-node tree (a Twist in ~0.65x
+the time of rosbags' `deserialize_cdr` in benchmarks/msgconv.py, where `pa.ipc.read_record_batch`
+alone took ~1.7-2.3x; docs/benchmarks.md). Rules that keep the arrays handed out immutable:
 
 - a slot is written exactly once, before its slice exists, and never again: a full arena is
   replaced by a new one (no wrap-around); an old arena lives as long as a slice of it does;
@@ -32,8 +32,9 @@ Encode from a one-row `pa.StructArray` of exactly the registry's type: `buffers(
 every leaf's data buffer; when no validity buffer exists and each leaf buffer holds exactly its one
 value (so no offset can apply), their bytes are the CDR body: joined behind the header as they are
 where CDR has no padding between them, else repacked by one unpack/pack. A row with offsets (a
-decoded message, a slice) is read leaf by leaf through `StructArray.field`, which applies each
-parent's offset, and each leaf's own `offset` (bounds checked against its buffer).
+decoded message, a slice, a row rebuilt from several messages' fields) is read by a generated
+reader through `StructArray.field`, which applies each parent's offset, and each leaf's own
+`offset` (bounds checked by `struct`).
 
 Each layout checks itself once when made (its decode and encode must give what the generated code
 gives on distinct sentinel values); a type whose check fails, or any input it does not take,
