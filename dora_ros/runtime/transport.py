@@ -49,6 +49,9 @@ _UNREAD_BYTES_PER_SLOT = 1024
 # Regions a receiver may hold before that backlog is checked at all (one ioctl per send).
 _UNCHECKED_REGIONS = 4
 _INT = struct.Struct("i")
+# A RELEASE record of one item, packed in one call: 0.5 us where the list, generator and join
+# below take 1.7 (timeit, loaded); a receiver in step with its sender sends one per message.
+_RELEASE_ONE = struct.Struct("<B" + wire.RELEASE_ITEM.format.lstrip("<"))
 # The C lease on a received message (_sample_buffer.c: SharedSlice), or None without the C
 # extension (then _Lease and pa.foreign_buffer do the same: ~0.3 us more per message).
 _shared_slice: Callable[[Any, int, Any, tuple[int, int]], Any] | None
@@ -325,10 +328,13 @@ class SocketInboundLink(InboundLink):
         releases = self.releases
         while releases and not self.closed:
             count = min(len(releases), _ITEMS_PER_RECORD)
-            items = [releases[i] for i in range(count)]
-            record = bytes([wire.KIND_RELEASE]) + b"".join(
-                wire.RELEASE_ITEM.pack(*item) for item in items
-            )
+            if count == 1:
+                record = _RELEASE_ONE.pack(wire.KIND_RELEASE, *releases[0])
+            else:
+                items = [releases[i] for i in range(count)]
+                record = bytes([wire.KIND_RELEASE]) + b"".join(
+                    wire.RELEASE_ITEM.pack(*item) for item in items
+                )
             try:
                 self.sock.send(record, socket.MSG_DONTWAIT)
             except BlockingIOError:
