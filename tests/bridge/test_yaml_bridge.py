@@ -892,22 +892,30 @@ def test_reader_overflow_is_in_the_end_of_run_summary(tmp_path: Path, backend: s
             outputs:
               - value
     """
-    with peer("burst_peer.py", {"topic": name("/burst"), "count": 20000}, domain) as burst:
-        logs = run_graph(
-            tmp_path,
-            graph,
-            {"sink.py": SINK},
-            domain,
-            lambda _logs: burst.events(lambda e: e.get("event") == "sent"),
-            timeout=60,
+    # Whether the bridge's queue overflows depends on its executor thread taking two samples
+    # before its forwarding thread takes one: on a loaded machine a whole run can go by without
+    # (CI saw one), so a run without any drop is repeated, three runs at most.
+    runs = []
+    for _ in range(3):
+        with peer("burst_peer.py", {"topic": name("/burst"), "count": 20000}, domain) as burst:
+            logs = run_graph(
+                tmp_path,
+                graph,
+                {"sink.py": SINK},
+                domain,
+                lambda _logs: burst.events(lambda e: e.get("event") == "sent"),
+                timeout=60,
+            )
+        runs.append(logs)
+        summary = re.search(
+            rf"fast: WARNING .*: problems during this run:\n"
+            rf"(?:fast:   .*\n)*?fast:   (\d+) x topic {name('/burst')}: 1 items waiting, "
+            rf"the oldest dropped",
+            logs,
         )
-    summary = re.search(
-        rf"fast: WARNING .*: problems during this run:\n"
-        rf"(?:fast:   .*\n)*?fast:   (\d+) x topic {name('/burst')}: 1 items waiting, the oldest "
-        rf"dropped",
-        logs,
-    )
-    assert summary and int(summary[1]) > 0, logs
+        if summary:
+            break
+    assert summary and int(summary[1]) > 0, "\n----\n".join(runs)
 
 
 SLOW_GOAL = """
