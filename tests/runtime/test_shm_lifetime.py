@@ -194,3 +194,73 @@ def test_a_receiver_that_dies_with_messages_queued_for_it_does_not_break_the_sen
     result = run_flow(flow, timeout=60)
     assert result.returncode == 0, result.stderr
     assert all(b == 0 for b in flow.result("busy")), flow.result("busy")
+
+
+def test_a_sender_in_step_with_its_receiver_has_its_region_back_with_the_reply(tmp_path):
+    # Ping-pong of 5 kB messages: the receiver drops each one and replies. Its RELEASE goes
+    # before the reply (NodeLoop.send_releases) and the sender takes it before next() hands it
+    # the reply, so each send finds the one region free and never reads RELEASE records on its
+    # send path (NodeLoop.acquire runs only when no free region is at hand). Before, the release
+    # went after the reply and the sender read its releases when it entered next(), before the
+    # reply came: every reply found the region busy (issue 12's 4-64 KiB latency: 2.5-3 us per
+    # message when the send had to read them).
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            inputs: {ack: receiver/ack}
+            outputs: [data]
+          - id: receiver
+            path: receiver.py
+            inputs: {data: sender/data}
+            outputs: [ack]
+        """,
+        sender="""
+        import numpy as np
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        loop = node._loop
+        misses = []
+        acquire = loop.acquire
+        def counting_acquire(nbytes):
+            misses.append(nbytes)
+            return acquire(nbytes)
+        loop.acquire = counting_acquire
+        payload = pa.array(np.zeros(5000, np.uint8))
+        busy = []
+        node.send_output("data", payload)
+        for event in node:
+            if event["type"] != "INPUT":
+                continue
+            busy.append(sum(r.busy for r in node._pool._regions.values()))
+            if len(busy) == 200:
+                break
+            node.send_output("data", payload)
+        record("busy", busy)
+        record("misses", len(misses))
+        record("regions", node._pool.region_count)
+        """,
+        receiver="""
+        import pyarrow as pa
+        from dora_ros import Node
+
+        node = Node()
+        for event in node:
+            if event["type"] == "INPUT":
+                n = len(event["value"])
+                del event  # the message is dropped: its region can go back
+                node.send_output("ack", pa.array([n], pa.uint32()))
+        """,
+    )
+    result = run_flow(flow, timeout=60)
+    assert result.returncode == 0, result.stderr
+    busy = flow.result("busy")
+    assert len(busy) == 200
+    assert busy == [0] * 200, f"region still busy at {200 - busy.count(0)} of 200 replies"
+    assert flow.result("misses") == 1  # the first send, which made the region
+    assert flow.result("regions") == 1
