@@ -403,10 +403,10 @@ class NodeLoop:
     def acquire(self, nbytes: int) -> Region:
         if self.held_samples:
             self.settle_held_samples()
-        # A free region first: the receivers' releases were read when this node last asked for
-        # an event (collect_releases), off the send path. Reading them here, as before, cost a
-        # 4 KiB message ~3 us more per round trip than an 8-byte one (+4.5-5.4 us against
-        # +1.4-2.4 us now; ping-pong medians, three runs each, loaded).
+        # A free region first: the receivers' releases were read when next() last handed this
+        # node an event (collect_releases), off the send path. Reading them here cost a 4 KiB
+        # message ~3 us more than an 8-byte one (+4.5-5.4 us against +1.4-2.4 us; ping-pong
+        # medians, three runs each, loaded): send_index calls this only when none is free.
         region = self.pool.take_free(nbytes)
         if region is not None:
             return region
