@@ -7,6 +7,11 @@ module-level functions of `dora_ros.msgconv` use one shared registry, `default_r
 Its caches are keyed by type name and hold one entry per type that was asked for and exists (a
 miss is not cached), so they are bounded by the interfaces installed and added; they are filled
 under one lock and read without it (a dict read is atomic), so threads share one codec per type.
+A type's Arrow type and codec are built from the definitions of every type nested in it, so
+redefining any message (`add_definition` of a name already known; rare) drops every derived
+entry (Arrow types, codecs with their fixed layouts and arenas, the by-name codec cache), not only
+the redefined type's: a parent built on the old nested definition would otherwise keep its old
+Arrow type and decoder while its reference encoder reads the new nested definition.
 """
 
 from __future__ import annotations
@@ -182,6 +187,7 @@ class TypeRegistry:
             from .arrow_schema import struct_type
 
             with self._lock:  # one Arrow type per message type, also when threads race here
+                definition = self.message(type_name)  # as of now (a redefinition takes the lock)
                 cached = self._arrow.get(definition.name)
                 if cached is None:
                     cached = self._arrow[definition.name] = struct_type(definition, self)
@@ -192,8 +198,10 @@ class TypeRegistry:
         codec = self._codec_by_name.get(type_name)
         if codec is not None:
             return codec
-        definition = self.message(type_name)
         with self._lock:
+            # resolved under the lock: a redefinition (which takes it) cannot come between the
+            # definition read here and the codec stored for it
+            definition = self.message(type_name)
             codec = self._codecs.get(definition.name)
             if codec is None:
                 from .codec import Codec
@@ -276,11 +284,16 @@ class TypeRegistry:
                     definition.get_result_response,
                 ),
             ]
+        redefined = False
         for m in messages:
+            redefined = redefined or m.name in self._messages
             self._messages[m.name] = m
-            self._arrow.pop(m.name, None)
-            if self._codecs.pop(m.name, None) is not None:
-                self._codec_by_name.clear()
+        if redefined:
+            # every type that nests a redefined one (at any depth) derived its Arrow type, codec,
+            # fixed layout and arenas from the old definition: drop them all (see the docstring)
+            self._arrow.clear()
+            self._codecs.clear()
+            self._codec_by_name.clear()
 
     def _unknown_message(self, type_name: str) -> str:
         split = split_type_name(type_name)
