@@ -425,9 +425,8 @@ def main() -> None:
                           netns=network.namespaces if network else {})  # fmt: skip
         stages: list[str] = []
         try:
-            if not args.stages:
-                results[CALLBACK] = run_raw(folder, network, args.count, "callback")
-                results[REFERENCE] = run_raw(folder, network, args.count, "channel")
+            # The coordinator and daemons first: the raw rows run beside them too (their pings
+            # and samples every second), as the dora-ros rows do.
             cluster.start_coordinator()
             for machine in ("robot", "gpu"):
                 extra = []
@@ -436,6 +435,9 @@ def main() -> None:
                              f"tcp/{network.addresses[machine]}:0"]  # fmt: skip
                 cluster.start_daemon(machine, *extra)
             cluster.wait_daemons("robot", "gpu")
+            if not args.stages:
+                results[CALLBACK] = run_raw(folder, network, args.count, "callback")
+                results[REFERENCE] = run_raw(folder, network, args.count, "channel")
             if args.stages:
                 stages = [run_stages(cluster, folder, args.count, size) for size in SIZES]
             else:
