@@ -20,9 +20,10 @@ alone took ~1.7-2.3x; docs/benchmarks.md). Rules that keep the arrays handed out
 
 - a slot is written exactly once, before its slice exists, and never again: a full arena is
   replaced by a new one (no wrap-around); an old arena lives as long as a slice of it does;
-- N is 16 KiB divided by the bytes of one row (at least 1, at most 1024), so a kept message pins
-  at most 16 KiB (or one row, if a row is larger), and making an arena (~10 us) is shared by N
-  decodes;
+- N is 4 KiB divided by the bytes of one row (at least 1, at most 256), so a kept message pins
+  at most ~4 KiB (or one row, if a row is larger; `pa.concat_arrays([msg])` copies it alone, see
+  docs/msgconv.md), and making an arena (~10 us) is shared by N decodes (a Twist's 85: ~0.1 us a
+  decode; 16 KiB arenas were no faster in benchmarks/msgconv.py, and made a kept Twist pin 16 KiB);
 - slots are taken without a lock: `next()` of the arena's `itertools.count()` is one C call,
   atomic under the GIL, so two threads never get the same slot; only replacing a full arena takes
   the layout's lock, and a thread that finds the arena already replaced takes a slot of the new
@@ -64,8 +65,8 @@ __all__ = ["FixedLayout", "fixed_layout"]
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _HEADER_LE = b"\x00\x01\x00\x00"
 _MAX_LEAVES = 256
-_ARENA_BYTES = 16 * 1024  # the memory one kept decoded message can pin (or one row, if larger)
-_MAX_SLOTS = 1024
+_ARENA_BYTES = 4 * 1024  # the memory one kept decoded message can pin (or one row, if larger)
+_MAX_SLOTS = 256  # a tiny row (builtin_interfaces/Time, 8 bytes) makes a 2 KiB arena
 _STRUCT, _LIST, _NUMBER = range(3)  # the kinds of node in `_plan`
 _HOST = "<" if sys.byteorder == "little" else ">"
 _OTHER = ">" if _HOST == "<" else "<"
