@@ -242,8 +242,9 @@ class SocketOutboundLink(OutboundLink):
 
 
 class _Lease:
-    """Owner of one received shared-memory message: when the last Arrow buffer over it dies,
-    the region goes back to its sender (on the receiver's next call into the API)."""
+    """Owner of one received shared-memory message without the C extension (``shared_slice``
+    does this job otherwise): when the last Arrow buffer over it dies, the region goes back to
+    its sender (before the receiver's next send, or on its next call into the API)."""
 
     __slots__ = ("generation", "link", "region_id")
 
