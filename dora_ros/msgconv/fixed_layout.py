@@ -157,7 +157,7 @@ class FixedLayout:
         self._validity = _getter(validity)
         self._plan = _plan(arrow_type, iter(range(len(leaves))))
         self._read_sliced = self._generate_sliced_reader()
-        self.sentinel = self._sentinel(leaves)
+        self.sentinel = self._sentinel()
 
     def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
         """The decoder of this type: straight-line Python, compiled once (see `decode`)."""
@@ -267,21 +267,31 @@ class FixedLayout:
             self.data_positions += (at + 1,)
             self.buffer_count += 2
 
-    def _sentinel(self, leaves: list[tuple[int, int, int]]) -> pa.StructArray:
-        """A one-row array with a distinct small value in every element (for the self-check)."""
-        values: list[int] = []
-        k = 1
-        for _, _, count in leaves:
-            values.extend(range(k, k + count))
-            k += count
-        flat = iter(values)
+    def _sentinel(self) -> pa.StructArray:
+        """A one-row array with a distinct small value in every element (for the self-check).
+
+        Element k (counted over the whole message, depth first) holds 1 + k modulo the largest
+        value its type holds (never 0, the value of padding and of a missed write): distinct from
+        its neighbours, so a misplaced leaf or element shows, and within range of every width (the
+        plain 1..N of before overflowed a uint8 after 255 elements, `float64[600] v` then
+        `uint8 k`, and silently cost such a type its fast path).
+        """
+        counter = itertools.count()
+
+        def value(dtype: pa.DataType) -> int:
+            k = next(counter)
+            if pa.types.is_integer(dtype):
+                top = (1 << (dtype.bit_width - (1 if pa.types.is_signed_integer(dtype) else 0))) - 1
+            else:  # float32 holds every integer up to 2**24 exactly
+                top = 1 << (24 if dtype.bit_width == 32 else 53)
+            return 1 + k % top
 
         def build(dtype: pa.DataType) -> Any:
             if pa.types.is_struct(dtype):
                 return {f.name: build(f.type) for f in dtype}
             if pa.types.is_fixed_size_list(dtype):
-                return [next(flat) for _ in range(dtype.list_size)]
-            return next(flat)
+                return [value(dtype.value_type) for _ in range(dtype.list_size)]
+            return value(dtype)
 
         return pa.array([build(self.arrow_type)], type=self.arrow_type)
 

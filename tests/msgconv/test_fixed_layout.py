@@ -336,3 +336,40 @@ def test_encode_of_rows_rebuilt_from_decoded_messages_reads_every_offset() -> No
         "covariance": kept[2].to_pylist()[0]["covariance"],
     }
     assert pose.encode(rebuilt) == pose.encode_tree(want_pose)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "float64[600] v\nuint8 k\n",  # > 255 elements before a uint8
+        "int16[200] a\nint8 b\nuint8[300] c\nbyte d\nchar e\n",  # > 127 before an int8
+        "fx/Numbers[1] no_array_of_messages\n",  # (not fixed: an array of messages)
+    ],
+)
+def test_long_arrays_before_a_narrow_field_keep_the_fast_path(text: str) -> None:
+    # the self-check's sentinel values once ran 1..N over every element and overflowed an 8-bit
+    # field after 255 (127) elements: the type silently lost its fixed layout
+    registry = _registry()
+    registry.add_definition("fx/msg/Long", text)
+    codec = registry.codec("fx/msg/Long")
+    if "[1]" in text:
+        assert codec._fixed is None
+        return
+    fixed = codec._fixed
+    assert fixed is not None
+    rng = random.Random(3)
+    for order, header in (("<", b"\x00\x01\x00\x00"), (">", b"\x00\x00\x00\x00")):
+        cdr = fixed.cdr_le if order == "<" else fixed.cdr_be
+        for _ in range(5):
+            # random bits, but the second-highest clear: no NaN (never equal to itself) in a float
+            values = [
+                rng.getrandbits(8 * size) & ~(1 << (8 * size - 2))
+                for _, size, count in fixed.leaves
+                for _ in range(count)
+            ]
+            blob = header + cdr.pack(*values)
+            got = fixed.decode(memoryview(blob))
+            assert got is not None
+            assert got.equals(_general(codec, blob))
+            assert codec.decode(blob).to_pylist() == _general(codec, blob).to_pylist()
+            assert codec.encode(got) == codec._encode(_general(codec, blob).to_pylist()[0])
