@@ -17,7 +17,9 @@ values msgconv decodes and encodes:
 
 A message is given as msgconv gives it (a one-row `pa.StructArray`), or as a `pa.StructScalar` or
 a dict; `*_from_*` return a one-row `pa.StructArray` of the message type, which `msgconv.encode`
-and a dora node's `send_output` take as is.
+and a dora node's `send_output` take as is. A value that is not the message a helper reads (a
+decoded Twist given to `image_to_numpy`, `{"sec": 1}` as a Time, a field of the wrong kind) is a
+`ValueKindError` naming the type expected and the field missing or wrong, never a KeyError.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ArrayLengthError, ValueKindError
+from .errors import ArrayLengthError, ValueKindError, a_or_an
 from .registry import default_registry
 
 __all__ = [
@@ -55,6 +57,8 @@ __all__ = [
 
 IMAGE = "sensor_msgs/msg/Image"
 CLOUD = "sensor_msgs/msg/PointCloud2"
+TIME = "builtin_interfaces/msg/Time"
+DURATION = "builtin_interfaces/msg/Duration"
 NS = 1_000_000_000
 
 # encoding -> (element type, channels); the names of sensor_msgs/image_encodings.hpp
@@ -116,15 +120,41 @@ def _message(value: Any, type_name: str) -> Any:
     )
 
 
-def _get(message: Any, name: str) -> Any:
+def _field(message: Any, name: str, type_name: str) -> Any:
+    """Field `name` of a message (a StructScalar or a Mapping), or a ValueKindError naming it."""
+    try:
+        return message[name]
+    except (KeyError, IndexError, TypeError):
+        try:
+            have = ", ".join(f"'{k}'" for k in message.keys()) or "none"
+        except (AttributeError, TypeError):
+            have = "none"
+        raise ValueKindError(
+            f"{type_name}: field '{name}' is missing: expected {a_or_an(type_name)} message, got "
+            f"one with fields {have}"
+        ) from None
+
+
+def _get(message: Any, name: str, type_name: str) -> Any:
     """A plain field of a message (a Python value)."""
-    value = message[name]
+    value = _field(message, name, type_name)
     return value.as_py() if isinstance(value, pa.Scalar) else value
+
+
+def _int(message: Any, name: str, type_name: str) -> int:
+    """An integer field of a message."""
+    value = _get(message, name, type_name)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueKindError(
+            f"{type_name}: field '{name}': expected an integer, got {value!r}"
+        ) from None
 
 
 def _bytes(message: Any, name: str, type_name: str) -> np.ndarray:
     """A `uint8[]` field as a read-only uint8 numpy array over the message's memory."""
-    value = message[name]
+    value = _field(message, name, type_name)
     if isinstance(value, pa.ListScalar):
         values = value.values
         if values is None:
@@ -135,7 +165,16 @@ def _bytes(message: Any, name: str, type_name: str) -> np.ndarray:
     try:
         return np.frombuffer(value, np.uint8)
     except TypeError:
-        return np.asarray(value, np.uint8)
+        pass
+    try:
+        array = np.asarray(value, np.uint8)
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    if array is None or array.ndim != 1:
+        raise ValueKindError(
+            f"{type_name}: field '{name}': expected bytes (uint8[]), got {type(value).__name__}"
+        )
+    return array
 
 
 # --- Image -------------------------------------------------------------------------------------
@@ -149,15 +188,16 @@ def image_to_numpy(image: Any) -> np.ndarray:
     The array is read-only when the message's memory is (as a decoded message's is).
 
     Raises:
-        ValueKindError: an encoding it does not know.
+        ValueKindError: not an Image (a field missing or of the wrong kind), or an encoding it
+            does not know.
         ArrayLengthError: `data` is shorter than `height` rows of `step` bytes, or `step` is
             shorter than a row of `width` pixels.
     """
     message = _message(image, IMAGE)
-    height, width = int(_get(message, "height")), int(_get(message, "width"))
-    step, encoding = int(_get(message, "step")), str(_get(message, "encoding"))
+    height, width = _int(message, "height", IMAGE), _int(message, "width", IMAGE)
+    step, encoding = _int(message, "step", IMAGE), str(_get(message, "encoding", IMAGE))
     element, channels = _encoding(encoding)
-    if _get(message, "is_bigendian"):
+    if _get(message, "is_bigendian", IMAGE):
         element = element.newbyteorder(">")
     else:
         element = element.newbyteorder("<")
@@ -229,7 +269,8 @@ _LITTLE = np.little_endian
 def compressed_image_bytes(image: Any) -> np.ndarray:
     """The `data` of a `sensor_msgs/CompressedImage` (its `format` says jpeg or png) as a uint8
     array viewing the message's memory, for `cv2.imdecode` or `PIL.Image.open(io.BytesIO(...))`."""
-    return _bytes(_message(image, "sensor_msgs/msg/CompressedImage"), "data", "CompressedImage")
+    compressed = "sensor_msgs/msg/CompressedImage"
+    return _bytes(_message(image, compressed), "data", compressed)
 
 
 # --- PointCloud2 -------------------------------------------------------------------------------
@@ -251,18 +292,24 @@ _POINT_FIELD_CODES = {np.dtype("<" + v): k for k, v in POINT_FIELD_TYPES.items()
 def _cloud_dtype(fields: list[dict[str, Any]], point_step: int, big: bool) -> np.dtype[Any]:
     order = ">" if big else "<"
     names, formats, offsets = [], [], []
+    point_field = "sensor_msgs/msg/PointField"
     for f in fields:
-        code = POINT_FIELD_TYPES.get(int(f["datatype"]))
+        if not isinstance(f, Mapping):
+            raise ValueKindError(
+                f"{CLOUD}: field 'fields': expected {point_field} messages, got {type(f).__name__}"
+            )
+        datatype = _int(f, "datatype", point_field)
+        code = POINT_FIELD_TYPES.get(datatype)
         if code is None:
             raise ValueKindError(
-                f"{CLOUD}: field 'fields': '{f['name']}' has datatype {f['datatype']}, not one of "
+                f"{CLOUD}: field 'fields': '{f.get('name')}' has datatype {datatype}, not one of "
                 "sensor_msgs/PointField's 1..8"
             )
-        count = int(f["count"])
+        count = _int(f, "count", point_field)
         element = np.dtype(order + code)
         formats.append(element if count == 1 else np.dtype((element, (count,))))
-        names.append(str(f["name"]))
-        offsets.append(int(f["offset"]))
+        names.append(str(_get(f, "name", point_field)))
+        offsets.append(_int(f, "offset", point_field))
     try:
         return np.dtype(
             {"names": names, "formats": formats, "offsets": offsets, "itemsize": point_step}
@@ -280,14 +327,22 @@ def pointcloud2_to_numpy(cloud: Any) -> np.ndarray:
     `width * point_step` (`row_step`) are gathered with one copy; otherwise there is none.
 
     Raises:
-        ValueKindError: an unknown datatype, or fields that do not fit `point_step`.
+        ValueKindError: not a PointCloud2 (a field missing or of the wrong kind), an unknown
+            datatype, or fields that do not fit `point_step`.
         ArrayLengthError: `data` shorter than `height` rows of `row_step` bytes.
     """
     message = _message(cloud, CLOUD)
-    height, width = int(_get(message, "height")), int(_get(message, "width"))
-    point_step, row_step = int(_get(message, "point_step")), int(_get(message, "row_step"))
-    fields = _get(message, "fields")
-    dtype = _cloud_dtype(list(fields), point_step, bool(_get(message, "is_bigendian")))
+    height, width = _int(message, "height", CLOUD), _int(message, "width", CLOUD)
+    point_step, row_step = _int(message, "point_step", CLOUD), _int(message, "row_step", CLOUD)
+    fields = _get(message, "fields", CLOUD)
+    try:
+        fields = list(fields)
+    except TypeError:
+        raise ValueKindError(
+            f"{CLOUD}: field 'fields': expected a list of sensor_msgs/msg/PointField, got "
+            f"{type(fields).__name__}"
+        ) from None
+    dtype = _cloud_dtype(fields, point_step, bool(_get(message, "is_bigendian", CLOUD)))
     data = _bytes(message, "data", CLOUD)
     row = width * point_step
     if row_step < row:
@@ -441,11 +496,36 @@ def _struct_column(value: Any, type_name: str) -> pa.StructArray:
     return value
 
 
+def _int64_column(column: pa.StructArray, name: str, type_name: str) -> pa.Int64Array:
+    """Field `name` of a struct column as int64, or a ValueKindError naming it."""
+    try:
+        child = column.field(name)
+    except KeyError:
+        have = ", ".join(f"'{f.name}'" for f in column.type) or "none"
+        raise ValueKindError(
+            f"{type_name}: field '{name}' is missing: expected {type_name} values (a struct of "
+            f"sec, nanosec), got one with fields {have}"
+        ) from None
+    if not pa.types.is_integer(child.type):
+        raise ValueKindError(f"{type_name}: field '{name}': expected integers, got {child.type}")
+    return pc.cast(child, pa.int64())
+
+
 def _nanoseconds(value: Any, type_name: str) -> pa.Int64Array:
     column = _struct_column(value, type_name)
-    sec = pc.cast(column.field("sec"), pa.int64())
-    nanosec = pc.cast(column.field("nanosec"), pa.int64())
+    sec = _int64_column(column, "sec", type_name)
+    nanosec = _int64_column(column, "nanosec", type_name)
     return pc.add(pc.multiply(sec, NS), nanosec)
+
+
+def _cast(value: Any, to: pa.DataType, test: Any, type_name: str, what: str) -> pa.Array:
+    """`value` (an Arrow array of `what`, for which `test(type)` holds) cast to `to`."""
+    if isinstance(value, pa.ChunkedArray):
+        value = value.combine_chunks()
+    if not isinstance(value, pa.Array) or not test(value.type):
+        kind = value.type if isinstance(value, pa.Array) else type(value).__name__
+        raise ValueKindError(f"{type_name}: expected an Arrow array of {what}, got {kind}")
+    return pc.cast(value, to)
 
 
 def _split(ns: pa.Array, type_name: str) -> pa.StructArray:
@@ -462,24 +542,25 @@ def _split(ns: pa.Array, type_name: str) -> pa.StructArray:
 def time_to_arrow(times: Any) -> pa.TimestampArray:
     """`builtin_interfaces/Time` values (a StructArray of `sec`, `nanosec`, e.g. a decoded
     header's `stamp` column) as a `pa.timestamp("ns", tz="UTC")` array."""
-    return _nanoseconds(times, "builtin_interfaces/msg/Time").cast(pa.timestamp("ns", tz="UTC"))
+    return _nanoseconds(times, TIME).cast(pa.timestamp("ns", tz="UTC"))
 
 
 def time_from_arrow(timestamps: Any) -> pa.StructArray:
     """A timestamp array (any unit; naive is read as UTC) as `builtin_interfaces/Time` values."""
-    ns = pc.cast(timestamps, pa.timestamp("ns", tz=getattr(timestamps.type, "tz", None)))
-    return _split(ns.cast(pa.int64()), "builtin_interfaces/msg/Time")
+    tz = getattr(getattr(timestamps, "type", None), "tz", None)
+    ns = _cast(timestamps, pa.timestamp("ns", tz=tz), pa.types.is_timestamp, TIME, "timestamps")
+    return _split(ns.cast(pa.int64()), TIME)
 
 
 def duration_to_arrow(durations: Any) -> pa.DurationArray:
     """`builtin_interfaces/Duration` values as a `pa.duration("ns")` array."""
-    return _nanoseconds(durations, "builtin_interfaces/msg/Duration").cast(pa.duration("ns"))
+    return _nanoseconds(durations, DURATION).cast(pa.duration("ns"))
 
 
 def duration_from_arrow(durations: Any) -> pa.StructArray:
     """A duration array (any unit) as `builtin_interfaces/Duration` values."""
-    ns = pc.cast(durations, pa.duration("ns"))
-    return _split(ns.cast(pa.int64()), "builtin_interfaces/msg/Duration")
+    ns = _cast(durations, pa.duration("ns"), pa.types.is_duration, DURATION, "durations")
+    return _split(ns.cast(pa.int64()), DURATION)
 
 
 def _time_dict(stamp: Any) -> dict[str, int]:
@@ -490,7 +571,7 @@ def _time_dict(stamp: Any) -> dict[str, int]:
     if isinstance(stamp, pa.TimestampScalar):
         return dict(time_from_arrow(pa.array([stamp.value], stamp.type))[0].as_py())
     if isinstance(stamp, Mapping):
-        return {"sec": int(stamp["sec"]), "nanosec": int(stamp["nanosec"])}
+        return {"sec": _int(stamp, "sec", TIME), "nanosec": _int(stamp, "nanosec", TIME)}
     raise ValueKindError(
         f"header.stamp: expected a datetime, a pa.TimestampScalar or {{sec, nanosec}}, got "
         f"{type(stamp).__name__}"
@@ -500,8 +581,8 @@ def _time_dict(stamp: Any) -> dict[str, int]:
 def time_to_datetime(time: Any) -> _dt.datetime:
     """One `builtin_interfaces/Time` as an aware UTC `datetime` (microseconds: the nanoseconds
     below a microsecond are dropped, as datetime cannot hold them)."""
-    message = _message(time, "builtin_interfaces/msg/Time")
-    ns = int(_get(message, "sec")) * NS + int(_get(message, "nanosec"))
+    message = _message(time, TIME)
+    ns = _int(message, "sec", TIME) * NS + _int(message, "nanosec", TIME)
     return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
         microseconds=ns // 1000
     )
@@ -509,6 +590,8 @@ def time_to_datetime(time: Any) -> _dt.datetime:
 
 def time_from_datetime(when: _dt.datetime) -> dict[str, int]:
     """A `datetime` (naive is read as UTC) as a `builtin_interfaces/Time` dict."""
+    if not isinstance(when, _dt.datetime):
+        raise ValueKindError(f"{TIME}: expected a datetime, got {type(when).__name__}")
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     delta = when - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -519,14 +602,16 @@ def time_from_datetime(when: _dt.datetime) -> dict[str, int]:
 
 def duration_to_timedelta(duration: Any) -> _dt.timedelta:
     """One `builtin_interfaces/Duration` as a `timedelta` (to the microsecond, rounded down)."""
-    message = _message(duration, "builtin_interfaces/msg/Duration")
-    ns = int(_get(message, "sec")) * NS + int(_get(message, "nanosec"))
+    message = _message(duration, DURATION)
+    ns = _int(message, "sec", DURATION) * NS + _int(message, "nanosec", DURATION)
     return _dt.timedelta(microseconds=ns // 1000)
 
 
 def duration_from_timedelta(delta: _dt.timedelta) -> dict[str, int]:
     """A `timedelta` as a `builtin_interfaces/Duration` dict (`nanosec` in 0..999999999, `sec`
     negative for a negative duration, as ROS writes it)."""
+    if not isinstance(delta, _dt.timedelta):
+        raise ValueKindError(f"{DURATION}: expected a timedelta, got {type(delta).__name__}")
     us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     sec, rest = divmod(us, 1_000_000)
     return {"sec": sec, "nanosec": rest * 1000}

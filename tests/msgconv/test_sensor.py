@@ -334,3 +334,78 @@ def test_cloud_from_big_endian_numpy(rclpy_ref: RclpyReference) -> None:
     assert back["x"].tolist() == [1.5, -2.0, 3.25] and back["i"].tolist() == [1, 500, 65535]
     with pytest.raises(msgconv.ValueKindError, match="mixed byte orders"):
         sensor.pointcloud2_from_numpy(np.zeros(2, [("x", ">f4"), ("y", "<f4")]))
+
+
+def _twist() -> pa.StructArray:
+    twist = "geometry_msgs/msg/Twist"
+    return msgconv.decode(twist, msgconv.encode(twist, {"linear": {"x": 1.0}}))
+
+
+TIME = "builtin_interfaces/msg/Time"
+DURATION = "builtin_interfaces/msg/Duration"
+POINT_FIELD = "sensor_msgs/msg/PointField"
+CLOUD_FIELDS = {"height": 1, "width": 1, "point_step": 4, "row_step": 4, "is_bigendian": False}
+MISSING = [
+    # (helper, argument, expected type, missing field): each once a KeyError (issue 11's review)
+    (sensor.image_to_numpy, _twist, IMAGE, "height"),
+    (sensor.image_to_numpy, lambda: {"height": 1, "width": 1, "step": 3}, IMAGE, "encoding"),
+    (sensor.compressed_image_bytes, _twist, "sensor_msgs/msg/CompressedImage", "data"),
+    (sensor.pointcloud2_to_numpy, _twist, CLOUD, "height"),
+    (sensor.pointcloud2_to_arrow, lambda: {**CLOUD_FIELDS, "fields": []}, CLOUD, "data"),
+    (
+        sensor.pointcloud2_to_numpy,
+        lambda: {**CLOUD_FIELDS, "data": b"1234", "fields": [{"name": "x", "datatype": 7}]},
+        POINT_FIELD,
+        "count",
+    ),
+    (sensor.time_to_datetime, lambda: {"sec": 1}, TIME, "nanosec"),
+    (sensor.time_to_datetime, _twist, TIME, "sec"),
+    (sensor.duration_to_timedelta, lambda: {"nanosec": 1}, DURATION, "sec"),
+    (sensor.time_to_arrow, _twist, TIME, "sec"),
+    (sensor.time_to_arrow, lambda: pa.array([{"sec": 1}]), TIME, "nanosec"),
+    (sensor.duration_to_arrow, lambda: {"sec": 1}, DURATION, "nanosec"),
+    (
+        lambda stamp: sensor.image_from_numpy(np.zeros((1, 1, 1), np.uint8), "mono8", stamp=stamp),
+        lambda: {"sec": 1},
+        TIME,
+        "nanosec",
+    ),
+]
+
+
+@pytest.mark.parametrize(("helper", "make", "type_name", "field"), MISSING)
+def test_a_message_without_a_field_the_helper_reads_is_named(
+    helper: Any, make: Any, type_name: str, field: str
+) -> None:
+    with pytest.raises(msgconv.ValueKindError) as info:
+        helper(make())
+    message = str(info.value)
+    assert message.startswith(f"{type_name}: field '{field}' is missing: expected "), message
+    assert type_name in message.split("expected", 1)[1], message
+
+
+def test_values_of_the_wrong_kind_are_named() -> None:
+    cases = [
+        (
+            lambda: sensor.image_to_numpy({"height": "a"}),
+            r"Image: field 'height': expected an integ",
+        ),
+        (lambda: sensor.time_to_datetime({"sec": None, "nanosec": 0}), "field 'sec': expected an"),
+        (lambda: sensor.duration_to_arrow({"sec": 1, "nanosec": "x"}), "'nanosec': expected integ"),
+        (lambda: sensor.time_from_arrow([1, 2]), "Time: expected an Arrow array of timestamps"),
+        (lambda: sensor.time_from_arrow(pa.array([1])), "array of timestamps, got int64"),
+        (lambda: sensor.duration_from_arrow(pa.array([1.0])), "array of durations, got double"),
+        (lambda: sensor.time_from_datetime(5), "Time: expected a datetime, got int"),  # type: ignore[arg-type]
+        (lambda: sensor.duration_from_timedelta("1 s"), "expected a timedelta, got str"),  # type: ignore[arg-type]
+        (
+            lambda: sensor.pointcloud2_to_numpy({**CLOUD_FIELDS, "fields": 3}),
+            "field 'fields': expected a list of sensor_msgs/msg/PointField, got int",
+        ),
+        (
+            lambda: sensor.pointcloud2_to_numpy({**CLOUD_FIELDS, "fields": [], "data": 2.5}),
+            r"field 'data': expected bytes \(uint8\[\]\), got float",
+        ),
+    ]
+    for call, match in cases:
+        with pytest.raises(msgconv.ValueKindError, match=match):
+            call()
