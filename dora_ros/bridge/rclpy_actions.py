@@ -58,6 +58,11 @@ FEEDBACK_DEPTH = 100
 #: Goals (and cancel requests) a server holds for `take_goal` (`take_cancel`); beyond, the oldest
 #: goal is aborted (rejected while it waits for a decision) and counted.
 MAX_PENDING_GOALS = 64
+#: Seconds without an answer before a goal request is sent again (same goal id), doubling after.
+GOAL_RESEND_AFTER = 2.0
+#: Seconds a goal sent again and answered "rejected" waits for the server to say it does not
+#: track the goal (`RclpyActionClient._probe_resent`); a server that does track it stays silent.
+RESENT_GOAL_PROBE = 2.0
 #: How long a goal's first feedback waits for the client's feedback subscription to be discovered.
 FEEDBACK_SUBSCRIBER_WAIT = 2.0
 
@@ -92,6 +97,27 @@ def _wait(
         if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
             return done.is_set()
     return True
+
+
+def _wait_any(
+    backend: RclpyBackend, futures: list[Any], timeout: float | None, stop: threading.Event | None
+) -> Any:
+    """The first of `futures` done within `timeout` s (None if none, or if `stop` is set)."""
+    done = threading.Event()
+    for future in futures:
+        future.add_done_callback(lambda _f: done.set())
+    backend.executor.wake()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        for future in futures:
+            if future.done():
+                return future
+        if stop is not None and stop.is_set():
+            return None
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return None
+        done.wait(0.05 if left is None else min(0.05, left))
 
 
 # --- server --------------------------------------------------------------------------------------
@@ -442,57 +468,115 @@ class RclpyActionClient:
                 raise BridgeError(
                     f"no action server {self.name} ({self.type_name}) within {timeout:g} s"
                 )
-            remaining = (
-                None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-            )
-            # Sent from the executor thread: rclpy 9's `send_goal_async` registers the goal's
-            # future a second time after releasing its lock, so a response the executor takes in
-            # between (a sending thread preempted there, as under load) completes a future nobody
-            # holds and the goal is never answered. On the executor thread nothing is taken in
-            # between.
-            sending = self._backend.executor.create_task(
-                self._client.send_goal_async,
-                message,
-                feedback_callback=self._on_feedback,
-                goal_uuid=UUID(uuid=list(goal_uuid.bytes)),
-            )
-            if not _wait(self._backend, sending, remaining, stop):
-                sending.cancel()
-                self._forget_feedback_callback(goal_uuid.bytes)
-                raise BridgeError(
-                    f"action {self.name} ({self.type_name}): the bridge's executor did not send "
-                    f"the goal within {timeout:g} s"
-                )
-            if sending.exception() is not None:
-                raise BridgeError(
-                    f"action {self.name} ({self.type_name}): goal not sent: {sending.exception()}"
-                ) from sending.exception()
-            future: Any = sending.result()
-            remaining = (
-                None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-            )
-            if not _wait(self._backend, future, remaining, stop):
-                future.cancel()  # rclpy forgets the pending request
-                self._forget_feedback_callback(goal_uuid.bytes)
-                raise BridgeError(
-                    f"action {self.name} ({self.type_name}): goal not answered within "
-                    f"{timeout:g} s (the server is matched)"
-                )
+            goal_uuid_msg = UUID(uuid=list(goal_uuid.bytes))
+            future, resent = self._request_goal(message, goal_uuid_msg, started, timeout, stop)
         except BaseException:
+            self._forget_feedback_callback(goal_uuid.bytes)
             self._forget(goal_id)
             raise
         handle: Any = future.result()
-        if not handle.accepted:
+        result: Any = None
+        if not handle.accepted and resent:
+            handle, result = self._probe_resent(goal_uuid_msg, stop)
+        if handle is None or not handle.accepted:
             self._forget_feedback_callback(goal_uuid.bytes)
             self._forget(goal_id)
             return None
         entry.handle = handle
         # Ask for the result now: it is kept here when the goal ends, whenever the user takes it
         # and whether or not the server is still there then.
-        result = handle.get_result_async()
+        if result is None:
+            result = handle.get_result_async()
         result.add_done_callback(lambda f: self._on_result(entry, f))
         self._backend.executor.wake()
         return goal_id
+
+    def _request_goal(
+        self,
+        message: Any,
+        goal_uuid: Any,
+        started: float,
+        timeout: float | None,
+        stop: threading.Event | None,
+    ) -> tuple[Any, bool]:
+        """Send the goal request until one is answered: (its rclpy future, whether it was sent
+        more than once).
+
+        A goal request whose answer is lost is sent again with the same goal id, after
+        `GOAL_RESEND_AFTER` s, then twice as long each time: a server answers a request before it
+        has discovered the client's response reader when the two processes start together on a
+        loaded machine (rmw_fastrtps then waits 100 ms for that reader and drops the answer), and
+        the answer never comes. The same goal id makes it safe: a server that accepted the first
+        request rejects the repeat (rclpy and rclcpp reject an id they track); `send_goal` tells
+        that apart from a real rejection (`_probe_resent`).
+        """
+        futures: list[Any] = []
+        resend_after = GOAL_RESEND_AFTER
+        try:
+            while True:
+                left = None if timeout is None else timeout - (time.monotonic() - started)
+                if left is not None and left <= 0:
+                    break
+                futures.append(self._send_goal_request(message, goal_uuid, left, stop))
+                wait = resend_after if left is None else min(resend_after, left)
+                answered = _wait_any(self._backend, futures, wait, stop)
+                if answered is not None:
+                    return answered, len(futures) > 1
+                if stop is not None and stop.is_set():
+                    raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
+                resend_after *= 2
+                log.debug("action %s: goal request not answered; sending it again", self.name)
+            raise BridgeError(
+                f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s "
+                f"(the server is matched; sent {len(futures)} times)"
+            )
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()  # rclpy forgets the pending request
+
+    def _send_goal_request(
+        self, message: Any, goal_uuid: Any, timeout: float | None, stop: threading.Event | None
+    ) -> Any:
+        """Send one goal request; its rclpy future."""
+        # Sent from the executor thread: rclpy 9's `send_goal_async` registers the goal's future a
+        # second time after releasing its lock, so a response the executor takes in between (a
+        # sending thread preempted there, as under load) completes a future nobody holds and the
+        # goal is never answered. On the executor thread nothing is taken in between.
+        sending = self._backend.executor.create_task(
+            self._client.send_goal_async,
+            message,
+            feedback_callback=self._on_feedback,
+            goal_uuid=goal_uuid,
+        )
+        if not _wait(self._backend, sending, timeout, stop):
+            sending.cancel()
+            raise BridgeError(
+                f"action {self.name} ({self.type_name}): the bridge's executor did not send "
+                f"the goal within {timeout:g} s"
+            )
+        if sending.exception() is not None:
+            raise BridgeError(
+                f"action {self.name} ({self.type_name}): goal not sent: {sending.exception()}"
+            ) from sending.exception()
+        return sending.result()
+
+    def _probe_resent(self, goal_uuid: Any, stop: threading.Event | None) -> tuple[Any, Any]:
+        """A goal sent again was answered "rejected": was the first request accepted (its answer
+        lost, the repeat rejected as a known id) or is it a real rejection? Ask for the goal's
+        result: a server answers at once with status UNKNOWN for a goal it does not track, and
+        only when it ends for one it does. (accepted handle, result future) or (None, None)."""
+        from action_msgs.msg import GoalStatus
+        from rclpy.action.client import ClientGoalHandle
+
+        response = self._action.Impl.SendGoalService.Response(accepted=True)
+        handle = ClientGoalHandle(self._client, goal_uuid, response)
+        result = handle.get_result_async()
+        if _wait(self._backend, result, RESENT_GOAL_PROBE, stop):
+            answer: Any = result.result()
+            if answer.status == GoalStatus.STATUS_UNKNOWN:
+                return None, None
+        return handle, result
 
     def _forget_feedback_callback(self, key: bytes) -> None:
         # rclpy drops a goal's feedback callback only when its result arrives; a goal that was

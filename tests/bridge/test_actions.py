@@ -124,6 +124,27 @@ def test_goal_answered_while_the_sending_thread_is_held_up(
     assert client.take_result(goal_id, timeout_s=15)[0] == "succeeded"
 
 
+@pytest.mark.parametrize(("order", "accepted"), [(3, True), (-1, False)])
+def test_a_goal_whose_answer_is_lost_is_sent_again(ros_node, order: int, accepted: bool) -> None:
+    """The server decides the first goal request but its answer never comes (as when it answers
+    before discovering the client's response reader): the goal is sent again with the same id;
+    an accepted goal runs once and its result comes, a rejected one is reported rejected. Old
+    code: "goal not answered within 15 s" for both."""
+    action = name(f"/losing_{order + 1}")
+    config = {"role": "server", "name": action, "step": 0.05, "lose_first_answer": True}
+    with peer("action_peer.py", config, DOMAIN) as server:
+        client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
+        goal_id = client.send_goal(pa.array([{"order": order}]), timeout_s=15)
+        server.wait(lambda e: e.get("event") == "answer_lost", 1)
+        if not accepted:
+            assert goal_id is None
+            return
+        assert goal_id is not None
+        status, value = client.take_result(goal_id, timeout_s=15)
+        assert status == "succeeded" and value[0].as_py()["sequence"] == [0, 1, 1, 2]
+        assert len(server.events(lambda e: e.get("event") == "goal")) == 1  # decided once
+
+
 def test_unknown_goal_id_is_a_clear_error(client) -> None:
     with pytest.raises(BridgeError, match="unknown goal_id"):
         client.take_result(str(uuid.uuid4()), timeout_s=0.1)

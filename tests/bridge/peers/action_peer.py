@@ -1,8 +1,10 @@
 """rclpy action peer for test_msgs/action/Fibonacci (JSON config in argv[1]).
 
-server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4, "start_delay": 0} rejects a
-negative order, publishes the growing sequence as feedback every `step` s (the first `start_delay` s
-after accepting), honours cancel (result so far, CANCELED).
+server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4, "start_delay": 0,
+"lose_first_answer": false} rejects a negative order, publishes the growing sequence as feedback
+every `step` s (the first `start_delay` s after accepting), honours cancel (result so far,
+CANCELED); with `lose_first_answer` it decides the first goal request but never answers it (what
+a response lost in discovery looks like to a client).
 client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null,
 "result_delay": 0}]} prints "accepted"/"rejected", each feedback and the result with its status;
 `result_delay` s after acceptance it asks for the result.
@@ -15,6 +17,42 @@ import time
 from _peer import config, emit, init, spin_in_thread
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from test_msgs.action import Fibonacci
+
+
+class _NoGoalAnswer:
+    """An rclpy action server handle that does not send goal answers (the rest goes through)."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def send_goal_response(self, *_args):
+        emit(event="answer_lost")
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self._handle.__enter__()
+
+    def __exit__(self, *args):
+        return self._handle.__exit__(*args)
+
+
+class LosingServer(ActionServer):
+    """Decides its first goal request but loses the answer; answers every later one."""
+
+    _lost = False
+
+    async def _execute_goal_request(self, request_header_and_message):
+        if self._lost:
+            return await super()._execute_goal_request(request_header_and_message)
+        self._lost = True
+        handle = self._handle
+        self._handle = _NoGoalAnswer(handle)
+        try:
+            return await super()._execute_goal_request(request_header_and_message)
+        finally:
+            self._handle = handle
 
 
 def main() -> None:
@@ -42,7 +80,8 @@ def main() -> None:
 
         from rclpy.callback_groups import ReentrantCallbackGroup
 
-        ActionServer(
+        server_class = LosingServer if cfg.get("lose_first_answer") else ActionServer
+        server_class(
             node,
             Fibonacci,
             cfg["name"],
