@@ -135,12 +135,16 @@ class MachineRun(Coordinator):
             for sender in sorted(set(message["inbound"]) & self.remote)
         }
         if receivers or senders:
-            message["remote"] = {
+            # The node loads its Zenoh links from here (runtime/link.py, providers_from_init).
+            remote = {
                 "prefix": keys.dataflow(self.cluster_id),
                 "zenoh": self.node_settings.to_json(),
                 "receivers": receivers,
                 "senders": senders,
             }
+            message["link_providers"] = [
+                {"factory": "dora_ros.cluster.remote_link:RemoteLinks", "config": remote}
+            ]
         return message
 
     def _usage(self) -> None:

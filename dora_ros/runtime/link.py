@@ -30,7 +30,10 @@ into its own medium (a remote link does) but reads and writes the one frame form
 A provider is asked once per node, before the node registers with the coordinator (so its inbound
 links are ready before any sender starts, as the node's own socket is), and says which receivers
 it links to (``receivers``) and which senders it receives from (``inbound``): register a factory
-with :func:`register_link_provider` before ``Node()`` is created.
+with :func:`register_link_provider` before ``Node()`` is created, or have the node's supervisor name
+one in the node's init record (``link_providers``: ``{"factory": "module:attribute", "config":
+...}``, ``factory(node_id, config)``): how a machine of a multi-machine dataflow gives its nodes
+the Zenoh links (``cluster/machine_run``), without the runtime knowing of them.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ __all__ = [
     "LinkProviderFactory",
     "OutboundLink",
     "link_providers",
+    "providers_from_init",
     "register_link_provider",
 ]
 
@@ -171,4 +175,25 @@ def link_providers(node_id: str, dataflow_id: str) -> list[LinkProvider]:
         provider = factory(node_id, dataflow_id)
         if provider is not None:
             providers.append(provider)
+    return providers
+
+
+def providers_from_init(node_id: str, specs: Sequence[dict[str, Any]]) -> list[LinkProvider]:
+    """The providers a node's init record names: ``{"factory": "module:attribute", "config":
+    ...}`` each, made with ``factory(node_id, config)``."""
+    import importlib
+
+    from ..errors import NodeError
+
+    providers = []
+    for spec in specs:
+        module_name, _, attribute = str(spec["factory"]).partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as err:
+            raise NodeError(
+                f"node {node_id!r}: the link provider {spec['factory']!r} its supervisor named "
+                f"cannot be loaded: {err}"
+            ) from err
+        providers.append(factory(node_id, spec["config"]))
     return providers

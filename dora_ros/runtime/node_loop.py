@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import NodeError
 from . import control, wire
 from .event_queues import EventQueues, InputQueue, param_deleted, param_update
-from .link import InboundLink, LinkProvider, OutboundLink
+from .link import InboundLink, LinkProvider, OutboundLink, providers_from_init
 from .node_logs import NodeLog, log_routes
 from .sample import SampleHandler, views_released
 from .shm_pool import Region, ShmPool
@@ -138,13 +138,10 @@ class NodeLoop:
         self.poller.register(ctl.fileno(), _POLL_IN)
         self.poller.register(listener.fileno(), _POLL_IN)
         # Links of other kinds: registered providers (made before the node registered, see
-        # Node._connect) and the Zenoh links to nodes on other machines (a dataflow started with
-        # `dora-ros start` over several daemons: dora_ros.cluster), which its init record asks for.
+        # Node._connect) and those its init record names (the Zenoh links to nodes on other
+        # machines of a dataflow started with `dora-ros start` over several daemons).
         self.providers: list[LinkProvider] = list(providers)
-        if init.get("remote"):
-            from ..cluster.remote_link import RemoteLinks
-
-            self.providers.append(RemoteLinks(node_id, init["remote"]))
+        self.providers += providers_from_init(node_id, init.get("link_providers", ()))
         for provider in self.providers:
             for link_in in provider.inbound:
                 self.inbound[link_in.fd] = link_in

@@ -9,6 +9,7 @@ the provider before ``Node()``; the edge a -> b then never touches the runtime's
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from runflow import run_flow, write_flow
 
 DGRAM_LINKS = '''
@@ -176,3 +177,24 @@ def test_a_link_kind_from_outside_the_runtime_carries_an_edge_of_unchanged_nodes
     assert b["custom_records"] == 11
     assert b["socket_links"] == 0
     assert "dropped" not in result.stderr
+
+
+class _NamedProvider:
+    """A provider made from an init record's `link_providers` entry."""
+
+    def __init__(self, node_id: str, config: dict) -> None:
+        self.node_id, self.config = node_id, config
+
+
+def test_a_provider_named_in_the_init_record_is_loaded_by_module_path() -> None:
+    """How a machine of a multi-machine dataflow gives its nodes their Zenoh links: the runtime
+    loads what the record names and knows nothing of the cluster."""
+    from dora_ros.errors import NodeError
+    from dora_ros.runtime.link import providers_from_init
+
+    spec = {"factory": f"{__name__}:_NamedProvider", "config": {"receivers": ["b"]}}
+    (provider,) = providers_from_init("a", [spec])
+    assert isinstance(provider, _NamedProvider)
+    assert (provider.node_id, provider.config) == ("a", {"receivers": ["b"]})
+    with pytest.raises(NodeError, match=r"node 'a': the link provider 'nowhere:Links'"):
+        providers_from_init("a", [{"factory": "nowhere:Links", "config": {}}])
