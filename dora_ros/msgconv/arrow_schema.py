@@ -14,12 +14,12 @@ import pyarrow as pa
 from .definitions import PRIMITIVES, FieldType, MessageDefinition
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = ["default_dict", "element_arrow_type", "field_arrow_type", "struct_type", "zero_value"]
 
 
-def element_arrow_type(ftype: FieldType, registry: TypeRegistry) -> pa.DataType:
+def element_arrow_type(ftype: FieldType, registry: TypeSource) -> pa.DataType:
     """Arrow type of one element of `ftype` (ignores the array part)."""
     if ftype.is_string:
         return pa.utf8()
@@ -28,7 +28,7 @@ def element_arrow_type(ftype: FieldType, registry: TypeRegistry) -> pa.DataType:
     return getattr(pa, PRIMITIVES[ftype.name].arrow)()
 
 
-def field_arrow_type(ftype: FieldType, registry: TypeRegistry) -> pa.DataType:
+def field_arrow_type(ftype: FieldType, registry: TypeSource) -> pa.DataType:
     """Arrow type of a field: the element type, in a list or fixed-size list for arrays."""
     element = element_arrow_type(ftype, registry)
     if ftype.array == "fixed":
@@ -39,14 +39,14 @@ def field_arrow_type(ftype: FieldType, registry: TypeRegistry) -> pa.DataType:
     return element
 
 
-def struct_type(definition: MessageDefinition, registry: TypeRegistry) -> pa.StructType:
+def struct_type(definition: MessageDefinition, registry: TypeSource) -> pa.StructType:
     """The Arrow struct type of a message (fields in definition order, all nullable)."""
     return pa.struct(
         [pa.field(f.name, field_arrow_type(f.type, registry)) for f in definition.fields]
     )
 
 
-def zero_value(ftype: FieldType, registry: TypeRegistry) -> Any:
+def zero_value(ftype: FieldType, registry: TypeSource) -> Any:
     """ROS's value of one element when nothing is given: False, 0, 0.0, '' or a default message."""
     if ftype.is_string:
         return ""
@@ -57,7 +57,7 @@ def zero_value(ftype: FieldType, registry: TypeRegistry) -> Any:
     return 0.0 if ftype.name.startswith("float") else 0
 
 
-def default_dict(definition: MessageDefinition, registry: TypeRegistry) -> dict[str, Any]:
+def default_dict(definition: MessageDefinition, registry: TypeSource) -> dict[str, Any]:
     """The message's default value as plain Python (explicit defaults, else zeros/empty)."""
     out: dict[str, Any] = {}
     for f in definition.fields:

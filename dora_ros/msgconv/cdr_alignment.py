@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = ["Alignment"]
 
@@ -120,7 +120,7 @@ class _Generator:
     something of run-time size comes; `flush` writes the run as one pack / unpack.
     """
 
-    def __init__(self, registry: TypeRegistry, top: bool, namespace: dict[str, Any]) -> None:
+    def __init__(self, registry: TypeSource, top: bool, namespace: dict[str, Any]) -> None:
         self.registry = registry
         self.src = _Source(namespace)
         self.at = Alignment(8 if top else 1)

@@ -25,14 +25,14 @@ from .definitions import PRIMITIVES, Field, FieldType, MessageDefinition
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = ["ColumnDecoder", "columnar_ok"]
 
 _U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
 
 
-def columnar_ok(definition: MessageDefinition, registry: TypeRegistry) -> bool:
+def columnar_ok(definition: MessageDefinition, registry: TypeSource) -> bool:
     """True when no array of nested messages is reachable (the column decoder's domain)."""
     for f in definition.fields:
         if f.type.is_nested:
@@ -45,7 +45,7 @@ class _ColumnGen(_DecoderGen):
     def __init__(
         self,
         definition: MessageDefinition,
-        registry: TypeRegistry,
+        registry: TypeSource,
         namespace: dict[str, Any],
         order: str,
     ) -> None:
@@ -139,7 +139,7 @@ class ColumnDecoder:
     def __init__(
         self,
         definition: MessageDefinition,
-        registry: TypeRegistry,
+        registry: TypeSource,
         arrow: pa.StructType,
         order: str,
     ) -> None:

@@ -12,7 +12,7 @@ from .cdr_alignment import _fn_name, _Generator
 from .definitions import PRIMITIVES, Field, FieldType, MessageDefinition
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = ["Truncated", "generate_decoder"]
 
@@ -62,7 +62,7 @@ class _DecoderGen(_Generator):
     def __init__(
         self,
         definition: MessageDefinition,
-        registry: TypeRegistry,
+        registry: TypeSource,
         top: bool,
         namespace: dict[str, Any],
         order: str,
@@ -200,7 +200,7 @@ def _wstring(units: Any) -> str:
 
 
 def generate_decoder(
-    definition: MessageDefinition, registry: TypeRegistry, order: str
+    definition: MessageDefinition, registry: TypeSource, order: str
 ) -> tuple[Callable[[Any, int], tuple[dict[str, Any], int]], str]:
     """A fast `decode(body, pos) -> (dict_tree, pos)` for one byte order ('<' or '>').
 

@@ -13,7 +13,7 @@ from .cdr_alignment import _fn_name, _Generator
 from .definitions import PRIMITIVES, Field, FieldType, MessageDefinition
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = ["Fallback", "generate_encoder"]
 
@@ -97,7 +97,7 @@ class _EncoderGen(_Generator):
     def __init__(
         self,
         definition: MessageDefinition,
-        registry: TypeRegistry,
+        registry: TypeSource,
         top: bool,
         namespace: dict[str, Any],
     ) -> None:
@@ -255,7 +255,7 @@ class _EncoderGen(_Generator):
 
 
 def generate_encoder(
-    definition: MessageDefinition, registry: TypeRegistry
+    definition: MessageDefinition, registry: TypeSource
 ) -> tuple[Callable[[Any], bytes], Callable[[Any, list[Any], int], int], str]:
     """A fast `encode(dict_tree) -> bytes` for `definition` (raises Fallback), the function that
     appends one message's body to a list of parts (`body(dict_tree, parts, 0) -> body length`,

@@ -29,7 +29,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = [
     "HEADER_LE",
@@ -188,7 +188,7 @@ class _Writer:
 
 
 def _element(
-    w: _Writer, ftype: FieldType, value: Any, registry: TypeRegistry, type_name: str, path: str
+    w: _Writer, ftype: FieldType, value: Any, registry: TypeSource, type_name: str, path: str
 ) -> None:
     if isinstance(value, pa.Scalar):
         value = value.as_py()
@@ -223,7 +223,7 @@ def _struct(
     w: _Writer,
     definition: MessageDefinition,
     value: Any,
-    registry: TypeRegistry,
+    registry: TypeSource,
     type_name: str,
     path: str,
 ) -> None:
@@ -279,7 +279,7 @@ def _struct(
             _element(w, element, item, registry, type_name, f"{sub}[{i}]")
 
 
-def encode_reference(definition: MessageDefinition, value: Any, registry: TypeRegistry) -> bytes:
+def encode_reference(definition: MessageDefinition, value: Any, registry: TypeSource) -> bytes:
     """CDR (little-endian, with header) of one message given as a dict tree; the slow reference."""
     w = _Writer()
     _struct(w, definition, value, registry, definition.name, "")
@@ -322,7 +322,7 @@ class _Reader:
         return n
 
 
-def _read_element(r: _Reader, ftype: FieldType, registry: TypeRegistry, path: str) -> Any:
+def _read_element(r: _Reader, ftype: FieldType, registry: TypeSource, path: str) -> Any:
     if ftype.is_nested:
         return _read_struct(r, registry.message(ftype.name), registry, path)
     if ftype.name == "string":
@@ -343,7 +343,7 @@ def _read_element(r: _Reader, ftype: FieldType, registry: TypeRegistry, path: st
 
 
 def _read_struct(
-    r: _Reader, definition: MessageDefinition, registry: TypeRegistry, path: str
+    r: _Reader, definition: MessageDefinition, registry: TypeSource, path: str
 ) -> dict[str, Any]:
     if not definition.fields:
         r.take(1, 1, path, "an empty struct's byte")
@@ -370,7 +370,7 @@ def _read_struct(
 
 
 def decode_reference(
-    definition: MessageDefinition, data: bytes | memoryview, registry: TypeRegistry
+    definition: MessageDefinition, data: bytes | memoryview, registry: TypeSource
 ) -> dict[str, Any]:
     """One message as plain Python (lists for arrays); the slow reference of the fast decoders.
 

@@ -32,7 +32,7 @@ from .errors import CdrError, MsgConvError, ValueKindError, a_or_an
 from .fixed_layout import FixedLayout, fixed_layout
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeRegistry, TypeSource
 
 __all__ = ["Codec"]
 
@@ -54,20 +54,22 @@ class Codec:
 
     def __init__(self, definition: MessageDefinition, registry: TypeRegistry) -> None:
         self.definition = definition
-        self.registry = registry
-        self.arrow_type = registry.arrow_type(definition.name)
-        self._encode, self._encode_body, self.encoder_source = generate_encoder(
-            definition, registry
-        )
-        self._decode_le, self.decoder_source = generate_decoder(definition, registry, "<")
+        # every type this codec reads, as it is now: a codec held across a redefinition keeps
+        # working on the types it was built from, its reference codec and lazy parts included
+        # (registry.py); named `registry` as the generators' argument is
+        types = registry.snapshot(definition.name)
+        self.registry: TypeSource = types
+        self.arrow_type = types.arrow_type(definition.name)
+        self._encode, self._encode_body, self.encoder_source = generate_encoder(definition, types)
+        self._decode_le, self.decoder_source = generate_decoder(definition, types, "<")
         # Made on first use (big-endian data and decode_many are rarer). Two threads may both make
         # one; each is complete before it is stored and they are equal, so either may win.
         self._decode_be: Any = None
         self._has_arrays = self._any_prim_array(definition)
-        self._columnar = columnar_ok(definition, registry)
+        self._columnar = columnar_ok(definition, types)
         self._columns: dict[str, ColumnDecoder] = {}
-        self._plans = _RowPlans(registry)
-        self._fixed = self._checked(fixed_layout(definition, self.arrow_type, registry))
+        self._plans = _RowPlans(types)
+        self._fixed = self._checked(fixed_layout(definition, self.arrow_type, types))
 
     def _checked(self, layout: FixedLayout | None) -> FixedLayout | None:
         """`layout`, if it decodes and encodes its sentinel row as the generated code does."""
@@ -397,7 +399,7 @@ class _RowPlans:
     lock; a new plan replaces the tuple under one, so threads never see a half-built entry.
     """
 
-    def __init__(self, registry: TypeRegistry) -> None:
+    def __init__(self, registry: TypeSource) -> None:
         self.registry = registry
         self._plans: dict[str, tuple[tuple[pa.DataType, list[PlanEntry]], ...]] = {}
         self._has_prim_array: dict[str, bool] = {}

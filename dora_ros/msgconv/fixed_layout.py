@@ -58,7 +58,7 @@ from .cdr_alignment import Alignment
 from .definitions import PRIMITIVES, MessageDefinition
 
 if TYPE_CHECKING:
-    from .registry import TypeRegistry
+    from .registry import TypeSource
 
 __all__ = ["FixedLayout", "fixed_layout"]
 
@@ -396,7 +396,7 @@ def _getter(positions: list[int] | tuple[int, ...]) -> Callable[[list[Any]], tup
 def _leaves(
     definition: MessageDefinition,
     arrow_type: pa.StructType,
-    registry: TypeRegistry,
+    registry: TypeSource,
     at: Alignment,
     pos: int,
     out: list[tuple[int, int, int]],
@@ -440,7 +440,7 @@ def _leaves(
 
 
 def fixed_layout(
-    definition: MessageDefinition, arrow_type: pa.StructType, registry: TypeRegistry
+    definition: MessageDefinition, arrow_type: pa.StructType, registry: TypeSource
 ) -> FixedLayout | None:
     """The fixed layout of a type, or None if it has none (or its self-check fails)."""
     leaves: list[tuple[int, int, int]] = []

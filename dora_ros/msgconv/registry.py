@@ -11,7 +11,9 @@ A type's Arrow type and codec are built from the definitions of every type neste
 redefining any message (`add_definition` of a name already known; rare) drops every derived
 entry (Arrow types, codecs with their fixed layouts and arenas, the by-name codec cache), not only
 the redefined type's: a parent built on the old nested definition would otherwise keep its old
-Arrow type and decoder while its reference encoder reads the new nested definition.
+Arrow type and decoder while its reference encoder reads the new nested definition. A codec
+someone still holds keeps working on the types it was built from: it reads them from a
+`TypeSnapshot` taken when it was made, never from the registry again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import difflib
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .definitions import (
     ActionDefinition,
@@ -40,7 +42,14 @@ if TYPE_CHECKING:
 
     from .codec import Codec
 
-__all__ = ["Definition", "TypeRegistry", "add_search_path", "default_registry"]
+__all__ = [
+    "Definition",
+    "TypeRegistry",
+    "TypeSnapshot",
+    "TypeSource",
+    "add_search_path",
+    "default_registry",
+]
 
 Definition = MessageDefinition | ServiceDefinition | ActionDefinition
 
@@ -60,6 +69,51 @@ def _service_event(
             Field("response", FieldType(response.name, None, "bounded", 1)),
         ),
     )
+
+
+class TypeSource(Protocol):
+    """Where generators and codecs look nested types up: a `TypeRegistry` or a `TypeSnapshot`."""
+
+    def message(self, type_name: str, context: str | None = None) -> MessageDefinition: ...
+
+    def arrow_type(self, type_name: str) -> pa.StructType: ...
+
+
+class TypeSnapshot:
+    """The definitions and Arrow types of one message type and every type nested in it, as they
+    were when taken (`TypeRegistry.snapshot`): what a `Codec` reads, so that a codec made before
+    a redefinition keeps encoding, decoding and building Arrow values of the types it was built
+    from (its generated code, Arrow type and fixed layout), with its lazily made parts (the
+    big-endian decoder, columnar decoders, row plans) and its reference codec alike.
+    """
+
+    __slots__ = ("_arrow", "_messages")
+
+    def __init__(
+        self, messages: dict[str, MessageDefinition], arrow: dict[str, pa.StructType]
+    ) -> None:
+        self._messages = messages
+        self._arrow = arrow
+
+    def message(self, type_name: str, context: str | None = None) -> MessageDefinition:
+        """The definition `type_name` named when the snapshot was taken."""
+        try:
+            return self._messages[type_name]
+        except KeyError:
+            raise UnknownTypeError(
+                f"'{type_name}' is not among the types this codec was built from "
+                f"({', '.join(sorted(self._messages))})"
+            ) from None
+
+    def arrow_type(self, type_name: str) -> pa.StructType:
+        """The Arrow struct type of `type_name` when the snapshot was taken."""
+        try:
+            return self._arrow[type_name]
+        except KeyError:
+            raise UnknownTypeError(
+                f"'{type_name}' is not among the types this codec was built from "
+                f"({', '.join(sorted(self._arrow))})"
+            ) from None
 
 
 class TypeRegistry:
@@ -172,6 +226,27 @@ class TypeRegistry:
 
         visit(self.message(type_name))
         return list(out.values())
+
+    def snapshot(self, type_name: str) -> TypeSnapshot:
+        """The definitions and Arrow types of `type_name` and every type nested in it, under
+        every spelling its definitions use, as they are now (taken under the lock)."""
+        with self._lock:
+            top = self.message(type_name)
+            messages: dict[str, MessageDefinition] = {type_name: top, top.name: top}
+            todo = [top]
+            seen: set[str] = set()
+            while todo:
+                definition = todo.pop()
+                if definition.name in seen:
+                    continue
+                seen.add(definition.name)
+                for f in definition.fields:
+                    if f.type.is_nested:
+                        sub = self.message(f.type.name)
+                        messages[f.type.name] = messages[sub.name] = sub
+                        todo.append(sub)
+            arrow = {name: self.arrow_type(m.name) for name, m in messages.items()}
+            return TypeSnapshot(messages, arrow)
 
     def interfaces(self) -> list[str]:
         """Every `pkg/kind/Type` file found on the search path (sorted)."""

@@ -9,9 +9,12 @@ with and without the C helpers (DORA_ROS_NO_NATIVE=1).
 
 from __future__ import annotations
 
-import pyarrow as pa
+import struct
 
-from dora_ros.msgconv import TypeRegistry
+import pyarrow as pa
+import pytest
+
+from dora_ros.msgconv import TypeRegistry, UnknownFieldError
 
 
 def _general(registry: TypeRegistry, name: str, blob: bytes) -> pa.StructArray:
@@ -98,3 +101,30 @@ def test_redefining_a_nested_numbers_only_type_rebuilds_the_fixed_layout() -> No
         assert codec.encode(got) == blob
     # messages decoded before the redefinition keep their own (old) type and values
     assert [m.to_pylist()[0]["m"]["i"]["a"] for m in kept] == [0.0, 0.5, 1.0]
+
+
+def test_a_codec_held_across_a_redefinition_keeps_its_own_types() -> None:
+    # a codec someone holds (a bridge endpoint, a node) was built from the old nested type: its
+    # reference encoder (the fallback for a dict with a key the old type lacks), its big-endian
+    # decoder and its columnar decoder (both made on first use) must read the old type too
+    registry = TypeRegistry(use_default_roots=False)
+    registry.add_definition("h/msg/In", "float64 a")
+    registry.add_definition("h/msg/Out", "h/In i\nstring s")
+    held = registry.codec("h/Out")
+    registry.add_definition("h/msg/In", "int32 a\nint32 b")
+    new = registry.codec("h/Out")
+    assert new is not held
+    old_type = pa.struct([("i", pa.struct([("a", pa.float64())])), ("s", pa.string())])
+    assert held.arrow_type == old_type and held.registry.arrow_type("h/msg/Out") == old_type
+    # 'b' sends it to the reference encoder, which once read the new In and wrote two int32s
+    with pytest.raises(UnknownFieldError, match=r"field 'i\.b': h/msg/In has no field 'b'"):
+        held.encode({"i": {"a": 1, "b": 2}, "s": "x"})
+    blob = held.encode({"i": {"a": 1}, "s": "x"})
+    assert blob == b"\x00\x01\x00\x00" + struct.pack("<d", 1.0) + b"\x02\x00\x00\x00x\x00"
+    assert held.decode(blob).to_pylist() == [{"i": {"a": 1.0}, "s": "x"}]
+    big = b"\x00\x00\x00\x00" + struct.pack(">d", 2.5) + b"\x00\x00\x00\x02y\x00"
+    assert held.decode(big).to_pylist() == [{"i": {"a": 2.5}, "s": "y"}]
+    assert held.decode_many([blob, blob]).to_pylist() == [{"i": {"a": 1.0}, "s": "x"}] * 2
+    assert new.decode(new.encode({"i": {"a": 1, "b": 2}, "s": "x"})).to_pylist() == [
+        {"i": {"a": 1, "b": 2}, "s": "x"}
+    ]
