@@ -13,6 +13,12 @@ A region the pool gives up (more than ``MAX_FREE_REGIONS`` free, or the pool clo
 every link that handed its fd to a receiver is told (``RegionUser.retire``), and the receiver
 unmaps it. So a receiver maps at most what its sender still holds: the regions in flight to it
 plus ``MAX_FREE_REGIONS``, whatever the burst sizes and payload sizes over time.
+
+A region still held by a receiver whose link closes (the receiver's node closed, or it died) is
+*abandoned* (``ShmPool.abandon``): it is never reused, since a closed receiver may still read its
+arrays over it and sends no RELEASE any more. Once no other receiver holds it, the sender
+retires it (unmaps it, closes its fd); the kernel frees the memory when the closed receiver's
+mapping goes. Abandoned regions leave the pool's table at once, so they cannot pile up.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import pyarrow as pa
 _PAGE = mmap.PAGESIZE
 # Free regions kept for reuse; older ones beyond this are unmapped.
 MAX_FREE_REGIONS = 8
+# Generations travel as uint32 (wire.SHM_REF, RELEASE_ITEM) and are compared for equality only.
+GENERATION_MASK = 0xFFFFFFFF
 
 
 @dataclass(eq=False)
@@ -41,6 +49,7 @@ class Region:
     generation: int = 0
     busy: int = 0  # receivers that still reference the current message
     sent_to: set[int] = field(default_factory=set)  # link ids that already have the fd
+    abandoned: bool = False  # a closed receiver may still read it: never reused (module doc)
 
     def close(self) -> None:
         del self.buffer
@@ -74,6 +83,7 @@ class ShmPool:
         self._free: list[Region] = []
         self._next_id = 1
         self._users: dict[int, RegionUser] = {}  # link id -> link, for retirement notices
+        self.abandoned = 0  # regions given up because a closed receiver still held them
 
     def acquire(self, nbytes: int) -> Region:
         """A region of at least ``nbytes`` that no receiver references."""
@@ -93,7 +103,7 @@ class ShmPool:
         size = region.size
         if size >= nbytes and (size == _MIN_SIZE or size >> 1 < nbytes):
             free.pop()
-            region.generation += 1
+            region.generation = (region.generation + 1) & GENERATION_MASK
             return region
         best = None
         for region in self._free:
@@ -102,7 +112,7 @@ class ShmPool:
                     best = region
         if best is not None:
             self._free.remove(best)
-            best.generation += 1
+            best.generation = (best.generation + 1) & GENERATION_MASK
         return best
 
     def _create(self, size: int) -> Region:
@@ -124,6 +134,20 @@ class ShmPool:
         if region.busy == 0:
             self._make_free(region)
 
+    def abandon(self, region_id: int, generation: int) -> None:
+        """The link of a receiver that still held region ``region_id`` closed: the region is
+        never reused (that receiver may still read it), and is retired once no other receiver
+        holds it."""
+        region = self._regions.get(region_id)
+        if region is None or region.generation != generation or region.busy <= 0:
+            return
+        if not region.abandoned:
+            region.abandoned = True
+            self.abandoned += 1
+        region.busy -= 1  # the closed receiver's count
+        if region.busy == 0:
+            self._retire(region)
+
     def settle(self, region: Region) -> None:
         """Called after a send: a region nobody received goes back to the free list."""
         if region.busy == 0:
@@ -140,11 +164,16 @@ class ShmPool:
             region.sent_to.discard(link_id)
 
     def _make_free(self, region: Region) -> None:
+        if region.abandoned:
+            self._retire(region)
+            return
         self._free.append(region)
         if len(self._free) > MAX_FREE_REGIONS:
             self._retire(self._free.pop(0))
 
     def _retire(self, region: Region) -> None:
+        if self._regions.get(region.id) is not region:
+            return  # retired already (an abandoned region settled again)
         del self._regions[region.id]
         for link_id in region.sent_to:
             user = self._users.get(link_id)

@@ -217,18 +217,23 @@ class SocketOutboundLink(OutboundLink):
             if not data:
                 self.close(pool)
                 return
+            outstanding = self.outstanding
             for off in range(1, len(data), wire.RELEASE_ITEM.size):
                 region_id, generation = wire.RELEASE_ITEM.unpack_from(data, off)
-                if self.outstanding.get(region_id) == generation:
-                    del self.outstanding[region_id]
-                pool.release(region_id, generation)
+                # Only what this receiver holds: a duplicate or stale RELEASE must not take
+                # another receiver's count of the region.
+                if outstanding.get(region_id) == generation:
+                    del outstanding[region_id]
+                    pool.release(region_id, generation)
 
     def close(self, pool: ShmPool) -> None:
         if self.closed:
             return
         self.closed = True
+        # The receiver may still read arrays over the regions it held (its node closed but lives
+        # on): they are abandoned, never reused (shm_pool's module docstring).
         for region_id, generation in self.outstanding.items():
-            pool.release(region_id, generation)
+            pool.abandon(region_id, generation)
         self.outstanding.clear()
         for _, _, region in self.pending:
             if region is not None:
@@ -246,15 +251,19 @@ class _Lease:
     does this job otherwise): when the last Arrow buffer over it dies, the region goes back to
     its sender (before the receiver's next send, or on its next call into the API)."""
 
-    __slots__ = ("generation", "link", "region_id")
+    # Only the link's releases deque and its own mapping, as the C slice: holding the link kept
+    # every mapping of a closed link alive while one array lived.
+    __slots__ = ("item", "mapping", "releases")
 
-    def __init__(self, link: SocketInboundLink, region_id: int, generation: int) -> None:
-        self.link = link
-        self.region_id = region_id
-        self.generation = generation
+    def __init__(
+        self, releases: deque[tuple[int, int]], mapping: Mapping, item: tuple[int, int]
+    ) -> None:
+        self.releases = releases
+        self.mapping = mapping
+        self.item = item
 
     def __del__(self) -> None:
-        self.link.releases.append((self.region_id, self.generation))
+        self.releases.append(self.item)
 
 
 class SocketInboundLink(InboundLink):
@@ -319,8 +328,8 @@ class SocketInboundLink(InboundLink):
             return _py_buffer(
                 _shared_slice(mapping.mm, nbytes, self.releases, (region_id, generation))
             )
-        lease = _Lease(self, region_id, generation)
-        return pa.foreign_buffer(mapping.address, nbytes, base=(lease, mapping))
+        lease = _Lease(self.releases, mapping, (region_id, generation))
+        return pa.foreign_buffer(mapping.address, nbytes, base=lease)
 
     def flush_releases(self) -> bool:
         """Send the RELEASE records waiting; False while the sender's socket is full (the
@@ -344,7 +353,10 @@ class SocketInboundLink(InboundLink):
                 break  # sender gone: nothing to release any more
             for _ in range(count):
                 releases.popleft()
-        releases.clear()  # only left over when the link is gone
+        if self.closed:
+            # Nothing to release any more. Cleared only then: a lease dying on another thread
+            # may append between the loop's test and here, and its release must not be lost.
+            releases.clear()
         return True
 
     def close(self) -> None:

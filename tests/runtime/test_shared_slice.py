@@ -11,6 +11,7 @@ a sender's link, a receiver's link, RELEASE records back to the sender's pool.
 from __future__ import annotations
 
 import collections
+import gc
 import importlib
 import mmap
 import os
@@ -215,3 +216,163 @@ def test_the_c_helper_compiles_without_warnings_for_aarch64(tmp_path: Path) -> N
         assert os.environ.get("DORA_ROS_REQUIRE_AARCH64", "") in ("", "0"), f"{compiler} missing"
         pytest.skip(f"{compiler} is not installed (apt-get install gcc-aarch64-linux-gnu)")
     _compile(compiler, tmp_path)
+
+
+def _receiver_maps() -> int:
+    """Read-only mappings of dora-ros regions in this process (the receivers' ``Mapping``s)."""
+    with open("/proc/self/maps") as maps:
+        return sum(1 for line in maps if "/memfd:dora-ros" in line and line.split()[1][1] == "-")
+
+
+def test_a_kept_array_holds_only_its_own_mapping_of_a_closed_link(flavour: str) -> None:
+    # Issue 12 (review): without the C extension the lease held the whole link, so one kept
+    # array kept all 12 mappings of a closed link alive (the C slice: its own only).
+    edge = Edge()
+    try:
+        before = _receiver_maps()
+        kept = []
+        for i in range(12):  # each kept: 12 regions, 12 mappings
+            edge.send(bytes([i + 1]) * 8192)
+            kept.append(edge.receive())
+        assert _receiver_maps() == before + 12
+        last = kept[-1]
+        del kept
+        edge.out.close(edge.pool)
+        edge.inbound.close()
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a.close()
+        edge.inbound = SocketInboundLink(b)  # the closed link is dropped, as the node does
+        gc.collect()
+        assert _receiver_maps() == before + 1
+        assert last.to_numpy()[-1] == 12
+        del last
+        assert _receiver_maps() == before
+    finally:
+        edge.close()
+
+
+def test_generations_wrap_past_two_to_the_32(flavour: str, edge: Edge) -> None:
+    # Generations travel as uint32: after 2**32 reuses of one region the sender died with
+    # struct.error. They wrap, and are compared for equality only.
+    region_id = edge.send(b"\0" * 8192)
+    edge.receive()  # dropped at once
+    assert edge.busy() == 0
+    edge.pool._regions[region_id].generation = 2**32 - 3
+    generations = []
+    for i in range(6):
+        assert edge.send(bytes([i + 1]) * 8192) == region_id  # the one region, reused
+        generations.append(edge.pool._regions[region_id].generation)
+        value = edge.receive()
+        assert value.to_numpy()[0] == i + 1
+        del value
+        assert edge.busy() == 0  # the release (with the wrapped generation) freed it
+    assert generations == [2**32 - 2, 2**32 - 1, 0, 1, 2, 3]
+
+
+def test_a_duplicate_release_does_not_take_another_receivers_count(flavour: str) -> None:
+    # One region sent to two receivers; the first sends its RELEASE twice. Before, the second
+    # copy took the other receiver's count: the region went free and the next message
+    # overwrote what the second receiver still read.
+    a1, b1 = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a2, b2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pool = ShmPool()
+    outs = [SocketOutboundLink(1, "r1", a1, 10), SocketOutboundLink(2, "r2", a2, 10)]
+    try:
+        region = pool.acquire(8192)
+        ref = wire.SHM_REF.pack(region.id, region.generation, region.size)
+        header = wire.HEADER.pack(wire.KIND_SHM, wire.ENC_BYTES, 0, 0, 0, 0, 8192)
+        for out in outs:
+            out.send([header, ref, b""], [region.fd], region, pool)
+        assert region.busy == 2
+        release = bytes([wire.KIND_RELEASE]) + wire.RELEASE_ITEM.pack(region.id, region.generation)
+        b1.send(release)
+        b1.send(release)  # duplicate
+        outs[0].read_releases(pool)
+        assert region.busy == 1  # the second receiver still holds it
+        assert pool.take_free(8192) is None
+    finally:
+        for out in outs:
+            out.close(pool)
+        pool.close()
+        for s in (b1, b2):
+            s.close()
+
+
+class _RacingReleases(collections.deque):  # type: ignore[type-arg]
+    """A releases deque where a lease dies on another thread right after flush_releases found
+    it empty (between its loop's test and what follows)."""
+
+    late: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        n = super().__len__()
+        if n == 0 and self.late is not None:
+            self.append(self.late)  # appended after the emptiness was seen
+            self.late = None
+        return n
+
+
+def test_a_release_appended_while_flushing_is_not_lost(edge: Edge) -> None:
+    releases = _RacingReleases()
+    releases.late = (7, 9)
+    edge.inbound.releases = releases
+    assert edge.inbound.flush_releases()
+    assert list(releases) == [(7, 9)]  # sent by the next flush, not dropped
+    assert edge.inbound.flush_releases()
+    assert not releases
+    assert edge.out.sock.recv(64) == bytes([wire.KIND_RELEASE]) + wire.RELEASE_ITEM.pack(7, 9)
+
+
+def test_regions_a_closed_receiver_still_holds_are_never_reused(flavour: str, edge: Edge) -> None:
+    # Issue 12 (review): a closed link gave every region its receiver held back to the free
+    # list, and the next messages overwrote arrays the closed node still read (MAP_SHARED).
+    kept = []
+    for i in range(4):
+        edge.send(bytes([i + 1]) * 8192)
+        kept.append(edge.receive())
+    held = set(edge.out.outstanding)
+    assert len(held) == 4
+    edge.out.close(edge.pool)  # the receiver's node closed: its sender sees the link close
+    reused = []
+    for _ in range(8):
+        region = edge.pool.acquire(8192)
+        reused.append(region.id in held)
+        region.mm[:8192] = b"\xff" * 8192
+        edge.pool.settle(region)
+    assert [int(v.to_numpy()[0]) for v in kept] == [1, 2, 3, 4]
+    assert [int(v.to_numpy()[-1]) for v in kept] == [1, 2, 3, 4]
+    assert not any(reused)
+    assert edge.pool.abandoned == 4
+    assert edge.pool.region_count == 1  # the abandoned ones left the pool: one new region
+
+
+def test_a_region_a_closed_receiver_held_is_retired_when_the_others_release_it() -> None:
+    # Sent to two receivers; the first one's link closes while it holds the region: the second
+    # one's release then retires the region (the second receiver is told to unmap it) instead
+    # of freeing it for reuse.
+    a1, b1 = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a2, b2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pool = ShmPool()
+    outs = [SocketOutboundLink(1, "r1", a1, 10), SocketOutboundLink(2, "r2", a2, 10)]
+    try:
+        region = pool.acquire(8192)
+        ref = wire.SHM_REF.pack(region.id, region.generation, region.size)
+        header = wire.HEADER.pack(wire.KIND_SHM, wire.ENC_BYTES, 0, 0, 0, 0, 8192)
+        for out in outs:
+            out.send([header, ref, b""], [region.fd], region, pool)
+        outs[0].close(pool)
+        assert pool.abandoned == 1 and region.busy == 1
+        assert pool.region_count == 1  # the second receiver still holds it
+        b2.recv(256)  # the message
+        b2.send(bytes([wire.KIND_RELEASE]) + wire.RELEASE_ITEM.pack(region.id, region.generation))
+        outs[1].read_releases(pool)
+        assert pool.region_count == 0 and pool.take_free(8192) is None
+        retire = b2.recv(256)
+        assert retire == bytes([wire.KIND_RETIRE]) + wire.RETIRE_ITEM.pack(region.id)
+        assert pool.acquire(8192) is not region
+    finally:
+        for out in outs:
+            out.close(pool)
+        pool.close()
+        for s in (b1, b2):
+            s.close()

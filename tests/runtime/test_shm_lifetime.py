@@ -264,3 +264,76 @@ def test_a_sender_in_step_with_its_receiver_has_its_region_back_with_the_reply(t
     assert busy == [0] * 200, f"region still busy at {200 - busy.count(0)} of 200 replies"
     assert flow.result("misses") == 1  # the first send, which made the region
     assert flow.result("regions") == 1
+
+
+def test_arrays_a_closed_receiver_keeps_are_not_overwritten(tmp_path):
+    # Issue 12 (review): a receiver keeps numpy views of its last 8 messages and closes its
+    # Node; its sender saw the link close and put every region that receiver held back on the
+    # free list, so the next bursts overwrote what the closed node still read (7 of 8 arrays
+    # corrupted). Those regions are abandoned now: never reused.
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: sender
+            path: sender.py
+            outputs: [data]
+          - id: steady
+            path: steady.py
+            inputs: {data: {source: sender/data, queue_size: 100}}
+          - id: early
+            path: early.py
+            inputs: {data: {source: sender/data, queue_size: 100}}
+        """,
+        sender="""
+        import time
+        import numpy as np
+        import pyarrow as pa
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        index = 0
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            for _ in range(30):
+                node.send_output("data", pa.array(np.full(8192, index, np.int64)))  # 64 KiB
+                index += 1
+            time.sleep(0.05)
+            node.drain()
+        record("pool", (getattr(node._pool, "abandoned", None), node._pool.region_count))
+        """,
+        steady="""
+        from dora_ros import Node
+
+        node = Node()
+        for event in node:
+            pass
+        """,
+        early="""
+        import time
+        from _rec import record
+        from dora_ros import Node
+
+        node = Node()
+        kept = []
+        count = 0
+        for event in node:
+            if event["type"] == "INPUT":
+                count += 1
+                kept = [*kept[-7:], event["value"].to_numpy()]
+                if count == 30:
+                    break
+        taken = [int(a[0]) for a in kept]
+        node.close()
+        time.sleep(3)  # the sender sends on, for ~60 bursts
+        record("kept", (taken, [sorted(set(a.tolist())) for a in kept]))
+        """,
+    )
+    result = run_flow(flow, timeout=60)
+    assert result.returncode == 0, result.stderr
+    taken, seen = flow.result("kept")
+    assert seen == [[i] for i in taken], "a kept array was overwritten after close"
+    abandoned, regions = flow.result("pool")
+    assert abandoned >= 8
+    assert regions <= 40
