@@ -376,3 +376,42 @@ def test_a_region_a_closed_receiver_held_is_retired_when_the_others_release_it()
         pool.close()
         for s in (b1, b2):
             s.close()
+
+
+def test_receivers_that_close_again_and_again_leave_nothing_in_the_sender(flavour: str) -> None:
+    # A dynamic node leaving and rejoining: each time its link closes while it keeps arrays,
+    # so its regions are abandoned. They must leave the pool (no regions, fds or mappings
+    # piling up in the sender), whatever the receiver keeps.
+    pool = ShmPool()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    maps_before = (_receiver_maps(), _sender_maps())
+    try:
+        for _ in range(30):
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            out, inbound = SocketOutboundLink(1, "dynamic", a, 10), SocketInboundLink(b)
+            kept = []
+            for i in range(3):
+                region = pool.acquire(8192)
+                region.mm[:8192] = bytes([i + 1]) * 8192
+                ref = wire.SHM_REF.pack(region.id, region.generation, region.size)
+                header = wire.HEADER.pack(wire.KIND_SHM, wire.ENC_BYTES, 0, 0, 0, 0, 8192)
+                fds = [region.fd] if out.needs_fd(region) else []
+                out.send([header, ref, b""], fds, region, pool)
+                pool.settle(region)
+                assert inbound.receive(lambda *_: None)
+                kept.append(inbound.shm_buffer(region.id, region.generation, 8192))
+            out.close(pool)
+            inbound.close()
+            assert [buf.to_pybytes()[:1] for buf in kept] == [b"\1", b"\2", b"\3"]
+            del kept, inbound
+        assert pool.abandoned == 90
+        assert pool.region_count == 0
+        assert len(os.listdir("/proc/self/fd")) <= fds_before
+        assert (_receiver_maps(), _sender_maps()) == maps_before
+    finally:
+        pool.close()
+
+
+def _sender_maps() -> int:
+    with open("/proc/self/maps") as maps:
+        return sum(1 for line in maps if "/memfd:dora-ros" in line and line.split()[1][1] == "w")
