@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import struct
 import time
+from pathlib import Path
 
 from ros_peers import Peer, name, peer, poll
 
@@ -19,17 +20,24 @@ from dora_ros.bridge.backend import open_backend
 DOMAIN = 87
 
 
-def test_samples_published_just_before_close_are_delivered() -> None:
+def test_samples_published_just_before_close_are_delivered(tmp_path: Path) -> None:
     topic = name("/flush")
     count = 200
+    go = tmp_path / "go"
     listener_config = {"topic": topic, "type": "std_msgs/msg/String", "depth": 1000}
     with peer("count_peer.py", listener_config, DOMAIN) as listener:
         publisher = Peer(
             "dora_burst_then_close.py",
-            {"topic": topic, "domain": DOMAIN, "count": count, "size": 100_000},
+            {"topic": topic, "domain": DOMAIN, "count": count, "size": 100_000, "go_file": str(go)},
             DOMAIN,
         )
         try:
+            # The burst starts once the listener knows the publisher too: each side discovers the
+            # other on its own, and a listener that learnt of the publisher only after its close
+            # (seen in CI under load) acknowledged nothing for the close to wait for.
+            listener.wait(lambda e: e.get("event") == "publishers" and e["n"] >= 1, 60)
+            time.sleep(0.1)  # the graph is updated just before the reader is paired
+            go.touch()
             publisher.wait(lambda e: e.get("event") == "closed", 60)
             assert publisher.proc.wait(20) == 0
         finally:
