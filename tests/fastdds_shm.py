@@ -2,9 +2,13 @@
 
 A Fast DDS participant (rclpy peers, the bridge's rclpy backend, launch tests) makes a segment
 `fastdds_<16 hex>` with a lock file `fastdds_<16 hex>_el`, and ports `fastdds_port<n>` with
-`_el`/`_sl` lock files; it holds an flock on the lock file while it lives and removes the files
-when it closes. A process that is killed leaves them. A file is a leftover when its lock file
-can be locked: no live process holds it (Fast DDS's own `fastdds shm clean` uses the same rule).
+`_el`/`_sl` lock files and a named semaphore `sem.fastdds_port<n>_mutex`; Fast DDS 2 (the Jazzy
+peers of tests/bridge/test_jazzy.py) names the same files `fastrtps_...`. A participant holds an
+flock on its lock files and maps its segments while it lives, and removes what it alone used
+when it closes. A process that is killed leaves them, and a port other processes had opened can
+outlive its lock files. A group of files (one segment or port: the files, locks and semaphore)
+is a leftover when no live process maps or holds any of them open and its lock files can be
+locked (Fast DDS's own `fastdds shm clean` uses the lock rule).
 """
 
 from __future__ import annotations
@@ -15,18 +19,42 @@ import re
 from pathlib import Path
 
 SHM = Path("/dev/shm")
-_LOCK = re.compile(r"^fastdds_(?:[0-9a-z]{16}|port\d{1,5})_(?:el|sl)$")
+_FILE = re.compile(
+    r"^(?P<sem>sem\.)?(?P<base>(?:fastdds|fastrtps)_(?:[0-9a-z]{16}|port\d{1,5}))"
+    r"(?P<suffix>_el|_sl|_mutex)?$"
+)
 
 
 def fastdds_files() -> set[str]:
-    """Names of the Fast DDS files in /dev/shm now."""
+    """Names of the Fast DDS files in /dev/shm now (segments, ports, locks, semaphores)."""
     try:
-        return {name for name in os.listdir(SHM) if name.startswith("fastdds_")}
+        return {name for name in os.listdir(SHM) if _FILE.match(name)}
     except FileNotFoundError:
         return set()
 
 
-def _in_use(lock: Path) -> bool:
+def _held() -> set[str]:
+    """Names of the /dev/shm files some live process maps or has open."""
+    held: set[str] = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                for line in maps:
+                    at = line.find("/dev/shm/")
+                    if at >= 0:
+                        held.add(line[at + 9 :].split(" (deleted)")[0].strip())
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("/dev/shm/"):
+                    held.add(target[9:])
+        except OSError:  # the process ended meanwhile, or is not ours to read
+            continue
+    return held
+
+
+def _locked(lock: Path) -> bool:
     try:
         with open(lock, "ab") as f:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -36,19 +64,23 @@ def _in_use(lock: Path) -> bool:
 
 
 def remove_leftovers(keep: set[str]) -> list[str]:
-    """Remove the files of segments and ports no live process holds, except those in ``keep``
-    (what was there before the suite started: not ours to judge). Returns the names removed."""
+    """Remove the Fast DDS files of segments and ports no live process holds, except those in
+    ``keep`` (what was there before the suite started: not ours to judge). Returns the names
+    removed."""
+    groups: dict[str, list[str]] = {}
+    for name in fastdds_files():
+        match = _FILE.match(name)
+        assert match is not None
+        groups.setdefault(match["base"], []).append(name)
+    held = _held()
     removed = []
-    for lock_name in sorted(fastdds_files()):
-        if not _LOCK.match(lock_name) or lock_name in keep:
+    for names in groups.values():
+        if any(n in keep or n in held for n in names):
             continue
-        base = lock_name[:-3]
-        lock = SHM / lock_name
-        if not lock.exists() or _in_use(lock):
+        locks = [SHM / n for n in names if n.endswith(("_el", "_sl")) and not n.startswith("sem.")]
+        if any(_locked(lock) for lock in locks):
             continue
-        for name in (base, f"{base}_el", f"{base}_sl"):
-            if name in keep:
-                continue
+        for name in sorted(names):
             try:
                 (SHM / name).unlink()
                 removed.append(name)
