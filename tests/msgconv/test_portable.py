@@ -22,48 +22,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from c_build import aarch64_compiler, compile_object, host_compiler
 
 from dora_ros import msgconv
 from dora_ros.msgconv import native
 
 SOURCE = Path(msgconv.__file__).parent / "_arrow_native.c"
-FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-c"]
 PATHS = [True, False] if native.AVAILABLE else [False]
 
 
-def _compile(compiler: str, tmp_path: Path) -> None:
-    include = sysconfig.get_paths()["include"]
-    out = tmp_path / f"{compiler}.o"
-    done = subprocess.run(
-        [compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert out.stat().st_size > 0
-
-
 def test_c_helpers_compile_without_warnings_here(tmp_path: Path) -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}) on this machine")
-    _compile(compiler, tmp_path)
+    compile_object(host_compiler(), SOURCE, tmp_path)
 
 
 def test_c_helpers_compile_without_warnings_for_aarch64(tmp_path: Path) -> None:
-    compiler = "aarch64-linux-gnu-gcc"
-    if shutil.which(compiler) is None:
-        # `make test` installs it and sets DORA_ROS_REQUIRE_AARCH64=1: there, missing is a failure
-        assert os.environ.get("DORA_ROS_REQUIRE_AARCH64", "") in ("", "0"), f"{compiler} missing"
-        pytest.skip(f"{compiler} is not installed (apt-get install gcc-aarch64-linux-gnu)")
-    _compile(compiler, tmp_path)
+    built = compile_object(aarch64_compiler(), SOURCE, tmp_path)
     # and the object is aarch64 code
     objdump = shutil.which("aarch64-linux-gnu-objdump")
     if objdump:
-        head = subprocess.run(
-            [objdump, "-f", str(tmp_path / f"{compiler}.o")], capture_output=True, text=True
-        )
+        head = subprocess.run([objdump, "-f", str(built)], capture_output=True, text=True)
         assert "aarch64" in head.stdout
 
 

@@ -15,11 +15,8 @@ import gc
 import importlib
 import mmap
 import os
-import shutil
 import socket
-import subprocess
 import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +24,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from c_build import aarch64_compiler, compile_object, host_compiler
 
 from dora_ros.runtime import transport, wire
 from dora_ros.runtime.shm_pool import ShmPool
 from dora_ros.runtime.transport import SocketInboundLink, SocketOutboundLink
 
 SOURCE = Path(transport.__file__).parent / "_sample_buffer.c"
-FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-c"]
 HAS_C = importlib.util.find_spec("dora_ros.runtime._sample_buffer") is not None
 
 
@@ -189,33 +186,12 @@ def test_shared_slice_keeps_the_exception_being_raised(monkeypatch: pytest.Monke
     mm.close()  # every export is gone
 
 
-def _compile(compiler: str, tmp_path: Path) -> None:
-    include = sysconfig.get_paths()["include"]
-    out = tmp_path / f"{compiler}.o"
-    done = subprocess.run(
-        [compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert out.stat().st_size > 0
-
-
 def test_the_c_helper_compiles_without_warnings_here(tmp_path: Path) -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}) on this machine")
-    _compile(compiler, tmp_path)
+    compile_object(host_compiler(), SOURCE, tmp_path)
 
 
 def test_the_c_helper_compiles_without_warnings_for_aarch64(tmp_path: Path) -> None:
-    compiler = "aarch64-linux-gnu-gcc"
-    if shutil.which(compiler) is None:
-        # `make test` installs it and sets DORA_ROS_REQUIRE_AARCH64=1: there, missing is a failure
-        assert os.environ.get("DORA_ROS_REQUIRE_AARCH64", "") in ("", "0"), f"{compiler} missing"
-        pytest.skip(f"{compiler} is not installed (apt-get install gcc-aarch64-linux-gnu)")
-    _compile(compiler, tmp_path)
+    compile_object(aarch64_compiler(), SOURCE, tmp_path)
 
 
 def _receiver_maps() -> int:
