@@ -87,22 +87,14 @@ def _wait(
 ) -> bool:
     """Wait up to `timeout` s (or until `stop` is set) for an rclpy future completed by the
     executor thread; whether it completed."""
-    done = threading.Event()
-    future.add_done_callback(lambda _f: done.set())
-    backend.executor.wake()
-    if stop is None:
-        return done.wait(timeout)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while not done.wait(0.05):
-        if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-            return done.is_set()
-    return True
+    return _wait_any(backend, [future], timeout, stop) is not None
 
 
 def _wait_any(
     backend: RclpyBackend, futures: list[Any], timeout: float | None, stop: threading.Event | None
 ) -> Any:
-    """The first of `futures` done within `timeout` s (None if none, or if `stop` is set)."""
+    """The first of `futures` (rclpy futures completed by the executor thread) done within
+    `timeout` s; None if none is, or once `stop` is set."""
     done = threading.Event()
     for future in futures:
         future.add_done_callback(lambda _f: done.set())
