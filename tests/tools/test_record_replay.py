@@ -173,8 +173,16 @@ def test_record_ros_topics_as_cdr_readable_by_mcap_ros2_and_replay_them(tmp_path
     assert replayed.returncode == 0, replayed.stderr
     before = (tmp_path / "recorded.jsonl").read_text().splitlines()
     after = (tmp_path / "replayed.jsonl").read_text().splitlines()
-    assert len(before) == len(chatter) + len(images)
-    assert after == before
+    # The replay hands over every recorded message, in order.
+    assert len(after) == len(chatter) + len(images)
+    # The live sink saw the same lines, but at the recording's end: --stop-after sends STOP to
+    # the sink and the recorder apart, each's last event (docs/runtime.md), while the bridge's
+    # outputs go to each directly; a message of each topic in flight then may reach one and not
+    # the other (CI once: the sink had 229 lines, the file 228).
+    same = 0
+    while same < min(len(before), len(after)) and before[same] == after[same]:
+        same += 1
+    assert len(before) - same <= 2 and len(after) - same <= 2, (len(before), len(after), same)
     first = json.loads(before[0])
     assert first["meta"]["ros2.type"] in ("std_msgs/msg/String", "sensor_msgs/msg/Image")
 
