@@ -1,8 +1,11 @@
 """Actions on the rclpy backend: a server and a client moving CDR goals, feedback and results.
 
-rclpy's `ActionServer`/`ActionClient` do the protocol (goal, cancel and result services, feedback
-and status topics); these classes put queues and per-goal records around them so the bridge can
-drive them from its own threads with CDR bytes (msgconv converts to and from Arrow).
+The client is rclpy's `ActionClient` with queues and per-goal records around it, so the bridge can
+drive it from its own threads with CDR bytes (msgconv converts to and from Arrow). The server
+implements the action protocol itself, as rcl_action does, on rclpy's public services and
+publishers (`RclpyActionServer`): rclpy's `ActionServer` tells its callbacks neither a goal's id
+before it is decided nor when a result has been sent, and learning them meant overriding its
+private methods.
 
 What a goal costs and how long: a client holds at most `MAX_CONCURRENT_GOALS` goals in flight
 (sent and not yet ended, as dora-rs 1.1); it asks for each accepted goal's result at once, so a
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError
 from .qos import Ros2QosPolicies
-from .rclpy_services import wait_for_match
+from .rclpy_services import Unanswered, wait_for_match
 from .ready_queue import ReadyQueue
 from .reporting import CountedLog
 
@@ -114,18 +117,71 @@ def _wait_any(
 
 # --- server --------------------------------------------------------------------------------------
 
+# action_msgs/GoalStatus codes (rcl_action's goal states) and CancelGoal return codes.
+_UNKNOWN, _ACCEPTED, _EXECUTING, _CANCELING = 0, 1, 2, 3
+_SUCCEEDED, _CANCELED, _ABORTED = 4, 5, 6
+_CANCELABLE = (_ACCEPTED, _EXECUTING)
+_RUNNING = (_EXECUTING, _CANCELING)
+_CANCEL_NONE, _CANCEL_UNKNOWN_GOAL_ID, _CANCEL_GOAL_TERMINATED = 0, 2, 3
+_END_CODES = {"succeeded": _SUCCEEDED, "canceled": _CANCELED, "aborted": _ABORTED}
+_FOREVER = 2**63 - 1  # nanoseconds: "at or before" this stamp is every goal
+
+#: Ended goals a server keeps (status and result, for get-result requests) until they expire
+#: `result_timeout` s after they ended; beyond, the one that ended first expires at once, counted.
+MAX_ENDED_GOALS = 1024
+#: Seconds between two looks for ended goals whose `result_timeout` has passed.
+EXPIRY_PERIOD = 1.0
+#: Seconds `send_feedback`/`send_result` wait for a goal accepted a moment ago to be started.
+START_WAIT = 2.0
+
+
+def _nanoseconds(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _goal_key(goal_id: str) -> bytes | None:
+    """The 16 bytes of a goal id string; None if it is not a UUID."""
+    try:
+        return uuid.UUID(goal_id).bytes
+    except (ValueError, TypeError, AttributeError):
+        return None
+
 
 @dataclass
 class _ServerGoal:
-    goal_id: str
-    decision: Any = None  # rclpy Future: True (accept) / False (reject), when not auto-accepting
-    handle: Any = None  # rclpy ServerGoalHandle once accepted
-    result: Any = None  # rclpy Future: (status, result CDR)
+    """A goal the server tracks, from its request until it expires (or is rejected)."""
+
+    goal_id: str  # the canonical UUID string the user sees
+    key: bytes  # its 16 bytes
+    uuid: Any  # its unique_identifier_msgs/UUID, as the request carried it
+    ended: Any  # rclpy Future: the GetResult response once it ends; None if never accepted
+    status: int = _UNKNOWN  # action_msgs/GoalStatus; UNKNOWN while it waits for a decision
+    stamp: Any = None  # builtin_interfaces/Time of acceptance (the node's clock)
+    stamp_ns: int = 0
+    decision: Any = None  # rclpy Future: True (accept) / False (reject), without auto-accept
+    settled: threading.Event = field(default_factory=threading.Event)  # started or rejected
+    ended_at: float = 0.0  # time.monotonic() when it ended
     feedback_sent: bool = False
 
 
 class RclpyActionServer:
-    """Serves a ROS 2 action; goals and cancel requests come out of queues, by goal id string."""
+    """Serves a ROS 2 action; goals and cancel requests come out of queues, by goal id string.
+
+    The action protocol is implemented here on rclpy's public services and publishers, as
+    rcl_action does it: the three services `<name>/_action/send_goal|cancel_goal|get_result` and
+    the topics `<name>/_action/feedback|status`, with the generated action type's `Impl` types
+    (so `ros2 action list/info` and every action client see an ordinary action server). rclpy's
+    `ActionServer` hides what the bridge needs (a goal's id before it is decided, and when a
+    result has been answered to a client), which it could only learn through private methods.
+
+    Goal states follow rcl_action's state machine: accepted goals start executing at once (as
+    rclpy's default `handle_accepted_callback` does), a cancel request moves a goal to CANCELING,
+    and the user ends it SUCCEEDED, ABORTED or (when canceling) CANCELED. The status array of
+    every goal tracked is published (reliable, transient_local) on each change. An ended goal's
+    result is kept `result_timeout` s (monotonic time, whatever clock the node uses) and at most
+    `MAX_ENDED_GOALS` of them; get-result requests are answered at once for an ended goal, when it
+    ends for a running one, and with status UNKNOWN at once for a goal not tracked.
+    """
 
     def __init__(
         self,
@@ -136,165 +192,272 @@ class RclpyActionServer:
         auto_accept: bool = True,
         result_timeout: int = int(RESULT_KEEP),
     ):
-        from rclpy.action import ActionServer
+        from rclpy.clock import Clock, ClockType
         from rclpy.qos import qos_profile_action_status_default
 
         from .rclpy_backend import import_interface, to_qos_profile
 
         self.name = name
         self.type_name = type_name
+        self.expired_early = 0  # ended goals expired beyond MAX_ENDED_GOALS
         self._backend = backend
+        self._report: CountedLog = backend.report
         self._action = import_interface(type_name)
         self._auto_accept = auto_accept
-        report = backend.report
+        self._result_timeout = float(result_timeout)
         self.goals: ReadyQueue[tuple[str, bytes]] = ReadyQueue(
-            MAX_PENDING_GOALS, f"action {name} goals", report, on_drop=self._drop_goal
+            MAX_PENDING_GOALS, f"action {name} goals", self._report, on_drop=self._drop_goal
         )
         self.cancels: ReadyQueue[str] = ReadyQueue(
-            MAX_PENDING_GOALS, f"action {name} cancel requests", report
+            MAX_PENDING_GOALS, f"action {name} cancel requests", self._report
         )
-        self._goals: dict[str, _ServerGoal] = {}
+        self._goals: dict[bytes, _ServerGoal] = {}  # every goal tracked, in arrival order
+        self._ended: dict[bytes, None] = {}  # ended goals, in the order they ended
         self._deliveries: dict[str, threading.Event] = {}  # goal id -> set once result sent
         self._lock = threading.Lock()
-        owner = self
-
-        class _Server(ActionServer):
-            # rclpy gives the goal callback only the goal message, not its UUID; remember the
-            # UUID of the request being decided so the user sees the real goal id before deciding.
-            async def _execute_goal_request(self, header_and_request: Any) -> None:
-                request = header_and_request[1]
-                owner._deciding[id(request.goal)] = uuid_str(request.goal_id.uuid)
-                try:
-                    await super()._execute_goal_request(header_and_request)
-                finally:
-                    owner._deciding.pop(id(request.goal), None)
-
-            # rclpy answers a get-result request from a done callback of the goal's result
-            # future (at once if the goal has ended); one more callback after it tells
-            # `send_result` that the result has gone out. rclpy has no public hook for this.
-            async def _execute_get_result_request(self, header_and_request: Any) -> None:
-                key = bytes(header_and_request[1].goal_id.uuid)
-                await super()._execute_get_result_request(header_and_request)
-                future = self._result_futures.get(key)
-                if future is not None:
-                    future.add_done_callback(lambda _f: owner._delivered(key))
-
-        self._deciding: dict[int, str] = {}
-        self._feedback_topic = f"{name}/_action/feedback"
+        self._closed = False
+        node = backend.node
+        impl = self._action.Impl
+        # rcl_action's names: the action name resolved (namespace, remapping), then the endpoint.
+        base = node.resolve_topic_name(name) + "/_action/"
+        self._feedback_topic = base + "feedback"
         profile = to_qos_profile(qos)
-        self._server: Any = _Server(
-            backend.node,
-            self._action,
-            name,
-            self._execute,
-            callback_group=backend.group,
-            goal_callback=self._on_goal,  # type: ignore[arg-type]  # rclpy awaits coroutines
-            cancel_callback=self._on_cancel,
-            goal_service_qos_profile=profile,
-            result_service_qos_profile=profile,
-            cancel_service_qos_profile=profile,
-            feedback_pub_qos_profile=profile,
-            status_pub_qos_profile=qos_profile_action_status_default,
-            result_timeout=result_timeout,
-        )
+        group = backend.group
+        self._entities: list[Any] = []
+        try:
+            for kind, endpoint, handler in (
+                (impl.SendGoalService, "send_goal", self._on_send_goal),
+                (impl.CancelGoalService, "cancel_goal", self._on_cancel),
+                (impl.GetResultService, "get_result", self._on_get_result),
+            ):
+                self._entities.append(
+                    node.create_service(
+                        kind, base + endpoint, handler, qos_profile=profile, callback_group=group
+                    )
+                )
+            self._feedback: Any = node.create_publisher(
+                impl.FeedbackMessage, self._feedback_topic, profile, callback_group=group
+            )
+            self._entities.append(self._feedback)
+            self._status: Any = node.create_publisher(
+                impl.GoalStatusMessage,
+                base + "status",
+                qos_profile_action_status_default,
+                callback_group=group,
+            )
+            self._entities.append(self._status)
+            # A steady clock: with use_sim_time and no /clock, a ROS-time timer never fires.
+            period = max(0.05, min(EXPIRY_PERIOD, self._result_timeout / 2))
+            self._entities.append(
+                node.create_timer(
+                    period, self._expire, group, clock=Clock(clock_type=ClockType.STEADY_TIME)
+                )
+            )
+        except BaseException:
+            self._destroy_entities()
+            raise
 
-    async def _on_goal(self, goal: Any) -> Any:
-        from rclpy.action import GoalResponse
+    # --- the protocol, on the executor thread ----------------------------------------------------
+
+    async def _on_send_goal(self, request: Any, response: Any) -> Any:
         from rclpy.serialization import serialize_message
 
-        goal_id = self._deciding.get(id(goal), str(uuid.uuid4()))
-        entry = _ServerGoal(goal_id)
+        key = bytes(request.goal_id.uuid)
+        entry = _ServerGoal(
+            uuid_str(key), key, request.goal_id, self._backend.executor.create_future()
+        )
         with self._lock:
-            self._goals[goal_id] = entry
-        if self._auto_accept:
-            return GoalResponse.ACCEPT
-        entry.decision = self._backend.executor.create_future()
-        self.goals.put((goal_id, bytes(serialize_message(goal))))
-        accepted = await entry.decision
-        if not accepted:
-            with self._lock:
-                self._goals.pop(goal_id, None)
-        return GoalResponse.ACCEPT if accepted else GoalResponse.REJECT
+            # A goal id already tracked is rejected, as rcl_action does (the response's defaults:
+            # not accepted, zero stamp): the bridge's client sends a goal whose answer it lost
+            # again with the same id (`RclpyActionClient._request_goal`) and relies on it.
+            if self._closed or key in self._goals:
+                return response
+            self._goals[key] = entry
+        goal = bytes(serialize_message(request.goal))
+        if not self._auto_accept:
+            entry.decision = self._backend.executor.create_future()
+            self.goals.put((entry.goal_id, goal))
+            accepted = await entry.decision
+            if self._closed:
+                raise Unanswered(f"action {self.name}: goal {entry.goal_id}: the server closed")
+            if not accepted:
+                self._forget_goal(entry)
+                return response
+        stamp = self._backend.node.get_clock().now().to_msg()
+        with self._lock:
+            if self._goals.get(key) is not entry:  # closed meanwhile
+                return response
+            entry.stamp, entry.stamp_ns = stamp, _nanoseconds(stamp)
+            # Accepted and executing at once, as rclpy's default handle_accepted_callback does.
+            entry.status = _EXECUTING
+        response.accepted = True
+        response.stamp = stamp
+        # rclpy sends this response as soon as the coroutine returns, on this thread; the task
+        # runs on a later turn of the (single-threaded) executor, so a client hears that its goal
+        # was accepted before the status array, the user's feedback or its result mention it.
+        self._backend.executor.create_task(self._start, entry, goal)
+        return response
 
-    async def _execute(self, goal_handle: Any) -> Any:
-        from rclpy.serialization import deserialize_message, serialize_message
-
-        goal_id = uuid_str(goal_handle.goal_id.uuid)
-        with self._lock:
-            entry = self._goals.setdefault(goal_id, _ServerGoal(goal_id))
-            entry.handle = goal_handle
-            entry.result = self._backend.executor.create_future()
+    def _start(self, entry: _ServerGoal, goal: bytes) -> None:
+        self._publish_status()
+        entry.settled.set()
         if self._auto_accept:
-            self.goals.put((goal_id, bytes(serialize_message(goal_handle.request))))
-        outcome = await entry.result
+            self.goals.put((entry.goal_id, goal))
+
+    def _forget_goal(self, entry: _ServerGoal) -> None:
+        """A goal rejected (or dropped before its decision): no longer tracked."""
         with self._lock:
-            self._goals.pop(goal_id, None)
-        status, result = outcome if outcome is not None else ("aborted", None)
-        if status == "succeeded":
-            goal_handle.succeed()
-        elif status == "canceled" and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        else:
-            goal_handle.abort()
-        if result is None:
-            return self._action.Result()
-        return deserialize_message(result, self._action.Result)
+            if self._goals.get(entry.key) is entry:
+                del self._goals[entry.key]
+        entry.settled.set()
+        if not entry.ended.done():
+            entry.ended.set_result(None)  # its get-result requests: UNKNOWN
+        self._backend.executor.wake()
+
+    def _on_cancel(self, request: Any, response: Any) -> Any:
+        """rcl_action's rules: a zero id and a zero stamp cancel every goal; a zero id and a stamp
+        every goal accepted at or before it; an id and a zero stamp that goal (UNKNOWN_GOAL_ID if
+        not tracked, GOAL_TERMINATED if it cannot be canceled); an id and a stamp that goal and
+        every goal at or before the stamp. Only ACCEPTED and EXECUTING goals can be canceled;
+        each one listed moves to CANCELING and goes out on `cancels` for the user to end."""
+        from action_msgs.msg import GoalInfo
+
+        wanted = bytes(request.goal_info.goal_id.uuid)
+        before = _nanoseconds(request.goal_info.stamp)
+        with self._lock:
+            if any(wanted) and before == 0:
+                goal = self._goals.get(wanted)
+                if goal is None or goal.status == _UNKNOWN:  # not accepted (yet): not tracked
+                    chosen, code = [], _CANCEL_UNKNOWN_GOAL_ID
+                elif goal.status in _CANCELABLE:
+                    chosen, code = [goal], _CANCEL_NONE
+                else:  # as rcl_action: ended, or already canceling
+                    chosen, code = [], _CANCEL_GOAL_TERMINATED
+            else:
+                limit = before if before or any(wanted) else _FOREVER
+                chosen = [
+                    g
+                    for g in self._goals.values()
+                    if g.status in _CANCELABLE and (g.stamp_ns <= limit or g.key == wanted)
+                ]
+                code = _CANCEL_NONE
+            for goal in chosen:
+                goal.status = _CANCELING
+        response.return_code = code
+        response.goals_canceling = [GoalInfo(goal_id=g.uuid, stamp=g.stamp) for g in chosen]
+        if chosen:
+            self._publish_status()
+            for goal in chosen:
+                self.cancels.put(goal.goal_id)
+        return response
+
+    async def _on_get_result(self, request: Any, response: Any) -> Any:
+        with self._lock:
+            entry = self._goals.get(bytes(request.goal_id.uuid))
+        if entry is None:
+            return response  # status UNKNOWN: never tracked, rejected or expired
+        answer = await entry.ended  # at once for an ended goal
+        if self._closed:
+            raise Unanswered(f"action {self.name}: result of goal {entry.goal_id}: closed")
+        if answer is None:
+            return response  # rejected while this request waited for its decision
+        # rclpy sends the returned response right after this coroutine returns, on this thread.
+        self._delivered(entry.goal_id)
+        return answer
+
+    def _expire(self) -> None:
+        """Forget goals that ended `result_timeout` s ago (a timer on the executor thread)."""
+        now = time.monotonic()
+        expired = False
+        with self._lock:
+            for key in list(self._ended):
+                goal = self._goals.get(key)
+                if goal is not None and now - goal.ended_at < self._result_timeout:
+                    break  # ended in order: the rest ended later
+                del self._ended[key]
+                self._goals.pop(key, None)
+                expired = True
+        if expired:
+            self._publish_status()
+
+    def _publish_status(self) -> None:
+        """Publish the status of every goal tracked (accepted, running or ended, not expired)."""
+        from action_msgs.msg import GoalInfo, GoalStatus
+
+        with self._lock:  # one array at a time, so they go out in the order of the changes
+            if self._closed:
+                return
+            self._status.publish(
+                self._action.Impl.GoalStatusMessage(
+                    status_list=[
+                        GoalStatus(
+                            goal_info=GoalInfo(goal_id=g.uuid, stamp=g.stamp), status=g.status
+                        )
+                        for g in self._goals.values()
+                        if g.status != _UNKNOWN
+                    ]
+                )
+            )
 
     def _drop_goal(self, item: tuple[str, bytes]) -> None:
         """A goal pushed out of the full `goals` queue: nobody will see it, so end it now."""
-        goal_id = item[0]
+        key = _goal_key(item[0])
         with self._lock:
-            entry = self._goals.get(goal_id)
+            entry = self._goals.get(key) if key is not None else None
         if entry is None:
             return
         if entry.decision is not None and not entry.decision.done():
             self._backend._complete(entry.decision, False)
-        elif entry.result is not None:
-            self._backend._complete(entry.result, ("aborted", None))
+        elif entry.status in _RUNNING:
+            try:
+                self.send_result(entry.goal_id, None, "aborted")
+                self.forget_delivery(entry.goal_id)
+            except BridgeError:  # ended meanwhile
+                log.debug("action %s: dropped goal %s had ended", self.name, entry.goal_id)
 
-    def _on_cancel(self, goal_handle: Any) -> Any:
-        from rclpy.action import CancelResponse
-
-        self.cancels.put(uuid_str(goal_handle.goal_id.uuid))
-        return CancelResponse.ACCEPT
-
-    def _delivered(self, key: bytes) -> None:
+    def _delivered(self, goal_id: str) -> None:
         with self._lock:
-            event = self._deliveries.pop(uuid_str(key), None)
+            event = self._deliveries.pop(goal_id, None)
         if event is not None:
             event.set()
 
+    # --- the user's side -------------------------------------------------------------------------
+
     def decide(self, goal_id: str, accept: bool) -> None:
         """Accept or reject a goal taken with `auto_accept=False`."""
+        key = _goal_key(goal_id)
         with self._lock:
-            entry = self._goals.get(goal_id)
+            entry = self._goals.get(key) if key is not None else None
         if entry is None or entry.decision is None or entry.decision.done():
             raise BridgeError(f"action {self.name}: goal {goal_id} is not waiting for a decision")
         self._backend._complete(entry.decision, accept)
 
-    def _entry(self, goal_id: str) -> _ServerGoal:
-        deadline = time.monotonic() + 2.0
-        while True:
-            with self._lock:
-                entry = self._goals.get(goal_id)
-                if entry is not None and entry.result is not None:
-                    return entry
-            # Just accepted: the executor is about to start it; give it a moment.
-            if entry is None or time.monotonic() > deadline:
-                raise BridgeError(
-                    f"action {self.name}: goal {goal_id} is not executing "
-                    "(unknown, rejected, or already finished)"
-                )
-            time.sleep(0.001)
+    def _running(self, goal_id: str) -> _ServerGoal:
+        key = _goal_key(goal_id)
+        with self._lock:
+            entry = self._goals.get(key) if key is not None else None
+        # Just accepted: the executor is about to start it; give it a moment.
+        if entry is None or not entry.settled.wait(START_WAIT) or entry.status not in _RUNNING:
+            raise BridgeError(
+                f"action {self.name}: goal {goal_id} is not executing "
+                "(unknown, rejected, or already finished)"
+            )
+        return entry
 
     def send_feedback(self, goal_id: str, feedback: bytes) -> None:
         from rclpy.serialization import deserialize_message
 
-        entry = self._entry(goal_id)
+        entry = self._running(goal_id)
+        message = self._action.Impl.FeedbackMessage(
+            goal_id=entry.uuid, feedback=deserialize_message(feedback, self._action.Feedback)
+        )
         if not entry.feedback_sent:
             entry.feedback_sent = True
             self._await_feedback_subscriber()
-        entry.handle.publish_feedback(deserialize_message(feedback, self._action.Feedback))
+        with self._lock:
+            if self._closed:
+                raise BridgeError(f"action {self.name}: the server is closed")
+            self._feedback.publish(message)
 
     def _await_feedback_subscriber(self) -> None:
         """Before a goal's first feedback, wait (at most `FEEDBACK_SUBSCRIBER_WAIT`) for a subscriber.
@@ -322,15 +485,46 @@ class RclpyActionServer:
         )
 
     def send_result(self, goal_id: str, result: bytes | None, status: str) -> threading.Event:
-        """End `goal_id`; the returned event is set once a client's get-result request has been
-        answered with the result (or the server is closed). Call `forget_delivery` when done."""
-        entry = self._entry(goal_id)
+        """End `goal_id` (`status`: succeeded, canceled or aborted; canceled only for a goal a
+        client asked to cancel, else aborted, as rcl_action allows); the returned event is set
+        once a client's get-result request has been answered with the result (or the server is
+        closed). Call `forget_delivery` when done."""
+        from rclpy.serialization import deserialize_message
+
+        entry = self._running(goal_id)
+        value = (
+            self._action.Result()
+            if result is None
+            else deserialize_message(result, self._action.Result)
+        )
         delivered = threading.Event()
         with self._lock:
+            if self._goals.get(entry.key) is not entry or entry.status not in _RUNNING:
+                raise BridgeError(f"action {self.name}: goal {goal_id} is not executing (ended)")
+            code = _END_CODES.get(status, _ABORTED)
+            if code == _CANCELED and entry.status != _CANCELING:
+                code = _ABORTED
+            entry.status = code
+            entry.ended_at = time.monotonic()
+            self._ended[entry.key] = None
+            early = len(self._ended) - MAX_ENDED_GOALS
+            for key in list(self._ended)[: max(0, early)]:
+                del self._ended[key]
+                self._goals.pop(key, None)
             self._deliveries[goal_id] = delivered
             if len(self._deliveries) > MAX_UNTAKEN_RESULTS:  # results no client asked for
                 del self._deliveries[next(iter(self._deliveries))]
-        self._backend._complete(entry.result, (status, result))
+        if early > 0:
+            self.expired_early += early
+            self._report.warning(
+                f"action {self.name}: more than {MAX_ENDED_GOALS} ended goals kept; the oldest "
+                "expired before its result_timeout",
+                key=f"expired:{self.name}",
+            )
+        self._publish_status()
+        self._backend._complete(
+            entry.ended, self._action.Impl.GetResultService.Response(status=code, result=value)
+        )
         return delivered
 
     def forget_delivery(self, goal_id: str) -> None:
@@ -339,11 +533,10 @@ class RclpyActionServer:
             self._deliveries.pop(goal_id, None)
 
     def is_cancel_requested(self, goal_id: str) -> bool:
+        key = _goal_key(goal_id)
         with self._lock:
-            entry = self._goals.get(goal_id)
-        return bool(
-            entry is not None and entry.handle is not None and entry.handle.is_cancel_requested
-        )
+            entry = self._goals.get(key) if key is not None else None
+            return entry is not None and entry.status == _CANCELING
 
     def undelivered(self) -> list[threading.Event]:
         """The delivery events of results sent but not yet delivered."""
@@ -351,21 +544,31 @@ class RclpyActionServer:
             return [e for e in self._deliveries.values() if not e.is_set()]
 
     def close(self) -> None:
+        """Stop serving: goals waiting for a decision are rejected, requests still waiting for an
+        answer get none (as from a server that exited), `send_result`s waiting return."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             goals, self._goals = self._goals, {}
+            self._ended.clear()
             deliveries, self._deliveries = self._deliveries, {}
         for entry in goals.values():
+            entry.settled.set()
             if entry.decision is not None and not entry.decision.done():
                 self._backend._complete(entry.decision, False)
-            if entry.result is not None and not entry.result.done():
-                self._backend._complete(entry.result, ("aborted", None))
+            if not entry.ended.done():
+                self._backend._complete(entry.ended, None)
         for event in deliveries.values():
             event.set()
-        if self._server is not None:
-            self._backend._destroy(self._server)
-            self._server = None
-            self.goals.close()
-            self.cancels.close()
+        self._destroy_entities()
+        self.goals.close()
+        self.cancels.close()
+
+    def _destroy_entities(self) -> None:
+        entities, self._entities = self._entities, []
+        for entity in entities:
+            self._backend._destroy(entity)
 
 
 # --- client --------------------------------------------------------------------------------------

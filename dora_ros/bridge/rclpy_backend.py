@@ -372,13 +372,14 @@ class RclpyBackend(RclpyParameters, Closeable):
         self.executor.wake()
 
     def _destroy(self, entity: Any) -> None:
-        """Destroy an rclpy publisher, subscription, client, service or action endpoint."""
+        """Destroy an rclpy publisher, subscription, client, service, timer or action client."""
         if self._closed:
             return
         from rclpy.client import Client
         from rclpy.publisher import Publisher
         from rclpy.service import Service
         from rclpy.subscription import Subscription
+        from rclpy.timer import Timer
 
         try:
             if isinstance(entity, Publisher):
@@ -389,8 +390,10 @@ class RclpyBackend(RclpyParameters, Closeable):
                 self.node.destroy_client(entity)
             elif isinstance(entity, Service):
                 self.node.destroy_service(entity)
+            elif isinstance(entity, Timer):
+                self.node.destroy_timer(entity)
             else:
-                entity.destroy()  # rclpy ActionServer / ActionClient
+                entity.destroy()  # rclpy ActionClient
         except Exception:  # best effort on an entity whose node is going away
             log.debug("destroying %r", entity, exc_info=True)
 
