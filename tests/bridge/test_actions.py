@@ -243,6 +243,94 @@ def test_server_can_reject_goals(ros_node) -> None:
         server.send_feedback(goal_id, pa.array([{"sequence": [1]}]))
 
 
+def test_server_follows_the_action_protocol_with_an_rclpy_client(ros_node) -> None:
+    """An rclpy ActionClient in another process drives our server (rcl_action's rules, which the
+    server implements itself on rclpy's public services and publishers): a cancel of every goal
+    accepted at or before B's stamp cancels A and B, not C accepted later; a cancel of an ended
+    goal, of an unknown goal and of all goals (none left) get their return codes; the result of a
+    goal the server never saw is UNKNOWN at once; a goal sent again with a known id is rejected;
+    the client's goal handles learn the end states from the status array."""
+    action = name("/protocol")
+    server = ros_node.create_action_server(action, ACTION, Ros2QosPolicies())
+    with peer("action_protocol_peer.py", {"name": action}, DOMAIN) as running:
+        taken = dict(server.take_goal(timeout_s=20) for _ in range(3))
+        accepted = [
+            running.wait(lambda e, g=g: e.get("event") == "accepted" and e["goal"] == g, 20)
+            for g in "ABC"
+        ]
+        ids = [a["goal_id"] for a in accepted]
+        assert [taken[i][0].as_py() for i in ids] == [{"order": 2}, {"order": 3}, {"order": 4}]
+        assert sorted(server.take_cancel(timeout_s=10)) == sorted(ids[:2])
+        assert [server.is_cancel_requested(i) for i in ids] == [True, True, False]
+        for goal_id in ids[:2]:
+            server.send_result(goal_id, pa.array([{"sequence": [0]}]), "canceled", timeout_s=20)
+        server.send_result(ids[2], pa.array([{"sequence": [0, 1, 1, 2, 3]}]), timeout_s=20)
+        running.wait(lambda e: e.get("event") == "done", 30)
+        cancels = {e["what"]: e for e in running.events(lambda e: e.get("event") == "cancel")}
+        results = running.events(lambda e: e.get("event") == "result")
+        handles = running.wait(lambda e: e.get("event") == "handle_status")
+        unknown = running.wait(lambda e: e.get("event") == "unknown_result")
+        repeat = running.wait(lambda e: e.get("event") == "repeat")
+    stamps = [a["stamp"] for a in accepted]
+    assert stamps[0] <= stamps[1] < stamps[2]
+    before_b = cancels["before_b"]
+    assert (before_b["code"], before_b["goals"], before_b["stamps"]) == (0, ids[:2], stamps[:2])
+    assert [(cancels[w]["code"], cancels[w]["goals"]) for w in ("ended_c", "unknown", "all")] == [
+        (3, []),  # GOAL_TERMINATED
+        (2, []),  # UNKNOWN_GOAL_ID
+        (0, []),  # every goal, none left to cancel
+    ]
+    assert [(r["goal"], r["status"], r["sequence"]) for r in results] == [
+        ("A", CANCELED, [0]),
+        ("B", CANCELED, [0]),
+        ("C", SUCCEEDED, [0, 1, 1, 2, 3]),
+    ]
+    assert {g: handles[g] for g in "ABC"} == {"A": CANCELED, "B": CANCELED, "C": SUCCEEDED}
+    assert unknown["status"] == 0 and unknown["seconds"] < 5  # a running goal's would wait
+    assert repeat["accepted"] is False
+    server.close()
+
+
+def test_introspection_sees_the_same_action_endpoints_as_rclpys(ros_node) -> None:
+    """`ros2 action list/info`-style introspection sees our server's five endpoints with the
+    names, types, type hashes and publisher QoS of an rclpy ActionServer's (in another process)."""
+    from rclpy.action import get_action_names_and_types
+
+    ours, theirs = name("/seen_dora"), name("/seen_rclpy")
+    server = ros_node.create_action_server(ours, ACTION, Ros2QosPolicies())
+    node = ros_node.backend.node
+
+    def endpoints(action: str) -> dict[str, list[str]]:
+        names = node.get_service_names_and_types() + node.get_topic_names_and_types()
+        return {n[len(action) :]: t for n, t in names if n.startswith(action + "/")}
+
+    def publishers(topic: str) -> list[tuple[str, str, str, str]]:
+        return [
+            (i.topic_type, str(i.topic_type_hash), i.qos_profile.durability.name,
+             i.qos_profile.reliability.name)
+            for i in node.get_publishers_info_by_topic(topic)
+        ]  # fmt: skip
+
+    with peer("action_peer.py", {"role": "server", "name": theirs}, DOMAIN):
+        poll(lambda: len(endpoints(theirs)) == 5, 20)
+        assert (
+            endpoints(ours)
+            == endpoints(theirs)
+            == {
+                "/_action/send_goal": ["test_msgs/action/Fibonacci_SendGoal"],
+                "/_action/cancel_goal": ["action_msgs/srv/CancelGoal"],
+                "/_action/get_result": ["test_msgs/action/Fibonacci_GetResult"],
+                "/_action/feedback": ["test_msgs/action/Fibonacci_FeedbackMessage"],
+                "/_action/status": ["action_msgs/msg/GoalStatusArray"],
+            }
+        )
+        actions = dict(get_action_names_and_types(node))
+        assert actions[ours] == actions[theirs] == [ACTION]
+        for topic in ("/_action/feedback", "/_action/status"):
+            assert publishers(ours + topic) == publishers(theirs + topic) != []
+    server.close()
+
+
 # --- as dora-rs users write it (issue 13) ---------------------------------------------------------
 
 
