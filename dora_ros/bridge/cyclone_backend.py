@@ -4,17 +4,21 @@ Why it exists: rclpy can only publish types whose Python code was generated and 
 needs none: each DDS type is built at run time from msgconv's definition (`cyclone_types.py`), so a
 user's own package of .msg files works as soon as its folder is on the message path.
 
-Samples are written and taken *serialized*. cyclonedds-python's public `DataWriter.write` and
-`DataReader.take` serialize and deserialize in Python (about 200 ms for a 1080p `sensor_msgs/Image`),
-so this module calls the C layer underneath them directly:
+Samples are written and taken *serialized*, through cyclonedds-python's public API only. Its
+`DataWriter.write` and `DataReader.take` would serialize and deserialize in Python (about 200 ms
+for a 1080p `sensor_msgs/Image`) with a plain struct; this backend's topic types are
+`cyclone_types.serialized_type`s, whose public ``serialize``/``deserialize`` pass the CDR
+(encapsulation header + body, as msgconv makes and decodes it) through unchanged:
 
-- ``cyclonedds._clayer.ddspy_write(writer_handle, buffer)`` hands any contiguous buffer (bytes,
-  bytearray, memoryview: the encapsulation header + CDR body that msgconv produces) to
-  ``dds_write``; the Python sertype's ``serdata_from_sample`` copies it once into Cyclone's sample.
-- ``cyclonedds._clayer.ddspy_take(reader_handle, mask, n)`` returns ``[(bytes, SampleInfo), ...]``:
-  each sample's serialized bytes as received (header + body), copied once into a Python `bytes`.
+- write: ``DataWriter.write(T.of(cdr))`` calls ``serialize()`` (returns `cdr`), pads it to a
+  multiple of 4 with ``bytes.ljust`` (no copy when it already is one: see `_aligned`) and hands it
+  to C, where the Python sertype's ``serdata_from_sample`` copies it once into Cyclone's sample.
+  The zero padding is what went on the wire before too: Cyclone pads every payload to 4 bytes.
+- take: ``DataReader.take(n)`` gets each sample's bytes as received (header + body, copied once
+  into a Python `bytes` by C) and wraps them with ``T.deserialize``: no decoding, no copy.
 
-So a message costs one copy on each side and no Python-level field work; decoding is msgconv's job
+So a message costs one copy on each side (two on the writing side when its length is not a
+multiple of 4, or it is not a `bytes`) and no Python-level field work; decoding is msgconv's job
 (measured in ``benchmarks/bridge.py``). Arriving samples are taken on Cyclone's listener thread
 (``on_data_available``) into a `ReadyQueue`, whose file descriptor the bridge select()s on.
 
@@ -31,13 +35,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cyclonedds import _clayer
-from cyclonedds.core import DDSException, InstanceState, Listener, SampleState, ViewState
+from cyclonedds.core import DDSException, Listener
 from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.pub import DataWriter, Publisher
 from cyclonedds.qos import Policy, Qos
 from cyclonedds.sub import DataReader, Subscriber
 from cyclonedds.topic import Topic
+from cyclonedds.util import duration
 
 from .. import msgconv
 from ..errors import BridgeError, MsgConvError
@@ -50,7 +54,7 @@ from .backend import (
     keep_large_buffers_mapped,
 )
 from .cyclone_config import RECEIVE_BUFFER_MAX, DiscoverySettings, cyclone_config
-from .cyclone_types import build_type
+from .cyclone_types import serialized_type
 from .endpoint_watch import EndpointWatch, PeerEndpoint
 from .qos import Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
 from .reporting import CountedLog
@@ -66,7 +70,6 @@ __all__ = ["CycloneBackend", "CycloneTopicReader", "CycloneTopicWriter", "dds_to
 
 log = logging.getLogger(__name__)
 
-_ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
 _TAKE_BATCH = 64
 
 
@@ -77,7 +80,7 @@ def dds_topic_name(topic: str) -> str:
 
 def _ns(seconds: float) -> int:
     """Seconds as a Cyclone duration (math.inf -> DDS_INFINITY)."""
-    return _clayer.DDS_INFINITY if math.isinf(seconds) else int(seconds * 1e9)
+    return duration(infinite=True) if math.isinf(seconds) else int(seconds * 1e9)
 
 
 def _qos(qos: Ros2QosPolicies, user_data: bytes) -> Qos:
@@ -227,31 +230,55 @@ def _warn_large_received(topic: str, size: int) -> None:
     )
 
 
+def _aligned(data: bytes | bytearray | memoryview) -> bytes:
+    """`data` as a `bytes` whose length is a multiple of 4, copied only if it is not one already.
+
+    ``DataWriter.write`` pads what ``serialize()`` returns with ``ljust(len rounded up to 4)``,
+    which returns an exact `bytes` of such a length itself and copies anything else (a bytearray
+    always, a memoryview has no ``ljust``). So: msgconv's `bytes` of an aligned length pass with no
+    copy; anything else is copied here once, padding included, so that ``ljust`` copies nothing.
+    """
+    if type(data) is bytes and not len(data) & 3:
+        return data
+    size = memoryview(data).nbytes
+    return b"".join((data, b"\0" * (-size & 3)))
+
+
 class CycloneTopicWriter:
     """Publishes serialized samples on one topic (see `backend.TopicWriter`)."""
 
-    def __init__(self, backend: CycloneBackend, topic: str, type_name: str, writer: Any) -> None:
+    def __init__(
+        self,
+        backend: CycloneBackend,
+        topic: str,
+        type_name: str,
+        writer: Any,
+        data_type: Any,  # a cyclone_types.serialized_type
+    ) -> None:
         self.topic = topic
         self.type_name = type_name
         self._backend = backend
         self._writer = writer
-        self._handle: int = writer._ref
+        self._sample = data_type.of
         self.gid = gid_bytes(writer.guid)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             raise BridgeError(f"{self.topic}: publisher is closed")
-        # The C-level write: no Python serializer (see the module docstring). Cyclone copies the
-        # buffer into a fresh serdata per write: 7.2 ms for a 1080p image while glibc unmapped
-        # it after every message, 3.9 ms with backend.keep_large_buffers_mapped. What is left of
-        # dora -> ROS over Cyclone is the UDP hop into Fast DDS (docs/bridge.md, Performance).
+        # No Python serializer (see the module docstring): `_aligned` copies nothing for msgconv's
+        # aligned bytes, Cyclone copies the buffer once into a fresh serdata per write: 7.2 ms for
+        # a 1080p image while glibc unmapped it after every message, 3.9 ms with
+        # backend.keep_large_buffers_mapped. What is left of dora -> ROS over Cyclone is the UDP
+        # hop into Fast DDS (docs/bridge.md, Performance).
         if len(data) > _UDP_RECEIVE_BUFFER and not _warned_large:
             _warn_large_sample(self.topic, len(data))
-        ret = _clayer.ddspy_write(self._handle, data)
-        if ret < 0:
+        try:
+            writer.write(self._sample(_aligned(data)))
+        except DDSException as err:
             raise BridgeError(
-                f"{self.topic} ({self.type_name}): Cyclone DDS write failed: {DDSException(ret)}"
-            )
+                f"{self.topic} ({self.type_name}): Cyclone DDS write failed: {err}"
+            ) from err
 
     def matched_count(self) -> int:
         if self._writer is None:
@@ -280,7 +307,6 @@ class CycloneTopicReader:
             backend.report,  # drops are counted in the node's end-of-run summary
         )
         self._reader: Any = None
-        self._handle = 0
         self.gid = b""
         self.rejected = 0  # samples of publishers whose type definition differs from ours
         self._vetted: set[int] = set()  # publication handles whose type hash was looked at
@@ -288,7 +314,6 @@ class CycloneTopicReader:
 
     def _attach(self, reader: Any) -> None:
         self._reader = reader
-        self._handle = reader._ref
         self.gid = gid_bytes(reader.guid)
         self._drain()  # samples that came (transient_local) before the listener was set
 
@@ -300,14 +325,19 @@ class CycloneTopicReader:
             log.exception("%s: taking samples failed", self.topic)
 
     def _drain(self) -> None:
-        handle = self._handle
-        if not handle:
+        reader = self._reader
+        if reader is None:
             return
         while True:
-            samples = _clayer.ddspy_take(handle, _ANY_STATE, _TAKE_BATCH)
-            if isinstance(samples, int):  # an error code: the reader is being deleted
+            try:
+                # Every sample state; each sample holds the bytes as received in `cdr`
+                # (cyclone_types.SerializedCdr), or is an InvalidSample (a dispose, an
+                # unregister: no data).
+                samples = reader.take(_TAKE_BATCH)
+            except DDSException:  # the reader is being deleted
                 return
-            for data, info in samples:
+            for sample in samples:
+                info = sample.sample_info
                 if info.valid_data:
                     publication = info.publication_handle
                     if publication not in self._vetted:
@@ -315,6 +345,7 @@ class CycloneTopicReader:
                     if publication in self._refused:
                         self.rejected += 1
                         continue
+                    data = sample.cdr
                     if len(data) > _OWN_RECEIVE_BUFFER and not _warned_large_received:
                         _warn_large_received(self.topic, len(data))
                     self._queue.put(data)
@@ -364,7 +395,6 @@ class CycloneTopicReader:
         reader, self._reader = self._reader, None
         if reader is None:
             return
-        self._handle = 0
         self._backend._forget(self, reader)
         self._queue.close()
 
@@ -443,7 +473,7 @@ class CycloneBackend(Closeable):
             writer = DataWriter(self._publisher, dds_topic, qos=_qos(qos, user_data))
         except DDSException as err:
             raise BridgeError(f"{topic} ({canonical}): cannot create a writer: {err}") from err
-        endpoint = CycloneTopicWriter(self, topic, canonical, writer)
+        endpoint = CycloneTopicWriter(self, topic, canonical, writer, dds_topic.data_type)
         self._register(endpoint, is_writer=True)
         self._watch(endpoint, "publisher", topic, canonical, qos, user_data)
         return endpoint
@@ -504,7 +534,7 @@ class CycloneBackend(Closeable):
             raise BridgeError(f"{topic}: the cyclonedds backend is closed")
         try:
             definition = msgconv.message_definition(type_name, "message_type")
-            data_type = build_type(definition.name, msgconv.message_definition)
+            data_type = serialized_type(definition.name, msgconv.message_definition)
         except MsgConvError as err:
             raise BridgeError(f"{topic}: {err}") from err
         except BridgeError as err:

@@ -23,15 +23,18 @@ see ``cyclone_config.py``): against Fast DDS, endpoints match on the type *name*
 does itself (Fast DDS does not check type information either), and against Cyclone peers (other
 bridges, rmw_cyclonedds) the full XTypes check still applies, which is why the structure matters.
 
-The classes built here are never instantiated: samples are written and taken as serialized bytes
-(see ``cyclone_backend.py``); cyclonedds-python only needs the type for its name, XTypes type
-information and key extraction.
+The backend's topics use `serialized_type`: a twin of `build_type`'s struct (same name, members and
+so XTypes type information) whose samples *are* serialized CDR, so that cyclonedds-python's public
+``DataWriter.write`` / ``DataReader.take`` move msgconv's bytes without its Python serializer; it
+only needs the type for its name, XTypes type information and key extraction (done in C). The
+plain structs stay what they are for `launch/dds_service.py`, which nests them in its own types.
 """
 
 from __future__ import annotations
 
 import keyword
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -46,8 +49,10 @@ idl: Any = _idl_types
 
 __all__ = [
     "PRIMITIVES",
+    "SerializedCdr",
     "build_type",
     "dds_type_name",
+    "serialized_type",
 ]
 
 # ROS 2 primitive type names (.msg spelling) -> cyclonedds-python IDL types (rosidl's mapping).
@@ -156,3 +161,77 @@ def _member_type(
     if t.array == "sequence":
         return idl.sequence[element]
     return element
+
+
+class SerializedCdr:
+    """The methods of every `serialized_type`: a sample of it *is* one serialized message.
+
+    cyclonedds-python's public ``DataWriter.write(sample)`` checks that the sample is an instance of
+    the topic's type, calls its public ``sample.serialize(use_version_2=...)`` and hands the bytes
+    to Cyclone's C layer; its public ``DataReader.take()`` gives each sample's bytes to the type's
+    public classmethod ``deserialize(data)``. These override both to pass the CDR (the 4-byte
+    encapsulation header and the body, as msgconv makes and decodes it) through unchanged: no
+    Python field work on either side (the inherited ones take ~200 ms for a 1080p Image).
+
+    Not a base class: the XTypes builder of cyclonedds-python reads a struct's ``__base__`` as a
+    base *struct* (inheritance changes the type information), and ``make_idl_struct`` puts
+    ``IdlStruct`` last among the bases, so a mixin would become ``__base__``. `serialized_type`
+    copies these methods into the class body instead, as a ``class T(IdlStruct, typename=...)``
+    statement with methods would define them.
+    """
+
+    @classmethod
+    def of(cls, cdr: bytes) -> Any:
+        """A sample that *is* `cdr` (no copy; it has no fields)."""
+        sample: Any = cls()
+        sample.cdr = cdr
+        return sample
+
+    def serialize(
+        self, buffer: Any = None, endianness: Any = None, use_version_2: bool | None = None
+    ) -> bytes:
+        """The CDR given to `of`, unchanged (what ``DataWriter.write`` sends)."""
+        cdr: bytes = self.cdr  # type: ignore[attr-defined]
+        return cdr
+
+    @classmethod
+    def deserialize(cls, data: bytes, has_header: bool = True, use_version_2: Any = None) -> Any:
+        """A sample holding `data` as ``DataReader.take`` got it from C (no decoding, no copy)."""
+        return cls.of(data)
+
+    # An invalid sample (a dispose or an unregister) carries its key only; nobody decodes it.
+    deserialize_key = deserialize
+
+
+_SERIALIZED_METHODS = ("of", "serialize", "deserialize", "deserialize_key")
+_serialized: dict[type[IdlStruct], Any] = {}  # bounded like _built: one per built struct
+
+
+def serialized_type(type_name: str, resolve: Callable[[str], MessageDefinition]) -> Any:
+    """The topic type of the Cyclone backend for `type_name`: `build_type`'s struct, with the same
+    DDS type name, members (its nested types are the plain structs) and so the same XTypes type
+    information, whose samples are serialized CDR (`SerializedCdr`: ``T.of(cdr)`` to write, the
+    ``cdr`` attribute of what ``take`` returns).
+
+    Raises:
+        BridgeError: as `build_type`.
+    """
+    with _build_lock:
+        plain = _build(type_name, resolve, ())
+        cached = _serialized.get(plain)
+        if cached is not None:
+            return cached
+
+        def body(namespace: dict[str, Any]) -> None:
+            # What IdlMeta's __prepare__ set up, filled as make_idl_struct fills it.
+            namespace["__annotations__"].update(plain.__annotations__)
+            namespace["__idl_annotations__"].update(plain.__idl_annotations__)
+            namespace["__idl_field_annotations__"].update(plain.__idl_field_annotations__)
+            for name in _SERIALIZED_METHODS:
+                namespace[name] = SerializedCdr.__dict__[name]
+
+        cls = types.new_class(
+            plain.__name__, (IdlStruct,), {"typename": plain.__idl_typename__}, body
+        )
+        _serialized[plain] = cls
+        return cls
