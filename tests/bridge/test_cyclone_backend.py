@@ -27,7 +27,7 @@ from dora_ros.bridge.cyclone_config import (
     DiscoverySettings,
     cyclone_config,
 )
-from dora_ros.bridge.cyclone_types import build_type, dds_type_name
+from dora_ros.bridge.cyclone_types import build_type, dds_type_name, serialized_type
 from dora_ros.bridge.qos import Ros2Durability, Ros2QosPolicies
 from dora_ros.bridge.ros_discovery import computed_type_hash
 from dora_ros.errors import BridgeError
@@ -146,6 +146,116 @@ def test_key_fields_are_dds_keys() -> None:
     assert keyed.__idl_field_annotations__["id"] == {"key": True}
 
 
+SENSOR = {
+    "my_msgs/msg/Sensor": MessageDefinition(
+        "my_msgs/msg/Sensor",
+        (Field("id", FieldType("uint32"), key=True), Field("value", FieldType("float64"))),
+    )
+}
+
+
+@pytest.mark.parametrize(
+    "type_name",
+    [
+        "sensor_msgs/msg/Image",
+        "std_msgs/msg/String",
+        "std_msgs/msg/Empty",
+        "test_msgs/msg/Arrays",
+        "test_msgs/msg/BoundedSequences",
+        "test_msgs/msg/Strings",
+        "my_msgs/msg/Sensor",
+    ],
+)
+def test_serialized_types_announce_the_plain_structs_type_information(type_name: str) -> None:
+    """The backend's topic types pass CDR through their public serialize/deserialize, and are
+    otherwise the plain struct: the same DDS name, members, keys and XTypes type information
+    (what Cyclone announces and Cyclone peers check), so every peer matches as before."""
+    from cyclonedds.idl import IdlStruct
+
+    resolve = SENSOR.__getitem__ if type_name in SENSOR else message_definition
+    plain = build_type(type_name, resolve)
+    topic_type = serialized_type(type_name, resolve)
+    assert topic_type is not plain and serialized_type(type_name, resolve) is topic_type
+    assert topic_type.__base__ is IdlStruct  # no base struct: XTypes would announce one
+    assert topic_type.__idl_typename__ == plain.__idl_typename__ == dds_type_name(type_name)
+    assert topic_type.__annotations__ == plain.__annotations__
+    assert topic_type.__idl_field_annotations__ == plain.__idl_field_annotations__
+    for cls in (plain, topic_type):
+        cls.__idl__.populate()
+    assert topic_type.__idl__.keyless is plain.__idl__.keyless is (type_name not in SENSOR)
+    info, mapping = topic_type.__idl__.get_type_info(), topic_type.__idl__.get_type_mapping()
+    assert info.serialize() == plain.__idl__.get_type_info().serialize()
+    assert mapping.serialize() == plain.__idl__.get_type_mapping().serialize()
+
+
+def test_serialized_samples_are_their_bytes_without_a_copy() -> None:
+    """What DataWriter.write does with a sample (serialize, then ljust to a multiple of 4) hands
+    msgconv's aligned bytes to C as the same object; anything else is copied once, here."""
+    from dora_ros.bridge.cyclone_backend import _aligned
+
+    topic_type = serialized_type("std_msgs/msg/String", message_definition)
+    aligned = cdr_string("abc")  # 4 + 4 + 4 bytes
+    assert len(aligned) % 4 == 0 and _aligned(aligned) is aligned
+    sample = topic_type.of(_aligned(aligned))
+    ser = sample.serialize(use_version_2=False)
+    assert ser is aligned and ser.ljust((len(ser) + 3) & ~3, b"\0") is aligned  # pub.py's pad
+    assert topic_type.deserialize(aligned).cdr is aligned  # what DataReader.take returns
+    odd = cdr_string("ab")  # 11 bytes
+    for buffer in (odd, bytearray(odd), memoryview(b"x" + odd)[1:], bytearray(aligned)):
+        padded = _aligned(buffer)
+        assert type(padded) is bytes and len(padded) % 4 == 0
+        assert padded == bytes(buffer) + b"\0" * (-len(bytes(buffer)) % 4)
+        assert padded.ljust((len(padded) + 3) & ~3, b"\0") is padded
+
+
+def test_a_plain_cyclone_peer_reads_and_writes_the_same_bytes(backend) -> None:
+    """A cyclonedds-python participant with the plain struct, deserializing and serializing in
+    Python, matches the backend's endpoints under Cyclone's full XTypes check (Cyclone to Cyclone:
+    IgnoreTypeInformation is for eProsima peers only) and sees the same messages both ways."""
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.pub import DataWriter
+    from cyclonedds.sub import DataReader
+    from cyclonedds.topic import Topic
+
+    plain = build_type("sensor_msgs/msg/Image", message_definition)
+    topic = name("/cy/plain_peer")
+    participant = DomainParticipant(DOMAIN)
+    try:
+        dds_topic = Topic(participant, dds_topic_name(topic), plain)
+        plain_reader = DataReader(participant, dds_topic)
+        plain_writer = DataWriter(participant, dds_topic)
+        writer = backend.create_writer(topic, "sensor_msgs/msg/Image", Ros2QosPolicies())
+        reader = backend.create_reader(topic, "sensor_msgs/msg/Image", Ros2QosPolicies())
+        try:
+            poll(
+                lambda: (
+                    writer.matched_count() == 2  # its own reader and the plain one
+                    and reader.matched_count() == 2
+                    and plain_reader.get_subscription_matched_status().current_count == 2
+                )
+            )
+            small = bytes(range(256)) * 12  # 64x16 rgb8
+            sent = cdr_image(64, 16, "rgb8", small, frame_id="cam", sec=3)
+            writer.write(sent)
+            got = reader.take(timeout=5)
+            assert got is not None and bytes(got) == sent + b"\0" * (-len(sent) % 4)
+            (image,) = poll(lambda: plain_reader.take(N=4))
+            assert (image.width, image.height, image.encoding, image.step) == (64, 16, "rgb8", 192)
+            assert image.header.frame_id == "cam" and image.header.stamp.sec == 3
+            assert bytes(image.data) == small
+            image.header.frame_id = "plain"
+            plain_writer.write(image)
+            back = reader.take(timeout=5)
+            assert back is not None
+            expected = cdr_image(64, 16, "rgb8", small, frame_id="plain", sec=3)
+            assert bytes(back) == expected + b"\0" * (-len(expected) % 4)
+        finally:
+            writer.close()
+            reader.close()
+    finally:
+        participant.__del__()  # now, not at garbage collection (the backend's _delete does so)
+
+
 def test_wide_strings_are_refused_with_the_reason() -> None:
     with pytest.raises(BridgeError) as err:
         build_type("test_msgs/msg/WStrings", message_definition)
@@ -222,6 +332,9 @@ def test_pre_encoded_string_reaches_rclpy_and_back(backend, echo_peer) -> None:
 def test_1080p_image_reaches_rclpy_and_back(backend, echo_peer) -> None:
     sent = cdr_image(1920, 1080, "rgb8", PIXELS, frame_id="cam", sec=7)
     back, value = roundtrip(backend, echo_peer, "image", "sensor_msgs/msg/Image", sent)
+    # rclpy deserialized our bytes and serialized its message again: the same CDR, byte for byte
+    # (up to the zero padding to 4 bytes that every DDS payload gets).
+    assert back == sent + b"\0" * (-len(sent) % 4)
     assert (value["height"], value["width"], value["encoding"], value["step"]) == (
         1080,
         1920,
@@ -243,6 +356,9 @@ def test_rclpy_image_arrives_as_its_cdr_bytes(backend, echo_peer) -> None:
         data = reader.take(timeout=20)
         assert isinstance(data, bytes)
         image = parse_image(data)
+        expected = cdr_image(1920, 1080, "rgb8", PIXELS, frame_id="camera", sec=image["sec"])
+        assert image["nanosec"] == 0
+        assert data == expected + b"\0" * (-len(expected) % 4)  # rclpy's bytes, as sent
         assert (image["width"], image["height"], image["encoding"], image["frame_id"]) == (
             1920,
             1080,
