@@ -291,6 +291,49 @@ def test_server_follows_the_action_protocol_with_an_rclpy_client(ros_node) -> No
     server.close()
 
 
+def test_results_expire_result_timeout_after_the_goal_ended(ros_node) -> None:
+    """A result is kept `result_timeout` s after its goal ended (1 s here): an rclpy client asking
+    at once gets it, one asking 2.5 s after gets status UNKNOWN, and the status array drops it."""
+    from rclpy.serialization import serialize_message
+    from test_msgs.action import Fibonacci
+
+    from dora_ros.bridge.rclpy_actions import RclpyActionServer
+
+    action = name("/expiring")
+    server = RclpyActionServer(
+        ros_node.backend, action, ACTION, Ros2QosPolicies(), result_timeout=1
+    )
+    statuses: list[list[int]] = []
+    node = ros_node.backend.node
+    from action_msgs.msg import GoalStatusArray
+    from rclpy.qos import qos_profile_action_status_default
+
+    watch = node.create_subscription(
+        GoalStatusArray,
+        action + "/_action/status",
+        lambda m: statuses.append([int(s.status) for s in m.status_list]),
+        qos_profile_action_status_default,
+    )
+    goals = [{"order": 2}, {"order": 3, "result_delay": 2.5}]
+    try:
+        config = {"role": "client", "name": action, "goals": goals}
+        with peer("action_peer.py", config, DOMAIN) as running:
+            for sequence in ([0, 1, 1], [0, 1, 1, 2]):
+                item = server.goals.take(20)
+                assert item is not None
+                result = bytes(serialize_message(Fibonacci.Result(sequence=sequence)))
+                server.send_result(item[0], result, "succeeded")
+                server.forget_delivery(item[0])
+            running.wait(lambda e: e.get("event") == "done", 30)
+            results = running.events(lambda e: e.get("event") == "result")
+        poll(lambda: statuses and statuses[-1] == [], 5)
+    finally:
+        node.destroy_subscription(watch)
+        server.close()
+    assert [(r["status"], r["sequence"]) for r in results] == [(SUCCEEDED, [0, 1, 1]), (0, [])]
+    assert any(SUCCEEDED in s for s in statuses)  # listed a while after they ended
+
+
 def test_introspection_sees_the_same_action_endpoints_as_rclpys(ros_node) -> None:
     """`ros2 action list/info`-style introspection sees our server's five endpoints with the
     names, types, type hashes and publisher QoS of an rclpy ActionServer's (in another process)."""
