@@ -241,20 +241,31 @@ from dora import Node
 
 stamps = {}  # seq -> [send_output called, link.send, publisher.put called, put returned]
 current = []
-send, put = remote_link.RemoteOutboundLink.send, remote_link.RemoteOutboundLink._put
+send, init = remote_link.RemoteOutboundLink.send, remote_link.RemoteOutboundLink.__init__
 
 def timed_send(self, *args):
     current.append(time.time_ns())
     send(self, *args)
 
-def timed_put(self, *args):
-    current.append(time.time_ns())
-    put(self, *args)
-    current.append(time.time_ns())
-    stamps[self.seq] = list(current)
+class TimedPublisher:  # stands in for the link's Zenoh publisher: put is stamped
+    def __init__(self, link, publisher):
+        self.link, self.publisher = link, publisher
+
+    def __getattr__(self, name):
+        return getattr(self.publisher, name)
+
+    def put(self, *args, **kwargs):
+        current.append(time.time_ns())
+        self.publisher.put(*args, **kwargs)
+        current.append(time.time_ns())
+        stamps[self.link.seq] = list(current)
+
+def timed_init(self, *args):
+    init(self, *args)
+    self.publisher = TimedPublisher(self, self.publisher)
 
 remote_link.RemoteOutboundLink.send = timed_send
-remote_link.RemoteOutboundLink._put = timed_put
+remote_link.RemoteOutboundLink.__init__ = timed_init
 size = int(os.environ["STAGE_SIZE"]); count = int(os.environ["COUNT"])
 period = float(os.environ["STAGE_PERIOD"])
 node = Node()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import json.encoder
 import struct
 from typing import Any
 
@@ -58,6 +59,10 @@ _FLAT_TYPES: tuple[pa.DataType, ...] = (
 # Keyed by Arrow's type id: hashing a DataType costs ~1 us, reading `.id` ~0.1 us.
 _FLAT_CODE = {t.id: i for i, t in enumerate(_FLAT_TYPES)}
 _FLAT_WIDTH = tuple(t.bit_width // 8 for t in _FLAT_TYPES)
+_UINT8 = pa.uint8()
+_from_buffers = pa.Array.from_buffers
+_unpack_header = HEADER.unpack_from
+_HEADER_SIZE = HEADER.size
 
 
 class Payload:
@@ -77,26 +82,33 @@ def encode_payload(data: Any) -> tuple[Payload, pa.Array | None]:
 
     Returns the payload description and, for IPC, the array to write with :func:`write_ipc`.
     """
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        view = memoryview(data).cast("B")
-        return Payload(ENC_BYTES, 0, view, view.nbytes), None
-    if isinstance(data, pa.ChunkedArray):
-        data = data.combine_chunks()
+    # Hot path, written for a sender that sends one message at a time: every pyarrow property
+    # read costs a few microseconds when the process has slept since the last message (the CPU's
+    # caches are cold; docs/benchmarks.md, "Cluster"), so an array is tested first and a flat one
+    # reads its type, buffers, length and offset once each; null_count only with a validity
+    # bitmap (none: no nulls).
     if not isinstance(data, pa.Array):
-        raise NodeError(
-            f"send_output: data must be a pyarrow array or bytes, not {type(data).__name__}"
-            " (wrap Python values with pa.array([...]))"
-        )
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            view = memoryview(data).cast("B")
+            return Payload(ENC_BYTES, 0, view, view.nbytes), None
+        if not isinstance(data, pa.ChunkedArray):
+            raise NodeError(
+                f"send_output: data must be a pyarrow array or bytes, not {type(data).__name__}"
+                " (wrap Python values with pa.array([...]))"
+            )
+        data = data.combine_chunks()
     code = _FLAT_CODE.get(data.type.id)
-    if code is not None and data.null_count == 0:
-        width = _FLAT_WIDTH[code]
-        buf = data.buffers()[1]
-        nbytes = len(data) * width
-        if buf is None:
-            return Payload(ENC_FLAT, code, b"", 0), None
-        if data.offset or buf.size != nbytes:
-            buf = buf.slice(data.offset * width, nbytes)
-        return Payload(ENC_FLAT, code, buf, nbytes), None
+    if code is not None:
+        validity, buf = data.buffers()
+        if validity is None or data.null_count == 0:
+            width = _FLAT_WIDTH[code]
+            nbytes = len(data) * width
+            if buf is None:
+                return Payload(ENC_FLAT, code, b"", 0), None
+            offset = data.offset
+            if offset or buf.size != nbytes:
+                buf = buf.slice(offset * width, nbytes)
+            return Payload(ENC_FLAT, code, buf, nbytes), None
     size = ipc_size(data)
     return Payload(ENC_IPC, 0, None, size), data
 
@@ -133,7 +145,7 @@ def ipc_bytes(array: pa.Array) -> bytes:
 def decode_payload(encoding: int, type_code: int, buf: pa.Buffer) -> pa.Array:
     """Turn received bytes back into an Arrow array, without copying ``buf``."""
     if encoding == ENC_BYTES:
-        return pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])
+        return pa.Array.from_buffers(_UINT8, buf.size, [None, buf])
     if encoding == ENC_FLAT:
         return pa.Array.from_buffers(
             _FLAT_TYPES[type_code], buf.size // _FLAT_WIDTH[type_code], [None, buf]
@@ -145,11 +157,20 @@ def decode_payload(encoding: int, type_code: int, buf: pa.Buffer) -> pa.Array:
 
 def decode_inline(record: bytes) -> tuple[pa.Array, dict[str, Any]]:
     """The value and metadata of an inline data record (``KIND_INLINE``), over its bytes."""
-    _, encoding, _, type_code, meta_len, ts, nbytes = HEADER.unpack_from(record)
-    start = HEADER.size + meta_len
-    meta = record[HEADER.size : start] if meta_len else b""
+    # decode_payload's flat cases written out: one Python call less per message, which a
+    # receiver woken for each message runs cold (docs/benchmarks.md, "Cluster").
+    _, encoding, _, type_code, meta_len, ts, nbytes = _unpack_header(record)
+    start = _HEADER_SIZE + meta_len
     buf = pa.py_buffer(record).slice(start, nbytes)
-    return decode_payload(encoding, type_code, buf), decode_metadata(meta, ts)
+    if encoding == ENC_BYTES:
+        value = _from_buffers(_UINT8, buf.size, [None, buf])
+    elif encoding == ENC_FLAT:
+        value = _from_buffers(
+            _FLAT_TYPES[type_code], buf.size // _FLAT_WIDTH[type_code], [None, buf]
+        )
+    else:
+        value = decode_payload(encoding, type_code, buf)
+    return value, decode_metadata(record[_HEADER_SIZE:start] if meta_len else b"", ts)
 
 
 # --- metadata ---------------------------------------------------------------------------------
@@ -182,6 +203,39 @@ def encode_metadata(metadata: dict[str, Any] | None) -> bytes:
         return b""
     if not isinstance(metadata, dict):
         raise NodeError(f"metadata must be a dict, not {type(metadata).__name__}")
+    # The common case, str keys and str/int/float/bool values, is written here in one loop:
+    # the same bytes as the JSON encoder (tests/runtime/test_wire.py checks them against
+    # json.dumps), without its per-call set-up (a closure and a C encoder made per call), which
+    # was half the cost of a paced message's metadata (42 -> 22 us cold, 2.3 -> 0.9 us warm, three
+    # parameters; docs/benchmarks.md, "Cluster"). Anything else goes to the general path.
+    parts = []
+    for k, v in metadata.items():
+        if k.__class__ is not str:
+            return _encode_general(metadata)
+        if k == "timestamp":
+            continue
+        key = _KEYS.get(k)
+        if key is None:
+            key = _quote(k) + ":"
+            if len(_KEYS) < _KEY_CACHE_LIMIT:
+                _KEYS[k] = key
+        cls = v.__class__
+        if cls is str:
+            parts.append(key + _quote(v))
+        elif cls is int:
+            parts.append(key + _int_repr(v))
+        elif cls is float and v - v == 0.0:  # finite (JSON spells NaN and Infinity its own way)
+            parts.append(key + _float_repr(v))
+        elif cls is bool:
+            parts.append(key + ("true" if v else "false"))
+        else:
+            return _encode_general(metadata)
+    if not parts:
+        return b""
+    return ("{" + ",".join(parts) + "}").encode()
+
+
+def _encode_general(metadata: dict[Any, Any]) -> bytes:
     # Scalars (the common case) skip `_param`; `str` keys skip `str()`.
     params = {
         (k if k.__class__ is str else str(k)): (v if v.__class__ in _SCALARS else _param(v))
@@ -191,6 +245,16 @@ def encode_metadata(metadata: dict[str, Any] | None) -> bytes:
     if not params:
         return b""
     return _encode_json(params).encode()
+
+
+# What the JSON encoder writes for a str (ensure_ascii), and for ints and finite floats.
+_quote = json.encoder.encode_basestring_ascii
+_int_repr = int.__repr__
+_float_repr = float.__repr__
+# Metadata keys as written ('"key":'): a node sends the same few keys again and again. Bounded:
+# past the limit a key is quoted each time.
+_KEYS: dict[str, str] = {}
+_KEY_CACHE_LIMIT = 1024
 
 
 def _hook(obj: dict[str, Any]) -> Any:

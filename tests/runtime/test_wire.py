@@ -56,6 +56,8 @@ _CASES: list[dict[Any, Any]] = [
     {"looks_like_dt": '{"$dt": 5}', "$dt": 3},
     {"timestamp": dt.datetime(2020, 1, 1, tzinfo=_UTC), "k": 1},
     {"timestamp": 5},
+    {"negzero": -0.0, "tiny": 5e-324, "huge": 1e300, "bigint": 10**30, "negbig": -(10**30)},
+    {"ctrl": "\x01\x1f\x7f", "emoji": "🤖", 'key \u00e9 "q"': "v", "bool_then_int": [True, 1]},
 ]
 
 
@@ -100,3 +102,19 @@ def test_metadata_that_is_not_a_dict_is_an_error_naming_it() -> None:
 def test_metadata_that_is_not_one_json_object_is_an_error(raw: bytes) -> None:
     with pytest.raises((wire.NodeError, ValueError)):
         wire.decode_metadata(raw, 0)
+
+
+def test_metadata_non_finite_floats_are_written_as_json_writes_them() -> None:
+    # NaN compares unequal to itself: bytes only (the straight-line encoder leaves them to JSON).
+    metadata = {"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf"), "k": 1}
+    raw = wire.encode_metadata(metadata)
+    assert (
+        raw == _reference_encode(metadata) == b'{"nan":NaN,"inf":Infinity,"ninf":-Infinity,"k":1}'
+    )
+
+
+def test_metadata_key_cache_is_bounded() -> None:
+    for i in range(wire._KEY_CACHE_LIMIT + 100):
+        metadata = {f"key-{i}": i, "phase": "lat"}
+        assert wire.encode_metadata(metadata) == _reference_encode(metadata)
+    assert len(wire._KEYS) <= wire._KEY_CACHE_LIMIT
