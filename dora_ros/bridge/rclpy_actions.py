@@ -603,6 +603,20 @@ class RclpyActionClient:
         self._in_flight: set[str] = set()  # sent and not yet ended (nor canceled)
         self._lock = threading.Lock()
         profile = to_qos_profile(qos)
+        # Feedback comes through a subscription of our own, not through rclpy's per-goal feedback
+        # callbacks: rclpy keeps a goal's callback until the goal's result arrives, so the callback
+        # of a goal rejected or never answered stayed for ever, and rclpy has no public way to
+        # drop it. Ours is created before the ActionClient's own feedback subscription, so it is
+        # announced first: a server that has discovered the client's (announced after ours, by
+        # the same reliable discovery writer, delivered in order) has discovered ours too.
+        self._feedback_reader: Any = backend.node.create_subscription(
+            self._action.Impl.FeedbackMessage,
+            backend.node.resolve_topic_name(name) + "/_action/feedback",
+            self._on_feedback,
+            profile,
+            callback_group=backend.group,
+            raw=True,
+        )
         self._client: Any = ActionClient(
             backend.node,
             self._action,
@@ -666,7 +680,6 @@ class RclpyActionClient:
             goal_uuid_msg = UUID(uuid=list(goal_uuid.bytes))
             future, resent = self._request_goal(message, goal_uuid_msg, started, timeout, stop)
         except BaseException:
-            self._forget_feedback_callback(goal_uuid.bytes)
             self._forget(goal_id)
             raise
         handle: Any = future.result()
@@ -674,7 +687,6 @@ class RclpyActionClient:
         if not handle.accepted and resent:
             handle, result = self._probe_resent(goal_uuid_msg, stop)
         if handle is None or not handle.accepted:
-            self._forget_feedback_callback(goal_uuid.bytes)
             self._forget(goal_id)
             return None
         entry.handle = handle
@@ -741,7 +753,6 @@ class RclpyActionClient:
         sending = self._backend.executor.create_task(
             self._client.send_goal_async,
             message,
-            feedback_callback=self._on_feedback,
             goal_uuid=goal_uuid,
         )
         if not _wait(self._backend, sending, timeout, stop):
@@ -773,13 +784,6 @@ class RclpyActionClient:
                 return None, None
         return handle, result
 
-    def _forget_feedback_callback(self, key: bytes) -> None:
-        # rclpy drops a goal's feedback callback only when its result arrives; a goal that was
-        # rejected or never answered has none, so its callback would stay for ever.
-        callbacks = getattr(self._client, "_feedback_callbacks", None)
-        if isinstance(callbacks, dict):
-            callbacks.pop(key, None)
-
     def _forget(self, goal_id: str) -> None:
         with self._lock:
             self._in_flight.discard(goal_id)
@@ -787,14 +791,23 @@ class RclpyActionClient:
         if entry is not None:
             entry.feedback.close()
 
-    def _on_feedback(self, message: Any) -> None:
-        from rclpy.serialization import serialize_message
-
-        goal_id = uuid_str(message.goal_id.uuid)
+    def _on_feedback(self, message: bytes) -> None:
+        # A FeedbackMessage is {goal_id: uint8[16], feedback: Feedback}: after the 4-byte
+        # encapsulation header, 16 bytes of goal id, then the feedback at body offset 16, a
+        # multiple of every CDR alignment; so header + the rest is the feedback's own CDR, byte
+        # for byte (the end padding the header's options count included). Nothing is decoded here.
+        if len(message) < 20:
+            self._report.warning(
+                f"action {self.name}: dropped a feedback message of {len(message)} bytes "
+                "(too short for a goal id)",
+                key=f"short-feedback:{self.name}",
+            )
+            return
+        goal_id = uuid_str(message[4:20])
         with self._lock:
             entry = self._goals.get(goal_id)
         if entry is not None:
-            entry.feedback.put(bytes(serialize_message(message.feedback)))
+            entry.feedback.put(bytes(message[:4]) + bytes(message[20:]))
 
     def _on_result(self, entry: _ClientGoal, future: Any) -> None:
         from rclpy.serialization import serialize_message
@@ -905,6 +918,9 @@ class RclpyActionClient:
         for entry in goals.values():
             entry.feedback.close()
             entry.ended.set()
+        if self._feedback_reader is not None:
+            self._backend._destroy(self._feedback_reader)
+            self._feedback_reader = None
         if self._client is not None:
             self._backend._destroy(self._client)
             self._client = None
