@@ -9,7 +9,7 @@ not ``__dunder__``) of cyclonedds, rclpy, pyarrow or zenoh:
 - ``import cyclonedds._clayer``, ``from cyclonedds._clayer import f``, ``from cyclonedds import
   _clayer``;
 - an attribute ``._x`` anywhere in a chain that starts at a name bound by such an import
-  (``pa.lib._foo``, ``idl._main``);
+  (``pa.lib._foo``, ``idl._main``), also as ``getattr(pa.lib, "_foo")``;
 - in a class derived from one of their classes: a method that overrides a private method of the
   base (found by importing the base), and ``super()._x``.
 
@@ -110,6 +110,21 @@ class _Checker(ast.NodeVisitor):
             self.report(node, f"uses private attribute {base}.{node.attr}")
         self.generic_visit(node)
 
+    def visit_Call(self, node: ast.Call) -> None:
+        # getattr(pa.lib, "_foo"): the same attribute, spelled as a string
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and _private(node.args[1].value)
+        ):
+            base = self._path(node.args[0])
+            if base is not None:
+                self.report(node, f"uses private attribute {base}.{node.args[1].value}")
+        self.generic_visit(node)
+
     # --- subclasses of library classes ---
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -165,6 +180,10 @@ def test_there_are_modules_to_check() -> None:
         ("from cyclonedds._clayer import ddspy_write\n", "from private module cyclonedds._clayer"),
         ("from cyclonedds import _clayer\n", "imports private name _clayer from cyclonedds"),
         ("import pyarrow as pa\nx = pa.lib._foo\n", "uses private attribute pyarrow.lib._foo"),
+        (
+            "import pyarrow\nf = getattr(pyarrow.lib, '_foo', None)\n",
+            "uses private attribute pyarrow.lib._foo",
+        ),
         (
             "def f():\n    from cyclonedds import idl\n    return idl._main.IDL\n",
             "uses private attribute cyclonedds.idl._main",
