@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from . import native
 from .arrow_build import build_struct_array
+from .buffer_encoder import BufferEncoder, buffer_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_decoder import Truncated, generate_decoder
 from .cdr_encoder import Fallback, generate_encoder
@@ -70,6 +71,9 @@ class Codec:
         self._columns: dict[str, ColumnDecoder] = {}
         self._plans = _RowPlans(types)
         self._fixed = self._checked(fixed_layout(definition, self.arrow_type, types))
+        # Made on the first encode of a struct array of exactly this type (types of numbers only
+        # have `_fixed` instead); None where the type has a part it does not read.
+        self._from_buffers: BufferEncoder | Literal[False] | None = False
 
     def _checked(self, layout: FixedLayout | None) -> FixedLayout | None:
         """`layout`, if it decodes and encodes its sentinel row as the generated code does."""
@@ -107,16 +111,15 @@ class Codec:
 
     def encode(self, value: Any) -> bytes:
         """One message from a dict, a one-row struct array, a StructScalar or `pa.array([{...}])`."""
-        fixed = self._fixed
+        # A one-row struct array of exactly this type is read from its buffers where every offset
+        # is provably 0 (`fixed_layout`, `buffer_encoder`); anything else goes the general way.
         # `type.equals`: `==` does the same after a try (~0.03 us)
-        if (
-            fixed is not None
-            and type(value) is pa.StructArray
-            and value.type.equals(fixed.arrow_type)
-        ):
-            blob = fixed.encode(value)
-            if blob is not None:
-                return blob
+        if type(value) is pa.StructArray and value.type.equals(self.arrow_type):
+            fast = self._fixed if self._fixed is not None else self._buffer_encoder()
+            if fast is not None:
+                blob = fast.encode(value)
+                if blob is not None:
+                    return blob
         rows = self.rows(value)
         if len(rows) != 1:
             raise ValueKindError(
@@ -124,6 +127,14 @@ class Codec:
                 "(use encode_many)"
             )
         return self.encode_tree(rows[0])
+
+    def _buffer_encoder(self) -> BufferEncoder | None:
+        made = self._from_buffers
+        if made is False:  # two threads may both make it; each is complete, either may win
+            made = self._from_buffers = buffer_encoder(
+                self.definition, self.arrow_type, self.registry
+            )
+        return made
 
     @overload
     def encode_many(self, value: Any, *, as_arrow: Literal[False] = False) -> list[bytes]: ...

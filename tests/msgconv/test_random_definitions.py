@@ -5,8 +5,9 @@ bounded or not, fixed arrays, bounded and unbounded sequences, nesting several l
 sequences of nested messages, constants, defaults, empty messages) and random values of them:
 
 - msgconv's parser gives the constants and defaults the text says;
-- the generated encoder, `Codec.encode`, `encode_many` from Arrow (also as one BinaryArray), the
-  reference encoder, the plain serializer of `cdr_reference` and rosbags write the same bytes;
+- the generated encoder, `Codec.encode` (of a dict, of a one-row Arrow array and of a sliced
+  one), `encode_many` from Arrow (also as one BinaryArray), the reference encoder, the plain
+  serializer of `cdr_reference` and rosbags write the same bytes;
 - the row decoder, the column decoder and the reference decoder read those bytes, little- and
   big-endian, as the value, and so does rosbags; msgconv reads rosbags' bytes of both orders;
 - damaged copies (cut short, a bit flipped, a count planted) are read alike or refused alike by
@@ -144,6 +145,11 @@ def check_family(family: Family, rng: random.Random) -> int:
             little.append(le)
             big.append(be)
             assert encode_every_way(codec, value) == le, name
+            # one row from Arrow: from its buffers where `buffer_encoder` reads the type, and a
+            # row with an offset (always the general path)
+            assert codec.encode(pa.array([value], type=codec.arrow_type)) == le, f"{name} row"
+            two = pa.array([value, value], type=codec.arrow_type)
+            assert codec.encode(two.slice(1, 1)) == le, f"{name} sliced row"
             ref_cdr.assert_same(decode_every_way(codec, le), value, f"{name} little-endian")
             ref_cdr.assert_same(decode_every_way(codec, be), value, f"{name} big-endian")
             if name not in family.wide:
