@@ -249,6 +249,13 @@ def test_a_plain_cyclone_peer_reads_and_writes_the_same_bytes(backend) -> None:
             assert back is not None
             expected = cdr_image(64, 16, "rgb8", small, frame_id="plain", sec=3)
             assert bytes(back) == expected + b"\0" * (-len(expected) % 4)
+            # A dispose reaches the reader as a sample without data (its key only): skipped.
+            plain_writer.dispose(image)
+            image.header.frame_id = "after dispose"
+            plain_writer.write(image)
+            back = reader.take(timeout=5)
+            assert back is not None and parse_image(bytes(back))["frame_id"] == "after dispose"
+            assert reader.take(timeout=0.3) is None
         finally:
             writer.close()
             reader.close()
