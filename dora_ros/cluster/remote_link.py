@@ -146,14 +146,9 @@ class RemoteOutboundLink(OutboundLink):
             # The record and its sequence number in one join, the payload's one copy here: the
             # Zenoh payload alone, no attachment to build or read back (benchmarks/cluster.py
             # --stages: attachment and payload were two ``to_bytes`` on the receiving side).
-            # Written out (no _matched or _put call once matched): a paced sender runs this
-            # cold, where each Python call costs microseconds (docs/benchmarks.md, "Cluster").
-            if not self.pending and (self.match_deadline is None or self._matched()):
+            if not self.pending and self._matched():
                 self.seq += 1
-                try:
-                    self.publisher.put(b"".join([*parts, _SEQ.pack(self.seq)]))
-                except Exception:  # a closed session (the node is ending): count it, never raise
-                    self.dropped += 1
+                self._put(b"".join([*parts, _SEQ.pack(self.seq)]), None)
                 return
             frame: Any = b"".join(parts)
             extra: bytes | None = b""

@@ -59,10 +59,6 @@ _FLAT_TYPES: tuple[pa.DataType, ...] = (
 # Keyed by Arrow's type id: hashing a DataType costs ~1 us, reading `.id` ~0.1 us.
 _FLAT_CODE = {t.id: i for i, t in enumerate(_FLAT_TYPES)}
 _FLAT_WIDTH = tuple(t.bit_width // 8 for t in _FLAT_TYPES)
-_UINT8 = pa.uint8()
-_from_buffers = pa.Array.from_buffers
-_unpack_header = HEADER.unpack_from
-_HEADER_SIZE = HEADER.size
 
 
 class Payload:
@@ -145,7 +141,7 @@ def ipc_bytes(array: pa.Array) -> bytes:
 def decode_payload(encoding: int, type_code: int, buf: pa.Buffer) -> pa.Array:
     """Turn received bytes back into an Arrow array, without copying ``buf``."""
     if encoding == ENC_BYTES:
-        return pa.Array.from_buffers(_UINT8, buf.size, [None, buf])
+        return pa.Array.from_buffers(pa.uint8(), buf.size, [None, buf])
     if encoding == ENC_FLAT:
         return pa.Array.from_buffers(
             _FLAT_TYPES[type_code], buf.size // _FLAT_WIDTH[type_code], [None, buf]
@@ -157,20 +153,11 @@ def decode_payload(encoding: int, type_code: int, buf: pa.Buffer) -> pa.Array:
 
 def decode_inline(record: bytes) -> tuple[pa.Array, dict[str, Any]]:
     """The value and metadata of an inline data record (``KIND_INLINE``), over its bytes."""
-    # decode_payload's flat cases written out: one Python call less per message, which a
-    # receiver woken for each message runs cold (docs/benchmarks.md, "Cluster").
-    _, encoding, _, type_code, meta_len, ts, nbytes = _unpack_header(record)
-    start = _HEADER_SIZE + meta_len
+    _, encoding, _, type_code, meta_len, ts, nbytes = HEADER.unpack_from(record)
+    start = HEADER.size + meta_len
+    meta = record[HEADER.size : start] if meta_len else b""
     buf = pa.py_buffer(record).slice(start, nbytes)
-    if encoding == ENC_BYTES:
-        value = _from_buffers(_UINT8, buf.size, [None, buf])
-    elif encoding == ENC_FLAT:
-        value = _from_buffers(
-            _FLAT_TYPES[type_code], buf.size // _FLAT_WIDTH[type_code], [None, buf]
-        )
-    else:
-        value = decode_payload(encoding, type_code, buf)
-    return value, decode_metadata(record[_HEADER_SIZE:start] if meta_len else b"", ts)
+    return decode_payload(encoding, type_code, buf), decode_metadata(meta, ts)
 
 
 # --- metadata ---------------------------------------------------------------------------------

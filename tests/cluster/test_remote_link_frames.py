@@ -3,7 +3,8 @@
 A sending and a receiving ``RemoteLinks`` in one process on loopback (a subprocess, so that its
 Zenoh sessions are closed long before any interpreter finalizes): an inline record arrives as
 sent, with its sequence number as trailing bytes the record's own lengths leave out; a
-shared-memory record arrives as header and metadata plus its payload; a sequence number that
+shared-memory record arrives as header and metadata plus its payload; the node's arrays are
+views of the bytes the link received (no copy after Zenoh's ``to_bytes``); a sequence number that
 never arrives counts as a drop of the input the link feeds; samples that are not a sender's
 frames (too short) are ignored.
 """
@@ -21,6 +22,7 @@ from cluster_env import free_port
 SCENARIO = """
 import json, select, sys, time
 import numpy as np
+import pyarrow as pa
 from dora_ros.cluster.remote_link import RemoteLinks
 from dora_ros.runtime import wire
 from dora_ros.runtime.event_queues import InputQueue
@@ -49,6 +51,11 @@ try:
                                   123, len(body))
         return [header, meta, body]
 
+    def shares(buf, received):
+        # The array's memory is the bytes Zenoh's to_bytes() gave the link (no copy after it).
+        start = pa.py_buffer(received).address
+        return start <= buf.address and buf.address + buf.size <= start + len(received)
+
     got = []
     def on_frame(in_link, frame, _):
         kind, _, _, _, meta_len, ts, nbytes = wire.HEADER.unpack_from(frame)
@@ -56,11 +63,13 @@ try:
             value, meta = wire.decode_inline(frame)
             got.append({"kind": "inline", "value": bytes(value.buffers()[1]).decode(),
                         "meta": {k: v for k, v in meta.items() if k != "timestamp"},
-                        "extra": len(frame) - wire.HEADER.size - meta_len - nbytes})
+                        "extra": len(frame) - wire.HEADER.size - meta_len - nbytes,
+                        "shared": shares(value.buffers()[1], frame)})
         else:
             rid, gen, _ = wire.SHM_REF.unpack_from(frame, wire.HEADER.size)
-            data = in_link.shm_buffer(rid, gen, nbytes).to_pybytes()
-            got.append({"kind": "shm", "ts": ts, "same": data == payload.tobytes()})
+            buf = in_link.shm_buffer(rid, gen, nbytes)
+            got.append({"kind": "shm", "ts": ts, "same": buf.to_pybytes() == payload.tobytes(),
+                        "shared": shares(buf, in_link.payload)})
 
     poller = select.poll()
     poller.register(link.fd, select.POLLIN)
@@ -110,9 +119,10 @@ def test_frames_sequence_numbers_and_foreign_samples(tmp_path: Path) -> None:
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["got"] == [
         # The 8 trailing bytes are the sequence number, outside the record's own lengths.
-        {"kind": "inline", "value": "hello", "meta": {"n": 1}, "extra": 8},
-        {"kind": "inline", "value": "again", "meta": {}, "extra": 8},
-        {"kind": "shm", "ts": 456, "same": True},
+        # "shared": the decoded array is a view of the bytes received, not a copy of them.
+        {"kind": "inline", "value": "hello", "meta": {"n": 1}, "extra": 8, "shared": True},
+        {"kind": "inline", "value": "again", "meta": {}, "extra": 8, "shared": True},
+        {"kind": "shm", "ts": 456, "same": True, "shared": True},
     ]
     # Number 2 never came (and any shared-memory record Zenoh dropped before one arrived).
     assert report["dropped"] == 1 + report["tries"] - 1
