@@ -361,8 +361,11 @@ class RclpyActionServer:
             raise Unanswered(f"action {self.name}: result of goal {entry.goal_id}: closed")
         if answer is None:
             return response  # rejected while this request waited for its decision
-        # rclpy sends the returned response right after this coroutine returns, on this thread.
-        self._delivered(entry.goal_id)
+        # rclpy sends the returned response as soon as this coroutine returns, in this turn of the
+        # (single-threaded) executor; the task runs on a later turn, once it has been sent. Set
+        # here, the event let a server that exits right after `send_result` close its node before
+        # the response went out (test_result_of_a_server_that_exits_right_after_send_result).
+        self._backend.executor.create_task(self._delivered, entry.goal_id)
         return answer
 
     def _expire(self) -> None:
