@@ -122,11 +122,10 @@ class _BufferEncoderGen(_EncoderGen):
         self.next_buffer = 0
         self.validity: list[int] = []
 
-    def take(self, count: int, validity: bool = True) -> int:
+    def take(self, count: int) -> int:
         """The position in `buffers()` of a node with `count` buffers (its validity first)."""
         at = self.next_buffer
-        if validity:
-            self.validity.append(at)
+        self.validity.append(at)
         self.next_buffer += count
         return at
 

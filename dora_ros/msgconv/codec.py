@@ -4,6 +4,8 @@
 Arrow buffers, so no per-element Python objects), the generated encoder writes CDR (falling back to
 the reference encoder for precise errors), the generated decoder reads dict trees (primitive
 sequences as numpy views of the input), and `to_arrow` builds the struct array (`arrow_build`).
+A one-row struct array of exactly the codec's type is encoded without a dict tree where
+`fixed_layout` (types of numbers only) or `buffer_encoder` (most others) can prove it has no offset.
 
 Zero-copy rule on decode: a primitive sequence (`uint8[]`, `float32[]`, `float64[]`, ...) that sits
 at the top level or inside nested (non-array) structs becomes an Arrow array whose buffer points
