@@ -344,7 +344,7 @@ def test_results_expire_result_timeout_after_the_goal_ended(ros_node) -> None:
 def test_introspection_sees_the_same_action_endpoints_as_rclpys(ros_node) -> None:
     """`ros2 action list/info`-style introspection sees our server's five endpoints with the
     names, types, type hashes and publisher QoS of an rclpy ActionServer's (in another process)."""
-    from rclpy.action import get_action_names_and_types
+    from rclpy.action import get_action_names_and_types, get_action_server_names_and_types_by_node
 
     ours, theirs = name("/seen_dora"), name("/seen_rclpy")
     server = ros_node.create_action_server(ours, ACTION, Ros2QosPolicies())
@@ -376,6 +376,11 @@ def test_introspection_sees_the_same_action_endpoints_as_rclpys(ros_node) -> Non
         )
         actions = dict(get_action_names_and_types(node))
         assert actions[ours] == actions[theirs] == [ACTION]
+        # `ros2 action info`'s "Action servers:" line: our node serves it.
+        served = get_action_server_names_and_types_by_node(
+            node, node.get_name(), node.get_namespace()
+        )
+        assert (ours, [ACTION]) in [(n, list(t)) for n, t in served]
         for topic in ("/_action/feedback", "/_action/status"):
             assert publishers(ours + topic) == publishers(theirs + topic) != []
     server.close()
