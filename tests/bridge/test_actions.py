@@ -341,14 +341,13 @@ def test_results_expire_result_timeout_after_the_goal_ended(ros_node) -> None:
     assert any(SUCCEEDED in s for s in statuses)  # listed a while after they ended
 
 
-def test_introspection_sees_the_same_action_endpoints_as_rclpys(ros_node) -> None:
+def test_introspection_sees_the_same_action_endpoints_as_rclpys() -> None:
     """`ros2 action list/info`-style introspection sees our server's five endpoints with the
-    names, types, type hashes and publisher QoS of an rclpy ActionServer's (in another process)."""
+    names, types, type hashes and publisher QoS of an rclpy ActionServer's (in another process),
+    and our node as the action's server."""
     from rclpy.action import get_action_names_and_types, get_action_server_names_and_types_by_node
 
     ours, theirs = name("/seen_dora"), name("/seen_rclpy")
-    server = ros_node.create_action_server(ours, ACTION, Ros2QosPolicies())
-    node = ros_node.backend.node
 
     def endpoints(action: str) -> dict[str, list[str]]:
         names = node.get_service_names_and_types() + node.get_topic_names_and_types()
@@ -361,29 +360,33 @@ def test_introspection_sees_the_same_action_endpoints_as_rclpys(ros_node) -> Non
             for i in node.get_publishers_info_by_topic(topic)
         ]  # fmt: skip
 
-    with peer("action_peer.py", {"role": "server", "name": theirs}, DOMAIN):
-        poll(lambda: len(endpoints(theirs)) == 5, 20)
-        assert (
-            endpoints(ours)
-            == endpoints(theirs)
-            == {
-                "/_action/send_goal": ["test_msgs/action/Fibonacci_SendGoal"],
-                "/_action/cancel_goal": ["action_msgs/srv/CancelGoal"],
-                "/_action/get_result": ["test_msgs/action/Fibonacci_GetResult"],
-                "/_action/feedback": ["test_msgs/action/Fibonacci_FeedbackMessage"],
-                "/_action/status": ["action_msgs/msg/GoalStatusArray"],
-            }
-        )
-        actions = dict(get_action_names_and_types(node))
-        assert actions[ours] == actions[theirs] == [ACTION]
-        # `ros2 action info`'s "Action servers:" line: our node serves it.
-        served = get_action_server_names_and_types_by_node(
-            node, node.get_name(), node.get_namespace()
-        )
-        assert (ours, [ACTION]) in [(n, list(t)) for n, t in served]
-        for topic in ("/_action/feedback", "/_action/status"):
-            assert publishers(ours + topic) == publishers(theirs + topic) != []
-    server.close()
+    # A node of its own, in this xdist worker's namespace: the graph is looked up by node name.
+    with Ros2Context(domain_id=DOMAIN) as context:
+        dora_node = context.new_node("introspected", name(""), Ros2NodeOptions())
+        dora_node.create_action_server(ours, ACTION, Ros2QosPolicies())
+        node = dora_node.backend.node
+        with peer("action_peer.py", {"role": "server", "name": theirs}, DOMAIN):
+            poll(lambda: len(endpoints(theirs)) == 5, 20)
+            assert (
+                endpoints(ours)
+                == endpoints(theirs)
+                == {
+                    "/_action/send_goal": ["test_msgs/action/Fibonacci_SendGoal"],
+                    "/_action/cancel_goal": ["action_msgs/srv/CancelGoal"],
+                    "/_action/get_result": ["test_msgs/action/Fibonacci_GetResult"],
+                    "/_action/feedback": ["test_msgs/action/Fibonacci_FeedbackMessage"],
+                    "/_action/status": ["action_msgs/msg/GoalStatusArray"],
+                }
+            )
+            actions = dict(get_action_names_and_types(node))
+            assert actions[ours] == actions[theirs] == [ACTION]
+            # `ros2 action info`'s "Action servers:" line names our node.
+            served = get_action_server_names_and_types_by_node(
+                node, node.get_name(), node.get_namespace()
+            )
+            assert [(n, list(t)) for n, t in served] == [(ours, [ACTION])]
+            for topic in ("/_action/feedback", "/_action/status"):
+                assert publishers(ours + topic) == publishers(theirs + topic) != []
 
 
 # --- as dora-rs users write it (issue 13) ---------------------------------------------------------
