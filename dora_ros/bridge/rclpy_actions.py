@@ -154,7 +154,7 @@ class _ServerGoal:
     goal_id: str  # the canonical UUID string the user sees
     key: bytes  # its 16 bytes
     uuid: Any  # its unique_identifier_msgs/UUID, as the request carried it
-    ended: Any  # rclpy Future: the GetResult response once it ends; None if never accepted
+    ended: Any  # rclpy Future: the GetResult response once it ends; None once rejected
     status: int = _UNKNOWN  # action_msgs/GoalStatus; UNKNOWN while it waits for a decision
     stamp: Any = None  # builtin_interfaces/Time of acceptance (the node's clock)
     stamp_ns: int = 0
@@ -457,10 +457,13 @@ class RclpyActionServer:
         if not entry.feedback_sent:
             entry.feedback_sent = True
             self._await_feedback_subscriber()
-        with self._lock:
-            if self._closed:
-                raise BridgeError(f"action {self.name}: the server is closed")
+        from rclpy.exceptions import InvalidHandle
+
+        # Not under the lock: a publisher of keep_all history may block while its history is full.
+        try:
             self._feedback.publish(message)
+        except InvalidHandle as err:  # destroyed by `close` from another thread meanwhile
+            raise BridgeError(f"action {self.name}: the server is closed") from err
 
     def _await_feedback_subscriber(self) -> None:
         """Before a goal's first feedback, wait (at most `FEEDBACK_SUBSCRIBER_WAIT`) for a subscriber.
