@@ -17,7 +17,7 @@ thread completes (`_complete`), followed by `executor.wake()`, so a pending requ
 the executor thread and any number can be in flight. A service request can also be dropped
 (`RclpyServiceServer.drop`): its coroutine raises `Unanswered`, so rclpy sends no response and
 the client times out on its own. Services live in `rclpy_services.py`, actions in
-`rclpy_actions.py`.
+`rclpy_actions.py` (client) and `rclpy_action_server.py`.
 
 Closing flushes: reliable publishers get a bounded wait for their subscribers' acknowledgements
 and action results already sent get a bounded wait for their delivery (`CLOSE_FLUSH`), so the
@@ -44,7 +44,8 @@ from .backend import KEEP_ALL_DEPTH, Closeable, ReadyQueue, keep_large_buffers_m
 from .endpoint_watch import POLL_PERIOD, EndpointWatch, PeerEndpoint
 from .fastdds_tuning import FASTDDS_SOCKETS_ENV, fastdds_sockets_size, fastdds_transports_sized
 from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
-from .rclpy_actions import RclpyActionClient, RclpyActionServer
+from .rclpy_action_server import RclpyActionServer
+from .rclpy_actions import RclpyActionClient
 from .rclpy_parameters import RclpyParameters
 from .rclpy_services import (
     RclpyServiceClient,

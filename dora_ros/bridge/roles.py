@@ -8,7 +8,7 @@ never for a backend by name.
 
 Endpoints move CDR bytes, as topic writers and readers do; the core (`endpoints.py`, through
 `codec.py`) converts them to and from Arrow for both faces. The rclpy backend implements every role (`rclpy_services.py`,
-`rclpy_actions.py`, `rclpy_backend.py` for parameters); the Cyclone backend none of them.
+`rclpy_actions.py`, `rclpy_action_server.py`, `rclpy_backend.py` for parameters); the Cyclone backend none of them.
 """
 
 from __future__ import annotations

@@ -304,7 +304,7 @@ def test_results_expire_result_timeout_after_the_goal_ended(ros_node) -> None:
     from rclpy.serialization import serialize_message
     from test_msgs.action import Fibonacci
 
-    from dora_ros.bridge.rclpy_actions import RclpyActionServer
+    from dora_ros.bridge.rclpy_action_server import RclpyActionServer
 
     action = name("/expiring")
     server = RclpyActionServer(
@@ -445,7 +445,7 @@ def test_result_delivery_is_signalled_once_the_response_is_sent(ros_node) -> Non
     from rclpy.serialization import serialize_message
     from test_msgs.action import Fibonacci
 
-    from dora_ros.bridge.rclpy_actions import RclpyActionServer
+    from dora_ros.bridge.rclpy_action_server import RclpyActionServer
 
     action = name("/signalled")
     server = RclpyActionServer(ros_node.backend, action, ACTION, Ros2QosPolicies())
