@@ -26,8 +26,13 @@ class _Source:
         self.ns = namespace
 
     def name(self, prefix: str, value: Any = None) -> str:
-        self.ns["__counter__"] = counter = self.ns.get("__counter__", 0) + 1
-        key = f"{prefix}{counter}"
+        """A new name for generated code (holding `value` in the namespace, if given); never one
+        the namespace already has (an unpack once took `U32`, the count's struct, by number)."""
+        while True:
+            self.ns["__counter__"] = counter = self.ns.get("__counter__", 0) + 1
+            key = f"{prefix}{counter}"
+            if key not in self.ns:
+                break
         if value is not None:
             self.ns[key] = value
         return key

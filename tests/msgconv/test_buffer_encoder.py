@@ -328,3 +328,13 @@ def test_types_with_parts_it_does_not_read_have_no_buffer_encoder() -> None:
     twist = msgconv.default_registry().codec("geometry_msgs/msg/Twist")
     twist.encode(pa.array([{"linear": {"x": 1.0}}], type=twist.arrow_type))
     assert twist._fixed is not None and twist._from_buffers is False
+
+
+def test_generated_names_never_take_a_name_the_module_has() -> None:
+    from dora_ros.msgconv.cdr_alignment import _Source
+
+    # the buffer encoder's 32nd name, an unpack then prefixed U, replaced the count's struct U32
+    source = _Source({"U32": "the count's struct", "__counter__": 31})
+    assert source.name("U", "an unpack") == "U33"
+    assert source.ns["U32"] == "the count's struct" and source.ns["U33"] == "an unpack"
+    assert source.name("x") == "x34"
