@@ -193,8 +193,9 @@ def encode_metadata(metadata: dict[str, Any] | None) -> bytes:
     # The common case, str keys and str/int/float/bool values, is written here in one loop:
     # the same bytes as the JSON encoder (tests/runtime/test_wire.py checks them against
     # json.dumps), without its per-call set-up (a closure and a C encoder made per call), which
-    # was half the cost of a paced message's metadata (42 -> 22 us cold, 2.3 -> 0.9 us warm, three
-    # parameters; docs/benchmarks.md, "Cluster"). Anything else goes to the general path.
+    # was half the cost of a paced message's metadata (three parameters: 48.7 -> 25.5 us cold,
+    # 2.3 -> 0.9 us warm; docs/benchmarks.md, "Cluster", session 8). Anything else goes to the
+    # general path.
     parts = []
     for k, v in metadata.items():
         if k.__class__ is not str:
