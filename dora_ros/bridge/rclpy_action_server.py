@@ -85,6 +85,7 @@ class _ServerGoal:
     settled: threading.Event = field(default_factory=threading.Event)  # started or rejected
     ended_at: float = 0.0  # time.monotonic() when it ended
     feedback_sent: bool = False
+    delivered: threading.Event | None = None  # `send_result`'s event, set once a client has it
 
 
 class RclpyActionServer:
@@ -190,12 +191,26 @@ class RclpyActionServer:
             uuid_str(key), key, request.goal_id, self._backend.executor.create_future()
         )
         with self._lock:
+            known = self._goals.get(key)
+            if known is None and not self._closed:
+                self._goals[key] = entry
+        if known is not None and known.decision is not None and not known.decision.done():
+            # The same goal id again while the user decides the first (the bridge's client sends
+            # a goal unanswered for 2 s again, `RclpyActionClient._request_goal`): this request
+            # gets the same answer as the first, once decided. A "rejected" answer to it would
+            # make that client ask for the goal's result to tell a repeat from a rejection, and
+            # take the goal for accepted when the decision came later (a 5 s decision to reject).
+            accepted = await known.decision
+            with self._lock:  # `decide` stamped an accepted goal before completing the decision
+                if accepted and not self._closed and self._goals.get(key) is known:
+                    response.accepted = True
+                    response.stamp = known.stamp
+            return response
+        if self._closed or known is not None:
             # A goal id already tracked is rejected, as rcl_action does (the response's defaults:
-            # not accepted, zero stamp): the bridge's client sends a goal whose answer it lost
-            # again with the same id (`RclpyActionClient._request_goal`) and relies on it.
-            if self._closed or key in self._goals:
-                return response
-            self._goals[key] = entry
+            # not accepted, zero stamp): the bridge's client relies on it to tell a goal whose
+            # answer it lost, sent again, from a new one.
+            return response
         goal = bytes(serialize_message(request.goal))
         if not self._auto_accept:
             entry.decision = self._backend.executor.create_future()
@@ -206,11 +221,13 @@ class RclpyActionServer:
             if not accepted:
                 self._forget_goal(entry)
                 return response
-        stamp = self._backend.node.get_clock().now().to_msg()
         with self._lock:
             if self._goals.get(key) is not entry:  # closed meanwhile
                 return response
-            entry.stamp, entry.stamp_ns = stamp, _nanoseconds(stamp)
+            if entry.stamp is None:  # auto-accepted (`decide` stamps the others)
+                entry.stamp = self._backend.node.get_clock().now().to_msg()
+                entry.stamp_ns = _nanoseconds(entry.stamp)
+            stamp = entry.stamp
             # Accepted and executing at once, as rclpy's default handle_accepted_callback does.
             entry.status = _EXECUTING
         response.accepted = True
@@ -288,7 +305,7 @@ class RclpyActionServer:
         # (single-threaded) executor; the task runs on a later turn, once it has been sent. Set
         # here, the event let a server that exits right after `send_result` close its node before
         # the response went out (test_result_of_a_server_that_exits_right_after_send_result).
-        self._backend.executor.create_task(self._delivered, entry.goal_id)
+        self._backend.executor.create_task(self._delivered, entry)
         return answer
 
     def _expire(self) -> None:
@@ -341,11 +358,11 @@ class RclpyActionServer:
             except BridgeError:  # ended meanwhile
                 log.debug("action %s: dropped goal %s had ended", self.name, entry.goal_id)
 
-    def _delivered(self, goal_id: str) -> None:
+    def _delivered(self, entry: _ServerGoal) -> None:
         with self._lock:
-            event = self._deliveries.pop(goal_id, None)
-        if event is not None:
-            event.set()
+            self._deliveries.pop(entry.goal_id, None)
+        if entry.delivered is not None:
+            entry.delivered.set()
 
     # --- the user's side -------------------------------------------------------------------------
 
@@ -356,6 +373,10 @@ class RclpyActionServer:
             entry = self._goals.get(key) if key is not None else None
         if entry is None or entry.decision is None or entry.decision.done():
             raise BridgeError(f"action {self.name}: goal {goal_id} is not waiting for a decision")
+        if accept:
+            stamp = self._backend.node.get_clock().now().to_msg()
+            with self._lock:
+                entry.stamp, entry.stamp_ns = stamp, _nanoseconds(stamp)
         self._backend._complete(entry.decision, accept)
 
     def _running(self, goal_id: str) -> _ServerGoal:
@@ -440,6 +461,10 @@ class RclpyActionServer:
             for key in list(self._ended)[: max(0, early)]:
                 del self._ended[key]
                 self._goals.pop(key, None)
+            # The goal holds its event (a `send_result` waits on it however many others wait);
+            # `_deliveries` lists the undelivered ones for a closing backend to wait on, at most
+            # MAX_UNTAKEN_RESULTS (the YAML bridge never forgets its own).
+            entry.delivered = delivered
             self._deliveries[goal_id] = delivered
             if len(self._deliveries) > MAX_UNTAKEN_RESULTS:  # results no client asked for
                 del self._deliveries[next(iter(self._deliveries))]

@@ -474,6 +474,72 @@ def test_result_delivery_is_signalled_once_the_response_is_sent(ros_node) -> Non
     assert sent and sent[0] <= signalled
 
 
+@pytest.mark.parametrize("accept", [False, True], ids=["rejected", "accepted"])
+def test_a_goal_decided_slowly_is_answered_as_decided(ros_node, accept: bool) -> None:
+    """A goal the user takes 5 s to decide: the bridge's client sends it again after 2 s (same
+    id), and both requests get the decision. Before, the repeat was rejected at once as a known
+    id and the client's result probe for it hung until the decision, which the client took for
+    "accepted": a rejected goal came back as a goal id, whose result was UNKNOWN."""
+    action = name(f"/slow_{'yes' if accept else 'no'}")
+    server = ros_node.create_action_server(action, ACTION, Ros2QosPolicies(), auto_accept=False)
+    client = ros_node.create_action_client(action, "test_msgs/Fibonacci", Ros2QosPolicies())
+    assert client.wait_for_action_server(timeout_s=20)
+    sent: dict[str, Any] = {}
+    sender = threading.Thread(
+        target=lambda: sent.update(id=client.send_goal(pa.array([{"order": 2}]), timeout_s=30))
+    )
+    sender.start()
+    goal_id, _ = server.take_goal(timeout_s=20)
+    time.sleep(5.0)  # the user decides slowly: the client sends the goal again meanwhile
+    if accept:
+        server.accept_goal(goal_id)
+    else:
+        server.reject_goal(goal_id)
+    sender.join(40)
+    assert not sender.is_alive()
+    if not accept:
+        assert sent["id"] is None
+        return
+    assert sent["id"] == goal_id
+    server.send_result(goal_id, pa.array([{"sequence": [0, 1, 1]}]), timeout_s=20)
+    status, result = client.take_result(goal_id, timeout_s=20)
+    assert (status, result.to_pylist()) == ("succeeded", [{"sequence": [0, 1, 1]}])
+
+
+def test_each_send_result_is_told_of_its_delivery_however_many_wait(
+    ros_node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_UNTAKEN_RESULTS results not yet asked for, the server stops listing the oldest
+    for a closing backend to wait on, but its `send_result` is still told when a client has it.
+    Before, its event was dropped with the listing and never set: that `send_result` waited its
+    whole timeout (300 s by default) although the result had been delivered."""
+    from rclpy.serialization import serialize_message
+    from test_msgs.action import Fibonacci
+
+    from dora_ros.bridge import rclpy_action_server
+    from dora_ros.bridge.rclpy_action_server import RclpyActionServer
+
+    monkeypatch.setattr(rclpy_action_server, "MAX_UNTAKEN_RESULTS", 1)
+    action = name("/told")
+    server = RclpyActionServer(ros_node.backend, action, ACTION, Ros2QosPolicies())
+    # two rclpy clients, each asking for its goal's result 4 s after it was accepted
+    config = {"role": "client", "name": action, "goals": [{"order": 2, "result_delay": 4}]}
+    try:
+        with (
+            peer("action_peer.py", config, DOMAIN) as first,
+            peer("action_peer.py", config, DOMAIN) as second,
+        ):
+            taken = [server.goals.take(20), server.goals.take(20)]
+            result = bytes(serialize_message(Fibonacci.Result(sequence=[0, 1, 1])))
+            events = [server.send_result(item[0], result, "succeeded") for item in taken if item]
+            assert len(events) == 2
+            for running in (first, second):
+                running.wait(lambda e: e.get("event") == "result", 20)
+            assert all(event.wait(10) for event in events)
+    finally:
+        server.close()
+
+
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
