@@ -20,6 +20,11 @@ from dora_ros.msgconv import TypeRegistry, ValueKindError
 from dora_ros.msgconv.buffer_encoder import BufferEncoder, buffer_encoder
 from dora_ros.msgconv.codec import Codec
 
+try:
+    from .arrow_offsets import with_offsets
+except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
+    from arrow_offsets import with_offsets  # type: ignore[no-redef]
+
 CLOUD = "sensor_msgs/msg/PointCloud2"
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "msgconv.py"
 
@@ -291,8 +296,16 @@ def test_every_kind_it_reads_matches_the_reference_and_offsets_are_left_or_read_
         want = encode_reference(codec.definition, values[1], codec.registry)
         fast = _taken(codec, pa.array([values[1]], type=codec.arrow_type))
         assert fast == want, f"value {i}: buffers\n{fast!r}\nreference\n{want.hex()}"
-        for what, row in _sliced_rows(codec, values):
+        rows = _sliced_rows(codec, values)
+        one = pa.array([values[1]], type=codec.arrow_type)
+        # offsets inside children: list offsets from 1, slices of list values and of leaves
+        rows += [(f"offsets inside {j}", with_offsets(one, rng, 0.2)) for j in range(4)]
+        rows.append(("list offsets from 1", with_offsets(one, rng, 0)))
+        for what, row in rows:
+            assert row.to_pylist() == [values[1]], what
             fast = _taken(codec, row)
+            # a list's offsets from 1, and no slice anywhere: the buffer encoder reads it
+            assert fast is not None or what != "list offsets from 1", f"value {i}"
             if fast is not None:
                 assert fast == want, f"value {i}, {what}: {fast.hex()} != {want.hex()}"
             assert codec.encode(row) == want, f"value {i}, {what}"
@@ -338,3 +351,93 @@ def test_generated_names_never_take_a_name_the_module_has() -> None:
     assert source.name("U", "an unpack") == "U33"
     assert source.ns["U32"] == "the count's struct" and source.ns["U33"] == "an unpack"
     assert source.name("x") == "x34"
+
+
+GAPS = {
+    "gp/msg/In": "int32 k\n",
+    "gp/msg/InS": "int32 k\nstring s\n",
+    "gp/msg/Top": "string name\ngp/In[] items\ngp/InS[] named\nfloat64[] v\n",
+}
+
+
+def _gaps_rows(codec: Codec, value: dict[str, Any]) -> dict[str, pa.StructArray]:
+    """Rows of `value` whose own offset is 0 with an offset in a list or a list's child; the
+    row is one the buffer encoder must read right (offsets from 1) or give up on (slices)."""
+    arrow = codec.arrow_type
+    inner, named = arrow.field("items").type.value_type, arrow.field("named").type.value_type
+    i32 = pa.int32()
+
+    def row(**columns: pa.Array) -> pa.StructArray:
+        fresh = {f.name: pa.array([value[f.name]], f.type) for f in arrow}
+        return pa.StructArray.from_arrays(
+            [columns.get(f.name, fresh[f.name]) for f in arrow], fields=list(arrow)
+        )
+
+    def listed(values: pa.Array, first: int = 0) -> pa.ListArray:
+        return pa.ListArray.from_arrays(pa.array([first, len(values)], i32), values)
+
+    k, (item,), (named_item,) = value["items"][0]["k"], value["items"], value["named"]
+    return {
+        # the list's offsets are [1, 2] over two elements: only element 1 is the row's
+        "items from 1": row(items=listed(pa.array([{"k": k + 1}, item], inner), 1)),
+        "named from 1": row(named=listed(pa.array([{"k": 1, "s": "a"}, named_item], named), 1)),
+        "v from 1": row(v=listed(pa.array([9.0, *value["v"]]), 1)),
+        # the elements (or a leaf of theirs) are a slice of a longer array
+        "items sliced": row(items=listed(pa.array([{"k": 1}, item, {"k": 3}], inner).slice(1, 1))),
+        "named k sliced": row(
+            named=listed(
+                pa.StructArray.from_arrays(
+                    [pa.array([7, named_item["k"]], i32).slice(1), pa.array([named_item["s"]])],
+                    fields=list(named),
+                )
+            )
+        ),
+        "named s sliced": row(
+            named=listed(
+                pa.StructArray.from_arrays(
+                    [pa.array([named_item["k"]], i32), pa.array(["a", named_item["s"]]).slice(1)],
+                    fields=list(named),
+                )
+            )
+        ),
+        "v sliced": row(v=listed(pa.array([9.0, *value["v"]]).slice(1))),
+    }
+
+
+def test_offsets_inside_lists_and_their_elements_are_read_right_or_left_alone() -> None:
+    """An offset in a list (offsets from 1) or its elements (a slice): each of the buffer
+    encoder's leaf checks is needed here, and without it wrong CDR would be written."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    from dora_ros.msgconv.cdr_reference import encode_reference
+
+    registry = TypeRegistry(use_default_roots=False)
+    store = get_typestore(Stores.EMPTY)
+    for name, text in GAPS.items():
+        registry.add_definition(name, text)
+        store.register(get_types_from_msg(text.replace("gp/", "gp/msg/"), name))
+    codec = registry.codec("gp/msg/Top")
+    types = store.types
+    for value in (
+        {"name": "n", "items": [{"k": 2}], "named": [{"k": 20, "s": "bb"}], "v": [2.0]},
+        {"name": "", "items": [{"k": -5}], "named": [{"k": 3, "s": "ü€"}], "v": [0.5, -1.0]},
+    ):
+        want = encode_reference(codec.definition, value, codec.registry)
+        message = types["gp/msg/Top"](
+            name=value["name"],
+            items=[types["gp/msg/In"](**item) for item in value["items"]],
+            named=[types["gp/msg/InS"](**item) for item in value["named"]],
+            v=np.array(value["v"]),
+        )
+        assert bytes(store.serialize_cdr(message, "gp/msg/Top")) == want
+        assert _taken(codec, pa.array([value], type=codec.arrow_type)) == want
+        for what, row in _gaps_rows(codec, value).items():
+            row.validate(full=True)
+            assert row.offset == 0 and row.to_pylist() == [value], what
+            fast = _taken(codec, row)
+            # offsets from 1 are read; a slice makes a leaf buffer of another length
+            assert (fast is not None) == what.endswith("from 1"), what
+            if fast is not None:
+                assert fast == want, f"{what}: buffers\n{fast.hex()}\nreference\n{want.hex()}"
+            assert codec.encode(row) == want, what
+            assert _general(codec, row) == want, what

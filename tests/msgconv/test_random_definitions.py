@@ -5,9 +5,10 @@ bounded or not, fixed arrays, bounded and unbounded sequences, nesting several l
 sequences of nested messages, constants, defaults, empty messages) and random values of them:
 
 - msgconv's parser gives the constants and defaults the text says;
-- the generated encoder, `Codec.encode` (of a dict, of a one-row Arrow array and of a sliced
-  one), `encode_many` from Arrow (also as one BinaryArray), the reference encoder, the plain
-  serializer of `cdr_reference` and rosbags write the same bytes;
+- the generated encoder, `Codec.encode` (of a dict, of a one-row Arrow array, of a sliced one
+  and of ones with offsets inside, `arrow_offsets.with_offsets`), `encode_many` from Arrow
+  (also as one BinaryArray), the reference encoder, the plain serializer of `cdr_reference`
+  and rosbags write the same bytes;
 - the row decoder, the column decoder and the reference decoder read those bytes, little- and
   big-endian, as the value, and so does rosbags; msgconv reads rosbags' bytes of both orders;
 - damaged copies (cut short, a bit flipped, a count planted) are read alike or refused alike by
@@ -36,10 +37,12 @@ from dora_ros.msgconv import TypeRegistry
 
 try:
     from . import cdr_reference as ref_cdr
+    from .arrow_offsets import with_offsets
     from .paths import decode_every_way, encode_every_way
     from .random_definitions import Family, random_family, random_value
 except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
     import cdr_reference as ref_cdr  # type: ignore[no-redef]
+    from arrow_offsets import with_offsets  # type: ignore[no-redef]
     from paths import decode_every_way, encode_every_way  # type: ignore[no-redef]
     from random_definitions import (  # type: ignore[no-redef]
         Family,
@@ -150,6 +153,11 @@ def check_family(family: Family, rng: random.Random) -> int:
             assert codec.encode(pa.array([value], type=codec.arrow_type)) == le, f"{name} row"
             two = pa.array([value, value], type=codec.arrow_type)
             assert codec.encode(two.slice(1, 1)) == le, f"{name} sliced row"
+            # rows with offsets inside: list offsets from 1 (read from the buffers), and
+            # slices of list values, elements and leaves too (left to the general path)
+            for slices in (0.0, 0.3):
+                row = with_offsets(pa.array([value], type=codec.arrow_type), rng, slices)
+                assert codec.encode(row) == le, f"{name} row with offsets inside ({slices=})"
             ref_cdr.assert_same(decode_every_way(codec, le), value, f"{name} little-endian")
             ref_cdr.assert_same(decode_every_way(codec, be), value, f"{name} big-endian")
             if name not in family.wide:
