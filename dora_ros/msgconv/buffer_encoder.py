@@ -22,7 +22,10 @@ which is decided from the buffers themselves:
   struct above it; likewise a string's or a list's offsets buffer of exactly rows + 1 entries;
 - a bool's bit offset cannot be told from its one byte, so a bool asks its node for it
   (`StructArray.field`, which applies every parent's offset); bools inside arrays of messages,
-  arrays of bools or strings, and arrays inside arrays of messages are not taken here.
+  arrays of bools or strings, and arrays inside arrays of messages are not taken here;
+- so does a fixed-size list, and any offset makes the function give up: one made by
+  `pa.Array.from_buffers(..., offset=1, children=[one row's values])` passes pyarrow's validation
+  though it reaches past its values, and its values buffer is still exactly one row long.
 
 Anything else (a slice with an offset, a null, a buffer of another length, a string with a NUL or
 over its bound, invalid UTF-8) makes the function give up, and the general path encodes the row
@@ -161,9 +164,9 @@ class _BufferEncoderGen(_EncoderGen):
                 self.scalar(t.name, self.number_value(t.name, rows))
             return
         if t.is_primitive and not t.is_string:
-            self.numbers(f, arrow, rows)
+            self.numbers(f, arrow, rows, index)
         elif t.is_nested and rows.index is None:
-            self.messages(f, arrow)
+            self.messages(f, arrow, (*rows.path, index))
         else:
             raise _Unsupported(f"{f.name}: {t.name} array here")
 
@@ -193,7 +196,17 @@ class _BufferEncoderGen(_EncoderGen):
         i = rows.index
         return f"str({data}[{ends}[{i}]:{ends}[{i} + 1]], 'utf-8')"
 
-    def numbers(self, f: Field, arrow: pa.DataType, rows: _Rows) -> None:
+    def fixed_list_offset(self, path: tuple[int, ...]) -> None:
+        """Give up on a fixed-size list with an offset.
+
+        Its values buffer of exactly one row's length does not rule one out: a list made by
+        `pa.Array.from_buffers(..., offset=1, children=[values])` passes pyarrow's validation
+        (pyarrow 26) though it reaches past its values; the general path names it.
+        """
+        node = "a" + "".join(f".field({i})" for i in path)
+        self.emit(f"if {node}.offset: raise Fallback")
+
+    def numbers(self, f: Field, arrow: pa.DataType, rows: _Rows, index: int) -> None:
         """A numeric array of the whole row: its Arrow values are its CDR elements."""
         t = f.type
         prim = PRIMITIVES[t.name]
@@ -205,6 +218,7 @@ class _BufferEncoderGen(_EncoderGen):
         if t.array == "fixed":
             assert t.length is not None
             self.take(1)  # the fixed-size list node, then its values: validity, data
+            self.fixed_list_offset((*rows.path, index))
             at = self.take(2) + 1
             self.emit(f"{data} = b[{at}]")
             self.emit(f"if len({data}) != {t.length * size}: raise Fallback")
@@ -228,13 +242,14 @@ class _BufferEncoderGen(_EncoderGen):
         self.emit(f"parts.append(memoryview({data})[{ends}[0] * {size}:])")
         self.emit(f"pos += n * {size}")
 
-    def messages(self, f: Field, arrow: pa.DataType) -> None:
+    def messages(self, f: Field, arrow: pa.DataType, path: tuple[int, ...]) -> None:
         """An array of nested messages of the whole row: a loop over its elements."""
         t = f.type
         self.flush()
         if t.array == "fixed":
             assert t.length is not None
             self.take(1)
+            self.fixed_list_offset(path)
             first, end = "0", str(t.length)
         else:
             at = self.take(2) + 1

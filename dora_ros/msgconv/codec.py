@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from . import native
 from .arrow_build import build_struct_array
+from .arrow_checks import bad_utf8, check_fixed_lists, reaches_fixed_list
 from .buffer_encoder import BufferEncoder, buffer_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_decoder import Truncated, generate_decoder
@@ -69,6 +70,7 @@ class Codec:
         # one; each is complete before it is stored and they are equal, so either may win.
         self._decode_be: Any = None
         self._has_arrays = self._any_prim_array(definition)
+        self._fixed_lists = reaches_fixed_list(self.arrow_type)
         self._columnar = columnar_ok(definition, types)
         self._columns: dict[str, ColumnDecoder] = {}
         self._plans = _RowPlans(types)
@@ -218,12 +220,22 @@ class Codec:
         return array
 
     def _arrow_rows(self, array: pa.StructArray, definition: MessageDefinition) -> list[Any]:
-        rows = native.rows(array)
+        rows = native.rows(array)  # None for a fixed-size list out of bounds or bad UTF-8
         if rows is not None:
             return rows
-        if not self._has_arrays:
-            return array.to_pylist()
-        return _struct_rows(array, definition, self._plans)
+        # pyarrow's wrappers read a fixed-size list past its values without a word
+        kind = array.type
+        if self._fixed_lists if kind.equals(self.arrow_type) else reaches_fixed_list(kind):
+            check_fixed_lists(array, definition.name)
+        try:
+            if not self._has_arrays:
+                return array.to_pylist()
+            return _struct_rows(array, definition, self._plans)
+        except UnicodeDecodeError:
+            error = bad_utf8(array, definition.name)
+            if error is None:
+                raise
+            raise error from None
 
     # --- decode --------------------------------------------------------------------------------
 

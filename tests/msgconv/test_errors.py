@@ -19,6 +19,7 @@ from dora_ros.msgconv import (
     UnknownFieldError,
     UnknownTypeError,
     ValueKindError,
+    native,
 )
 
 
@@ -248,3 +249,128 @@ def test_malformed_cdr_messages() -> None:
         )
     with pytest.raises(CdrError, match="expected bytes-like CDR data, got str"):
         msgconv.decode("std_msgs/String", "abc")  # type: ignore[arg-type]
+
+
+def _registry_of(**texts: str) -> msgconv.TypeRegistry:
+    registry = msgconv.TypeRegistry(use_default_roots=False)
+    for name, text in texts.items():
+        registry.add_definition(f"t/msg/{name}", text)
+    return registry
+
+
+def _row(codec: Any, **columns: pa.Array) -> pa.StructArray:
+    arrow = codec.arrow_type
+    return pa.StructArray.from_arrays([columns[f.name] for f in arrow], fields=list(arrow))
+
+
+NATIVE_WAYS = [True, False] if native.AVAILABLE else [False]
+
+
+@pytest.mark.parametrize("c_helpers", NATIVE_WAYS)
+def test_a_fixed_size_list_past_its_values_is_refused_naming_the_field(
+    c_helpers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow 26 validates `pa.Array.from_buffers(fixed_size_list, offset=1, children=[one
+    row's values])` and then reads past the values: the buffer encoder wrote the values, the
+    general path raised a bare ValueError from a reshape (numbers), read garbage (messages) or
+    raised SystemError (strings)."""
+    monkeypatch.setattr(native, "AVAILABLE", c_helpers)
+    registry = _registry_of(
+        E="int32 k\n",
+        Q="string s\nfloat64[3] q\n",
+        M="string s\nt/E[2] q\n",
+        S="string s\nstring[2] q\n",
+        L="t/Q[] items\n",
+    )
+    values = {
+        "Q": pa.array([1.0, 2.0, 3.0]),
+        "M": pa.array([{"k": 1}, {"k": 2}], registry.codec("t/msg/E").arrow_type),
+        "S": pa.array(["a", "b"]),
+    }
+    for name, child in values.items():
+        codec = registry.codec(f"t/msg/{name}")
+        kind = codec.arrow_type.field("q").type
+        past = pa.Array.from_buffers(kind, 1, [None], offset=1, children=[child])
+        row = _row(codec, s=pa.array(["a"]), q=past)
+        row.validate(full=True)  # pyarrow takes it
+        fast = codec._buffer_encoder()
+        assert fast is None or fast.encode(row) is None, name  # S: none (string arrays)
+        for encode in (codec.encode, codec.encode_many):
+            with pytest.raises(ValueKindError, match=rf"^t/msg/{name}: field 'q': .*malformed"):
+                encode(row)
+        # the same list in bounds (a slice of two rows' values) is read as pyarrow reads it
+        inside = pa.Array.from_buffers(
+            kind, 1, [None], offset=1, children=[pa.concat_arrays([child, child])]
+        )
+        row = _row(codec, s=pa.array(["a"]), q=inside)
+        assert codec.encode(row) == codec.encode(row.to_pylist()[0]) == codec.encode_many(row)[0]
+    # inside an array of messages, in the second of two rows
+    codec = registry.codec("t/msg/L")
+    q_type = registry.codec("t/msg/Q").arrow_type
+    # two elements' lists from offset 1 over two elements' values: the second reaches past them
+    six = pa.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    past = pa.Array.from_buffers(q_type.field("q").type, 2, [None], offset=1, children=[six])
+    items = pa.StructArray.from_arrays([pa.array(["a", "b"]), past], fields=list(q_type))
+    rows = _row(codec, items=pa.ListArray.from_arrays(pa.array([0, 1, 2], pa.int32()), items))
+    rows.validate(full=True)
+    assert codec.encode(rows[:1]) == codec.encode({"items": [{"s": "a", "q": [4, 5, 6]}]})
+    with pytest.raises(ValueKindError, match=r"^t/msg/L: field 'items\[0\]\.q': .*malformed"):
+        codec.encode(rows[1:])
+    with pytest.raises(ValueKindError, match=r"^t/msg/L: row 1: field 'items\[0\]\.q': "):
+        codec.encode_many(rows)
+
+
+def _not_utf8(*texts: bytes) -> pa.Array:
+    """A string array of `texts` as they are (pa.array checks UTF-8; from_buffers does not)."""
+    ends = np.cumsum([0, *map(len, texts)]).astype(np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), len(texts), [None, pa.py_buffer(ends), pa.py_buffer(b"".join(texts))]
+    )
+
+
+@pytest.mark.parametrize("c_helpers", NATIVE_WAYS)
+def test_a_string_that_is_not_utf8_is_refused_naming_the_field(
+    c_helpers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bad UTF-8 in an Arrow string: pyarrow's to_pylist raised a bare UnicodeDecodeError from
+    encode and encode_many (with or without the C helpers, which leave it to Python)."""
+    monkeypatch.setattr(native, "AVAILABLE", c_helpers)
+    registry = _registry_of(S="string s\nint32 k\n", W="t/S inner\nt/S[] items\nfloat64[] v\n")
+    codec = registry.codec("t/msg/S")
+    row = _row(codec, s=_not_utf8(b"\xff\xfe"), k=pa.array([1], pa.int32()))
+    for encode in (codec.encode, codec.encode_many):
+        with pytest.raises(ValueKindError, match=r"^t/msg/S: field 's': .*not valid UTF-8"):
+            encode(row)
+    codec = registry.codec("t/msg/W")
+    s_type = registry.codec("t/msg/S").arrow_type
+    good = pa.array([{"s": "ok", "k": 1}], s_type)
+    items = pa.StructArray.from_arrays(
+        [_not_utf8(b"fine", "é".encode(), b"\xc3("), pa.array([1, 2, 3], pa.int32())],
+        fields=list(s_type),
+    )
+    rows = _row(
+        codec,
+        inner=pa.concat_arrays([good, good]),
+        items=pa.ListArray.from_arrays(pa.array([0, 1, 3], pa.int32()), items),
+        v=pa.array([[1.0], [2.0, 3.0]]),
+    )
+    assert codec.encode(rows[:1]) == codec.encode(
+        {"inner": {"s": "ok", "k": 1}, "items": [{"s": "fine", "k": 1}], "v": [1.0]}
+    )
+    with pytest.raises(ValueKindError, match=r"^t/msg/W: field 'items\[1\]\.s': .*UTF-8"):
+        codec.encode(rows[1:])
+    with pytest.raises(ValueKindError, match=r"^t/msg/W: row 1: field 'items\[1\]\.s': "):
+        codec.encode_many(rows)
+    with pytest.raises(ValueKindError, match=r"^t/msg/W: row 1: field 'items\[1\]\.s': "):
+        codec.encode_many(rows, as_arrow=True)
+    bad_inner = pa.StructArray.from_arrays(
+        [_not_utf8(b"\x80"), pa.array([1], pa.int32())], fields=list(s_type)
+    )
+    row = _row(
+        codec,
+        inner=bad_inner,
+        items=pa.array([[]], codec.arrow_type.field("items").type),
+        v=pa.array([[1.0]]),
+    )
+    with pytest.raises(ValueKindError, match=r"^t/msg/W: field 'inner\.s': .*UTF-8"):
+        codec.encode(row)
