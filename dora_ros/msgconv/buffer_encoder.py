@@ -108,7 +108,7 @@ class _BufferEncoderGen(_EncoderGen):
     """Writes `def encode(a) -> bytes` reading a one-row struct array's buffers (`b`)."""
 
     def __init__(self, definition: MessageDefinition, registry: TypeSource) -> None:
-        # Names this generator adds (R, o, m, d, i, V + a number) must never spell one of these:
+        # Names this generator adds (R, P, o, m, d, i, V + a number) must never spell one of these:
         # an unpack named U32 once replaced the count's struct.
         namespace: dict[str, Any] = {
             "ZEROS": _ZEROS,
@@ -124,6 +124,14 @@ class _BufferEncoderGen(_EncoderGen):
         super().__init__(definition, registry, True, namespace)
         self.next_buffer = 0
         self.validity: list[int] = []
+        self.pair: str | None = None
+
+    def two_offsets(self) -> str:
+        """The name of the unpack of a one-row offsets buffer: exactly two int32 (no offset
+        fits), named through `_Source.name` like every other."""
+        if self.pair is None:
+            self.pair = self.src.name("P", struct.Struct("=ii").unpack)
+        return self.pair
 
     def take(self, count: int) -> int:
         """The position in `buffers()` of a node with `count` buffers (its validity first)."""
@@ -186,8 +194,7 @@ class _BufferEncoderGen(_EncoderGen):
         if rows.index is None:
             ends = self.src.name("o")
             # `=ii` takes exactly two offsets: no offset fits
-            self.emit(f"{ends} = I2(b[{at}])")
-            self.src.ns["I2"] = struct.Struct("=ii").unpack
+            self.emit(f"{ends} = {self.two_offsets()}(b[{at}])")
             return f"str(memoryview(b[{at + 1}])[{ends}[0]:{ends}[1]], 'utf-8')"
         ends, data = self.src.name("o"), self.src.name("d")
         self.setup(rows, f"{ends} = memoryview(b[{at}]).cast('i')")
@@ -231,8 +238,7 @@ class _BufferEncoderGen(_EncoderGen):
         at = self.take(2) + 1  # the list node: validity, offsets; then its values
         values = self.take(2) + 1
         ends = self.src.name("o")
-        self.src.ns["I2"] = struct.Struct("=ii").unpack
-        self.emit(f"{ends} = I2(b[{at}])")
+        self.emit(f"{ends} = {self.two_offsets()}(b[{at}])")
         self.emit(f"{data} = b[{values}]")
         self.emit(f"if len({data}) != {ends}[1] * {size}: raise Fallback")
         self.emit(f"n = {ends}[1] - {ends}[0]")
@@ -254,8 +260,7 @@ class _BufferEncoderGen(_EncoderGen):
         else:
             at = self.take(2) + 1
             ends = self.src.name("o")
-            self.src.ns["I2"] = struct.Struct("=ii").unpack
-            self.emit(f"{ends} = I2(b[{at}])")
+            self.emit(f"{ends} = {self.two_offsets()}(b[{at}])")
             first, end = f"{ends}[0]", f"{ends}[1]"
             self.emit(f"n = {end} - {first}")
             self.length_check(t, "n")

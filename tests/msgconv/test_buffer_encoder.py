@@ -441,3 +441,29 @@ def test_offsets_inside_lists_and_their_elements_are_read_right_or_left_alone() 
                 assert fast == want, f"{what}: buffers\n{fast.hex()}\nreference\n{want.hex()}"
             assert codec.encode(row) == want, what
             assert _general(codec, row) == want, what
+
+
+def test_every_name_the_buffer_encoder_adds_comes_from_the_clash_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`_Source.name` never hands out a name the module has; the offsets' unpack was put in the
+    namespace as `I2` directly, past that guard."""
+    from dora_ros.msgconv.cdr_alignment import _Source
+
+    given: list[str] = []
+    name = _Source.name
+
+    def recorded(self: _Source, prefix: str, value: Any = None) -> str:
+        given.append(name(self, prefix, value))
+        return given[-1]
+
+    monkeypatch.setattr(_Source, "name", recorded)
+    codec = _kinds_registry().codec("bk/msg/Kinds")
+    made = buffer_encoder(codec.definition, codec.arrow_type, codec.registry)
+    assert made is not None
+    namespace = made._encode.__globals__
+    fixed = {"ZEROS", "BOOL", "U32", "NUL", "NULCHAR", "Fallback", "BOOL_AT", "HEADER", "np"}
+    fixed |= {"__builtins__", "__counter__", "encode", "NONES"}
+    assert set(namespace) - fixed - set(given) == set()
+    values = _kinds_value(random.Random(9))
+    assert made.encode(pa.array([values], type=codec.arrow_type)) == codec.encode(values)
