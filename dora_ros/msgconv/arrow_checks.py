@@ -7,8 +7,8 @@ SystemError for strings), and a string that is not UTF-8 makes `to_pylist` raise
 UnicodeDecodeError. These checks turn both into a `ValueKindError` that names the field path
 (`t/msg/Q: field 'items[0].q': ...`), as every other bad value does.
 
-`fixed_lists_in_bounds` is cheap (one pass over the nodes, not the rows) and runs before the
-general path reads a type that has a fixed array; `bad_utf8` runs only once reading has failed,
+`check_fixed_lists` is cheap (it visits only the nodes on the way to each fixed-size list, not
+the rows) and runs before the general path reads a type that has a fixed array; `bad_utf8` runs only once reading has failed,
 and walks row by row to name the exact element.
 """
 
@@ -20,42 +20,54 @@ import pyarrow as pa
 
 from .errors import MsgConvError, ValueKindError, field_error
 
-__all__ = ["bad_utf8", "check_fixed_lists", "reaches_fixed_list"]
+__all__ = ["VALUES", "bad_utf8", "check_fixed_lists", "fixed_list_paths"]
 
 
-def reaches_fixed_list(arrow: pa.DataType) -> bool:
-    """Whether a fixed-size list is anywhere in `arrow`."""
-    if pa.types.is_fixed_size_list(arrow):
-        return True
-    if pa.types.is_struct(arrow):
-        return any(reaches_fixed_list(f.type) for f in arrow)
-    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
-        return reaches_fixed_list(arrow.value_type)
-    return False
+VALUES = -1  # a step in a path: a list's (or a fixed-size list's) values
 
 
-def _fixed_lists_in_bounds(array: Any) -> bool:
-    kind = array.type
-    if pa.types.is_struct(kind):
-        return all(_fixed_lists_in_bounds(array.field(i)) for i in range(kind.num_fields))
-    if pa.types.is_fixed_size_list(kind):
-        values = array.values  # the whole child: the list's offset is not applied
-        if (array.offset + len(array)) * kind.list_size > len(values):
+def fixed_list_paths(arrow: pa.DataType) -> tuple[tuple[int, ...], ...]:
+    """Where the fixed-size lists of `arrow` are: per list, the steps from the top (a struct's
+    field index, or VALUES), so a check visits only the nodes on the way to one."""
+    paths: list[tuple[int, ...]] = []
+
+    def walk(kind: pa.DataType, path: tuple[int, ...]) -> None:
+        if pa.types.is_struct(kind):
+            for i, f in enumerate(kind):
+                walk(f.type, (*path, i))
+        elif pa.types.is_fixed_size_list(kind):
+            paths.append(path)
+            walk(kind.value_type, (*path, VALUES))
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            walk(kind.value_type, (*path, VALUES))
+
+    walk(arrow, ())
+    return tuple(paths)
+
+
+def _in_bounds(array: Any, paths: tuple[tuple[int, ...], ...]) -> bool:
+    for path in paths:
+        node = array
+        for step in path:
+            # the whole child of a list: the list's offset is not applied to it
+            node = node.values if step == VALUES else node.field(step)
+        if (node.offset + len(node)) * node.type.list_size > len(node.values):
             return False
-        return _fixed_lists_in_bounds(values)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _fixed_lists_in_bounds(array.values)
     return True
 
 
-def check_fixed_lists(array: pa.StructArray, type_name: str) -> None:
+def check_fixed_lists(
+    array: pa.StructArray, type_name: str, paths: tuple[tuple[int, ...], ...]
+) -> None:
     """Raise ValueKindError naming the field if a fixed-size list in `array`'s rows reaches past
     the end of its values (its offset and length times its size are more than its values).
 
-    The first pass reads whole children (a list's values, not only its rows' elements); where
-    it finds a list past its values, the rows are walked to find the one that reads it.
+    `paths` are `fixed_list_paths(array.type)`. The first pass reads whole children (a list's
+    values, not only its rows' elements); where it finds a list past its values, the rows are
+    walked to find the one that reads it. Cost: one `field` or `values` call (~0.3 us) per step
+    to each fixed-size list, where a walk over every node cost CameraInfo ~19 us.
     """
-    if not _fixed_lists_in_bounds(array):
+    if not _in_bounds(array, paths):
         error = _first_fault(array, type_name, _fixed_list_fault)
         if error is not None:  # else only elements no row holds reach past their values
             raise error

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from . import native
 from .arrow_build import build_struct_array
-from .arrow_checks import bad_utf8, check_fixed_lists, reaches_fixed_list
+from .arrow_checks import bad_utf8, check_fixed_lists, fixed_list_paths
 from .buffer_encoder import BufferEncoder, buffer_encoder
 from .cdr_columns import ColumnDecoder, columnar_ok
 from .cdr_decoder import Truncated, generate_decoder
@@ -70,7 +70,7 @@ class Codec:
         # one; each is complete before it is stored and they are equal, so either may win.
         self._decode_be: Any = None
         self._has_arrays = self._any_prim_array(definition)
-        self._fixed_lists = reaches_fixed_list(self.arrow_type)
+        self._fixed_lists = fixed_list_paths(self.arrow_type)
         self._columnar = columnar_ok(definition, types)
         self._columns: dict[str, ColumnDecoder] = {}
         self._plans = _RowPlans(types)
@@ -225,8 +225,9 @@ class Codec:
             return rows
         # pyarrow's wrappers read a fixed-size list past its values without a word
         kind = array.type
-        if self._fixed_lists if kind.equals(self.arrow_type) else reaches_fixed_list(kind):
-            check_fixed_lists(array, definition.name)
+        paths = self._fixed_lists if kind.equals(self.arrow_type) else fixed_list_paths(kind)
+        if paths:
+            check_fixed_lists(array, definition.name, paths)
         try:
             if not self._has_arrays:
                 return array.to_pylist()
