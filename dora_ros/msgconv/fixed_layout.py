@@ -158,6 +158,12 @@ class FixedLayout:
         self._plan = _plan(arrow_type, iter(range(len(leaves))))
         self._read_sliced = self._generate_sliced_reader()
         self.sentinel = self._sentinel()
+        # The field paths to each fixed-size list: its offset is the one a one-row buffer length
+        # cannot show (`pa.Array.from_buffers` lets a fixed-size list's offset point past its
+        # values, and pyarrow 26's validation does not see it), so `encode` asks it of the node.
+        self._fixed_lists = tuple(_fixed_list_paths(arrow_type, ()))
+        # one inside another has no field path: such rows are always read through the offsets
+        self._joinable = not _lists_in_lists(arrow_type)
 
     def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
         """The decoder of this type: straight-line Python, compiled once (see `decode`)."""
@@ -312,7 +318,11 @@ class FixedLayout:
         buffers = array.buffers()
         if len(buffers) != self.buffer_count:
             return None
-        if array.offset == 0:  # else an offset applies: not the one-value-per-buffer case
+        if (
+            array.offset == 0
+            and self._joinable
+            and not any(_node(array, path).offset for path in self._fixed_lists)
+        ):  # else an offset applies: not the one-value-per-buffer case
             if self.join_le:
                 blob = b"".join((_HEADER_LE, *filter(None, buffers)))
                 if len(blob) == self.cdr_end:
@@ -372,6 +382,31 @@ class FixedLayout:
         exec(compile(self.sliced_reader_source, "<fixed layout sliced reader>", "exec"), namespace)
         read: Callable[[pa.StructArray, list[Any]], tuple[int, ...]] = namespace["read"]
         return read
+
+
+def _fixed_list_paths(dtype: pa.DataType, path: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """The field index paths to every fixed-size list under a struct type, not looking inside
+    one (`_lists_in_lists` tells those apart)."""
+    for i, child in enumerate(dtype):
+        if pa.types.is_struct(child.type):
+            yield from _fixed_list_paths(child.type, (*path, i))
+        elif pa.types.is_fixed_size_list(child.type):
+            yield (*path, i)
+
+
+def _lists_in_lists(dtype: pa.DataType, inside: bool = False) -> bool:
+    """Whether a fixed-size list sits inside another (a fixed array of messages holding one)."""
+    if pa.types.is_fixed_size_list(dtype):
+        return inside or _lists_in_lists(dtype.value_type, True)
+    if pa.types.is_struct(dtype):
+        return any(_lists_in_lists(f.type, inside) for f in dtype)
+    return False
+
+
+def _node(array: pa.StructArray, path: tuple[int, ...]) -> pa.Array:
+    for i in path:
+        array = array.field(i)
+    return array
 
 
 def _plan(dtype: pa.StructType, leaf: Iterator[int]) -> tuple[tuple[int, Any], ...]:

@@ -320,6 +320,38 @@ def test_a_fixed_size_list_past_its_values_is_refused_naming_the_field(
         codec.encode_many(rows)
 
 
+@pytest.mark.parametrize("c_helpers", NATIVE_WAYS)
+def test_a_fixed_layout_list_past_its_values_is_refused_naming_the_field(
+    c_helpers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same malformed list in a numbers-only type (fixed_layout.py's encode, which joins the
+    buffers when their bytes add up to one row): it wrote the list's child values (1, 2, 3),
+    which pyarrow does not read there. Also a fixed array of messages holding one."""
+    monkeypatch.setattr(native, "AVAILABLE", c_helpers)
+    registry = _registry_of(
+        F="float64 a\nfloat64[3] q\n",
+        V="float64[3] v\n",
+        N="float64 a\nt/V[1] q\n",
+    )
+    for name, child in (
+        ("F", pa.array([1.0, 2.0, 3.0])),
+        ("N", pa.array([{"v": [1.0, 2.0, 3.0]}], registry.codec("t/msg/V").arrow_type)),
+    ):
+        codec = registry.codec(f"t/msg/{name}")
+        kind = codec.arrow_type.field("q").type
+        past = pa.Array.from_buffers(kind, 1, [None], offset=1, children=[child])
+        row = _row(codec, a=pa.array([5.0]), q=past)
+        row.validate(full=True)  # pyarrow takes it
+        for encode in (codec.encode, codec.encode_many):
+            with pytest.raises(ValueKindError, match=rf"^t/msg/{name}: field 'q': .*malformed"):
+                encode(row)
+        inside = pa.Array.from_buffers(
+            kind, 1, [None], offset=1, children=[pa.concat_arrays([child, child])]
+        )
+        row = _row(codec, a=pa.array([5.0]), q=inside)
+        assert codec.encode(row) == codec.encode(row.to_pylist()[0]) == codec.encode_many(row)[0]
+
+
 def _not_utf8(*texts: bytes) -> pa.Array:
     """A string array of `texts` as they are (pa.array checks UTF-8; from_buffers does not)."""
     ends = np.cumsum([0, *map(len, texts)]).astype(np.int32)
