@@ -123,7 +123,9 @@ def test_a_link_kind_from_outside_the_runtime_carries_an_edge_of_unchanged_nodes
             outputs: [data]
           - id: b
             path: b.py
-            inputs: {data: a/data}
+            # 11 messages sent at once: past the default queue_size (10) the oldest is dropped
+            # when b is slow to read (CI under load: 0 was missing)
+            inputs: {data: {source: a/data, queue_size: 100}}
         """,
         dgram_links=DGRAM_LINKS,
         a="""
