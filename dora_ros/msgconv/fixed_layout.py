@@ -164,6 +164,7 @@ class FixedLayout:
         self._fixed_lists = tuple(_fixed_list_paths(arrow_type, ()))
         # one inside another has no field path: such rows are always read through the offsets
         self._joinable = not _lists_in_lists(arrow_type)
+        self._no_lists = not self._fixed_lists  # Twist: no check at all (one attribute read)
 
     def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
         """The decoder of this type: straight-line Python, compiled once (see `decode`)."""
@@ -318,10 +319,9 @@ class FixedLayout:
         buffers = array.buffers()
         if len(buffers) != self.buffer_count:
             return None
-        if (
-            array.offset == 0
-            and self._joinable
-            and not any(_node(array, path).offset for path in self._fixed_lists)
+        if array.offset == 0 and (
+            self._no_lists
+            or (self._joinable and not any(_node(array, p).offset for p in self._fixed_lists))
         ):  # else an offset applies: not the one-value-per-buffer case
             if self.join_le:
                 blob = b"".join((_HEADER_LE, *filter(None, buffers)))
