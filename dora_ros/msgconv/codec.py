@@ -241,7 +241,11 @@ class Codec:
     # --- decode --------------------------------------------------------------------------------
 
     def _view(self, data: Any) -> memoryview:
-        """`data` as a flat byte memoryview with at least the 4-byte header (else CdrError)."""
+        """`data` as a flat byte memoryview with at least the 4-byte header (else CdrError).
+
+        A uint8 Arrow array (what a dora input gives for bytes a node sent) is read in place."""
+        if isinstance(data, pa.Array):
+            data = _arrow_bytes(data, self.definition.name)
         try:
             view = memoryview(data)
         except TypeError:
@@ -552,3 +556,21 @@ def _list_rows(child: Any) -> list[Any]:
         return list(values[start : start + n * size].reshape(n, size))
     offsets = child.offsets.to_numpy()
     return [values[offsets[i] : offsets[i + 1]] for i in range(n)]
+
+
+def _arrow_bytes(array: pa.Array, name: str) -> memoryview:
+    """The bytes of a uint8 (or int8) Arrow array, without a copy; a clear error for others."""
+    kind = array.type
+    if pa.types.is_uint8(kind) or pa.types.is_int8(kind):
+        if array.null_count:
+            raise CdrError(f"{name}: the CDR bytes array has {array.null_count} null(s)")
+        data = array.buffers()[1]
+        if data is None:  # an empty array
+            return memoryview(b"")
+        return memoryview(data)[array.offset : array.offset + len(array)]
+    if pa.types.is_struct(kind):
+        raise CdrError(
+            f"{name}: got a StructArray, a message already decoded (a bridge output is one):"
+            " use it as it is"
+        )
+    raise CdrError(f"{name}: expected bytes-like CDR data or a uint8 array, got an Arrow {kind}")

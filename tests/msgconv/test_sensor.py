@@ -300,6 +300,15 @@ def test_the_docs_examples_run() -> None:
     names: dict[str, Any] = {"blob": blob}
     exec(first, names)
     assert np.array_equal(names["pixels"], pixels)
+    # the comment's other case: a dora input's value for bytes a node sent is a uint8 array
+    # (here a slice, as one of a batch); before, decode refused it ("got UInt8Array")
+    padded = np.frombuffer(bytes(5) + blob, np.uint8)
+    names = {"blob": pa.array(padded)[5:]}
+    exec(first, names)
+    assert np.array_equal(names["pixels"], pixels)
+    assert np.shares_memory(names["pixels"], padded)  # read in place
+    with pytest.raises(msgconv.CdrError, match="a message already decoded"):
+        msgconv.decode(IMAGE, msgconv.decode(IMAGE, blob))  # a bridge output: use it as it is
     names = {}
     exec(second, names)
     cloud = msgconv.decode(CLOUD, names["blob"])
