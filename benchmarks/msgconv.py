@@ -549,6 +549,50 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def helpers(samples: int, errors: list[str], missed: list[str]) -> str:
+    """Issue 11's target for `sensor.image_to_numpy`: a view of the message's bytes in O(1).
+
+    Timed on a decoded 1920x1080 rgb8 Image and on one with 1/10000 of its pixels (19x10), the
+    same way as the table's rows; "view" says whether the array shares the decoded data buffer.
+    """
+    from dora_ros.msgconv import sensor
+
+    def image(height: int, width: int) -> tuple[pa.StructArray, np.ndarray]:
+        pixels = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+        blob = msgconv.encode("sensor_msgs/msg/Image", sensor.image_from_numpy(pixels, "rgb8"))
+        return msgconv.decode("sensor_msgs/msg/Image", aligned_body(blob)), pixels
+
+    big, big_pixels = image(1080, 1920)
+    small, _ = image(10, 19)
+    t = measure_group(
+        {
+            "big": partial(sensor.image_to_numpy, big),
+            "small": partial(sensor.image_to_numpy, small),
+        },
+        samples,
+        errors,
+        "image_to_numpy",
+    )
+    view = sensor.image_to_numpy(big)
+    data = big.field("data").flatten().buffers()[1]
+    shares = np.shares_memory(view, np.frombuffer(data, np.uint8))
+    same = np.array_equal(view, big_pixels)
+    growth = None if t["big"] is None or t["small"] is None else t["big"] / t["small"]
+    met = growth is not None and growth < 2.0 and shares and same  # as the decode rows
+    if not met:
+        missed.append("image_to_numpy Image 1920x1080 rgb8")
+    return "\n".join(
+        [
+            "Helpers (issue 11: Image -> numpy view O(1))",
+            "| op | message | us | 1/10000 of the pixels us | ratio | view | met |",
+            "|---|---|---|---|---|---|---|",
+            f"| sensor.image_to_numpy | Image 1920x1080 rgb8 | {fmt(t['big'])} |"
+            f" {fmt(t['small'])} | {'-' if growth is None else f'{growth:.2f}x'} |"
+            f" {'yes' if shares and same else 'no'} | {'yes' if met else '**no**'} |",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -574,9 +618,11 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     print()
     print(floor(samples, errors))
+    missed = [f"{r.op} {r.case}" for r in rows if r.met is False]
+    print()
+    print(helpers(samples, errors, missed))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    missed = [f"{r.op} {r.case}" for r in rows if r.met is False]
     if missed:
         mode = "with" if native.AVAILABLE else "without"
         print(f"targets missed ({mode} the C helpers): {', '.join(missed)}")
