@@ -108,7 +108,11 @@ def test_record_proxy_writes_the_same_mcap_as_record(tmp_path: Path) -> None:
             "error: no running dataflow is called 'nope' (running: proxied)"
         )
     assert "dropped (writer queue full)" in result.stderr and "; 0 dropped" in result.stderr
-    assert "message(s) dropped" not in result.stderr, result.stderr
+    # A proxy reads through taps, which never hold a sender up: on a loaded machine (CI, four
+    # test workers) a 200 KB image may be dropped on the way, said in one line; the small outputs
+    # checked for "none lost" below may not be.
+    drops = [line for line in result.stderr.splitlines() if "message(s) dropped" in line]
+    assert all("source/image:" in line for line in drops), result.stderr
     messages = _messages(out)
     assert sorted(messages) == ["chat/text", "source/image", "source/nested", "source/numbers"]
     # 3 s at 50 Hz: every message from the first one recorded on, in order, none lost
