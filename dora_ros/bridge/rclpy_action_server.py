@@ -228,8 +228,9 @@ class RclpyActionServer:
                 entry.stamp = self._backend.node.get_clock().now().to_msg()
                 entry.stamp_ns = _nanoseconds(entry.stamp)
             stamp = entry.stamp
-            # Accepted and executing at once, as rclpy's default handle_accepted_callback does.
-            entry.status = _EXECUTING
+            # Accepted; `_start` makes it executing at once, as rclpy's default
+            # handle_accepted_callback does (a status array of each, as rclpy publishes).
+            entry.status = _ACCEPTED
         response.accepted = True
         response.stamp = stamp
         # rclpy sends this response as soon as the coroutine returns, on this thread; the task
@@ -239,7 +240,13 @@ class RclpyActionServer:
         return response
 
     def _start(self, entry: _ServerGoal, goal: bytes) -> None:
-        self._publish_status()
+        self._publish_status()  # ACCEPTED
+        with self._lock:
+            executing = entry.status == _ACCEPTED  # else canceled meanwhile: CANCELING stays
+            if executing:
+                entry.status = _EXECUTING
+        if executing:
+            self._publish_status()
         entry.settled.set()
         if self._auto_accept:
             self.goals.put((entry.goal_id, goal))

@@ -313,13 +313,19 @@ def test_results_expire_result_timeout_after_the_goal_ended(ros_node) -> None:
     statuses: list[list[int]] = []
     node = ros_node.backend.node
     from action_msgs.msg import GoalStatusArray
-    from rclpy.qos import qos_profile_action_status_default
+    from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_action_status_default
 
+    # the status QoS keeps the last array only; a deeper reader sees every one
+    every_array = QoSProfile(
+        depth=100,
+        reliability=qos_profile_action_status_default.reliability,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
     watch = node.create_subscription(
         GoalStatusArray,
         action + "/_action/status",
         lambda m: statuses.append([int(s.status) for s in m.status_list]),
-        qos_profile_action_status_default,
+        every_array,
     )
     # The second result expires 1-1.5 s after send_result (the expiry timer looks every 0.5 s);
     # asked 6 s after acceptance, it stays UNKNOWN even if this thread is held up ~4 s (load).
@@ -341,6 +347,9 @@ def test_results_expire_result_timeout_after_the_goal_ended(ros_node) -> None:
         server.close()
     assert [(r["status"], r["sequence"]) for r in results] == [(SUCCEEDED, [0, 1, 1]), (0, [])]
     assert any(SUCCEEDED in s for s in statuses)  # listed a while after they ended
+    # as rclpy's ActionServer: an ACCEPTED array, then an EXECUTING one (before: EXECUTING only)
+    assert [1] in statuses and [2] in statuses
+    assert statuses.index([1]) < statuses.index([2])
 
 
 def test_introspection_sees_the_same_action_endpoints_as_rclpys() -> None:
