@@ -51,13 +51,18 @@ def _dora_ros(run: LiveRun, *args: str, timeout: float = 60) -> subprocess.Compl
 
 
 def _pid(run: LiveRun, node: str) -> int:
-    listed = _dora_ros(run, "node", "list", "--format", "json")
-    assert listed.returncode == 0, listed.stderr
-    for line in listed.stdout.splitlines():
-        row = json.loads(line)
-        if row["node"] == node and row.get("pid"):
-            return int(row["pid"])
-    raise AssertionError(f"{node} has no pid: {listed.stdout}")
+    """The pid of `node` once it runs (registered: listening for its inputs). A node only
+    spawned has a pid too: stopped then, it never listens (CI under load: every pub missed)."""
+    deadline = time.monotonic() + 30
+    while True:
+        listed = _dora_ros(run, "node", "list", "--format", "json")
+        assert listed.returncode == 0, listed.stderr
+        for line in listed.stdout.splitlines():
+            row = json.loads(line)
+            if row["node"] == node and row.get("pid") and row.get("status") == "running":
+                return int(row["pid"])
+        assert time.monotonic() < deadline, f"{node} is not running: {listed.stdout}"
+        time.sleep(0.2)
 
 
 def test_echo_on_a_send_only_node_gets_values(tmp_path: Path) -> None:
