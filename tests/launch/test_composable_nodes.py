@@ -14,7 +14,7 @@ import re
 import signal
 from pathlib import Path
 
-from ament_workspace import PYTHON, Workspace, resolve_in_process, stop, wait_for
+from ament_workspace import PYTHON, Workspace, lines_of, resolve_in_process, stop, wait_for
 
 DATA = Path(__file__).parent / "data"
 
@@ -127,6 +127,18 @@ def test_components_load_fail_and_unload(ws: Workspace) -> None:
     }
     assert broken["plugin"] == "demo::Fails" and broken["namespace"] == "/"
     assert listener["name"] == "listener"
+    # The container has the failed load's request; the launcher reports it once the answer is
+    # back, which on a loaded machine may come after this point: a failure answered after the
+    # launch began to stop is not an error (CI: SIGINT first, nothing on stderr). Wait for its
+    # line in the launch log (the same line it prints).
+    wait_for(
+        lambda: any(
+            "failed to load component" in line
+            for log in ws.log_dir.glob("*/launch.log")
+            for line in lines_of(log)
+        ),
+        60,
+    )
     out, err = stop(launcher, signal.SIGINT, timeout=60)
     unloads = [r for r in _records(ws) if r["kind"] == "unload"]
     assert sorted(r["name"] for r in unloads) == ["/inner/talker", "/listener"], out + err
