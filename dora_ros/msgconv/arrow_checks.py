@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from .errors import MsgConvError, ValueKindError, field_error
 
-__all__ = ["VALUES", "bad_utf8", "check_fixed_lists", "fixed_list_paths"]
+__all__ = ["VALUES", "bad_utf8", "check_fixed_lists", "fixed_list_paths", "node_at"]
 
 
 VALUES = -1  # a step in a path: a list's (or a fixed-size list's) values
@@ -45,12 +45,18 @@ def fixed_list_paths(arrow: pa.DataType) -> tuple[tuple[int, ...], ...]:
     return tuple(paths)
 
 
+def node_at(array: Any, path: tuple[int, ...]) -> Any:
+    """The node a `fixed_list_paths` path leads to (`field` applies its parents' offsets; a
+    list's `values` is its whole child: the list's offset is not applied to it)."""
+    node = array
+    for step in path:
+        node = node.values if step == VALUES else node.field(step)
+    return node
+
+
 def _in_bounds(array: Any, paths: tuple[tuple[int, ...], ...]) -> bool:
     for path in paths:
-        node = array
-        for step in path:
-            # the whole child of a list: the list's offset is not applied to it
-            node = node.values if step == VALUES else node.field(step)
+        node = node_at(array, path)
         if (node.offset + len(node)) * node.type.list_size > len(node.values):
             return False
     return True

@@ -45,10 +45,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
-from .cdr_encoder import _U32, _ZEROS, Fallback, _bool, _EncoderGen
+from .cdr_encoder import Fallback, _EncoderGen, generated_namespace
 from .definitions import PRIMITIVES, Field, MessageDefinition
 
 if TYPE_CHECKING:
@@ -56,7 +55,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BufferEncoder", "buffer_encoder"]
 
-_HEADER_LE = b"\x00\x01\x00\x00"
 # What a generated function raises when the row is not one it takes (the general path decides).
 _GIVES_UP = (
     Fallback,
@@ -110,18 +108,7 @@ class _BufferEncoderGen(_EncoderGen):
     def __init__(self, definition: MessageDefinition, registry: TypeSource) -> None:
         # Names this generator adds (R, P, o, m, d, i, V + a number) must never spell one of these:
         # an unpack named U32 once replaced the count's struct.
-        namespace: dict[str, Any] = {
-            "ZEROS": _ZEROS,
-            "BOOL": _bool,
-            "U32": _U32,
-            "NUL": b"\x00",
-            "NULCHAR": "\x00",
-            "Fallback": Fallback,
-            "BOOL_AT": _bool_at,
-            "HEADER": _HEADER_LE,
-            "np": np,  # wstrings
-        }
-        super().__init__(definition, registry, True, namespace)
+        super().__init__(definition, registry, True, generated_namespace(BOOL_AT=_bool_at))
         self.next_buffer = 0
         self.validity: list[int] = []
         self.pair: str | None = None

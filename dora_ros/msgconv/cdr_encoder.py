@@ -36,6 +36,24 @@ def _bool(x: Any) -> int:
 
 
 _U32 = struct.Struct("<I")
+#: The encapsulation header of little-endian CDR (what every encoder writes first).
+HEADER_LE = b"\x00\x01\x00\x00"
+
+
+def generated_namespace(**extra: Any) -> dict[str, Any]:
+    """The names the generated encoders use (the dict tree's and the buffer encoder's), plus
+    `extra`; the generators' own names are added by `_Source.name`, never over these."""
+    return {
+        "ZEROS": _ZEROS,
+        "BOOL": _bool,
+        "U32": _U32,
+        "NUL": b"\x00",
+        "NULCHAR": "\x00",
+        "Fallback": Fallback,
+        "HEADER": HEADER_LE,
+        "np": np,  # wstrings
+        **extra,
+    }
 
 
 def _prim_array(prim_name: str) -> Callable[[Any], Any]:
@@ -260,16 +278,7 @@ def generate_encoder(
     """A fast `encode(dict_tree) -> bytes` for `definition` (raises Fallback), the function that
     appends one message's body to a list of parts (`body(dict_tree, parts, 0) -> body length`,
     for batches) and their source."""
-    namespace: dict[str, Any] = {
-        "ZEROS": _ZEROS,
-        "BOOL": _bool,
-        "U32": _U32,
-        "NUL": b"\x00",
-        "NULCHAR": "\x00",
-        "EMPTY": {},
-        "Fallback": Fallback,
-        "np": np,
-    }
+    namespace = generated_namespace(EMPTY={})
     sources: list[str] = []
     done: set[str] = set()
     todo: list[tuple[MessageDefinition, bool]] = [(definition, True)]
@@ -285,7 +294,6 @@ def generate_encoder(
     sources.append(
         "def encode(v):\n    parts = [HEADER]\n    _top(v, parts, 0)\n    return b''.join(parts)\n"
     )
-    namespace["HEADER"] = b"\x00\x01\x00\x00"
     source = "\n\n".join(sources)
     exec(compile(source, f"<msgconv encoder {definition.name}>", "exec"), namespace)
     return namespace["encode"], namespace["_top"], source

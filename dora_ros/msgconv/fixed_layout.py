@@ -54,7 +54,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from .arrow_checks import fixed_list_paths, node_at
 from .cdr_alignment import Alignment
+from .cdr_encoder import HEADER_LE
 from .definitions import PRIMITIVES, MessageDefinition
 
 if TYPE_CHECKING:
@@ -63,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["FixedLayout", "fixed_layout"]
 
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
-_HEADER_LE = b"\x00\x01\x00\x00"
 _MAX_LEAVES = 256
 _ARENA_BYTES = 4 * 1024  # the memory one kept decoded message can pin (or one row, if larger)
 _MAX_SLOTS = 256  # a tiny row (builtin_interfaces/Time, 8 bytes) makes a 2 KiB arena
@@ -161,9 +162,7 @@ class FixedLayout:
         # The field paths to each fixed-size list: its offset is the one a one-row buffer length
         # cannot show (`pa.Array.from_buffers` lets a fixed-size list's offset point past its
         # values, and pyarrow 26's validation does not see it), so `encode` asks it of the node.
-        self._fixed_lists = tuple(_fixed_list_paths(arrow_type, ()))
-        # one inside another has no field path: such rows are always read through the offsets
-        self._joinable = not _lists_in_lists(arrow_type)
+        self._fixed_lists = fixed_list_paths(arrow_type)
         self._no_lists = not self._fixed_lists  # Twist: no check at all (one attribute read)
 
     def _generate_decode(self) -> Callable[[Any], pa.StructArray | None]:
@@ -320,17 +319,16 @@ class FixedLayout:
         if len(buffers) != self.buffer_count:
             return None
         if array.offset == 0 and (
-            self._no_lists
-            or (self._joinable and not any(_node(array, p).offset for p in self._fixed_lists))
+            self._no_lists or not any(node_at(array, p).offset for p in self._fixed_lists)
         ):  # else an offset applies: not the one-value-per-buffer case
             if self.join_le:
-                blob = b"".join((_HEADER_LE, *filter(None, buffers)))
+                blob = b"".join((HEADER_LE, *filter(None, buffers)))
                 if len(blob) == self.cdr_end:
                     return blob
             else:
                 raw = b"".join(filter(None, buffers))
                 if len(raw) == self.leaf_bytes:
-                    return self.cdr_le_header.pack(_HEADER_LE, *self.native.unpack(raw))
+                    return self.cdr_le_header.pack(HEADER_LE, *self.native.unpack(raw))
         try:
             # a validity buffer anywhere: the general path decides (a Buffer compared with None
             # raises TypeError)
@@ -342,7 +340,7 @@ class FixedLayout:
             values = self._read_sliced(array, buffers)
         except (struct.error, TypeError):  # a buffer too short, or none
             return None
-        return self.cdr_le_header.pack(_HEADER_LE, *values)
+        return self.cdr_le_header.pack(HEADER_LE, *values)
 
     def _generate_sliced_reader(self) -> Callable[[pa.StructArray, list[Any]], tuple[int, ...]]:
         """The reader of a one-row array with offsets and no validity buffer: its values.
@@ -382,31 +380,6 @@ class FixedLayout:
         exec(compile(self.sliced_reader_source, "<fixed layout sliced reader>", "exec"), namespace)
         read: Callable[[pa.StructArray, list[Any]], tuple[int, ...]] = namespace["read"]
         return read
-
-
-def _fixed_list_paths(dtype: pa.DataType, path: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-    """The field index paths to every fixed-size list under a struct type, not looking inside
-    one (`_lists_in_lists` tells those apart)."""
-    for i, child in enumerate(dtype):
-        if pa.types.is_struct(child.type):
-            yield from _fixed_list_paths(child.type, (*path, i))
-        elif pa.types.is_fixed_size_list(child.type):
-            yield (*path, i)
-
-
-def _lists_in_lists(dtype: pa.DataType, inside: bool = False) -> bool:
-    """Whether a fixed-size list sits inside another (a fixed array of messages holding one)."""
-    if pa.types.is_fixed_size_list(dtype):
-        return inside or _lists_in_lists(dtype.value_type, True)
-    if pa.types.is_struct(dtype):
-        return any(_lists_in_lists(f.type, inside) for f in dtype)
-    return False
-
-
-def _node(array: pa.StructArray, path: tuple[int, ...]) -> pa.Array:
-    for i in path:
-        array = array.field(i)
-    return array
 
 
 def _plan(dtype: pa.StructType, leaf: Iterator[int]) -> tuple[tuple[int, Any], ...]:
