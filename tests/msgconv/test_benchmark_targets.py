@@ -8,30 +8,18 @@ here, on made-up figures: speed itself is measured by the script, never in tests
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "msgconv.py"
-
-
-def _bench() -> ModuleType:
-    name = "msgconv_benchmark"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+try:
+    from .benchmark_script import SCRIPT, load_benchmark
+except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
+    from benchmark_script import SCRIPT, load_benchmark  # type: ignore[no-redef]
 
 
 def test_each_mode_applies_its_own_target() -> None:
-    bench = _bench()
+    bench = load_benchmark()
     issue4 = "<= 2x copy and < rosbags"
     rows = [
         # PointCloud2 encode at 1.17x rosbags: misses issue 4's "< rosbags", meets 1.5x

@@ -4,11 +4,7 @@ path then encodes, or refuses with its error) wherever an offset or a null could
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -25,20 +21,12 @@ try:
 except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
     from arrow_offsets import with_offsets  # type: ignore[no-redef]
 
+try:
+    from .benchmark_script import load_benchmark
+except ImportError:  # tests/msgconv is not a package: pytest put this folder on sys.path
+    from benchmark_script import load_benchmark  # type: ignore[no-redef]
+
 CLOUD = "sensor_msgs/msg/PointCloud2"
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "msgconv.py"
-
-
-def _bench() -> ModuleType:
-    name = "msgconv_benchmark"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _general(codec: Codec, array: pa.StructArray) -> bytes:
@@ -121,7 +109,7 @@ def _rosbags_cloud(store: Any, value: dict[str, Any]) -> bytes:
 def test_the_benchmark_row_takes_the_buffer_path_and_writes_rosbags_bytes(
     store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bench = _bench()
+    bench = load_benchmark()
     case = next(c for c in bench.make_cases() if c.type_name == CLOUD)
     codec = msgconv.default_registry().codec(CLOUD)
     row = bench.fresh(bench.arrow_row(codec.arrow_type, case.value))
@@ -148,7 +136,7 @@ def test_the_benchmark_row_takes_the_buffer_path_and_writes_rosbags_bytes(
 def test_generated_clouds_are_written_as_the_general_path_and_rosbags_write_them(
     store: Any,
 ) -> None:
-    bench = _bench()
+    bench = load_benchmark()
     codec = msgconv.default_registry().codec(CLOUD)
     rng = random.Random(4)
     taken = 0
