@@ -16,11 +16,16 @@ edges: peer mode, express, congestion control DROP), read on the main thread fro
 default handler (a FIFO channel) -- the reference of the target: a dora-ros node receives on its
 own thread, so the fair raw figure is one that hands each sample from Zenoh's thread to another
 thread too -- and, for contrast, timed inside the subscriber's callback on Zenoh's own thread (no
-hand-off: no Python loop of a node can receive there); `dora-ros start` of a sender on robot and
-a receiver on gpu, and the same graph with both nodes on robot (the shared-memory path).
+hand-off: no Python loop of a node can receive there) and with a pyarrow array made of each
+payload (the least a runtime handing Arrow arrays to Python adds); `dora-ros start` of a sender
+on robot and a receiver on gpu, and the same graph with both nodes on robot (shared memory).
 
-    sudo .venv/bin/python benchmarks/cluster.py             # about 2 minutes
-    sudo .venv/bin/python benchmarks/cluster.py --count 50  # quicker
+Every target runs `--rounds` times, the rounds interleaved (each in a rotated order), and the
+medians are taken over all rounds' messages, each round's own ratio printed beside: the machine's
+speed drifts from run to run, and one run per target compared moments, not code.
+
+    sudo .venv/bin/python benchmarks/cluster.py             # about 7 minutes
+    sudo .venv/bin/python benchmarks/cluster.py --sizes 8,65536  # about 90 s
     sudo .venv/bin/python benchmarks/cluster.py --stages --count 2000 --sizes 8,65536  # per step
 """
 
@@ -48,6 +53,10 @@ BURST = {8: 2000, 64 * KIB: 500, MIB: 100, 16 * MIB: 12}
 # Rows of raw zenoh-python: the target's reference (a thread hand-off, as in a node) and contrast.
 REFERENCE = "zenoh-python main thread"
 CALLBACK = "zenoh-python callback"
+# Contrast: the reference carrying an Arrow array (the sender puts an array's values, the
+# receiver makes a pyarrow array of them before it reads the clock), the least any runtime that
+# hands Arrow arrays to Python code adds to raw Zenoh.
+ARROW = "zenoh-python main thread + Arrow"
 
 
 def _pace(size: int) -> tuple[float, int]:
@@ -106,6 +115,10 @@ conf.insert_json5("mode", '"peer"')
 conf.insert_json5("scouting/multicast/enabled", "false")
 conf.insert_json5("connect/endpoints", json.dumps([sys.argv[1]]))
 conf.insert_json5("listen/endpoints", "[]")
+arrow = sys.argv[2] == "arrow"
+if arrow:
+    import numpy as np
+    import pyarrow as pa
 with zenoh.open(conf) as session:
     pub = session.declare_publisher("bench/data", congestion_control=zenoh.CongestionControl.DROP,
                                     express=True)
@@ -114,10 +127,15 @@ with zenoh.open(conf) as session:
     time.sleep(0.5)
     for size in sizes:
         buf = bytearray(max(size, 17))
+        data = pa.array(np.zeros(size, dtype=np.uint8)) if arrow else None
         for phase, n in ((0, count), (1, burst[str(size)])):
             for _ in range(n):
-                struct.pack_into("<QQB", buf, 0, time.time_ns(), size, phase)
-                pub.put(bytes(buf))
+                if arrow:  # the array's values after a 17-byte header: one join, as dora-ros
+                    values = data.buffers()[1]
+                    pub.put(b"".join([struct.pack("<QQB", time.time_ns(), size, phase), values]))
+                else:
+                    struct.pack_into("<QQB", buf, 0, time.time_ns(), size, phase)
+                    pub.put(bytes(buf))
                 if phase == 0:
                     time.sleep(period[str(size)])
         time.sleep(1.0)
@@ -130,9 +148,16 @@ import json, os, struct, sys, threading, time
 import zenoh
 
 lat = {}; thr = {}; done = threading.Event()
+arrow = sys.argv[2] == "arrow"
+if arrow:
+    import pyarrow as pa
+    uint8 = pa.uint8()
 
 def on_sample(sample):
     data = sample.payload.to_bytes()
+    if arrow and data != b"end":  # the values as a pyarrow array, as a dora-ros node gets them
+        value = pa.Array.from_buffers(uint8, len(data) - 17,
+                                      [None, pa.py_buffer(memoryview(data)[17:])])
     now = time.time_ns()
     if data == b"end":
         done.set(); return
@@ -155,6 +180,8 @@ with zenoh.open(conf) as session:
         print("ready", flush=True)
         done.wait(600)
     else:  # zenoh-python's default handler (a FIFO channel), read on the main thread
+        # ("arrow": and each payload made a pyarrow array, the least a runtime handing Arrow
+        # arrays to Python code does per message)
         sub = session.declare_subscriber("bench/data")
         print("ready", flush=True)
         while not done.is_set():
@@ -203,8 +230,8 @@ def run_raw(folder: Path, network: Network | None, count: int, how: str) -> dict
                            cwd=folder, env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
-        subprocess.run([*prefix("robot"), sys.executable, "pub.py", endpoint], cwd=folder,
-                       env=env, check=True, timeout=600)  # fmt: skip
+        subprocess.run([*prefix("robot"), sys.executable, "pub.py", endpoint, how],
+                       cwd=folder, env=env, check=True, timeout=600)  # fmt: skip
         sub.wait(timeout=60)
     finally:
         if sub.poll() is None:
@@ -375,48 +402,65 @@ def _fmt_us(ns: float) -> str:
     return f"{ns / 1000:,.0f}"
 
 
-def table(results: dict[str, dict[str, Any]], count: int) -> str:
+def _burst(data: dict[str, Any], size: int) -> tuple[float, int]:
+    """(MB/s, messages received) of one run's burst of ``size``-byte messages."""
+    first, last, n = data["thr"].get(str(size), (0, 0, 0))
+    return ((n - 1) * size / ((last - first) / 1e9) / 1e6 if n > 1 and last > first else 0.0), n
+
+
+def _label(size: int) -> str:
+    if size < KIB:
+        return f"{size} B"
+    return f"{size // KIB} KiB" if size < MIB else f"{size // MIB} MiB"
+
+
+def table(rounds: list[dict[str, dict[str, Any]]], count: int) -> str:
+    """Latency over every round's messages (median, p99), the burst of the median round, and
+    the target's verdict on those medians, with each round's own ratio beside it."""
+    targets = list(rounds[0])
     rows = ["| size | target | median us | p99 us | got | burst MB/s | burst got |",
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     ratios = []
     for size in SIZES:
         key = str(size)
         medians = {}
-        for target, data in results.items():
-            lat = sorted(data["lat"].get(key, []))
+        for target in targets:
+            lat = sorted(x for r in rounds for x in r[target]["lat"].get(key, []))
             if lat:
-                median = statistics.median(lat)
-                p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-                medians[target] = median
-            first, last, n = data["thr"].get(key, (0, 0, 0))
-            mbs = (n - 1) * size / ((last - first) / 1e9) / 1e6 if n > 1 and last > first else 0
-            label = (
-                f"{size} B"
-                if size < KIB
-                else f"{size // KIB} KiB"
-                if size < MIB
-                else f"{size // MIB} MiB"
-            )
+                medians[target] = statistics.median(lat)
+            bursts = sorted(_burst(r[target], size) for r in rounds)
+            mbs, n = bursts[len(bursts) // 2]
+            p99 = _fmt_us(lat[min(len(lat) - 1, int(len(lat) * 0.99))]) if lat else "-"
             rows.append(
-                f"| {label} | {target} | {_fmt_us(median) if lat else '-'} |"
-                f" {_fmt_us(p99) if lat else '-'} | {len(lat)}/{count} | {mbs:,.0f} |"
-                f" {n}/{_pace(size)[1]} |"
+                f"| {_label(size)} | {target} | {_fmt_us(medians[target]) if lat else '-'} |"
+                f" {p99} | {len(lat)}/{count * len(rounds)} | {mbs:,.0f} | {n}/{_pace(size)[1]} |"
             )
         if REFERENCE in medians and "dora-ros cross" in medians:
             raw, ours = medians[REFERENCE], medians["dora-ros cross"]
             limit = max(raw * 1.2, raw + 25_000)
-            contrast = medians.get(CALLBACK)
-            ratios.append(
+            each = []
+            for r in rounds:
+                r_raw, r_ours = r[REFERENCE]["lat"].get(key), r["dora-ros cross"]["lat"].get(key)
+                if r_raw and r_ours:
+                    each.append(f"{statistics.median(r_ours) / statistics.median(r_raw):.2f}x")
+            line = (
                 f"{size} B: dora-ros/raw {ours / raw:.2f}x"
-                f" ({'within' if ours <= limit else 'OVER'} 1.2x or +25 us of {REFERENCE})"
-                + (f"; {ours / contrast:.2f}x {CALLBACK}" if contrast else "")
+                f" ({'within' if ours <= limit else 'OVER'} 1.2x or +25 us of {REFERENCE};"
+                f" rounds {', '.join(each)})"
             )
+            for contrast in (ARROW, CALLBACK):
+                if contrast in medians:
+                    line += f"; {ours / medians[contrast]:.2f}x {contrast}"
+            ratios.append(line)
     return "\n".join(rows) + "\n\n" + "\n".join(ratios)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200, help="paced messages per size")
+    parser.add_argument("--count", type=int, default=100,
+                        help="paced messages per size and round")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every target, interleaved")  # fmt: skip
     parser.add_argument("--loopback", action="store_true", help="no namespaces, even as root")
     parser.add_argument("--sizes", default=None, help="comma-separated subset, e.g. 8,65536")
     parser.add_argument("--stages", action="store_true",
@@ -431,7 +475,7 @@ def main() -> None:
         network = None if why else Network(("robot", "gpu"))
         where = "two network namespaces" if network else f"loopback ({why})"
         print(f"cluster benchmark: {where}, {args.count} paced messages per size", flush=True)
-        results: dict[str, dict[str, Any]] = {}
+        results: list[dict[str, dict[str, Any]]] = []
         cluster = Cluster(folder, addr=network.addresses["coordinator"] if network else "127.0.0.1",
                           netns=network.namespaces if network else {})  # fmt: skip
         stages: list[str] = []
@@ -446,14 +490,23 @@ def main() -> None:
                              f"tcp/{network.addresses[machine]}:0"]  # fmt: skip
                 cluster.start_daemon(machine, *extra)
             cluster.wait_daemons("robot", "gpu")
-            if not args.stages:
-                results[CALLBACK] = run_raw(folder, network, args.count, "callback")
-                results[REFERENCE] = run_raw(folder, network, args.count, "channel")
             if args.stages:
                 stages = [run_stages(cluster, folder, args.count, size) for size in SIZES]
-            else:
-                results["dora-ros cross"] = run_dora(cluster, folder, args.count, "gpu")
-                results["dora-ros local"] = run_dora(cluster, folder, args.count, "robot")
+            runs = {
+                REFERENCE: lambda: run_raw(folder, network, args.count, "channel"),
+                "dora-ros cross": lambda: run_dora(cluster, folder, args.count, "gpu"),
+                ARROW: lambda: run_raw(folder, network, args.count, "arrow"),
+                CALLBACK: lambda: run_raw(folder, network, args.count, "callback"),
+                "dora-ros local": lambda: run_dora(cluster, folder, args.count, "robot"),
+            }
+            # Rounds of every target in turn, each round in a rotated order: this machine's
+            # speed drifts from run to run (docs/benchmarks.md, "Cluster", session 8), so a
+            # target run once, at one moment, may be compared with another at a slower one.
+            names = list(runs)
+            for r in range(0 if args.stages else args.rounds):
+                print(f"round {r + 1}/{args.rounds}", flush=True)
+                order = names[r % len(names) :] + names[: r % len(names)]
+                results.append({name: runs[name]() for name in order})
         finally:
             left = cluster.close()
             if network is not None:
