@@ -27,6 +27,7 @@ speed drifts from run to run, and one run per target compared moments, not code.
     sudo .venv/bin/python benchmarks/cluster.py             # about 7 minutes
     sudo .venv/bin/python benchmarks/cluster.py --sizes 8,65536  # about 90 s
     sudo .venv/bin/python benchmarks/cluster.py --stages --count 2000 --sizes 8,65536  # per step
+    .venv/bin/python benchmarks/cluster.py --cold  # each step's cost in-process, cold and warm
 """
 
 from __future__ import annotations
@@ -398,6 +399,69 @@ def run_stages(cluster: Cluster, folder: Path, count: int, size: int) -> str:
     return "\n".join(rows)
 
 
+def cold_costs(rounds: int) -> str:
+    """In one process: what each per-message step costs when the process slept 5 ms before it
+    (a paced message: cold caches) and back to back (warm), medians over interleaved rounds."""
+    import struct
+    import time
+
+    import numpy as np
+    import pyarrow as pa
+
+    from dora_ros.runtime import wire
+
+    data = pa.array(np.zeros(8, dtype=np.uint8))
+    params = {"t": time.time_ns(), "size": 8, "phase": "lat"}
+    raw_buf = bytearray(17)
+
+    def encode() -> bytes:  # what send_index and the remote link do for an inline message
+        payload, _ = wire.encode_payload(data)
+        meta = wire.encode_metadata(params)
+        header = wire.HEADER.pack(wire.KIND_INLINE, payload.encoding, 0, payload.type_code,
+                                  len(meta), time.time_ns(), payload.length)  # fmt: skip
+        return b"".join([header, meta, payload.view, b"\0" * 8])
+
+    record = encode()
+    meta_end = wire.HEADER.size + len(wire.encode_metadata(params))
+
+    def raw_send() -> bytes:  # the raw sender's per-message work
+        struct.pack_into("<QQB", raw_buf, 0, time.time_ns(), 8, 0)
+        return bytes(raw_buf)
+
+    steps = {
+        "raw zenoh-python sender: pack the time, bytes()": raw_send,
+        "raw zenoh-python receiver: unpack the time": lambda: struct.unpack_from("<QQB", record),
+        "a pyarrow array of a payload (py_buffer, from_buffers)": lambda: pa.Array.from_buffers(
+            pa.uint8(), 8, [None, pa.py_buffer(memoryview(record)[meta_end : meta_end + 8])]
+        ),
+        "dora-ros sender: encode_payload": lambda: wire.encode_payload(data),
+        "dora-ros sender: encode_metadata (3 parameters)": lambda: wire.encode_metadata(params),
+        "dora-ros sender: the whole inline record": encode,
+        "dora-ros receiver: decode_metadata": lambda: wire.decode_metadata(
+            record[wire.HEADER.size : meta_end], params["t"]
+        ),
+        "dora-ros receiver: decode_inline (array and metadata)": lambda: wire.decode_inline(record),
+        "an empty Python call": lambda: None,
+    }
+    cold: dict[str, list[int]] = {name: [] for name in steps}
+    warm: dict[str, list[int]] = {name: [] for name in steps}
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for name, step in steps.items():
+            for pause, into in ((0.005, cold), (0.0, warm)):
+                for _ in range(40):
+                    if pause:
+                        time.sleep(pause)
+                    start = clock()
+                    step()
+                    into[name].append(clock() - start)
+    rows = ["| step (in-process) | 5 ms apart, us | back to back, us |", "|---|---|---|"]
+    for name in steps:
+        rows.append(f"| {name} | {statistics.median(cold[name]) / 1000:.1f} |"
+                    f" {statistics.median(warm[name]) / 1000:.1f} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def _fmt_us(ns: float) -> str:
     return f"{ns / 1000:,.0f}"
 
@@ -465,7 +529,12 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated subset, e.g. 8,65536")
     parser.add_argument("--stages", action="store_true",
                         help="only the cross-machine edge, with a time stamp per step")  # fmt: skip
+    parser.add_argument("--cold", action="store_true",
+                        help="only the in-process cost of each per-message step, cold and warm")  # fmt: skip
     args = parser.parse_args()
+    if args.cold:
+        print(cold_costs(max(args.rounds, 5)))
+        return
     if args.sizes:
         global SIZES
         SIZES = tuple(int(s) for s in args.sizes.split(","))
