@@ -296,7 +296,10 @@ class BridgeNode:
             elif spec.mode == "service":
                 self._client = ServiceClientEndpoint(self.backend, name, spec.type_name, spec.qos)
             elif spec.role == "server":
-                self._server = ActionServerEndpoint(self.backend, name, spec.type_name, spec.qos)
+                self._server = ActionServerEndpoint(
+                    self.backend, name, spec.type_name, spec.qos,
+                    result_timeout=spec.result_timeout,
+                )  # fmt: skip
                 node.merge_external_events(
                     _Adapter(
                         self._server.take_goal,

@@ -22,6 +22,7 @@ is a `RuntimeError`); what an endpoint does is the core's.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import warnings
@@ -52,6 +53,7 @@ from .endpoints import (
     TopicSubscriber,
     result_status,
 )
+from .graph_config import DEFAULT_RESULT_TIMEOUT
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
 from .roles import require
@@ -303,13 +305,27 @@ class Ros2Node(Closeable):
         action_type: str,
         qos: Ros2QosPolicies | None = None,
         auto_accept: bool = True,
+        result_timeout: float = DEFAULT_RESULT_TIMEOUT,
     ) -> Ros2ActionServer:
-        """An action server; with `auto_accept=False` each goal waits for `accept_goal`/`reject_goal`."""
+        """An action server; with `auto_accept=False` each goal waits for `accept_goal`/`reject_goal`.
+        An ended goal's result is kept `result_timeout` s for clients that ask later (rclpy's
+        `ActionServer(result_timeout=...)`, 900 by default)."""
         canonical = canonical_type(action_type, "action")
         _check_type(part_type(canonical, "Goal"))
+        if (
+            isinstance(result_timeout, bool)
+            or not isinstance(result_timeout, (int, float))
+            or not math.isfinite(result_timeout)
+            or result_timeout <= 0
+        ):
+            raise BridgeError(
+                f"create_action_server({action_name!r}): result_timeout {result_timeout!r} must be"
+                " a positive number of seconds"
+            )
         server = ActionServerEndpoint(
-            self._backend, self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept
-        )
+            self._backend, self._name(action_name), canonical, qos or SERVICE_QOS, auto_accept,
+            result_timeout=float(result_timeout),
+        )  # fmt: skip
         return self._track(Ros2ActionServer(canonical, server))
 
     # --- parameters ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import pyarrow as pa
 from ..errors import BridgeError
 from .backend import Backend
 from .codec import MalformedSample, decode_as, encode, encode_rows
+from .graph_config import DEFAULT_RESULT_TIMEOUT
 from .names import part_type
 from .qos import Ros2QosPolicies
 from .roles import require
@@ -312,9 +313,10 @@ class ActionServerEndpoint:
         type_name: str,
         qos: Ros2QosPolicies,
         auto_accept: bool = True,
+        result_timeout: float = DEFAULT_RESULT_TIMEOUT,
     ) -> None:
         self.server = require(backend, "action").create_action_server(
-            name, type_name, qos, auto_accept=auto_accept
+            name, type_name, qos, auto_accept=auto_accept, result_timeout=result_timeout
         )
         self.name = self.server.name
         self.type_name = type_name

@@ -4,8 +4,9 @@ Keys are dora-rs's (`docs/ros2-bridge.md`): exactly one of `topic` (+ `message_t
 `direction`), `topics` (a list of those, each with optional `output`/`input`/`qos`), `service`
 (+ `service_type`, `role`) or `action` (+ `action_type`, `role`); and `qos`, `namespace`,
 `node_name`, `transport` (DDS only). Ours: `backend` (`rclpy`, `cyclonedds`), for a service
-`response_timeout` (seconds; dora-rs fixes it at 30), and for an action client `goal_timeout`
-(seconds a goal may take in all before the bridge cancels it; 3600).
+`response_timeout` (seconds; dora-rs fixes it at 30), for an action client `goal_timeout`
+(seconds a goal may take in all before the bridge cancels it; 3600), and for an action server
+`result_timeout` (seconds an ended goal's result is kept for clients; ROS 2's 900).
 
 Every mistake raises `DescriptorError` naming `file:line`, the node and the key, with a suggestion
 when one is clear.
@@ -43,6 +44,7 @@ BRIDGE_KEYS = (
     "backend",
     "response_timeout",
     "goal_timeout",
+    "result_timeout",
 )
 TOPIC_KEYS = ("topic", "message_type", "direction", "output", "input", "qos")
 MAX_TOPICS = 64
@@ -52,6 +54,9 @@ DEFAULT_RESPONSE_TIMEOUT = 30.0
 # How long a YAML action client's goal may take in all, from sending to its result, before the
 # bridge cancels it and reports the failure (s).
 DEFAULT_GOAL_TIMEOUT = 3600.0
+# How long an action server keeps an ended goal's result for clients that ask later (s): ROS 2's
+# default `result_timeout` (rclpy's ActionServer, rcl_action's server options).
+DEFAULT_RESULT_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class BridgeSpec:
     response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
     # Action clients only; see DEFAULT_GOAL_TIMEOUT.
     goal_timeout: float = DEFAULT_GOAL_TIMEOUT
+    # Action servers only; see DEFAULT_RESULT_TIMEOUT.
+    result_timeout: float = DEFAULT_RESULT_TIMEOUT
 
     def implied_outputs(self) -> tuple[str, ...]:
         if self.mode == "topics":
@@ -208,6 +215,13 @@ def parse_bridge_config(
         raise where.fail(
             config, "goal_timeout", f"'goal_timeout' belongs to an action client, not to '{mode}'"
         )
+    if (mode != "action" or config.get("role") != "server") and "result_timeout" in config:
+        raise where.fail(
+            config,
+            "result_timeout",
+            f"'result_timeout' belongs to an action server, not to '{mode}'"
+            + (" (a client's goals end with 'goal_timeout')" if mode == "action" else ""),
+        )
     if mode in ("topic", "topics"):
         for key in ("service_type", "action_type", "role"):
             if key in config:
@@ -277,6 +291,8 @@ def parse_bridge_config(
         )
     elif role == "client":
         common["goal_timeout"] = _seconds(config, "goal_timeout", DEFAULT_GOAL_TIMEOUT, where)
+    else:
+        common["result_timeout"] = _seconds(config, "result_timeout", DEFAULT_RESULT_TIMEOUT, where)
     return BridgeSpec(mode, (), False, name, type_name, role, **common)  # type: ignore[arg-type]
 
 

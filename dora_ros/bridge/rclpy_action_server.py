@@ -114,7 +114,7 @@ class RclpyActionServer:
         type_name: str,
         qos: Ros2QosPolicies,
         auto_accept: bool = True,
-        result_timeout: int = int(RESULT_KEEP),
+        result_timeout: float = RESULT_KEEP,
     ):
         from rclpy.clock import Clock, ClockType
         from rclpy.qos import qos_profile_action_status_default

@@ -43,6 +43,7 @@ from ..errors import BridgeError
 from .backend import KEEP_ALL_DEPTH, Closeable, ReadyQueue, keep_large_buffers_mapped
 from .endpoint_watch import POLL_PERIOD, EndpointWatch, PeerEndpoint
 from .fastdds_tuning import FASTDDS_SOCKETS_ENV, fastdds_sockets_size, fastdds_transports_sized
+from .graph_config import DEFAULT_RESULT_TIMEOUT
 from .qos import SERVICE_QOS, Ros2Durability, Ros2Liveliness, Ros2QosPolicies, reader_qos
 from .rclpy_action_server import RclpyActionServer
 from .rclpy_actions import RclpyActionClient
@@ -473,8 +474,13 @@ class RclpyBackend(RclpyParameters, Closeable):
         type_name: str,
         qos: Ros2QosPolicies = SERVICE_QOS,
         auto_accept: bool = True,
+        result_timeout: float = DEFAULT_RESULT_TIMEOUT,
     ) -> RclpyActionServer:
-        return self._track(RclpyActionServer(self, name, type_name, qos, auto_accept=auto_accept))
+        return self._track(
+            RclpyActionServer(
+                self, name, type_name, qos, auto_accept=auto_accept, result_timeout=result_timeout
+            )
+        )
 
     def _track(self, entity: Any) -> Any:
         self._entities.append(entity)

@@ -17,6 +17,7 @@ import threading
 from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 from .backend import UnsupportedRoleError
+from .graph_config import DEFAULT_RESULT_TIMEOUT
 from .qos import Ros2QosPolicies
 from .ready_queue import ReadyQueue
 
@@ -139,7 +140,12 @@ class ActionRole(Protocol):
     ) -> ActionClient: ...
 
     def create_action_server(
-        self, name: str, type_name: str, qos: Ros2QosPolicies, auto_accept: bool = True
+        self,
+        name: str,
+        type_name: str,
+        qos: Ros2QosPolicies,
+        auto_accept: bool = True,
+        result_timeout: float = DEFAULT_RESULT_TIMEOUT,
     ) -> ActionServer: ...
 
 

@@ -122,6 +122,17 @@ def test_unknown_type_is_a_clear_error() -> None:
             node.create_topic("/t", "test_msgs/srv/BasicTypes", Ros2QosPolicies())
 
 
+def test_an_action_servers_result_timeout_must_be_a_positive_number_of_seconds() -> None:
+    with Ros2Context(domain_id=DOMAIN) as context:
+        node = context.new_node("results", "/", ours.Ros2NodeOptions())
+        for bad in (0, -1, float("nan"), float("inf"), "5", True, None):
+            with pytest.raises(
+                BridgeError,
+                match=r"create_action_server\('/fib'\): result_timeout .* must be a positive number",
+            ):
+                node.create_action_server("/fib", "test_msgs/Fibonacci", result_timeout=bad)
+
+
 DORA_STYLE_NODE = """
     # Written for dora-rs (examples/ros2-bridge/python/turtle), only the import changed.
     import pyarrow as pa

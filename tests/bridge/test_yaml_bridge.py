@@ -512,6 +512,57 @@ def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
     assert "handler canceled" in logs
 
 
+def test_action_server_keeps_results_result_timeout_seconds(tmp_path: Path) -> None:
+    """`result_timeout: 1` on a YAML action server (rclpy's ActionServer option; ROS 2's default
+    900 s before, with no key to change it): an rclpy client asking for an ended goal's result at
+    once gets it, one asking 5 s after acceptance gets status UNKNOWN (forgotten, as an rclpy
+    server answers for a goal it no longer tracks). The second goal ends about 0.2 s after its
+    acceptance; it is forgotten 1-1.5 s later (the expiry timer looks every 0.5 s), well before
+    it is asked for, even on a loaded machine. Without the key the result was kept 900 s."""
+    domain = 97
+    graph = f"""
+        nodes:
+          - id: fib
+            ros2:
+              action: {name("/fib_expiring")}
+              action_type: test_msgs/Fibonacci
+              role: server
+              result_timeout: 1
+            inputs:
+              feedback: handler/feedback
+              result: handler/result
+          - id: handler
+            path: handler.py
+            inputs:
+              goal: fib/goal
+              cancel: fib/cancel
+              tick: dora/timer/millis/50
+            outputs:
+              - feedback
+              - result
+    """
+    goals = [{"order": 3}, {"order": 3, "result_delay": 5}]
+    client = Peer(
+        "action_peer.py",
+        {"role": "client", "name": name("/fib_expiring"), "goals": goals, "linger": 10},
+        domain,
+    )
+    try:
+        run_graph(
+            tmp_path,
+            graph,
+            {"handler.py": ACTION_HANDLER},
+            domain,
+            lambda _logs: client.events(lambda e: e.get("event") == "done"),
+        )
+        client.wait(lambda e: e.get("event") == "done", 1)
+        results = client.events(lambda e: e.get("event") == "result")
+    finally:
+        client.stop()
+    assert results[0] == {"event": "result", "status": 4, "sequence": [0, 1, 1, 2]}
+    assert results[1]["status"] == 0, results  # STATUS_UNKNOWN: expired after 1 s
+
+
 GOAL_SENDER = """
     import pyarrow as pa
     from dora import Node
@@ -630,6 +681,22 @@ def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
             "action: /f\n      action_type: test_msgs/Fibonacci\n      role: server\n"
             "      goal_timeout: 5",
             "ros2: 'goal_timeout' belongs to an action client, not to 'action'",
+        ),
+        (
+            "action: /f\n      action_type: test_msgs/Fibonacci\n      role: server\n"
+            "      result_timeout: 0",
+            "graph.yml:7: node 'b': ros2: result_timeout 0 must be a positive number of seconds",
+        ),
+        (
+            "action: /f\n      action_type: test_msgs/Fibonacci\n      role: client\n"
+            "      result_timeout: 5",
+            "ros2: 'result_timeout' belongs to an action server, not to 'action' (a client's goals"
+            " end with 'goal_timeout')",
+        ),
+        (
+            "topic: /a\n      message_type: std_msgs/String\n      result_timeout: 5",
+            "graph.yml:6: node 'b': ros2: 'result_timeout' belongs to an action server, not to"
+            " 'topic'",
         ),
         (
             "topic: /a\n      message_type: std_msgs/String\n      response_timeout: 5",
