@@ -369,11 +369,19 @@ def test_reference_is_current(tmp_path: Path) -> None:
     for node in ("closer", "waiter"):
         # dora-rs itself loses a node's first messages when the machine is loaded (the receiver
         # was not ready yet), so every fresh event must be a recorded one, the ending identical.
-        events = fresh[node]["events"]
+        # dora-rs answers the probe's next(timeout=2.0) with an ERROR event ("Timeout event
+        # stream error: Receiver timed out") when nothing came for 2 s, which the probe records
+        # and reads on past: on a loaded machine the first message took that long (CI, once).
+        events = [event for event in fresh[node]["events"] if not _timed_out(event)]
         unexpected = [event for event in events if event not in REFERENCE[node]["events"]]
-        assert not unexpected, (node, unexpected)  # seen once with 8 workers on 2 cores
+        # seen once with 8 workers on 2 cores
+        assert not unexpected, f"{node}: {json.dumps(unexpected)}"
         assert events[-3:] == REFERENCE[node]["events"][-3:], node
     assert fresh["sender"] == REFERENCE["sender"]
+
+
+def _timed_out(event: dict[str, Any]) -> bool:
+    return event.get("type") == "ERROR" and "Receiver timed out" in str(event.get("error"))
 
 
 SUBMODULE_CLASSES = [
