@@ -10,6 +10,7 @@ import re
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ros_peers import Peer, backends, name, peer, run_graph
@@ -463,15 +464,19 @@ ACTION_HANDLER = """
 """
 
 
-def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
-    domain = 26
+def _serve_fib_to_rclpy_client(
+    tmp_path: Path, domain: int, action: str, goals: list[dict[str, Any]], extra: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """A YAML action server on `action` (`extra`: more lines under its `ros2:`) ended by
+    ACTION_HANDLER, an rclpy client sending `goals` (action_peer.py): the run's logs and the
+    client's events."""
     graph = f"""
         nodes:
           - id: fib
             ros2:
-              action: {name("/fib")}
+              action: {action}
               action_type: test_msgs/Fibonacci
-              role: server
+              role: server{extra}
             inputs:
               feedback: handler/feedback
               result: handler/result
@@ -485,11 +490,8 @@ def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
               - feedback
               - result
     """
-    goals = [{"order": 4}, {"order": 500, "cancel_after": 2}]
     client = Peer(
-        "action_peer.py",
-        {"role": "client", "name": name("/fib"), "goals": goals, "linger": 10},
-        domain,
+        "action_peer.py", {"role": "client", "name": action, "goals": goals, "linger": 10}, domain
     )
     try:
         logs = run_graph(
@@ -500,15 +502,23 @@ def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
             lambda _logs: client.events(lambda e: e.get("event") == "done"),
         )
         client.wait(lambda e: e.get("event") == "done", 1)
-        results = client.events(lambda e: e.get("event") == "result")
-        feedback = client.events(lambda e: e.get("event") == "feedback")
-        cancel = client.events(lambda e: e.get("event") == "cancel_response")
+        return logs, client.events(lambda e: "event" in e)
     finally:
         client.stop()
+
+
+def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("event") == kind]
+
+
+def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
+    goals = [{"order": 4}, {"order": 500, "cancel_after": 2}]
+    logs, events = _serve_fib_to_rclpy_client(tmp_path, 26, name("/fib"), goals)
+    results, feedback = _of(events, "result"), _of(events, "feedback")
     assert results[0] == {"event": "result", "status": 4, "sequence": [0, 1, 1, 2, 3]}
     assert results[1]["status"] == 5 and len(results[1]["sequence"]) >= 4
     assert [f["sequence"] for f in feedback[:3]] == [[0, 1, 1], [0, 1, 1, 2], [0, 1, 1, 2, 3]]
-    assert cancel == [{"event": "cancel_response", "code": 0}]
+    assert _of(events, "cancel_response") == [{"event": "cancel_response", "code": 0}]
     assert "handler canceled" in logs
 
 
@@ -519,46 +529,11 @@ def test_action_server_keeps_results_result_timeout_seconds(tmp_path: Path) -> N
     server answers for a goal it no longer tracks). The second goal ends about 0.2 s after its
     acceptance; it is forgotten 1-1.5 s later (the expiry timer looks every 0.5 s), well before
     it is asked for, even on a loaded machine. Without the key the result was kept 900 s."""
-    domain = 97
-    graph = f"""
-        nodes:
-          - id: fib
-            ros2:
-              action: {name("/fib_expiring")}
-              action_type: test_msgs/Fibonacci
-              role: server
-              result_timeout: 1
-            inputs:
-              feedback: handler/feedback
-              result: handler/result
-          - id: handler
-            path: handler.py
-            inputs:
-              goal: fib/goal
-              cancel: fib/cancel
-              tick: dora/timer/millis/50
-            outputs:
-              - feedback
-              - result
-    """
     goals = [{"order": 3}, {"order": 3, "result_delay": 5}]
-    client = Peer(
-        "action_peer.py",
-        {"role": "client", "name": name("/fib_expiring"), "goals": goals, "linger": 10},
-        domain,
+    _, events = _serve_fib_to_rclpy_client(
+        tmp_path, 97, name("/fib_expiring"), goals, "\n              result_timeout: 1"
     )
-    try:
-        run_graph(
-            tmp_path,
-            graph,
-            {"handler.py": ACTION_HANDLER},
-            domain,
-            lambda _logs: client.events(lambda e: e.get("event") == "done"),
-        )
-        client.wait(lambda e: e.get("event") == "done", 1)
-        results = client.events(lambda e: e.get("event") == "result")
-    finally:
-        client.stop()
+    results = _of(events, "result")
     assert results[0] == {"event": "result", "status": 4, "sequence": [0, 1, 1, 2]}
     assert results[1]["status"] == 0, results  # STATUS_UNKNOWN: expired after 1 s
 
