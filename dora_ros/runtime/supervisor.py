@@ -674,7 +674,10 @@ class Coordinator:
             self.stopping_since = time.monotonic()
             self._broadcast({"op": "stop"})
             for state in self.nodes.values():
-                state.restart_at = None
+                if state.restart_at is not None:
+                    # Exited, waiting out its restart_delay: it is not restarted, and there is
+                    # no process left to stop, so it ends here (the run waited for it for ever).
+                    self._finish(state)
         else:  # asked twice: no more patience
             self.escalation_step = len(self.escalation) - 1
             for state in self.nodes.values():

@@ -258,6 +258,36 @@ def test_restart_on_failure_recovers(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_stop_while_a_node_waits_for_its_restart_ends_the_run(tmp_path):
+    """STOP (here --stop-after) while a failed node waits out its restart_delay: the run ends,
+    that node with it (nothing to stop: no process), without restarting it. Before, stop()
+    dropped the pending restart but never counted the node as ended, and the run waited for it
+    for ever (found by `benchmarks/soak.py --cluster`: a crashing node restarted every few
+    seconds, and `stop` of the dataflow never finished)."""
+    flow = write_flow(
+        tmp_path,
+        """
+        nodes:
+          - id: flaky
+            path: restarting.py
+            args: "3 1000"  # fails every time
+            restart_policy: on-failure
+            restart_delay: 60
+          - id: a
+            path: stoppable.py
+            inputs: {tick: dora/timer/millis/50}
+        """,
+        restarting=RESTARTING,
+        stoppable=STOPPABLE,
+    )
+    started = time.monotonic()
+    result = run_flow(flow, "--stop-after", "3s", timeout=30)
+    assert time.monotonic() - started < 20, result.stderr
+    assert _runs(flow) == [(False, 0)]  # never restarted
+    assert "node 'flaky' exited with exit status 3; restarting it (restart 1)" in result.stderr
+    assert result.returncode == 0, result.stderr
+
+
 def test_restart_always_and_never(tmp_path):
     flow = write_flow(
         tmp_path,
