@@ -590,6 +590,11 @@ class Ros2ActionServer:
         self._core = core
         self._server = core.server
 
+    @property
+    def result_timeout(self) -> float:
+        """Seconds an ended goal's result is kept for clients (`create_action_server`'s)."""
+        return self._core.result_timeout
+
     def take_goal(self, timeout_s: float | None = None) -> tuple[str, pa.StructArray] | None:
         """The next `(goal_id, goal)`, waiting up to `timeout_s` (default 1 s); else None.
 

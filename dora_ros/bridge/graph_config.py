@@ -211,11 +211,12 @@ def parse_bridge_config(
         raise where.fail(
             config, "response_timeout", f"'response_timeout' belongs to a service, not to '{mode}'"
         )
-    if (mode != "action" or config.get("role") != "client") and "goal_timeout" in config:
+    # An action with a role that is neither client nor server: the role check below says so.
+    if "goal_timeout" in config and (mode != "action" or config.get("role") == "server"):
         raise where.fail(
             config, "goal_timeout", f"'goal_timeout' belongs to an action client, not to '{mode}'"
         )
-    if (mode != "action" or config.get("role") != "server") and "result_timeout" in config:
+    if "result_timeout" in config and (mode != "action" or config.get("role") == "client"):
         raise where.fail(
             config,
             "result_timeout",

@@ -122,7 +122,7 @@ def test_unknown_type_is_a_clear_error() -> None:
             node.create_topic("/t", "test_msgs/srv/BasicTypes", Ros2QosPolicies())
 
 
-def test_an_action_servers_result_timeout_must_be_a_positive_number_of_seconds() -> None:
+def test_an_action_servers_result_timeout_is_kept_and_must_be_a_positive_number() -> None:
     with Ros2Context(domain_id=DOMAIN) as context:
         node = context.new_node("results", "/", ours.Ros2NodeOptions())
         for bad in (0, -1, float("nan"), float("inf"), "5", True, None):
@@ -131,6 +131,9 @@ def test_an_action_servers_result_timeout_must_be_a_positive_number_of_seconds()
                 match=r"create_action_server\('/fib'\): result_timeout .* must be a positive number",
             ):
                 node.create_action_server("/fib", "test_msgs/Fibonacci", result_timeout=bad)
+        kept = node.create_action_server("/fib_kept", "test_msgs/Fibonacci", result_timeout=2.5)
+        assert kept.result_timeout == 2.5
+        assert node.create_action_server("/fib", "test_msgs/Fibonacci").result_timeout == 900
 
 
 DORA_STYLE_NODE = """

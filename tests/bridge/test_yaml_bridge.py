@@ -523,19 +523,19 @@ def test_action_server_goals_feedback_result_cancel(tmp_path: Path) -> None:
 
 
 def test_action_server_keeps_results_result_timeout_seconds(tmp_path: Path) -> None:
-    """`result_timeout: 1` on a YAML action server (rclpy's ActionServer option; ROS 2's default
+    """`result_timeout: 2` on a YAML action server (rclpy's ActionServer option; ROS 2's default
     900 s before, with no key to change it): an rclpy client asking for an ended goal's result at
-    once gets it, one asking 5 s after acceptance gets status UNKNOWN (forgotten, as an rclpy
+    once gets it, one asking 8 s after acceptance gets status UNKNOWN (forgotten, as an rclpy
     server answers for a goal it no longer tracks). The second goal ends about 0.2 s after its
-    acceptance; it is forgotten 1-1.5 s later (the expiry timer looks every 0.5 s), well before
+    acceptance; it is forgotten 2-2.5 s later (the expiry timer looks every 0.5 s), well before
     it is asked for, even on a loaded machine. Without the key the result was kept 900 s."""
-    goals = [{"order": 3}, {"order": 3, "result_delay": 5}]
+    goals = [{"order": 3}, {"order": 3, "result_delay": 8}]
     _, events = _serve_fib_to_rclpy_client(
-        tmp_path, 97, name("/fib_expiring"), goals, "\n              result_timeout: 1"
+        tmp_path, 97, name("/fib_expiring"), goals, "\n              result_timeout: 2"
     )
     results = _of(events, "result")
     assert results[0] == {"event": "result", "status": 4, "sequence": [0, 1, 1, 2]}
-    assert results[1]["status"] == 0, results  # STATUS_UNKNOWN: expired after 1 s
+    assert results[1]["status"] == 0, results  # STATUS_UNKNOWN: expired after 2 s
 
 
 GOAL_SENDER = """
@@ -667,6 +667,13 @@ def test_action_client_feedback_result_and_cancel(tmp_path: Path) -> None:
             "      result_timeout: 5",
             "ros2: 'result_timeout' belongs to an action server, not to 'action' (a client's goals"
             " end with 'goal_timeout')",
+        ),
+        (
+            # the role is the mistake, not the key
+            "action: /f\n      action_type: test_msgs/Fibonacci\n      role: sever\n"
+            "      result_timeout: 5",
+            "graph.yml:6: node 'b': ros2: 'action' needs 'role: client' or 'role: server' (got"
+            " 'sever')",
         ),
         (
             "topic: /a\n      message_type: std_msgs/String\n      result_timeout: 5",
