@@ -217,6 +217,11 @@ def _end_node(sup: Coordinator, request: dict[str, Any], what: str) -> dict[str,
         if what == "restart" and state.restart_at is not None:
             state.restart_at = time.monotonic()  # waiting for its restart delay: now
             return {"node": state.spec.id, "action": what}
+        if what == "stop" and state.restart_at is not None:
+            # Waiting for its restart delay: no process to stop, it ends now (it was refused
+            # as "not running (restarting)", to be stopped once restarted up to 30 s later).
+            sup._finish(state)
+            return {"node": state.spec.id, "action": what}
         status = node_status(sup, state)
         hint = ""
         if what == "restart" and status in ("failed", "finished"):

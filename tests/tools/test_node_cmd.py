@@ -94,6 +94,29 @@ def test_node_restart_and_stop(tmp_path: Path) -> None:
         assert run.proc.wait(timeout=20) == 0, run.output()
 
 
+FLAKY_GRAPH = """
+nodes:
+  - id: flaky
+    path: flaky.py
+    restart_policy: on-failure
+    restart_delay: 60
+    inputs: {tick: dora/timer/millis/100}
+"""
+
+
+def test_node_stop_during_a_restart_delay_ends_the_node_at_once(tmp_path: Path) -> None:
+    """`node stop` of a node waiting out its restart_delay: it ends there, never restarted, and
+    the dataflow ends with it (before: "node 'flaky' is not running (restarting)")."""
+    flaky = "import sys\nfrom dora import Node\nNode()\nsys.exit(3)\n"
+    with live_run(tmp_path, graph=FLAKY_GRAPH, flaky=flaky) as run:
+        _wait("the restart delay", lambda: _info(run, "flaky")["status"] == "restarting", 30)
+        stopped = _cli(run, "node", "stop", "flaky")
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.strip() == "Node `flaky` stopped"
+        assert run.proc.wait(timeout=20) == 0, run.output()
+    assert run.output().count("restarting it") == 1, run.output()
+
+
 def test_node_errors_are_one_line(tmp_path: Path) -> None:
     with live_run(tmp_path) as run:
         for args, message in (
