@@ -227,13 +227,15 @@ def run_raw(folder: Path, network: Network | None, count: int, how: str) -> dict
         return ["ip", "netns", "exec", network.namespaces[role]] if network else []
 
     env = _env(folder, count, "raw.json")
+    (folder / "raw.json").unlink(missing_ok=True)  # never the figures of an earlier run
     sub = subprocess.Popen([*prefix("gpu"), sys.executable, "sub.py", endpoint, how],
                            cwd=folder, env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
         subprocess.run([*prefix("robot"), sys.executable, "pub.py", endpoint, how],
                        cwd=folder, env=env, check=True, timeout=600)  # fmt: skip
-        sub.wait(timeout=60)
+        if sub.wait(timeout=60) != 0:
+            raise SystemExit(f"raw zenoh-python subscriber ({how}) failed: {sub.returncode}")
     finally:
         if sub.poll() is None:
             sub.kill()
@@ -532,6 +534,8 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true",
                         help="only the in-process cost of each per-message step, cold and warm")  # fmt: skip
     args = parser.parse_args()
+    if args.rounds < 1 or args.count < 1:
+        parser.error("--rounds and --count must be at least 1")
     if args.cold:
         print(cold_costs(max(args.rounds, 5)))
         return
@@ -577,11 +581,13 @@ def main() -> None:
                 order = names[r % len(names) :] + names[: r % len(names)]
                 results.append({name: runs[name]() for name in order})
         finally:
-            left = cluster.close()
-            if network is not None:
-                network.close()
-            if left:
-                print(f"warning: killed leftover processes: {left}", file=sys.stderr)
+            try:
+                left = cluster.close()
+                if left:
+                    print(f"warning: killed leftover processes: {left}", file=sys.stderr)
+            finally:
+                if network is not None:
+                    network.close()
         print("\n\n".join(stages) if stages else table(results, args.count))
 
 
