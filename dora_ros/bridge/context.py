@@ -22,7 +22,6 @@ is a `RuntimeError`); what an endpoint does is the core's.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 import warnings
@@ -53,7 +52,7 @@ from .endpoints import (
     TopicSubscriber,
     result_status,
 )
-from .graph_config import DEFAULT_RESULT_TIMEOUT
+from .graph_config import DEFAULT_RESULT_TIMEOUT, positive_seconds
 from .names import canonical_type, part_type, resolve_name
 from .qos import SERVICE_QOS, Ros2QosPolicies
 from .roles import require
@@ -312,12 +311,7 @@ class Ros2Node(Closeable):
         `ActionServer(result_timeout=...)`, 900 by default)."""
         canonical = canonical_type(action_type, "action")
         _check_type(part_type(canonical, "Goal"))
-        if (
-            isinstance(result_timeout, bool)
-            or not isinstance(result_timeout, (int, float))
-            or not math.isfinite(result_timeout)
-            or result_timeout <= 0
-        ):
+        if not positive_seconds(result_timeout):
             raise BridgeError(
                 f"create_action_server({action_name!r}): result_timeout {result_timeout!r} must be"
                 " a positive number of seconds"

@@ -297,14 +297,19 @@ def parse_bridge_config(
     return BridgeSpec(mode, (), False, name, type_name, role, **common)  # type: ignore[arg-type]
 
 
+def positive_seconds(value: Any) -> bool:
+    """A number of seconds a timeout may be: finite, above 0 (a bool is not a number here)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def _seconds(config: Mapping[str, Any], key: str, default: float, where: _Where) -> float:
     value = config.get(key, default)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not positive_seconds(value):
         raise where.fail(
             config,
             key,

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError
+from .graph_config import DEFAULT_RESULT_TIMEOUT
 from .qos import Ros2QosPolicies
 from .rclpy_actions import (
     FEEDBACK_SUBSCRIBER_WAIT,
     MAX_PENDING_GOALS,
     MAX_UNTAKEN_RESULTS,
-    RESULT_KEEP,
     log,
     uuid_str,
 )
@@ -114,7 +114,7 @@ class RclpyActionServer:
         type_name: str,
         qos: Ros2QosPolicies,
         auto_accept: bool = True,
-        result_timeout: float = RESULT_KEEP,
+        result_timeout: float = DEFAULT_RESULT_TIMEOUT,
     ):
         from rclpy.clock import Clock, ClockType
         from rclpy.qos import qos_profile_action_status_default

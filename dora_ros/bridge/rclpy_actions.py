@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError
+from .graph_config import DEFAULT_RESULT_TIMEOUT
 from .qos import Ros2QosPolicies
 from .rclpy_services import wait_for_match
 from .ready_queue import ReadyQueue
@@ -45,8 +46,9 @@ __all__ = [
 
 #: Goals one client has in flight at once (sent, not yet ended or canceled): dora-rs 1.1's bound.
 MAX_CONCURRENT_GOALS = 8
-#: Seconds an ended goal's result is kept for `take_result` (ROS 2's default `result_timeout`).
-RESULT_KEEP = 900.0
+#: Seconds an ended goal's result is kept for `take_result` (ROS 2's default `result_timeout`,
+#: the servers' default too).
+RESULT_KEEP = DEFAULT_RESULT_TIMEOUT
 #: Ended goals whose result nobody took yet, per client; beyond, the oldest is released.
 MAX_UNTAKEN_RESULTS = 256
 #: Feedback messages kept per goal until taken; beyond, the oldest is dropped.
