@@ -549,20 +549,12 @@ def main() -> None:
         where = "two network namespaces" if network else f"loopback ({why})"
         print(f"cluster benchmark: {where}, {args.count} paced messages per size", flush=True)
         results: list[dict[str, dict[str, Any]]] = []
-        cluster = Cluster(folder, addr=network.addresses["coordinator"] if network else "127.0.0.1",
-                          netns=network.namespaces if network else {})  # fmt: skip
+        cluster = Cluster.on(folder, network)
         stages: list[str] = []
         try:
             # The coordinator and daemons first: the raw rows run beside them too (their pings
             # and samples every second), as the dora-ros rows do.
-            cluster.start_coordinator()
-            for machine in ("robot", "gpu"):
-                extra = []
-                if network:
-                    extra = ["-c", network.addresses["coordinator"], "--zenoh-listen",
-                             f"tcp/{network.addresses[machine]}:0"]  # fmt: skip
-                cluster.start_daemon(machine, *extra)
-            cluster.wait_daemons("robot", "gpu")
+            cluster.up("robot", "gpu", network=network)
             if args.stages:
                 stages = [run_stages(cluster, folder, args.count, size) for size in SIZES]
             runs = {

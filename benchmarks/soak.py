@@ -437,8 +437,7 @@ class Soak:
     def _soak_cluster(self, cluster_class: Any, folder: Path, network: Any, duration: float) -> int:
         """The cluster's part of run_cluster: its processes always end here. Returns how many
         times the churned dataflow was started."""
-        cluster = cluster_class(folder, addr=network.addresses["coordinator"] if network
-                                else "127.0.0.1", netns=network.namespaces if network else {})  # fmt: skip
+        cluster = cluster_class.on(folder, network)
         churned = 0
 
         def stop(name: str) -> None:
@@ -449,14 +448,7 @@ class Soak:
                 self.unclean_stop = f"dora-ros stop {name}: {run.stdout}{run.stderr}".strip()
 
         try:
-            cluster.start_coordinator()
-            for machine in ("robot", "gpu"):
-                extra = []
-                if network:
-                    extra = ["-c", network.addresses["coordinator"], "--zenoh-listen",
-                             f"tcp/{network.addresses[machine]}:0"]  # fmt: skip
-                cluster.start_daemon(machine, *extra)
-            cluster.wait_daemons("robot", "gpu")
+            cluster.up("robot", "gpu", network=network)
             cluster.cli("start", "graph.yml", "--name", "soak", "--detach", check=True)
             procs = {role: proc.pid for role, proc in cluster.procs.items()}
             started = time.monotonic()

@@ -109,10 +109,25 @@ class Cluster:
     def start_daemon(self, machine: str, *extra: str, unset: tuple[str, ...] = ()) -> None:
         self.spawn(machine, ["daemon", "--machine-id", machine, *extra], unset=unset)
 
-    def up(self, *machines: str) -> None:
+    @classmethod
+    def on(cls, folder: Path, network: Any) -> Cluster:
+        """A cluster whose machines are `network`'s namespaces (netns.Network), or on loopback
+        when `network` is None; `up(..., network=network)` starts it."""
+        if network is None:
+            return cls(folder)
+        return cls(folder, addr=network.addresses["coordinator"], netns=network.namespaces)
+
+    def up(self, *machines: str, network: Any = None) -> None:
+        """The coordinator and a daemon per machine, ready. With `network` (netns.Network), each
+        daemon and its nodes listen on their machine's own address only: no loopback address is
+        advertised to another machine."""
         self.start_coordinator()
         for machine in machines:
-            self.start_daemon(machine)
+            extra = [] if network is None else [
+                "-c", network.addresses["coordinator"],
+                "--zenoh-listen", f"tcp/{network.addresses[machine]}:0",
+            ]  # fmt: skip
+            self.start_daemon(machine, *extra)
         self.wait_daemons(*machines)
 
     def wait_daemons(self, *machines: str, timeout: float = 30) -> None:

@@ -19,15 +19,9 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 @pytest.fixture
 def spread(tmp_path: Path) -> Iterator[tuple[Cluster, Network]]:
     network = Network(("robot", "gpu"))
-    cluster = Cluster(tmp_path, addr=network.addresses["coordinator"], netns=network.namespaces)
+    cluster = Cluster.on(tmp_path, network)
     try:
-        cluster.start_coordinator()
-        for machine in ("robot", "gpu"):
-            # Peers (the daemon and its nodes) listen on the machine's own address only: no
-            # loopback address is advertised to the other machine.
-            cluster.start_daemon(machine, "-c", network.addresses["coordinator"],
-                                 "--zenoh-listen", f"tcp/{network.addresses[machine]}:0")  # fmt: skip
-        cluster.wait_daemons("robot", "gpu")
+        cluster.up("robot", "gpu", network=network)
         yield cluster, network
     finally:
         left = cluster.close()
