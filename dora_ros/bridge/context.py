@@ -587,7 +587,7 @@ class Ros2ActionServer:
     @property
     def result_timeout(self) -> float:
         """Seconds an ended goal's result is kept for clients (`create_action_server`'s)."""
-        return self._core.result_timeout
+        return self._server.result_timeout
 
     def take_goal(self, timeout_s: float | None = None) -> tuple[str, pa.StructArray] | None:
         """The next `(goal_id, goal)`, waiting up to `timeout_s` (default 1 s); else None.

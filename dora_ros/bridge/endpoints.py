@@ -321,7 +321,6 @@ class ActionServerEndpoint:
         self.name = self.server.name
         self.type_name = type_name
         self.auto_accept = auto_accept
-        self.result_timeout = result_timeout
         self.goals = self.server.goals
         self.cancels = self.server.cancels
         self.malformed = 0

@@ -128,7 +128,7 @@ class RclpyActionServer:
         self._report: CountedLog = backend.report
         self._action = import_interface(type_name)
         self._auto_accept = auto_accept
-        self._result_timeout = float(result_timeout)
+        self.result_timeout = float(result_timeout)
         self.goals: ReadyQueue[tuple[str, bytes]] = ReadyQueue(
             MAX_PENDING_GOALS, f"action {name} goals", self._report, on_drop=self._drop_goal
         )
@@ -171,7 +171,7 @@ class RclpyActionServer:
             )
             self._entities.append(self._status)
             # A steady clock: with use_sim_time and no /clock, a ROS-time timer never fires.
-            period = max(0.05, min(EXPIRY_PERIOD, self._result_timeout / 2))
+            period = max(0.05, min(EXPIRY_PERIOD, self.result_timeout / 2))
             self._entities.append(
                 node.create_timer(
                     period, self._expire, group, clock=Clock(clock_type=ClockType.STEADY_TIME)
@@ -322,7 +322,7 @@ class RclpyActionServer:
         with self._lock:
             for key in list(self._ended):
                 goal = self._goals.get(key)
-                if goal is not None and now - goal.ended_at < self._result_timeout:
+                if goal is not None and now - goal.ended_at < self.result_timeout:
                     break  # ended in order: the rest ended later
                 del self._ended[key]
                 self._goals.pop(key, None)

@@ -101,6 +101,7 @@ class ActionServer(Protocol):
     type_name: str
     goals: ReadyQueue[tuple[str, bytes]]
     cancels: ReadyQueue[str]
+    result_timeout: float  # seconds an ended goal's result is kept for clients
 
     def decide(self, goal_id: str, accept: bool) -> None: ...
 
