@@ -10,7 +10,8 @@ The graph (written into a temporary folder, nodes below) has:
 - `soak-dynamic`: a dynamic node this script starts, which joins for ~8 s, leaves, and rejoins.
 
 Every `--interval` seconds it samples, per node (whatever process runs it now) and for `dora-ros
-run` itself: resident memory (VmRSS), open fds, memfd regions mapped (`/proc/<pid>/maps`), and the
+run` itself: anonymous resident memory (RssAnon: the heap and stacks, not shared mappings such
+as another process's Zenoh segment or our own regions, which `regions` counts), open fds, memfd regions mapped (`/proc/<pid>/maps`), and the
 entries and bytes in /dev/shm. After `--warmup` seconds it compares, for each series, its level
 (the median) in the last third of the run with its level in the first third (after warm-up): a
 series fails when it grew by more than 5% (and, for counts, by more than 2, their noise of one link
@@ -191,9 +192,9 @@ while time.monotonic() < until:
 """
 
 NODE_ROLES = ("producer", "fast", "slow", "crasher", "soak-dynamic")
-METRICS = ("rss_kib", "fds", "regions")
+METRICS = ("anon_kib", "fds", "regions")
 NOISE = 0.05
-COUNT_SLACK = {"fds": 2, "regions": 2, "dora_entries": 0, "rss_kib": 0}
+COUNT_SLACK = {"fds": 2, "regions": 2, "dora_entries": 0, "anon_kib": 0}
 NOT_JUDGED = {"all_entries", "all_kib"}  # the whole machine's /dev/shm: plotted only
 # A dynamic node is sampled once it has run this long (its start-up is not its steady state).
 DYNAMIC_SETTLE = 3.0
@@ -201,7 +202,7 @@ DYNAMIC_SETTLE = 3.0
 
 @dataclass
 class Series:
-    """One value over time, e.g. ('slow', 'rss_kib')."""
+    """One value over time, e.g. ('slow', 'anon_kib')."""
 
     role: str
     metric: str
@@ -260,11 +261,14 @@ def _sample_process(pid: int) -> dict[str, float] | None:
         return None
     if status is None or maps is None:
         return None
+    # RssAnon, not VmRSS: VmRSS counts shared pages too, so a process that maps a shared segment
+    # once (a Zenoh session mapping a peer's 16 MiB segment, 200-240 s into a cluster soak) stepped
+    # up for good without holding one byte more of its own (docs/benchmarks.md, session 9).
     rss = next(
-        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("RssAnon:")), 0
     )
     regions = sum(1 for line in maps.splitlines() if "memfd:dora-ros" in line)
-    return {"rss_kib": rss, "fds": fds, "regions": regions}
+    return {"anon_kib": rss, "fds": fds, "regions": regions}
 
 
 def _shm() -> dict[str, float]:
@@ -564,7 +568,7 @@ class Soak:
             return
         fig, axes = plt.subplots(len(METRICS) + 1, 1, figsize=(10, 12), sharex=True)
         titles = {
-            "rss_kib": "resident memory (MiB)",
+            "anon_kib": "anonymous resident memory (MiB)",
             "fds": "open fds",
             "regions": "shared-memory regions mapped",
         }
@@ -572,7 +576,7 @@ class Soak:
             for (role, m), series in sorted(self.series.items()):
                 if m != metric:
                     continue
-                scale = 1024 if metric == "rss_kib" else 1
+                scale = 1024 if metric == "anon_kib" else 1
                 ax.plot(
                     [t / 60 for t, _ in series.points],
                     [v / scale for _, v in series.points],

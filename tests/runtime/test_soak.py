@@ -29,7 +29,7 @@ def test_one_minute_soak_is_flat(tmp_path):
     assert summary["flat"] is True
     judged = {(v["role"], v["metric"]) for v in summary["verdicts"]}
     for role in ("producer", "fast", "slow", "crasher", "soak-dynamic", "dora-ros run"):
-        for metric in ("rss_kib", "fds", "regions"):
+        for metric in ("anon_kib", "fds", "regions"):
             assert (role, metric) in judged, (role, metric, sorted(judged))
     assert ("/dev/shm", "dora_entries") in judged
     assert summary["dynamic_joins"] >= 3
