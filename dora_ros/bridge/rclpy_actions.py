@@ -58,6 +58,12 @@ FEEDBACK_DEPTH = 100
 MAX_PENDING_GOALS = 64
 #: Seconds without an answer before a goal request is sent again (same goal id), doubling after.
 GOAL_RESEND_AFTER = 2.0
+#: Seconds after the client first saw the server (its status publishers as they are now) during
+#: which an unanswered goal is sent again: a goal answer is lost only while the server has not yet
+#: discovered the client (`_request_goal`). Later, a goal is sent once: sent again, a goal its
+#: server took longer than `GOAL_RESEND_AFTER` s to decide reached a multi-threaded rclpy server
+#: twice (rclpy tracks a goal only once decided), whose goal callback then ran twice.
+DISCOVERY_SETTLE = 10.0
 #: Seconds a goal sent again and answered "rejected" waits for the server to say it does not
 #: track the goal (`RclpyActionClient._probe_resent`); a server that does track it stays silent.
 RESENT_GOAL_PROBE = 2.0
@@ -141,6 +147,9 @@ class RclpyActionClient:
         self._goals: dict[str, _ClientGoal] = {}  # every goal known, in sending order
         self._in_flight: set[str] = set()  # sent and not yet ended (nor canceled)
         self._lock = threading.Lock()
+        # The server's status publishers (endpoint GIDs) when first seen, and when (monotonic).
+        self._server_seen: tuple[frozenset[bytes], float] | None = None
+        self._status_topic = backend.node.resolve_topic_name(name) + "/_action/status"
         profile = to_qos_profile(qos)
         # Feedback comes through a subscription of our own, not through rclpy's per-goal feedback
         # callbacks: rclpy keeps a goal's callback until the goal's result arrives, so the callback
@@ -173,11 +182,14 @@ class RclpyActionClient:
     ) -> bool:
         """Whether the action server is matched, waiting up to `timeout` s (None = forever) or
         until `stop` is set."""
-        return wait_for_match(
+        matched = wait_for_match(
             lambda: (client := self._client) and client.server_is_ready(),
             timeout,
             stop,
         )
+        if matched:
+            self._server_is_new()  # from now on the server counts as seen (DISCOVERY_SETTLE)
+        return matched
 
     def send_goal(
         self, goal: bytes, timeout: float | None, stop: threading.Event | None = None
@@ -217,7 +229,9 @@ class RclpyActionClient:
                     f"no action server {self.name} ({self.type_name}) within {timeout:g} s"
                 )
             goal_uuid_msg = UUID(uuid=list(goal_uuid.bytes))
-            future, resent = self._request_goal(message, goal_uuid_msg, started, timeout, stop)
+            future, resent = self._request_goal(
+                message, goal_uuid_msg, started, timeout, stop, resend=self._server_is_new()
+            )
         except BaseException:
             self._forget(goal_id)
             raise
@@ -237,6 +251,17 @@ class RclpyActionClient:
         self._backend.executor.wake()
         return goal_id
 
+    def _server_is_new(self) -> bool:
+        """Whether the server may not have discovered this client yet: it was first seen (as
+        the status publishers it has now) less than `DISCOVERY_SETTLE` s ago."""
+        infos = self._backend.node.get_publishers_info_by_topic(self._status_topic)
+        servers = frozenset(bytes(info.endpoint_gid) for info in infos)
+        now = time.monotonic()
+        with self._lock:
+            if self._server_seen is None or self._server_seen[0] != servers:
+                self._server_seen = (servers, now)  # a server (re)started: discovery is fresh
+            return now - self._server_seen[1] < DISCOVERY_SETTLE
+
     def _request_goal(
         self,
         message: Any,
@@ -244,9 +269,10 @@ class RclpyActionClient:
         started: float,
         timeout: float | None,
         stop: threading.Event | None,
+        resend: bool,
     ) -> tuple[Any, bool]:
         """Send the goal request until one is answered: (its rclpy future, whether it was sent
-        more than once).
+        more than once). Without ``resend``, it is sent once and waited for.
 
         A goal request whose answer is lost is sent again with the same goal id, after
         `GOAL_RESEND_AFTER` s, then twice as long each time: a server answers a request before it
@@ -254,7 +280,9 @@ class RclpyActionClient:
         loaded machine (rmw_fastrtps then waits 100 ms for that reader and drops the answer), and
         the answer never comes. The same goal id makes it safe: a server that accepted the first
         request rejects the repeat (rclpy and rclcpp reject an id they track); `send_goal` tells
-        that apart from a real rejection (`_probe_resent`).
+        that apart from a real rejection (`_probe_resent`). But a server still deciding the first
+        request may not track it yet (rclpy), and decides the repeat too: so only while the
+        server is new to this client (`DISCOVERY_SETTLE`), when answers get lost.
         """
         futures: list[Any] = []
         resend_after = GOAL_RESEND_AFTER
@@ -264,12 +292,17 @@ class RclpyActionClient:
                 if left is not None and left <= 0:
                     break
                 futures.append(self._send_goal_request(message, goal_uuid, left, stop))
-                wait = resend_after if left is None else min(resend_after, left)
+                if not resend:
+                    wait = left
+                else:
+                    wait = resend_after if left is None else min(resend_after, left)
                 answered = _wait_any(self._backend, futures, wait, stop)
                 if answered is not None:
                     return answered, len(futures) > 1
                 if stop is not None and stop.is_set():
                     raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
+                if not resend:
+                    break
                 resend_after *= 2
                 log.debug("action %s: goal request not answered; sending it again", self.name)
             raise BridgeError(

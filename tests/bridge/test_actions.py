@@ -147,6 +147,31 @@ def test_a_goal_whose_answer_is_lost_is_sent_again(ros_node, order: int, accepte
         assert len(server.events(lambda e: e.get("event") == "goal")) == 1  # decided once
 
 
+def test_a_goal_decided_slowly_by_a_multithreaded_rclpy_server_is_sent_once(
+    ros_node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An rclpy server whose goal callback takes longer than the client's resend delay, on a
+    multi-threaded executor: sent again after 2 s, the goal reached it a second time while it was
+    still deciding the first (rclpy tracks a goal only once decided), and its callback ran twice.
+    A server the client has known for `DISCOVERY_SETTLE` s gets each goal once (old code: two
+    "goal" events)."""
+    from dora_ros.bridge import rclpy_actions
+
+    monkeypatch.setattr(rclpy_actions, "DISCOVERY_SETTLE", 1.0)  # the default, 10 s, made short
+    action = name("/slow_decider")
+    config = {"role": "server", "name": action, "step": 0.05, "threads": 4, "decide_delay": 3.5}
+    with peer("action_peer.py", config, DOMAIN) as server:
+        client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
+        assert client.wait_for_action_server(timeout_s=20)  # the server is seen from here
+        time.sleep(1.5)  # past the settle time
+        goal_id = client.send_goal(pa.array([{"order": 3}]), timeout_s=15)
+        assert goal_id is not None
+        status, value = client.take_result(goal_id, timeout_s=15)
+        assert status == "succeeded" and value[0].as_py()["sequence"] == [0, 1, 1, 2]
+        time.sleep(1.0)  # a repeat would have been decided by now
+        assert [e["order"] for e in server.events(lambda e: e.get("event") == "goal")] == [3]
+
+
 def test_unknown_goal_id_is_a_clear_error(client) -> None:
     with pytest.raises(BridgeError, match="unknown goal_id"):
         client.take_result(str(uuid.uuid4()), timeout_s=0.1)

@@ -1,7 +1,8 @@
 """rclpy action peer for test_msgs/action/Fibonacci (JSON config in argv[1]).
 
 server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4, "start_delay": 0,
-"lose_first_answer": false} rejects a negative order, publishes the growing sequence as feedback
+"lose_first_answer": false, "decide_delay": 0} takes `decide_delay` s to decide each goal, rejects a
+negative order, publishes the growing sequence as feedback
 every `step` s (the first `start_delay` s after accepting), honours cancel (result so far,
 CANCELED); with `lose_first_answer` it decides the first goal request but never answers it (what
 a response lost in discovery looks like to a client).
@@ -62,6 +63,7 @@ def main() -> None:
 
         def on_goal(goal):
             emit(event="goal", order=goal.order)
+            time.sleep(cfg.get("decide_delay", 0))
             return GoalResponse.REJECT if goal.order < 0 else GoalResponse.ACCEPT
 
         def execute(handle):
