@@ -313,19 +313,26 @@ with open(os.environ["RESULT"] + ".send", "w") as f:
 STAGED_RECEIVER = """
 import json, os, time
 from dora_ros.cluster import remote_link
-from dora_ros.runtime import node_loop
+from dora_ros.runtime import node_loop, wire
 from dora import Node
 
-arrivals = []  # Zenoh callback entered, in arrival order (FIFO: matched to frames in order)
-stamps = {}  # seq -> [callback, receive called, on_frame called, on_frame returned, next() returned]
+# Zenoh callback entered and returned, in arrival order (FIFO: matched to frames in order)
+arrivals = []; returns = []
+# seq -> [callback entered, callback returned, receive called, on_frame called, on_frame
+# returned, decode_inline called, its array made, its metadata made, decode_inline returned,
+# next() returned]
+stamps = {}
 woke = [0]
 on_sample, receive = remote_link.RemoteInboundLink._on_sample, remote_link.RemoteInboundLink.receive
 on_frame = node_loop.NodeLoop.on_frame
+decode_inline, decode_payload = wire.decode_inline, wire.decode_payload
+decode_metadata = wire.decode_metadata
 last = [None]
 
 def timed_on_sample(self, sample):
     arrivals.append(time.time_ns())
     on_sample(self, sample)
+    returns.append(time.time_ns())
 
 def timed_receive(self, handler):
     woke[0] = time.time_ns()
@@ -335,19 +342,42 @@ def timed_on_frame(self, link, data, extra):
     t = time.time_ns()
     on_frame(self, link, data, extra)
     seq = link.last_seq
-    stamps[seq] = [arrivals[len(stamps)] if len(stamps) < len(arrivals) else 0, woke[0], t,
-                   time.time_ns()]
+    i = len(stamps)
+    # The callback's return is filled in at the end: the node's thread, woken by the eventfd
+    # write (which lets the GIL go), may get here before the callback has returned.
+    stamps[seq] = [arrivals[i] if i < len(arrivals) else 0, 0, woke[0], t, time.time_ns()]
     last[0] = seq
+
+def timed_decode_inline(record):
+    stamps[last[0]].append(time.time_ns())
+    value = decode_inline(record)
+    stamps[last[0]].append(time.time_ns())
+    return value
+
+def timed_decode_payload(*args):
+    value = decode_payload(*args)
+    stamps[last[0]].append(time.time_ns())
+    return value
+
+def timed_decode_metadata(*args):
+    value = decode_metadata(*args)
+    stamps[last[0]].append(time.time_ns())
+    return value
 
 remote_link.RemoteInboundLink._on_sample = timed_on_sample
 remote_link.RemoteInboundLink.receive = timed_receive
 node_loop.NodeLoop.on_frame = timed_on_frame
+wire.decode_inline = timed_decode_inline  # looked up in the module at each call
+wire.decode_payload = timed_decode_payload
+wire.decode_metadata = timed_decode_metadata
 for event in Node():
     if event["type"] != "INPUT":
         continue
     now = time.time_ns()
     if last[0] is not None:
         stamps[last[0]].append(now)
+for i, seq in enumerate(stamps):
+    stamps[seq][1] = returns[i] if i < len(returns) else 0
 with open(os.environ["RESULT"] + ".recv", "w") as f:
     json.dump(stamps, f)
 """
@@ -357,11 +387,18 @@ STEPS = (
     "sender: link's send -> publisher.put called (frame join, match check)",
     "sender: publisher.put (attachment, Zenoh)",
     "Zenoh: put returned -> receiver's callback entered (network, Zenoh's threads)",
-    "receiver: callback -> link's receive on the node's thread (deque, eventfd, epoll, GIL)",
-    "receiver: receive -> on_frame (eventfd read, attachment and payload to_bytes)",
+    "receiver: the callback on Zenoh's thread (deque append, eventfd write)",
+    "receiver: callback returned -> link's receive on the node's thread (epoll wake-up, GIL;"
+    " negative: the node's thread ran first)",
+    "receiver: receive -> on_frame (eventfd read, payload to_bytes, sequence number)",
     "receiver: on_frame (header, routing, queue)",
-    "receiver: on_frame returned -> next() returned (pop, decode_inline, event)",
+    "receiver: on_frame returned -> decode_inline called (rest of the pump, pop)",
+    "receiver: decode_inline's array (header, py_buffer, from_buffers)",
+    "receiver: decode_inline's metadata (JSON, timestamp)",
+    "receiver: the rest of decode_inline (its return)",
+    "receiver: decode_inline returned -> next() returned (event dict)",
 )
+SENDER_STAMPS, RECEIVER_STAMPS = 4, 10
 
 
 def run_stages(cluster: Cluster, folder: Path, count: int, size: int) -> str:
@@ -383,7 +420,7 @@ def run_stages(cluster: Cluster, folder: Path, count: int, size: int) -> str:
     totals = []
     for seq, r in got.items():
         s = sent.get(seq)
-        if s is None or len(s) != 4 or len(r) != 5 or not r[0]:
+        if s is None or len(s) != SENDER_STAMPS or len(r) != RECEIVER_STAMPS or not all(r):
             continue
         t = s + r
         for i in range(len(STEPS)):
