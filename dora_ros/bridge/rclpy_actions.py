@@ -56,17 +56,10 @@ FEEDBACK_DEPTH = 100
 #: Goals (and cancel requests) a server holds for `take_goal` (`take_cancel`); beyond, the oldest
 #: goal is aborted (rejected while it waits for a decision) and counted.
 MAX_PENDING_GOALS = 64
-#: Seconds without an answer before a goal request is sent again (same goal id), doubling after.
-GOAL_RESEND_AFTER = 2.0
-#: Seconds after the client first saw the server (its status publishers as they are now) during
-#: which an unanswered goal is sent again: a goal answer is lost only while the server has not yet
-#: discovered the client (`_request_goal`). Later, a goal is sent once: sent again, a goal its
-#: server took longer than `GOAL_RESEND_AFTER` s to decide reached a multi-threaded rclpy server
-#: twice (rclpy tracks a goal only once decided), whose goal callback then ran twice.
-DISCOVERY_SETTLE = 10.0
-#: Seconds a goal sent again and answered "rejected" waits for the server to say it does not
-#: track the goal (`RclpyActionClient._probe_resent`); a server that does track it stays silent.
-RESENT_GOAL_PROBE = 2.0
+#: Seconds a probe (a result request for a goal id nobody has) waits for its answer before it
+#: is sent again, doubling up to `PROBE_RETRY_MAX` (`RclpyActionClient._probe_server`).
+PROBE_RETRY = 0.25
+PROBE_RETRY_MAX = 2.0
 #: How long a goal's first feedback waits for the client's feedback subscription to be discovered.
 FEEDBACK_SUBSCRIBER_WAIT = 2.0
 
@@ -147,9 +140,6 @@ class RclpyActionClient:
         self._goals: dict[str, _ClientGoal] = {}  # every goal known, in sending order
         self._in_flight: set[str] = set()  # sent and not yet ended (nor canceled)
         self._lock = threading.Lock()
-        # The server's status publishers (endpoint GIDs) when first seen, and when (monotonic).
-        self._server_seen: tuple[frozenset[bytes], float] | None = None
-        self._status_topic = backend.node.resolve_topic_name(name) + "/_action/status"
         profile = to_qos_profile(qos)
         # Feedback comes through a subscription of our own, not through rclpy's per-goal feedback
         # callbacks: rclpy keeps a goal's callback until the goal's result arrives, so the callback
@@ -182,14 +172,11 @@ class RclpyActionClient:
     ) -> bool:
         """Whether the action server is matched, waiting up to `timeout` s (None = forever) or
         until `stop` is set."""
-        matched = wait_for_match(
+        return wait_for_match(
             lambda: (client := self._client) and client.server_is_ready(),
             timeout,
             stop,
         )
-        if matched:
-            self._server_is_new()  # from now on the server counts as seen (DISCOVERY_SETTLE)
-        return matched
 
     def send_goal(
         self, goal: bytes, timeout: float | None, stop: threading.Event | None = None
@@ -228,39 +215,71 @@ class RclpyActionClient:
                 raise BridgeError(
                     f"no action server {self.name} ({self.type_name}) within {timeout:g} s"
                 )
+            self._probe_server(started, timeout, stop)
             goal_uuid_msg = UUID(uuid=list(goal_uuid.bytes))
-            future, resent = self._request_goal(
-                message, goal_uuid_msg, started, timeout, stop, resend=self._server_is_new()
-            )
+            future = self._request_goal(message, goal_uuid_msg, started, timeout, stop)
         except BaseException:
             self._forget(goal_id)
             raise
         handle: Any = future.result()
-        result: Any = None
-        if not handle.accepted and resent:
-            handle, result = self._probe_resent(goal_uuid_msg, stop)
         if handle is None or not handle.accepted:
             self._forget(goal_id)
             return None
         entry.handle = handle
         # Ask for the result now: it is kept here when the goal ends, whenever the user takes it
         # and whether or not the server is still there then.
-        if result is None:
-            result = handle.get_result_async()
+        result = handle.get_result_async()
         result.add_done_callback(lambda f: self._on_result(entry, f))
         self._backend.executor.wake()
         return goal_id
 
-    def _server_is_new(self) -> bool:
-        """Whether the server may not have discovered this client yet: it was first seen (as
-        the status publishers it has now) less than `DISCOVERY_SETTLE` s ago."""
-        infos = self._backend.node.get_publishers_info_by_topic(self._status_topic)
-        servers = frozenset(bytes(info.endpoint_gid) for info in infos)
-        now = time.monotonic()
-        with self._lock:
-            if self._server_seen is None or self._server_seen[0] != servers:
-                self._server_seen = (servers, now)  # a server (re)started: discovery is fresh
-            return now - self._server_seen[1] < DISCOVERY_SETTLE
+    def _probe_server(
+        self, started: float, timeout: float | None, stop: threading.Event | None
+    ) -> None:
+        """Return once the server has answered this client: a result request for a goal id
+        nobody has, sent again until answered (it has no effect on any server: rclpy, rclcpp and
+        ours answer it at once with status UNKNOWN).
+
+        Matched on our side does not mean the server has discovered our answer readers: when both
+        start together on a loaded machine, the server may know our participant but not yet our
+        readers, and rmw_fastrtps then drops its answer (it takes the reader for gone). A goal
+        request answered that way is lost, and sending it again (with the same goal id) let a
+        multi-threaded rclpy server still deciding it (rclpy tracks a goal only once decided)
+        decide the repeat too: its goal callback ran twice. A lost answer to this
+        probe costs nothing. Once it is answered, the server has discovered our result answer
+        reader, and so our goal answer reader, announced before it by the same discovery writer
+        (rcl_action makes the goal client first, the result client last) and taken in order: the
+        goal request, sent once, is answered.
+        """
+        from rclpy.action.client import ClientGoalHandle
+        from unique_identifier_msgs.msg import UUID
+
+        response = self._action.Impl.SendGoalService.Response(accepted=True)
+        retry = PROBE_RETRY
+        probes: list[Any] = []
+        try:
+            while True:
+                left = None if timeout is None else timeout - (time.monotonic() - started)
+                if left is not None and left <= 0:
+                    break
+                nobody = UUID(uuid=list(uuid.uuid4().bytes))
+                handle = ClientGoalHandle(self._client, nobody, response)
+                probes.append(handle.get_result_async())
+                wait = retry if left is None else min(retry, left)
+                if _wait_any(self._backend, probes, wait, stop) is not None:
+                    return
+                if stop is not None and stop.is_set():
+                    raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
+                retry = min(retry * 2, PROBE_RETRY_MAX)
+                log.debug("action %s: server not answering yet; asking again", self.name)
+            raise BridgeError(
+                f"action {self.name} ({self.type_name}): the server did not answer within "
+                f"{timeout:g} s (it is matched; asked {len(probes)} times)"
+            )
+        finally:
+            for probe in probes:
+                if not probe.done():
+                    probe.cancel()  # rclpy forgets the pending request
 
     def _request_goal(
         self,
@@ -269,50 +288,28 @@ class RclpyActionClient:
         started: float,
         timeout: float | None,
         stop: threading.Event | None,
-        resend: bool,
-    ) -> tuple[Any, bool]:
-        """Send the goal request until one is answered: (its rclpy future, whether it was sent
-        more than once). Without ``resend``, it is sent once and waited for.
-
-        A goal request whose answer is lost is sent again with the same goal id, after
-        `GOAL_RESEND_AFTER` s, then twice as long each time: a server answers a request before it
-        has discovered the client's response reader when the two processes start together on a
-        loaded machine (rmw_fastrtps then waits 100 ms for that reader and drops the answer), and
-        the answer never comes. The same goal id makes it safe: a server that accepted the first
-        request rejects the repeat (rclpy and rclcpp reject an id they track); `send_goal` tells
-        that apart from a real rejection (`_probe_resent`). But a server still deciding the first
-        request may not track it yet (rclpy), and decides the repeat too: so only while the
-        server is new to this client (`DISCOVERY_SETTLE`), when answers get lost.
-        """
-        futures: list[Any] = []
-        resend_after = GOAL_RESEND_AFTER
+    ) -> Any:
+        """Send the goal request once (the server is known to answer us: `_probe_server`) and
+        wait for its answer; its rclpy future."""
+        left = None if timeout is None else timeout - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            raise BridgeError(
+                f"action {self.name} ({self.type_name}): goal not sent within {timeout:g} s"
+            )
+        future = self._send_goal_request(message, goal_uuid, left, stop)
+        left = None if timeout is None else timeout - (time.monotonic() - started)
         try:
-            while True:
-                left = None if timeout is None else timeout - (time.monotonic() - started)
-                if left is not None and left <= 0:
-                    break
-                futures.append(self._send_goal_request(message, goal_uuid, left, stop))
-                if not resend:
-                    wait = left
-                else:
-                    wait = resend_after if left is None else min(resend_after, left)
-                answered = _wait_any(self._backend, futures, wait, stop)
-                if answered is not None:
-                    return answered, len(futures) > 1
-                if stop is not None and stop.is_set():
-                    raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
-                if not resend:
-                    break
-                resend_after *= 2
-                log.debug("action %s: goal request not answered; sending it again", self.name)
+            if _wait(self._backend, future, left, stop):
+                return future
+            if stop is not None and stop.is_set():
+                raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
             raise BridgeError(
                 f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s "
-                f"(the server is matched; sent {len(futures)} times)"
+                "(the server is matched and answers)"
             )
         finally:
-            for future in futures:
-                if not future.done():
-                    future.cancel()  # rclpy forgets the pending request
+            if not future.done():
+                future.cancel()  # rclpy forgets the pending request
 
     def _send_goal_request(
         self, message: Any, goal_uuid: Any, timeout: float | None, stop: threading.Event | None
@@ -338,23 +335,6 @@ class RclpyActionClient:
                 f"action {self.name} ({self.type_name}): goal not sent: {sending.exception()}"
             ) from sending.exception()
         return sending.result()
-
-    def _probe_resent(self, goal_uuid: Any, stop: threading.Event | None) -> tuple[Any, Any]:
-        """A goal sent again was answered "rejected": was the first request accepted (its answer
-        lost, the repeat rejected as a known id) or is it a real rejection? Ask for the goal's
-        result: a server answers at once with status UNKNOWN for a goal it does not track, and
-        only when it ends for one it does. (accepted handle, result future) or (None, None)."""
-        from action_msgs.msg import GoalStatus
-        from rclpy.action.client import ClientGoalHandle
-
-        response = self._action.Impl.SendGoalService.Response(accepted=True)
-        handle = ClientGoalHandle(self._client, goal_uuid, response)
-        result = handle.get_result_async()
-        if _wait(self._backend, result, RESENT_GOAL_PROBE, stop):
-            answer: Any = result.result()
-            if answer.status == GoalStatus.STATUS_UNKNOWN:
-                return None, None
-        return handle, result
 
     def _forget(self, goal_id: str) -> None:
         with self._lock:

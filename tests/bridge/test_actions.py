@@ -127,43 +127,51 @@ def test_goal_answered_while_the_sending_thread_is_held_up(
 
 
 @pytest.mark.parametrize(("order", "accepted"), [(3, True), (-1, False)])
-def test_a_goal_whose_answer_is_lost_is_sent_again(ros_node, order: int, accepted: bool) -> None:
-    """The server decides the first goal request but its answer never comes (as when it answers
-    before discovering the client's response reader): the goal is sent again with the same id;
-    an accepted goal runs once and its result comes, a rejected one is reported rejected. Old
-    code: "goal not answered within 15 s" for both."""
-    action = name(f"/losing_{order + 1}")
-    config = {"role": "server", "name": action, "step": 0.05, "lose_first_answer": True}
+def test_a_lost_probe_answer_is_asked_again_and_the_goal_sent_once(
+    ros_node, order: int, accepted: bool
+) -> None:
+    """Before a goal, the client asks the server for the result of a goal id nobody has, until
+    answered (an answer lost as when the server answers before discovering the client's reader,
+    here the server's first result answer, is asked again); then the goal goes once. Old code:
+    the first result request was the accepted goal's own, lost, and its result never came."""
+    action = name(f"/losing_result_{order + 1}")
+    config = {"role": "server", "name": action, "step": 0.05, "lose_first_result_answer": True}
     with peer("action_peer.py", config, DOMAIN) as server:
         client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
         goal_id = client.send_goal(pa.array([{"order": order}]), timeout_s=15)
-        server.wait(lambda e: e.get("event") == "answer_lost", 1)
+        server.wait(lambda e: e.get("event") == "result_answer_lost", 1)
+        assert len(server.events(lambda e: e.get("event") == "goal")) == 1  # sent, decided once
         if not accepted:
             assert goal_id is None
             return
         assert goal_id is not None
         status, value = client.take_result(goal_id, timeout_s=15)
         assert status == "succeeded" and value[0].as_py()["sequence"] == [0, 1, 1, 2]
-        assert len(server.events(lambda e: e.get("event") == "goal")) == 1  # decided once
 
 
-def test_a_goal_decided_slowly_by_a_multithreaded_rclpy_server_is_sent_once(
-    ros_node, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An rclpy server whose goal callback takes longer than the client's resend delay, on a
-    multi-threaded executor: sent again after 2 s, the goal reached it a second time while it was
-    still deciding the first (rclpy tracks a goal only once decided), and its callback ran twice.
-    A server the client has known for `DISCOVERY_SETTLE` s gets each goal once (old code: two
-    "goal" events)."""
-    from dora_ros.bridge import rclpy_actions
+def test_a_goal_whose_answer_never_comes_is_reported_not_answered_and_sent_once(ros_node) -> None:
+    """A server that decides a goal but never answers it (once it has answered the client's
+    probe, nothing loses an answer): the goal is sent once and reported not answered within the
+    timeout. Old code sent it again after 2 s, so a server still deciding the first saw it twice."""
+    action = name("/losing_goal_answer")
+    config = {"role": "server", "name": action, "step": 0.05, "lose_first_answer": True}
+    with peer("action_peer.py", config, DOMAIN) as server:
+        client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
+        with pytest.raises(BridgeError, match=r"goal not answered within 4 s"):
+            client.send_goal(pa.array([{"order": 3}]), timeout_s=4)
+        server.wait(lambda e: e.get("event") == "answer_lost", 1)
+        assert len(server.events(lambda e: e.get("event") == "goal")) == 1
 
-    monkeypatch.setattr(rclpy_actions, "DISCOVERY_SETTLE", 1.0)  # the default, 10 s, made short
+
+def test_a_goal_decided_slowly_by_a_multithreaded_rclpy_server_is_sent_once(ros_node) -> None:
+    """An rclpy server whose goal callback takes 3.5 s, on a multi-threaded executor, and a goal
+    sent as soon as the client is made: old code sent the goal again after 2 s, which reached the
+    server while it was still deciding the first (rclpy tracks a goal only once decided), so its
+    goal callback ran twice (two "goal" events)."""
     action = name("/slow_decider")
     config = {"role": "server", "name": action, "step": 0.05, "threads": 4, "decide_delay": 3.5}
     with peer("action_peer.py", config, DOMAIN) as server:
         client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
-        assert client.wait_for_action_server(timeout_s=20)  # the server is seen from here
-        time.sleep(1.5)  # past the settle time
         goal_id = client.send_goal(pa.array([{"order": 3}]), timeout_s=15)
         assert goal_id is not None
         status, value = client.take_result(goal_id, timeout_s=15)
