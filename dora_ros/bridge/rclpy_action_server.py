@@ -195,11 +195,11 @@ class RclpyActionServer:
             if known is None and not self._closed:
                 self._goals[key] = entry
         if known is not None and known.decision is not None and not known.decision.done():
-            # The same goal id again while the user decides the first (the bridge's client sends
-            # a goal unanswered for 2 s again, `RclpyActionClient._request_goal`): this request
-            # gets the same answer as the first, once decided. A "rejected" answer to it would
-            # make that client ask for the goal's result to tell a repeat from a rejection, and
-            # take the goal for accepted when the decision came later (a 5 s decision to reject).
+            # The same goal id again while the user decides the first (a client that sends an
+            # unanswered goal again, as the bridge's did after 2 s): this request gets the same
+            # answer as the first, once decided. A "rejected" answer to it would make such a
+            # client take the repeat for a known id, and the goal for accepted when the decision
+            # came later (a 5 s decision to reject).
             accepted = await known.decision
             with self._lock:  # `decide` stamped an accepted goal before completing the decision
                 if accepted and not self._closed and self._goals.get(key) is known:
@@ -208,8 +208,7 @@ class RclpyActionServer:
             return response
         if self._closed or known is not None:
             # A goal id already tracked is rejected, as rcl_action does (the response's defaults:
-            # not accepted, zero stamp): the bridge's client relies on it to tell a goal whose
-            # answer it lost, sent again, from a new one.
+            # not accepted, zero stamp).
             return response
         goal = bytes(serialize_message(request.goal))
         if not self._auto_accept:
