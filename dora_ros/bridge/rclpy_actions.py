@@ -56,7 +56,7 @@ FEEDBACK_DEPTH = 100
 #: Goals (and cancel requests) a server holds for `take_goal` (`take_cancel`); beyond, the oldest
 #: goal is aborted (rejected while it waits for a decision) and counted.
 MAX_PENDING_GOALS = 64
-#: Seconds a probe (a result request for a goal id nobody has) waits for its answer before it
+#: Seconds a probe (a cancel request for a goal id nobody has) waits for its answer before it
 #: is sent again, doubling up to `PROBE_RETRY_MAX` (`RclpyActionClient._probe_server`).
 PROBE_RETRY = 0.25
 PROBE_RETRY_MAX = 2.0
@@ -236,9 +236,11 @@ class RclpyActionClient:
     def _probe_server(
         self, started: float, timeout: float | None, stop: threading.Event | None
     ) -> None:
-        """Return once the server has answered this client: a result request for a goal id
-        nobody has, sent again until answered (it has no effect on any server: rclpy, rclcpp and
-        ours answer it at once with status UNKNOWN).
+        """Return once the server has answered this client: a cancel request for a goal id
+        nobody has (and no stamp), sent again until answered. It has no effect on any server,
+        and leaves no line in its log: rcl_action (rclpy, rclcpp) and ours answer it at once
+        with UNKNOWN_GOAL_ID. (A result request for such an id, the other side-effect-free
+        request, makes rclpy's server warn "unknown or expired goal ID" each time.)
 
         Matched on our side does not mean the server has discovered our answer readers: when both
         start together on a loaded machine, the server may know our participant but not yet our
@@ -246,10 +248,10 @@ class RclpyActionClient:
         request answered that way is lost, and sending it again (with the same goal id) let a
         multi-threaded rclpy server still deciding it (rclpy tracks a goal only once decided)
         decide the repeat too: its goal callback ran twice. A lost answer to this
-        probe costs nothing. Once it is answered, the server has discovered our result answer
+        probe costs nothing. Once it is answered, the server has discovered our cancel answer
         reader, and so our goal answer reader, announced before it by the same discovery writer
-        (rcl_action makes the goal client first, the result client last) and taken in order: the
-        goal request, sent once, is answered.
+        (rcl_action makes the goal client first, then the cancel and result ones) and taken in
+        order: the goal request, sent once, is answered.
         """
         from rclpy.action.client import ClientGoalHandle
         from unique_identifier_msgs.msg import UUID
@@ -264,7 +266,7 @@ class RclpyActionClient:
                     break
                 nobody = UUID(uuid=list(uuid.uuid4().bytes))
                 handle = ClientGoalHandle(self._client, nobody, response)
-                probes.append(handle.get_result_async())
+                probes.append(handle.cancel_goal_async())
                 wait = retry if left is None else min(retry, left)
                 if _wait_any(self._backend, probes, wait, stop) is not None:
                     return

@@ -1,12 +1,12 @@
 """rclpy action peer for test_msgs/action/Fibonacci (JSON config in argv[1]).
 
 server: {"role": "server", "name": "/fib", "step": 0.05, "threads": 4, "start_delay": 0,
-"lose_first_answer": false, "lose_first_result_answer": false, "decide_delay": 0} takes `decide_delay` s to decide each goal, rejects a
+"lose_first_answer": false, "lose_first_cancel_answer": false, "decide_delay": 0} takes `decide_delay` s to decide each goal, rejects a
 negative order, publishes the growing sequence as feedback
 every `step` s (the first `start_delay` s after accepting), honours cancel (result so far,
 CANCELED); with `lose_first_answer` it decides the first goal request but never answers it (what
-a response lost in discovery looks like to a client), with `lose_first_result_answer` it never
-answers its first result request.
+a response lost in discovery looks like to a client), with `lose_first_cancel_answer` it never
+answers its first cancel request.
 client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null,
 "result_delay": 0}]} prints "accepted"/"rejected", each feedback and the result with its status;
 `result_delay` s after acceptance it asks for the result.
@@ -22,7 +22,7 @@ from test_msgs.action import Fibonacci
 
 
 class _NoGoalAnswer:
-    """An rclpy action server handle that does not send goal or result answers (the rest goes
+    """An rclpy action server handle that does not send goal or cancel answers (the rest goes
     through)."""
 
     def __init__(self, handle):
@@ -31,8 +31,8 @@ class _NoGoalAnswer:
     def send_goal_response(self, *_args):
         emit(event="answer_lost")
 
-    def send_result_response(self, *_args):
-        emit(event="result_answer_lost")
+    def send_cancel_response(self, *_args):
+        emit(event="cancel_answer_lost")
 
     def __getattr__(self, name):
         return getattr(self._handle, name)
@@ -61,19 +61,19 @@ class LosingServer(ActionServer):
             self._handle = handle
 
 
-class LosingResultServer(ActionServer):
-    """Never answers its first result request; answers every later one."""
+class LosingCancelServer(ActionServer):
+    """Never answers its first cancel request; answers every later one."""
 
     _lost = False
 
-    async def _execute_get_result_request(self, request_header_and_message):
+    async def _execute_cancel_request(self, request_header_and_message):
         if self._lost:
-            return await super()._execute_get_result_request(request_header_and_message)
+            return await super()._execute_cancel_request(request_header_and_message)
         self._lost = True
         handle = self._handle
         self._handle = _NoGoalAnswer(handle)
         try:
-            return await super()._execute_get_result_request(request_header_and_message)
+            return await super()._execute_cancel_request(request_header_and_message)
         finally:
             self._handle = handle
 
@@ -107,8 +107,8 @@ def main() -> None:
         server_class = ActionServer
         if cfg.get("lose_first_answer"):
             server_class = LosingServer
-        elif cfg.get("lose_first_result_answer"):
-            server_class = LosingResultServer
+        elif cfg.get("lose_first_cancel_answer"):
+            server_class = LosingCancelServer
         server_class(
             node,
             Fibonacci,
