@@ -45,35 +45,28 @@ class _NoGoalAnswer:
 
 
 class LosingServer(ActionServer):
-    """Decides its first goal request but loses the answer; answers every later one."""
+    """Decides its first request of kind `lose` ("goal" or "cancel") but loses the answer;
+    answers every later one."""
 
+    lose = "goal"
     _lost = False
 
     async def _execute_goal_request(self, request_header_and_message):
-        if self._lost:
-            return await super()._execute_goal_request(request_header_and_message)
-        self._lost = True
-        handle = self._handle
-        self._handle = _NoGoalAnswer(handle)
-        try:
-            return await super()._execute_goal_request(request_header_and_message)
-        finally:
-            self._handle = handle
-
-
-class LosingCancelServer(ActionServer):
-    """Never answers its first cancel request; answers every later one."""
-
-    _lost = False
+        return await self._maybe_lose("goal", super()._execute_goal_request,
+                                      request_header_and_message)  # fmt: skip
 
     async def _execute_cancel_request(self, request_header_and_message):
-        if self._lost:
-            return await super()._execute_cancel_request(request_header_and_message)
+        return await self._maybe_lose("cancel", super()._execute_cancel_request,
+                                      request_header_and_message)  # fmt: skip
+
+    async def _maybe_lose(self, kind, execute, request_header_and_message):
+        if self._lost or kind != self.lose:
+            return await execute(request_header_and_message)
         self._lost = True
         handle = self._handle
         self._handle = _NoGoalAnswer(handle)
         try:
-            return await super()._execute_cancel_request(request_header_and_message)
+            return await execute(request_header_and_message)
         finally:
             self._handle = handle
 
@@ -105,10 +98,9 @@ def main() -> None:
         from rclpy.callback_groups import ReentrantCallbackGroup
 
         server_class = ActionServer
-        if cfg.get("lose_first_answer"):
+        if cfg.get("lose_first_answer") or cfg.get("lose_first_cancel_answer"):
             server_class = LosingServer
-        elif cfg.get("lose_first_cancel_answer"):
-            server_class = LosingCancelServer
+            LosingServer.lose = "goal" if cfg.get("lose_first_answer") else "cancel"
         server_class(
             node,
             Fibonacci,
