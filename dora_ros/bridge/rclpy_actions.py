@@ -15,6 +15,7 @@ file descriptor (its feedback queue makes none unless asked for `fileno()`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -58,8 +59,11 @@ FEEDBACK_DEPTH = 100
 MAX_PENDING_GOALS = 64
 #: Seconds a probe (a cancel request for a goal id nobody has) waits for its answer before it
 #: is sent again, doubling up to `PROBE_RETRY_MAX` (`RclpyActionClient._probe_server`).
-PROBE_RETRY = 0.25
+PROBE_RETRY = 0.5
 PROBE_RETRY_MAX = 2.0
+#: Probes left unanswered that a client keeps waiting for (answered late, a probe whose future was
+#: canceled makes rclpy log "Ignoring unexpected cancel response"); beyond, the oldest is dropped.
+MAX_STRAY_PROBES = 16
 #: How long a goal's first feedback waits for the client's feedback subscription to be discovered.
 FEEDBACK_SUBSCRIBER_WAIT = 2.0
 
@@ -140,6 +144,7 @@ class RclpyActionClient:
         self._goals: dict[str, _ClientGoal] = {}  # every goal known, in sending order
         self._in_flight: set[str] = set()  # sent and not yet ended (nor canceled)
         self._lock = threading.Lock()
+        self._stray_probes: list[Any] = []  # probes not answered when another one was
         profile = to_qos_profile(qos)
         # Feedback comes through a subscription of our own, not through rclpy's per-goal feedback
         # callbacks: rclpy keeps a goal's callback until the goal's result arrives, so the callback
@@ -239,8 +244,9 @@ class RclpyActionClient:
         """Return once the server has answered this client: a cancel request for a goal id
         nobody has (and no stamp), sent again until answered. It has no effect on any server,
         and leaves no line in its log: rcl_action (rclpy, rclcpp) and ours answer it at once
-        with UNKNOWN_GOAL_ID. (A result request for such an id, the other side-effect-free
-        request, makes rclpy's server warn "unknown or expired goal ID" each time.)
+        with UNKNOWN_GOAL_ID. It must be a request every server answers: a result request for
+        such an id makes rclpy's server warn "unknown or expired goal ID" each time, and rclc
+        (micro-ROS) never answers it.
 
         Matched on our side does not mean the server has discovered our answer readers: when both
         start together on a loaded machine, the server may know our participant but not yet our
@@ -267,6 +273,8 @@ class RclpyActionClient:
                 nobody = UUID(uuid=list(uuid.uuid4().bytes))
                 handle = ClientGoalHandle(self._client, nobody, response)
                 probes.append(handle.cancel_goal_async())
+                if len(probes) > MAX_STRAY_PROBES:  # a silent server and no timeout: bounded
+                    probes.pop(0).cancel()
                 wait = retry if left is None else min(retry, left)
                 if _wait_any(self._backend, probes, wait, stop) is not None:
                     return
@@ -279,9 +287,13 @@ class RclpyActionClient:
                 f"{timeout:g} s (it is matched; asked {len(probes)} times)"
             )
         finally:
-            for probe in probes:
-                if not probe.done():
-                    probe.cancel()  # rclpy forgets the pending request
+            # Not canceled: a probe answered late would make rclpy warn of an unexpected
+            # response. They are kept (bounded) until answered; one lost in discovery never is.
+            with self._lock:
+                strays = [p for p in self._stray_probes + probes if not p.done()]
+                while len(strays) > MAX_STRAY_PROBES:
+                    strays.pop(0).cancel()  # rclpy forgets the pending request
+                self._stray_probes = strays
 
     def _request_goal(
         self,
@@ -303,15 +315,27 @@ class RclpyActionClient:
         try:
             if _wait(self._backend, future, left, stop):
                 return future
+            # The server may have accepted it and lost the answer (a best-effort QoS, an
+            # overflowing history): it must not run with nobody tracking it.
+            self._cancel_untracked(goal_uuid)
             if stop is not None and stop.is_set():
                 raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
             raise BridgeError(
                 f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s "
-                "(the server is matched and answers)"
+                "(the server is matched and answers; the goal was canceled in case it runs)"
             )
         finally:
             if not future.done():
                 future.cancel()  # rclpy forgets the pending request
+
+    def _cancel_untracked(self, goal_uuid: Any) -> None:
+        """Ask the server to cancel a goal whose answer never came (not waited for)."""
+        from rclpy.action.client import ClientGoalHandle
+
+        response = self._action.Impl.SendGoalService.Response(accepted=True)
+        with contextlib.suppress(Exception):  # a closing client: nothing more to do
+            ClientGoalHandle(self._client, goal_uuid, response).cancel_goal_async()
+            self._backend.executor.wake()
 
     def _send_goal_request(
         self, message: Any, goal_uuid: Any, timeout: float | None, stop: threading.Event | None
@@ -328,9 +352,11 @@ class RclpyActionClient:
         )
         if not _wait(self._backend, sending, timeout, stop):
             sending.cancel()
+            if stop is not None and stop.is_set():
+                raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
             raise BridgeError(
                 f"action {self.name} ({self.type_name}): the bridge's executor did not send "
-                f"the goal within {timeout:g} s"
+                f"the goal within {timeout or 0:g} s"
             )
         if sending.exception() is not None:
             raise BridgeError(

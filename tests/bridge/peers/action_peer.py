@@ -6,7 +6,7 @@ negative order, publishes the growing sequence as feedback
 every `step` s (the first `start_delay` s after accepting), honours cancel (result so far,
 CANCELED); with `lose_first_answer` it decides the first goal request but never answers it (what
 a response lost in discovery looks like to a client), with `lose_first_cancel_answer` it never
-answers its first cancel request.
+answers its first cancel request (`lose_every_cancel_answer`: any).
 client: {"role": "client", "name": "/fib", "goals": [{"order": 5, "cancel_after": null,
 "result_delay": 0}]} prints "accepted"/"rejected", each feedback and the result with its status;
 `result_delay` s after acceptance it asks for the result.
@@ -49,6 +49,7 @@ class LosingServer(ActionServer):
     answers every later one."""
 
     lose = "goal"
+    lose_every = False  # every answer of that kind, not only the first
     _lost = False
 
     async def _execute_goal_request(self, request_header_and_message):
@@ -62,7 +63,7 @@ class LosingServer(ActionServer):
     async def _maybe_lose(self, kind, execute, request_header_and_message):
         if self._lost or kind != self.lose:
             return await execute(request_header_and_message)
-        self._lost = True
+        self._lost = not self.lose_every
         handle = self._handle
         self._handle = _NoGoalAnswer(handle)
         try:
@@ -101,6 +102,9 @@ def main() -> None:
         if cfg.get("lose_first_answer") or cfg.get("lose_first_cancel_answer"):
             server_class = LosingServer
             LosingServer.lose = "goal" if cfg.get("lose_first_answer") else "cancel"
+        if cfg.get("lose_every_cancel_answer"):
+            server_class = LosingServer
+            LosingServer.lose, LosingServer.lose_every = "cancel", True
         server_class(
             node,
             Fibonacci,
