@@ -348,6 +348,8 @@ def timed_on_frame(self, link, data, extra):
     stamps[seq] = [arrivals[i] if i < len(arrivals) else 0, 0, woke[0], t, time.time_ns()]
     last[0] = seq
 
+# Remote frames are inline records (remote_link.py): on_frame decodes none itself, so these
+# stamps go to the message on_frame just queued (a KIND_SHM frame would break that).
 def timed_decode_inline(record):
     stamps[last[0]].append(time.time_ns())
     value = decode_inline(record)
@@ -387,7 +389,8 @@ STEPS = (
     "sender: link's send -> publisher.put called (frame join, match check)",
     "sender: publisher.put (attachment, Zenoh)",
     "Zenoh: put returned -> receiver's callback entered (network, Zenoh's threads)",
-    "receiver: the callback on Zenoh's thread (deque append, eventfd write)",
+    "receiver: the callback on Zenoh's thread (deque append, eventfd write; and any wait for"
+    " the GIL the woken node's thread took meanwhile)",
     "receiver: callback returned -> link's receive on the node's thread (epoll wake-up, GIL;"
     " negative: the node's thread ran first)",
     "receiver: receive -> on_frame (eventfd read, payload to_bytes, sequence number)",
@@ -426,6 +429,8 @@ def run_stages(cluster: Cluster, folder: Path, count: int, size: int) -> str:
         for i in range(len(STEPS)):
             steps[i].append(t[i + 1] - t[i])
         totals.append(t[-1] - t[0])
+    if not totals:
+        raise SystemExit(f"--stages: no message has all its stamps ({len(got)} received)")
     rows = [f"stages of {len(totals)}/{count} paced {size}-byte messages (medians, us):",
             "| step | median us | p90 us |", "|---|---|---|"]  # fmt: skip
     for name, values in zip(STEPS, steps, strict=True):
