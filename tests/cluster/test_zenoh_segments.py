@@ -1,21 +1,21 @@
 """A node killed with its Zenoh session open leaves no shared memory once its run ended.
 
 Each Zenoh session makes `<n>.zenoh` files in /dev/shm (a 12 KiB one per session, a ~1.3 MiB
-one once it carries payloads over Zenoh's shared memory) and removes them when it
-closes; a node SIGKILLed never closes its session. Two bare zenoh-python processes show the
-files of the killed one staying while its peer lives (until a process opens its first session on
-the host). In a cluster they are gone by the time the run has ended (checked in a private
-/dev/shm, `unshare -m`, 2026-12-07): this guards that, as the project promises no shared memory
-left behind after any process dies.
+one once it carries payloads over Zenoh's shared memory) and removes them when it closes; a node
+SIGKILLed never closes its session. Two bare zenoh-python processes show the files of the killed
+one staying while its peer lives, until some process opens its first session on the host. In a
+cluster they are gone by the time the run has ended. The check runs in a /dev/shm of its own (a
+tmpfs in a mount namespace, `unshare -m`): on the host's, any Zenoh process of another test
+starting meanwhile removes dead sessions' files too, and the check could not fail.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
-
-from cluster_env import DORA_ROS, Cluster, wait_for, write
 
 GRAPH = """
 nodes:
@@ -53,8 +53,8 @@ for event in node:
         node.send_output("value", pa.array(bytes(65536)))
         if sent == 10:
             now = {p.name for p in Path("/dev/shm").glob("*.zenoh")}
-            mine = sorted((now - before) & mapped())
-            Path("talker.json").write_text(json.dumps({"pid": os.getpid(), "segments": mine}))
+            mine = {n: (Path("/dev/shm") / n).stat().st_size for n in (now - before) & mapped()}
+            Path("talker.json").write_text(json.dumps({"segments": mine}))
             os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -65,24 +65,55 @@ for event in Node():
 """
 
 
-def test_killed_nodes_zenoh_segments_are_removed_when_the_run_ends(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    write(tmp_path, GRAPH, talker=TALKER, listener=LISTENER)
+# Run inside the private /dev/shm: the cluster, the dataflow, the check; prints the outcome.
+SCENARIO = """
+import json, subprocess, sys, time
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[2])
+from cluster_env import DORA_ROS, Cluster, write
+
+folder = Path(sys.argv[1])
+write(folder, GRAPH, talker=TALKER, listener=LISTENER)
+cluster = Cluster(folder)
+outcome = {}
+try:
     cluster.up("robot", "gpu")
-    run = subprocess.run(
-        [*DORA_ROS, "start", "graph.yml", "--name", "killed", "--attach"], capture_output=True,
-        text=True, cwd=tmp_path, env=cluster.env(), timeout=120, check=False,
+    run = subprocess.run([*DORA_ROS, "start", "graph.yml", "--name", "killed", "--attach"],
+                         capture_output=True, text=True, cwd=folder, env=cluster.env(),
+                         timeout=120, check=False)
+    outcome.update(code=run.returncode, stderr=run.stderr)
+    own = json.loads((folder / "talker.json").read_text())["segments"] if (
+        folder / "talker.json").exists() else {}
+    outcome["own"] = own
+    deadline = time.monotonic() + 10  # gone already when `start --attach` returns, unloaded
+    while time.monotonic() < deadline and any((Path("/dev/shm") / n).exists() for n in own):
+        time.sleep(0.1)
+    outcome["left"] = [n for n in own if (Path("/dev/shm") / n).exists()]
+finally:
+    outcome["processes_left"] = cluster.close()
+    print(json.dumps(outcome))
+"""
+
+
+def test_killed_nodes_zenoh_segments_are_removed_when_the_run_ends(tmp_path: Path) -> None:
+    scenario = "\n".join(
+        [f"GRAPH = {GRAPH!r}", f"TALKER = {TALKER!r}", f"LISTENER = {LISTENER!r}",
+         textwrap.dedent(SCENARIO)]
     )  # fmt: skip
-    assert run.returncode != 0, run.stdout + run.stderr  # the talker failed
-    assert "node 'talker' failed" in run.stderr, run.stderr
-    talker = json.loads((tmp_path / "talker.json").read_text())
-    own = talker["segments"]
-    # Its session's own segment at least, and the ~1.3 MiB one of its shared-memory payloads.
-    assert len(own) >= 2, talker
-
-    def gone() -> bool:
-        return not any((Path("/dev/shm") / name).exists() for name in own)
-
-    # (Gone already when `start --attach` returns; the wait is for a loaded machine.)
-    wait_for(gone, 10, f"the killed talker's Zenoh segments {own} to be removed")
+    (tmp_path / "scenario.py").write_text(scenario)
+    here = str(Path(__file__).parent)
+    private = 'mount -t tmpfs -o size=256m tmpfs /dev/shm && exec "$0" "$@"'
+    run = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", private, sys.executable,
+         str(tmp_path / "scenario.py"), str(tmp_path), here],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0 and run.stdout.strip(), run.stdout + run.stderr
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert not outcome["processes_left"], outcome
+    assert outcome["code"] != 0 and "node 'talker' failed" in outcome["stderr"], outcome
+    # The talker's own segments were there while it ran: its session's, and the ~1.3 MiB one of
+    # its shared-memory payloads (the 64 KiB messages) at least.
+    assert len(outcome["own"]) >= 2 and max(outcome["own"].values()) > 1 << 20, outcome
+    assert outcome["left"] == [], outcome
