@@ -640,11 +640,19 @@ class Soak:
             cluster.cli("start", "graph.yml", "--name", "soak", "--detach", check=True)
             procs = {role: proc.pid for role, proc in cluster.procs.items()}
             started = time.monotonic()
+            churn_period = self.args.churn_period
             churn_due, churn_running = started + 5.0, False
+            if not churn_period:  # --churn-period 0: the soak dataflow alone (logs and list too)
+                churn_due = float("inf")
+                status_due = started + 5.0
             self.judged, quiet_from = set(), started
             while (now := time.monotonic()) - started < duration:
+                if not churn_period and now >= status_due:
+                    status_due = now + CHURN_PERIOD / 2
+                    cluster.cli("logs", "soak", "-n", "fast", "--tail", "3", check=True)
+                    cluster.cli("list", check=True)
                 if now >= churn_due:
-                    churn_due = now + CHURN_PERIOD / 2
+                    churn_due = now + churn_period / 2
                     if churn_running:
                         stop(f"churn-{churned}")
                         quiet_from = time.monotonic() + CHURN_SETTLE
@@ -799,6 +807,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="soak-out", help="folder for samples, summary, plot")
     parser.add_argument("--cluster", action="store_true",
                         help="the graph split over two machines (as root: network namespaces)")  # fmt: skip
+    parser.add_argument("--churn-period", type=float, default=CHURN_PERIOD,
+                        help="--cluster: seconds between starts of the churned dataflow"
+                             " (0: none, to tell Zenoh's growth with churn from the rest)")  # fmt: skip
     parser.add_argument("--bridge", action="store_true",
                         help="the ROS 2 bridge's graph against an rclpy peer")  # fmt: skip
     args = parser.parse_args(argv)
