@@ -15,7 +15,6 @@ file descriptor (its feedback queue makes none unless asked for `fileno()`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -61,9 +60,11 @@ MAX_PENDING_GOALS = 64
 #: is sent again, doubling up to `PROBE_RETRY_MAX` (`RclpyActionClient._probe_server`).
 PROBE_RETRY = 0.5
 PROBE_RETRY_MAX = 2.0
-#: Probes left unanswered that a client keeps waiting for (answered late, a probe whose future was
-#: canceled makes rclpy log "Ignoring unexpected cancel response"); beyond, the oldest is dropped.
-MAX_STRAY_PROBES = 16
+#: Requests left unanswered that a client keeps waiting for: probes another one was answered
+#: before, goals not answered in time and their cancel requests (answered late, a request whose
+#: future was canceled makes rclpy warn of an unexpected response; a goal accepted late is
+#: canceled then). Beyond, the oldest is dropped (rclpy forgets it).
+MAX_UNANSWERED = 16
 #: How long a goal's first feedback waits for the client's feedback subscription to be discovered.
 FEEDBACK_SUBSCRIBER_WAIT = 2.0
 
@@ -144,7 +145,7 @@ class RclpyActionClient:
         self._goals: dict[str, _ClientGoal] = {}  # every goal known, in sending order
         self._in_flight: set[str] = set()  # sent and not yet ended (nor canceled)
         self._lock = threading.Lock()
-        self._stray_probes: list[Any] = []  # probes not answered when another one was
+        self._unanswered: list[Any] = []  # rclpy futures of requests kept (MAX_UNANSWERED)
         profile = to_qos_profile(qos)
         # Feedback comes through a subscription of our own, not through rclpy's per-goal feedback
         # callbacks: rclpy keeps a goal's callback until the goal's result arrives, so the callback
@@ -273,7 +274,7 @@ class RclpyActionClient:
                 nobody = UUID(uuid=list(uuid.uuid4().bytes))
                 handle = ClientGoalHandle(self._client, nobody, response)
                 probes.append(handle.cancel_goal_async())
-                if len(probes) > MAX_STRAY_PROBES:  # a silent server and no timeout: bounded
+                if len(probes) > MAX_UNANSWERED:  # a silent server and no timeout: bounded
                     probes.pop(0).cancel()
                 wait = retry if left is None else min(retry, left)
                 if _wait_any(self._backend, probes, wait, stop) is not None:
@@ -287,13 +288,17 @@ class RclpyActionClient:
                 f"{timeout:g} s (it is matched; asked {len(probes)} times)"
             )
         finally:
-            # Not canceled: a probe answered late would make rclpy warn of an unexpected
-            # response. They are kept (bounded) until answered; one lost in discovery never is.
-            with self._lock:
-                strays = [p for p in self._stray_probes + probes if not p.done()]
-                while len(strays) > MAX_STRAY_PROBES:
-                    strays.pop(0).cancel()  # rclpy forgets the pending request
-                self._stray_probes = strays
+            self._keep_unanswered(probes)
+
+    def _keep_unanswered(self, futures: list[Any]) -> None:
+        """Keep waiting for `futures` not done yet, at most `MAX_UNANSWERED` in all: canceled,
+        one answered late makes rclpy warn of an unexpected response; one lost in discovery is
+        never answered."""
+        with self._lock:
+            kept = [f for f in self._unanswered + futures if not f.done()]
+            while len(kept) > MAX_UNANSWERED:
+                kept.pop(0).cancel()  # rclpy forgets the pending request
+            self._unanswered = kept
 
     def _request_goal(
         self,
@@ -312,30 +317,41 @@ class RclpyActionClient:
             )
         future = self._send_goal_request(message, goal_uuid, left, stop)
         left = None if timeout is None else timeout - (time.monotonic() - started)
-        try:
-            if _wait(self._backend, future, left, stop):
-                return future
-            # The server may have accepted it and lost the answer (a best-effort QoS, an
-            # overflowing history): it must not run with nobody tracking it.
-            self._cancel_untracked(goal_uuid)
-            if stop is not None and stop.is_set():
-                raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
-            raise BridgeError(
-                f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s "
-                "(the server is matched and answers; the goal was canceled in case it runs)"
-            )
-        finally:
-            if not future.done():
-                future.cancel()  # rclpy forgets the pending request
+        if _wait(self._backend, future, left, stop):
+            return future
+        self._abandon(future, goal_uuid)
+        if stop is not None and stop.is_set():
+            raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
+        raise BridgeError(
+            f"action {self.name} ({self.type_name}): goal not answered within {timeout:g} s "
+            "(the server is matched and answers; a cancel was requested in case it runs)"
+        )
 
-    def _cancel_untracked(self, goal_uuid: Any) -> None:
-        """Ask the server to cancel a goal whose answer never came (not waited for)."""
+    def _abandon(self, future: Any, goal_uuid: Any) -> None:
+        """A goal given up unanswered must not run with nobody tracking it: the server may have
+        accepted it and lost the answer (a best-effort QoS, an overflowing history), or decide
+        it later. Its cancel is requested now, and again if the answer comes and says accepted
+        (a goal still being decided cannot be canceled yet)."""
         from rclpy.action.client import ClientGoalHandle
 
         response = self._action.Impl.SendGoalService.Response(accepted=True)
-        with contextlib.suppress(Exception):  # a closing client: nothing more to do
-            ClientGoalHandle(self._client, goal_uuid, response).cancel_goal_async()
-            self._backend.executor.wake()
+        cancels = []
+        try:
+            cancels.append(ClientGoalHandle(self._client, goal_uuid, response).cancel_goal_async())
+        except Exception as err:  # a closing client
+            log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
+
+        def accepted_late(done: Any) -> None:
+            handle = None if done.cancelled() or done.exception() else done.result()
+            if handle is not None and handle.accepted:
+                try:
+                    self._keep_unanswered([handle.cancel_goal_async()])
+                except Exception as err:  # a closing client
+                    log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
+
+        future.add_done_callback(accepted_late)
+        self._keep_unanswered([future, *cancels])
+        self._backend.executor.wake()
 
     def _send_goal_request(
         self, message: Any, goal_uuid: Any, timeout: float | None, stop: threading.Event | None
@@ -351,12 +367,14 @@ class RclpyActionClient:
             goal_uuid=goal_uuid,
         )
         if not _wait(self._backend, sending, timeout, stop):
-            sending.cancel()
+            sending.cancel()  # not running yet: never runs; else it may finish and send
+            if sending.done() and not sending.cancelled() and sending.exception() is None:
+                self._abandon(sending.result(), goal_uuid)
             if stop is not None and stop.is_set():
                 raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
             raise BridgeError(
                 f"action {self.name} ({self.type_name}): the bridge's executor did not send "
-                f"the goal within {timeout or 0:g} s"
+                f"the goal within {timeout:g} s"
             )
         if sending.exception() is not None:
             raise BridgeError(

@@ -156,9 +156,10 @@ def test_a_matched_server_that_never_answers_is_named_and_gets_no_goal(ros_node)
     config = {"role": "server", "name": action, "step": 0.05, "lose_every_cancel_answer": True}
     with peer("action_peer.py", config, DOMAIN) as server:
         client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
+        assert client.wait_for_action_server(timeout_s=20)  # the 3 s are the probes' alone
         with pytest.raises(BridgeError, match=r"did not answer within 3 s \(it is matched; asked"):
             client.send_goal(pa.array([{"order": 3}]), timeout_s=3)
-        assert server.events(lambda e: e.get("event") == "cancel_answer_lost")
+        server.wait(lambda e: e.get("event") == "cancel_answer_lost", 1)
         assert not server.events(lambda e: e.get("event") == "goal")
 
 
@@ -172,11 +173,31 @@ def test_a_goal_whose_answer_never_comes_is_reported_sent_once_and_canceled(ros_
     config = {"role": "server", "name": action, "step": 0.2, "lose_first_answer": True}
     with peer("action_peer.py", config, DOMAIN) as server:
         client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
-        with pytest.raises(BridgeError, match=r"goal not answered within 4 s .*canceled"):
+        assert client.wait_for_action_server(timeout_s=20)
+        client._client._probe_server(time.monotonic(), 20, None)  # the 4 s are the goal's alone
+        with pytest.raises(
+            BridgeError, match=r"goal not answered within 4 s .*cancel was requested"
+        ):
             client.send_goal(pa.array([{"order": 40}]), timeout_s=4)  # runs 8 s
         server.wait(lambda e: e.get("event") == "answer_lost", 1)
         server.wait(lambda e: e.get("event") == "canceled", 5)  # the running goal
         assert len(server.events(lambda e: e.get("event") == "goal")) == 1
+
+
+def test_a_goal_accepted_after_its_timeout_is_canceled(ros_node) -> None:
+    """A goal its server decides after the client gave up (a 5 s decision, a 3 s timeout): a
+    cancel sent at the timeout finds it undecided (UNKNOWN_GOAL_ID), so the client cancels it
+    again when the late answer says accepted, and it does not run on with nobody tracking it.
+    Before, the late answer was dropped and the goal ran to its end."""
+    action = name("/late_decider")
+    config = {"role": "server", "name": action, "step": 0.2, "threads": 4, "decide_delay": 5}
+    with peer("action_peer.py", config, DOMAIN) as server:
+        client = ros_node.create_action_client(action, ACTION, Ros2QosPolicies())
+        assert client.wait_for_action_server(timeout_s=20)
+        client._client._probe_server(time.monotonic(), 20, None)
+        with pytest.raises(BridgeError, match=r"goal not answered within 3 s"):
+            client.send_goal(pa.array([{"order": 40}]), timeout_s=3)  # would run 8 s
+        server.wait(lambda e: e.get("event") == "canceled", 10)
 
 
 def test_a_goal_decided_slowly_by_a_multithreaded_rclpy_server_is_sent_once(ros_node) -> None:
@@ -576,7 +597,7 @@ def test_a_goal_sent_again_while_decided_slowly_gets_the_decision_twice(
     assert [a.accepted for a in answers] == [accept, accept]
     if accept:
         assert answers[0].stamp == answers[1].stamp
-        assert server.take_goal(timeout_s=1.0) is None  # one goal for the user, not two
+    assert server.take_goal(timeout_s=1.0) is None  # one goal for the user, not two
 
 
 def test_each_send_result_is_told_of_its_delivery_however_many_wait(

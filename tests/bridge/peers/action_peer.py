@@ -21,17 +21,22 @@ from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalRespons
 from test_msgs.action import Fibonacci
 
 
-class _NoGoalAnswer:
-    """An rclpy action server handle that does not send goal or cancel answers (the rest goes
-    through)."""
+class _NoAnswer:
+    """An rclpy action server handle that does not send the answers of one kind ("goal" or
+    "cancel"; the rest goes through)."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, kind):
         self._handle = handle
+        self._kind = kind
 
-    def send_goal_response(self, *_args):
+    def send_goal_response(self, *args):
+        if self._kind != "goal":
+            return self._handle.send_goal_response(*args)
         emit(event="answer_lost")
 
-    def send_cancel_response(self, *_args):
+    def send_cancel_response(self, *args):
+        if self._kind != "cancel":
+            return self._handle.send_cancel_response(*args)
         emit(event="cancel_answer_lost")
 
     def __getattr__(self, name):
@@ -65,7 +70,7 @@ class LosingServer(ActionServer):
             return await execute(request_header_and_message)
         self._lost = not self.lose_every
         handle = self._handle
-        self._handle = _NoGoalAnswer(handle)
+        self._handle = _NoAnswer(handle, kind)
         try:
             return await execute(request_header_and_message)
         finally:
