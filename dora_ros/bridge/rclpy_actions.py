@@ -161,6 +161,17 @@ class RclpyActionClient:
             callback_group=backend.group,
             raw=True,
         )
+        # Goals go through a service client of our own, not the ActionClient's `send_goal_async`:
+        # rclpy 9.1 registers a first future per goal with the ActionClient's waitable and never
+        # removes it (one more object per goal for ever, and the executor walks them all on each
+        # wake-up: 300 goals, 300 futures). Made before the ActionClient, its answer reader is
+        # announced before the ActionClient's cancel answer reader (`_probe_server`).
+        self._goal_client: Any = backend.node.create_client(
+            self._action.Impl.SendGoalService,
+            backend.node.resolve_topic_name(name) + "/_action/send_goal",
+            qos_profile=profile,
+            callback_group=backend.group,
+        )
         self._client: Any = ActionClient(
             backend.node,
             self._action,
@@ -179,7 +190,12 @@ class RclpyActionClient:
         """Whether the action server is matched, waiting up to `timeout` s (None = forever) or
         until `stop` is set."""
         return wait_for_match(
-            lambda: (client := self._client) and client.server_is_ready(),
+            lambda: (
+                (client := self._client) is not None
+                and (goals := self._goal_client) is not None
+                and client.server_is_ready()
+                and goals.service_is_ready()
+            ),
             timeout,
             stop,
         )
@@ -227,10 +243,13 @@ class RclpyActionClient:
         except BaseException:
             self._forget(goal_id)
             raise
-        handle: Any = future.result()
-        if handle is None or not handle.accepted:
+        from rclpy.action.client import ClientGoalHandle
+
+        answer: Any = future.result()
+        if answer is None or not answer.accepted:
             self._forget(goal_id)
             return None
+        handle: Any = ClientGoalHandle(self._client, goal_uuid_msg, answer)
         entry.handle = handle
         # Ask for the result now: it is kept here when the goal ends, whenever the user takes it
         # and whether or not the server is still there then.
@@ -315,7 +334,7 @@ class RclpyActionClient:
             raise BridgeError(
                 f"action {self.name} ({self.type_name}): goal not sent within {timeout:g} s"
             )
-        future = self._send_goal_request(message, goal_uuid, left, stop)
+        future = self._send_goal_request(message, goal_uuid)
         left = None if timeout is None else timeout - (time.monotonic() - started)
         if _wait(self._backend, future, left, stop):
             return future
@@ -342,9 +361,10 @@ class RclpyActionClient:
             log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
 
         def accepted_late(done: Any) -> None:
-            handle = None if done.cancelled() or done.exception() else done.result()
-            if handle is not None and handle.accepted:
+            answer = None if done.cancelled() or done.exception() else done.result()
+            if answer is not None and answer.accepted:
                 try:
+                    handle = ClientGoalHandle(self._client, goal_uuid, answer)
                     self._keep_unanswered([handle.cancel_goal_async()])
                 except Exception as err:  # a closing client
                     log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
@@ -353,34 +373,12 @@ class RclpyActionClient:
         self._keep_unanswered([future, *cancels])
         self._backend.executor.wake()
 
-    def _send_goal_request(
-        self, message: Any, goal_uuid: Any, timeout: float | None, stop: threading.Event | None
-    ) -> Any:
-        """Send one goal request; its rclpy future."""
-        # Sent from the executor thread: rclpy 9's `send_goal_async` registers the goal's future a
-        # second time after releasing its lock, so a response the executor takes in between (a
-        # sending thread preempted there, as under load) completes a future nobody holds and the
-        # goal is never answered. On the executor thread nothing is taken in between.
-        sending = self._backend.executor.create_task(
-            self._client.send_goal_async,
-            message,
-            goal_uuid=goal_uuid,
-        )
-        if not _wait(self._backend, sending, timeout, stop):
-            sending.cancel()  # not running yet: never runs; else it may finish and send
-            if sending.done() and not sending.cancelled() and sending.exception() is None:
-                self._abandon(sending.result(), goal_uuid)
-            if stop is not None and stop.is_set():
-                raise BridgeError(f"action {self.name}: goal abandoned, the bridge is stopping")
-            raise BridgeError(
-                f"action {self.name} ({self.type_name}): the bridge's executor did not send "
-                f"the goal within {timeout:g} s"
-            )
-        if sending.exception() is not None:
-            raise BridgeError(
-                f"action {self.name} ({self.type_name}): goal not sent: {sending.exception()}"
-            ) from sending.exception()
-        return sending.result()
+    def _send_goal_request(self, message: Any, goal_uuid: Any) -> Any:
+        """Send one goal request; its rclpy future (the SendGoal service's response)."""
+        request = self._action.Impl.SendGoalService.Request(goal_id=goal_uuid, goal=message)
+        future = self._goal_client.call_async(request)  # registered under the client's lock
+        self._backend.executor.wake()
+        return future
 
     def _forget(self, goal_id: str) -> None:
         with self._lock:
@@ -519,6 +517,9 @@ class RclpyActionClient:
         if self._feedback_reader is not None:
             self._backend._destroy(self._feedback_reader)
             self._feedback_reader = None
+        if self._goal_client is not None:
+            self._backend._destroy(self._goal_client)
+            self._goal_client = None
         if self._client is not None:
             self._backend._destroy(self._client)
             self._client = None
