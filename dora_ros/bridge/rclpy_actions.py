@@ -84,6 +84,11 @@ def uuid_str(raw: Any) -> str:
     return str(uuid.UUID(bytes=bytes(bytearray(raw))))
 
 
+def _left(started: float, timeout: float | None) -> float | None:
+    """Seconds left of `timeout` counted from `started` (monotonic); None: no timeout."""
+    return None if timeout is None else timeout - (time.monotonic() - started)
+
+
 def _wait(
     backend: RclpyBackend, future: Any, timeout: float | None, stop: threading.Event | None = None
 ) -> bool:
@@ -275,24 +280,20 @@ class RclpyActionClient:
         multi-threaded rclpy server still deciding it (rclpy tracks a goal only once decided)
         decide the repeat too: its goal callback ran twice. A lost answer to this
         probe costs nothing. Once it is answered, the server has discovered our cancel answer
-        reader, and so our goal answer reader, announced before it by the same discovery writer
-        (rcl_action makes the goal client first, then the cancel and result ones) and taken in
-        order: the goal request, sent once, is answered.
+        reader (the ActionClient's), and so our goal answer reader, made before the ActionClient
+        (`__init__`), announced before it by the same discovery writer and taken in order: the
+        goal request, sent once, is answered.
         """
-        from rclpy.action.client import ClientGoalHandle
         from unique_identifier_msgs.msg import UUID
 
-        response = self._action.Impl.SendGoalService.Response(accepted=True)
         retry = PROBE_RETRY
         probes: list[Any] = []
         try:
             while True:
-                left = None if timeout is None else timeout - (time.monotonic() - started)
+                left = _left(started, timeout)
                 if left is not None and left <= 0:
                     break
-                nobody = UUID(uuid=list(uuid.uuid4().bytes))
-                handle = ClientGoalHandle(self._client, nobody, response)
-                probes.append(handle.cancel_goal_async())
+                probes.append(self._request_cancel(UUID(uuid=list(uuid.uuid4().bytes))))
                 if len(probes) > MAX_UNANSWERED:  # a silent server and no timeout: bounded
                     probes.pop(0).cancel()
                 wait = retry if left is None else min(retry, left)
@@ -329,13 +330,13 @@ class RclpyActionClient:
     ) -> Any:
         """Send the goal request once (the server is known to answer us: `_probe_server`) and
         wait for its answer; its rclpy future."""
-        left = None if timeout is None else timeout - (time.monotonic() - started)
+        left = _left(started, timeout)
         if left is not None and left <= 0:
             raise BridgeError(
                 f"action {self.name} ({self.type_name}): goal not sent within {timeout:g} s"
             )
         future = self._send_goal_request(message, goal_uuid)
-        left = None if timeout is None else timeout - (time.monotonic() - started)
+        left = _left(started, timeout)
         if _wait(self._backend, future, left, stop):
             return future
         self._abandon(future, goal_uuid)
@@ -351,27 +352,31 @@ class RclpyActionClient:
         accepted it and lost the answer (a best-effort QoS, an overflowing history), or decide
         it later. Its cancel is requested now, and again if the answer comes and says accepted
         (a goal still being decided cannot be canceled yet)."""
-        from rclpy.action.client import ClientGoalHandle
 
-        response = self._action.Impl.SendGoalService.Response(accepted=True)
-        cancels = []
-        try:
-            cancels.append(ClientGoalHandle(self._client, goal_uuid, response).cancel_goal_async())
-        except Exception as err:  # a closing client
-            log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
+        def cancel() -> None:
+            try:
+                self._keep_unanswered([self._request_cancel(goal_uuid)])
+            except Exception as err:  # a closing client
+                log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
 
         def accepted_late(done: Any) -> None:
             answer = None if done.cancelled() or done.exception() else done.result()
             if answer is not None and answer.accepted:
-                try:
-                    handle = ClientGoalHandle(self._client, goal_uuid, answer)
-                    self._keep_unanswered([handle.cancel_goal_async()])
-                except Exception as err:  # a closing client
-                    log.warning("action %s: cannot cancel goal %s: %s", self.name, goal_uuid, err)
+                cancel()
 
+        cancel()
         future.add_done_callback(accepted_late)
-        self._keep_unanswered([future, *cancels])
+        self._keep_unanswered([future])
         self._backend.executor.wake()
+
+    def _request_cancel(self, goal_uuid: Any) -> Any:
+        """Ask the server to cancel goal `goal_uuid` alone (no stamp); the rclpy future of its
+        answer. rclpy's ActionClient sends cancel requests only for a goal handle; the handle's
+        own answer is not read, so any stands in."""
+        from rclpy.action.client import ClientGoalHandle
+
+        stand_in = self._action.Impl.SendGoalService.Response(accepted=True)
+        return ClientGoalHandle(self._client, goal_uuid, stand_in).cancel_goal_async()
 
     def _send_goal_request(self, message: Any, goal_uuid: Any) -> Any:
         """Send one goal request; its rclpy future (the SendGoal service's response)."""
