@@ -79,4 +79,8 @@ def test_dora_rs_queues_the_same_number_of_missed_ticks(tmp_path: Path) -> None:
         env=env, capture_output=True, timeout=90, cwd=tmp_path, check=True,
     )  # fmt: skip
     got = _drained(tmp_path)
-    assert got["types"] == ["INPUT"] * 10 and set(got["ids"]) == {"tick"}, got
+    # dora-rs queues at two places: its daemon (queue_size, oldest dropped), and in the node's
+    # process, where an event-stream thread moves what it fetched from the daemon into a queue
+    # of its own, so one tick more can be on its way between the two when drain() runs. Quiet:
+    # 10; CI, loaded, once saw 11 (never more). Ours, above, is exactly 10 (one queue).
+    assert got["types"] in (["INPUT"] * 10, ["INPUT"] * 11) and set(got["ids"]) == {"tick"}, got
