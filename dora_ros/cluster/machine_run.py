@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..runtime.descriptor import Dataflow, parse_dataflow
+from ..runtime.node_logs import stdout_record_route
 from ..runtime.supervisor import Coordinator, _NodeState, _Terminal
 from . import keys
 from .channel_reader import read_queryable, read_subscriber
@@ -134,18 +135,35 @@ class MachineRun(Coordinator):
             sender: max(i.queue_size for i in state.spec.inputs if i.source_node == sender)
             for sender in sorted(set(message["inbound"]) & self.remote)
         }
-        if receivers or senders:
+        # Senders on other machines whose output lines this node takes (their runs send them).
+        line_senders = sorted(s for s in self.remote if self._takes_lines(state.spec, s))
+        if receivers or senders or line_senders:
             # The node loads its Zenoh links from here (runtime/link.py, providers_from_init).
             remote = {
                 "prefix": keys.dataflow(self.cluster_id),
                 "zenoh": self.node_settings.to_json(),
                 "receivers": receivers,
                 "senders": senders,
+                "line_senders": {
+                    s: max([i.queue_size for i in state.spec.inputs] or [1]) for s in line_senders
+                },
             }
             message["link_providers"] = [
                 {"factory": "dora_ros.cluster.remote_link:RemoteLinks", "config": remote}
             ]
         return message
+
+    def _takes_lines(self, receiver: Any, sender: str) -> bool:
+        """Whether node spec ``receiver`` takes the lines ``sender`` prints: its
+        ``send_stdout_as`` output, or `stdout` log records for a dora/logs input."""
+        spec = self.dataflow.node(sender)
+        if spec.send_stdout_as is not None and any(
+            i.source_node == sender and i.source_output == spec.send_stdout_as
+            for i in receiver.inputs
+        ):
+            return True
+        route = stdout_record_route(self.dataflow.raw, spec.raw, sender)
+        return route is not None and receiver.id in route[1]
 
     def _usage(self) -> None:
         """Every USAGE_PERIOD: CPU (% of one core) and resident memory of this machine's nodes,
@@ -256,6 +274,15 @@ class MachineRun(Coordinator):
 
     def _api_id(self) -> str:
         return self.cluster_id
+
+    def _line_link(self, node: str, receiver: str) -> Any:
+        if receiver not in self.remote:
+            return super()._line_link(node, receiver)
+        # A receiver on another machine: the lines go to it over Zenoh, from this run (the node
+        # does not send them), on a key of their own (remote_link.RemoteLines).
+        from .remote_link import RemoteLines
+
+        return RemoteLines(self.session, keys.dataflow(self.cluster_id), node, receiver)
 
     def _api_machine(self) -> str:
         return self.machine

@@ -78,6 +78,13 @@ class RemoteLinks:
             RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT)
             for sender, limit in sorted(senders.items())
         ]
+        # The output lines of senders on other machines (their runs send them: RemoteLines).
+        line_senders: dict[str, int] = spec.get("line_senders", {})
+        self.inbound += [
+            RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT,
+                              lines_key(self.prefix, sender, node_id))
+            for sender, limit in sorted(line_senders.items())
+        ]  # fmt: skip
         self.closed = False
         # After the node's own atexit close (registered later, so run first): the session must
         # be closed before the interpreter finalizes (module docstring).
@@ -104,6 +111,55 @@ def _close_at_exit(ref: weakref.ref[RemoteLinks]) -> None:
     links = ref()
     if links is not None:
         links.close()
+
+
+def lines_key(prefix: str, sender: str, receiver: str) -> str:
+    """The key of ``sender``'s output lines for ``receiver`` (sent by the sender's run)."""
+    return f"{prefix}/data/{sender}/{receiver}/lines"
+
+
+class RemoteLines:
+    """A machine run's link to a receiver on another machine for one node's output lines
+    (``send_stdout_as``, ``stdout`` log records): what `supervisor._LineSender` sends on, in
+    place of a socket.
+
+    The node itself never sends these (its run reads its stdout), so they go on a key of their
+    own, with numbers of their own: frames as ``RemoteOutboundLink`` puts inline records (the
+    record, then its 8-byte sequence number), dropped by Zenoh under congestion and counted by
+    the receiver from the gaps. The receiver's subscriber was declared before the start
+    barrier released, and lines wait for the start: the first send waits for the publisher to
+    match it (at most ``MATCH_TIMEOUT``, once), so the first lines are not put into the void.
+    """
+
+    def __init__(self, session: Any, prefix: str, node: str, receiver: str) -> None:
+        import zenoh
+
+        self.publisher = session.declare_publisher(
+            lines_key(prefix, node, receiver),
+            congestion_control=zenoh.CongestionControl.DROP,
+        )
+        self.seq = 0
+        self.match_deadline: float | None = time.monotonic() + MATCH_TIMEOUT
+
+    def sendmsg(self, parts: list[Any], _ancillary: Any = (), _flags: int = 0) -> int:
+        if self.match_deadline is not None:
+            while (
+                not self.publisher.matching_status.matching
+                and time.monotonic() < self.match_deadline
+            ):
+                time.sleep(0.005)
+            self.match_deadline = None
+        self.seq += 1
+        frame = b"".join([*parts, _SEQ.pack(self.seq)])
+        try:
+            self.publisher.put(frame)
+        except Exception as err:  # the run's session is closing
+            raise OSError(f"the session is closed: {err}") from err
+        return len(frame)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.publisher.undeclare()
 
 
 class RemoteOutboundLink(OutboundLink):
@@ -217,7 +273,9 @@ class RemoteOutboundLink(OutboundLink):
 class RemoteInboundLink(InboundLink):
     """Receiver's end of an edge from a node on another machine (module docstring)."""
 
-    def __init__(self, links: RemoteLinks, sender: str, capacity: int) -> None:
+    def __init__(
+        self, links: RemoteLinks, sender: str, capacity: int, key: str | None = None
+    ) -> None:
         # Not InboundLink.__init__: there is no socket; the attributes the node reads are set.
         self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self.sender = sender
@@ -236,7 +294,7 @@ class RemoteInboundLink(InboundLink):
         # zenoh-python's (one hop less, and a non-daemon thread that kept the interpreter from
         # ever reaching the atexit handler that closes the node).
         self.subscriber = links.session.declare_subscriber(
-            links.key(sender, links.node_id),
+            key or links.key(sender, links.node_id),
             zenoh.handlers.Callback(self._on_sample, indirect=False),
         )
 

@@ -121,7 +121,8 @@ class Node:
             message = init.get("message") if init else "the coordinator closed the connection"
             raise NodeError(f"node {node_id!r}: {message}")
         self._id = node_id
-        self._dataflow_id = dataflow_id
+        # The id users see; `dataflow_id` is where the sockets are (one machine's part of it).
+        self._dataflow_id: str = init.get("dataflow_id", dataflow_id)
         self._restart_count: int = init["restart_count"]
         self._node_config: dict[str, Any] = init["node_config"]
         self._descriptor: dict[str, Any] = init["descriptor"]
@@ -138,7 +139,7 @@ class Node:
         node_raw: dict[str, Any] = next(
             (n for n in self._descriptor.get("nodes") or () if n.get("id") == node_id), {}
         )
-        self._log = NodeLog(node_id, dataflow_id, node_raw, loop.log_routes, self._send_log)
+        self._log = NodeLog(node_id, self._dataflow_id, node_raw, loop.log_routes, self._send_log)
         loop.log = self._log
         install_logging(self._log)
 

@@ -187,7 +187,7 @@ class _LineSender:
         self.index = index  # the output index receivers see (a log level's for log records)
         self.receivers = receivers
         self.encode = encode  # what a line (or a part of a long one) is sent as
-        self.links: dict[str, socket.socket] = {}
+        self.links: dict[str, Any] = {}  # receiver -> socket (or a machine run's Zenoh link)
         self.lock = threading.Lock()
         self.early: deque[str] = deque()
         self.early_dropped = 0
@@ -247,8 +247,7 @@ class _LineSender:
             sock = self.links.get(receiver)
             try:
                 if sock is None:
-                    address = socket_name(self.coordinator.id, f"n/{receiver}")
-                    sock = self.links[receiver] = connect(address, self.node)
+                    sock = self.links[receiver] = self.coordinator._line_link(self.node, receiver)
                 sock.sendmsg(pending[0], [], socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return False  # the receiver is behind: the message waits
@@ -324,6 +323,11 @@ class Coordinator:
         """The dataflow id in the API's keys."""
         return self.id
 
+    def _line_link(self, node: str, receiver: str) -> Any:
+        """Where `_LineSender` sends ``node``'s lines for ``receiver``: a socket to it,
+        introducing ourselves as ``node`` (``sendmsg`` and ``close``; OSError if it is gone)."""
+        return connect(socket_name(self.id, f"n/{receiver}"), node)
+
     def _api_machine(self) -> str:
         from ..cluster.dataflow_api import run_machine
 
@@ -367,6 +371,9 @@ class Coordinator:
         raw_inputs = spec.raw.get("inputs") or {}
         return {
             "op": "init",
+            # The dataflow's id as users see it (`list`, `node.dataflow_id()`, log records): a
+            # machine run's socket scope adds the machine to it (`<uuid>.<machine>`).
+            "dataflow_id": self._api_id(),
             "restart_count": state.restarts,
             "inputs": inputs,
             "inbound": inbound,
@@ -454,7 +461,7 @@ class Coordinator:
         route = stdout_record_route(self.dataflow.raw, spec.raw, spec.id)
         state.records = None
         if route is not None:
-            encode = functools.partial(stdout_record, self.id, spec.id)
+            encode = functools.partial(stdout_record, self._api_id(), spec.id)
             state.records = _LineSender(self, spec.id, route[0], route[1], encode)
         senders = [x for x in (lines, state.records) if x is not None]
         self.threads = [t for t in self.threads if t.is_alive()]  # restarts must not pile up
