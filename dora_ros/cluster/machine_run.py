@@ -144,6 +144,7 @@ class MachineRun(Coordinator):
                 "zenoh": self.node_settings.to_json(),
                 "receivers": receivers,
                 "senders": senders,
+                "restarted": state.restarts > 0,
                 "line_senders": {
                     s: max([i.queue_size for i in state.spec.inputs] or [1]) for s in line_senders
                 },

@@ -74,6 +74,9 @@ class RemoteLinks:
         self.receivers: set[str] = set(spec["receivers"])
         self.session = ZenohSettings.from_json(spec["zenoh"]).open(f"node {node_id!r}")
         senders: dict[str, int] = spec["senders"]
+        # A restarted node's links take the first number they see as where they start: the
+        # senders numbered on while it was down (and what its first run got is not lost).
+        self.restarted = bool(spec.get("restarted"))
         self.inbound = [
             RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT)
             for sender, limit in sorted(senders.items())
@@ -287,7 +290,8 @@ class RemoteInboundLink(InboundLink):
         # sequence numbers are then missing, and counted as drops by ``receive``).
         self.samples: deque[Any] = deque(maxlen=capacity)
         self.payload = b""
-        self.last_seq = 0
+        # The last number seen; -1: none yet, and the first one seen is not a gap (a restart).
+        self.last_seq = -1 if links.restarted else 0
         import zenoh
 
         # indirect=False: the callback runs on Zenoh's own thread, not on a Python thread of
@@ -338,8 +342,8 @@ class RemoteInboundLink(InboundLink):
                     continue
                 seq = _unpack_seq(att)[0]
                 data = None
-            if seq > self.last_seq + 1:  # a gap (the first message is 1): dropped on the way
-                lost += seq - self.last_seq - 1
+            if seq > self.last_seq + 1 and self.last_seq >= 0:
+                lost += seq - self.last_seq - 1  # a gap (the first message is 1): lost on the way
             self.last_seq = seq
             if data is not None:
                 on_frame(self, data, None)
