@@ -22,6 +22,9 @@ events are publications:
 - ``dora-ros/df/<id>/log/<node>`` (publication): each output line of a node (``logs -f``).
 - ``dora-ros/df/<id>/data/<sender>/<receiver>`` (publication): the frames of one edge between
   machines, from the sending node straight to the receiving node.
+- ``dora-ros/df/<id>/data/<sender>/<receiver>/lines/<index>`` (publication): the output lines of
+  ``sender`` (output ``index``: ``send_stdout_as``, or stdout log records) for a receiver on
+  another machine, from the sender's machine run (``remote_link.RemoteLines``).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..runtime.descriptor import Dataflow, parse_dataflow
-from ..runtime.node_logs import stdout_record_route
+from ..runtime.node_logs import log_routes, stdout_record_route
 from ..runtime.supervisor import Coordinator, _NodeState, _Terminal
 from . import keys
 from .channel_reader import read_queryable, read_subscriber
@@ -135,9 +135,20 @@ class MachineRun(Coordinator):
             sender: max(i.queue_size for i in state.spec.inputs if i.source_node == sender)
             for sender in sorted(set(message["inbound"]) & self.remote)
         }
-        # Senders on other machines whose output lines this node takes (their runs send them).
-        line_senders = sorted(s for s in self.remote if self._takes_lines(state.spec, s))
-        if receivers or senders or line_senders:
+        # Output lines of senders on other machines this node takes (their runs send them):
+        # [sender, output index, buffer size] per kind of lines.
+        line_links = [
+            [sender, index, max([i.queue_size for i in state.spec.inputs] or [1])]
+            for sender in sorted(self.remote)
+            for index in self._lines_taken(state.spec, sender)
+        ]
+        # dora/logs records cross machines from node to node as data does (node_loop's
+        # LOG_ROUTE): this node's log receivers there, and the senders there of its log inputs.
+        logs = log_routes(self.dataflow.raw, state.spec.id)
+        receivers = sorted(set(receivers) | (logs.all_receivers & self.remote))
+        for sender in sorted(set(logs.inbound) & self.remote):
+            senders.setdefault(sender, max([i.queue_size for i in state.spec.inputs] or [1]))
+        if receivers or senders or line_links:
             # The node loads its Zenoh links from here (runtime/link.py, providers_from_init).
             remote = {
                 "prefix": keys.dataflow(self.cluster_id),
@@ -145,26 +156,27 @@ class MachineRun(Coordinator):
                 "receivers": receivers,
                 "senders": senders,
                 "restarted": state.restarts > 0,
-                "line_senders": {
-                    s: max([i.queue_size for i in state.spec.inputs] or [1]) for s in line_senders
-                },
+                "line_links": line_links,
             }
             message["link_providers"] = [
                 {"factory": "dora_ros.cluster.remote_link:RemoteLinks", "config": remote}
             ]
         return message
 
-    def _takes_lines(self, receiver: Any, sender: str) -> bool:
-        """Whether node spec ``receiver`` takes the lines ``sender`` prints: its
-        ``send_stdout_as`` output, or `stdout` log records for a dora/logs input."""
+    def _lines_taken(self, receiver: Any, sender: str) -> list[int]:
+        """The output indexes of the lines ``sender`` prints that node spec ``receiver`` takes:
+        its ``send_stdout_as`` output's, and LOG_INDEX_BASE for `stdout` log records."""
         spec = self.dataflow.node(sender)
+        taken = []
         if spec.send_stdout_as is not None and any(
             i.source_node == sender and i.source_output == spec.send_stdout_as
             for i in receiver.inputs
         ):
-            return True
+            taken.append(list(spec.outputs).index(spec.send_stdout_as))
         route = stdout_record_route(self.dataflow.raw, spec.raw, sender)
-        return route is not None and receiver.id in route[1]
+        if route is not None and receiver.id in route[1]:
+            taken.append(route[0])
+        return taken
 
     def _usage(self) -> None:
         """Every USAGE_PERIOD: CPU (% of one core) and resident memory of this machine's nodes,
@@ -276,14 +288,19 @@ class MachineRun(Coordinator):
     def _api_id(self) -> str:
         return self.cluster_id
 
-    def _line_link(self, node: str, receiver: str) -> Any:
+    def _line_link(self, node: str, receiver: str, index: int) -> Any:
+        link = self._line_link_ahead(node, receiver, index)
+        return super()._line_link(node, receiver, index) if link is None else link
+
+    def _line_link_ahead(self, node: str, receiver: str, index: int) -> Any:
         if receiver not in self.remote:
-            return super()._line_link(node, receiver)
+            return None
         # A receiver on another machine: the lines go to it over Zenoh, from this run (the node
-        # does not send them), on a key of their own (remote_link.RemoteLines).
+        # does not send them), on a key of their own (remote_link.RemoteLines), declared when
+        # the node is spawned: matched long before its first line, sent after the start.
         from .remote_link import RemoteLines
 
-        return RemoteLines(self.session, keys.dataflow(self.cluster_id), node, receiver)
+        return RemoteLines(self.session, keys.dataflow(self.cluster_id), node, receiver, index)
 
     def _api_machine(self) -> str:
         return self.machine

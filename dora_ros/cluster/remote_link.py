@@ -81,12 +81,12 @@ class RemoteLinks:
             RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT)
             for sender, limit in sorted(senders.items())
         ]
-        # The output lines of senders on other machines (their runs send them: RemoteLines).
-        line_senders: dict[str, int] = spec.get("line_senders", {})
+        # The output lines of senders on other machines (their runs send them: RemoteLines),
+        # one link per sender and output index (send_stdout_as, stdout log records).
         self.inbound += [
             RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT,
-                              lines_key(self.prefix, sender, node_id))
-            for sender, limit in sorted(line_senders.items())
+                              lines_key(self.prefix, sender, node_id, index), index)
+            for sender, index, limit in spec.get("line_links", ())
         ]  # fmt: skip
         self.closed = False
         # After the node's own atexit close (registered later, so run first): the session must
@@ -116,41 +116,51 @@ def _close_at_exit(ref: weakref.ref[RemoteLinks]) -> None:
         links.close()
 
 
-def lines_key(prefix: str, sender: str, receiver: str) -> str:
-    """The key of ``sender``'s output lines for ``receiver`` (sent by the sender's run)."""
-    return f"{prefix}/data/{sender}/{receiver}/lines"
+def lines_key(prefix: str, sender: str, receiver: str, index: int) -> str:
+    """The key of ``sender``'s output lines of output ``index`` for ``receiver`` (sent by the
+    sender's run: its ``send_stdout_as`` output's index, or LOG_INDEX_BASE for log records)."""
+    return f"{prefix}/data/{sender}/{receiver}/lines/{index}"
 
 
 class RemoteLines:
-    """A machine run's link to a receiver on another machine for one node's output lines
-    (``send_stdout_as``, ``stdout`` log records): what `supervisor._LineSender` sends on, in
-    place of a socket.
+    """A machine run's link to a receiver on another machine for one node's output lines of
+    one output index (``send_stdout_as``, or ``stdout`` log records): what
+    `supervisor._LineSender` sends on, in place of a socket.
 
     The node itself never sends these (its run reads its stdout), so they go on a key of their
-    own, with numbers of their own: frames as ``RemoteOutboundLink`` puts inline records (the
-    record, then its 8-byte sequence number), dropped by Zenoh under congestion and counted by
-    the receiver from the gaps. The receiver's subscriber was declared before the start
-    barrier released, and lines wait for the start: the first send waits for the publisher to
-    match it (at most ``MATCH_TIMEOUT``, once), so the first lines are not put into the void.
+    own per output index, numbered apart: frames as ``RemoteOutboundLink`` puts inline records
+    (the record, then its 8-byte sequence number), dropped by Zenoh under congestion and
+    counted by the receiver from the gaps. Made when the node is spawned, so the publisher has
+    matched the receiver's subscriber (declared before the start barrier released) by the time
+    the first line goes, after the start. Never blocks the run's relay thread: until it matched
+    (at most ``MATCH_TIMEOUT`` from the first line), a send raises BlockingIOError and the line
+    waits in `_LineSender`; Zenoh errors (a closing session) are OSError.
     """
 
-    def __init__(self, session: Any, prefix: str, node: str, receiver: str) -> None:
+    def __init__(self, session: Any, prefix: str, node: str, receiver: str, index: int) -> None:
         import zenoh
 
-        self.publisher = session.declare_publisher(
-            lines_key(prefix, node, receiver),
-            congestion_control=zenoh.CongestionControl.DROP,
-        )
+        try:
+            self.publisher = session.declare_publisher(
+                lines_key(prefix, node, receiver, index),
+                congestion_control=zenoh.CongestionControl.DROP,
+            )
+        except Exception as err:  # the run's session is closing
+            raise OSError(f"no Zenoh publisher for {receiver!r}: {err}") from err
         self.seq = 0
-        self.match_deadline: float | None = time.monotonic() + MATCH_TIMEOUT
+        self.match_deadline: float | None = 0.0  # set at the first send; None once matched
 
     def sendmsg(self, parts: list[Any], _ancillary: Any = (), _flags: int = 0) -> int:
         if self.match_deadline is not None:
-            while (
-                not self.publisher.matching_status.matching
-                and time.monotonic() < self.match_deadline
-            ):
-                time.sleep(0.005)
+            now = time.monotonic()
+            if not self.match_deadline:
+                self.match_deadline = now + MATCH_TIMEOUT
+            try:
+                matching = self.publisher.matching_status.matching
+            except Exception as err:
+                raise OSError(f"the session is closed: {err}") from err
+            if not matching and now < self.match_deadline:
+                raise BlockingIOError("the receiver's subscription is not matched yet")
             self.match_deadline = None
         self.seq += 1
         frame = b"".join([*parts, _SEQ.pack(self.seq)])
@@ -277,11 +287,14 @@ class RemoteInboundLink(InboundLink):
     """Receiver's end of an edge from a node on another machine (module docstring)."""
 
     def __init__(
-        self, links: RemoteLinks, sender: str, capacity: int, key: str | None = None
-    ) -> None:
+        self, links: RemoteLinks, sender: str, capacity: int, key: str | None = None,
+        index: int | None = None,
+    ) -> None:  # fmt: skip
         # Not InboundLink.__init__: there is no socket; the attributes the node reads are set.
         self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self.sender = sender
+        # A link of one output's lines (RemoteLines): what it loses is that output's only.
+        self.index = index
         self.routes = None
         self.mappings = {}
         self.releases = deque()
@@ -355,10 +368,14 @@ class RemoteInboundLink(InboundLink):
                 self.payload = b""
         if lost and self.routes:
             # The node's inputs count their drops and report them at exit (the run's drop
-            # report); frames lost on the way count for each input this sender feeds.
-            for targets in self.routes.values():
-                for target in targets:
-                    target.dropped += lost
+            # report); frames lost on the way count once for each input this link feeds (a
+            # dora/logs input takes several output indexes of one sender: counted once).
+            if self.index is not None:
+                routes = [self.routes.get(self.index, ())]
+            else:
+                routes = list(self.routes.values())
+            for target in {id(t): t for targets in routes for t in targets}.values():
+                target.dropped += lost
         return not self.closed
 
     def shm_buffer(self, region_id: int, generation: int, nbytes: int) -> pa.Buffer:

@@ -124,10 +124,13 @@ class TapServer:
 
         def deliver(message: TapMessage) -> None:
             if not publisher:
-                publisher.append(session.declare_publisher(
-                    key, congestion_control=zenoh.CongestionControl.DROP,
-                    priority=_priority(message.size),
-                ))  # fmt: skip
+                try:
+                    publisher.append(session.declare_publisher(
+                        key, congestion_control=zenoh.CongestionControl.DROP,
+                        priority=_priority(message.size),
+                    ))  # fmt: skip
+                except Exception:  # the session is closing: nobody listens
+                    return
             attachment = {
                 "seq": message.seq,
                 "ts": message.timestamp_ns,

@@ -193,6 +193,13 @@ class _LineSender:
         self.early_dropped = 0
         self.pending: dict[str, deque[list[bytes]]] = {}  # receiver -> messages waiting for it
         self.dropped: dict[str, int] = {}  # receiver -> messages dropped
+        for receiver in receivers:  # links made now, not at the first line (a machine run's)
+            try:
+                link = coordinator._line_link_ahead(node, receiver, index)
+            except OSError:
+                continue  # tried again at the first line
+            if link is not None:
+                self.links[receiver] = link
 
     def send(self, line: str) -> None:
         with self.lock:
@@ -247,7 +254,8 @@ class _LineSender:
             sock = self.links.get(receiver)
             try:
                 if sock is None:
-                    sock = self.links[receiver] = self.coordinator._line_link(self.node, receiver)
+                    sock = self.coordinator._line_link(self.node, receiver, self.index)
+                    self.links[receiver] = sock
                 sock.sendmsg(pending[0], [], socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return False  # the receiver is behind: the message waits
@@ -323,10 +331,16 @@ class Coordinator:
         """The dataflow id in the API's keys."""
         return self.id
 
-    def _line_link(self, node: str, receiver: str) -> Any:
-        """Where `_LineSender` sends ``node``'s lines for ``receiver``: a socket to it,
-        introducing ourselves as ``node`` (``sendmsg`` and ``close``; OSError if it is gone)."""
+    def _line_link(self, node: str, receiver: str, index: int) -> Any:
+        """Where `_LineSender` sends ``node``'s lines (output ``index``) for ``receiver``: a
+        socket to it, introducing ourselves as ``node`` (``sendmsg``, ``close``; OSError if it
+        is gone, BlockingIOError while it cannot take more)."""
         return connect(socket_name(self.id, f"n/{receiver}"), node)
+
+    def _line_link_ahead(self, node: str, receiver: str, index: int) -> Any:
+        """A link `_LineSender` makes when the node is spawned, not at its first line: none
+        here (a receiver's socket may not listen yet)."""
+        return None
 
     def _api_machine(self) -> str:
         from ..cluster.dataflow_api import run_machine

@@ -28,13 +28,20 @@ nodes:
     deploy: {machine: robot}
     inputs:
       lines: talker/lines
-      logs: dora/logs/info
+      logs: dora/logs
   - id: far
     path: logger.py
     args: far
     deploy: {machine: gpu}
     inputs:
       lines: talker/lines
+      logs: dora/logs
+  # No data edge from the talker: its log records alone cross to it.
+  - id: watcher
+    path: logger.py
+    args: watcher
+    deploy: {machine: gpu}
+    inputs:
       logs: dora/logs/info
 """
 
@@ -70,6 +77,11 @@ for event in node:
 """
 
 
+def _talker(logs: list[str]) -> list[tuple[str, str]]:
+    records = [json.loads(x) for x in logs]
+    return [(r["level"], r["message"]) for r in records if r["node_id"] == "talker"]
+
+
 def test_lines_and_logs_reach_a_receiver_on_another_machine(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -77,30 +89,38 @@ def test_lines_and_logs_reach_a_receiver_on_another_machine(
     cluster.up("robot", "gpu")
     cluster.cli("start", "graph.yml", "--name", "lines", "--detach", check=True)
 
-    def heard(name: str) -> bool:
+    def heard(name: str, lines: int) -> bool:
         got = (tmp_path / f"{name}.pkl").exists() and result(tmp_path, name)
-        return bool(got) and len(got["lines"]) >= 20 and len(got["logs"]) >= 20
+        return bool(got) and len(got["lines"]) >= lines and len(_talker(got["logs"])) >= 20
 
     try:
-        wait_for(lambda: heard("near"), 30, "20 lines and 20 log records at the near logger")
-        wait_for(lambda: heard("far"), 10, "the same at the far logger")
+        wait_for(lambda: heard("near", 20), 30, "20 lines and 20 log records at near")
+        wait_for(lambda: heard("far", 20) and heard("watcher", 0), 10, "the same on gpu")
         row = cluster.row("lines")
     finally:
-        cluster.cli("stop", "lines")
-    near, far = result(tmp_path, "near"), result(tmp_path, "far")
+        stop = cluster.cli("stop", "lines")
+    assert row is not None and stop.returncode == 0, stop.stdout + stop.stderr
+    near, far, watcher = (result(tmp_path, n) for n in ("near", "far", "watcher"))
     # What the talker printed (its log records are printed too, on stderr: another stream,
     # so their order against the lines is not kept)
     printed = [f"line {n}" for n in range(1, 21)]
     assert [x for x in near["lines"] if x.startswith("line ")] == printed, near
     assert [x for x in far["lines"] if x.startswith("line ")] == printed, far
     assert sorted(far["lines"]) == sorted(near["lines"])
-    # The log records, the same on both machines, and the dataflow's id as `list` shows it
-    # (before: "<uuid>.robot", the socket scope of the talker's machine).
-    assert far["logs"] == near["logs"]
-    records = [json.loads(x) for x in far["logs"]]
-    assert [r["message"] for r in records if r["node_id"] == "talker"][:20] == [
-        f"info {n}" for n in range(1, 21)
-    ]
-    assert row is not None
+    # The talker's log records (dora/logs: its INFO records, and a STDOUT record per line it
+    # printed), the same on both machines; only its INFO ones at the watcher
+    infos = [("INFO", f"info {n}") for n in range(1, 21)]
+    assert [x for x in _talker(near["logs"]) if x[0] == "INFO"] == infos
+    assert ("STDOUT", "line 1") in _talker(near["logs"])
+    assert sorted(_talker(far["logs"])) == sorted(_talker(near["logs"]))
+    assert _talker(watcher["logs"]) == infos
+    # ...with the dataflow's id as `list` shows it (before: "<uuid>.robot", the socket scope
+    # of the talker's machine)
+    records = [json.loads(x) for x in far["logs"] + watcher["logs"]]
     assert {r["dataflow_id"] for r in records} == {row["uuid"]}
     assert near["dataflow_id"] == far["dataflow_id"] == row["uuid"]
+    # Nothing counted as lost (two kinds of lines of one sender, numbered apart)
+    final = cluster.row("lines")
+    assert final is not None
+    lost = {k: v for k, v in final["dropped"].items() if k.split("/")[0] != "talker" and v}
+    assert lost == {}, final["dropped"]
