@@ -203,6 +203,17 @@ class RemoteOutboundLink(OutboundLink):
         # Until the publisher matches the receiver's subscriber (at most MATCH_TIMEOUT), sends
         # are held, never waited for: a node stopped right after the start must not block.
         self.match_deadline: float | None = time.monotonic() + MATCH_TIMEOUT
+        # Once matched, the receiver's subscription gone (its node ended or restarts): sends
+        # are counted as dropped here, as a local link counts them for a receiver not there
+        # (else Zenoh discards them and nobody counts them). Told by a matching listener on
+        # Zenoh's thread: one attribute read per send.
+        self.gone = False
+        self.matching = self.publisher.declare_matching_listener(
+            zenoh.handlers.Callback(self._on_matching, indirect=False)
+        )
+
+    def _on_matching(self, status: Any) -> None:  # a Zenoh thread
+        self.gone = not status.matching and self.match_deadline is None
 
     def retire(self, region_id: int) -> None:
         return  # the receiver never maps our regions
@@ -211,6 +222,12 @@ class RemoteOutboundLink(OutboundLink):
         if self.closed:
             self.dropped += 1
             return
+        if self.gone:
+            # Asked again: a listener's status may come late, after a newer one.
+            self.gone = not self.publisher.matching_status.matching
+            if self.gone:
+                self.dropped += 1
+                return
         if region is None:
             # The record and its sequence number in one join, the payload's one copy here: the
             # Zenoh payload alone, no attachment to build or read back (benchmarks/cluster.py

@@ -86,7 +86,7 @@ def test_coordinator_killed_and_restarted(cluster: Cluster, tmp_path: Path) -> N
     stopped = cluster.cli("stop", "two", check=True)
     assert "finished" in stopped.stdout
     numbers = [e[1] for e in result(tmp_path, "sink")["events"] if e[0] == "INPUT"]
-    assert_seen_or_counted(numbers, _final(cluster))
+    assert_seen_or_counted(numbers, _final(cluster), tmp_path)
 
 
 def _final(cluster: Cluster) -> dict[str, object]:

@@ -74,4 +74,4 @@ def test_frozen_machine_is_reported_and_survived(cluster: Cluster, tmp_path: Pat
     numbers = [e[1] for e in result(tmp_path, "sink")["events"] if e[0] == "INPUT"]
     final = cluster.row("two")
     assert final is not None and final["status"] == "finished", final
-    assert_seen_or_counted(numbers, final)
+    assert_seen_or_counted(numbers, final, tmp_path)

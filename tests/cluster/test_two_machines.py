@@ -54,7 +54,7 @@ def test_start_list_logs_stop(cluster: Cluster, tmp_path: Path) -> None:
     inputs = [e for e in sink["events"] if e[0] == "INPUT"]
     numbers = [n for _, n, _ in inputs]
     assert len(numbers) >= 12
-    assert_seen_or_counted(numbers, _final(cluster))
+    assert_seen_or_counted(numbers, _final(cluster), tmp_path)
     assert all(ok for _, _, ok in inputs)  # 8 B and 64 KiB arrays arrived intact
     assert sink["meta"] == {"n": numbers[0], "tag": "from-robot", "has_timestamp": True}
     assert sink["events"][-1][:2] == ("STOP", "MANUAL")
@@ -198,4 +198,4 @@ def test_local_and_remote_receivers_of_one_output(cluster: Cluster, tmp_path: Pa
         assert all(ok for _, _, ok in inputs), name  # 8 B and 64 KiB arrays arrived intact
         assert got["meta"] == {"n": inputs[0][1], "tag": "from-robot", "has_timestamp": True}
     sink = [n for _, n, _ in (e for e in result(tmp_path, "sink")["events"] if e[0] == "INPUT")]
-    assert_seen_or_counted(sink, _final(cluster))
+    assert_seen_or_counted(sink, _final(cluster), tmp_path)
