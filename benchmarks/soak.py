@@ -605,7 +605,8 @@ class Soak:
         why = available()
         with tempfile.TemporaryDirectory(prefix="dora-ros-cluster-soak-") as tmp:
             folder = Path(tmp)
-            (folder / "graph.yml").write_text(CLUSTER_GRAPH)
+            graph = CLUSTER_GRAPH.replace("millis/50", f"millis/{self.args.producer_ms}")
+            (folder / "graph.yml").write_text(graph)
             (folder / "churn.yml").write_text(CHURN_GRAPH)
             for name, code in (("producer", PRODUCER), ("consumer", CONSUMER)):
                 (folder / f"{name}.py").write_text(textwrap.dedent(code).lstrip())
@@ -807,6 +808,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="soak-out", help="folder for samples, summary, plot")
     parser.add_argument("--cluster", action="store_true",
                         help="the graph split over two machines (as root: network namespaces)")  # fmt: skip
+    parser.add_argument("--producer-ms", type=int, default=50,
+                        help="--cluster: the producer's tick (50 ms; 10: five times the traffic)")  # fmt: skip
     parser.add_argument("--churn-period", type=float, default=CHURN_PERIOD,
                         help="--cluster: seconds between starts of the churned dataflow"
                              " (0: none, to tell Zenoh's growth with churn from the rest)")  # fmt: skip
