@@ -75,10 +75,10 @@ _M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 
 def limit_malloc_arenas() -> None:
-    """At most ``ARENA_MAX`` malloc arenas in this process from now on (glibc's ``mallopt``),
-    unless ``MALLOC_ARENA_MAX`` is set (the user's choice, read by glibc itself) or the C
-    library is not glibc."""
-    if "MALLOC_ARENA_MAX" in os.environ:
+    """At most ``ARENA_MAX`` malloc arenas in this process from now on, the node's own threads
+    included (glibc's ``mallopt``), unless ``MALLOC_ARENA_MAX`` or the ``glibc.malloc.arena_max``
+    tunable is set (the user's choice, read by glibc itself) or the C library is not glibc."""
+    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return
     import ctypes
 
@@ -100,16 +100,18 @@ class RemoteLinks:
         # A restarted node's links take the first number they see as where they start: the
         # senders numbered on while it was down (and what its first run got is not lost).
         self.restarted = bool(spec.get("restarted"))
+        line_links = spec.get("line_links", ())
         self.inbound = [
-            RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT)
+            RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT,
+                              lines={i for s, i, _ in line_links if s == sender})
             for sender, limit in sorted(senders.items())
-        ]
+        ]  # fmt: skip
         # The output lines of senders on other machines (their runs send them: RemoteLines),
         # one link per sender and output index (send_stdout_as, stdout log records).
         self.inbound += [
             RemoteInboundLink(self, sender, max(1, limit) * BUFFER_PER_SLOT,
                               lines_key(self.prefix, sender, node_id, index), index)
-            for sender, index, limit in spec.get("line_links", ())
+            for sender, index, limit in line_links
         ]  # fmt: skip
         self.closed = False
         # After the node's own atexit close (registered later, so run first): the session must
@@ -226,17 +228,19 @@ class RemoteOutboundLink(OutboundLink):
         # Until the publisher matches the receiver's subscriber (at most MATCH_TIMEOUT), sends
         # are held, never waited for: a node stopped right after the start must not block.
         self.match_deadline: float | None = time.monotonic() + MATCH_TIMEOUT
-        # Once matched, the receiver's subscription gone (its node ended or restarts): sends
-        # are counted as dropped here, as a local link counts them for a receiver not there
-        # (else Zenoh discards them and nobody counts them). Told by a matching listener on
-        # Zenoh's thread: one attribute read per send.
+        # The receiver's subscription gone (its node ended or restarts), once the match phase
+        # is over: sends are counted as dropped here, as a local link counts them for a
+        # receiver not there (else Zenoh discards them and nobody counts them). `gone` is the
+        # last status a matching listener on Zenoh's thread was told (only it writes it, but
+        # for the end of the match phase), asked again before a send is counted: one
+        # attribute read per send while the receiver is there.
         self.gone = False
         self.matching = self.publisher.declare_matching_listener(
             zenoh.handlers.Callback(self._on_matching, indirect=False)
         )
 
     def _on_matching(self, status: Any) -> None:  # a Zenoh thread
-        self.gone = not status.matching and self.match_deadline is None
+        self.gone = not status.matching
 
     def retire(self, region_id: int) -> None:
         return  # the receiver never maps our regions
@@ -245,12 +249,12 @@ class RemoteOutboundLink(OutboundLink):
         if self.closed:
             self.dropped += 1
             return
-        if self.gone:
-            # Asked again: a listener's status may come late, after a newer one.
-            self.gone = not self.publisher.matching_status.matching
-            if self.gone:
-                self.dropped += 1
-                return
+        if self.match_deadline is not None:
+            self._matched()  # the match phase may end here (and say whether it is gone)
+        # Asked again before counting: a listener's status may come late, after a newer one.
+        if self.gone and self.match_deadline is None and not self._still_matched():
+            self.dropped += 1
+            return
         if region is None:
             # The record and its sequence number in one join, the payload's one copy here: the
             # Zenoh payload alone, no attachment to build or read back (benchmarks/cluster.py
@@ -279,11 +283,21 @@ class RemoteOutboundLink(OutboundLink):
             return
         self._send_held(frame, extra)
 
+    def _still_matched(self) -> bool:
+        try:
+            return bool(self.publisher.matching_status.matching)
+        except Exception:  # a closed session: nobody receives
+            return False
+
     def _matched(self) -> bool:
         if self.match_deadline is None:
             return True
-        if self.publisher.matching_status.matching or time.monotonic() > self.match_deadline:
+        matching = self.publisher.matching_status.matching
+        if matching or time.monotonic() > self.match_deadline:
             self.match_deadline = None  # from here on, sends go out as they come
+            # The listener may have said "gone" during the match phase and not again since
+            # (it speaks on changes only): what is true now.
+            self.gone = not matching
             return True
         return False
 
@@ -319,6 +333,8 @@ class RemoteOutboundLink(OutboundLink):
         self.dropped += len(self.pending)
         self.pending.clear()
         with contextlib.suppress(Exception):
+            self.matching.undeclare()  # (undeclaring the publisher would too)
+        with contextlib.suppress(Exception):
             self.publisher.undeclare()
         os.close(self.fd)
 
@@ -328,13 +344,15 @@ class RemoteInboundLink(InboundLink):
 
     def __init__(
         self, links: RemoteLinks, sender: str, capacity: int, key: str | None = None,
-        index: int | None = None,
+        index: int | None = None, lines: set[int] | frozenset[int] = frozenset(),
     ) -> None:  # fmt: skip
         # Not InboundLink.__init__: there is no socket; the attributes the node reads are set.
         self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self.sender = sender
-        # A link of one output's lines (RemoteLines): what it loses is that output's only.
+        # A link of one output's lines (RemoteLines): what it loses is that output's only. A
+        # data link: what it loses is of any output but those whose lines come on line links.
         self.index = index
+        self.lines = lines
         self.routes = None
         self.mappings = {}
         self.releases = deque()
@@ -413,7 +431,7 @@ class RemoteInboundLink(InboundLink):
             if self.index is not None:
                 routes = [self.routes.get(self.index, ())]
             else:
-                routes = list(self.routes.values())
+                routes = [t for i, t in self.routes.items() if i not in self.lines]
             for target in {id(t): t for targets in routes for t in targets}.values():
                 target.dropped += lost
         return not self.closed

@@ -27,22 +27,22 @@ nodes:
     args: near
     deploy: {machine: robot}
     inputs:
-      lines: talker/lines
-      logs: dora/logs
+      lines: {source: talker/lines, queue_size: 1000}
+      logs: {source: dora/logs, queue_size: 1000}
   - id: far
     path: logger.py
     args: far
     deploy: {machine: gpu}
     inputs:
-      lines: talker/lines
-      logs: dora/logs
+      lines: {source: talker/lines, queue_size: 1000}
+      logs: {source: dora/logs, queue_size: 1000}
   # No data edge from the talker: its log records alone cross to it.
   - id: watcher
     path: logger.py
     args: watcher
     deploy: {machine: gpu}
     inputs:
-      logs: dora/logs/info
+      logs: {source: dora/logs/info, queue_size: 1000}
 """
 
 TALKER = """

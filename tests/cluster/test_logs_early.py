@@ -6,7 +6,21 @@ from __future__ import annotations
 import subprocess
 
 from cluster_env import DORA_ROS, Cluster, wait_for, write
-from graphs import RECEIVER, SENDER
+from graphs import RECEIVER
+
+# Sends until stopped (graphs.SENDER stops after 5: on a loaded machine the dataflow had ended
+# by itself before the test's `stop`, which then failed: "no running dataflow is called").
+SENDER = """
+import pyarrow as pa
+from dora import Node
+
+node = Node()
+n = 0
+for event in node:
+    if event["type"] == "INPUT":
+        n += 1
+        node.send_output("data", pa.array([n]))
+"""
 
 GRAPH = """
 nodes:
