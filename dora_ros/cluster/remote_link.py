@@ -65,28 +65,6 @@ _MIN_INLINE = wire.HEADER.size + _SEQ.size
 _MIN_SHM = _SEQ.size + wire.HEADER.size + wire.SHM_REF.size
 
 
-# glibc's malloc gives each thread that allocates its own arena (up to 8 per core), and a
-# receiving node's Zenoh threads allocate every incoming message there while its own thread
-# frees them: the arenas fragment, and the node's memory grew for as long as it ran (the cluster
-# soak, producer at 10 ms with messages up to 1 MiB, 15 minutes: a cross-machine consumer
-# 32.4 -> 36.9 MiB, still growing; with at most 2 arenas, flat at 32.1 MiB; docs/benchmarks.md).
-ARENA_MAX = 2
-_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
-
-
-def limit_malloc_arenas() -> None:
-    """At most ``ARENA_MAX`` malloc arenas in this process from now on, the node's own threads
-    included (glibc's ``mallopt``), unless ``MALLOC_ARENA_MAX`` or the ``glibc.malloc.arena_max``
-    tunable is set (the user's choice, read by glibc itself) or the C library is not glibc."""
-    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
-        return
-    import ctypes
-
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(_M_ARENA_MAX, ARENA_MAX)
-
-
 class RemoteLinks:
     """The Zenoh side of one node: its session, its inbound links and its outbound links."""
 
@@ -94,7 +72,6 @@ class RemoteLinks:
         self.node_id = node_id
         self.prefix: str = spec["prefix"]
         self.receivers: set[str] = set(spec["receivers"])
-        limit_malloc_arenas()  # before the session's threads start
         self.session = ZenohSettings.from_json(spec["zenoh"]).open(f"node {node_id!r}")
         senders: dict[str, int] = spec["senders"]
         # A restarted node's links take the first number they see as where they start: the
