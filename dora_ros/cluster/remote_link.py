@@ -269,7 +269,7 @@ class RemoteOutboundLink(OutboundLink):
     def _matched(self) -> bool:
         if self.match_deadline is None:
             return True
-        matching = self.publisher.matching_status.matching
+        matching = self._still_matched()
         if matching or time.monotonic() > self.match_deadline:
             self.match_deadline = None  # from here on, sends go out as they come
             # The listener may have said "gone" during the match phase and not again since
@@ -297,6 +297,12 @@ class RemoteOutboundLink(OutboundLink):
 
     def flush(self, pool: ShmPool) -> None:
         if self.pending and self._matched():
+            if self.gone and not self._still_matched():
+                # The match phase ended with no receiver: what was held is dropped, counted
+                # here as a send to a receiver gone is (never numbered: no gap at a receiver).
+                self.dropped += len(self.pending)
+                self.pending.clear()
+                return
             while self.pending:
                 self._send_held(*self.pending.popleft()[0])
 

@@ -51,8 +51,8 @@ _M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 
 def limit_malloc_arenas() -> None:
-    """At most ``ARENA_MAX`` malloc arenas in this process from now on, the node's own threads
-    included (glibc's ``mallopt``), unless ``MALLOC_ARENA_MAX`` or the ``glibc.malloc.arena_max``
+    """At most ``ARENA_MAX`` malloc arenas in this process from now on, all its threads
+    included (glibc's ``mallopt``; arenas made before stay), unless ``MALLOC_ARENA_MAX`` or the ``glibc.malloc.arena_max``
     tunable is set (the user's choice, read by glibc itself) or the C library is not glibc."""
     if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return
@@ -139,7 +139,7 @@ class ZenohSettings:
         """Open a session; ``what`` names the caller in the error (e.g. 'daemon robot')."""
         import zenoh
 
-        limit_malloc_arenas()  # before the session's threads start
+        limit_malloc_arenas()  # before the session's threads start (a process's first)
         try:
             return zenoh.open(self.config())
         except ClusterError:

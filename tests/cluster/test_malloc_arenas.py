@@ -1,4 +1,4 @@
-"""A node with Zenoh links keeps glibc's malloc to a few arenas (cluster/remote_link.py).
+"""A node with Zenoh links keeps glibc's malloc to a few arenas (cluster/zenoh_config.py).
 
 Each thread that allocates gets a glibc arena of its own (up to 8 per core); a receiving node's
 Zenoh threads allocate every incoming message while its own thread frees them, and the arenas

@@ -4,7 +4,8 @@ Once its publisher matched the receiver's subscriber, a ``RemoteOutboundLink`` c
 messages it sends while that subscription is gone as its own drops, as a local link counts them
 for a receiver not there (else Zenoh discards them, counted nowhere). Here the receiver leaves
 before the sender sent anything (the listener's "gone" came during the match phase, which once
-threw it away: five sends into the void, counted nowhere), and comes back.
+threw it away: five sends into the void, counted nowhere), and comes back; and a receiver that
+never comes (what the link held while it waited for the match was sent into the void).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from dora_ros.cluster.remote_link import RemoteLinks
 from dora_ros.runtime import wire
 from dora_ros.runtime.shm_pool import ShmPool
 
-port, prefix = sys.argv[1], sys.argv[2]
+port, prefix, sender_port = sys.argv[1], sys.argv[2], sys.argv[3]
 peer = {"mode": "peer", "multicast": False}
-def receiver():
+def receiver(connect=()):
     return RemoteLinks("b", {"prefix": prefix, "receivers": [], "senders": {"a": 8},
-                             "zenoh": {**peer, "listen": ["tcp/127.0.0.1:%s" % port]}})
+                             "zenoh": {**peer, "listen": ["tcp/127.0.0.1:%s" % port],
+                                       "connect": list(connect)}})
 def wait(predicate, seconds=10):
     until = time.monotonic() + seconds
     while not predicate() and time.monotonic() < until:
@@ -37,7 +39,7 @@ def wait(predicate, seconds=10):
 first = receiver()
 sender = RemoteLinks("a", {"prefix": prefix, "receivers": ["b"], "senders": {},
                            "zenoh": {**peer, "connect": ["tcp/127.0.0.1:%s" % port],
-                                     "listen": ["tcp/127.0.0.1:0"]}})
+                                     "listen": ["tcp/127.0.0.1:%s" % sender_port]}})
 pool = ShmPool()
 report = {}
 try:
@@ -50,18 +52,25 @@ try:
     for _ in range(5):
         out.send([header, b"", b"hello"], [], None, pool)
     report["dropped_while_gone"] = out.dropped
-    again = receiver()
+    # It connects to the sender (which would otherwise find it again at its own pace).
+    again = receiver(["tcp/127.0.0.1:%s" % sender_port])
     report["rematched"] = wait(lambda: out.publisher.matching_status.matching)
     got = []
     link = again.inbound[0]
     def ready():
-        out.flush(pool)  # as the node's loop does every few ms
+        out.send([header, b"", b"hello"], [], None, pool)  # Zenoh may drop one: sent again
         link.receive(lambda _l, frame, _b: got.append(frame))
         return bool(got)
-    out.send([header, b"", b"hello"], [], None, pool)
     report["received_after"] = wait(ready)
     report["dropped_after"] = out.dropped
     again.close()
+    # A receiver that never comes: what the link held in its match phase is counted at its end
+    never = sender.outbound(2, "c", 8)
+    for _ in range(3):
+        never.send([header, b"", b"hello"], [], None, pool)
+    time.sleep(1.2)
+    never.flush(pool)
+    report["never"] = [never.dropped, never.seq, len(never.pending)]
 finally:
     sender.close()
     pool.close()
@@ -72,10 +81,12 @@ print(json.dumps(report), flush=True)
 def test_sends_to_a_receiver_gone_are_counted(tmp_path: Path) -> None:
     (tmp_path / "scenario.py").write_text(SCENARIO)
     run = subprocess.run(
-        [sys.executable, "scenario.py", str(free_port()), f"dora-ros-test/{uuid.uuid4().hex}"],
+        [sys.executable, "scenario.py", str(free_port()), f"dora-ros-test/{uuid.uuid4().hex}",
+         str(free_port())],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report == {"matched": True, "unmatched": True, "dropped_while_gone": 5,
-                      "rematched": True, "received_after": True, "dropped_after": 5}  # fmt: skip
+                      "rematched": True, "received_after": True, "dropped_after": 5,
+                      "never": [3, 0, 0]}  # fmt: skip
