@@ -135,10 +135,11 @@ class MachineRun(Coordinator):
             sender: max(i.queue_size for i in state.spec.inputs if i.source_node == sender)
             for sender in sorted(set(message["inbound"]) & self.remote)
         }
+        largest = max([i.queue_size for i in state.spec.inputs] or [1])
         # Output lines of senders on other machines this node takes (their runs send them):
         # [sender, output index, buffer size] per kind of lines.
         line_links = [
-            [sender, index, max([i.queue_size for i in state.spec.inputs] or [1])]
+            [sender, index, largest]
             for sender in sorted(self.remote)
             for index in self._lines_taken(state.spec, sender)
         ]
@@ -147,7 +148,7 @@ class MachineRun(Coordinator):
         logs = log_routes(self.dataflow.raw, state.spec.id)
         receivers = sorted(set(receivers) | (logs.all_receivers & self.remote))
         for sender in sorted(set(logs.inbound) & self.remote):
-            senders.setdefault(sender, max([i.queue_size for i in state.spec.inputs] or [1]))
+            senders.setdefault(sender, largest)
         if receivers or senders or line_links:
             # The node loads its Zenoh links from here (runtime/link.py, providers_from_init).
             remote = {

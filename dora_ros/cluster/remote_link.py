@@ -118,6 +118,14 @@ def _close_at_exit(ref: weakref.ref[RemoteLinks]) -> None:
         links.close()
 
 
+def _matching(publisher: Any) -> bool:
+    """Whether ``publisher`` matches a subscriber now; OSError once its session is closed."""
+    try:
+        return bool(publisher.matching_status.matching)
+    except Exception as err:
+        raise OSError(f"the session is closed: {err}") from err
+
+
 def lines_key(prefix: str, sender: str, receiver: str, index: int) -> str:
     """The key of ``sender``'s output lines of output ``index`` for ``receiver`` (sent by the
     sender's run: its ``send_stdout_as`` output's index, or LOG_INDEX_BASE for log records)."""
@@ -157,11 +165,7 @@ class RemoteLines:
             now = time.monotonic()
             if not self.match_deadline:
                 self.match_deadline = now + MATCH_TIMEOUT
-            try:
-                matching = self.publisher.matching_status.matching
-            except Exception as err:
-                raise OSError(f"the session is closed: {err}") from err
-            if not matching and now < self.match_deadline:
+            if not _matching(self.publisher) and now < self.match_deadline:
                 raise BlockingIOError("the receiver's subscription is not matched yet")
             self.match_deadline = None
         self.seq += 1
@@ -226,17 +230,15 @@ class RemoteOutboundLink(OutboundLink):
         if self.closed:
             self.dropped += 1
             return
-        if self.match_deadline is not None:
-            self._matched()  # the match phase may end here (and say whether it is gone)
-        # Asked again before counting: a listener's status may come late, after a newer one.
-        if self.gone and self.match_deadline is None and not self._still_matched():
+        matched = self._matched()  # the match phase may end here (and say whether it is gone)
+        if matched and self._receiver_gone():
             self.dropped += 1
             return
         if region is None:
             # The record and its sequence number in one join, the payload's one copy here: the
             # Zenoh payload alone, no attachment to build or read back (benchmarks/cluster.py
             # --stages: attachment and payload were two ``to_bytes`` on the receiving side).
-            if not self.pending and self._matched():
+            if not self.pending and matched:
                 self.seq += 1
                 self._put(b"".join([*parts, _SEQ.pack(self.seq)]), None)
                 return
@@ -250,7 +252,7 @@ class RemoteOutboundLink(OutboundLink):
             nbytes = wire.HEADER.unpack(parts[0])[-1]
             extra = b"".join(parts)
             frame = bytes(memoryview(region.mm)[:nbytes])
-        if self.pending or not self._matched():
+        if self.pending or not matched:
             # Not matched yet: held (bounded, oldest dropped) and sent by `flush`, which the
             # node calls every few ms while anything is pending; numbered when sent.
             self.pending.append(([frame, extra], [], None))
@@ -262,9 +264,13 @@ class RemoteOutboundLink(OutboundLink):
 
     def _still_matched(self) -> bool:
         try:
-            return bool(self.publisher.matching_status.matching)
-        except Exception:  # a closed session: nobody receives
+            return _matching(self.publisher)
+        except OSError:  # a closed session: nobody receives
             return False
+
+    def _receiver_gone(self) -> bool:
+        # Asked again before counting: a listener's status may come late, after a newer one.
+        return self.gone and not self._still_matched()
 
     def _matched(self) -> bool:
         if self.match_deadline is None:
@@ -297,7 +303,7 @@ class RemoteOutboundLink(OutboundLink):
 
     def flush(self, pool: ShmPool) -> None:
         if self.pending and self._matched():
-            if self.gone and not self._still_matched():
+            if self._receiver_gone():
                 # The match phase ended with no receiver: what was held is dropped, counted
                 # here as a send to a receiver gone is (never numbered: no gap at a receiver).
                 self.dropped += len(self.pending)

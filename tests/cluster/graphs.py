@@ -171,3 +171,21 @@ def assert_seen_or_counted(numbers: list[int], row: dict[str, object], folder: P
     relay = folder / "relay.pkl"
     after = max(0, pickle.loads(relay.read_bytes()) - numbers[-1]) if relay.exists() else 0
     assert gaps <= counted <= gaps + after, (numbers[:20], dropped, after)
+
+
+# A Zenoh publisher that floods a remote link's key (argv: port to listen on, key, payload bytes)
+# with frames as a sender node puts them (remote_link.py): a record, then its sequence number.
+FLOOD = """
+import struct, sys, zenoh
+conf = zenoh.Config()
+conf.insert_json5("scouting/multicast/enabled", "false")
+conf.insert_json5("listen/endpoints", '["tcp/127.0.0.1:%s"]' % sys.argv[1])
+session = zenoh.open(conf)
+publisher = session.declare_publisher(sys.argv[2], congestion_control=zenoh.CongestionControl.DROP)
+payload = bytes(int(sys.argv[3]))
+print("flooding", flush=True)
+seq = 0
+while True:
+    seq += 1
+    publisher.put(payload + struct.pack("<Q", seq))
+"""

@@ -6,22 +6,10 @@ from __future__ import annotations
 import subprocess
 
 from cluster_env import DORA_ROS, Cluster, wait_for, write
-from graphs import RECEIVER
+from graphs import RECEIVER, SOURCE
 
-# Sends until stopped (graphs.SENDER stops after 5: on a loaded machine the dataflow had ended
-# by itself before the test's `stop`, which then failed: "no running dataflow is called").
-SENDER = """
-import pyarrow as pa
-from dora import Node
-
-node = Node()
-n = 0
-for event in node:
-    if event["type"] == "INPUT":
-        n += 1
-        node.send_output("data", pa.array([n]))
-"""
-
+# The sender sends until stopped (SOURCE): a finite one ended the dataflow by itself, on a
+# loaded machine before the test's `stop` ("no running dataflow is called 'early'").
 GRAPH = """
 nodes:
   - id: sender
@@ -29,17 +17,17 @@ nodes:
     deploy: {machine: robot}
     inputs:
       tick: dora/timer/millis/50
-    outputs: [data]
+    outputs: [value]
   - id: receiver
     path: receiver.py
     deploy: {machine: robot}
     inputs:
-      data: sender/data
+      data: sender/value
 """
 
 
 def test_logs_right_after_start_detach(cluster: Cluster) -> None:
-    write(cluster.folder, GRAPH, sender=SENDER, receiver=RECEIVER)
+    write(cluster.folder, GRAPH, sender=SOURCE, receiver=RECEIVER)
     cluster.up("robot")
     # `start` and `logs` in one shell line: the run has not spawned its nodes yet when `logs`
     # asks (before: "no log for node 'receiver': [Errno 2] No such file or directory: ...").

@@ -17,20 +17,7 @@ import uuid
 from pathlib import Path
 
 from cluster_env import free_port
-
-FLOOD = """
-import struct, sys, zenoh
-conf = zenoh.Config()
-conf.insert_json5("scouting/multicast/enabled", "false")
-conf.insert_json5("listen/endpoints", '["tcp/127.0.0.1:%s"]' % sys.argv[1])
-session = zenoh.open(conf)
-publisher = session.declare_publisher(sys.argv[2])
-print("flooding", flush=True)
-seq = 0
-while True:
-    seq += 1
-    publisher.put(bytes(65536) + struct.pack("<Q", seq))
-"""
+from graphs import FLOOD
 
 DRAIN = """
 import ctypes, select, sys, tempfile
@@ -72,7 +59,7 @@ def test_a_flooded_receiver_uses_at_most_two_malloc_arenas(tmp_path: Path) -> No
     (tmp_path / "drain.py").write_text(DRAIN)
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     flood = subprocess.Popen(
-        [sys.executable, "flood.py", str(port), f"{prefix}/data/flood/drain"],
+        [sys.executable, "flood.py", str(port), f"{prefix}/data/flood/drain", "65536"],
         stdout=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
     )  # fmt: skip
     try:

@@ -16,21 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cluster_env import free_port
-
-FLOOD = """
-import struct, sys, zenoh
-conf = zenoh.Config()
-conf.insert_json5("scouting/multicast/enabled", "false")
-conf.insert_json5("listen/endpoints", '["tcp/127.0.0.1:%s"]' % sys.argv[1])
-session = zenoh.open(conf)
-publisher = session.declare_publisher(sys.argv[2], congestion_control=zenoh.CongestionControl.DROP)
-print("flooding", flush=True)
-seq = 0
-while True:
-    seq += 1
-    # A frame as a sender node puts it (remote_link.py): a record, then its sequence number.
-    publisher.put(bytes(32) + struct.pack("<Q", seq))
-"""
+from graphs import FLOOD
 
 # Receives until samples flow, then exits without closing its links.
 DRAIN = """
@@ -62,7 +48,7 @@ def test_flooded_receiver_exits_cleanly_without_the_node_close(tmp_path: Path) -
     (tmp_path / "flood.py").write_text(FLOOD)
     (tmp_path / "drain.py").write_text(DRAIN)
     flood = subprocess.Popen(
-        [sys.executable, "flood.py", str(port), f"{prefix}/data/flood/drain"],
+        [sys.executable, "flood.py", str(port), f"{prefix}/data/flood/drain", "32"],
         stdout=subprocess.PIPE, text=True, cwd=tmp_path,
     )  # fmt: skip
     try:
